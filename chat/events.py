@@ -1,0 +1,100 @@
+"""The real-time contract: group names, event types and their payloads, in one place.
+
+Every event sent to a thread's group carries ``html``: a server-rendered, escaped fragment that
+htmx swaps into the page by id (``hx-swap-oob``), so a consumer only forwards it. Rendering
+happens once per event here, not once per connected client.
+
+=============  ====================================================================
+event type     meaning and payload
+=============  ====================================================================
+chat.message   a message was added; ``message_id``, ``html`` appends it to the transcript
+chat.status    a message changed (status, metadata, final text); ``message_id``, ``html``
+               replaces the whole message
+chat.frame     an assistant answer grew; ``message_id``, ``seq`` (1, 2, ... per message),
+               ``delta`` (text added since frame ``seq - 1``), ``html`` replaces the
+               message body with the whole text so far
+=============  ====================================================================
+
+Only this module calls ``group_send``.
+"""
+
+import asyncio
+import threading
+from typing import Any
+
+from channels.layers import get_channel_layer
+from django.template.loader import render_to_string
+
+from .models import Message
+
+MESSAGE_CREATED = "chat.message"
+MESSAGE_CHANGED = "chat.status"
+FRAME = "chat.frame"
+
+
+def thread_group_name(thread_id: int) -> str:
+    return f"thread.{thread_id}"
+
+
+def message_html(message: Message, *, oob: str = "") -> str:
+    """The message partial, as the thread page renders it; ``oob`` makes it an htmx OOB swap."""
+    return render_to_string("chat/_message.html", {"message": message, "oob": oob})
+
+
+def message_body_html(message: Message, *, oob: str = "") -> str:
+    return render_to_string("chat/_message_body.html", {"message": message, "oob": oob})
+
+
+def broadcast_message_created(message: Message) -> None:
+    html = f'<div hx-swap-oob="beforeend:#transcript">{message_html(message)}</div>'
+    _send(message.thread_id, {"type": MESSAGE_CREATED, "message_id": message.pk, "html": html})
+
+
+def broadcast_message_changed(message: Message) -> None:
+    html = message_html(message, oob="outerHTML")
+    _send(message.thread_id, {"type": MESSAGE_CHANGED, "message_id": message.pk, "html": html})
+
+
+def broadcast_frame(message: Message, *, seq: int, delta: str) -> None:
+    """Send frame ``seq`` of a streaming answer; ``message.body`` holds the whole text so far."""
+    html = render_to_string(
+        "chat/_message_body.html",
+        {"message": message, "oob": "outerHTML", "seq": seq, "delta": delta},
+    )
+    payload = {"type": FRAME, "message_id": message.pk, "seq": seq, "delta": delta, "html": html}
+    _send(message.thread_id, payload)
+
+
+class _SenderLoop:
+    """A long-lived event loop in a daemon thread, for sending from synchronous code.
+
+    ``async_to_sync`` would start a fresh loop, and with it fresh Redis connections, on every
+    call made outside an event loop (as in the Celery worker, many times a second while
+    streaming). One loop keeps one connection pool. Each send waits for completion, so events
+    leave in the order they were sent.
+    """
+
+    def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._lock = threading.Lock()
+
+    def run(self, coroutine: Any) -> None:
+        asyncio.run_coroutine_threadsafe(coroutine, self._get_loop()).result()
+
+    def _get_loop(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is None:
+                self._loop = asyncio.new_event_loop()
+                threading.Thread(
+                    target=self._loop.run_forever, name="channel-layer-sender", daemon=True
+                ).start()
+            return self._loop
+
+
+_sender = _SenderLoop()
+
+
+def _send(thread_id: int, payload: dict[str, Any]) -> None:
+    channel_layer = get_channel_layer()
+    assert channel_layer is not None, "CHANNEL_LAYERS must be configured"
+    _sender.run(channel_layer.group_send(thread_group_name(thread_id), payload))

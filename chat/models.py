@@ -1,0 +1,88 @@
+"""Threads and the messages in them, written by people or by the assistant."""
+
+from django.conf import settings
+from django.db import models
+
+from workspace.models import Workspace
+
+
+class Thread(models.Model):
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="threads")
+    title = models.CharField(max_length=200)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Message(models.Model):
+    class Role(models.TextChoices):
+        USER = "user", "User"
+        ASSISTANT = "assistant", "Assistant"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        STREAMING = "streaming", "Streaming"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    thread = models.ForeignKey(Thread, on_delete=models.CASCADE, related_name="messages")
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.USER)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="messages",
+        help_text="Empty for the assistant.",
+    )
+    in_reply_to = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="replies"
+    )
+    body = models.TextField(blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DONE)
+    # Filled in for assistant messages.
+    model_name = models.CharField(max_length=200, blank=True)
+    stop_reason = models.CharField(max_length=200, blank=True)
+    error = models.TextField(blank=True)
+    prompt_tokens = models.PositiveIntegerField(null=True, blank=True)
+    completion_tokens = models.PositiveIntegerField(null=True, blank=True)
+    time_to_first_token_ms = models.FloatField(null=True, blank=True)
+    tokens_per_second = models.FloatField(null=True, blank=True)
+    last_seq = models.PositiveIntegerField(
+        default=0, help_text="Number of the last stream frame whose text is in the body."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["thread", "id"], name="message_thread_order")]
+
+    def __str__(self) -> str:
+        return f"{self.speaker_name}: {self.body[:50]}"
+
+    @property
+    def is_assistant(self) -> bool:
+        return self.role == self.Role.ASSISTANT
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in (self.Status.QUEUED, self.Status.STREAMING)
+
+    @property
+    def speaker_name(self) -> str:
+        if self.is_assistant:
+            return settings.ASSISTANT_NAME
+        return self.author.get_username() if self.author else "(deleted user)"
+
+    @property
+    def dom_id(self) -> str:
+        return f"message-{self.pk}"

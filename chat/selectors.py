@@ -1,0 +1,31 @@
+"""Reads about threads and messages, always on behalf of a user."""
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import QuerySet
+from django.http import Http404
+
+from workspace.models import Workspace
+
+from .models import Message, Thread
+
+
+def thread_list(*, workspace: Workspace) -> QuerySet[Thread]:
+    return workspace.threads.select_related("created_by")
+
+
+def thread_get_for_member(*, user: AbstractBaseUser | AnonymousUser, thread_id: int) -> Thread:
+    """Return the thread, or raise 404 alike for unknown threads and non-members."""
+    if user.is_authenticated:
+        thread = (
+            Thread.objects.select_related("workspace")
+            .filter(pk=thread_id, workspace__memberships__user=user)
+            .first()
+        )
+        if thread is not None:
+            return thread
+    raise Http404("No such thread.")
+
+
+def message_list(*, thread: Thread) -> QuerySet[Message]:
+    """The thread's transcript, oldest first."""
+    return Message.objects.filter(thread=thread).select_related("author").order_by("id")

@@ -1,0 +1,58 @@
+"""Writes to threads and messages. Each commits, then broadcasts (and enqueues) on commit."""
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from workspace.celery import app as celery_app
+from workspace.models import Workspace
+
+from . import events
+from .mentions import mentions_assistant
+from .models import Message, Thread
+
+# The assistant's task, enqueued by name: chat never imports llm.
+GENERATE_REPLY_TASK = "llm.generate_reply"
+
+
+def thread_create(*, workspace: Workspace, title: str, created_by: AbstractBaseUser) -> Thread:
+    return Thread.objects.create(workspace=workspace, title=title.strip(), created_by=created_by)
+
+
+def message_body_clean(body: str) -> str:
+    """Return the body to store, or raise ValidationError with a message for the sender."""
+    body = body.strip()
+    if not body:
+        raise ValidationError("Write something before sending.")
+    limit = settings.MESSAGE_MAX_LENGTH
+    if len(body) > limit:
+        raise ValidationError(
+            f"That message is {len(body):,} characters long; the limit is {limit:,}."
+        )
+    return body
+
+
+@transaction.atomic
+def message_create(*, thread: Thread, author: AbstractBaseUser, body: str) -> Message:
+    """Post a person's message; if it mentions the assistant, queue the assistant's reply."""
+    message = Message.objects.create(
+        thread=thread, author=author, role=Message.Role.USER, body=message_body_clean(body)
+    )
+    transaction.on_commit(lambda: events.broadcast_message_created(message))
+    if mentions_assistant(message.body):
+        assistant_reply_queue(prompt=message)
+    return message
+
+
+def assistant_reply_queue(*, prompt: Message) -> Message:
+    """Create a queued assistant message answering ``prompt`` and enqueue its generation."""
+    reply = Message.objects.create(
+        thread=prompt.thread,
+        role=Message.Role.ASSISTANT,
+        in_reply_to=prompt,
+        status=Message.Status.QUEUED,
+    )
+    transaction.on_commit(lambda: events.broadcast_message_created(reply))
+    transaction.on_commit(lambda: celery_app.send_task(GENERATE_REPLY_TASK, args=[reply.pk]))
+    return reply

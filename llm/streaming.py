@@ -1,0 +1,53 @@
+"""Pacing a stream of tokens into frames, and frames into database writes.
+
+The first piece goes out at once (time to first token is what people feel); after that, pieces
+are coalesced so that frames leave at most every ``frame_interval`` seconds, and a frame is
+marked for saving at most every ``persist_interval`` seconds. Whatever is pending when the
+stream ends is handed back by ``finish`` for the final write.
+"""
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+
+@dataclass
+class FramePacer:
+    sink: Callable[..., None]
+    frame_interval: float
+    persist_interval: float
+    clock: Callable[[], float] = time.monotonic
+    text: str = ""
+    seq: int = 0
+    first_piece_at: float | None = None
+    _pending: str = ""
+    _last_frame_at: float = field(default=float("-inf"))
+    _last_persist_at: float | None = None
+
+    def add(self, piece: str) -> None:
+        now = self.clock()
+        if self.first_piece_at is None:
+            self.first_piece_at = now
+            self._last_persist_at = now  # the first save waits a full interval
+        self.text += piece
+        self._pending += piece
+        if now - self._last_frame_at >= self.frame_interval:
+            self._flush(now)
+
+    def finish(self) -> None:
+        """Send what is still pending, without saving: the caller's final write saves it."""
+        if self._pending:
+            self._send(self.clock(), persist=False)
+
+    def _flush(self, now: float) -> None:
+        assert self._last_persist_at is not None
+        persist = now - self._last_persist_at >= self.persist_interval
+        if persist:
+            self._last_persist_at = now
+        self._send(now, persist=persist)
+
+    def _send(self, now: float, *, persist: bool) -> None:
+        self.seq += 1
+        delta, self._pending = self._pending, ""
+        self._last_frame_at = now
+        self.sink(seq=self.seq, delta=delta, text=self.text, persist=persist)

@@ -1,0 +1,167 @@
+"""Roundtable settings: one module, every knob an environment variable with a safe default.
+
+With no ``DATABASE_URL`` the app uses SQLite under ``var/``; with no ``REDIS_URL`` it uses the
+embedded Redis server (``manage.py embedded_redis``) on a unix socket under ``var/``.
+"""
+
+from pathlib import Path
+
+import environ
+
+from .redis_url import celery_broker_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = BASE_DIR / "var"
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+DEBUG = env.bool("DEBUG", default=False)
+SECRET_KEY = env.str("SECRET_KEY", default="insecure-dev-key-set-SECRET_KEY-in-production")
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_htmx",
+    "channels",
+    "workspace",
+    "chat",
+    "llm",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "workspace.urls"
+ASGI_APPLICATION = "workspace.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------------------
+SQLITE_PATH = VAR_DIR / "roundtable.sqlite3"
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{SQLITE_PATH}")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Daphne and the worker write from separate processes: WAL lets readers run beside a
+    # writer, IMMEDIATE avoids lock upgrades failing mid-transaction, and the test database
+    # is a file so that the live-stack tests' subprocesses see it too.
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+    }
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Redis: channel layer and Celery broker ----------------------------------------------
+EMBEDDED_REDIS_SOCKET = Path(env.str("EMBEDDED_REDIS_SOCKET", default=str(VAR_DIR / "redis.sock")))
+REDIS_URL = env.str("REDIS_URL", default=f"unix://{EMBEDDED_REDIS_SOCKET}")
+USES_EMBEDDED_REDIS = "REDIS_URL" not in env.ENVIRON
+
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {
+            "hosts": [{"address": REDIS_URL}],
+            "prefix": env.str("CHANNELS_PREFIX", default="roundtable"),
+            "capacity": 1000,
+        },
+    }
+}
+
+CELERY_BROKER_URL = celery_broker_url(REDIS_URL)
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ROUTES = {"llm.*": {"queue": "llm"}}
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_ALWAYS_EAGER = False
+
+# --- Auth and sessions --------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "workspace-list"
+LOGOUT_REDIRECT_URL = "login"
+SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=False)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+
+# --- Internationalisation and static files ------------------------------------------------
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env.str("TIME_ZONE", default="UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+NODE_MODULES = BASE_DIR / "node_modules"
+STATICFILES_DIRS = [
+    BASE_DIR / "static",
+    ("vendor/htmx", NODE_MODULES / "htmx.org" / "dist"),
+    ("vendor/htmx-ext-ws", NODE_MODULES / "htmx-ext-ws" / "dist"),
+]
+WHITENOISE_USE_FINDERS = env.bool("WHITENOISE_USE_FINDERS", default=True)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+}
+
+# --- Chat and the assistant ---------------------------------------------------------------
+ASSISTANT_NAME = env.str("ASSISTANT_NAME", default="assistant")
+MESSAGE_MAX_LENGTH = env.int("MESSAGE_MAX_LENGTH", default=4000)
+
+LLM_MODEL_PATH = env.str("LLM_MODEL_PATH", default="")  # empty: the bundled SmolLM2-135M
+LLM_MODEL_NAME = env.str("LLM_MODEL_NAME", default="")  # empty: the name in the GGUF
+LLM_N_CTX = env.int("LLM_N_CTX", default=2048)
+LLM_N_THREADS = env.int("LLM_N_THREADS", default=2)
+LLM_N_GPU_LAYERS = env.int("LLM_N_GPU_LAYERS", default=0)
+LLM_MAX_TOKENS = env.int("LLM_MAX_TOKENS", default=512)
+LLM_TEMPERATURE = env.float("LLM_TEMPERATURE", default=0.7)
+LLM_REPEAT_PENALTY = env.float("LLM_REPEAT_PENALTY", default=1.15)
+LLM_SYSTEM_PROMPT = env.str(
+    "LLM_SYSTEM_PROMPT",
+    default=(
+        "You are {name}, a helpful member of a team chat. Each user message starts with the "
+        "speaker's name. Answer the latest message briefly and clearly, in Markdown."
+    ),
+)
+LLM_HISTORY_MESSAGES = env.int("LLM_HISTORY_MESSAGES", default=50)
+# Streaming: frames are sent at most this often; the growing answer is saved at most this often.
+LLM_FRAME_INTERVAL_S = env.float("LLM_FRAME_INTERVAL_S", default=0.04)
+LLM_PERSIST_INTERVAL_S = env.float("LLM_PERSIST_INTERVAL_S", default=1.0)

@@ -1,0 +1,16 @@
+"""The project's URLs: workspace pages here, thread pages from chat, auth and admin."""
+
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from . import views
+
+urlpatterns = [
+    path("", views.workspace_list_view, name="workspace-list"),
+    path("w/<int:workspace_id>/members/", views.member_add_view, name="member-add"),
+    path("", include("chat.urls")),
+    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("admin/", admin.site.urls),
+]
