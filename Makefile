@@ -45,8 +45,9 @@ run: install var
 	@echo "==> Starting $(if $(REDIS_URL),,the embedded Redis, )daphne and the model worker (Ctrl-C stops all)"
 	@PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho -f Procfile start $(if $(REDIS_URL),web worker,redis web worker)
 
+# The tests' embedded Redis is their own, so they never share a queue with `make run`.
 test: install var
-	@$(BIN)/pytest
+	@EMBEDDED_REDIS_SOCKET="$(CURDIR)/var/test-redis.sock" $(BIN)/pytest
 
 lint: install
 	@$(BIN)/ruff check .

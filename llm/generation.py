@@ -17,7 +17,10 @@ logger = logging.getLogger(__name__)
 
 def reply_generate(*, reply_id: int) -> None:
     """Generate the queued assistant message ``reply_id``; a no-op unless it is still queued."""
-    reply = Message.objects.select_related("thread").get(pk=reply_id)
+    reply = Message.objects.select_related("thread").filter(pk=reply_id).first()
+    if reply is None:
+        logger.info("Reply %s no longer exists: nothing to do", reply_id)
+        return
     if reply.status != Message.Status.QUEUED:
         logger.info("Reply %s is %s, not queued: nothing to do", reply_id, reply.status)
         return

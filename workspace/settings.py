@@ -92,7 +92,9 @@ CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
         "CONFIG": {
-            "hosts": [{"address": REDIS_URL}],
+            # redis-py 8 reads with a 5 s timeout by default, the same as channels-redis's
+            # blocking BZPOPMIN: a quiet group would then fail every consumer's receive loop.
+            "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
             "prefix": env.str("CHANNELS_PREFIX", default="roundtable"),
             "capacity": 1000,
         },

@@ -1,0 +1,59 @@
+"""Shared fixtures: people in a workspace, the Redis server, and the live stack.
+
+With no REDIS_URL the suite starts the embedded Redis server itself; with REDIS_URL and
+DATABASE_URL set it runs against those servers (CI's second tier).
+"""
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+from django.conf import settings
+
+from chat.models import Thread
+from workspace.embedded_redis import is_running, start
+from workspace.models import Membership, Workspace
+
+from .factories import MembershipFactory, ThreadFactory, UserFactory
+from .live_stack import LiveStack, live_stack_running
+
+
+@pytest.fixture(scope="session", autouse=True)
+def redis_server() -> Iterator[None]:
+    """The channel layer and the Celery broker are real Redis, embedded unless REDIS_URL is set."""
+    socket_path = settings.EMBEDDED_REDIS_SOCKET
+    if not settings.USES_EMBEDDED_REDIS or is_running(socket_path):
+        yield
+        return
+    process = start(socket_path)
+    yield
+    process.terminate()
+    process.wait(timeout=10)
+
+
+@dataclass
+class Team:
+    workspace: Workspace
+    thread: Thread
+    owner: object
+    member: object
+    outsider: object
+
+
+@pytest.fixture
+def team(db: None) -> Team:
+    """alice owns a workspace with a thread, bob is a member, mallory is not."""
+    alice = UserFactory(username="alice")
+    bob = UserFactory(username="bob")
+    mallory = UserFactory(username="mallory")
+    membership = MembershipFactory(user=alice, role=Membership.Role.OWNER)
+    MembershipFactory(user=bob, workspace=membership.workspace)
+    thread = ThreadFactory(workspace=membership.workspace, title="Release planning")
+    return Team(membership.workspace, thread, alice, bob, mallory)
+
+
+@pytest.fixture(scope="session")
+def live_stack(django_db_setup: None, django_db_blocker: object) -> Iterator[LiveStack]:
+    """daphne and a Celery worker with the real model, as separate processes on the test DB."""
+    with live_stack_running() as stack:
+        yield stack

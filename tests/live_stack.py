@@ -1,0 +1,121 @@
+"""The real stack for integration and browser tests: daphne and a Celery worker as processes.
+
+Both run on the test database (a file for SQLite, ``test_*`` for PostgreSQL) and the test Redis,
+so tests that commit data (``transactional_db``) see the same world as the servers.
+"""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+from django.conf import settings
+from django.db import connection
+
+from workspace.celery import app as celery_app
+
+LOG_DIR = settings.VAR_DIR / "test-logs"
+START_TIMEOUT_S = 90
+
+
+@dataclass(frozen=True)
+class LiveStack:
+    host: str
+    port: int
+
+    @property
+    def http_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://{self.host}:{self.port}"
+
+
+def database_url() -> str:
+    """The URL of the database the tests use, for the server processes' DATABASE_URL."""
+    db = connection.settings_dict
+    if db["ENGINE"] == "django.db.backends.sqlite3":
+        return f"sqlite:///{Path(db['NAME']).resolve()}"
+    user = quote(db["USER"] or "", safe="")
+    password = f":{quote(db['PASSWORD'], safe='')}" if db["PASSWORD"] else ""
+    return f"postgres://{user}{password}@{db['HOST'] or 'localhost'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_for(ready: Callable[[], bool], process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while not ready():
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"{process.args!r} did not start; its log:\n{log.read_text()}")
+        time.sleep(0.1)
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _start(name: str, args: list[str], env: dict[str, str]) -> tuple[subprocess.Popen[bytes], Path]:
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    log = LOG_DIR / f"{name}.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", *args], env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+    return process, log
+
+
+@contextmanager
+def live_stack_running() -> Iterator[LiveStack]:
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url(),
+        "REDIS_URL": settings.REDIS_URL,
+        "DJANGO_SETTINGS_MODULE": "workspace.settings",
+        "PYTHONUNBUFFERED": "1",
+    }
+    # Tasks left on the broker by earlier tests name messages that no longer exist.
+    with celery_app.connection_for_write() as conn:
+        conn.default_channel.queue_purge("llm")
+    port = _free_port()
+    processes = []
+    try:
+        web, web_log = _start(
+            "daphne",
+            ["daphne", "-b", "127.0.0.1", "-p", str(port), "workspace.asgi:application"],
+            env,
+        )
+        processes.append(web)
+        worker, worker_log = _start(
+            "worker",
+            [
+                "celery", "-A", "workspace", "worker", "-Q", "llm", "--pool", "solo",
+                "--concurrency", "1", "--without-gossip", "--without-mingle",
+                "--without-heartbeat", "-l", "info",
+            ],
+            env,
+        )  # fmt: skip
+        processes.append(worker)
+        _wait_for(lambda: _port_open(port), web, web_log)
+        _wait_for(lambda: "ready." in worker_log.read_text(), worker, worker_log)
+        yield LiveStack(host="127.0.0.1", port=port)
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()

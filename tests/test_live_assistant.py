@@ -1,0 +1,79 @@
+"""The whole loop with real parts: daphne, Redis, a Celery worker and the real model."""
+
+import asyncio
+import re
+
+import pytest
+from asgiref.sync import sync_to_async
+
+from chat.models import Message
+
+from .ws_client import Received, send_message, thread_socket
+
+pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
+
+ANSWER_TIMEOUT_S = 120
+
+
+async def _read_until_answer_ends(socket, received: Received) -> int:  # type: ignore[no-untyped-def]
+    """Collect frames until the assistant's reply is done or failed; return its id."""
+    reply_id = None
+    async with asyncio.timeout(ANSWER_TIMEOUT_S):
+        while True:
+            html = await socket.recv()
+            received.html.append(html)
+            created = re.search(r'id="message-(\d+)" class="message assistant', html)
+            if created:
+                reply_id = int(created[1])
+            if reply_id and re.search(rf'id="message-{reply_id}" .*data-status="(done|failed)"', html):
+                return reply_id
+
+
+async def test_every_member_receives_the_streamed_answer_in_numbered_frames_equal_to_the_saved_message(
+    live_stack, team
+):
+    alice_received, bob_received = Received(), Received()
+    async with (
+        thread_socket(live_stack, team.thread.pk, team.owner) as alice,
+        thread_socket(live_stack, team.thread.pk, team.member) as bob,
+    ):
+        await send_message(alice, "@assistant list five names for our next release, one per line")
+        reply_id, _ = await asyncio.gather(
+            _read_until_answer_ends(alice, alice_received),
+            _read_until_answer_ends(bob, bob_received),
+        )
+
+    reply = await sync_to_async(Message.objects.get)(pk=reply_id)
+    assert reply.status == Message.Status.DONE
+    assert reply.body
+    assert reply.model_name == "SmolLM2-135M-Instruct.Q4_1"
+    assert reply.completion_tokens and reply.completion_tokens > 0
+    assert reply.prompt_tokens and reply.prompt_tokens > 0
+    assert reply.time_to_first_token_ms is not None
+    assert reply.tokens_per_second and reply.tokens_per_second > 0
+    assert reply.stop_reason in {"stop", "length"}
+    for received in (alice_received, bob_received):
+        frames = received.frames(reply_id)
+        assert len(frames) >= 3, "the answer should arrive in several frames, not one blob"
+        assert [frame.seq for frame in frames] == list(range(1, len(frames) + 1))
+        assert "".join(frame.delta for frame in frames) == reply.body
+        assert received.saw_status(reply_id, "streaming")
+    assert reply.last_seq == len(alice_received.frames(reply_id))
+
+
+async def test_the_question_reaches_every_member_before_the_answer(live_stack, team):
+    async with (
+        thread_socket(live_stack, team.thread.pk, team.owner) as alice,
+        thread_socket(live_stack, team.thread.pk, team.member) as bob,
+    ):
+        await send_message(alice, "@assistant say hello to bob")
+        received = Received()
+        await _read_until_answer_ends(bob, received)
+        await _read_until_answer_ends(alice, Received())
+
+    question = await sync_to_async(
+        lambda: Message.objects.get(thread=team.thread, role=Message.Role.USER)
+    )()
+    first_for_bob = received.html[0]
+    assert f'id="message-{question.pk}"' in first_for_bob
+    assert "say hello to bob" in first_for_bob

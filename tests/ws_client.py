@@ -1,0 +1,69 @@
+"""A WebSocket client for tests: logs in as a user and reads the thread's HTML frames."""
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+import re
+from dataclasses import dataclass, field
+from html import unescape
+
+import websockets
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.test import Client
+
+from .live_stack import LiveStack
+
+FRAME_PATTERN = re.compile(
+    r'id="message-(?P<id>\d+)-body"[^>]*data-seq="(?P<seq>\d+)" data-delta="(?P<delta>[^"]*)"'
+)
+
+
+def session_cookie(user: object) -> str:
+    client = Client()
+    client.force_login(user)  # type: ignore[arg-type]
+    return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
+
+
+@asynccontextmanager
+async def thread_socket(
+    stack: LiveStack, thread_id: int, user: object
+) -> AsyncIterator[websockets.ClientConnection]:
+    """A member's socket on the thread, connected to the live daphne with a real session."""
+    cookie = await sync_to_async(session_cookie)(user)
+    async with websockets.connect(
+        f"{stack.ws_url}/ws/threads/{thread_id}/",
+        additional_headers={"Cookie": cookie, "Origin": stack.http_url},
+        max_size=None,
+    ) as socket:
+        yield socket
+
+
+async def send_message(socket: websockets.ClientConnection, body: str) -> None:
+    await socket.send(json.dumps({"body": body}))
+
+
+@dataclass
+class Frame:
+    message_id: int
+    seq: int
+    delta: str
+
+
+@dataclass
+class Received:
+    """Everything one client received, in order."""
+
+    html: list[str] = field(default_factory=list)
+
+    def frames(self, message_id: int) -> list[Frame]:
+        found = []
+        for html in self.html:
+            match = FRAME_PATTERN.search(html)
+            if match and int(match["id"]) == message_id:
+                found.append(Frame(message_id, int(match["seq"]), unescape(match["delta"])))
+        return found
+
+    def saw_status(self, message_id: int, status: str) -> bool:
+        marker = f'id="message-{message_id}" '
+        return any(marker in html and f'data-status="{status}"' in html for html in self.html)
