@@ -13,7 +13,7 @@ PYTHON ?= $(shell for p in python3.14 python3.13 python3.12 python3; do \
 CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
 LLAMA_CPP := $(shell grep -E '^llama-cpp-python==' requirements.txt)
 
-.PHONY: install run test test-postgres lint format clean
+.PHONY: install run test lint format clean
 
 install: $(VENV)/.installed node_modules/.installed
 

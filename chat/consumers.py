@@ -60,8 +60,7 @@ class ThreadConsumer(AsyncWebsocketConsumer):
         except ValidationError as exc:
             await self._send_composer_error(" ".join(exc.messages))
             return
-        context = {"oob": True, "assistant_name": settings.ASSISTANT_NAME}
-        await self.send(text_data=render_to_string("chat/_composer_input.html", context))
+        await self.send(text_data=_composer_reset_html())
 
     async def chat_message(self, event: dict[str, Any]) -> None:
         await self.send(text_data=event["html"])
@@ -75,6 +74,14 @@ class ThreadConsumer(AsyncWebsocketConsumer):
     async def _send_composer_error(self, error: str) -> None:
         html = render_to_string("chat/_composer_error.html", {"error": error, "oob": True})
         await self.send(text_data=html)
+
+
+def _composer_reset_html() -> str:
+    """An empty composer and no error, for the sender of a message that was posted."""
+    context = {"oob": True, "assistant_name": settings.ASSISTANT_NAME, "error": ""}
+    return render_to_string("chat/_composer_input.html", context) + render_to_string(
+        "chat/_composer_error.html", context
+    )
 
 
 def _body_from_frame(text_data: str | None) -> str:

@@ -66,5 +66,3 @@ def reply_fail(*, reply: Message, text: str, seq: int, reason: str) -> None:
     )
     reply.refresh_from_db()
     events.broadcast_message_changed(reply)
-
-

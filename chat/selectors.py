@@ -1,6 +1,6 @@
 """Reads about threads and messages, always on behalf of a user."""
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import QuerySet
 from django.http import Http404
 
@@ -13,7 +13,7 @@ def thread_list(*, workspace: Workspace) -> QuerySet[Thread]:
     return workspace.threads.select_related("created_by")
 
 
-def thread_get_for_member(*, user: AbstractBaseUser | AnonymousUser, thread_id: int) -> Thread:
+def thread_get_for_member(*, user: User | AnonymousUser, thread_id: int) -> Thread:
     """Return the thread, or raise 404 alike for unknown threads and non-members."""
     if user.is_authenticated:
         thread = (

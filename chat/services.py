@@ -1,7 +1,7 @@
 """Writes to threads and messages. Each commits, then broadcasts (and enqueues) on commit."""
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
@@ -16,7 +16,7 @@ from .models import Message, Thread
 GENERATE_REPLY_TASK = "llm.generate_reply"
 
 
-def thread_create(*, workspace: Workspace, title: str, created_by: AbstractBaseUser) -> Thread:
+def thread_create(*, workspace: Workspace, title: str, created_by: User) -> Thread:
     return Thread.objects.create(workspace=workspace, title=title.strip(), created_by=created_by)
 
 
@@ -34,7 +34,7 @@ def message_body_clean(body: str) -> str:
 
 
 @transaction.atomic
-def message_create(*, thread: Thread, author: AbstractBaseUser, body: str) -> Message:
+def message_create(*, thread: Thread, author: User, body: str) -> Message:
     """Post a person's message; if it mentions the assistant, queue the assistant's reply."""
     message = Message.objects.create(
         thread=thread, author=author, role=Message.Role.USER, body=message_body_clean(body)

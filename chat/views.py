@@ -2,10 +2,11 @@
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET
 
+from workspace.http import AuthenticatedHttpRequest
 from workspace.selectors import workspace_get_for_member
 from workspace.views import members_panel_context
 
@@ -15,7 +16,7 @@ from .services import thread_create
 
 
 @login_required
-def workspace_threads_view(request: HttpRequest, workspace_id: int) -> HttpResponse:
+def workspace_threads_view(request: AuthenticatedHttpRequest, workspace_id: int) -> HttpResponse:
     """A workspace's page: its threads, a form to start one, and its members."""
     workspace = workspace_get_for_member(user=request.user, workspace_id=workspace_id)
     form = ThreadForm(request.POST or None)
@@ -34,7 +35,7 @@ def workspace_threads_view(request: HttpRequest, workspace_id: int) -> HttpRespo
 
 @login_required
 @require_GET
-def thread_detail_view(request: HttpRequest, thread_id: int) -> HttpResponse:
+def thread_detail_view(request: AuthenticatedHttpRequest, thread_id: int) -> HttpResponse:
     thread = thread_get_for_member(user=request.user, thread_id=thread_id)
     context = {
         "thread": thread,

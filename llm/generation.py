@@ -47,7 +47,8 @@ def reply_generate(*, reply_id: int) -> None:
 
 def _stream_into(pacer: FramePacer, *, reply: Message, model: LoadedModel) -> None:
     turns = _thread_turns(reply)
-    system = settings.LLM_SYSTEM_PROMPT.format(name=settings.ASSISTANT_NAME)
+    # replace, not format: a prompt may contain other braces.
+    system = settings.LLM_SYSTEM_PROMPT.replace("{name}", settings.ASSISTANT_NAME)
     answer_room = min(settings.LLM_MAX_TOKENS, model.n_ctx // 2)
 
     def prompt_for(kept: list[Turn] | tuple[Turn, ...]) -> list[int]:
@@ -55,7 +56,9 @@ def _stream_into(pacer: FramePacer, *, reply: Message, model: LoadedModel) -> No
             system=system, turns=kept, assistant_name=settings.ASSISTANT_NAME
         )
 
-    kept = fit_turns(turns, fits=lambda kept: len(prompt_for(list(kept))) + answer_room <= model.n_ctx)
+    kept = fit_turns(
+        turns, fits=lambda kept: len(prompt_for(list(kept))) + answer_room <= model.n_ctx
+    )
     prompt = prompt_for(kept)
     speakers = {turn.speaker for turn in turns if not turn.is_assistant}
     started = time.monotonic()

@@ -9,7 +9,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
+
+import numpy as np
+import numpy.typing as npt
 
 from django.conf import settings
 from llama_cpp import Llama, StoppingCriteriaList
@@ -76,7 +79,7 @@ class _TokenCounter:
     def __post_init__(self) -> None:
         self.completion = Completion(prompt_tokens=self.prompt_tokens)
 
-    def __call__(self, input_ids: Sequence[int], logits: Any) -> bool:
+    def __call__(self, input_ids: npt.NDArray[np.intc], logits: npt.NDArray[np.single]) -> bool:
         self.completion.completion_tokens = max(
             self.completion.completion_tokens, len(input_ids) - self.prompt_tokens
         )
@@ -117,10 +120,13 @@ class LoadedModel:
     def has_chat_template(self) -> bool:
         return self._formatter is not None
 
-    def prompt_tokens(self, *, system: str, turns: Sequence[Turn], assistant_name: str) -> list[int]:
+    def prompt_tokens(
+        self, *, system: str, turns: Sequence[Turn], assistant_name: str
+    ) -> list[int]:
         """The exact tokens the model will read, using the GGUF's chat template when it has one."""
         if self._formatter is not None:
-            text = self._formatter(messages=chat_messages(system=system, turns=turns)).prompt
+            messages = cast(Any, chat_messages(system=system, turns=turns))
+            text = self._formatter(messages=messages).prompt
             return self.llama.tokenize(text.encode(), add_bos=False, special=True)
         text = transcript_prompt(system=system, turns=turns, assistant_name=assistant_name)
         return self.llama.tokenize(text.encode(), add_bos=True, special=False)
@@ -149,8 +155,8 @@ class LoadedModel:
         )
 
         def pieces() -> Iterator[str]:
-            for chunk in chunks:
-                choice = chunk["choices"][0]  # type: ignore[index]
+            for chunk in cast(Iterator[dict[str, Any]], chunks):
+                choice = chunk["choices"][0]
                 if choice.get("finish_reason"):
                     counter.completion.finish_reason = choice["finish_reason"]
                 if choice["text"]:
@@ -161,5 +167,7 @@ class LoadedModel:
 
 @cache
 def model_load(spec: ModelSpec) -> LoadedModel:
-    logger.info("Loading model %s (n_ctx=%d, n_gpu_layers=%d)", spec.path, spec.n_ctx, spec.n_gpu_layers)
+    logger.info(
+        "Loading model %s (n_ctx=%d, n_gpu_layers=%d)", spec.path, spec.n_ctx, spec.n_gpu_layers
+    )
     return LoadedModel(spec)

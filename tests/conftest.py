@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import pytest
 from django.conf import settings
+from django.contrib.auth.models import User
 
 from chat.models import Thread
 from workspace.embedded_redis import is_running, start
@@ -35,20 +36,20 @@ def redis_server() -> Iterator[None]:
 class Team:
     workspace: Workspace
     thread: Thread
-    owner: object
-    member: object
-    outsider: object
+    owner: User
+    member: User
+    outsider: User
 
 
 @pytest.fixture
 def team(db: None) -> Team:
     """alice owns a workspace with a thread, bob is a member, mallory is not."""
-    alice = UserFactory(username="alice")
-    bob = UserFactory(username="bob")
-    mallory = UserFactory(username="mallory")
-    membership = MembershipFactory(user=alice, role=Membership.Role.OWNER)
-    MembershipFactory(user=bob, workspace=membership.workspace)
-    thread = ThreadFactory(workspace=membership.workspace, title="Release planning")
+    alice, bob, mallory = (
+        UserFactory.create(username=name) for name in ("alice", "bob", "mallory")
+    )
+    membership: Membership = MembershipFactory.create(user=alice, role=Membership.Role.OWNER)
+    MembershipFactory.create(user=bob, workspace=membership.workspace)
+    thread = ThreadFactory.create(workspace=membership.workspace, title="Release planning")
     return Team(membership.workspace, thread, alice, bob, mallory)
 
 

@@ -1,5 +1,8 @@
+from functools import cache
+
 import factory
 from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
 
 from chat.models import Message, Thread
 from workspace.models import Membership, Workspace
@@ -7,20 +10,20 @@ from workspace.models import Membership, Workspace
 PASSWORD = "correct horse battery staple"
 
 
+@cache
+def _password_hash() -> str:
+    """Hash once: the real hasher is slow on purpose, and every user shares the password."""
+    return make_password(PASSWORD)
+
+
 class UserFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = get_user_model()
         django_get_or_create = ("username",)
-        skip_postgeneration_save = True
 
     username = factory.Sequence(lambda n: f"user{n}")
     email = factory.LazyAttribute(lambda user: f"{user.username}@example.com")
-    password = factory.PostGenerationMethodCall("set_password", PASSWORD)
-
-    @factory.post_generation
-    def saved(self, create: bool, extracted: object, **kwargs: object) -> None:
-        if create:
-            self.save()
+    password = factory.LazyFunction(_password_hash)
 
 
 class WorkspaceFactory(factory.django.DjangoModelFactory):

@@ -45,7 +45,9 @@ def database_url() -> str:
         return f"sqlite:///{Path(db['NAME']).resolve()}"
     user = quote(db["USER"] or "", safe="")
     password = f":{quote(db['PASSWORD'], safe='')}" if db["PASSWORD"] else ""
-    return f"postgres://{user}{password}@{db['HOST'] or 'localhost'}:{db['PORT'] or 5432}/{db['NAME']}"
+    return (
+        f"postgres://{user}{password}@{db['HOST'] or 'localhost'}:{db['PORT'] or 5432}/{db['NAME']}"
+    )
 
 
 def _free_port() -> int:
@@ -88,7 +90,7 @@ def live_stack_running() -> Iterator[LiveStack]:
     }
     # Tasks left on the broker by earlier tests name messages that no longer exist.
     with celery_app.connection_for_write() as conn:
-        conn.default_channel.queue_purge("llm")
+        conn.default_channel.queue_purge("llm")  # type: ignore[attr-defined]
     port = _free_port()
     processes = []
     try:

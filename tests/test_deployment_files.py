@@ -58,6 +58,13 @@ def environment_of(svc: dict) -> dict[str, str]:
     return {name: "" if value is None else str(value) for name, value in environment.items()}
 
 
+def port_option(argv: list[str]) -> int:
+    """The port daphne is told to listen on (``-p`` / ``--port``); it must be given."""
+    value = option_value(argv, "-p", "--port")
+    assert value is not None, f"no port in {argv}"
+    return int(value)
+
+
 def option_value(argv: list[str], *flags: str) -> str | None:
     """The value given to one of ``flags`` (``-Q llm``, ``-Qllm`` or ``--queues=llm``)."""
     for index, arg in enumerate(argv):
@@ -203,7 +210,7 @@ def test_web_service_runs_daphne_on_the_asgi_application():
 
 def test_web_service_publishes_the_port_daphne_listens_on():
     web = service("web")
-    daphne_port = int(option_value(command_of(web), "-p", "--port"))
+    daphne_port = port_option(command_of(web))
     published = [container_port(entry) for entry in web.get("ports", [])]
     exposed = [int(port) for port in web.get("expose", [])]
     assert daphne_port in published + exposed
@@ -338,7 +345,7 @@ def test_dockerfile_default_command_and_exposed_port_match_the_web_service():
     exposed = {
         int(port.split("/")[0]) for ports in dockerfile_args("EXPOSE") for port in ports.split()
     }
-    assert int(option_value(dockerfile_cmd(), "-p", "--port")) in exposed
+    assert port_option(dockerfile_cmd()) in exposed
 
 
 def test_dockerfile_installs_requirements_and_the_bundled_model_without_its_dependencies():

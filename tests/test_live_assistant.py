@@ -4,6 +4,7 @@ import asyncio
 import re
 
 import pytest
+from websockets import ClientConnection
 from asgiref.sync import sync_to_async
 
 from chat.models import Message
@@ -15,17 +16,20 @@ pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
 ANSWER_TIMEOUT_S = 120
 
 
-async def _read_until_answer_ends(socket, received: Received) -> int:  # type: ignore[no-untyped-def]
+async def _read_until_answer_ends(socket: ClientConnection, received: Received) -> int:
     """Collect frames until the assistant's reply is done or failed; return its id."""
     reply_id = None
     async with asyncio.timeout(ANSWER_TIMEOUT_S):
         while True:
-            html = await socket.recv()
+            html = await socket.recv(decode=True)
+            assert isinstance(html, str)
             received.html.append(html)
             created = re.search(r'id="message-(\d+)" class="message assistant', html)
             if created:
                 reply_id = int(created[1])
-            if reply_id and re.search(rf'id="message-{reply_id}" .*data-status="(done|failed)"', html):
+            if reply_id and re.search(
+                rf'id="message-{reply_id}" .*data-status="(done|failed)"', html
+            ):
                 return reply_id
 
 
@@ -47,10 +51,13 @@ async def test_every_member_receives_the_streamed_answer_in_numbered_frames_equa
     assert reply.status == Message.Status.DONE
     assert reply.body
     assert reply.model_name == "SmolLM2-135M-Instruct.Q4_1"
-    assert reply.completion_tokens and reply.completion_tokens > 0
-    assert reply.prompt_tokens and reply.prompt_tokens > 0
+    assert reply.completion_tokens
+    assert reply.completion_tokens > 0
+    assert reply.prompt_tokens
+    assert reply.prompt_tokens > 0
     assert reply.time_to_first_token_ms is not None
-    assert reply.tokens_per_second and reply.tokens_per_second > 0
+    assert reply.tokens_per_second
+    assert reply.tokens_per_second > 0
     assert reply.stop_reason in {"stop", "length"}
     for received in (alice_received, bob_received):
         frames = received.frames(reply_id)

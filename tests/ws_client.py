@@ -1,9 +1,9 @@
 """A WebSocket client for tests: logs in as a user and reads the thread's HTML frames."""
 
 import json
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-import re
 from dataclasses import dataclass, field
 from html import unescape
 

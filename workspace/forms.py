@@ -6,6 +6,4 @@ class WorkspaceForm(forms.Form):
 
 
 class MemberAddForm(forms.Form):
-    username_or_email = forms.CharField(
-        max_length=254, strip=True, label="Username or e-mail"
-    )
+    username_or_email = forms.CharField(max_length=254, strip=True, label="Username or e-mail")

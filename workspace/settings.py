@@ -149,7 +149,7 @@ ASSISTANT_NAME = env.str("ASSISTANT_NAME", default="assistant")
 MESSAGE_MAX_LENGTH = env.int("MESSAGE_MAX_LENGTH", default=4000)
 
 LLM_MODEL_PATH = env.str("LLM_MODEL_PATH", default="")  # empty: the bundled SmolLM2-135M
-LLM_MODEL_NAME = env.str("LLM_MODEL_NAME", default="")  # empty: the name in the GGUF
+LLM_MODEL_NAME = env.str("LLM_MODEL_NAME", default="")  # empty: the file name without .gguf
 LLM_N_CTX = env.int("LLM_N_CTX", default=2048)
 LLM_N_THREADS = env.int("LLM_N_THREADS", default=2)
 LLM_N_GPU_LAYERS = env.int("LLM_N_GPU_LAYERS", default=0)

@@ -2,11 +2,12 @@
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from .forms import MemberAddForm, WorkspaceForm
+from .http import AuthenticatedHttpRequest
 from .models import Workspace
 from .selectors import (
     membership_is_owner,
@@ -18,7 +19,7 @@ from .services import membership_add, workspace_create
 
 
 @login_required
-def workspace_list_view(request: HttpRequest) -> HttpResponse:
+def workspace_list_view(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = WorkspaceForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         workspace = workspace_create(name=form.cleaned_data["name"], owner=request.user)
@@ -29,7 +30,7 @@ def workspace_list_view(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def member_add_view(request: HttpRequest, workspace_id: int) -> HttpResponse:
+def member_add_view(request: AuthenticatedHttpRequest, workspace_id: int) -> HttpResponse:
     """Owners add a member; answers with the members panel (htmx) or the workspace page."""
     workspace = workspace_get_for_member(user=request.user, workspace_id=workspace_id)
     if not membership_is_owner(user=request.user, workspace=workspace):
@@ -51,7 +52,7 @@ def member_add_view(request: HttpRequest, workspace_id: int) -> HttpResponse:
 
 
 def members_panel_context(
-    request: HttpRequest, workspace: Workspace, form: MemberAddForm | None = None
+    request: AuthenticatedHttpRequest, workspace: Workspace, form: MemberAddForm | None = None
 ) -> dict[str, object]:
     """What ``workspace/_members.html`` needs, wherever the panel is shown."""
     return {

@@ -15,4 +15,4 @@ class Command(BaseCommand):
         socket_path.unlink(missing_ok=True)
         self.stdout.write(f"Embedded Redis on unix://{socket_path}")
         command = server_command(socket_path)
-        os.execv(command[0], command)
+        os.execv(command[0], command)  # noqa: S606 - become the server, so Ctrl-C reaches it

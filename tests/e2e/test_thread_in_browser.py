@@ -1,0 +1,170 @@
+"""The thread page in a real browser: htmx, the socket, streaming and escaping as people see them."""
+
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from playwright.sync_api import Page, expect
+
+from chat.models import Message
+
+pytestmark = [pytest.mark.browser, pytest.mark.live, pytest.mark.django_db(transaction=True)]
+
+ANSWER_TIMEOUT_MS = 120_000
+SCREENSHOT = Path(settings.BASE_DIR) / "var" / "screenshots" / "thread.png"
+
+# Records every distinct (data-seq, text length) an assistant body shows, as the page swaps it.
+RECORD_FRAMES_JS = """() => {
+  window.__frames = [];
+  const record = () => {
+    for (const body of document.querySelectorAll("#transcript .message.assistant .body")) {
+      const entry = {id: body.id, seq: Number(body.dataset.seq), length: body.textContent.length};
+      const last = window.__frames.filter((frame) => frame.id === entry.id).pop();
+      if (!last || last.seq !== entry.seq || last.length !== entry.length) {
+        window.__frames.push(entry);
+      }
+    }
+  };
+  new MutationObserver(record).observe(document.getElementById("transcript"), {
+    subtree: true, childList: true, characterData: true, attributes: true,
+  });
+}"""
+
+ANSWER_ENDED_JS = """(id) => {
+  const article = document.getElementById(id);
+  return article && ["done", "failed"].includes(article.dataset.status);
+}"""
+
+
+def open_thread(page: Page, thread_id: int) -> None:
+    """Open the thread page and wait until its socket is live."""
+    response = page.goto(f"/t/{thread_id}/")
+    assert response is not None and response.status == 200
+    expect(page.locator("#connection")).to_have_attribute("data-state", "live")
+
+
+def send(page: Page, text: str) -> None:
+    composer = page.locator("#composer-body")
+    composer.fill(text)
+    composer.press("Enter")
+
+
+def test_a_member_watches_the_answer_stream_in_and_sees_the_saved_text_after_reload(
+    live_stack, team, logged_in_page
+):
+    alice = logged_in_page(team.owner)
+    bob = logged_in_page(team.member)
+    open_thread(alice, team.thread.pk)
+    open_thread(bob, team.thread.pk)
+    bob.evaluate(RECORD_FRAMES_JS)
+
+    question = "@assistant write three short sentences about planning a software release"
+    composer = alice.locator("#composer-body")
+    composer.press_sequentially(question)
+    composer.press("Enter")
+    expect(composer).to_have_value("")  # the server's OOB swap cleared it: it was accepted
+
+    expect(bob.locator("#transcript .message.user .body")).to_have_text(question)
+    answer = bob.locator("#transcript article.message.assistant")
+    expect(answer).to_have_count(1)
+    answer_id = answer.get_attribute("id")
+    bob.wait_for_function(ANSWER_ENDED_JS, arg=answer_id, timeout=ANSWER_TIMEOUT_MS)
+    alice.wait_for_function(ANSWER_ENDED_JS, arg=answer_id, timeout=ANSWER_TIMEOUT_MS)
+
+    reply = Message.objects.get(role=Message.Role.ASSISTANT, thread=team.thread)
+    assert answer_id == f"message-{reply.pk}"
+    assert reply.status == Message.Status.DONE, f"the answer failed: {reply.error}"
+    expect(answer).to_have_attribute("data-status", "done")
+    stats = answer.locator("footer.stats")
+    expect(stats).to_be_visible()
+    expect(stats).to_contain_text(f"stop: {reply.stop_reason}")
+    expect(stats).to_contain_text(
+        f"{reply.prompt_tokens} prompt + {reply.completion_tokens} completion tokens"
+    )
+    expect(stats).to_contain_text("ms")
+    expect(stats).to_contain_text("tokens/s")
+    expect(answer.locator(".badge.model")).to_have_text(reply.model_name)
+    assert reply.model_name
+
+    frames = [f for f in bob.evaluate("window.__frames") if f["id"] == f"{answer_id}-body"]
+    seqs = [frame["seq"] for frame in frames]
+    lengths = [frame["length"] for frame in frames]
+    assert len(set(seqs)) >= 3, f"bob saw too few updates of the answer: {frames}"
+    assert all(a < b for a, b in zip(seqs, seqs[1:])), f"frames out of order: {frames}"
+    assert lengths == sorted(lengths), f"the answer shrank while streaming: {lengths}"
+    assert len(set(lengths)) >= 3, f"the answer did not grow over several updates: {lengths}"
+    assert seqs[-1] == reply.last_seq
+
+    body_selector = f"#{answer_id}-body"
+    bob_text = bob.locator(body_selector).inner_text()
+    assert bob_text.strip()
+    assert bob_text == alice.locator(body_selector).inner_text()
+
+    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    bob.screenshot(path=str(SCREENSHOT))
+
+    bob.reload()
+    expect(bob.locator(body_selector)).to_be_visible()
+    assert bob.locator(body_selector).inner_text() == bob_text
+
+
+HOSTILE = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=1</script><b hx-get="/admin/" id="transcript">x</b>'
+
+
+def assert_inert(page: Page) -> None:
+    expect(page.locator(".message.user")).to_have_count(1)
+    # A broken image has finished loading (and fired any onerror) once it is complete.
+    page.wait_for_function("Array.from(document.images).every((image) => image.complete)")
+    assert page.evaluate("typeof window.__pwned") == "undefined"
+    expect(page.locator("[id=transcript]")).to_have_count(1)
+    transcript = page.locator("#transcript")
+    expect(transcript.locator(".message.user .body")).to_have_text(HOSTILE)
+    expect(transcript.locator("img, script, [hx-get], b")).to_have_count(0)
+
+
+def test_html_in_a_message_is_shown_as_text_and_never_runs(live_stack, team, logged_in_page):
+    alice = logged_in_page(team.owner)
+    bob = logged_in_page(team.member)
+    open_thread(alice, team.thread.pk)
+    open_thread(bob, team.thread.pk)
+
+    send(alice, HOSTILE)
+
+    assert_inert(bob)  # as it arrived over the socket
+    assert_inert(alice)
+    assert Message.objects.get(thread=team.thread).body == HOSTILE
+    bob.reload()
+    assert_inert(bob)  # as the page renders it from the database
+
+
+def test_an_oversize_message_is_refused_with_an_error_and_the_text_is_kept(
+    live_stack, team, logged_in_page
+):
+    alice = logged_in_page(team.owner)
+    open_thread(alice, team.thread.pk)
+    limit = settings.MESSAGE_MAX_LENGTH
+    text = "x" * (limit + 1)
+
+    send(alice, text)
+
+    error = alice.locator("#composer-error")
+    expect(error).to_be_visible()
+    expect(error).to_have_text(
+        f"That message is {limit + 1:,} characters long; the limit is {limit:,}."
+    )
+    expect(alice.locator("#composer-body")).to_have_value(text)
+    assert not Message.objects.filter(thread=team.thread).exists()
+    expect(alice.locator("#transcript .message")).to_have_count(0)
+
+
+def test_someone_outside_the_workspace_gets_not_found_for_the_thread(
+    live_stack, team, logged_in_page
+):
+    mallory = logged_in_page(team.outsider)
+
+    response = mallory.goto(f"/t/{team.thread.pk}/")
+
+    assert response is not None
+    assert response.status == 404
+    expect(mallory.get_by_text(team.thread.title)).to_have_count(0)
+    expect(mallory.locator("#transcript")).to_have_count(0)

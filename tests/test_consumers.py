@@ -1,0 +1,152 @@
+"""The thread socket, through the real ASGI stack (origin check, sessions) and real Redis."""
+
+import json
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.conf import settings
+from django.test import Client
+
+from chat import replies
+from chat.consumers import CLOSE_NOT_AUTHENTICATED, CLOSE_NOT_FOUND
+from chat.models import Message
+from workspace.asgi import application
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+ORIGIN = (b"origin", b"http://localhost")
+
+
+def _cookie(user) -> tuple[bytes, bytes]:
+    client = Client()
+    client.force_login(user)
+    session = client.cookies[settings.SESSION_COOKIE_NAME].value
+    return (b"cookie", f"{settings.SESSION_COOKIE_NAME}={session}".encode())
+
+
+def _socket(thread_id: int, *headers: tuple[bytes, bytes]) -> WebsocketCommunicator:
+    return WebsocketCommunicator(application, f"/ws/threads/{thread_id}/", headers=list(headers))
+
+
+@pytest.fixture
+def cookies(team):
+    return {
+        "alice": _cookie(team.owner),
+        "bob": _cookie(team.member),
+        "mallory": _cookie(team.outsider),
+    }
+
+
+async def _closed_with(communicator: WebsocketCommunicator) -> int:
+    connected, _ = await communicator.connect()
+    assert connected
+    output = await communicator.receive_output(timeout=5)
+    await communicator.disconnect()
+    assert output["type"] == "websocket.close"
+    return output["code"]
+
+
+async def test_anonymous_visitors_are_closed_with_4401(team):
+    assert await _closed_with(_socket(team.thread.pk, ORIGIN)) == CLOSE_NOT_AUTHENTICATED
+
+
+async def test_non_members_are_closed_with_4404_like_unknown_threads(team, cookies):
+    assert (
+        await _closed_with(_socket(team.thread.pk, ORIGIN, cookies["mallory"])) == CLOSE_NOT_FOUND
+    )
+    assert await _closed_with(_socket(999_999, ORIGIN, cookies["alice"])) == CLOSE_NOT_FOUND
+
+
+async def test_a_foreign_origin_is_refused_before_the_handshake_completes(team, cookies):
+    communicator = _socket(team.thread.pk, (b"origin", b"https://evil.example"), cookies["alice"])
+    connected, _ = await communicator.connect()
+    assert not connected
+    await communicator.disconnect()
+
+
+async def test_a_posted_message_reaches_every_member_escaped_and_clears_only_the_senders_composer(
+    team, cookies
+):
+    alice = _socket(team.thread.pk, ORIGIN, cookies["alice"])
+    bob = _socket(team.thread.pk, ORIGIN, cookies["bob"])
+    assert (await alice.connect())[0]
+    assert (await bob.connect())[0]
+
+    await alice.send_to(text_data=json.dumps({"body": "<b hx-get='/admin/'>Ship</b> *it*"}))
+
+    for_alice = [await alice.receive_from(timeout=5), await alice.receive_from(timeout=5)]
+    for_bob = await bob.receive_from(timeout=5)
+    assert any('id="composer-body"' in html for html in for_alice)
+    assert not any('id="composer-body"' in html for html in [for_bob])
+    assert 'hx-swap-oob="beforeend:#transcript"' in for_bob
+    assert "&lt;b hx-get='/admin/'&gt;Ship&lt;/b&gt; <em>it</em>" in for_bob
+    assert "<b hx-get" not in for_bob
+    assert await bob.receive_nothing(timeout=0.3)
+    await alice.disconnect()
+    await bob.disconnect()
+    message = await sync_to_async(Message.objects.get)()
+    assert message.body == "<b hx-get='/admin/'>Ship</b> *it*"
+
+
+@pytest.mark.parametrize(
+    ("frame", "error"),
+    [
+        ("not json", "malformed frame"),
+        (json.dumps(["body"]), "no body"),
+        (json.dumps({"body": 42}), "no body"),
+        (json.dumps({"body": "   "}), "Write something"),
+        (json.dumps({"body": "x" * (settings.MESSAGE_MAX_LENGTH + 1)}), "the limit is"),
+    ],
+)
+async def test_bad_frames_get_a_clear_error_for_the_sender_only_and_save_nothing(
+    team, cookies, frame, error
+):
+    alice = _socket(team.thread.pk, ORIGIN, cookies["alice"])
+    bob = _socket(team.thread.pk, ORIGIN, cookies["bob"])
+    assert (await alice.connect())[0]
+    assert (await bob.connect())[0]
+
+    await alice.send_to(text_data=frame)
+
+    reply = await alice.receive_from(timeout=5)
+    assert 'id="composer-error"' in reply
+    assert error in reply
+    assert 'id="composer-body"' not in reply, "the sender's text stays in the composer"
+    assert await bob.receive_nothing(timeout=0.3)
+    assert not await sync_to_async(Message.objects.exists)()
+    await alice.disconnect()
+    await bob.disconnect()
+
+
+async def test_hostile_model_output_is_rendered_inert_in_frames(team, cookies):
+    bob = _socket(team.thread.pk, ORIGIN, cookies["bob"])
+    assert (await bob.connect())[0]
+    reply = await sync_to_async(Message.objects.create)(
+        thread=team.thread, role=Message.Role.ASSISTANT, status=Message.Status.STREAMING
+    )
+    hostile = '<script>steal()</script><div id="transcript" hx-get="/x" onclick="y()">'
+    await sync_to_async(replies.reply_frame)(
+        reply=reply, text=hostile, seq=1, delta=hostile, persist=False
+    )
+
+    frame = await bob.receive_from(timeout=5)
+    assert f'id="message-{reply.pk}-body"' in frame
+    assert 'data-seq="1"' in frame
+    assert "<script" not in frame
+    assert '<div id="transcript"' not in frame
+    assert "&lt;script&gt;steal()&lt;/script&gt;" in frame
+    await bob.disconnect()
+
+
+async def test_a_member_removed_while_connected_can_no_longer_post(team, cookies):
+    bob = _socket(team.thread.pk, ORIGIN, cookies["bob"])
+    assert (await bob.connect())[0]
+    await sync_to_async(team.workspace.memberships.filter(user=team.member).delete)()
+
+    await bob.send_to(text_data=json.dumps({"body": "still here?"}))
+
+    output = await bob.receive_output(timeout=5)
+    assert output["type"] == "websocket.close"
+    assert output["code"] == CLOSE_NOT_FOUND
+    assert not await sync_to_async(Message.objects.exists)()
