@@ -9,16 +9,19 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import numpy.typing as npt
-
 from django.conf import settings
-from llama_cpp import Llama, StoppingCriteriaList
-from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
 from .prompt import Turn, chat_messages, transcript_prompt
+
+if TYPE_CHECKING:
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+# llama_cpp is imported where a model is loaded, never at import time: web processes import
+# this app's tasks to enqueue them, and on GPU images they have no CUDA driver to load it with.
 
 logger = logging.getLogger(__name__)
 
@@ -90,6 +93,8 @@ class LoadedModel:
     def __init__(self, spec: ModelSpec) -> None:
         if not spec.path.is_file():
             raise FileNotFoundError(f"No model file at {spec.path} (LLM_MODEL_PATH).")
+        from llama_cpp import Llama
+
         self.llama = Llama(
             model_path=str(spec.path),
             n_ctx=spec.n_ctx,
@@ -101,7 +106,9 @@ class LoadedModel:
         self.name = spec.name or spec.path.stem
         self._formatter = self._chat_formatter()
 
-    def _chat_formatter(self) -> Jinja2ChatFormatter | None:
+    def _chat_formatter(self) -> "Jinja2ChatFormatter | None":
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
         template = self.llama.metadata.get("tokenizer.chat_template")
         if not template:
             return None
@@ -141,6 +148,8 @@ class LoadedModel:
         repeat_penalty: float,
     ) -> tuple[Iterator[str], Completion]:
         """Stream the answer's text pieces; the Completion fills in as the stream is read."""
+        from llama_cpp import StoppingCriteriaList
+
         counter = _TokenCounter(prompt_tokens=len(prompt))
         if self._formatter is not None:
             stop = [*stop, self._token_text(self.llama.token_eos())]

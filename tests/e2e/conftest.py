@@ -5,13 +5,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-
-# Playwright's sync API runs an asyncio event loop in the test's own thread (in a greenlet), so
-# Django's guard against ORM calls from async code would raise SynchronousOnlyOperation for the
-# ORM queries the tests and fixtures make between browser steps. Nothing here is really async.
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, ViewportSize, expect, sync_playwright
 
 from tests.factories import PASSWORD
 from tests.live_stack import LiveStack
@@ -27,12 +21,25 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-VIEWPORT = {"width": 1280, "height": 900}
+VIEWPORT: ViewportSize = {"width": 1280, "height": 900}
+ALLOW_ASYNC_UNSAFE = "DJANGO_ALLOW_ASYNC_UNSAFE"
 
 
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
-    """One headless Chromium for the session; each user gets a context (own cookies) of it."""
+@pytest.fixture(scope="package")
+def browser(live_stack: LiveStack) -> Iterator[Browser]:
+    """One headless Chromium for the browser tests; each user gets a context (own cookies) of it.
+
+    Package-scoped, not session-scoped: between calls Playwright's sync API marks its asyncio
+    loop as running in the test thread, so while it is up pytest-asyncio cannot run async tests
+    (``Runner.run() cannot be called from a running event loop``). Closing it when this package
+    ends lets ``tests/test_live_assistant.py`` and the like run in the same session.
+
+    For the same reason Django's guard against ORM calls from async code would raise
+    SynchronousOnlyOperation for the (synchronous) ORM calls the tests and fixtures make between
+    browser steps, so DJANGO_ALLOW_ASYNC_UNSAFE is set while Playwright is up, and only then.
+    The live stack is requested first so that daphne and the worker, which copy this process's
+    environment when they start, keep the guard on.
+    """
     if not Path(CHROMIUM_PATH).is_file():
         pytest.fail(
             f"Chromium not found at {CHROMIUM_PATH}. Install it with "
@@ -40,12 +47,20 @@ def browser() -> Iterator[Browser]:
             "Chromium or Chrome executable. Playwright's own browser download is not used.",
             pytrace=False,
         )
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM_PATH, headless=True, args=CHROMIUM_ARGS
-        )
-        yield chromium
-        chromium.close()
+    previous = os.environ.get(ALLOW_ASYNC_UNSAFE)
+    os.environ[ALLOW_ASYNC_UNSAFE] = "true"
+    try:
+        with sync_playwright() as playwright:
+            chromium = playwright.chromium.launch(
+                executable_path=CHROMIUM_PATH, headless=True, args=CHROMIUM_ARGS
+            )
+            yield chromium
+            chromium.close()
+    finally:
+        if previous is None:
+            os.environ.pop(ALLOW_ASYNC_UNSAFE, None)
+        else:
+            os.environ[ALLOW_ASYNC_UNSAFE] = previous
 
 
 LogIn = Callable[[object], Page]
@@ -57,16 +72,17 @@ def logged_in_page(browser: Browser, live_stack: LiveStack) -> Iterator[LogIn]:
     contexts = []
 
     def log_in(user: object) -> Page:
+        username = user.get_username()  # type: ignore[attr-defined]
         context = browser.new_context(base_url=live_stack.http_url, viewport=VIEWPORT)
         context.set_default_timeout(15_000)
         contexts.append(context)
         page = context.new_page()
         page.goto(live_stack.http_url + "/login/")
-        page.fill("input[name=username]", user.get_username())  # type: ignore[attr-defined]
+        page.fill("input[name=username]", username)
         page.fill("input[name=password]", PASSWORD)
         with page.expect_navigation():
             page.get_by_role("button", name="Log in").click()
-        expect(page.locator(".topbar .who")).to_have_text(user.get_username())  # type: ignore[attr-defined]
+        expect(page.locator(".topbar .who")).to_have_text(username)
         return page
 
     yield log_in

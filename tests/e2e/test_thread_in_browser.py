@@ -1,5 +1,6 @@
 """The thread page in a real browser: htmx, the socket, streaming and escaping as people see them."""
 
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -39,7 +40,8 @@ ANSWER_ENDED_JS = """(id) => {
 def open_thread(page: Page, thread_id: int) -> None:
     """Open the thread page and wait until its socket is live."""
     response = page.goto(f"/t/{thread_id}/")
-    assert response is not None and response.status == 200
+    assert response is not None
+    assert response.status == 200
     expect(page.locator("#connection")).to_have_attribute("data-state", "live")
 
 
@@ -90,7 +92,7 @@ def test_a_member_watches_the_answer_stream_in_and_sees_the_saved_text_after_rel
     seqs = [frame["seq"] for frame in frames]
     lengths = [frame["length"] for frame in frames]
     assert len(set(seqs)) >= 3, f"bob saw too few updates of the answer: {frames}"
-    assert all(a < b for a, b in zip(seqs, seqs[1:])), f"frames out of order: {frames}"
+    assert all(a < b for a, b in pairwise(seqs)), f"frames out of order: {frames}"
     assert lengths == sorted(lengths), f"the answer shrank while streaming: {lengths}"
     assert len(set(lengths)) >= 3, f"the answer did not grow over several updates: {lengths}"
     assert seqs[-1] == reply.last_seq
@@ -155,6 +157,13 @@ def test_an_oversize_message_is_refused_with_an_error_and_the_text_is_kept(
     expect(alice.locator("#composer-body")).to_have_value(text)
     assert not Message.objects.filter(thread=team.thread).exists()
     expect(alice.locator("#transcript .message")).to_have_count(0)
+
+    send(alice, "x" * limit)  # shortened to the limit, it goes through and the error goes away
+
+    expect(alice.locator("#transcript .message.user")).to_have_count(1)
+    expect(error).to_be_hidden()
+    expect(alice.locator("#composer-body")).to_have_value("")
+    assert Message.objects.get(thread=team.thread).body == "x" * limit
 
 
 def test_someone_outside_the_workspace_gets_not_found_for_the_thread(

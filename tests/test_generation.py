@@ -1,0 +1,156 @@
+"""The generation service with the real bundled model, run in the test process."""
+
+import time
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from chat.models import Message
+from llm.generation import reply_generate
+from llm.model import model_load, model_spec_from_settings
+from llm.prompt import Turn
+
+from .factories import MessageFactory
+
+pytestmark = pytest.mark.django_db
+
+LONG_ANSWER_PROMPT = (
+    "@assistant write a detailed essay of at least 500 words about software release planning."
+)
+
+
+@pytest.fixture
+def model():
+    return model_load(model_spec_from_settings())
+
+
+def _queued_reply(team, body: str) -> Message:
+    question = MessageFactory(thread=team.thread, author=team.owner, body=body)
+    return Message.objects.create(
+        thread=team.thread,
+        role=Message.Role.ASSISTANT,
+        status=Message.Status.QUEUED,
+        in_reply_to=question,
+    )
+
+
+def test_the_prompt_uses_the_gguf_chat_template_and_names_each_speaker(model):
+    assert model.has_chat_template
+    tokens = model.prompt_tokens(
+        system="Be brief.", turns=[Turn("alice", "Name it?")], assistant_name="assistant"
+    )
+    text = model.llama.detokenize(tokens, special=True).decode()
+    assert "<|im_start|>system\nBe brief.<|im_end|>" in text
+    assert "<|im_start|>user\nalice: Name it?<|im_end|>" in text
+    assert text.endswith("<|im_start|>assistant\n")
+
+
+def test_a_reply_is_generated_saved_and_measured(team, model):
+    reply = _queued_reply(team, "@assistant say hello")
+
+    reply_generate(reply_id=reply.pk)
+
+    reply.refresh_from_db()
+    assert reply.status == Message.Status.DONE
+    assert reply.body.strip()
+    assert reply.model_name == model.name
+    assert reply.stop_reason in {"stop", "length"}
+    assert reply.prompt_tokens > 0
+    assert reply.completion_tokens > 0
+    assert reply.time_to_first_token_ms >= 0
+    assert reply.tokens_per_second > 0
+    assert reply.last_seq >= 1
+    assert reply.finished_at is not None
+
+
+def test_a_long_thread_is_fitted_into_a_small_context_window(team, settings):
+    settings.LLM_N_CTX = 512
+    settings.LLM_MAX_TOKENS = 64
+    for index in range(40):
+        MessageFactory(
+            thread=team.thread, author=team.member, body=f"Note {index}: " + "lorem ipsum " * 40
+        )
+    reply = _queued_reply(team, "@assistant summarise the notes")
+
+    reply_generate(reply_id=reply.pk)
+
+    reply.refresh_from_db()
+    assert reply.status == Message.Status.DONE, reply.error
+    assert reply.prompt_tokens + reply.completion_tokens <= 512
+    assert reply.prompt_tokens <= 512 - 64, "room is kept for the answer"
+
+
+def test_the_answer_is_written_at_most_once_a_second_plus_start_and_end(team, settings):
+    settings.LLM_MAX_TOKENS = 200
+    settings.LLM_TEMPERATURE = 0
+    reply = _queued_reply(team, LONG_ANSWER_PROMPT)
+
+    started = time.monotonic()
+    with CaptureQueriesContext(connection) as queries:
+        reply_generate(reply_id=reply.pk)
+    elapsed = time.monotonic() - started
+
+    writes = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("UPDATE")]
+    assert len(writes) <= 2 + int(elapsed) + 1
+    reply.refresh_from_db()
+    assert reply.completion_tokens > 50, "a long answer, so that many frames were sent"
+    assert reply.last_seq > len(writes)
+
+
+def test_a_reply_that_is_not_queued_is_left_alone(team):
+    reply = _queued_reply(team, "@assistant hi")
+    Message.objects.filter(pk=reply.pk).update(status=Message.Status.DONE, body="earlier")
+
+    reply_generate(reply_id=reply.pk)
+
+    reply.refresh_from_db()
+    assert reply.body == "earlier"
+
+
+def test_a_reply_deleted_before_generation_is_skipped(team):
+    reply = _queued_reply(team, "@assistant hi")
+    reply_id = reply.pk
+    reply.delete()
+
+    reply_generate(reply_id=reply_id)
+
+    assert not Message.objects.filter(pk=reply_id).exists()
+
+
+def test_a_model_that_cannot_be_loaded_fails_the_reply_with_a_reason(team, settings):
+    settings.LLM_MODEL_PATH = "/nonexistent/model.gguf"
+    reply = _queued_reply(team, "@assistant hi")
+
+    reply_generate(reply_id=reply.pk)
+
+    reply.refresh_from_db()
+    assert reply.status == Message.Status.FAILED
+    assert "No model file at /nonexistent/model.gguf" in reply.error
+
+
+def test_an_error_mid_stream_fails_the_reply_and_keeps_the_partial_text(team, monkeypatch):
+    from llm import model as model_module
+
+    real_stream = model_module.LoadedModel.stream
+
+    def breaking_stream(self, *args, **kwargs):
+        pieces, completion = real_stream(self, *args, **kwargs)
+
+        def some_then_error():
+            for index, piece in enumerate(pieces):
+                yield piece
+                if index == 3:
+                    raise RuntimeError("the GPU fell over")
+
+        return some_then_error(), completion
+
+    monkeypatch.setattr(model_module.LoadedModel, "stream", breaking_stream)
+    reply = _queued_reply(team, "@assistant write a long story")
+
+    reply_generate(reply_id=reply.pk)
+
+    reply.refresh_from_db()
+    assert reply.status == Message.Status.FAILED
+    assert "the GPU fell over" in reply.error
+    assert reply.body, "the text generated before the error is kept"
