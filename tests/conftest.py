@@ -4,6 +4,7 @@ With no REDIS_URL the suite starts the embedded Redis server itself; with REDIS_
 DATABASE_URL set it runs against those servers (CI's second tier).
 """
 
+import gc
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -12,6 +13,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 
 from chat.models import Thread
+from llm.model import model_load
 from workspace.embedded_redis import is_running, start
 from workspace.models import Membership, Workspace
 
@@ -30,6 +32,14 @@ def redis_server() -> Iterator[None]:
     yield
     process.terminate()
     process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def loaded_models_freed() -> Iterator[None]:
+    """Free models loaded in the test process while the interpreter is still whole."""
+    yield
+    model_load.cache_clear()
+    gc.collect()
 
 
 @dataclass

@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.test import Client
@@ -85,7 +85,7 @@ async def test_a_posted_message_reaches_every_member_escaped_and_clears_only_the
     assert await bob.receive_nothing(timeout=0.3)
     await alice.disconnect()
     await bob.disconnect()
-    message = await sync_to_async(Message.objects.get)()
+    message = await database_sync_to_async(Message.objects.get)()
     assert message.body == "<b hx-get='/admin/'>Ship</b> *it*"
 
 
@@ -114,7 +114,7 @@ async def test_bad_frames_get_a_clear_error_for_the_sender_only_and_save_nothing
     assert error in reply
     assert 'id="composer-body"' not in reply, "the sender's text stays in the composer"
     assert await bob.receive_nothing(timeout=0.3)
-    assert not await sync_to_async(Message.objects.exists)()
+    assert not await database_sync_to_async(Message.objects.exists)()
     await alice.disconnect()
     await bob.disconnect()
 
@@ -122,11 +122,11 @@ async def test_bad_frames_get_a_clear_error_for_the_sender_only_and_save_nothing
 async def test_hostile_model_output_is_rendered_inert_in_frames(team, cookies):
     bob = _socket(team.thread.pk, ORIGIN, cookies["bob"])
     assert (await bob.connect())[0]
-    reply = await sync_to_async(Message.objects.create)(
+    reply = await database_sync_to_async(Message.objects.create)(
         thread=team.thread, role=Message.Role.ASSISTANT, status=Message.Status.STREAMING
     )
     hostile = '<script>steal()</script><div id="transcript" hx-get="/x" onclick="y()">'
-    await sync_to_async(replies.reply_frame)(
+    await database_sync_to_async(replies.reply_frame)(
         reply=reply, text=hostile, seq=1, delta=hostile, persist=False
     )
 
@@ -142,11 +142,11 @@ async def test_hostile_model_output_is_rendered_inert_in_frames(team, cookies):
 async def test_a_member_removed_while_connected_can_no_longer_post(team, cookies):
     bob = _socket(team.thread.pk, ORIGIN, cookies["bob"])
     assert (await bob.connect())[0]
-    await sync_to_async(team.workspace.memberships.filter(user=team.member).delete)()
+    await database_sync_to_async(team.workspace.memberships.filter(user=team.member).delete)()
 
     await bob.send_to(text_data=json.dumps({"body": "still here?"}))
 
     output = await bob.receive_output(timeout=5)
     assert output["type"] == "websocket.close"
     assert output["code"] == CLOSE_NOT_FOUND
-    assert not await sync_to_async(Message.objects.exists)()
+    assert not await database_sync_to_async(Message.objects.exists)()

@@ -4,8 +4,8 @@ import asyncio
 import re
 
 import pytest
+from channels.db import database_sync_to_async
 from websockets import ClientConnection
-from asgiref.sync import sync_to_async
 
 from chat.models import Message
 
@@ -47,7 +47,7 @@ async def test_every_member_receives_the_streamed_answer_in_numbered_frames_equa
             _read_until_answer_ends(bob, bob_received),
         )
 
-    reply = await sync_to_async(Message.objects.get)(pk=reply_id)
+    reply = await database_sync_to_async(Message.objects.get)(pk=reply_id)
     assert reply.status == Message.Status.DONE
     assert reply.body
     assert reply.model_name == "SmolLM2-135M-Instruct.Q4_1"
@@ -78,7 +78,7 @@ async def test_the_question_reaches_every_member_before_the_answer(live_stack, t
         await _read_until_answer_ends(bob, received)
         await _read_until_answer_ends(alice, Received())
 
-    question = await sync_to_async(
+    question = await database_sync_to_async(
         lambda: Message.objects.get(thread=team.thread, role=Message.Role.USER)
     )()
     first_for_bob = received.html[0]

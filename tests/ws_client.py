@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from html import unescape
 
 import websockets
-from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 from django.conf import settings
 from django.test import Client
 
@@ -30,7 +30,7 @@ async def thread_socket(
     stack: LiveStack, thread_id: int, user: object
 ) -> AsyncIterator[websockets.ClientConnection]:
     """A member's socket on the thread, connected to the live daphne with a real session."""
-    cookie = await sync_to_async(session_cookie)(user)
+    cookie = await database_sync_to_async(session_cookie)(user)
     async with websockets.connect(
         f"{stack.ws_url}/ws/threads/{thread_id}/",
         additional_headers={"Cookie": cookie, "Origin": stack.http_url},
