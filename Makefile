@@ -4,10 +4,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 WEB_PORT ?= 8000
 export WEB_PORT
-# Django 6 needs Python 3.12 or newer: take the first such interpreter on the PATH.
-PYTHON ?= $(shell for p in python3.14 python3.13 python3.12 python3; do \
-	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' \
-	&& { echo $$p; break; }; done)
+# Django 6 needs Python 3.12 or newer: take the first such interpreter on the PATH, else the
+# oldest supported one pyenv has installed (pyenv's shims only run the versions it has selected).
+PYTHON ?= $(shell for p in python3.14 python3.13 python3.12 python3 \
+	$$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.*/bin/python3 2>/dev/null | sort -V); do \
+	$$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1 \
+	&& { command -v $$p; break; }; done)
 # llama.cpp for any x86-64 CPU with AVX2; native detection picks AMX kernels that crash on some
 # CPUs. A CUDA worker builds with CMAKE_ARGS=-DGGML_CUDA=on instead.
 CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
