@@ -30,6 +30,7 @@ class Message(models.Model):
         QUEUED = "queued", "Queued"
         STREAMING = "streaming", "Streaming"
         DONE = "done", "Done"
+        STOPPED = "stopped", "Stopped"
         FAILED = "failed", "Failed"
 
     thread = models.ForeignKey(Thread, on_delete=models.CASCADE, related_name="messages")

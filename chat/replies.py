@@ -1,8 +1,11 @@
-"""The assistant's side of a thread: a reply's life from queued to done or failed.
+"""The assistant's side of a thread: a reply's life from queued to done, stopped or failed.
 
-Called by the generation service (in the worker). Each function writes, then broadcasts.
+The generation service (in the worker) moves a reply along; members may stop it. Each function
+writes, then broadcasts.
 """
 
+from django.contrib.auth.models import User
+from django.core.cache import cache
 from django.utils import timezone
 
 from . import events
@@ -11,6 +14,11 @@ from .models import Message
 
 def reply_start(*, reply: Message, model_name: str) -> bool:
     """Move a queued reply to streaming. False if it is not queued (e.g. a task run twice)."""
+    if reply.status != Message.Status.QUEUED:
+        return False
+    # Clear a flag left by a lost attempt; a stop asked for from here on is kept, since while
+    # queued it is handled in the database and the update below then fails.
+    cache.delete(_stop_key(reply.pk))
     started = Message.objects.filter(pk=reply.pk, status=Message.Status.QUEUED).update(
         status=Message.Status.STREAMING, model_name=model_name, updated_at=timezone.now()
     )
@@ -30,11 +38,49 @@ def reply_frame(*, reply: Message, text: str, seq: int, delta: str, persist: boo
     events.broadcast_frame(reply, seq=seq, delta=delta)
 
 
+STOP_FLAG_TTL_S = 3600
+
+
+def reply_stop(*, reply: Message, by: User) -> bool:
+    """A member stops a reply. False if it had already ended.
+
+    A queued reply is stopped here and never generated. A streaming one is flagged in the
+    shared cache; the worker sees the flag between tokens and ends the reply as stopped,
+    keeping its text, whichever web replica took the request.
+    """
+    reason = f"stopped by {by.get_username()}"
+    cancelled = Message.objects.filter(pk=reply.pk, status=Message.Status.QUEUED).update(
+        status=Message.Status.STOPPED,
+        stop_reason=reason,
+        finished_at=timezone.now(),
+        updated_at=timezone.now(),
+    )
+    reply.refresh_from_db()
+    if cancelled:
+        events.broadcast_message_changed(reply)
+        return True
+    if reply.status != Message.Status.STREAMING:
+        return False
+    cache.set(_stop_key(reply.pk), reason, timeout=STOP_FLAG_TTL_S)
+    return True
+
+
+def reply_stop_requested(reply_id: int) -> str | None:
+    """Why the reply should stop (who asked), or None to go on."""
+    reason = cache.get(_stop_key(reply_id))
+    return str(reason) if reason is not None else None
+
+
+def _stop_key(reply_id: int) -> str:
+    return f"reply-stop:{reply_id}"
+
+
 def reply_finish(
     *,
     reply: Message,
     text: str,
     seq: int,
+    status: Message.Status,
     stop_reason: str,
     prompt_tokens: int,
     completion_tokens: int,
@@ -43,7 +89,7 @@ def reply_finish(
 ) -> None:
     reply.body = text
     reply.last_seq = seq
-    reply.status = Message.Status.DONE
+    reply.status = status
     reply.stop_reason = stop_reason
     reply.prompt_tokens = prompt_tokens
     reply.completion_tokens = completion_tokens
@@ -51,6 +97,7 @@ def reply_finish(
     reply.tokens_per_second = tokens_per_second
     reply.finished_at = timezone.now()
     reply.save()
+    cache.delete(_stop_key(reply.pk))
     events.broadcast_message_changed(reply)
 
 
@@ -65,4 +112,5 @@ def reply_fail(*, reply: Message, text: str, seq: int, reason: str) -> None:
         updated_at=timezone.now(),
     )
     reply.refresh_from_db()
+    cache.delete(_stop_key(reply.pk))
     events.broadcast_message_changed(reply)

@@ -26,6 +26,19 @@ def thread_get_for_member(*, user: User | AnonymousUser, thread_id: int) -> Thre
     raise Http404("No such thread.")
 
 
+def message_get_for_member(*, user: User | AnonymousUser, message_id: int) -> Message:
+    """Return the message, or raise 404 alike for unknown messages and non-members."""
+    if user.is_authenticated:
+        message = (
+            Message.objects.select_related("thread", "author")
+            .filter(pk=message_id, thread__workspace__memberships__user=user)
+            .first()
+        )
+        if message is not None:
+            return message
+    raise Http404("No such message.")
+
+
 def message_list(*, thread: Thread) -> QuerySet[Message]:
     """The thread's transcript, oldest first."""
     return Message.objects.filter(thread=thread).select_related("author").order_by("id")

@@ -2,16 +2,18 @@
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
 from workspace.http import AuthenticatedHttpRequest
 from workspace.selectors import workspace_get_for_member
 from workspace.views import members_panel_context
 
 from .forms import ThreadForm
-from .selectors import message_list, thread_get_for_member, thread_list
+from .models import Message
+from .replies import reply_stop
+from .selectors import message_get_for_member, message_list, thread_get_for_member, thread_list
 from .services import thread_create
 
 
@@ -45,3 +47,46 @@ def thread_detail_view(request: AuthenticatedHttpRequest, thread_id: int) -> Htt
         "max_length": settings.MESSAGE_MAX_LENGTH,
     }
     return render(request, "chat/thread.html", context)
+
+
+@login_required
+@require_GET
+def message_status_view(request: AuthenticatedHttpRequest, message_id: int) -> JsonResponse:
+    """A message as JSON, for clients that poll instead of holding a socket."""
+    message = message_get_for_member(user=request.user, message_id=message_id)
+    return JsonResponse(_message_json(message))
+
+
+@login_required
+@require_POST
+def message_stop_view(request: AuthenticatedHttpRequest, message_id: int) -> JsonResponse:
+    """Stop an assistant reply that is queued or streaming; 409 once it has ended."""
+    message = message_get_for_member(user=request.user, message_id=message_id)
+    if not message.is_assistant:
+        return JsonResponse({"error": "Only the assistant's replies can be stopped."}, status=400)
+    if not reply_stop(reply=message, by=request.user):
+        return JsonResponse(
+            {"error": "This reply has already ended.", **_message_json(message)}, status=409
+        )
+    return JsonResponse(_message_json(message), status=202)
+
+
+def _message_json(message: Message) -> dict[str, object]:
+    return {
+        "id": message.pk,
+        "thread": message.thread_id,
+        "role": message.role,
+        "author": message.speaker_name,
+        "status": message.status,
+        "text": message.body,
+        "model": message.model_name,
+        "stop_reason": message.stop_reason,
+        "error": message.error,
+        "prompt_tokens": message.prompt_tokens,
+        "completion_tokens": message.completion_tokens,
+        "time_to_first_token_ms": message.time_to_first_token_ms,
+        "tokens_per_second": message.tokens_per_second,
+        "last_seq": message.last_seq,
+        "created_at": message.created_at.isoformat(),
+        "finished_at": message.finished_at.isoformat() if message.finished_at else None,
+    }

@@ -6,11 +6,17 @@ import time
 from django.conf import settings
 
 from chat.models import Message
-from chat.replies import reply_fail, reply_finish, reply_frame, reply_start
+from chat.replies import (
+    reply_fail,
+    reply_finish,
+    reply_frame,
+    reply_start,
+    reply_stop_requested,
+)
 
 from .model import LoadedModel, model_load, model_spec_from_settings
 from .prompt import Turn, fit_turns, stop_strings
-from .streaming import FramePacer
+from .streaming import FramePacer, ThrottledPoll
 
 logger = logging.getLogger(__name__)
 
@@ -69,8 +75,13 @@ def _stream_into(pacer: FramePacer, *, reply: Message, model: LoadedModel) -> No
         temperature=settings.LLM_TEMPERATURE,
         repeat_penalty=settings.LLM_REPEAT_PENALTY,
     )
+    stop_requested = ThrottledPoll(
+        check=lambda: reply_stop_requested(reply.pk), interval=settings.LLM_STOP_POLL_S
+    )
     for piece in pieces:
         pacer.add(piece)
+        if stop_requested():
+            break  # leaving the generator ends llama.cpp's decoding loop
     pacer.finish()
     ended = time.monotonic()
     first = pacer.first_piece_at
@@ -79,7 +90,8 @@ def _stream_into(pacer: FramePacer, *, reply: Message, model: LoadedModel) -> No
         reply=reply,
         text=pacer.text,
         seq=pacer.seq,
-        stop_reason=completion.finish_reason or "stop",
+        status=Message.Status.STOPPED if stop_requested.answer else Message.Status.DONE,
+        stop_reason=stop_requested.answer or completion.finish_reason or "stop",
         prompt_tokens=completion.prompt_tokens,
         completion_tokens=completion.completion_tokens,
         time_to_first_token_ms=(first - started) * 1000 if first is not None else None,

@@ -51,3 +51,24 @@ class FramePacer:
         delta, self._pending = self._pending, ""
         self._last_frame_at = now
         self.sink(seq=self.seq, delta=delta, text=self.text, persist=persist)
+
+
+@dataclass
+class ThrottledPoll:
+    """Ask ``check`` at most every ``interval`` seconds, and keep its first non-empty answer.
+
+    Used between tokens to notice a member's stop request without a cache round trip per token.
+    """
+
+    check: Callable[[], str | None]
+    interval: float
+    clock: Callable[[], float] = time.monotonic
+    answer: str | None = None
+    _next_at: float = field(default=float("-inf"))
+
+    def __call__(self) -> str | None:
+        now = self.clock()
+        if self.answer is None and now >= self._next_at:
+            self._next_at = now + self.interval
+            self.answer = self.check()
+        return self.answer

@@ -22,6 +22,17 @@ from workspace.celery import app as celery_app
 
 LOG_DIR = settings.VAR_DIR / "test-logs"
 START_TIMEOUT_S = 90
+# The model worker as `python -m ...` arguments: one process, the llm queue only.
+WORKER_ARGS = [
+    "celery", "-A", "workspace", "worker", "-Q", "llm", "--pool", "solo",
+    "--concurrency", "1", "--without-gossip", "--without-mingle",
+    "--without-heartbeat", "-l", "info",
+]  # fmt: skip
+
+
+def daphne_args(port: int) -> list[str]:
+    """daphne serving the project on ``port``, as `python -m ...` arguments."""
+    return ["daphne", "-b", "127.0.0.1", "-p", str(port), "workspace.asgi:application"]
 
 
 @dataclass(frozen=True)
@@ -69,9 +80,11 @@ def _port_open(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-def _start(name: str, args: list[str], env: dict[str, str]) -> tuple[subprocess.Popen[bytes], Path]:
-    LOG_DIR.mkdir(parents=True, exist_ok=True)
-    log = LOG_DIR / f"{name}.log"
+def _start(
+    name: str, args: list[str], env: dict[str, str], *, log_dir: Path = LOG_DIR
+) -> tuple[subprocess.Popen[bytes], Path]:
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log = log_dir / f"{name}.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", *args], env=env, stdout=out, stderr=subprocess.STDOUT
@@ -94,21 +107,9 @@ def live_stack_running() -> Iterator[LiveStack]:
     port = _free_port()
     processes = []
     try:
-        web, web_log = _start(
-            "daphne",
-            ["daphne", "-b", "127.0.0.1", "-p", str(port), "workspace.asgi:application"],
-            env,
-        )
+        web, web_log = _start("daphne", daphne_args(port), env)
         processes.append(web)
-        worker, worker_log = _start(
-            "worker",
-            [
-                "celery", "-A", "workspace", "worker", "-Q", "llm", "--pool", "solo",
-                "--concurrency", "1", "--without-gossip", "--without-mingle",
-                "--without-heartbeat", "-l", "info",
-            ],
-            env,
-        )  # fmt: skip
+        worker, worker_log = _start("worker", WORKER_ARGS, env)
         processes.append(worker)
         _wait_for(lambda: _port_open(port), web, web_log)
         _wait_for(lambda: "ready." in worker_log.read_text(), worker, worker_log)

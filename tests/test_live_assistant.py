@@ -2,22 +2,31 @@
 
 import asyncio
 import re
+from collections.abc import Awaitable, Callable
 
 import pytest
 from channels.db import database_sync_to_async
+from django.test import Client
 from websockets import ClientConnection
 
 from chat.models import Message
 
-from .ws_client import Received, send_message, thread_socket
+from .ws_client import FRAME_PATTERN, Received, send_message, thread_socket
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
 
 ANSWER_TIMEOUT_S = 120
 
 
-async def _read_until_answer_ends(socket: ClientConnection, received: Received) -> int:
-    """Collect frames until the assistant's reply is done or failed; return its id."""
+async def _read_until_answer_ends(
+    socket: ClientConnection,
+    received: Received,
+    on_frame: Callable[[int, int], Awaitable[None]] | None = None,
+) -> int:
+    """Collect frames until the assistant's reply has ended; return its id.
+
+    ``on_frame(reply_id, seq)`` is awaited after each frame of the reply.
+    """
     reply_id = None
     async with asyncio.timeout(ANSWER_TIMEOUT_S):
         while True:
@@ -28,9 +37,12 @@ async def _read_until_answer_ends(socket: ClientConnection, received: Received) 
             if created:
                 reply_id = int(created[1])
             if reply_id and re.search(
-                rf'id="message-{reply_id}" .*data-status="(done|failed)"', html
+                rf'id="message-{reply_id}" .*data-status="(done|failed|stopped)"', html
             ):
                 return reply_id
+            frame = FRAME_PATTERN.search(html)
+            if on_frame and reply_id and frame and int(frame["id"]) == reply_id:
+                await on_frame(reply_id, int(frame["seq"]))
 
 
 async def test_every_member_receives_the_streamed_answer_in_numbered_frames_equal_to_the_saved_message(
@@ -84,3 +96,40 @@ async def test_the_question_reaches_every_member_before_the_answer(live_stack, t
     first_for_bob = received.html[0]
     assert f'id="message-{question.pk}"' in first_for_bob
     assert "say hello to bob" in first_for_bob
+
+
+async def test_a_member_stops_the_answer_from_another_web_process_and_everyone_keeps_the_partial_text(
+    live_stack, team
+):
+    """The stop request goes through this test process's Django, not the daphne streaming it."""
+    client = Client()
+    await database_sync_to_async(client.force_login)(team.member)
+    stop_requested = asyncio.Event()
+
+    async def stop_at_second_frame(reply_id: int, seq: int) -> None:
+        if seq >= 2 and not stop_requested.is_set():
+            stop_requested.set()
+            response = await database_sync_to_async(client.post)(f"/m/{reply_id}/stop/")
+            assert response.status_code == 202
+
+    alice_received, bob_received = Received(), Received()
+    async with (
+        thread_socket(live_stack, team.thread.pk, team.owner) as alice,
+        thread_socket(live_stack, team.thread.pk, team.member) as bob,
+    ):
+        await send_message(
+            alice, "@assistant write a detailed essay of at least 500 words about release planning"
+        )
+        reply_id, _ = await asyncio.gather(
+            _read_until_answer_ends(alice, alice_received),
+            _read_until_answer_ends(bob, bob_received, on_frame=stop_at_second_frame),
+        )
+
+    reply = await database_sync_to_async(Message.objects.get)(pk=reply_id)
+    assert reply.status == Message.Status.STOPPED
+    assert reply.stop_reason == "stopped by bob"
+    assert reply.body
+    for received in (alice_received, bob_received):
+        frames = received.frames(reply_id)
+        assert "".join(frame.delta for frame in frames) == reply.body
+        assert received.saw_status(reply_id, "stopped")

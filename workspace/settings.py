@@ -87,6 +87,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 EMBEDDED_REDIS_SOCKET = Path(env.str("EMBEDDED_REDIS_SOCKET", default=str(VAR_DIR / "redis.sock")))
 REDIS_URL = env.str("REDIS_URL", default=f"unix://{EMBEDDED_REDIS_SOCKET}")
 USES_EMBEDDED_REDIS = "REDIS_URL" not in env.ENVIRON
+REDIS_KEY_PREFIX = env.str("CHANNELS_PREFIX", default="roundtable")
 
 CHANNEL_LAYERS = {
     "default": {
@@ -95,9 +96,19 @@ CHANNEL_LAYERS = {
             # redis-py 8 reads with a 5 s timeout by default, the same as channels-redis's
             # blocking BZPOPMIN: a quiet group would then fail every consumer's receive loop.
             "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
-            "prefix": env.str("CHANNELS_PREFIX", default="roundtable"),
+            "prefix": REDIS_KEY_PREFIX,
             "capacity": 1000,
         },
+    }
+}
+
+# Short-lived shared state, such as a member's request to stop a generation: every web replica
+# and worker sees the same Redis.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": REDIS_KEY_PREFIX,
     }
 }
 
@@ -167,3 +178,5 @@ LLM_HISTORY_MESSAGES = env.int("LLM_HISTORY_MESSAGES", default=50)
 # Streaming: frames are sent at most this often; the growing answer is saved at most this often.
 LLM_FRAME_INTERVAL_S = env.float("LLM_FRAME_INTERVAL_S", default=0.04)
 LLM_PERSIST_INTERVAL_S = env.float("LLM_PERSIST_INTERVAL_S", default=1.0)
+# How often the worker looks for a member's stop request while streaming.
+LLM_STOP_POLL_S = env.float("LLM_STOP_POLL_S", default=0.05)

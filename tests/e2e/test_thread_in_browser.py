@@ -33,7 +33,7 @@ RECORD_FRAMES_JS = """() => {
 
 ANSWER_ENDED_JS = """(id) => {
   const article = document.getElementById(id);
-  return article && ["done", "failed"].includes(article.dataset.status);
+  return article && ["done", "failed", "stopped"].includes(article.dataset.status);
 }"""
 
 
@@ -177,3 +177,34 @@ def test_someone_outside_the_workspace_gets_not_found_for_the_thread(
     assert response.status == 404
     expect(mallory.get_by_text(team.thread.title)).to_have_count(0)
     expect(mallory.locator("#transcript")).to_have_count(0)
+
+
+def test_any_member_stops_the_answer_with_its_stop_button_and_everyone_sees_it_stopped(
+    live_stack, team, logged_in_page
+):
+    alice = logged_in_page(team.owner)
+    bob = logged_in_page(team.member)
+    open_thread(alice, team.thread.pk)
+    open_thread(bob, team.thread.pk)
+
+    send(alice, "@assistant write a detailed essay of at least 500 words about release planning")
+    answer = bob.locator("#transcript article.message.assistant")
+    expect(answer).to_have_attribute("data-status", "streaming", timeout=ANSWER_TIMEOUT_MS)
+    bob.wait_for_function(
+        "(id) => Number(document.getElementById(id + '-body').dataset.seq) >= 2",
+        arg=answer.get_attribute("id"),
+        timeout=ANSWER_TIMEOUT_MS,
+    )
+    answer.get_by_role("button", name="Stop").click()
+
+    for page in (alice, bob):
+        stopped = page.locator("#transcript article.message.assistant")
+        expect(stopped).to_have_attribute("data-status", "stopped", timeout=ANSWER_TIMEOUT_MS)
+        expect(stopped.locator("footer.stats")).to_contain_text("stopped by bob")
+        expect(stopped.get_by_role("button", name="Stop")).to_have_count(0)
+    reply = Message.objects.get(role=Message.Role.ASSISTANT, thread=team.thread)
+    assert reply.status == Message.Status.STOPPED
+    assert reply.body
+    expect(alice.locator(f"#message-{reply.pk}-body")).to_have_text(
+        bob.locator(f"#message-{reply.pk}-body").inner_text()
+    )

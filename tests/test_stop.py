@@ -1,0 +1,117 @@
+"""Members stop the assistant: before it starts, while it streams, and not after it ended."""
+
+import pytest
+from django.urls import reverse
+
+from chat.models import Message
+from chat.replies import reply_stop
+from llm import generation
+from llm.generation import reply_generate
+
+from .factories import MessageFactory
+
+pytestmark = pytest.mark.django_db
+
+LONG_ANSWER_PROMPT = (
+    "@assistant write a detailed essay of at least 500 words about software release planning."
+)
+
+
+def _queued_reply(team, body: str = LONG_ANSWER_PROMPT) -> Message:
+    question: Message = MessageFactory.create(thread=team.thread, author=team.owner, body=body)
+    return Message.objects.create(
+        thread=team.thread,
+        role=Message.Role.ASSISTANT,
+        status=Message.Status.QUEUED,
+        in_reply_to=question,
+    )
+
+
+def test_a_queued_reply_that_is_stopped_is_never_generated(team):
+    reply = _queued_reply(team)
+
+    assert reply_stop(reply=reply, by=team.member)
+    reply_generate(reply_id=reply.pk)
+
+    reply.refresh_from_db()
+    assert reply.status == Message.Status.STOPPED
+    assert reply.stop_reason == "stopped by bob"
+    assert reply.body == ""
+
+
+def test_a_streaming_reply_stops_between_tokens_and_keeps_its_text(team, settings, monkeypatch):
+    settings.LLM_TEMPERATURE = 0
+    settings.LLM_MAX_TOKENS = 300
+    reply = _queued_reply(team)
+    frames_seen = []
+    real_frame = generation.reply_frame
+
+    def frame_then_stop(**frame):
+        real_frame(**frame)
+        frames_seen.append(frame["seq"])
+        if frame["seq"] == 2:
+            assert reply_stop(reply=Message.objects.get(pk=reply.pk), by=team.member)
+
+    monkeypatch.setattr(generation, "reply_frame", frame_then_stop)
+
+    reply_generate(reply_id=reply.pk)
+
+    reply.refresh_from_db()
+    assert reply.status == Message.Status.STOPPED
+    assert reply.stop_reason == "stopped by bob"
+    assert reply.body, "the partial answer is kept"
+    assert (reply.completion_tokens or 0) < 300, "it stopped before its token limit"
+    assert reply.last_seq == frames_seen[-1]
+    assert len(frames_seen) <= 6, "it stopped within a few frames of the request"
+
+
+def test_a_reply_that_has_ended_cannot_be_stopped(team):
+    reply = _queued_reply(team)
+    Message.objects.filter(pk=reply.pk).update(status=Message.Status.DONE, body="Nova.")
+
+    assert not reply_stop(reply=reply, by=team.member)
+
+    reply.refresh_from_db()
+    assert reply.status == Message.Status.DONE
+
+
+def test_members_stop_over_http_and_outsiders_get_404(client, team):
+    reply = _queued_reply(team)
+    url = reverse("message-stop", args=[reply.pk])
+
+    client.force_login(team.outsider)
+    assert client.post(url).status_code == 404
+    reply.refresh_from_db()
+    assert reply.status == Message.Status.QUEUED
+
+    client.force_login(team.member)
+    response = client.post(url)
+    assert response.status_code == 202
+    assert response.json()["status"] == "stopped"
+    assert client.post(url).status_code == 409
+
+
+def test_a_persons_message_is_not_something_to_stop(client, team):
+    message = MessageFactory.create(thread=team.thread, author=team.owner)
+    client.force_login(team.member)
+    response = client.post(reverse("message-stop", args=[message.pk]))
+    assert response.status_code == 400
+
+
+def test_members_poll_a_replys_status_and_outsiders_get_404(client, team):
+    reply = _queued_reply(team)
+    Message.objects.filter(pk=reply.pk).update(
+        status=Message.Status.STREAMING, body="So far", model_name="m"
+    )
+    url = reverse("message-status", args=[reply.pk])
+
+    client.force_login(team.outsider)
+    assert client.get(url).status_code == 404
+
+    client.force_login(team.member)
+    data = client.get(url).json()
+    assert data["status"] == "streaming"
+    assert data["text"] == "So far"
+    assert data["model"] == "m"
+    assert data["author"] == "assistant"
+    assert client.get(reverse("message-status", args=[999_999])).status_code == 404
