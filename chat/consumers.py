@@ -13,7 +13,7 @@ from django.template.loader import render_to_string
 
 from . import events
 from .models import Thread
-from .selectors import thread_get_for_member
+from .selectors import message_list, thread_get_for_member
 from .services import message_create
 
 logger = logging.getLogger(__name__)
@@ -42,6 +42,8 @@ class ThreadConsumer(AsyncWebsocketConsumer):
             return
         self.group_name = events.thread_group_name(self.thread.pk)
         await self.channel_layer.group_add(self.group_name, self.channel_name)
+        # Joined first, read second: whatever happens after the read arrives as an event.
+        await self.send(text_data=await database_sync_to_async(_transcript_html)(self.thread))
 
     async def disconnect(self, code: int) -> None:
         if hasattr(self, "group_name"):
@@ -82,6 +84,10 @@ def _composer_reset_html() -> str:
     return render_to_string("chat/_composer_input.html", context) + render_to_string(
         "chat/_composer_error.html", context
     )
+
+
+def _transcript_html(thread: Thread) -> str:
+    return events.transcript_html(message_list(thread=thread))
 
 
 def _body_from_frame(text_data: str | None) -> str:

@@ -15,10 +15,15 @@ chat.frame     an assistant answer grew; ``message_id``, ``seq`` (1, 2, ... per 
                message body with the whole text so far
 =============  ====================================================================
 
+Besides these, a consumer sends each client, when its socket (re)connects, the whole transcript
+as the database and the cache hold it (``transcript_html``), so nothing sent while the client
+was away is missed, and nothing is shown twice.
+
 Only this module calls ``group_send``.
 """
 
 import asyncio
+import logging
 import threading
 from typing import Any
 
@@ -26,6 +31,8 @@ from channels.layers import get_channel_layer
 from django.template.loader import render_to_string
 
 from .models import Message
+
+logger = logging.getLogger(__name__)
 
 MESSAGE_CREATED = "chat.message"
 MESSAGE_CHANGED = "chat.status"
@@ -43,6 +50,12 @@ def message_html(message: Message, *, oob: str = "") -> str:
 
 def message_body_html(message: Message, *, oob: str = "") -> str:
     return render_to_string("chat/_message_body.html", {"message": message, "oob": oob})
+
+
+def transcript_html(messages: list[Message]) -> str:
+    """The whole transcript, replacing the page's: what a (re)connecting client is sent."""
+    html = render_to_string("chat/_transcript.html", {"messages": messages})
+    return f'<div id="transcript" hx-swap-oob="innerHTML">{html}</div>'
 
 
 def broadcast_message_created(message: Message) -> None:
@@ -95,6 +108,14 @@ _sender = _SenderLoop()
 
 
 def _send(thread_id: int, payload: dict[str, Any]) -> None:
+    """Send to the thread's group; if Redis is unavailable, log and go on.
+
+    What was written is in the database (and the cache) already, and clients catch up from
+    there when they reconnect, so a lost event must not fail the write that caused it.
+    """
     channel_layer = get_channel_layer()
     assert channel_layer is not None, "CHANNEL_LAYERS must be configured"
-    _sender.run(channel_layer.group_send(thread_group_name(thread_id), payload))
+    try:
+        _sender.run(channel_layer.group_send(thread_group_name(thread_id), payload))
+    except Exception:
+        logger.warning("Could not send %s to thread %s", payload["type"], thread_id, exc_info=True)

@@ -5,20 +5,24 @@ writes, then broadcasts.
 """
 
 from django.contrib.auth.models import User
-from django.core.cache import cache
 from django.utils import timezone
 
 from . import events
 from .models import Message
+from .streaming_state import (
+    live_text_set,
+    stop_request_set,
+    streaming_state_clear,
+)
 
 
 def reply_start(*, reply: Message, model_name: str) -> bool:
     """Move a queued reply to streaming. False if it is not queued (e.g. a task run twice)."""
     if reply.status != Message.Status.QUEUED:
         return False
-    # Clear a flag left by a lost attempt; a stop asked for from here on is kept, since while
+    # Clear what a lost attempt left; a stop asked for from here on is kept, since while
     # queued it is handled in the database and the update below then fails.
-    cache.delete(_stop_key(reply.pk))
+    streaming_state_clear(reply.pk)
     started = Message.objects.filter(pk=reply.pk, status=Message.Status.QUEUED).update(
         status=Message.Status.STREAMING, model_name=model_name, updated_at=timezone.now()
     )
@@ -35,10 +39,8 @@ def reply_frame(*, reply: Message, text: str, seq: int, delta: str, persist: boo
     reply.last_seq = seq
     if persist:
         reply.save(update_fields=["body", "last_seq", "updated_at"])
+    live_text_set(reply_id=reply.pk, seq=seq, text=text)
     events.broadcast_frame(reply, seq=seq, delta=delta)
-
-
-STOP_FLAG_TTL_S = 3600
 
 
 def reply_stop(*, reply: Message, by: User) -> bool:
@@ -61,18 +63,8 @@ def reply_stop(*, reply: Message, by: User) -> bool:
         return True
     if reply.status != Message.Status.STREAMING:
         return False
-    cache.set(_stop_key(reply.pk), reason, timeout=STOP_FLAG_TTL_S)
+    stop_request_set(reply_id=reply.pk, reason=reason)
     return True
-
-
-def reply_stop_requested(reply_id: int) -> str | None:
-    """Why the reply should stop (who asked), or None to go on."""
-    reason = cache.get(_stop_key(reply_id))
-    return str(reason) if reason is not None else None
-
-
-def _stop_key(reply_id: int) -> str:
-    return f"reply-stop:{reply_id}"
 
 
 def reply_finish(
@@ -97,7 +89,7 @@ def reply_finish(
     reply.tokens_per_second = tokens_per_second
     reply.finished_at = timezone.now()
     reply.save()
-    cache.delete(_stop_key(reply.pk))
+    streaming_state_clear(reply.pk)
     events.broadcast_message_changed(reply)
 
 
@@ -112,5 +104,5 @@ def reply_fail(*, reply: Message, text: str, seq: int, reason: str) -> None:
         updated_at=timezone.now(),
     )
     reply.refresh_from_db()
-    cache.delete(_stop_key(reply.pk))
+    streaming_state_clear(reply.pk)
     events.broadcast_message_changed(reply)

@@ -7,6 +7,7 @@ from django.http import Http404
 from workspace.models import Workspace
 
 from .models import Message, Thread
+from .streaming_state import live_text_get_many
 
 
 def thread_list(*, workspace: Workspace) -> QuerySet[Thread]:
@@ -39,6 +40,13 @@ def message_get_for_member(*, user: User | AnonymousUser, message_id: int) -> Me
     raise Http404("No such message.")
 
 
-def message_list(*, thread: Thread) -> QuerySet[Message]:
-    """The thread's transcript, oldest first."""
-    return Message.objects.filter(thread=thread).select_related("author").order_by("id")
+def message_list(*, thread: Thread) -> list[Message]:
+    """The thread's transcript, oldest first, with streaming answers' newest text."""
+    messages = list(Message.objects.filter(thread=thread).select_related("author").order_by("id"))
+    streaming = [m for m in messages if m.status == Message.Status.STREAMING]
+    live = live_text_get_many([m.pk for m in streaming])
+    for message in streaming:
+        seq, text = live.get(message.pk, (0, ""))
+        if seq > message.last_seq:
+            message.last_seq, message.body = seq, text
+    return messages

@@ -11,8 +11,8 @@ from chat.replies import (
     reply_finish,
     reply_frame,
     reply_start,
-    reply_stop_requested,
 )
+from chat.streaming_state import stop_request_get
 
 from .model import LoadedModel, model_load, model_spec_from_settings
 from .prompt import Turn, fit_turns, stop_strings
@@ -76,7 +76,7 @@ def _stream_into(pacer: FramePacer, *, reply: Message, model: LoadedModel) -> No
         repeat_penalty=settings.LLM_REPEAT_PENALTY,
     )
     stop_requested = ThrottledPoll(
-        check=lambda: reply_stop_requested(reply.pk), interval=settings.LLM_STOP_POLL_S
+        check=lambda: stop_request_get(reply.pk), interval=settings.LLM_STOP_POLL_S
     )
     for piece in pieces:
         pacer.add(piece)

@@ -38,6 +38,15 @@ def cookies(team):
     }
 
 
+async def _join(communicator: WebsocketCommunicator) -> str:
+    """Connect as a member; the first thing sent is the transcript, to catch up from."""
+    connected, _ = await communicator.connect()
+    assert connected
+    transcript = await communicator.receive_from(timeout=5)
+    assert transcript.startswith('<div id="transcript" hx-swap-oob="innerHTML">')
+    return transcript
+
+
 async def _closed_with(communicator: WebsocketCommunicator) -> int:
     connected, _ = await communicator.connect()
     assert connected
@@ -70,8 +79,8 @@ async def test_a_posted_message_reaches_every_member_escaped_and_clears_only_the
 ):
     alice = _socket(team.thread.pk, ORIGIN, cookies["alice"])
     bob = _socket(team.thread.pk, ORIGIN, cookies["bob"])
-    assert (await alice.connect())[0]
-    assert (await bob.connect())[0]
+    await _join(alice)
+    await _join(bob)
 
     await alice.send_to(text_data=json.dumps({"body": "<b hx-get='/admin/'>Ship</b> *it*"}))
 
@@ -104,8 +113,8 @@ async def test_bad_frames_get_a_clear_error_for_the_sender_only_and_save_nothing
 ):
     alice = _socket(team.thread.pk, ORIGIN, cookies["alice"])
     bob = _socket(team.thread.pk, ORIGIN, cookies["bob"])
-    assert (await alice.connect())[0]
-    assert (await bob.connect())[0]
+    await _join(alice)
+    await _join(bob)
 
     await alice.send_to(text_data=frame)
 
@@ -121,7 +130,7 @@ async def test_bad_frames_get_a_clear_error_for_the_sender_only_and_save_nothing
 
 async def test_hostile_model_output_is_rendered_inert_in_frames(team, cookies):
     bob = _socket(team.thread.pk, ORIGIN, cookies["bob"])
-    assert (await bob.connect())[0]
+    await _join(bob)
     reply = await database_sync_to_async(Message.objects.create)(
         thread=team.thread, role=Message.Role.ASSISTANT, status=Message.Status.STREAMING
     )
@@ -141,7 +150,7 @@ async def test_hostile_model_output_is_rendered_inert_in_frames(team, cookies):
 
 async def test_a_member_removed_while_connected_can_no_longer_post(team, cookies):
     bob = _socket(team.thread.pk, ORIGIN, cookies["bob"])
-    assert (await bob.connect())[0]
+    await _join(bob)
     await database_sync_to_async(team.workspace.memberships.filter(user=team.member).delete)()
 
     await bob.send_to(text_data=json.dumps({"body": "still here?"}))
@@ -150,3 +159,33 @@ async def test_a_member_removed_while_connected_can_no_longer_post(team, cookies
     assert output["type"] == "websocket.close"
     assert output["code"] == CLOSE_NOT_FOUND
     assert not await database_sync_to_async(Message.objects.exists)()
+
+
+async def test_a_joining_member_is_sent_the_transcript_with_the_streaming_answers_newest_text(
+    team, cookies
+):
+    question = await database_sync_to_async(Message.objects.create)(
+        thread=team.thread, author=team.owner, body="@assistant name it"
+    )
+    reply = await database_sync_to_async(Message.objects.create)(
+        thread=team.thread,
+        role=Message.Role.ASSISTANT,
+        status=Message.Status.STREAMING,
+        body="Nova",
+        last_seq=1,
+    )
+    # Frames 2 and 3 were sent but not yet saved: the cache has them.
+    await database_sync_to_async(replies.reply_frame)(
+        reply=reply, text="Nova, Orbit", seq=2, delta=", Orbit", persist=False
+    )
+    await database_sync_to_async(replies.reply_frame)(
+        reply=reply, text="Nova, Orbit and Tide", seq=3, delta=" and Tide", persist=False
+    )
+
+    transcript = await _join(_socket(team.thread.pk, ORIGIN, cookies["bob"]))
+
+    assert transcript.index(f'id="message-{question.pk}"') < transcript.index(
+        f'id="message-{reply.pk}"'
+    )
+    assert 'data-seq="3"' in transcript
+    assert "Nova, Orbit and Tide" in transcript

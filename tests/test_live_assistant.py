@@ -9,9 +9,17 @@ from channels.db import database_sync_to_async
 from django.test import Client
 from websockets import ClientConnection
 
+from chat.events import message_body_html
 from chat.models import Message
 
-from .ws_client import FRAME_PATTERN, Received, send_message, thread_socket
+from .ws_client import (
+    BODY_PATTERN,
+    FRAME_PATTERN,
+    ClientView,
+    Received,
+    send_message,
+    thread_socket,
+)
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
 
@@ -93,7 +101,8 @@ async def test_the_question_reaches_every_member_before_the_answer(live_stack, t
     question = await database_sync_to_async(
         lambda: Message.objects.get(thread=team.thread, role=Message.Role.USER)
     )()
-    first_for_bob = received.html[0]
+    events = [html for html in received.html if not html.startswith('<div id="transcript"')]
+    first_for_bob = events[0]
     assert f'id="message-{question.pk}"' in first_for_bob
     assert "say hello to bob" in first_for_bob
 
@@ -133,3 +142,39 @@ async def test_a_member_stops_the_answer_from_another_web_process_and_everyone_k
         frames = received.frames(reply_id)
         assert "".join(frame.delta for frame in frames) == reply.body
         assert received.saw_status(reply_id, "stopped")
+
+
+async def test_a_client_whose_socket_drops_mid_answer_catches_up_with_no_holes_or_duplicates(
+    live_stack, team
+):
+    """Bob's network drops mid-answer; the answer ends while he is away; he reconnects."""
+    view = ClientView()
+    async with thread_socket(live_stack, team.thread.pk, team.owner) as alice:
+        async with thread_socket(live_stack, team.thread.pk, team.member) as bob:
+            await send_message(alice, "@assistant write a detailed essay about releases")
+            async with asyncio.timeout(ANSWER_TIMEOUT_S):
+                while not any(shown.seq >= 2 for shown in view.messages.values()):
+                    view.apply(await bob.recv(decode=True))
+            bob.transport.abort()  # the network drops: no closing handshake
+        reply_id = await _read_until_answer_ends(alice, Received())
+        assert view.messages[reply_id].status == "streaming"
+
+        async with thread_socket(live_stack, team.thread.pk, team.member) as bob_again:
+            view.apply(await bob_again.recv(decode=True))
+
+    saved = await database_sync_to_async(
+        lambda: {m.pk: m for m in Message.objects.filter(thread=team.thread)}
+    )()
+    assert set(view.messages) == set(saved)
+    reply = saved[reply_id]
+    assert reply.status == Message.Status.DONE
+    shown = view.messages[reply_id]
+    assert shown.status == "done"
+    assert shown.seq == reply.last_seq
+    assert shown.body == await database_sync_to_async(_rendered_body)(reply)
+
+
+def _rendered_body(message: Message) -> str:
+    body = BODY_PATTERN.search(message_body_html(message))
+    assert body is not None
+    return body[3]

@@ -35,6 +35,8 @@ async def thread_socket(
         f"{stack.ws_url}/ws/threads/{thread_id}/",
         additional_headers={"Cookie": cookie, "Origin": stack.http_url},
         max_size=None,
+        max_queue=None,  # a test may read one socket while frames pile up on another
+        close_timeout=1,
     ) as socket:
         yield socket
 
@@ -67,3 +69,40 @@ class Received:
     def saw_status(self, message_id: int, status: str) -> bool:
         marker = f'id="message-{message_id}" '
         return any(marker in html and f'data-status="{status}"' in html for html in self.html)
+
+
+ARTICLE_PATTERN = re.compile(r'<article id="message-(\d+)" [^>]*data-status="(\w+)"')
+BODY_PATTERN = re.compile(
+    r'<div id="message-(\d+)-body"[^>]*data-seq="(\d+)"[^>]*>(.*?)</div>', re.S
+)
+
+
+@dataclass
+class ShownMessage:
+    status: str
+    seq: int
+    body: str
+
+
+@dataclass
+class ClientView:
+    """What a page shows after applying the fragments it received, as htmx would."""
+
+    messages: dict[int, ShownMessage] = field(default_factory=dict)
+
+    def apply(self, html: str) -> None:
+        if html.startswith('<div id="transcript"'):
+            self.messages = {}
+            for chunk in html.split("<article ")[1:]:
+                self._article("<article " + chunk)
+        elif html.startswith("<article ") or 'hx-swap-oob="beforeend:#transcript"' in html:
+            self._article(html)  # added or changed: shown once either way, as the page does
+        elif (body := BODY_PATTERN.search(html)) and int(body[1]) in self.messages:
+            shown = self.messages[int(body[1])]
+            if int(body[2]) >= shown.seq:  # the page's guard against stale frames
+                shown.seq, shown.body = int(body[2]), body[3]
+
+    def _article(self, html: str) -> None:
+        article, body = ARTICLE_PATTERN.search(html), BODY_PATTERN.search(html)
+        if article is not None and body is not None:
+            self.messages[int(article[1])] = ShownMessage(article[2], int(body[2]), body[3])

@@ -28,6 +28,29 @@
     if (event.detail.target && event.detail.target.id === "composer-body") event.detail.target.focus();
   });
 
+  // Frames carry the whole text of an answer, numbered by data-seq. One that is older than
+  // what the page shows (it can arrive just after a reconnect's transcript) must not roll the
+  // text back; the next frame brings the rest anyway.
+  document.addEventListener("htmx:oobBeforeSwap", function (event) {
+    if (event.detail.target.id === "transcript") keepMessagesUnique(event.detail.fragment);
+    var incoming = event.detail.fragment && event.detail.fragment.firstElementChild;
+    var shown = event.detail.target;
+    if (!incoming || !shown || !("seq" in incoming.dataset) || !("seq" in shown.dataset)) return;
+    if (Number(incoming.dataset.seq) < Number(shown.dataset.seq)) event.detail.shouldSwap = false;
+  });
+
+  // A socket joins the thread's group before it is sent the transcript, so a message posted in
+  // between arrives twice: once in the transcript, once as "added". Show it once.
+  function keepMessagesUnique(fragment) {
+    if (!fragment || !fragment.querySelectorAll) return;
+    fragment.querySelectorAll(":scope > article.message").forEach(function (article) {
+      var shown = document.getElementById(article.id);
+      if (shown && shown.closest("#transcript")) {
+        shown.replaceWith(article);
+      }
+    });
+  }
+
   function showConnection(state, text) {
     var badge = document.getElementById("connection");
     if (!badge) return;

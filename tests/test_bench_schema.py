@@ -1,0 +1,93 @@
+"""The benchmark's results-file check: what it accepts and what it reports. No stack needed."""
+
+import copy
+import json
+
+import pytest
+
+from bench import schema
+
+
+def _valid() -> dict:
+    return {
+        "machine": {"cores": 2},
+        "model": "SmolLM2-135M-Instruct.Q4_1",
+        "when": "2025-01-01T12:00:00+00:00",
+        "efficiency": {"short_answer": 0.98, "long_answer": 0.97, "long_thread": 0.9},
+        "ttft_overhead_ms": {"p50": 20.5, "p95": 80},
+        "fanout": [
+            {
+                "clients": 500,
+                "replicas": 1,
+                "p50_ms": 5.0,
+                "p99_ms": 40.0,
+                "max_ms": 90.0,
+                "all_in_order": True,
+            },
+            {
+                "clients": 500,
+                "replicas": 2,
+                "p50_ms": 4.0,
+                "p99_ms": 30.0,
+                "max_ms": 60.0,
+                "all_in_order": False,
+            },
+        ],
+        "chat_latency_ms": {"members": 100, "p50": 10.0, "p99": 40.0},
+        "memory_per_connection_kib": 25.3,
+        "db_writes_per_generation": {"writes": 12, "generation_s": 11.2},
+        "stop_latency_ms": None,
+        "baselines": {"per_token_sends": {"efficiency": {}}, "polling_250ms": {"requests": 9}},
+    }
+
+
+def test_a_complete_results_dict_is_valid():
+    assert schema.problems(_valid()) == []
+    schema.check(_valid())
+
+
+def test_stop_latency_may_be_measured():
+    results = _valid()
+    results["stop_latency_ms"] = {"p50": 40.0, "p95": 70.0}
+    assert schema.problems(results) == []
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (lambda r: r.pop("efficiency"), "efficiency: missing"),
+        (lambda r: r["efficiency"].pop("long_thread"), "efficiency.long_thread: missing"),
+        (lambda r: r["ttft_overhead_ms"].update(p95="fast"), "ttft_overhead_ms.p95"),
+        (lambda r: r.update(when="yesterday"), "when"),
+        (lambda r: r.update(fanout=[]), "fanout: expected a non-empty list"),
+        (lambda r: r["fanout"][0].update(replicas=3), "fanout[0].replicas"),
+        (lambda r: r["fanout"][1].update(all_in_order="yes"), "fanout[1].all_in_order"),
+        (lambda r: r["chat_latency_ms"].update(members=True), "chat_latency_ms.members"),
+        (lambda r: r.update(memory_per_connection_kib=float("nan")), "memory_per_connection_kib"),
+        (lambda r: r["db_writes_per_generation"].update(writes=2.5), "writes"),
+        (lambda r: r.pop("stop_latency_ms"), "stop_latency_ms: missing"),
+        (lambda r: r.update(stop_latency_ms={"p50": 1}), "stop_latency_ms.p95: missing"),
+        (lambda r: r["baselines"].pop("polling_250ms"), "baselines.polling_250ms"),
+    ],
+)
+def test_each_problem_is_reported(change, expected):
+    results = copy.deepcopy(_valid())
+    change(results)
+    found = schema.problems(results)
+    assert any(expected in problem for problem in found), found
+    with pytest.raises(schema.SchemaError):
+        schema.check(results)
+
+
+def test_not_a_dict_is_invalid():
+    assert schema.problems([]) == ["results: expected an object"]
+
+
+def test_the_command_line_check_exits_non_zero_on_a_bad_file(tmp_path, capsys):
+    good, bad = tmp_path / "good.json", tmp_path / "bad.json"
+    good.write_text(json.dumps(_valid()))
+    bad.write_text(json.dumps({"model": "x"}))
+    assert schema.main([str(good)]) == 0
+    assert schema.main([str(bad)]) == 1
+    assert schema.main([str(tmp_path / "missing.json")]) == 1
+    assert "efficiency: missing" in capsys.readouterr().err
