@@ -15,7 +15,7 @@ PYTHON ?= $(shell for p in python3.14 python3.13 python3.12 python3 \
 CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
 LLAMA_CPP := $(shell grep -E '^llama-cpp-python==' requirements.txt)
 
-.PHONY: install run test lint format clean
+.PHONY: install run test lint format clean bench bench-smoke
 
 install: $(VENV)/.installed node_modules/.installed
 
@@ -45,11 +45,20 @@ run: install var
 	@$(BIN)/python manage.py migrate --noinput
 	@$(BIN)/python manage.py bootstrap --url "http://127.0.0.1:$(WEB_PORT)/"
 	@echo "==> Starting $(if $(REDIS_URL),,the embedded Redis, )daphne and the model worker (Ctrl-C stops all)"
-	@PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho -f Procfile start $(if $(REDIS_URL),web worker,redis web worker)
+	@PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho -f Procfile start $(if $(REDIS_URL),web worker housekeeping,redis web worker housekeeping)
 
 # The tests' embedded Redis is their own, so they never share a queue with `make run`.
 test: install var
 	@EMBEDDED_REDIS_SOCKET="$(CURDIR)/var/test-redis.sock" $(BIN)/pytest
+
+# Issue #4: the whole stack under load on this machine; writes bench/results.json and bench/*.png.
+bench: install var
+	@$(BIN)/python -m bench.run
+
+# CI's short version: every figure, tiny sizes, then the results file's shape is checked.
+bench-smoke: install var
+	@$(BIN)/python -m bench.run --smoke --out var/bench-smoke.json
+	@$(BIN)/python -m bench.schema var/bench-smoke.json
 
 lint: install
 	@$(BIN)/ruff check .

@@ -31,6 +31,7 @@ class Message(models.Model):
         STREAMING = "streaming", "Streaming"
         DONE = "done", "Done"
         STOPPED = "stopped", "Stopped"
+        INTERRUPTED = "interrupted", "Interrupted"
         FAILED = "failed", "Failed"
 
     thread = models.ForeignKey(Thread, on_delete=models.CASCADE, related_name="messages")
@@ -47,7 +48,7 @@ class Message(models.Model):
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="replies"
     )
     body = models.TextField(blank=True)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DONE)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.DONE)
     # Filled in for assistant messages.
     model_name = models.CharField(max_length=200, blank=True)
     stop_reason = models.CharField(max_length=200, blank=True)
@@ -77,6 +78,11 @@ class Message(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status in (self.Status.QUEUED, self.Status.STREAMING)
+
+    @property
+    def can_retry(self) -> bool:
+        """An ended answer to a question that still exists can be generated again."""
+        return self.is_assistant and not self.is_active and self.in_reply_to_id is not None
 
     @property
     def speaker_name(self) -> str:

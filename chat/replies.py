@@ -4,12 +4,17 @@ The generation service (in the worker) moves a reply along; members may stop it.
 writes, then broadcasts.
 """
 
+from datetime import timedelta
+
 from django.contrib.auth.models import User
+from django.db import transaction
 from django.utils import timezone
 
 from . import events
 from .models import Message
+from .services import assistant_reply_queue
 from .streaming_state import (
+    live_text_get_many,
     live_text_set,
     stop_request_set,
     streaming_state_clear,
@@ -33,12 +38,19 @@ def reply_start(*, reply: Message, model_name: str) -> bool:
     return True
 
 
+class ReplyNoLongerStreaming(Exception):
+    """The reply was ended elsewhere (e.g. interrupted as stale): this attempt must stop."""
+
+
 def reply_frame(*, reply: Message, text: str, seq: int, delta: str, persist: bool) -> None:
-    """Send frame ``seq``; when ``persist``, first save the text so far (a reload shows it)."""
+    """Send frame ``seq``; when ``persist``, first save the text so far (a reload shows it).
+
+    Saving doubles as the attempt's heartbeat, and checks that the attempt still owns the reply.
+    """
     reply.body = text
     reply.last_seq = seq
     if persist:
-        reply.save(update_fields=["body", "last_seq", "updated_at"])
+        _save_while_streaming(reply, body=text, last_seq=seq)
     live_text_set(reply_id=reply.pk, seq=seq, text=text)
     events.broadcast_frame(reply, seq=seq, delta=delta)
 
@@ -88,14 +100,27 @@ def reply_finish(
     reply.time_to_first_token_ms = time_to_first_token_ms
     reply.tokens_per_second = tokens_per_second
     reply.finished_at = timezone.now()
-    reply.save()
+    _save_while_streaming(
+        reply,
+        body=text,
+        last_seq=seq,
+        status=status,
+        stop_reason=stop_reason,
+        prompt_tokens=prompt_tokens,
+        completion_tokens=completion_tokens,
+        time_to_first_token_ms=time_to_first_token_ms,
+        tokens_per_second=tokens_per_second,
+        finished_at=reply.finished_at,
+    )
     streaming_state_clear(reply.pk)
     events.broadcast_message_changed(reply)
 
 
 def reply_fail(*, reply: Message, text: str, seq: int, reason: str) -> None:
-    """End a reply as failed, keeping whatever text was generated."""
-    Message.objects.filter(pk=reply.pk).update(
+    """End a reply as failed, keeping whatever text was generated (unless it ended already)."""
+    failed = Message.objects.filter(
+        pk=reply.pk, status__in=[Message.Status.QUEUED, Message.Status.STREAMING]
+    ).update(
         body=text,
         last_seq=seq,
         status=Message.Status.FAILED,
@@ -103,6 +128,56 @@ def reply_fail(*, reply: Message, text: str, seq: int, reason: str) -> None:
         finished_at=timezone.now(),
         updated_at=timezone.now(),
     )
-    reply.refresh_from_db()
-    streaming_state_clear(reply.pk)
-    events.broadcast_message_changed(reply)
+    if failed:
+        reply.refresh_from_db()
+        streaming_state_clear(reply.pk)
+        events.broadcast_message_changed(reply)
+
+
+def reply_interrupt_stale(*, silent_for: timedelta) -> list[int]:
+    """End as interrupted the replies whose worker has not been heard of for ``silent_for``.
+
+    A streaming reply saves its text at least once a second, so a long silence means its
+    worker died (killed, out of memory, machine lost). The newest text, from the cache when
+    it has it, is kept; a late frame from the lost attempt then finds the reply ended and stops.
+    """
+    cutoff = timezone.now() - silent_for
+    stale = list(Message.objects.filter(status=Message.Status.STREAMING, updated_at__lt=cutoff))
+    live = live_text_get_many([reply.pk for reply in stale])
+    interrupted = []
+    for reply in stale:
+        seq, text = live.get(reply.pk, (reply.last_seq, reply.body))
+        if seq < reply.last_seq:
+            seq, text = reply.last_seq, reply.body
+        ended = Message.objects.filter(
+            pk=reply.pk, status=Message.Status.STREAMING, updated_at__lt=cutoff
+        ).update(
+            status=Message.Status.INTERRUPTED,
+            body=text,
+            last_seq=seq,
+            stop_reason="interrupted: the model worker stopped responding",
+            finished_at=timezone.now(),
+            updated_at=timezone.now(),
+        )
+        if ended:
+            reply.refresh_from_db()
+            streaming_state_clear(reply.pk)
+            events.broadcast_message_changed(reply)
+            interrupted.append(reply.pk)
+    return interrupted
+
+
+def reply_retry(*, reply: Message) -> Message:
+    """Answer the same question again; the earlier answer stays in the thread as it was."""
+    if not reply.can_retry or reply.in_reply_to is None:
+        raise ValueError("Only an ended answer to a question that still exists can be retried.")
+    with transaction.atomic():
+        return assistant_reply_queue(prompt=reply.in_reply_to)
+
+
+def _save_while_streaming(reply: Message, **fields: object) -> None:
+    saved = Message.objects.filter(pk=reply.pk, status=Message.Status.STREAMING).update(
+        updated_at=timezone.now(), **fields
+    )
+    if not saved:
+        raise ReplyNoLongerStreaming(f"Reply {reply.pk} is no longer streaming")

@@ -7,4 +7,5 @@ urlpatterns = [
     path("t/<int:thread_id>/", views.thread_detail_view, name="thread-detail"),
     path("m/<int:message_id>/", views.message_status_view, name="message-status"),
     path("m/<int:message_id>/stop/", views.message_stop_view, name="message-stop"),
+    path("m/<int:message_id>/retry/", views.message_retry_view, name="message-retry"),
 ]

@@ -12,7 +12,7 @@ from workspace.views import members_panel_context
 
 from .forms import ThreadForm
 from .models import Message
-from .replies import reply_stop
+from .replies import reply_retry, reply_stop
 from .selectors import message_get_for_member, message_list, thread_get_for_member, thread_list
 from .services import thread_create
 
@@ -69,6 +69,16 @@ def message_stop_view(request: AuthenticatedHttpRequest, message_id: int) -> Jso
             {"error": "This reply has already ended.", **_message_json(message)}, status=409
         )
     return JsonResponse(_message_json(message), status=202)
+
+
+@login_required
+@require_POST
+def message_retry_view(request: AuthenticatedHttpRequest, message_id: int) -> JsonResponse:
+    """Answer an ended reply's question again; the old answer stays as it was."""
+    message = message_get_for_member(user=request.user, message_id=message_id)
+    if not message.can_retry:
+        return JsonResponse({"error": "Only an ended answer can be retried."}, status=409)
+    return JsonResponse(_message_json(reply_retry(reply=message)), status=202)
 
 
 def _message_json(message: Message) -> dict[str, object]:

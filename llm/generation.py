@@ -7,6 +7,7 @@ from django.conf import settings
 
 from chat.models import Message
 from chat.replies import (
+    ReplyNoLongerStreaming,
     reply_fail,
     reply_finish,
     reply_frame,
@@ -45,6 +46,8 @@ def reply_generate(*, reply_id: int) -> None:
     )
     try:
         _stream_into(pacer, reply=reply, model=model)
+    except ReplyNoLongerStreaming:
+        logger.warning("Reply %s was ended elsewhere; this attempt stops", reply_id)
     except Exception as exc:
         logger.exception("Generation failed for reply %s", reply_id)
         pacer.finish()
@@ -100,10 +103,14 @@ def _stream_into(pacer: FramePacer, *, reply: Message, model: LoadedModel) -> No
 
 
 def _thread_turns(reply: Message) -> list[Turn]:
-    """The thread up to the reply, newest last, as the model should read it."""
+    """The thread up to the reply, newest last, as the model should read it.
+
+    Earlier answers to the same question (when this is a retry) are left out.
+    """
     messages = (
         Message.objects.filter(thread_id=reply.thread_id, id__lt=reply.pk)
         .exclude(body="")
+        .exclude(role=Message.Role.ASSISTANT, in_reply_to_id=reply.in_reply_to_id)
         .select_related("author")
         .order_by("-id")[: settings.LLM_HISTORY_MESSAGES]
     )

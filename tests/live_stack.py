@@ -35,10 +35,20 @@ def daphne_args(port: int) -> list[str]:
     return ["daphne", "-b", "127.0.0.1", "-p", str(port), "workspace.asgi:application"]
 
 
-@dataclass(frozen=True)
+@dataclass
 class LiveStack:
     host: str
     port: int
+    env: dict[str, str]
+    worker: subprocess.Popen[bytes]
+
+    def kill_worker(self) -> None:
+        """Kill the model worker at once, as a crash or the OOM killer would (SIGKILL)."""
+        self.worker.kill()
+        self.worker.wait(timeout=15)
+
+    def start_worker(self) -> None:
+        self.worker = start_worker(self.env)
 
     @property
     def http_url(self) -> str:
@@ -92,6 +102,13 @@ def _start(
     return process, log
 
 
+def start_worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """Start the model worker and wait until it is ready for tasks."""
+    worker, log = _start("worker", WORKER_ARGS, env)
+    _wait_for(lambda: "ready." in log.read_text(), worker, log)
+    return worker
+
+
 @contextmanager
 def live_stack_running() -> Iterator[LiveStack]:
     env = {
@@ -105,16 +122,17 @@ def live_stack_running() -> Iterator[LiveStack]:
     with celery_app.connection_for_write() as conn:
         conn.default_channel.queue_purge("llm")  # type: ignore[attr-defined]
     port = _free_port()
-    processes = []
+    processes: list[subprocess.Popen[bytes]] = []
+    stack: LiveStack | None = None
     try:
         web, web_log = _start("daphne", daphne_args(port), env)
         processes.append(web)
-        worker, worker_log = _start("worker", WORKER_ARGS, env)
-        processes.append(worker)
         _wait_for(lambda: _port_open(port), web, web_log)
-        _wait_for(lambda: "ready." in worker_log.read_text(), worker, worker_log)
-        yield LiveStack(host="127.0.0.1", port=port)
+        stack = LiveStack(host="127.0.0.1", port=port, env=env, worker=start_worker(env))
+        yield stack
     finally:
+        if stack is not None:
+            processes.append(stack.worker)
         for process in processes:
             process.terminate()
         for process in processes:

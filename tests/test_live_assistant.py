@@ -3,6 +3,7 @@
 import asyncio
 import re
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 
 import pytest
 from channels.db import database_sync_to_async
@@ -11,6 +12,7 @@ from websockets import ClientConnection
 
 from chat.events import message_body_html
 from chat.models import Message
+from chat.replies import reply_interrupt_stale
 
 from .ws_client import (
     BODY_PATTERN,
@@ -45,7 +47,7 @@ async def _read_until_answer_ends(
             if created:
                 reply_id = int(created[1])
             if reply_id and re.search(
-                rf'id="message-{reply_id}" .*data-status="(done|failed|stopped)"', html
+                rf'id="message-{reply_id}" .*data-status="(done|failed|stopped|interrupted)"', html
             ):
                 return reply_id
             frame = FRAME_PATTERN.search(html)
@@ -178,3 +180,54 @@ def _rendered_body(message: Message) -> str:
     body = BODY_PATTERN.search(message_body_html(message))
     assert body is not None
     return body[3]
+
+
+async def test_a_worker_killed_mid_answer_leaves_an_interrupted_reply_with_its_text_and_retry_works(
+    live_stack, team
+):
+    client = Client()
+    await database_sync_to_async(client.force_login)(team.member)
+    killed = asyncio.Event()
+
+    async def kill_worker_at_third_frame(reply_id: int, seq: int) -> None:
+        if seq >= 3 and not killed.is_set():
+            killed.set()
+            await asyncio.to_thread(live_stack.kill_worker)
+            await asyncio.sleep(2.5)  # longer than the silence the sweep below allows
+            # What the housekeeping worker's beat does every REPLY_SWEEP_EVERY_S:
+            swept = await database_sync_to_async(reply_interrupt_stale)(
+                silent_for=timedelta(seconds=2)
+            )
+            assert swept == [reply_id]
+
+    alice_received, bob_received = Received(), Received()
+    try:
+        async with (
+            thread_socket(live_stack, team.thread.pk, team.owner) as alice,
+            thread_socket(live_stack, team.thread.pk, team.member) as bob,
+        ):
+            await send_message(alice, "@assistant write a detailed essay about releases")
+            reply_id, _ = await asyncio.gather(
+                _read_until_answer_ends(alice, alice_received),
+                _read_until_answer_ends(bob, bob_received, on_frame=kill_worker_at_third_frame),
+            )
+    finally:
+        if live_stack.worker.poll() is not None:
+            await asyncio.to_thread(live_stack.start_worker)
+
+    reply = await database_sync_to_async(Message.objects.get)(pk=reply_id)
+    assert reply.status == Message.Status.INTERRUPTED
+    for received in (alice_received, bob_received):
+        assert received.saw_status(reply_id, "interrupted")
+        assert "".join(frame.delta for frame in received.frames(reply_id)) == reply.body
+    assert reply.body, "the text generated before the crash is kept"
+
+    response = await database_sync_to_async(client.post)(f"/m/{reply_id}/retry/")
+    assert response.status_code == 202
+    again_id = response.json()["id"]
+    async with asyncio.timeout(ANSWER_TIMEOUT_S):
+        while (await database_sync_to_async(Message.objects.get)(pk=again_id)).is_active:
+            await asyncio.sleep(0.2)
+    again = await database_sync_to_async(Message.objects.get)(pk=again_id)
+    assert again.status == Message.Status.DONE
+    assert again.in_reply_to_id == reply.in_reply_to_id

@@ -115,7 +115,18 @@ CACHES = {
 CELERY_BROKER_URL = celery_broker_url(REDIS_URL)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_IGNORE_RESULT = True
-CELERY_TASK_ROUTES = {"llm.*": {"queue": "llm"}}
+CELERY_TASK_ROUTES = {"llm.*": {"queue": "llm"}, "chat.*": {"queue": "housekeeping"}}
+# A streaming reply saves its text about once a second; one silent for this long lost its
+# worker and is marked interrupted by the housekeeping worker, which looks this often.
+REPLY_STALE_AFTER_S = env.int("REPLY_STALE_AFTER_S", default=30)
+REPLY_SWEEP_EVERY_S = env.int("REPLY_SWEEP_EVERY_S", default=10)
+CELERY_BEAT_SCHEDULE = {
+    "interrupt-stale-replies": {
+        "task": "chat.interrupt_stale_replies",
+        "schedule": REPLY_SWEEP_EVERY_S,
+    }
+}
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_ALWAYS_EAGER = False

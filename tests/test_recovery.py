@@ -1,0 +1,148 @@
+"""When a worker dies or an attempt is superseded: interrupted replies, stale attempts, retry."""
+
+from datetime import timedelta
+
+import pytest
+from django.conf import settings as django_settings
+from django.urls import reverse
+from django.utils import timezone
+
+from chat.models import Message
+from chat.replies import (
+    ReplyNoLongerStreaming,
+    reply_frame,
+    reply_interrupt_stale,
+    reply_retry,
+)
+from llm import generation
+from llm.generation import reply_generate
+
+from .factories import MessageFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _reply(team, *, status=Message.Status.STREAMING, body="", last_seq=0) -> Message:
+    question: Message = MessageFactory.create(
+        thread=team.thread, author=team.owner, body="@assistant name the release"
+    )
+    return Message.objects.create(
+        thread=team.thread,
+        role=Message.Role.ASSISTANT,
+        status=status,
+        in_reply_to=question,
+        body=body,
+        last_seq=last_seq,
+    )
+
+
+def _silence(reply: Message, seconds: int) -> None:
+    Message.objects.filter(pk=reply.pk).update(
+        updated_at=timezone.now() - timedelta(seconds=seconds)
+    )
+
+
+def test_a_reply_whose_worker_went_silent_is_interrupted_keeping_every_token_sent(team):
+    reply = _reply(team, body="Nova", last_seq=1)
+    reply_frame(reply=reply, text="Nova and Orbit", seq=2, delta=" and Orbit", persist=False)
+    _silence(reply, 60)
+
+    assert reply_interrupt_stale(silent_for=timedelta(seconds=30)) == [reply.pk]
+
+    reply.refresh_from_db()
+    assert reply.status == Message.Status.INTERRUPTED
+    assert reply.body == "Nova and Orbit", "the text sent after the last save is kept too"
+    assert reply.last_seq == 2
+    assert "stopped responding" in reply.stop_reason
+
+
+def test_replies_still_heard_from_are_left_streaming(team):
+    reply = _reply(team, body="Nova", last_seq=1)
+    _silence(reply, 5)
+
+    assert reply_interrupt_stale(silent_for=timedelta(seconds=30)) == []
+
+    reply.refresh_from_db()
+    assert reply.status == Message.Status.STREAMING
+
+
+def test_a_lost_attempt_that_comes_back_cannot_write_into_the_ended_reply(team):
+    reply = _reply(team, body="Nova", last_seq=1)
+    _silence(reply, 60)
+    reply_interrupt_stale(silent_for=timedelta(seconds=30))
+
+    with pytest.raises(ReplyNoLongerStreaming):
+        reply_frame(reply=reply, text="Nova, late", seq=2, delta=", late", persist=True)
+
+    reply.refresh_from_db()
+    assert reply.body == "Nova"
+    assert reply.status == Message.Status.INTERRUPTED
+
+
+def test_generation_stops_quietly_when_its_reply_was_interrupted_meanwhile(team, monkeypatch):
+    reply = _reply(team, status=Message.Status.QUEUED)
+    real_frame = generation.reply_frame
+
+    def interrupted_after_second_frame(**frame):
+        if frame["seq"] == 2:
+            Message.objects.filter(pk=reply.pk).update(status=Message.Status.INTERRUPTED)
+            frame["persist"] = True
+        real_frame(**frame)
+
+    monkeypatch.setattr(generation, "reply_frame", interrupted_after_second_frame)
+
+    reply_generate(reply_id=reply.pk)
+
+    reply.refresh_from_db()
+    assert reply.status == Message.Status.INTERRUPTED, "neither done nor failed"
+
+
+def test_retry_answers_the_same_question_again_and_keeps_the_old_answer(
+    team, django_capture_on_commit_callbacks
+):
+    reply = _reply(team, status=Message.Status.INTERRUPTED, body="Nov")
+
+    with django_capture_on_commit_callbacks(execute=False):
+        again = reply_retry(reply=reply)
+
+    assert again.pk != reply.pk
+    assert again.status == Message.Status.QUEUED
+    assert again.in_reply_to == reply.in_reply_to
+    reply.refresh_from_db()
+    assert reply.body == "Nov"
+    assert reply.status == Message.Status.INTERRUPTED
+
+
+def test_a_retry_does_not_show_the_model_its_earlier_attempts(team):
+    reply = _reply(team, status=Message.Status.INTERRUPTED, body="A half-finished answer")
+    again = Message.objects.create(
+        thread=team.thread,
+        role=Message.Role.ASSISTANT,
+        status=Message.Status.QUEUED,
+        in_reply_to=reply.in_reply_to,
+    )
+    turns = generation._thread_turns(again)
+    assert [turn.text for turn in turns] == ["@assistant name the release"]
+
+
+def test_members_retry_over_http_outsiders_get_404_and_active_replies_refuse(client, team):
+    reply = _reply(team, status=Message.Status.INTERRUPTED, body="Nov")
+    url = reverse("message-retry", args=[reply.pk])
+
+    client.force_login(team.outsider)
+    assert client.post(url).status_code == 404
+
+    client.force_login(team.member)
+    response = client.post(url)
+    assert response.status_code == 202
+    assert response.json()["status"] == "queued"
+    active = Message.objects.get(pk=response.json()["id"])
+    assert client.post(reverse("message-retry", args=[active.pk])).status_code == 409
+
+
+def test_the_housekeeping_sweep_runs_on_its_own_queue_every_few_seconds():
+    schedule = django_settings.CELERY_BEAT_SCHEDULE["interrupt-stale-replies"]
+    assert schedule["task"] == "chat.interrupt_stale_replies"
+    assert schedule["schedule"] <= django_settings.REPLY_STALE_AFTER_S
+    assert django_settings.CELERY_TASK_ROUTES["chat.*"]["queue"] == "housekeeping"
+    assert django_settings.CELERY_TASK_ROUTES["llm.*"]["queue"] == "llm"
