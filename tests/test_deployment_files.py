@@ -20,7 +20,7 @@ GPU_COMPOSE_FILE = BASE_DIR / "docker-compose.gpu.yml"
 DOCKERFILE = BASE_DIR / "Dockerfile"
 SETTINGS_FILE = BASE_DIR / "workspace" / "settings.py"
 
-APP_SERVICES = ("migrate", "web", "worker")
+APP_SERVICES = ("migrate", "web", "worker", "housekeeping")
 
 
 # --- Readers ----------------------------------------------------------------------------------
@@ -171,7 +171,14 @@ def dockerfile_declared_args() -> dict[str, str | None]:
 
 
 def test_compose_defines_the_database_broker_migrate_web_and_worker_services():
-    assert set(compose()["services"]) >= {"postgres", "redis", "migrate", "web", "worker"}
+    assert set(compose()["services"]) >= {
+        "postgres",
+        "redis",
+        "migrate",
+        "web",
+        "worker",
+        "housekeeping",
+    }
 
 
 def test_compose_file_has_no_obsolete_version_key():
@@ -389,3 +396,15 @@ def test_dockerignore_keeps_local_environments_out_of_the_build_context():
         if line.strip() and not line.startswith("#")
     }
     assert {".venv", "node_modules", "var", ".git", ".env"} <= ignored
+
+
+def test_housekeeping_runs_beat_on_the_queue_that_chat_tasks_are_routed_to():
+    argv = command_of(service("housekeeping"))
+    assert Path(argv[0]).name == "celery"
+    assert option_value(argv, "-A", "--app") == "workspace"
+    assert "--beat" in argv or "-B" in argv
+    queues = option_value(argv, "-Q", "--queues")
+    assert queues is not None
+    assert settings_literal("CELERY_TASK_ROUTES")["chat.*"]["queue"] in queues.split(",")
+    assert "llm" not in queues.split(","), "a busy or dead model worker must not delay it"
+    assert "deploy" not in service("housekeeping"), "beat must run exactly once"
