@@ -71,6 +71,9 @@ class Message(models.Model):
     def __str__(self) -> str:
         return f"{self.speaker_name}: {self.body[:50]}"
 
+    # Set by selectors.reply_queue_ahead on queued replies; not stored.
+    queue_ahead: int | None = None
+
     @property
     def is_assistant(self) -> bool:
         return self.role == self.Role.ASSISTANT

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from . import events
 from .models import Message
+from .selectors import reply_list_queued
 from .services import assistant_reply_queue
 from .streaming_state import (
     live_text_get_many,
@@ -72,6 +73,7 @@ def reply_stop(*, reply: Message, by: User) -> bool:
     reply.refresh_from_db()
     if cancelled:
         events.broadcast_message_changed(reply)
+        _queue_moved()
         return True
     if reply.status != Message.Status.STREAMING:
         return False
@@ -114,6 +116,7 @@ def reply_finish(
     )
     streaming_state_clear(reply.pk)
     events.broadcast_message_changed(reply)
+    _queue_moved()
 
 
 def reply_fail(*, reply: Message, text: str, seq: int, reason: str) -> None:
@@ -132,6 +135,7 @@ def reply_fail(*, reply: Message, text: str, seq: int, reason: str) -> None:
         reply.refresh_from_db()
         streaming_state_clear(reply.pk)
         events.broadcast_message_changed(reply)
+        _queue_moved()
 
 
 def reply_interrupt_stale(*, silent_for: timedelta) -> list[int]:
@@ -164,6 +168,8 @@ def reply_interrupt_stale(*, silent_for: timedelta) -> list[int]:
             streaming_state_clear(reply.pk)
             events.broadcast_message_changed(reply)
             interrupted.append(reply.pk)
+    if interrupted:
+        _queue_moved()
     return interrupted
 
 
@@ -173,6 +179,12 @@ def reply_retry(*, reply: Message) -> Message:
         raise ValueError("Only an ended answer to a question that still exists can be retried.")
     with transaction.atomic():
         return assistant_reply_queue(prompt=reply.in_reply_to)
+
+
+def _queue_moved() -> None:
+    """A reply ended: every queued reply is now nearer the front; show everyone where."""
+    for queued in reply_list_queued():
+        events.broadcast_message_changed(queued)
 
 
 def _save_while_streaming(reply: Message, **fields: object) -> None:

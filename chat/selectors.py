@@ -1,5 +1,7 @@
 """Reads about threads and messages, always on behalf of a user."""
 
+from bisect import bisect_left
+
 from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import QuerySet
 from django.http import Http404
@@ -49,4 +51,29 @@ def message_list(*, thread: Thread) -> list[Message]:
         seq, text = live.get(message.pk, (0, ""))
         if seq > message.last_seq:
             message.last_seq, message.body = seq, text
+    return reply_queue_ahead(messages)
+
+
+def reply_queue_ahead(messages: list[Message]) -> list[Message]:
+    """Set ``queue_ahead`` on the queued replies among ``messages``: how many unfinished
+    replies, in any thread, were asked for before each (they are served in that order)."""
+    queued = [m for m in messages if m.status == Message.Status.QUEUED]
+    if queued:
+        active_ids = list(
+            Message.objects.filter(
+                role=Message.Role.ASSISTANT,
+                status__in=[Message.Status.QUEUED, Message.Status.STREAMING],
+                pk__lt=max(m.pk for m in queued),
+            )
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        for message in queued:
+            message.queue_ahead = bisect_left(active_ids, message.pk)
     return messages
+
+
+def reply_list_queued() -> list[Message]:
+    return reply_queue_ahead(
+        list(Message.objects.filter(status=Message.Status.QUEUED).order_by("pk"))
+    )

@@ -11,6 +11,7 @@ from workspace.models import Workspace
 from . import events
 from .mentions import mentions_assistant
 from .models import Message, Thread
+from .selectors import reply_queue_ahead
 
 # The assistant's task, enqueued by name: chat never imports llm.
 GENERATE_REPLY_TASK = "llm.generate_reply"
@@ -36,13 +37,30 @@ def message_body_clean(body: str) -> str:
 @transaction.atomic
 def message_create(*, thread: Thread, author: User, body: str) -> Message:
     """Post a person's message; if it mentions the assistant, queue the assistant's reply."""
+    body = message_body_clean(body)
+    if mentions_assistant(body):
+        _pending_questions_check(author)
     message = Message.objects.create(
-        thread=thread, author=author, role=Message.Role.USER, body=message_body_clean(body)
+        thread=thread, author=author, role=Message.Role.USER, body=body
     )
     transaction.on_commit(lambda: events.broadcast_message_created(message))
     if mentions_assistant(message.body):
         assistant_reply_queue(prompt=message)
     return message
+
+
+def _pending_questions_check(author: User) -> None:
+    limit = settings.ASSISTANT_MAX_PENDING_PER_USER
+    pending = Message.objects.filter(
+        role=Message.Role.ASSISTANT,
+        status__in=[Message.Status.QUEUED, Message.Status.STREAMING],
+        in_reply_to__author=author,
+    ).count()
+    if pending >= limit:
+        raise ValidationError(
+            f"You already have {pending} questions waiting for the assistant (the limit is "
+            f"{limit}). Send this once one is answered, or stop one."
+        )
 
 
 def assistant_reply_queue(*, prompt: Message) -> Message:
@@ -53,6 +71,6 @@ def assistant_reply_queue(*, prompt: Message) -> Message:
         in_reply_to=prompt,
         status=Message.Status.QUEUED,
     )
-    transaction.on_commit(lambda: events.broadcast_message_created(reply))
+    transaction.on_commit(lambda: events.broadcast_message_created(reply_queue_ahead([reply])[0]))
     transaction.on_commit(lambda: celery_app.send_task(GENERATE_REPLY_TASK, args=[reply.pk]))
     return reply

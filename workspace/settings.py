@@ -169,6 +169,8 @@ LOGGING = {
 # --- Chat and the assistant ---------------------------------------------------------------
 ASSISTANT_NAME = env.str("ASSISTANT_NAME", default="assistant")
 MESSAGE_MAX_LENGTH = env.int("MESSAGE_MAX_LENGTH", default=4000)
+# Questions one person may have waiting for (or being answered by) the assistant at once.
+ASSISTANT_MAX_PENDING_PER_USER = env.int("ASSISTANT_MAX_PENDING_PER_USER", default=3)
 
 LLM_MODEL_PATH = env.str("LLM_MODEL_PATH", default="")  # empty: the bundled SmolLM2-135M
 LLM_MODEL_NAME = env.str("LLM_MODEL_NAME", default="")  # empty: the file name without .gguf

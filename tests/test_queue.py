@@ -1,0 +1,67 @@
+"""Waiting for the assistant: everyone sees a queued reply's place, and how many one may ask."""
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from chat import replies, services
+from chat.models import Message
+from chat.selectors import message_list
+
+from .factories import MessageFactory, ThreadFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _reply(thread, status, author) -> Message:
+    question: Message = MessageFactory.create(thread=thread, author=author, body="@assistant hi")
+    return Message.objects.create(
+        thread=thread, role=Message.Role.ASSISTANT, status=status, in_reply_to=question
+    )
+
+
+def test_a_queued_reply_shows_how_many_replies_in_any_thread_are_ahead_of_it(team):
+    elsewhere = ThreadFactory.create(workspace=team.workspace)
+    _reply(elsewhere, Message.Status.STREAMING, team.member)
+    _reply(elsewhere, Message.Status.DONE, team.member)
+    _reply(team.thread, Message.Status.QUEUED, team.member)
+    last = _reply(team.thread, Message.Status.QUEUED, team.owner)
+
+    shown = {m.pk: m for m in message_list(thread=team.thread)}
+
+    assert shown[last.pk].queue_ahead == 2
+    queued = [m for m in shown.values() if m.status == "queued"]
+    assert sorted(m.queue_ahead for m in queued) == [1, 2]
+
+
+def test_when_a_reply_ends_the_queue_moves_for_everyone(team, monkeypatch):
+    first = _reply(team.thread, Message.Status.QUEUED, team.member)
+    second = _reply(team.thread, Message.Status.QUEUED, team.owner)
+    broadcasts: list[Message] = []
+    monkeypatch.setattr(replies.events, "broadcast_message_changed", broadcasts.append)
+
+    replies.reply_stop(reply=first, by=team.member)
+
+    assert [m.pk for m in broadcasts] == [first.pk, second.pk]
+    assert broadcasts[1].queue_ahead == 0
+
+
+def test_the_queue_position_is_shown_on_the_page(client, team):
+    _reply(team.thread, Message.Status.STREAMING, team.member)
+    _reply(team.thread, Message.Status.QUEUED, team.owner)
+    client.force_login(team.member)
+    page = client.get(f"/t/{team.thread.pk}/").text
+    assert "queued · 1 ahead" in page
+
+
+def test_one_person_may_have_only_a_few_questions_waiting(team, settings):
+    settings.ASSISTANT_MAX_PENDING_PER_USER = 2
+    _reply(team.thread, Message.Status.QUEUED, team.member)
+    _reply(team.thread, Message.Status.STREAMING, team.member)
+    before = Message.objects.count()
+
+    with pytest.raises(ValidationError, match="already have 2 questions waiting"):
+        services.message_create(thread=team.thread, author=team.member, body="@assistant more?")
+
+    assert Message.objects.count() == before, "the refused message is not saved"
+    services.message_create(thread=team.thread, author=team.member, body="no mention, fine")
+    services.message_create(thread=team.thread, author=team.owner, body="@assistant mine?")
