@@ -30,7 +30,7 @@ def test_a_queued_reply_shows_how_many_replies_in_any_thread_are_ahead_of_it(tea
 
     assert shown[last.pk].queue_ahead == 2
     queued = [m for m in shown.values() if m.status == "queued"]
-    assert sorted(m.queue_ahead for m in queued) == [1, 2]
+    assert sorted(m.queue_ahead or 0 for m in queued) == [1, 2]
 
 
 def test_when_a_reply_ends_the_queue_moves_for_everyone(team, monkeypatch):
