@@ -2,8 +2,9 @@
 
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.utils import timezone
 
 from workspace.celery import app as celery_app
 from workspace.models import Workspace
@@ -74,3 +75,30 @@ def assistant_reply_queue(*, prompt: Message) -> Message:
     transaction.on_commit(lambda: events.broadcast_message_created(reply_queue_ahead([reply])[0]))
     transaction.on_commit(lambda: celery_app.send_task(GENERATE_REPLY_TASK, args=[reply.pk]))
     return reply
+
+
+def message_edit(*, message: Message, by: User, body: str) -> Message:
+    """The author changes their message; everyone sees the new text, marked as edited."""
+    _authored_check(message, by)
+    message.body = message_body_clean(body)
+    message.edited_at = timezone.now()
+    message.save(update_fields=["body", "edited_at", "updated_at"])
+    transaction.on_commit(lambda: events.broadcast_message_changed(message))
+    return message
+
+
+def message_delete(*, message: Message, by: User) -> Message:
+    """The author deletes their message: its text is gone, a tombstone keeps its place."""
+    _authored_check(message, by)
+    message.body = ""
+    message.deleted_at = timezone.now()
+    message.save(update_fields=["body", "deleted_at", "updated_at"])
+    transaction.on_commit(lambda: events.broadcast_message_changed(message))
+    return message
+
+
+def _authored_check(message: Message, by: User) -> None:
+    if message.is_assistant or message.author_id != by.pk:
+        raise PermissionDenied("Only its author can change a message.")
+    if message.deleted_at is not None:
+        raise ValidationError("That message was deleted.")

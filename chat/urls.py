@@ -8,4 +8,6 @@ urlpatterns = [
     path("m/<int:message_id>/", views.message_status_view, name="message-status"),
     path("m/<int:message_id>/stop/", views.message_stop_view, name="message-stop"),
     path("m/<int:message_id>/retry/", views.message_retry_view, name="message-retry"),
+    path("m/<int:message_id>/edit/", views.message_edit_view, name="message-edit"),
+    path("m/<int:message_id>/delete/", views.message_delete_view, name="message-delete"),
 ]

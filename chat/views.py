@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
@@ -14,7 +15,7 @@ from .forms import ThreadForm
 from .models import Message
 from .replies import reply_retry, reply_stop
 from .selectors import message_get_for_member, message_list, thread_get_for_member, thread_list
-from .services import thread_create
+from .services import message_delete, message_edit, thread_create
 
 
 @login_required
@@ -81,6 +82,30 @@ def message_retry_view(request: AuthenticatedHttpRequest, message_id: int) -> Js
     return JsonResponse(_message_json(reply_retry(reply=message)), status=202)
 
 
+@login_required
+@require_POST
+def message_edit_view(request: AuthenticatedHttpRequest, message_id: int) -> JsonResponse:
+    """The author's new text comes as ``body`` (form) or htmx's ``HX-Prompt`` header."""
+    message = message_get_for_member(user=request.user, message_id=message_id)
+    body = request.POST.get("body", request.headers.get("HX-Prompt", ""))
+    try:
+        message_edit(message=message, by=request.user, body=body)
+    except ValidationError as exc:
+        return JsonResponse({"error": " ".join(exc.messages)}, status=400)
+    return JsonResponse(_message_json(message))
+
+
+@login_required
+@require_POST
+def message_delete_view(request: AuthenticatedHttpRequest, message_id: int) -> JsonResponse:
+    message = message_get_for_member(user=request.user, message_id=message_id)
+    try:
+        message_delete(message=message, by=request.user)
+    except ValidationError as exc:
+        return JsonResponse({"error": " ".join(exc.messages)}, status=409)
+    return JsonResponse(_message_json(message))
+
+
 def _message_json(message: Message) -> dict[str, object]:
     return {
         "id": message.pk,
@@ -99,4 +124,6 @@ def _message_json(message: Message) -> dict[str, object]:
         "last_seq": message.last_seq,
         "created_at": message.created_at.isoformat(),
         "finished_at": message.finished_at.isoformat() if message.finished_at else None,
+        "edited_at": message.edited_at.isoformat() if message.edited_at else None,
+        "deleted": message.deleted_at is not None,
     }

@@ -1,0 +1,93 @@
+"""Authors edit and delete their own messages; everyone sees it; nobody else may."""
+
+import pytest
+from django.urls import reverse
+
+from chat import services
+from chat.models import Message
+from llm.generation import _thread_turns
+
+from .factories import MessageFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def message(team) -> Message:
+    return MessageFactory.create(thread=team.thread, author=team.member, body="Ship on Friday")
+
+
+@pytest.fixture
+def broadcasts(monkeypatch) -> list[Message]:
+    sent: list[Message] = []
+    monkeypatch.setattr(services.events, "broadcast_message_changed", sent.append)
+    return sent
+
+
+def test_the_author_edits_and_everyone_is_sent_the_new_text(
+    client, team, message, broadcasts, django_capture_on_commit_callbacks
+):
+    client.force_login(team.member)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("message-edit", args=[message.pk]), headers={"HX-Prompt": "Ship on Monday"}
+        )
+    assert response.status_code == 200
+    message.refresh_from_db()
+    assert message.body == "Ship on Monday"
+    assert message.edited_at is not None
+    assert broadcasts == [message]
+    page = client.get(reverse("thread-detail", args=[team.thread.pk])).text
+    assert "Ship on Monday" in page
+    assert "edited" in page
+
+
+def test_an_edit_is_validated_like_a_new_message(client, team, message, settings):
+    settings.MESSAGE_MAX_LENGTH = 5
+    client.force_login(team.member)
+    response = client.post(reverse("message-edit", args=[message.pk]), {"body": "far too long"})
+    assert response.status_code == 400
+    assert "limit is 5" in response.json()["error"]
+    message.refresh_from_db()
+    assert message.body == "Ship on Friday"
+
+
+def test_deleting_leaves_a_tombstone_for_everyone_and_the_model_no_longer_reads_it(
+    client, team, message, broadcasts, django_capture_on_commit_callbacks
+):
+    client.force_login(team.member)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("message-delete", args=[message.pk]))
+    assert response.status_code == 200
+    assert response.json()["deleted"] is True
+    message.refresh_from_db()
+    assert message.body == ""
+    assert broadcasts == [message]
+    page = client.get(reverse("thread-detail", args=[team.thread.pk])).text
+    assert "This message was deleted." in page
+    assert "Ship on Friday" not in page
+    later = Message.objects.create(
+        thread=team.thread, role=Message.Role.ASSISTANT, status=Message.Status.QUEUED
+    )
+    assert all(turn.text != "Ship on Friday" for turn in _thread_turns(later))
+    assert client.post(reverse("message-delete", args=[message.pk])).status_code == 409
+
+
+def test_other_members_cannot_edit_or_delete_and_outsiders_get_404(client, team, message):
+    client.force_login(team.owner)
+    assert client.post(reverse("message-edit", args=[message.pk]), {"body": "x"}).status_code == 403
+    assert client.post(reverse("message-delete", args=[message.pk])).status_code == 403
+    client.force_login(team.outsider)
+    assert client.post(reverse("message-edit", args=[message.pk]), {"body": "x"}).status_code == 404
+    assert client.post(reverse("message-delete", args=[message.pk])).status_code == 404
+    message.refresh_from_db()
+    assert message.body == "Ship on Friday"
+    assert message.deleted_at is None
+
+
+def test_the_assistants_answers_cannot_be_edited(client, team):
+    reply = Message.objects.create(
+        thread=team.thread, role=Message.Role.ASSISTANT, status=Message.Status.DONE, body="Nova"
+    )
+    client.force_login(team.member)
+    assert client.post(reverse("message-edit", args=[reply.pk]), {"body": "x"}).status_code == 403
