@@ -44,7 +44,7 @@ var:
 run: install var
 	@$(BIN)/python manage.py migrate --noinput
 	@$(BIN)/python manage.py bootstrap --url "http://127.0.0.1:$(WEB_PORT)/"
-	@echo "==> Starting $(if $(REDIS_URL),,the embedded Redis, )daphne and the model worker (Ctrl-C stops all)"
+	@echo "==> Starting $(if $(REDIS_URL),,the embedded Redis, )daphne, the model worker and the housekeeping worker (Ctrl-C stops all)"
 	@PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho -f Procfile start $(if $(REDIS_URL),web worker housekeeping,redis web worker housekeeping)
 
 # The tests' embedded Redis is their own, so they never share a queue with `make run`.

@@ -32,7 +32,12 @@
   // what the page shows (it can arrive just after a reconnect's transcript) must not roll the
   // text back; the next frame brings the rest anyway.
   document.addEventListener("htmx:oobBeforeSwap", function (event) {
-    if (event.detail.target.id === "transcript") keepMessagesUnique(event.detail.fragment);
+    var fragment = event.detail.fragment;
+    // Only for "added" events: the reconnect transcript (the #transcript element itself)
+    // replaces the whole list, so there is nothing to keep unique.
+    if (event.detail.target.id === "transcript" && fragment && fragment.id !== "transcript") {
+      keepMessagesUnique(fragment);
+    }
     var incoming = event.detail.fragment && event.detail.fragment.firstElementChild;
     var shown = event.detail.target;
     if (!incoming || !shown || !("seq" in incoming.dataset) || !("seq" in shown.dataset)) return;

@@ -208,3 +208,33 @@ def test_any_member_stops_the_answer_with_its_stop_button_and_everyone_sees_it_s
     expect(alice.locator(f"#message-{reply.pk}-body")).to_have_text(
         bob.locator(f"#message-{reply.pk}-body").inner_text()
     )
+
+
+def test_a_reload_mid_answer_shows_the_text_so_far_and_then_the_rest_live(
+    live_stack, team, logged_in_page
+):
+    alice = logged_in_page(team.owner)
+    bob = logged_in_page(team.member)
+    open_thread(alice, team.thread.pk)
+    open_thread(bob, team.thread.pk)
+
+    send(alice, "@assistant write a detailed essay of at least 500 words about release planning")
+    answer = bob.locator("#transcript article.message.assistant")
+    answer_id = answer.get_attribute("id", timeout=ANSWER_TIMEOUT_MS)
+    bob.wait_for_function(
+        "(id) => Number(document.getElementById(id + '-body').dataset.seq) >= 3",
+        arg=answer_id,
+        timeout=ANSWER_TIMEOUT_MS,
+    )
+    seen_before = bob.locator(f"#{answer_id}-body").inner_text()
+
+    open_thread(bob, team.thread.pk)  # the reload
+
+    body = bob.locator(f"#{answer_id}-body")
+    assert body.inner_text().startswith(seen_before[: len(seen_before) // 2])
+    bob.wait_for_function(ANSWER_ENDED_JS, arg=answer_id, timeout=ANSWER_TIMEOUT_MS)
+    reply = Message.objects.get(role=Message.Role.ASSISTANT, thread=team.thread)
+    assert reply.status in {Message.Status.DONE, Message.Status.STOPPED}
+    expect(body).to_have_attribute("data-seq", str(reply.last_seq))
+    assert bob.locator(f"#{answer_id}-body").inner_text().startswith(seen_before)
+    assert bob.locator("#transcript article.message").count() == 2
