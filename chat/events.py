@@ -34,6 +34,8 @@ from .models import Message
 
 logger = logging.getLogger(__name__)
 
+SEND_ATTEMPTS = 2
+
 MESSAGE_CREATED = "chat.message"
 MESSAGE_CHANGED = "chat.status"
 FRAME = "chat.frame"
@@ -115,7 +117,13 @@ def _send(thread_id: int, payload: dict[str, Any]) -> None:
     """
     channel_layer = get_channel_layer()
     assert channel_layer is not None, "CHANNEL_LAYERS must be configured"
-    try:
-        _sender.run(channel_layer.group_send(thread_group_name(thread_id), payload))
-    except Exception:
-        logger.warning("Could not send %s to thread %s", payload["type"], thread_id, exc_info=True)
+    for attempt in range(SEND_ATTEMPTS):
+        try:
+            _sender.run(channel_layer.group_send(thread_group_name(thread_id), payload))
+            return
+        except Exception:
+            # After a Redis restart the pooled connection is dead; the next try opens a new one.
+            if attempt == SEND_ATTEMPTS - 1:
+                logger.warning(
+                    "Could not send %s to thread %s", payload["type"], thread_id, exc_info=True
+                )

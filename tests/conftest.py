@@ -4,11 +4,13 @@ With no REDIS_URL the suite starts the embedded Redis server itself; with REDIS_
 DATABASE_URL set it runs against those servers (CI's second tier).
 """
 
+import contextlib
 import gc
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
+import redis
 from django.conf import settings
 from django.contrib.auth.models import User
 
@@ -19,19 +21,26 @@ from workspace.models import Membership, Workspace
 
 from .factories import MembershipFactory, ThreadFactory, UserFactory
 from .live_stack import LiveStack, live_stack_running
+from .redis_control import RedisServer
 
 
 @pytest.fixture(scope="session", autouse=True)
-def redis_server() -> Iterator[None]:
+def redis_server() -> Iterator[RedisServer]:
     """The channel layer and the Celery broker are real Redis, embedded unless REDIS_URL is set."""
     socket_path = settings.EMBEDDED_REDIS_SOCKET
-    if not settings.USES_EMBEDDED_REDIS or is_running(socket_path):
-        yield
+    if not settings.USES_EMBEDDED_REDIS:
+        yield RedisServer(url=settings.REDIS_URL)
         return
-    process = start(socket_path)
-    yield
-    process.terminate()
-    process.wait(timeout=10)
+    if is_running(socket_path):  # left behind by a run that was killed
+        with contextlib.suppress(redis.ConnectionError):
+            redis.Redis(unix_socket_path=str(socket_path)).shutdown(nosave=True)
+    server = RedisServer(
+        url=settings.REDIS_URL, socket_path=socket_path, process=start(socket_path)
+    )
+    yield server
+    assert server.process is not None
+    server.process.terminate()
+    server.process.wait(timeout=10)
 
 
 @pytest.fixture(scope="session", autouse=True)

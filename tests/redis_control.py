@@ -1,0 +1,54 @@
+"""The Redis server the tests use, and a way to restart it mid-test (a fault to inject).
+
+The embedded server is the suite's own. A configured REDIS_URL (CI's second tier) names the
+machine's server, which is restarted with the same flags the machine starts it with, keeping
+nothing on disk, as a real restart of such a server loses everything it held.
+"""
+
+import contextlib
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+import redis
+
+from workspace.embedded_redis import start
+
+MACHINE_REDIS_FLAGS = [
+    "--daemonize", "yes", "--bind", "127.0.0.1", "-::1", "--save", "", "--appendonly", "no",
+    "--dir", "/var/lib/redis", "--logfile", "/var/log/redis/ci.log",
+]  # fmt: skip
+
+
+@dataclass
+class RedisServer:
+    url: str
+    socket_path: Path | None = None
+    process: subprocess.Popen[bytes] | None = None
+
+    def restart(self) -> None:
+        """Stop the server, losing all it held, and start it again at the same address."""
+        if self.process is not None and self.socket_path is not None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+            self.process = start(self.socket_path)
+            return
+        address = urlparse(self.url)
+        port = str(address.port or 6379)
+        client = redis.Redis(host=address.hostname or "127.0.0.1", port=int(port))
+        with contextlib.suppress(redis.ConnectionError, OSError):  # it hangs up as it stops
+            client.shutdown(nosave=True)
+        Path("/var/lib/redis").mkdir(parents=True, exist_ok=True)
+        Path("/var/log/redis").mkdir(parents=True, exist_ok=True)
+        subprocess.run(["redis-server", "--port", port, *MACHINE_REDIS_FLAGS], check=True)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                if client.ping():
+                    return
+            except redis.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise
+            time.sleep(0.05)
