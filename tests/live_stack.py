@@ -50,6 +50,18 @@ class LiveStack:
     def start_worker(self) -> None:
         self.worker = start_worker(self.env)
 
+    @contextmanager
+    def another_web_replica(self) -> Iterator["LiveStack"]:
+        """A second daphne on the same database and Redis, as a scaled-out deployment has."""
+        port = _free_port()
+        web, log = _start("daphne-2", daphne_args(port), self.env)
+        try:
+            _wait_for(lambda: _port_open(port), web, log)
+            yield LiveStack(host=self.host, port=port, env=self.env, worker=self.worker)
+        finally:
+            web.terminate()
+            web.wait(timeout=15)
+
     @property
     def http_url(self) -> str:
         return f"http://{self.host}:{self.port}"
@@ -102,9 +114,9 @@ def _start(
     return process, log
 
 
-def start_worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
-    """Start the model worker and wait until it is ready for tasks."""
-    worker, log = _start("worker", WORKER_ARGS, env)
+def start_worker(env: dict[str, str], name: str = "worker") -> subprocess.Popen[bytes]:
+    """Start a model worker and wait until it is ready for tasks."""
+    worker, log = _start(name, WORKER_ARGS, env)
     _wait_for(lambda: "ready." in log.read_text(), worker, log)
     return worker
 

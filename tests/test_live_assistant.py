@@ -5,9 +5,11 @@ import contextlib
 import re
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from channels.db import database_sync_to_async
+from django.db import transaction
 from django.test import Client
 from websockets import ClientConnection
 from websockets.exceptions import ConnectionClosed
@@ -15,12 +17,16 @@ from websockets.exceptions import ConnectionClosed
 from chat.events import message_body_html
 from chat.models import Message
 from chat.replies import reply_interrupt_stale
+from chat.services import GENERATE_REPLY_TASK, message_create
+from workspace.celery import app as celery_app
 
+from .live_stack import start_worker
 from .ws_client import (
     BODY_PATTERN,
     FRAME_PATTERN,
     ClientView,
     Received,
+    post_as,
     send_message,
     thread_socket,
 )
@@ -270,3 +276,69 @@ async def test_a_redis_restart_mid_answer_loses_nothing_once_clients_reconnect(
     assert shown.status == "done"
     assert shown.body == await database_sync_to_async(_rendered_body)(reply)
     assert (reply.completion_tokens or 0) > 0
+
+
+async def test_a_member_on_another_web_replica_sees_the_answer_and_stops_it_there(live_stack, team):
+    """Alice is on one daphne, Bob on another; Bob's stop goes to his own replica."""
+    stop_requested = asyncio.Event()
+
+    async def stop_via_own_replica(reply_id: int, seq: int) -> None:
+        if seq >= 2 and not stop_requested.is_set():
+            stop_requested.set()
+            status = await database_sync_to_async(post_as)(
+                second, team.member, f"/m/{reply_id}/stop/"
+            )
+            assert status == 202
+
+    alice_received, bob_received = Received(), Received()
+    with live_stack.another_web_replica() as second:
+        async with (
+            thread_socket(live_stack, team.thread.pk, team.owner) as alice,
+            thread_socket(second, team.thread.pk, team.member) as bob,
+        ):
+            await send_message(alice, "@assistant write a detailed essay about releases")
+            reply_id, _ = await asyncio.gather(
+                _read_until_answer_ends(alice, alice_received),
+                _read_until_answer_ends(bob, bob_received, on_frame=stop_via_own_replica),
+            )
+
+    reply = await database_sync_to_async(Message.objects.get)(pk=reply_id)
+    assert reply.status == Message.Status.STOPPED
+    assert reply.stop_reason == "stopped by bob"
+    for received in (alice_received, bob_received):
+        frames = received.frames(reply_id)
+        assert [frame.seq for frame in frames] == list(range(1, len(frames) + 1))
+        assert "".join(frame.delta for frame in frames) == reply.body
+        assert received.saw_status(reply_id, "stopped")
+
+
+async def test_a_task_delivered_twice_to_two_workers_streams_once(live_stack, team):
+    second_worker = await asyncio.to_thread(start_worker, live_stack.env, "worker-2")
+    try:
+        async with thread_socket(live_stack, team.thread.pk, team.member) as bob:
+            reply = await database_sync_to_async(_question_with_reply_enqueued_twice)(team)
+            received = Received()
+            assert await _read_until_answer_ends(bob, received) == reply.pk
+            with contextlib.suppress(TimeoutError):  # anything the other delivery sends
+                async with asyncio.timeout(2):
+                    while True:
+                        received.html.append(await bob.recv(decode=True))
+    finally:
+        second_worker.terminate()
+        await asyncio.to_thread(second_worker.wait, 15)
+
+    await database_sync_to_async(reply.refresh_from_db)()
+    assert reply.status == Message.Status.DONE
+    frames = received.frames(reply.pk)
+    assert [frame.seq for frame in frames] == list(range(1, len(frames) + 1)), "one stream"
+    assert "".join(frame.delta for frame in frames) == reply.body
+
+
+def _question_with_reply_enqueued_twice(team: Any) -> Message:
+    with transaction.atomic():
+        question = message_create(
+            thread=team.thread, author=team.owner, body="@assistant name our release"
+        )
+    reply = Message.objects.get(in_reply_to=question)
+    celery_app.send_task(GENERATE_REPLY_TASK, args=[reply.pk])  # the broker delivers it again
+    return reply

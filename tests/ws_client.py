@@ -1,7 +1,10 @@
 """A WebSocket client for tests: logs in as a user and reads the thread's HTML frames."""
 
+import http.cookiejar
 import json
 import re
+import urllib.error
+import urllib.request
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -106,3 +109,27 @@ class ClientView:
         article, body = ARTICLE_PATTERN.search(html), BODY_PATTERN.search(html)
         if article is not None and body is not None:
             self.messages[int(article[1])] = ShownMessage(article[2], int(body[2]), body[3])
+
+
+def post_as(stack: LiveStack, user: object, path: str) -> int:
+    """POST to a live web process as ``user``, with the CSRF token a browser would send."""
+    cookie = session_cookie(user)
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    opener.addheaders = [("Cookie", cookie)]
+    opener.open(f"{stack.http_url}/").read()  # sets the csrftoken cookie
+    token = next(c.value for c in jar if c.name == settings.CSRF_COOKIE_NAME)
+    request = urllib.request.Request(
+        f"{stack.http_url}{path}",
+        method="POST",
+        headers={
+            "Cookie": f"{cookie}; {settings.CSRF_COOKIE_NAME}={token}",
+            "X-CSRFToken": token,
+            "Origin": stack.http_url,
+        },
+    )
+    try:
+        with urllib.request.urlopen(request) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        return int(error.code)
