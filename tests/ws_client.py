@@ -118,7 +118,7 @@ def post_as(stack: LiveStack, user: object, path: str) -> int:
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
     opener.addheaders = [("Cookie", cookie)]
     opener.open(f"{stack.http_url}/").read()  # sets the csrftoken cookie
-    token = next(c.value for c in jar if c.name == settings.CSRF_COOKIE_NAME)
+    token = next(c.value or "" for c in jar if c.name == settings.CSRF_COOKIE_NAME)
     request = urllib.request.Request(
         f"{stack.http_url}{path}",
         method="POST",
