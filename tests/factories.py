@@ -57,3 +57,23 @@ class MessageFactory(factory.django.DjangoModelFactory):
     thread = factory.SubFactory(ThreadFactory)
     author = factory.SubFactory(UserFactory)
     body = factory.Sequence(lambda n: f"Message {n}")
+
+
+LONG_ANSWER_PROMPT = (
+    "@assistant write a detailed essay of at least 500 words about software release planning."
+)
+
+
+def assistant_reply(
+    *,
+    thread: Thread,
+    asker: object,
+    question: str = "@assistant name the release",
+    status: str = Message.Status.QUEUED,
+    **fields: object,
+) -> Message:
+    """A person's question and the assistant's reply to it, in ``status``."""
+    asked: Message = MessageFactory.create(thread=thread, author=asker, body=question)
+    return Message.objects.create(
+        thread=thread, role=Message.Role.ASSISTANT, status=status, in_reply_to=asked, **fields
+    )

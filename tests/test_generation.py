@@ -11,28 +11,14 @@ from llm.generation import reply_generate
 from llm.model import model_load, model_spec_from_settings
 from llm.prompt import Turn
 
-from .factories import MessageFactory
+from .factories import LONG_ANSWER_PROMPT, MessageFactory, assistant_reply
 
 pytestmark = pytest.mark.django_db
-
-LONG_ANSWER_PROMPT = (
-    "@assistant write a detailed essay of at least 500 words about software release planning."
-)
 
 
 @pytest.fixture
 def model():
     return model_load(model_spec_from_settings())
-
-
-def _queued_reply(team, body: str) -> Message:
-    question: Message = MessageFactory.create(thread=team.thread, author=team.owner, body=body)
-    return Message.objects.create(
-        thread=team.thread,
-        role=Message.Role.ASSISTANT,
-        status=Message.Status.QUEUED,
-        in_reply_to=question,
-    )
 
 
 def test_the_prompt_uses_the_gguf_chat_template_and_names_each_speaker(model):
@@ -47,7 +33,7 @@ def test_the_prompt_uses_the_gguf_chat_template_and_names_each_speaker(model):
 
 
 def test_a_reply_is_generated_saved_and_measured(team, model):
-    reply = _queued_reply(team, "@assistant say hello")
+    reply = assistant_reply(thread=team.thread, asker=team.owner, question="@assistant say hello")
 
     reply_generate(reply_id=reply.pk)
 
@@ -72,7 +58,9 @@ def test_a_long_thread_is_fitted_into_a_small_context_window(team, settings):
         MessageFactory(
             thread=team.thread, author=team.member, body=f"Note {index}: " + "lorem ipsum " * 40
         )
-    reply = _queued_reply(team, "@assistant summarise the notes")
+    reply = assistant_reply(
+        thread=team.thread, asker=team.owner, question="@assistant summarise the notes"
+    )
 
     reply_generate(reply_id=reply.pk)
 
@@ -87,7 +75,7 @@ def test_a_long_thread_is_fitted_into_a_small_context_window(team, settings):
 def test_the_answer_is_written_at_most_once_a_second_plus_start_and_end(team, settings):
     settings.LLM_MAX_TOKENS = 200
     settings.LLM_TEMPERATURE = 0
-    reply = _queued_reply(team, LONG_ANSWER_PROMPT)
+    reply = assistant_reply(thread=team.thread, asker=team.owner, question=LONG_ANSWER_PROMPT)
 
     started = time.monotonic()
     with CaptureQueriesContext(connection) as queries:
@@ -102,7 +90,7 @@ def test_the_answer_is_written_at_most_once_a_second_plus_start_and_end(team, se
 
 
 def test_a_reply_that_is_not_queued_is_left_alone(team):
-    reply = _queued_reply(team, "@assistant hi")
+    reply = assistant_reply(thread=team.thread, asker=team.owner, question="@assistant hi")
     Message.objects.filter(pk=reply.pk).update(status=Message.Status.DONE, body="earlier")
 
     reply_generate(reply_id=reply.pk)
@@ -112,7 +100,7 @@ def test_a_reply_that_is_not_queued_is_left_alone(team):
 
 
 def test_a_reply_deleted_before_generation_is_skipped(team):
-    reply = _queued_reply(team, "@assistant hi")
+    reply = assistant_reply(thread=team.thread, asker=team.owner, question="@assistant hi")
     reply_id = reply.pk
     reply.delete()
 
@@ -123,7 +111,7 @@ def test_a_reply_deleted_before_generation_is_skipped(team):
 
 def test_a_model_that_cannot_be_loaded_fails_the_reply_with_a_reason(team, settings):
     settings.LLM_MODEL_PATH = "/nonexistent/model.gguf"
-    reply = _queued_reply(team, "@assistant hi")
+    reply = assistant_reply(thread=team.thread, asker=team.owner, question="@assistant hi")
 
     reply_generate(reply_id=reply.pk)
 
@@ -149,7 +137,9 @@ def test_an_error_mid_stream_fails_the_reply_and_keeps_the_partial_text(team, mo
         return some_then_error(), completion
 
     monkeypatch.setattr(model_module.LoadedModel, "stream", breaking_stream)
-    reply = _queued_reply(team, "@assistant write a long story")
+    reply = assistant_reply(
+        thread=team.thread, asker=team.owner, question="@assistant write a long story"
+    )
 
     reply_generate(reply_id=reply.pk)
 

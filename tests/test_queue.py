@@ -7,24 +7,17 @@ from chat import replies, services
 from chat.models import Message
 from chat.selectors import message_list
 
-from .factories import MessageFactory, ThreadFactory
+from .factories import ThreadFactory, assistant_reply
 
 pytestmark = pytest.mark.django_db
 
 
-def _reply(thread, status, author) -> Message:
-    question: Message = MessageFactory.create(thread=thread, author=author, body="@assistant hi")
-    return Message.objects.create(
-        thread=thread, role=Message.Role.ASSISTANT, status=status, in_reply_to=question
-    )
-
-
 def test_a_queued_reply_shows_how_many_replies_in_any_thread_are_ahead_of_it(team):
     elsewhere = ThreadFactory.create(workspace=team.workspace)
-    _reply(elsewhere, Message.Status.STREAMING, team.member)
-    _reply(elsewhere, Message.Status.DONE, team.member)
-    _reply(team.thread, Message.Status.QUEUED, team.member)
-    last = _reply(team.thread, Message.Status.QUEUED, team.owner)
+    assistant_reply(thread=elsewhere, asker=team.member, status=Message.Status.STREAMING)
+    assistant_reply(thread=elsewhere, asker=team.member, status=Message.Status.DONE)
+    assistant_reply(thread=team.thread, asker=team.member, status=Message.Status.QUEUED)
+    last = assistant_reply(thread=team.thread, asker=team.owner, status=Message.Status.QUEUED)
 
     shown = {m.pk: m for m in message_list(thread=team.thread)}
 
@@ -34,8 +27,8 @@ def test_a_queued_reply_shows_how_many_replies_in_any_thread_are_ahead_of_it(tea
 
 
 def test_when_a_reply_ends_the_queue_moves_for_everyone(team, monkeypatch):
-    first = _reply(team.thread, Message.Status.QUEUED, team.member)
-    second = _reply(team.thread, Message.Status.QUEUED, team.owner)
+    first = assistant_reply(thread=team.thread, asker=team.member, status=Message.Status.QUEUED)
+    second = assistant_reply(thread=team.thread, asker=team.owner, status=Message.Status.QUEUED)
     broadcasts: list[Message] = []
     monkeypatch.setattr(replies.events, "broadcast_message_changed", broadcasts.append)
 
@@ -46,8 +39,8 @@ def test_when_a_reply_ends_the_queue_moves_for_everyone(team, monkeypatch):
 
 
 def test_the_queue_position_is_shown_on_the_page(client, team):
-    _reply(team.thread, Message.Status.STREAMING, team.member)
-    _reply(team.thread, Message.Status.QUEUED, team.owner)
+    assistant_reply(thread=team.thread, asker=team.member, status=Message.Status.STREAMING)
+    assistant_reply(thread=team.thread, asker=team.owner, status=Message.Status.QUEUED)
     client.force_login(team.member)
     page = client.get(f"/t/{team.thread.pk}/").text
     assert "queued · 1 ahead" in page
@@ -55,8 +48,8 @@ def test_the_queue_position_is_shown_on_the_page(client, team):
 
 def test_one_person_may_have_only_a_few_questions_waiting(team, settings):
     settings.ASSISTANT_MAX_PENDING_PER_USER = 2
-    _reply(team.thread, Message.Status.QUEUED, team.member)
-    _reply(team.thread, Message.Status.STREAMING, team.member)
+    assistant_reply(thread=team.thread, asker=team.member, status=Message.Status.QUEUED)
+    assistant_reply(thread=team.thread, asker=team.member, status=Message.Status.STREAMING)
     before = Message.objects.count()
 
     with pytest.raises(ValidationError, match="already have 2 questions waiting"):

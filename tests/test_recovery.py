@@ -17,23 +17,13 @@ from chat.replies import (
 from llm import generation
 from llm.generation import reply_generate
 
-from .factories import MessageFactory
+from .factories import assistant_reply
 
 pytestmark = pytest.mark.django_db
 
 
-def _reply(team, *, status=Message.Status.STREAMING, body="", last_seq=0) -> Message:
-    question: Message = MessageFactory.create(
-        thread=team.thread, author=team.owner, body="@assistant name the release"
-    )
-    return Message.objects.create(
-        thread=team.thread,
-        role=Message.Role.ASSISTANT,
-        status=status,
-        in_reply_to=question,
-        body=body,
-        last_seq=last_seq,
-    )
+def _reply(team, *, status=Message.Status.STREAMING, **fields) -> Message:
+    return assistant_reply(thread=team.thread, asker=team.owner, status=status, **fields)
 
 
 def _silence(reply: Message, seconds: int) -> None:

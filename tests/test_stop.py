@@ -8,27 +8,13 @@ from chat.replies import reply_stop
 from llm import generation
 from llm.generation import reply_generate
 
-from .factories import MessageFactory
+from .factories import LONG_ANSWER_PROMPT, MessageFactory, assistant_reply
 
 pytestmark = pytest.mark.django_db
 
-LONG_ANSWER_PROMPT = (
-    "@assistant write a detailed essay of at least 500 words about software release planning."
-)
-
-
-def _queued_reply(team, body: str = LONG_ANSWER_PROMPT) -> Message:
-    question: Message = MessageFactory.create(thread=team.thread, author=team.owner, body=body)
-    return Message.objects.create(
-        thread=team.thread,
-        role=Message.Role.ASSISTANT,
-        status=Message.Status.QUEUED,
-        in_reply_to=question,
-    )
-
 
 def test_a_queued_reply_that_is_stopped_is_never_generated(team):
-    reply = _queued_reply(team)
+    reply = assistant_reply(thread=team.thread, asker=team.owner, question=LONG_ANSWER_PROMPT)
 
     assert reply_stop(reply=reply, by=team.member)
     reply_generate(reply_id=reply.pk)
@@ -42,7 +28,7 @@ def test_a_queued_reply_that_is_stopped_is_never_generated(team):
 def test_a_streaming_reply_stops_between_tokens_and_keeps_its_text(team, settings, monkeypatch):
     settings.LLM_TEMPERATURE = 0
     settings.LLM_MAX_TOKENS = 300
-    reply = _queued_reply(team)
+    reply = assistant_reply(thread=team.thread, asker=team.owner, question=LONG_ANSWER_PROMPT)
     frames_seen = []
     real_frame = generation.reply_frame
 
@@ -66,7 +52,7 @@ def test_a_streaming_reply_stops_between_tokens_and_keeps_its_text(team, setting
 
 
 def test_a_reply_that_has_ended_cannot_be_stopped(team):
-    reply = _queued_reply(team)
+    reply = assistant_reply(thread=team.thread, asker=team.owner, question=LONG_ANSWER_PROMPT)
     Message.objects.filter(pk=reply.pk).update(status=Message.Status.DONE, body="Nova.")
 
     assert not reply_stop(reply=reply, by=team.member)
@@ -76,7 +62,7 @@ def test_a_reply_that_has_ended_cannot_be_stopped(team):
 
 
 def test_members_stop_over_http_and_outsiders_get_404(client, team):
-    reply = _queued_reply(team)
+    reply = assistant_reply(thread=team.thread, asker=team.owner, question=LONG_ANSWER_PROMPT)
     url = reverse("message-stop", args=[reply.pk])
 
     client.force_login(team.outsider)
@@ -99,7 +85,7 @@ def test_a_persons_message_is_not_something_to_stop(client, team):
 
 
 def test_members_poll_a_replys_status_and_outsiders_get_404(client, team):
-    reply = _queued_reply(team)
+    reply = assistant_reply(thread=team.thread, asker=team.owner, question=LONG_ANSWER_PROMPT)
     Message.objects.filter(pk=reply.pk).update(
         status=Message.Status.STREAMING, body="So far", model_name="m"
     )
