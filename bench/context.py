@@ -1,0 +1,67 @@
+"""What every measurement gets: the settings of this run, the stack, the clients, the model."""
+
+import time
+from dataclasses import dataclass, field
+
+from llm.model import LoadedModel
+
+from .clients import ClientPool
+from .stack import BenchStack
+from .world import World
+
+
+@dataclass(frozen=True)
+class Config:
+    smoke: bool
+    ttft_reps: int = 10
+    per_token_reps: int = 4
+    long_reps: int = 2
+    history_turns: int = 20  # a long thread: about 1,350 prompt tokens
+    fanout_clients: tuple[int, ...] = (1, 50, 200, 500)
+    fanout_replica_clients: tuple[int, ...] = (1, 50, 200, 500)
+    fanout_frames: int = 50
+    fanout_rate_hz: float = 25.0  # LLM_FRAME_INTERVAL_S = 0.04: the most frames a reply sends
+    ramp_step: int = 250
+    ramp_cap: int = 2000
+    per_token_clients: tuple[int, ...] = (1, 50, 200, 500)
+    per_token_frames: int = 100
+    chat_members: int = 100
+    chat_messages: int = 60
+    chat_rate_hz: float = 5.0
+    pollers: int = 50
+    client_processes: int = 2
+
+    @classmethod
+    def for_run(cls, *, smoke: bool) -> "Config":
+        if not smoke:
+            return cls(smoke=False)
+        return cls(
+            smoke=True,
+            ttft_reps=2,
+            per_token_reps=1,
+            long_reps=1,
+            history_turns=4,
+            fanout_clients=(1, 3),
+            fanout_replica_clients=(2,),
+            fanout_frames=5,
+            ramp_step=3,
+            ramp_cap=6,
+            per_token_clients=(2,),
+            per_token_frames=5,
+            chat_members=4,
+            chat_messages=4,
+            pollers=2,
+        )
+
+
+@dataclass
+class Bench:
+    config: Config
+    world: World
+    stack: BenchStack
+    pool: ClientPool
+    model: LoadedModel
+    started: float = field(default_factory=time.monotonic)
+
+    def progress(self, text: str) -> None:
+        print(f"[bench {time.monotonic() - self.started:6.1f}s] {text}", flush=True)

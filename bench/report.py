@@ -1,0 +1,99 @@
+"""The targets of issue #4, checked against a results dict, and the table `make bench` prints."""
+
+from typing import Any
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per target: what, the target, the measured value, met or not (None: n/a)."""
+    eff = results["efficiency"]
+    ttft = results["ttft_overhead_ms"]
+    five_hundred = [p for p in results["fanout"] if p["clients"] == 500 and p["replicas"] == 1]
+    chat = results["chat_latency_ms"]
+    db = results["db_writes_per_generation"]
+    rows = [
+        ("efficiency, short answer", "≥ 0.97", eff["short_answer"],
+         _ge(eff["short_answer"], 0.97)),
+        ("efficiency, long answer", "≥ 0.97", eff["long_answer"], _ge(eff["long_answer"], 0.97)),
+        ("efficiency, long thread", "(reported)", eff["long_thread"], None),
+        ("TTFT overhead p50 (ms)", "≤ 30", ttft["p50"], _le(ttft["p50"], 30)),
+        ("TTFT overhead p95 (ms)", "≤ 100", ttft["p95"], _le(ttft["p95"], 100)),
+    ]  # fmt: skip
+    if five_hundred:
+        point = five_hundred[0]
+        rows += [
+            ("500 clients, 1 daphne: every frame in order", "true", point["all_in_order"],
+             point["all_in_order"]),
+            ("500 clients, 1 daphne: p99 (ms)", "≤ 100", point["p99_ms"],
+             _le(point["p99_ms"], 100)),
+        ]  # fmt: skip
+    rows += [
+        (f"chat p99 at {chat['members']} members (ms)", "≤ 50", chat["p99"],
+         _le(chat["p99"], 50)),
+        ("DB writes per generation", f"≤ 2 + {db['generation_s']:.0f} s = "
+         f"{2 + db['generation_s']:.0f}", db["writes"], db["writes"] <= 2 + db["generation_s"]),
+        ("memory per idle connection (KiB)", "(reported)", results["memory_per_connection_kib"],
+         None),
+    ]  # fmt: skip
+    return [{"what": w, "target": t, "value": v, "met": m} for w, t, v, m in rows]
+
+
+def _ge(value: float | None, limit: float) -> bool:
+    return value is not None and value >= limit
+
+
+def _le(value: float | None, limit: float) -> bool:
+    return value is not None and value <= limit
+
+
+def table(results: dict[str, Any]) -> str:
+    rows = [("figure", "target", "measured", "met")]
+    for row in targets(results):
+        met = {True: "yes", False: "NO", None: "-"}[row["met"]]
+        rows.append((row["what"], row["target"], _fmt(row["value"]), met))
+    rows.append(("", "", "", ""))
+    for point in results["fanout"]:
+        rows.append((
+            f"fan-out {point['clients']} clients x {point['replicas']} daphne "
+            f"@ {_fmt(point.get('rate_hz'))} Hz", "p50 / p99 / max ms, in order",
+            f"{_fmt(point['p50_ms'])} / {_fmt(point['p99_ms'])} / {_fmt(point['max_ms'])}",
+            "yes" if point["all_in_order"] else "NO",
+        ))  # fmt: skip
+    per_token = results["baselines"]["per_token_sends"]
+    polling = results["baselines"]["polling_250ms"]
+    rows += [
+        ("", "", "", ""),
+        ("baseline: per-token sends, efficiency short / long", "",
+         f"{_fmt(per_token['efficiency']['short_answer'])} / "
+         f"{_fmt(per_token['efficiency']['long_answer'])}", ""),
+        ("baseline: per-token sends, TTFT overhead p50 / p95 ms", "",
+         f"{_fmt(per_token['ttft_overhead_ms']['p50'])} / "
+         f"{_fmt(per_token['ttft_overhead_ms']['p95'])}", ""),
+    ]  # fmt: skip
+    for point in per_token["fanout"]:
+        rows.append((
+            f"baseline: per-token fan-out {point['clients']} clients @ {_fmt(point['rate_hz'])} Hz",
+            "", f"{_fmt(point['p50_ms'])} / {_fmt(point['p99_ms'])} / {_fmt(point['max_ms'])}",
+            "in order" if point["all_in_order"] else "LOST/out of order",
+        ))  # fmt: skip
+    delay = polling["delay_vs_websocket_ms"]
+    rows.append((
+        f"baseline: {polling['pollers']} pollers every 250 ms, delay vs socket p50/p99/max ms",
+        "", f"{_fmt(delay['p50'])} / {_fmt(delay['p99'])} / {_fmt(delay['max'])}",
+        f"{polling['requests']} requests",
+    ))  # fmt: skip
+    stop = results["stop_latency_ms"]
+    rows.append(("stop latency p50 / p95 ms", "", "n/a (no stop)" if stop is None else
+                 f"{_fmt(stop['p50'])} / {_fmt(stop['p95'])}", ""))  # fmt: skip
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    )

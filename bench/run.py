@@ -1,0 +1,220 @@
+"""`make bench`: run every figure of issue #4 on the real stack, write results and plots.
+
+    python -m bench.run                 # full run: bench/results.json and bench/*.png
+    python -m bench.run --smoke --out var/bench-smoke.json   # seconds-scale CI version
+
+The bench gets its own database, Redis and processes (see bench/environment.py), starts two
+daphne processes and the model worker, and drives clients from separate processes.
+"""
+
+import argparse
+import gc
+import json
+import os
+import platform
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from . import environment
+from .clients import ClientPool, raise_open_files_limit
+
+BENCH_DIR = Path(__file__).resolve().parent
+SMOKE_MAX_TOKENS = 48
+QUIET_WAIT_S = 300
+
+
+def other_model_processes() -> list[str]:
+    """Other processes that run llama.cpp on this machine (model workers, live tests)."""
+    import psutil
+
+    found = []
+    for process in psutil.process_iter(["pid", "cmdline"]):
+        cmdline = " ".join(process.info["cmdline"] or [])
+        if "celery" in cmdline and "-Q llm" in cmdline:
+            found.append(f"{process.info['pid']}: {cmdline[:80]}")
+    return found
+
+
+def wait_for_quiet_machine(*, timeout_s: float) -> list[str]:
+    """Wait (up to ``timeout_s``) until no other model worker runs: with 2 cores, a second
+    llama.cpp process makes every tokens/s figure meaningless. Returns what was still running."""
+    deadline = time.monotonic() + timeout_s
+    busy = other_model_processes()
+    while busy and time.monotonic() < deadline:
+        print(f"==> waiting for other model processes to end: {busy}", flush=True)
+        time.sleep(5)
+        busy = other_model_processes()
+    if busy:
+        print(f"==> WARNING: measuring next to other model processes: {busy}", flush=True)
+    return busy
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="tiny N, few runs, short answers")
+    parser.add_argument("--out", type=Path, default=BENCH_DIR / "results.json")
+    parser.add_argument("--plots", type=Path, help="where the PNGs go (default: next to --out)")
+    args = parser.parse_args(argv)
+    raise_open_files_limit()
+    busy = wait_for_quiet_machine(timeout_s=30 if args.smoke else QUIET_WAIT_S)
+    env = environment.prepare(max_tokens=SMOKE_MAX_TOKENS if args.smoke else None)
+    try:
+        results = _run(smoke=args.smoke, env=env)
+        results["machine"]["other_model_processes_at_start"] = busy
+    finally:
+        env.close()
+    default_plots = BENCH_DIR if args.out.parent == BENCH_DIR else args.out.with_suffix("")
+    return _write(results, args.out, args.plots or default_plots)
+
+
+def _run(*, smoke: bool, env: environment.BenchEnvironment) -> dict[str, Any]:
+    import django
+
+    django.setup()
+    from llm.model import model_load
+
+    from . import (
+        measure_chat,
+        measure_db_writes,
+        measure_efficiency,
+        measure_fanout,
+        measure_polling,
+    )
+    from .context import Bench, Config
+    from .reference import reference_model
+    from .stack import BenchStack
+    from .world import world_create
+
+    config = Config.for_run(smoke=smoke)
+    load_before = os.getloadavg()
+    print(f"==> bench ({'smoke' if smoke else 'full'}): {env.database}, Redis {env.redis}")
+    world = world_create(members=max(config.chat_members, 2))
+    model = reference_model()
+    pool = ClientPool(config.client_processes)
+    stack = BenchStack(web_processes=2)
+    bench = Bench(config=config, world=world, stack=stack, pool=pool, model=model)
+    try:
+        bench.progress("model worker starting (coalesced frames, LLM_FRAME_INTERVAL_S=0.04)")
+        stack.start_worker()
+        bench.progress("1-2. efficiency and time to first token")
+        generation = measure_efficiency.measure(
+            bench, reps=config.ttft_reps, long_reps=config.long_reps
+        )
+        bench.progress("6b. stop latency")
+        stop = measure_db_writes.measure_stop(bench, reps=1 if smoke else 5)
+        long_plain = max(
+            run["plain_tokens_per_s"] for run in generation["runs"] if run["label"] == "long answer"
+        )
+        bench.progress("7b. baseline: polling every 250 ms")
+        polling = measure_polling.measure(bench, plain_tokens_per_s=long_plain)
+        bench.progress("7a. baseline: one group message per token (LLM_FRAME_INTERVAL_S=0)")
+        stack.start_worker(LLM_FRAME_INTERVAL_S="0")
+        per_token = measure_efficiency.measure(
+            bench, reps=config.per_token_reps, long_reps=1, tag="per-token: "
+        )
+        stack.stop_worker()
+        bench.progress("6. database writes per generation (reply_generate in the bench process)")
+        writes = measure_db_writes.measure_writes(bench)
+        bench.progress(f"   {writes['writes']} writes in {writes['generation_s']} s")
+        bench.progress("3, 5. fan-out and memory per connection")
+        fanout = measure_fanout.measure(bench, per_token_rate_hz=long_plain)
+        bench.progress("4. human chat latency")
+        chat = measure_chat.measure(bench)
+        bench.progress(f"   p50 {chat['p50']} ms, p99 {chat['p99']} ms at {chat['members']}")
+    finally:
+        pool.shutdown()
+        stack.close()
+        model_load.cache_clear()
+        del model, bench
+        gc.collect()
+    return {
+        "machine": _machine(load_before),
+        "model": model_name(),
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "smoke": smoke,
+        "environment": {"database": env.database, "redis": env.redis},
+        "settings": dict(environment.MODEL_ENV, LLM_MAX_TOKENS=os.environ["LLM_MAX_TOKENS"]),
+        "efficiency": generation["efficiency"],
+        "ttft_overhead_ms": generation["ttft_overhead_ms"],
+        "fanout": fanout["fanout"],
+        "chat_latency_ms": chat,
+        "memory_per_connection_kib": fanout["memory"]["per_connection_kib"],
+        "db_writes_per_generation": writes,
+        "stop_latency_ms": stop,
+        "baselines": {
+            "per_token_sends": {
+                "efficiency": per_token["efficiency"],
+                "ttft_overhead_ms": per_token["ttft_overhead_ms"],
+                "efficiency_median_of_pairs": per_token["efficiency_median_of_pairs"],
+                "fanout": fanout["per_token_fanout"],
+            },
+            "polling_250ms": polling,
+        },
+        "details": {
+            "efficiency_median_of_pairs": generation["efficiency_median_of_pairs"],
+            "ttft_ms": generation["ttft_ms"],
+            "generation_runs": generation["runs"],
+            "per_token_generation_runs": per_token["runs"],
+            "memory": fanout["memory"],
+        },
+    }
+
+
+def model_name() -> str:
+    from llm.model import model_spec_from_settings
+
+    spec = model_spec_from_settings()
+    return spec.name or spec.path.stem
+
+
+def _machine(load_before: tuple[float, float, float]) -> dict[str, Any]:
+    import llama_cpp
+    import psutil
+
+    cpu = platform.processor()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "llama_cpp_python": llama_cpp.__version__,
+        "load_average_before": [round(x, 2) for x in load_before],
+        "load_average_after": [round(x, 2) for x in os.getloadavg()],
+        "other_model_processes_at_end": other_model_processes(),
+    }
+
+
+def _write(results: dict[str, Any], out: Path, plots_dir: Path) -> int:
+    from . import plots, report, schema
+
+    found = schema.problems(results)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    results["targets"] = report.targets(results) if not found else []
+    out.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+    print(f"==> wrote {out}")
+    if found:
+        print("The results are malformed:\n  " + "\n  ".join(found), file=sys.stderr)
+        return 1
+    for path in plots.draw_all(results, plots_dir):
+        print(f"==> wrote {path}")
+    print()
+    print(report.table(results))
+    return 0
+
+
+if __name__ == "__main__":
+    started = time.monotonic()
+    code = main()
+    print(f"==> bench finished in {time.monotonic() - started:.0f} s")
+    sys.exit(code)

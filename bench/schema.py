@@ -1,0 +1,127 @@
+"""The shape of bench/results.json, checked: ``python -m bench.schema PATH`` (exit 1 if wrong).
+
+Only keys and types are checked, never how fast anything was.
+"""
+
+import json
+import math
+import sys
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+
+class SchemaError(ValueError):
+    pass
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _iso(value: Any) -> bool:
+    try:
+        datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+Check = Callable[[Any], bool]
+_FIELDS: dict[str, dict[str, Check] | Check] = {
+    "machine": lambda v: isinstance(v, dict) and bool(v),
+    "model": lambda v: isinstance(v, str) and bool(v),
+    "when": _iso,
+    "efficiency": {"short_answer": _number, "long_answer": _number, "long_thread": _number},
+    "ttft_overhead_ms": {"p50": _number, "p95": _number},
+    "chat_latency_ms": {"members": _int, "p50": _number, "p99": _number},
+    "memory_per_connection_kib": _number,
+    "db_writes_per_generation": {"writes": _int, "generation_s": _number},
+}
+_FANOUT: dict[str, Check] = {
+    "clients": _int,
+    "replicas": lambda v: v in (1, 2) and _int(v),
+    "p50_ms": _number,
+    "p99_ms": _number,
+    "max_ms": _number,
+    "all_in_order": lambda v: isinstance(v, bool),
+}
+_PERCENTILES: dict[str, Check] = {"p50": _number, "p95": _number}
+
+
+def _check_dict(value: Any, fields: dict[str, Check], where: str) -> list[str]:
+    if not isinstance(value, dict):
+        return [f"{where}: expected an object, got {type(value).__name__}"]
+    found = []
+    for key, ok in fields.items():
+        if key not in value:
+            found.append(f"{where}.{key}: missing")
+        elif not ok(value[key]):
+            found.append(f"{where}.{key}: unexpected value {value[key]!r}")
+    return found
+
+
+def _top_level(results: dict[str, Any]) -> list[str]:
+    found: list[str] = []
+    for key, rule in _FIELDS.items():
+        if key not in results:
+            found.append(f"{key}: missing")
+        elif isinstance(rule, dict):
+            found += _check_dict(results[key], rule, key)
+        elif not rule(results[key]):
+            found.append(f"{key}: unexpected value {results[key]!r}")
+    return found
+
+
+def problems(results: Any) -> list[str]:
+    """Everything wrong with the shape of ``results``; empty when it is valid."""
+    if not isinstance(results, dict):
+        return ["results: expected an object"]
+    found = _top_level(results)
+    fanout = results.get("fanout")
+    if not isinstance(fanout, list) or not fanout:
+        found.append("fanout: expected a non-empty list")
+    else:
+        for i, point in enumerate(fanout):
+            found += _check_dict(point, _FANOUT, f"fanout[{i}]")
+    if "stop_latency_ms" not in results:
+        found.append("stop_latency_ms: missing (null when there is no stop)")
+    elif results["stop_latency_ms"] is not None:
+        found += _check_dict(results["stop_latency_ms"], _PERCENTILES, "stop_latency_ms")
+    baselines = results.get("baselines")
+    if not isinstance(baselines, dict):
+        found.append("baselines: expected an object")
+    else:
+        for key in ("per_token_sends", "polling_250ms"):
+            if not isinstance(baselines.get(key), dict) or not baselines[key]:
+                found.append(f"baselines.{key}: expected a non-empty object")
+    return found
+
+
+def check(results: Any) -> None:
+    """Raise SchemaError listing every problem, if any."""
+    found = problems(results)
+    if found:
+        raise SchemaError("bench results are malformed:\n  " + "\n  ".join(found))
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1:
+        print("usage: python -m bench.schema RESULTS.json", file=sys.stderr)
+        return 2
+    try:
+        check(json.loads(Path(argv[0]).read_text()))
+    except (OSError, json.JSONDecodeError, SchemaError) as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    print(f"{argv[0]}: the results file is well-formed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
