@@ -62,11 +62,27 @@
     badge.dataset.state = state;
     badge.textContent = text;
   }
-  document.addEventListener("htmx:wsOpen", function () { showConnection("live", "live"); });
+  // htmx's WebSocket extension reconnects by itself after these close codes only; after any
+  // other (a clean 1000, daphne's 1001 when it shuts down) we reconnect, with the same kind of
+  // growing, jittered pause. 4401 and 4404 mean no access: reconnecting would not help.
+  var EXTENSION_RECONNECTS = [1006, 1011, 1012, 1013];
+  var NO_ACCESS = [4401, 4404];
+  var retries = 0;
+  document.addEventListener("htmx:wsOpen", function () {
+    retries = 0;
+    showConnection("live", "live");
+  });
   document.addEventListener("htmx:wsClose", function (event) {
     var code = event.detail.event.code;
-    if (code === 4401 || code === 4404) showConnection("closed", "no access to this thread");
-    else showConnection("reconnecting", "reconnecting…");
+    if (NO_ACCESS.indexOf(code) >= 0) {
+      showConnection("closed", "no access to this thread");
+      return;
+    }
+    showConnection("reconnecting", "reconnecting…");
+    if (EXTENSION_RECONNECTS.indexOf(code) < 0 && document.body.contains(event.target)) {
+      var pause = Math.random() * 1000 * Math.pow(2, Math.min(retries++, 5));
+      setTimeout(event.detail.socketWrapper.reconnect, pause);
+    }
   });
 
   document.addEventListener("DOMContentLoaded", function () {

@@ -238,3 +238,25 @@ def test_a_reload_mid_answer_shows_the_text_so_far_and_then_the_rest_live(
     expect(body).to_have_attribute("data-seq", str(reply.last_seq))
     assert bob.locator(f"#{answer_id}-body").inner_text().startswith(seen_before)
     assert bob.locator("#transcript article.message").count() == 2
+
+
+CLOSE_SOCKET_JS = """(code) => {
+  const wrapper = document.querySelector("[ws-connect]")["htmx-internal-data"].webSocket;
+  wrapper.socket.close(code);
+}"""
+
+
+@pytest.mark.parametrize("code", [1000, 3001])
+def test_the_page_reconnects_after_any_close_and_catches_up(live_stack, team, logged_in_page, code):
+    alice = logged_in_page(team.owner)
+    bob = logged_in_page(team.member)
+    open_thread(alice, team.thread.pk)
+    open_thread(bob, team.thread.pk)
+
+    bob.evaluate(CLOSE_SOCKET_JS, code)
+    send(alice, "posted while bob was away")
+
+    expect(bob.locator("#connection")).to_have_attribute("data-state", "live", timeout=15_000)
+    expect(bob.locator("#transcript .message.user .body")).to_have_text("posted while bob was away")
+    send(bob, "and bob is back")
+    expect(alice.locator("#transcript .message.user .body").last).to_have_text("and bob is back")
