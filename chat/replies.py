@@ -13,7 +13,7 @@ from django.utils import timezone
 from . import events
 from .models import Message
 from .selectors import reply_list_queued
-from .services import assistant_reply_queue
+from .services import assistant_reply_queue, reply_enqueue
 from .streaming_state import (
     live_text_get_many,
     live_text_set,
@@ -136,6 +136,24 @@ def reply_fail(*, reply: Message, text: str, seq: int, reason: str) -> None:
         streaming_state_clear(reply.pk)
         events.broadcast_message_changed(reply)
         _queue_moved()
+
+
+def reply_requeue_waiting(*, waiting_for: timedelta) -> list[int]:
+    """Enqueue again the replies queued for longer than ``waiting_for``.
+
+    Their task may be gone (a Redis restart without persistence, a failed enqueue); if it is
+    not, the extra delivery finds the reply started or ended and does nothing. Each reply is
+    sent again at most once per ``waiting_for``.
+    """
+    cutoff = timezone.now() - waiting_for
+    requeued = []
+    for reply in Message.objects.filter(status=Message.Status.QUEUED, updated_at__lt=cutoff):
+        if Message.objects.filter(
+            pk=reply.pk, status=Message.Status.QUEUED, updated_at__lt=cutoff
+        ).update(updated_at=timezone.now()):
+            reply_enqueue(reply)
+            requeued.append(reply.pk)
+    return requeued
 
 
 def reply_interrupt_stale(*, silent_for: timedelta) -> list[int]:

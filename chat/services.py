@@ -73,8 +73,13 @@ def assistant_reply_queue(*, prompt: Message) -> Message:
         status=Message.Status.QUEUED,
     )
     transaction.on_commit(lambda: events.broadcast_message_created(reply_queue_ahead([reply])[0]))
-    transaction.on_commit(lambda: celery_app.send_task(GENERATE_REPLY_TASK, args=[reply.pk]))
+    transaction.on_commit(lambda: reply_enqueue(reply))
     return reply
+
+
+def reply_enqueue(reply: Message) -> None:
+    """Hand the reply to the model workers. Safe to repeat: only one attempt can start it."""
+    celery_app.send_task(GENERATE_REPLY_TASK, args=[reply.pk])
 
 
 def message_edit(*, message: Message, by: User, body: str) -> Message:

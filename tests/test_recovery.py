@@ -7,6 +7,7 @@ from django.conf import settings as django_settings
 from django.urls import reverse
 from django.utils import timezone
 
+from chat import replies
 from chat.models import Message
 from chat.replies import (
     ReplyNoLongerStreaming,
@@ -136,3 +137,18 @@ def test_the_housekeeping_sweep_runs_on_its_own_queue_every_few_seconds():
     assert schedule["schedule"] <= django_settings.REPLY_STALE_AFTER_S
     assert django_settings.CELERY_TASK_ROUTES["chat.*"]["queue"] == "housekeeping"
     assert django_settings.CELERY_TASK_ROUTES["llm.*"]["queue"] == "llm"
+
+
+def test_a_reply_queued_for_too_long_is_enqueued_again_at_most_once_per_period(team, monkeypatch):
+    waiting = _reply(team, status=Message.Status.QUEUED)
+    fresh = _reply(team, status=Message.Status.QUEUED)
+    _silence(waiting, 400)
+    sent: list[int] = []
+    monkeypatch.setattr(replies, "reply_enqueue", lambda reply: sent.append(reply.pk))
+
+    assert replies.reply_requeue_waiting(waiting_for=timedelta(seconds=300)) == [waiting.pk]
+    assert replies.reply_requeue_waiting(waiting_for=timedelta(seconds=300)) == []
+
+    assert sent == [waiting.pk]
+    fresh.refresh_from_db()
+    assert fresh.status == Message.Status.QUEUED

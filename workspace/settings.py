@@ -120,6 +120,8 @@ CELERY_TASK_ROUTES = {"llm.*": {"queue": "llm"}, "chat.*": {"queue": "housekeepi
 # worker and is marked interrupted by the housekeeping worker, which looks this often.
 REPLY_STALE_AFTER_S = env.int("REPLY_STALE_AFTER_S", default=30)
 REPLY_SWEEP_EVERY_S = env.int("REPLY_SWEEP_EVERY_S", default=10)
+# A reply queued this long is enqueued again, in case its task was lost (harmless if not).
+REPLY_REQUEUE_AFTER_S = env.int("REPLY_REQUEUE_AFTER_S", default=300)
 CELERY_BEAT_SCHEDULE = {
     "interrupt-stale-replies": {
         "task": "chat.interrupt_stale_replies",
