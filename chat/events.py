@@ -50,8 +50,12 @@ def message_html(message: Message, *, oob: str = "") -> str:
     return render_to_string("chat/_message.html", {"message": message, "oob": oob})
 
 
-def message_body_html(message: Message, *, oob: str = "") -> str:
-    return render_to_string("chat/_message_body.html", {"message": message, "oob": oob})
+def message_body_html(
+    message: Message, *, oob: str = "", seq: int | None = None, delta: str = ""
+) -> str:
+    """A message's body; as a frame, it carries the frame's ``seq`` and ``delta`` too."""
+    context = {"message": message, "oob": oob, "seq": seq, "delta": delta}
+    return render_to_string("chat/_message_body.html", context)
 
 
 def transcript_html(messages: list[Message]) -> str:
@@ -72,10 +76,7 @@ def broadcast_message_changed(message: Message) -> None:
 
 def broadcast_frame(message: Message, *, seq: int, delta: str) -> None:
     """Send frame ``seq`` of a streaming answer; ``message.body`` holds the whole text so far."""
-    html = render_to_string(
-        "chat/_message_body.html",
-        {"message": message, "oob": "outerHTML", "seq": seq, "delta": delta},
-    )
+    html = message_body_html(message, oob="outerHTML", seq=seq, delta=delta)
     payload = {"type": FRAME, "message_id": message.pk, "seq": seq, "delta": delta, "html": html}
     _send(message.thread_id, payload)
 
