@@ -37,6 +37,16 @@ ANSWER_ENDED_JS = """(id) => {
 }"""
 
 
+@pytest.fixture
+def alice_and_bob(team, logged_in_page) -> tuple[Page, Page]:
+    """The owner and a member, each in their own browser, with the thread open and live."""
+    alice = logged_in_page(team.owner)
+    bob = logged_in_page(team.member)
+    open_thread(alice, team.thread.pk)
+    open_thread(bob, team.thread.pk)
+    return alice, bob
+
+
 def open_thread(page: Page, thread_id: int) -> None:
     """Open the thread page and wait until its socket is live."""
     response = page.goto(f"/t/{thread_id}/")
@@ -52,12 +62,9 @@ def send(page: Page, text: str) -> None:
 
 
 def test_a_member_watches_the_answer_stream_in_and_sees_the_saved_text_after_reload(
-    live_stack, team, logged_in_page
+    live_stack, team, alice_and_bob
 ):
-    alice = logged_in_page(team.owner)
-    bob = logged_in_page(team.member)
-    open_thread(alice, team.thread.pk)
-    open_thread(bob, team.thread.pk)
+    alice, bob = alice_and_bob
     bob.evaluate(RECORD_FRAMES_JS)
 
     question = "@assistant write three short sentences about planning a software release"
@@ -124,11 +131,8 @@ def assert_inert(page: Page) -> None:
     expect(transcript.locator("img, script, [hx-get], b")).to_have_count(0)
 
 
-def test_html_in_a_message_is_shown_as_text_and_never_runs(live_stack, team, logged_in_page):
-    alice = logged_in_page(team.owner)
-    bob = logged_in_page(team.member)
-    open_thread(alice, team.thread.pk)
-    open_thread(bob, team.thread.pk)
+def test_html_in_a_message_is_shown_as_text_and_never_runs(live_stack, team, alice_and_bob):
+    alice, bob = alice_and_bob
 
     send(alice, HOSTILE)
 
@@ -180,12 +184,9 @@ def test_someone_outside_the_workspace_gets_not_found_for_the_thread(
 
 
 def test_any_member_stops_the_answer_with_its_stop_button_and_everyone_sees_it_stopped(
-    live_stack, team, logged_in_page
+    live_stack, team, alice_and_bob
 ):
-    alice = logged_in_page(team.owner)
-    bob = logged_in_page(team.member)
-    open_thread(alice, team.thread.pk)
-    open_thread(bob, team.thread.pk)
+    alice, bob = alice_and_bob
 
     send(alice, "@assistant write a detailed essay of at least 500 words about release planning")
     answer = bob.locator("#transcript article.message.assistant")
@@ -211,12 +212,9 @@ def test_any_member_stops_the_answer_with_its_stop_button_and_everyone_sees_it_s
 
 
 def test_a_reload_mid_answer_shows_the_text_so_far_and_then_the_rest_live(
-    live_stack, team, logged_in_page
+    live_stack, team, alice_and_bob
 ):
-    alice = logged_in_page(team.owner)
-    bob = logged_in_page(team.member)
-    open_thread(alice, team.thread.pk)
-    open_thread(bob, team.thread.pk)
+    alice, bob = alice_and_bob
 
     send(alice, "@assistant write a detailed essay of at least 500 words about release planning")
     answer = bob.locator("#transcript article.message.assistant")
@@ -247,11 +245,8 @@ CLOSE_SOCKET_JS = """(code) => {
 
 
 @pytest.mark.parametrize("code", [1000, 3001])
-def test_the_page_reconnects_after_any_close_and_catches_up(live_stack, team, logged_in_page, code):
-    alice = logged_in_page(team.owner)
-    bob = logged_in_page(team.member)
-    open_thread(alice, team.thread.pk)
-    open_thread(bob, team.thread.pk)
+def test_the_page_reconnects_after_any_close_and_catches_up(live_stack, team, alice_and_bob, code):
+    alice, bob = alice_and_bob
 
     bob.evaluate(CLOSE_SOCKET_JS, code)
     send(alice, "posted while bob was away")
