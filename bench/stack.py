@@ -19,6 +19,7 @@ from tests.live_stack import (
     _wait_for,
     daphne_args,
     database_url,
+    stop_processes,
 )
 from workspace.celery import app as celery_app
 
@@ -73,24 +74,14 @@ class BenchStack:
 
     def stop_worker(self) -> None:
         if self.worker is not None:
-            _stop([self.worker])
+            stop_processes([self.worker])
             self.worker = None
 
     def close(self) -> None:
         self.stop_worker()
-        _stop(self.webs)
+        stop_processes(self.webs)
         self.webs = []
 
     @staticmethod
     def log_dir() -> Path:
         return LOG_DIR
-
-
-def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
-    for process in processes:
-        process.terminate()
-    for process in processes:
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()

@@ -114,6 +114,17 @@ def _start(
     return process, log
 
 
+def stop_processes(processes: list[subprocess.Popen[bytes]]) -> None:
+    """Ask every process to stop, then kill the ones still running after 15 s."""
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
 def start_worker(env: dict[str, str], name: str = "worker") -> subprocess.Popen[bytes]:
     """Start a model worker and wait until it is ready for tasks."""
     worker, log = _start(name, WORKER_ARGS, env)
@@ -145,10 +156,4 @@ def live_stack_running() -> Iterator[LiveStack]:
     finally:
         if stack is not None:
             processes.append(stack.worker)
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop_processes(processes)
