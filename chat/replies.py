@@ -4,7 +4,7 @@ The generation service (in the worker) moves a reply along; members may stop it.
 writes, then broadcasts.
 """
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.contrib.auth.models import User
 from django.db import transaction
@@ -64,17 +64,10 @@ def reply_stop(*, reply: Message, by: User) -> bool:
     keeping its text, whichever web replica took the request.
     """
     reason = f"stopped by {by.get_username()}"
-    cancelled = Message.objects.filter(pk=reply.pk, status=Message.Status.QUEUED).update(
-        status=Message.Status.STOPPED,
-        stop_reason=reason,
-        finished_at=timezone.now(),
-        updated_at=timezone.now(),
-    )
-    reply.refresh_from_db()
-    if cancelled:
-        events.broadcast_message_changed(reply)
+    if _end_if(reply, Message.Status.QUEUED, status=Message.Status.STOPPED, stop_reason=reason):
         _queue_moved()
         return True
+    reply.refresh_from_db()
     if reply.status != Message.Status.STREAMING:
         return False
     stop_request_set(reply_id=reply.pk, reason=reason)
@@ -93,17 +86,9 @@ def reply_finish(
     time_to_first_token_ms: float | None,
     tokens_per_second: float | None,
 ) -> None:
-    reply.body = text
-    reply.last_seq = seq
-    reply.status = status
-    reply.stop_reason = stop_reason
-    reply.prompt_tokens = prompt_tokens
-    reply.completion_tokens = completion_tokens
-    reply.time_to_first_token_ms = time_to_first_token_ms
-    reply.tokens_per_second = tokens_per_second
-    reply.finished_at = timezone.now()
-    _save_while_streaming(
+    ended = _end_if(
         reply,
+        Message.Status.STREAMING,
         body=text,
         last_seq=seq,
         status=status,
@@ -112,29 +97,23 @@ def reply_finish(
         completion_tokens=completion_tokens,
         time_to_first_token_ms=time_to_first_token_ms,
         tokens_per_second=tokens_per_second,
-        finished_at=reply.finished_at,
     )
-    streaming_state_clear(reply.pk)
-    events.broadcast_message_changed(reply)
+    if not ended:
+        raise ReplyNoLongerStreaming(f"Reply {reply.pk} is no longer streaming")
     _queue_moved()
 
 
 def reply_fail(*, reply: Message, text: str, seq: int, reason: str) -> None:
     """End a reply as failed, keeping whatever text was generated (unless it ended already)."""
-    failed = Message.objects.filter(
-        pk=reply.pk, status__in=[Message.Status.QUEUED, Message.Status.STREAMING]
-    ).update(
+    if _end_if(
+        reply,
+        Message.Status.QUEUED,
+        Message.Status.STREAMING,
         body=text,
         last_seq=seq,
         status=Message.Status.FAILED,
         error=reason,
-        finished_at=timezone.now(),
-        updated_at=timezone.now(),
-    )
-    if failed:
-        reply.refresh_from_db()
-        streaming_state_clear(reply.pk)
-        events.broadcast_message_changed(reply)
+    ):
         _queue_moved()
 
 
@@ -171,20 +150,15 @@ def reply_interrupt_stale(*, silent_for: timedelta) -> list[int]:
         seq, text = live.get(reply.pk, (reply.last_seq, reply.body))
         if seq < reply.last_seq:
             seq, text = reply.last_seq, reply.body
-        ended = Message.objects.filter(
-            pk=reply.pk, status=Message.Status.STREAMING, updated_at__lt=cutoff
-        ).update(
+        if _end_if(
+            reply,
+            Message.Status.STREAMING,
+            silent_since=cutoff,
             status=Message.Status.INTERRUPTED,
             body=text,
             last_seq=seq,
             stop_reason="interrupted: the model worker stopped responding",
-            finished_at=timezone.now(),
-            updated_at=timezone.now(),
-        )
-        if ended:
-            reply.refresh_from_db()
-            streaming_state_clear(reply.pk)
-            events.broadcast_message_changed(reply)
+        ):
             interrupted.append(reply.pk)
     if interrupted:
         _queue_moved()
@@ -203,6 +177,29 @@ def _queue_moved() -> None:
     """A reply ended: every queued reply is now nearer the front; show everyone where."""
     for queued in reply_list_queued():
         events.broadcast_message_changed(queued)
+
+
+def _end_if(
+    reply: Message,
+    *statuses: Message.Status,
+    silent_since: datetime | None = None,
+    **fields: object,
+) -> bool:
+    """End the reply with ``fields`` if it is still in one of ``statuses`` (and, with
+    ``silent_since``, unsaved since then); then tell everyone. False if it had moved on.
+
+    The condition is part of the update, so of two parties ending a reply only one does.
+    """
+    still = Message.objects.filter(pk=reply.pk, status__in=statuses)
+    if silent_since is not None:
+        still = still.filter(updated_at__lt=silent_since)
+    now = timezone.now()
+    if not still.update(finished_at=now, updated_at=now, **fields):
+        return False
+    reply.refresh_from_db()
+    streaming_state_clear(reply.pk)
+    events.broadcast_message_changed(reply)
+    return True
 
 
 def _save_while_streaming(reply: Message, **fields: object) -> None:
