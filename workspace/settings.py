@@ -131,7 +131,6 @@ CELERY_BEAT_SCHEDULE = {
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ACKS_LATE = True
-CELERY_TASK_ALWAYS_EAGER = False
 
 # --- Auth and sessions --------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
