@@ -46,7 +46,7 @@ class ThreadConsumer(AsyncWebsocketConsumer):
         self.group_name = events.thread_group_name(self.thread.pk)
         await self.channel_layer.group_add(self.group_name, self.channel_name)
         # Joined first, read second: whatever happens after the read arrives as an event.
-        await self.send(text_data=await database_sync_to_async(_transcript_html)(self.thread))
+        await self._send_transcript()
 
     async def disconnect(self, code: int) -> None:
         if hasattr(self, "group_name"):
@@ -87,6 +87,14 @@ class ThreadConsumer(AsyncWebsocketConsumer):
 
     async def chat_frame(self, event: dict[str, Any]) -> None:
         await self.send(text_data=event["html"])
+
+    async def layer_reconnected(self, event: dict[str, Any]) -> None:
+        """This process's Redis connection came back: events sent meanwhile were lost."""
+        if hasattr(self, "group_name"):
+            await self._send_transcript()
+
+    async def _send_transcript(self) -> None:
+        await self.send(text_data=await database_sync_to_async(_transcript_html)(self.thread))
 
     async def _send_composer_error(self, error: str) -> None:
         html = render_to_string("chat/_composer_error.html", {"error": error, "oob": True})

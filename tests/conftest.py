@@ -38,9 +38,7 @@ def redis_server() -> Iterator[RedisServer]:
         url=settings.REDIS_URL, socket_path=socket_path, process=start(socket_path)
     )
     yield server
-    assert server.process is not None
-    server.process.terminate()
-    server.process.wait(timeout=10)
+    server.stop()
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -30,19 +30,27 @@ class RedisServer:
 
     def restart(self) -> None:
         """Stop the server, losing all it held, and start it again at the same address."""
-        if self.process is not None and self.socket_path is not None:
+        self.stop()
+        self.start()
+
+    def stop(self) -> None:
+        if self.process is not None:
             self.process.terminate()
             self.process.wait(timeout=10)
+            self.process = None
+            return
+        with contextlib.suppress(redis.ConnectionError, OSError):  # it hangs up as it stops
+            self._client().shutdown(nosave=True)
+
+    def start(self) -> None:
+        if self.socket_path is not None:
             self.process = start(self.socket_path)
             return
-        address = urlparse(self.url)
-        port = str(address.port or 6379)
-        client = redis.Redis(host=address.hostname or "127.0.0.1", port=int(port))
-        with contextlib.suppress(redis.ConnectionError, OSError):  # it hangs up as it stops
-            client.shutdown(nosave=True)
         Path("/var/lib/redis").mkdir(parents=True, exist_ok=True)
         Path("/var/log/redis").mkdir(parents=True, exist_ok=True)
+        port = str(urlparse(self.url).port or 6379)
         subprocess.run(["redis-server", "--port", port, *MACHINE_REDIS_FLAGS], check=True)
+        client = self._client()
         deadline = time.monotonic() + 10
         while True:
             try:
@@ -52,3 +60,7 @@ class RedisServer:
                 if time.monotonic() > deadline:
                     raise
             time.sleep(0.05)
+
+    def _client(self) -> redis.Redis:
+        address = urlparse(self.url)
+        return redis.Redis(host=address.hostname or "127.0.0.1", port=address.port or 6379)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import environ
 
-from .redis_url import celery_broker_url
+from .redis_url import celery_broker_url, redis_database
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -91,13 +91,12 @@ REDIS_KEY_PREFIX = env.str("CHANNELS_PREFIX", default="roundtable")
 
 CHANNEL_LAYERS = {
     "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        # Redis Pub/Sub: one publish per event, whatever the number of members (see the module).
+        "BACKEND": "workspace.channel_layer.ResyncingPubSubChannelLayer",
+        # Pub/Sub channel names are shared by all databases of a server, unlike keys.
         "CONFIG": {
-            # redis-py 8 reads with a 5 s timeout by default, the same as channels-redis's
-            # blocking BZPOPMIN: a quiet group would then fail every consumer's receive loop.
-            "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
-            "prefix": REDIS_KEY_PREFIX,
-            "capacity": 1000,
+            "hosts": [REDIS_URL],
+            "prefix": f"{REDIS_KEY_PREFIX}:{redis_database(REDIS_URL)}:",
         },
     }
 }
