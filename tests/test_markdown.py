@@ -43,3 +43,16 @@ def test_model_output_cannot_carry_ids_htmx_or_event_attributes_into_the_page():
         '<p id="transcript" hx-swap-oob="true" onmouseover="x()">hi</p>\n\n[x](https://a.b "t")'
     )
     assert re.search(r"<[^>]+\s(id|hx-[\w-]+|on\w+)=", html) is None
+
+
+def test_tables_and_strikethrough_are_rendered():
+    html = markdown_to_html("| a | b |\n|---|---|\n| 1 | ~~2~~ |")
+    assert "<table>" in html
+    assert "<td><s>2</s></td>" in html
+
+
+def test_a_long_answer_renders_whole_and_in_order():
+    lines = [f"line {n}" for n in range(1000)]
+    html = markdown_to_html("\n".join(lines))
+    assert html.count("line ") == 1000
+    assert html.index("line 999") > html.index("line 998")
