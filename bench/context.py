@@ -21,6 +21,9 @@ class Config:
     fanout_replica_clients: tuple[int, ...] = (1, 50, 200, 500)
     fanout_frames: int = 50
     fanout_rate_hz: float = 25.0  # LLM_FRAME_INTERVAL_S = 0.04: the most frames a reply sends
+    # The same audiences at LLM_FRAME_INTERVAL_S = 0.1: what a larger frame interval buys.
+    slower_frames_rate_hz: float = 10.0
+    slower_frames_clients: tuple[int, ...] = (500,)
     ramp_step: int = 250
     ramp_cap: int = 2000
     per_token_clients: tuple[int, ...] = (1, 50, 200, 500)
@@ -43,6 +46,7 @@ class Config:
             history_turns=4,
             fanout_clients=(1, 3),
             fanout_replica_clients=(2,),
+            slower_frames_clients=(3,),
             fanout_frames=5,
             ramp_step=3,
             ramp_cap=6,

@@ -1,8 +1,8 @@
 """Figures 3 and 5: fan-out delay to N clients, and the memory an idle connection costs.
 
 A synthetic generator in the bench process plays the worker's part: it calls
-``chat.events.broadcast_frame`` (what ``chat.replies.reply_frame`` calls) at a fixed rate for a
-streaming reply, noting each frame's send time. N clients in separate processes note when each
+``chat.events.broadcast_frame`` (what ``chat.replies.reply_frame_send`` calls) at a fixed rate
+for a streaming reply, noting each frame's send time. N clients in separate processes note when each
 frame arrives (same monotonic clock). Delay = arrival - send, over every (client, frame).
 """
 
@@ -193,6 +193,14 @@ def measure(bench: Bench, *, per_token_rate_hz: float) -> dict[str, Any]:
         )  # fmt: skip
         bench.progress(_line(point))
         points.append(point)
+    slower: list[dict[str, Any]] = []
+    for clients in config.slower_frames_clients:
+        point = fanout_point(
+            bench, clients=clients, replicas=1, rate_hz=config.slower_frames_rate_hz,
+            frames=config.fanout_frames,
+        )  # fmt: skip
+        bench.progress("slower frames: " + _line(point))
+        slower.append(point)
     per_token: list[dict[str, Any]] = []
     for clients in config.per_token_clients:
         point = fanout_point(
@@ -201,7 +209,12 @@ def measure(bench: Bench, *, per_token_rate_hz: float) -> dict[str, Any]:
         )  # fmt: skip
         bench.progress("per-token baseline: " + _line(point))
         per_token.append(point)
-    return {"fanout": points, "memory": memory, "per_token_fanout": per_token}
+    return {
+        "fanout": points,
+        "slower_frames_fanout": slower,
+        "memory": memory,
+        "per_token_fanout": per_token,
+    }
 
 
 def _line(point: dict[str, Any]) -> str:

@@ -59,7 +59,7 @@ def table(results: dict[str, Any]) -> str:
         met = {True: "yes", False: "NO", None: "-"}[row["met"]]
         rows.append((row["what"], row["target"], _fmt(row["value"]), met))
     rows.append(("", "", "", ""))
-    for point in results["fanout"]:
+    for point in [*results["fanout"], *results.get("fanout_slower_frames", [])]:
         rows.append((
             f"fan-out {point['clients']} clients x {point['replicas']} daphne "
             f"@ {_fmt(point.get('rate_hz'))} Hz", "p50 / p99 / max ms, in order",

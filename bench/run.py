@@ -140,6 +140,7 @@ def _run(*, smoke: bool, env: environment.BenchEnvironment) -> dict[str, Any]:
         "efficiency": generation["efficiency"],
         "ttft_overhead_ms": generation["ttft_overhead_ms"],
         "fanout": fanout["fanout"],
+        "fanout_slower_frames": fanout["slower_frames_fanout"],
         "chat_latency_ms": chat,
         "memory_per_connection_kib": fanout["memory"]["per_connection_kib"],
         "db_writes_per_generation": writes,

@@ -89,6 +89,8 @@ def problems(results: Any) -> list[str]:
     else:
         for i, point in enumerate(fanout):
             found += _check_dict(point, _FANOUT, f"fanout[{i}]")
+    for i, point in enumerate(results.get("fanout_slower_frames", [])):
+        found += _check_dict(point, _FANOUT, f"fanout_slower_frames[{i}]")
     if "stop_latency_ms" not in results:
         found.append("stop_latency_ms: missing (null when there is no stop)")
     elif results["stop_latency_ms"] is not None:
