@@ -4,7 +4,6 @@ import json
 import logging
 from typing import Any
 
-from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
@@ -13,6 +12,7 @@ from django.http import Http404
 from django.template.loader import render_to_string
 
 from . import events
+from .fanout import thread_fanout
 from .models import Thread
 from .selectors import message_list, thread_get_for_member
 from .services import message_create
@@ -23,12 +23,15 @@ logger = logging.getLogger(__name__)
 CLOSE_NOT_AUTHENTICATED = 4401
 CLOSE_NOT_FOUND = 4404  # unknown thread or not a member: the same answer, as over HTTP
 
-FORWARDED_EVENTS = frozenset({events.MESSAGE_CREATED, events.MESSAGE_CHANGED, events.FRAME})
-
 
 class ThreadConsumer(AsyncWebsocketConsumer):
+    """One member's socket on one thread.
+
+    The thread's events reach it through this process's ``ThreadFanout``, which calls
+    ``forward``; the consumer's own channel only carries ``layer.reconnected``.
+    """
+
     thread: Thread
-    group_name: str
 
     async def connect(self) -> None:
         user = self.scope["user"]
@@ -43,18 +46,17 @@ class ThreadConsumer(AsyncWebsocketConsumer):
         except Http404:
             await self.close(code=CLOSE_NOT_FOUND)
             return
-        self.group_name = events.thread_group_name(self.thread.pk)
-        await self.channel_layer.group_add(self.group_name, self.channel_name)
+        await thread_fanout().join(self.thread.pk, self)
         # Joined first, read second: whatever happens after the read arrives as an event.
         await self._send_transcript()
 
     async def disconnect(self, code: int) -> None:
-        if hasattr(self, "group_name"):
-            await self.channel_layer.group_discard(self.group_name, self.channel_name)
+        if hasattr(self, "thread"):
+            await thread_fanout().leave(self.thread.pk, self)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         """Post a message. Frames are JSON with a ``body`` string, as htmx's ws-send makes them."""
-        if not hasattr(self, "group_name"):
+        if not hasattr(self, "thread"):
             return
         try:
             body = _body_from_frame(text_data)
@@ -67,30 +69,13 @@ class ThreadConsumer(AsyncWebsocketConsumer):
             return
         await self.send(text_data=_composer_reset_html())
 
-    async def dispatch(self, message: dict[str, Any]) -> None:
-        """Run the thread's event handlers without Channels' database clean-up.
-
-        Channels closes stale database connections (a trip through the thread pool) before
-        every handler. The event handlers only forward pre-rendered HTML and never touch the
-        database, and at one event per member per frame that trip was much of daphne's time.
-        """
-        if message["type"] in FORWARDED_EVENTS:
-            await getattr(self, get_handler_name(message))(message)
-        else:
-            await super().dispatch(message)
-
-    async def chat_message(self, event: dict[str, Any]) -> None:
-        await self.send(text_data=event["html"])
-
-    async def chat_status(self, event: dict[str, Any]) -> None:
-        await self.send(text_data=event["html"])
-
-    async def chat_frame(self, event: dict[str, Any]) -> None:
-        await self.send(text_data=event["html"])
+    async def forward(self, html: str) -> None:
+        """Send a thread event's pre-rendered fragment (called by ``ThreadFanout``)."""
+        await self.send(text_data=html)
 
     async def layer_reconnected(self, event: dict[str, Any]) -> None:
         """This process's Redis connection came back: events sent meanwhile were lost."""
-        if hasattr(self, "group_name"):
+        if hasattr(self, "thread"):
             await self._send_transcript()
 
     async def _send_transcript(self) -> None:

@@ -1,8 +1,8 @@
 """The real-time contract: group names, event types and their payloads, in one place.
 
-Every event sent to a thread's group carries ``html``: a server-rendered, escaped fragment that
-htmx swaps into the page by id (``hx-swap-oob``), so a consumer only forwards it. Rendering
-happens once per event here, not once per connected client.
+Every event sent to a thread's group carries ``thread_id`` and ``html``: a server-rendered,
+escaped fragment that htmx swaps into the page by id (``hx-swap-oob``), so daphne only forwards
+it (``chat.fanout``). Rendering happens once per event here, not once per connected client.
 
 =============  ====================================================================
 event type     meaning and payload
@@ -39,6 +39,7 @@ SEND_ATTEMPTS = 2
 MESSAGE_CREATED = "chat.message"
 MESSAGE_CHANGED = "chat.status"
 FRAME = "chat.frame"
+THREAD_EVENTS = frozenset({MESSAGE_CREATED, MESSAGE_CHANGED, FRAME})
 
 
 def thread_group_name(thread_id: int) -> str:
@@ -120,7 +121,8 @@ def _send(thread_id: int, payload: dict[str, Any]) -> None:
     assert channel_layer is not None, "CHANNEL_LAYERS must be configured"
     for attempt in range(SEND_ATTEMPTS):
         try:
-            _sender.run(channel_layer.group_send(thread_group_name(thread_id), payload))
+            event = {**payload, "thread_id": thread_id}
+            _sender.run(channel_layer.group_send(thread_group_name(thread_id), event))
             return
         except Exception:
             # After a Redis restart the pooled connection is dead; the next try opens a new one.

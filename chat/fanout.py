@@ -1,0 +1,79 @@
+"""Fan-out inside a daphne process: one group membership per thread, one pass over its sockets.
+
+When every socket joins the thread's group itself, each event is queued once per socket, and
+each socket's consumer task wakes, dispatches and sends: at hundreds of members and tens of
+frames a second, that per-socket bookkeeping was a third of daphne's time (bench/README.md).
+Here the process joins each thread's group once, through one channel of its own, and one task
+writes every event it receives to the thread's local sockets in turn, in the order received.
+"""
+
+import asyncio
+import logging
+import weakref
+from typing import Any, Protocol
+
+from channels.layers import get_channel_layer
+
+from . import events
+
+logger = logging.getLogger(__name__)
+
+
+class Member(Protocol):
+    async def forward(self, html: str) -> None: ...
+
+
+class ThreadFanout:
+    """The local members of each thread, and the one task that forwards events to them."""
+
+    def __init__(self) -> None:
+        self._layer = get_channel_layer()
+        self._members: dict[int, set[Member]] = {}
+        self._channel: str | None = None
+        self._receiving: asyncio.Task[None] | None = None
+
+    async def join(self, thread_id: int, member: Member) -> None:
+        """Add ``member``; when this returns, every later event of the thread reaches it."""
+        members = self._members.setdefault(thread_id, set())
+        members.add(member)
+        if len(members) == 1:
+            await self._layer.group_add(events.thread_group_name(thread_id), await self._name())
+
+    async def leave(self, thread_id: int, member: Member) -> None:
+        members = self._members.get(thread_id, set())
+        members.discard(member)
+        if not members and thread_id in self._members:
+            del self._members[thread_id]
+            await self._layer.group_discard(events.thread_group_name(thread_id), await self._name())
+
+    async def _name(self) -> str:
+        if self._channel is None:
+            self._channel = await self._layer.new_channel()
+            self._receiving = asyncio.create_task(self._receive(self._channel))
+        return self._channel
+
+    async def _receive(self, channel: str) -> None:
+        while True:
+            event: dict[str, Any] = await self._layer.receive(channel)
+            if event["type"] in events.THREAD_EVENTS:
+                await self._forward(event["thread_id"], event["html"])
+
+    async def _forward(self, thread_id: int, html: str) -> None:
+        for member in list(self._members.get(thread_id, ())):
+            try:
+                await member.forward(html)
+            except Exception:  # one broken socket must not cost the others their event
+                logger.exception("Could not forward an event of thread %s", thread_id)
+
+
+_per_loop: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, ThreadFanout]" = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def thread_fanout() -> ThreadFanout:
+    """This event loop's fan-out (daphne runs one loop; each async test has its own)."""
+    loop = asyncio.get_running_loop()
+    if loop not in _per_loop:
+        _per_loop[loop] = ThreadFanout()
+    return _per_loop[loop]
