@@ -15,6 +15,7 @@ class Config:
     smoke: bool
     ttft_reps: int = 10
     per_token_reps: int = 4
+    one_thread_reps: int = 3
     long_reps: int = 2
     history_turns: int = 20  # a long thread: about 1,350 prompt tokens
     fanout_clients: tuple[int, ...] = (1, 50, 200, 500)
@@ -42,6 +43,7 @@ class Config:
             smoke=True,
             ttft_reps=2,
             per_token_reps=1,
+            one_thread_reps=1,
             long_reps=1,
             history_turns=4,
             fanout_clients=(1, 3),

@@ -68,6 +68,13 @@ def table(results: dict[str, Any]) -> str:
         ))  # fmt: skip
     per_token = results["baselines"]["per_token_sends"]
     polling = results["baselines"]["polling_250ms"]
+    one_thread = results.get("efficiency_one_model_thread")
+    if one_thread:
+        rows += [("", "", "", ""), (
+            "efficiency with LLM_N_THREADS=1, short / long / long thread", "",
+            f"{_fmt(one_thread['short_answer'])} / {_fmt(one_thread['long_answer'])} / "
+            f"{_fmt(one_thread['long_thread'])}", "",
+        )]  # fmt: skip
     rows += [
         ("", "", "", ""),
         ("baseline: per-token sends, efficiency short / long", "",

@@ -16,10 +16,13 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import environment
 from .clients import ClientPool, raise_open_files_limit
+
+if TYPE_CHECKING:
+    from .context import Bench
 
 BENCH_DIR = Path(__file__).resolve().parent
 SMOKE_MAX_TOKENS = 48
@@ -115,6 +118,8 @@ def _run(*, smoke: bool, env: environment.BenchEnvironment) -> dict[str, Any]:
         per_token = measure_efficiency.measure(
             bench, reps=config.per_token_reps, long_reps=1, tag="per-token: "
         )
+        bench.progress("1c. efficiency with one model thread: a core left for the pipeline")
+        one_thread = _one_model_thread(bench)
         stack.stop_worker()
         bench.progress("6. database writes per generation (reply_generate in the bench process)")
         writes = measure_db_writes.measure_writes(bench)
@@ -138,6 +143,7 @@ def _run(*, smoke: bool, env: environment.BenchEnvironment) -> dict[str, Any]:
         "environment": {"database": env.database, "redis": env.redis},
         "settings": dict(environment.MODEL_ENV, LLM_MAX_TOKENS=os.environ["LLM_MAX_TOKENS"]),
         "efficiency": generation["efficiency"],
+        "efficiency_one_model_thread": one_thread["efficiency"],
         "ttft_overhead_ms": generation["ttft_overhead_ms"],
         "fanout": fanout["fanout"],
         "fanout_slower_frames": fanout["slower_frames_fanout"],
@@ -159,9 +165,34 @@ def _run(*, smoke: bool, env: environment.BenchEnvironment) -> dict[str, Any]:
             "ttft_ms": generation["ttft_ms"],
             "generation_runs": generation["runs"],
             "per_token_generation_runs": per_token["runs"],
+            "one_model_thread_generation_runs": one_thread["runs"],
             "memory": fanout["memory"],
         },
     }
+
+
+def _one_model_thread(bench: "Bench") -> dict[str, Any]:
+    """Efficiency with LLM_N_THREADS=1 on both sides: llama.cpp no longer claims every core.
+
+    On 2 cores with 2 model threads, every other runnable thread (daphne, Redis, the client,
+    the worker's sender) pre-empts one of llama.cpp's, and the other waits for it; with one
+    model thread the pipeline has a core of its own, as it does beside a GPU worker.
+    """
+    from django.test import override_settings
+
+    from .measure_efficiency import measure
+    from .reference import reference_model
+
+    two_threads = bench.model
+    bench.stack.start_worker(LLM_N_THREADS="1")
+    try:
+        with override_settings(LLM_N_THREADS=1):
+            bench.model = reference_model()
+            return measure(
+                bench, reps=bench.config.one_thread_reps, long_reps=1, tag="1 model thread: "
+            )
+    finally:
+        bench.model = two_threads
 
 
 def model_name() -> str:
