@@ -4,6 +4,7 @@ The generation service (in the worker) moves a reply along; members may stop it.
 writes, then broadcasts.
 """
 
+import copy
 from datetime import datetime, timedelta
 
 from django.contrib.auth.models import User
@@ -43,17 +44,24 @@ class ReplyNoLongerStreaming(Exception):
     """The reply was ended elsewhere (e.g. interrupted as stale): this attempt must stop."""
 
 
-def reply_frame(*, reply: Message, text: str, seq: int, delta: str, persist: bool) -> None:
-    """Send frame ``seq``; when ``persist``, first save the text so far (a reload shows it).
+def reply_progress_record(*, reply: Message, text: str, seq: int, persist: bool) -> Message:
+    """Note that frame ``seq`` holds ``text``; when ``persist``, save it (a reload shows it).
 
     Saving doubles as the attempt's heartbeat, and checks that the attempt still owns the reply.
+    Returns a copy of the reply as of this frame, for ``reply_frame_send``, which the worker
+    runs on another thread while ``reply`` goes on changing.
     """
     reply.body = text
     reply.last_seq = seq
     if persist:
         _save_while_streaming(reply, body=text, last_seq=seq)
-    live_text_set(reply_id=reply.pk, seq=seq, text=text)
-    events.broadcast_frame(reply, seq=seq, delta=delta)
+    return copy.copy(reply)
+
+
+def reply_frame_send(*, frame: Message, delta: str) -> None:
+    """Share the frame ``frame.last_seq``: its whole text in the cache, and the frame event."""
+    live_text_set(reply_id=frame.pk, seq=frame.last_seq, text=frame.body)
+    events.broadcast_frame(frame, seq=frame.last_seq, delta=delta)
 
 
 def reply_stop(*, reply: Message, by: User) -> bool:

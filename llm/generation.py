@@ -10,14 +10,15 @@ from chat.replies import (
     ReplyNoLongerStreaming,
     reply_fail,
     reply_finish,
-    reply_frame,
+    reply_frame_send,
+    reply_progress_record,
     reply_start,
 )
 from chat.streaming_state import stop_request_get
 
 from .model import LoadedModel, model_load, model_spec_from_settings
 from .prompt import Turn, fit_turns, stop_strings
-from .streaming import FramePacer, ThrottledPoll
+from .streaming import BackgroundCalls, FramePacer, ThrottledPoll
 
 logger = logging.getLogger(__name__)
 
@@ -39,22 +40,34 @@ def reply_generate(*, reply_id: int) -> None:
         return
     if not reply_start(reply=reply, model_name=model.name):
         return
+    sending = BackgroundCalls(name=f"reply-{reply_id}-frames")
+
+    def frame(*, seq: int, delta: str, text: str, persist: bool) -> None:
+        # Saved here, in order and in this thread's transaction; shared from the other thread.
+        snapshot = reply_progress_record(reply=reply, text=text, seq=seq, persist=persist)
+        sending.submit(lambda: reply_frame_send(frame=snapshot, delta=delta))
+
     pacer = FramePacer(
-        sink=lambda **frame: reply_frame(reply=reply, **frame),
+        sink=frame,
         frame_interval=settings.LLM_FRAME_INTERVAL_S,
         persist_interval=settings.LLM_PERSIST_INTERVAL_S,
     )
     try:
-        _stream_into(pacer, reply=reply, model=model)
+        _stream_into(pacer, sending, reply=reply, model=model)
     except ReplyNoLongerStreaming:
         logger.warning("Reply %s was ended elsewhere; this attempt stops", reply_id)
     except Exception as exc:
         logger.exception("Generation failed for reply %s", reply_id)
         pacer.finish()
+        sending.close()
         reply_fail(reply=reply, text=pacer.text, seq=pacer.seq, reason=_reason(exc))
+    finally:
+        sending.close()
 
 
-def _stream_into(pacer: FramePacer, *, reply: Message, model: LoadedModel) -> None:
+def _stream_into(
+    pacer: FramePacer, sending: BackgroundCalls, *, reply: Message, model: LoadedModel
+) -> None:
     turns = _thread_turns(reply)
     # replace, not format: a prompt may contain other braces.
     system = settings.LLM_SYSTEM_PROMPT.replace("{name}", settings.ASSISTANT_NAME)
@@ -87,6 +100,7 @@ def _stream_into(pacer: FramePacer, *, reply: Message, model: LoadedModel) -> No
             break  # leaving the generator ends llama.cpp's decoding loop
     pacer.finish()
     ended = time.monotonic()
+    sending.close()  # every frame leaves before the final status
     first = pacer.first_piece_at
     streaming_s = ended - first if first is not None else 0.0
     reply_finish(

@@ -6,9 +6,14 @@ marked for saving at most every ``persist_interval`` seconds. Whatever is pendin
 stream ends is handed back by ``finish`` for the final write.
 """
 
+import logging
+import queue
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -72,3 +77,32 @@ class ThrottledPoll:
             self._next_at = now + self.interval
             self.answer = self.check()
         return self.answer
+
+
+class BackgroundCalls:
+    """Runs calls on a thread of its own, one at a time and in the order they were submitted.
+
+    The model's loop hands each frame's sending (rendering, the cache write, the broadcast: about
+    a millisecond, mostly waiting on Redis) to this thread and goes straight back to decoding,
+    so the pipeline does not add its time to the model's. ``close`` waits for every call.
+    """
+
+    def __init__(self, *, name: str) -> None:
+        self._calls: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def submit(self, call: Callable[[], None]) -> None:
+        self._calls.put(call)
+
+    def close(self) -> None:
+        if self._thread.is_alive():
+            self._calls.put(None)
+            self._thread.join()
+
+    def _run(self) -> None:
+        while (call := self._calls.get()) is not None:
+            try:
+                call()
+            except Exception:  # a lost frame is caught up from the cache and the final status
+                logger.exception("A background call failed")

@@ -5,6 +5,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 
 from chat.models import Message, Thread
+from chat.replies import reply_frame_send, reply_progress_record
 from workspace.models import Membership, Workspace
 
 PASSWORD = "correct horse battery staple"
@@ -77,3 +78,9 @@ def assistant_reply(
     return Message.objects.create(
         thread=thread, role=Message.Role.ASSISTANT, status=status, in_reply_to=asked, **fields
     )
+
+
+def frame_send(reply: Message, *, text: str, seq: int, delta: str) -> None:
+    """Frame ``seq`` of a streaming reply, recorded and sent as the worker does (not saved)."""
+    frame = reply_progress_record(reply=reply, text=text, seq=seq, persist=False)
+    reply_frame_send(frame=frame, delta=delta)

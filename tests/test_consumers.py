@@ -8,10 +8,11 @@ from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.test import Client
 
-from chat import replies
 from chat.consumers import CLOSE_NOT_AUTHENTICATED, CLOSE_NOT_FOUND
 from chat.models import Message
 from workspace.asgi import application
+
+from .factories import frame_send
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -135,9 +136,7 @@ async def test_hostile_model_output_is_rendered_inert_in_frames(team, cookies):
         thread=team.thread, role=Message.Role.ASSISTANT, status=Message.Status.STREAMING
     )
     hostile = '<script>steal()</script><div id="transcript" hx-get="/x" onclick="y()">'
-    await database_sync_to_async(replies.reply_frame)(
-        reply=reply, text=hostile, seq=1, delta=hostile, persist=False
-    )
+    await database_sync_to_async(frame_send)(reply, text=hostile, seq=1, delta=hostile)
 
     frame = await bob.receive_from(timeout=5)
     assert f'id="message-{reply.pk}-body"' in frame
@@ -175,11 +174,9 @@ async def test_a_joining_member_is_sent_the_transcript_with_the_streaming_answer
         last_seq=1,
     )
     # Frames 2 and 3 were sent but not yet saved: the cache has them.
-    await database_sync_to_async(replies.reply_frame)(
-        reply=reply, text="Nova, Orbit", seq=2, delta=", Orbit", persist=False
-    )
-    await database_sync_to_async(replies.reply_frame)(
-        reply=reply, text="Nova, Orbit and Tide", seq=3, delta=" and Tide", persist=False
+    await database_sync_to_async(frame_send)(reply, text="Nova, Orbit", seq=2, delta=", Orbit")
+    await database_sync_to_async(frame_send)(
+        reply, text="Nova, Orbit and Tide", seq=3, delta=" and Tide"
     )
 
     transcript = await _join(_socket(team.thread.pk, ORIGIN, cookies["bob"]))

@@ -1,6 +1,9 @@
-"""Frames: the first piece at once, then coalesced; database writes at most once a second."""
+"""Frames: the first piece at once, then coalesced; database writes at most once a second; sent
+from a thread of their own, in order."""
 
-from llm.streaming import FramePacer
+import threading
+
+from llm.streaming import BackgroundCalls, FramePacer
 
 
 class FakeClock:
@@ -73,3 +76,35 @@ def test_finish_sends_what_is_pending_without_an_extra_save():
     assert frames[-1] == {"seq": 2, "delta": "b", "text": "ab", "persist": False}
     pacer.finish()
     assert len(frames) == 2
+
+
+def test_background_calls_run_in_order_without_the_caller_waiting_and_close_waits_for_all():
+    release = threading.Event()
+    done: list[int] = []
+    calls = BackgroundCalls(name="test-frames")
+
+    def first() -> None:
+        release.wait(5)
+        done.append(1)
+
+    calls.submit(first)
+    calls.submit(lambda: done.append(2))
+    assert done == [], "submit returned while the first call was still running"
+    release.set()
+    calls.close()
+    assert done == [1, 2]
+
+
+def test_a_failing_background_call_is_logged_and_the_next_ones_still_run(caplog):
+    done: list[int] = []
+    calls = BackgroundCalls(name="test-frames")
+
+    def failing() -> None:
+        raise RuntimeError("Redis is gone")
+
+    calls.submit(failing)
+    calls.submit(lambda: done.append(2))
+    calls.close()
+    calls.close()  # closing twice is harmless
+    assert done == [2]
+    assert "A background call failed" in caplog.text

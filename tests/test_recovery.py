@@ -11,14 +11,14 @@ from chat import replies
 from chat.models import Message
 from chat.replies import (
     ReplyNoLongerStreaming,
-    reply_frame,
     reply_interrupt_stale,
+    reply_progress_record,
     reply_retry,
 )
 from llm import generation
 from llm.generation import reply_generate
 
-from .factories import assistant_reply
+from .factories import assistant_reply, frame_send
 
 pytestmark = pytest.mark.django_db
 
@@ -35,7 +35,7 @@ def _silence(reply: Message, seconds: int) -> None:
 
 def test_a_reply_whose_worker_went_silent_is_interrupted_keeping_every_token_sent(team):
     reply = _reply(team, body="Nova", last_seq=1)
-    reply_frame(reply=reply, text="Nova and Orbit", seq=2, delta=" and Orbit", persist=False)
+    frame_send(reply, text="Nova and Orbit", seq=2, delta=" and Orbit")
     _silence(reply, 60)
 
     assert reply_interrupt_stale(silent_for=timedelta(seconds=30)) == [reply.pk]
@@ -63,7 +63,7 @@ def test_a_lost_attempt_that_comes_back_cannot_write_into_the_ended_reply(team):
     reply_interrupt_stale(silent_for=timedelta(seconds=30))
 
     with pytest.raises(ReplyNoLongerStreaming):
-        reply_frame(reply=reply, text="Nova, late", seq=2, delta=", late", persist=True)
+        reply_progress_record(reply=reply, text="Nova, late", seq=2, persist=True)
 
     reply.refresh_from_db()
     assert reply.body == "Nova"
@@ -72,15 +72,15 @@ def test_a_lost_attempt_that_comes_back_cannot_write_into_the_ended_reply(team):
 
 def test_generation_stops_quietly_when_its_reply_was_interrupted_meanwhile(team, monkeypatch):
     reply = _reply(team, status=Message.Status.QUEUED)
-    real_frame = generation.reply_frame
+    real_record = generation.reply_progress_record
 
     def interrupted_after_second_frame(**frame):
         if frame["seq"] == 2:
             Message.objects.filter(pk=reply.pk).update(status=Message.Status.INTERRUPTED)
             frame["persist"] = True
-        real_frame(**frame)
+        return real_record(**frame)
 
-    monkeypatch.setattr(generation, "reply_frame", interrupted_after_second_frame)
+    monkeypatch.setattr(generation, "reply_progress_record", interrupted_after_second_frame)
 
     reply_generate(reply_id=reply.pk)
 

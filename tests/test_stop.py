@@ -30,15 +30,16 @@ def test_a_streaming_reply_stops_between_tokens_and_keeps_its_text(team, setting
     settings.LLM_MAX_TOKENS = 300
     reply = assistant_reply(thread=team.thread, asker=team.owner, question=LONG_ANSWER_PROMPT)
     frames_seen = []
-    real_frame = generation.reply_frame
+    real_record = generation.reply_progress_record
 
     def frame_then_stop(**frame):
-        real_frame(**frame)
+        recorded = real_record(**frame)
         frames_seen.append(frame["seq"])
         if frame["seq"] == 2:
             assert reply_stop(reply=Message.objects.get(pk=reply.pk), by=team.member)
+        return recorded
 
-    monkeypatch.setattr(generation, "reply_frame", frame_then_stop)
+    monkeypatch.setattr(generation, "reply_progress_record", frame_then_stop)
 
     reply_generate(reply_id=reply.pk)
 
