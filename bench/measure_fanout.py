@@ -1,7 +1,7 @@
 """Figures 3 and 5: fan-out delay to N clients, and the memory an idle connection costs.
 
 A synthetic generator in the bench process plays the worker's part: it calls
-``chat.events.broadcast_frame`` (what ``chat.replies.reply_frame`` calls) at a fixed rate
+``chat.events.broadcast_frame`` (what ``chat.replies.reply_frame_send`` calls) at a fixed rate
 for a streaming reply, noting each frame's send time. N clients in separate processes note when each
 frame arrives (same monotonic clock). Delay = arrival - send, over every (client, frame).
 """

@@ -43,9 +43,13 @@ def reply_generate(*, reply_id: int) -> None:
     sending = BackgroundCalls(name=f"reply-{reply_id}-frames")
 
     def frame(*, seq: int, delta: str, text: str, persist: bool) -> None:
-        # Saved here, in order and in this thread's transaction; shared from the other thread.
+        # Saved here, in order and in this thread's transaction. The first frame is also sent
+        # from here: handing it over would cost time to first token (GIL hand-offs, 5-8 ms).
         snapshot = reply_progress_record(reply=reply, text=text, seq=seq, persist=persist)
-        sending.submit(lambda: reply_frame_send(frame=snapshot, delta=delta))
+        if seq == 1:
+            reply_frame_send(frame=snapshot, delta=delta)
+        else:
+            sending.submit(lambda: reply_frame_send(frame=snapshot, delta=delta))
 
     pacer = FramePacer(
         sink=frame,

@@ -83,8 +83,10 @@ class BackgroundCalls:
     """Runs calls on a thread of its own, one at a time and in the order they were submitted.
 
     The model's loop hands each frame's sending (rendering, the cache write, the broadcast: about
-    a millisecond, mostly waiting on Redis) to this thread and goes straight back to decoding,
-    so the pipeline does not add its time to the model's. ``close`` waits for every call.
+    a millisecond, mostly waiting on Redis) to this thread and goes straight back to decoding.
+    Where the model leaves a core free (a GPU worker, or fewer model threads than cores), that
+    work then overlaps decoding instead of adding to it (bench/README.md). ``close`` waits for
+    every call.
     """
 
     def __init__(self, *, name: str) -> None:

@@ -7,6 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from chat.models import Message
+from llm import generation
 from llm.generation import reply_generate
 from llm.model import model_load, model_spec_from_settings
 from llm.prompt import Turn
@@ -147,3 +148,30 @@ def test_an_error_mid_stream_fails_the_reply_and_keeps_the_partial_text(team, mo
     assert reply.status == Message.Status.FAILED
     assert "the GPU fell over" in reply.error
     assert reply.body, "the text generated before the error is kept"
+
+
+def test_every_frame_is_sent_in_order_before_the_final_status(team, model, settings, monkeypatch):
+    settings.LLM_TEMPERATURE = 0
+    settings.LLM_MAX_TOKENS = 60
+    settings.LLM_FRAME_INTERVAL_S = 0.0  # a frame per piece: many frames, little time
+    reply = assistant_reply(thread=team.thread, asker=team.owner, question=LONG_ANSWER_PROMPT)
+    sent: list[object] = []
+    real_send, real_finish = generation.reply_frame_send, generation.reply_finish
+
+    def send(*, frame, delta):
+        time.sleep(0.002)  # a slow Redis: frames pile up behind the first
+        real_send(frame=frame, delta=delta)
+        sent.append(frame.last_seq)
+
+    def finish(**fields):
+        sent.append("final status")
+        return real_finish(**fields)
+
+    monkeypatch.setattr(generation, "reply_frame_send", send)
+    monkeypatch.setattr(generation, "reply_finish", finish)
+
+    reply_generate(reply_id=reply.pk)
+
+    reply.refresh_from_db()
+    assert sent == [*range(1, reply.last_seq + 1), "final status"]
+    assert reply.last_seq > 10
