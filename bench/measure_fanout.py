@@ -173,42 +173,42 @@ def _cpu(process: psutil.Process) -> float:
     return float(times.user + times.system)
 
 
+def _series(
+    bench: Bench,
+    counts: tuple[int, ...],
+    *,
+    replicas: int,
+    rate_hz: float,
+    frames: int,
+    label: str = "",
+) -> list[dict[str, Any]]:
+    """One fan-out point per client count, each reported as it ends."""
+    points = []
+    for clients in counts:
+        point = fanout_point(
+            bench, clients=clients, replicas=replicas, rate_hz=rate_hz, frames=frames
+        )
+        bench.progress(label + _line(point))
+        points.append(point)
+    return points
+
+
 def measure(bench: Bench, *, per_token_rate_hz: float) -> dict[str, Any]:
     config = bench.config
-    points: list[dict[str, Any]] = []
-    for clients in config.fanout_clients:
-        point = fanout_point(
-            bench, clients=clients, replicas=1, rate_hz=config.fanout_rate_hz,
-            frames=config.fanout_frames,
-        )  # fmt: skip
-        bench.progress(_line(point))
-        points.append(point)
-    memory, top = ramp_and_fanout(bench, rate_hz=config.fanout_rate_hz, frames=config.fanout_frames)
+    rate, frames = config.fanout_rate_hz, config.fanout_frames
+    points = _series(bench, config.fanout_clients, replicas=1, rate_hz=rate, frames=frames)
+    memory, top = ramp_and_fanout(bench, rate_hz=rate, frames=frames)
     bench.progress(_line(top) + " (as many as one daphne held, up to the cap)")
     points.append(top)
-    for clients in config.fanout_replica_clients:
-        point = fanout_point(
-            bench, clients=clients, replicas=2, rate_hz=config.fanout_rate_hz,
-            frames=config.fanout_frames,
-        )  # fmt: skip
-        bench.progress(_line(point))
-        points.append(point)
-    slower: list[dict[str, Any]] = []
-    for clients in config.slower_frames_clients:
-        point = fanout_point(
-            bench, clients=clients, replicas=1, rate_hz=config.slower_frames_rate_hz,
-            frames=config.fanout_frames,
-        )  # fmt: skip
-        bench.progress("slower frames: " + _line(point))
-        slower.append(point)
-    per_token: list[dict[str, Any]] = []
-    for clients in config.per_token_clients:
-        point = fanout_point(
-            bench, clients=clients, replicas=1, rate_hz=per_token_rate_hz,
-            frames=config.per_token_frames,
-        )  # fmt: skip
-        bench.progress("per-token baseline: " + _line(point))
-        per_token.append(point)
+    points += _series(bench, config.fanout_replica_clients, replicas=2, rate_hz=rate, frames=frames)
+    slower = _series(
+        bench, config.slower_frames_clients, replicas=1, rate_hz=config.slower_frames_rate_hz,
+        frames=frames, label="slower frames: ",
+    )  # fmt: skip
+    per_token = _series(
+        bench, config.per_token_clients, replicas=1, rate_hz=per_token_rate_hz,
+        frames=config.per_token_frames, label="per-token baseline: ",
+    )  # fmt: skip
     return {
         "fanout": points,
         "slower_frames_fanout": slower,
