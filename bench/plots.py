@@ -18,10 +18,13 @@ def efficiency(results: dict[str, Any], path: Path) -> None:
     coalesced = [_none_to_nan(results["efficiency"][k]) for k in labels]
     per_token = results["baselines"]["per_token_sends"].get("efficiency", {})
     baseline = [_none_to_nan(per_token.get(k)) for k in labels]
+    one_thread = results.get("efficiency_one_model_thread", {})
+    spare_core = [_none_to_nan(one_thread.get(k)) for k in labels]
     fig, ax = plt.subplots(figsize=(7, 4))
     xs = range(len(labels))
-    ax.bar([x - 0.2 for x in xs], coalesced, 0.4, label="coalesced frames (40 ms)")
-    ax.bar([x + 0.2 for x in xs], baseline, 0.4, label="one group message per token")
+    ax.bar([x - 0.27 for x in xs], coalesced, 0.27, label="coalesced frames (40 ms)")
+    ax.bar(list(xs), baseline, 0.27, label="one group message per token")
+    ax.bar([x + 0.27 for x in xs], spare_core, 0.27, label="coalesced, LLM_N_THREADS=1")
     ax.axhline(0.97, color="red", linestyle="--", label="target 0.97")
     ax.set_xticks(list(xs), [label.replace("_", " ") for label in labels])
     ax.set_ylabel("client tokens/s ÷ plain llama-cpp-python tokens/s")
