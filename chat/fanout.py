@@ -31,20 +31,29 @@ class ThreadFanout:
         self._members: dict[int, set[Member]] = {}
         self._channel: str | None = None
         self._receiving: asyncio.Task[None] | None = None
+        # Joins and leaves one at a time: a member who joins while the process is still
+        # joining the group must not return before the process is in it.
+        self._changing = asyncio.Lock()
 
     async def join(self, thread_id: int, member: Member) -> None:
         """Add ``member``; when this returns, every later event of the thread reaches it."""
-        members = self._members.setdefault(thread_id, set())
-        members.add(member)
-        if len(members) == 1:
-            await self._layer.group_add(events.thread_group_name(thread_id), await self._name())
+        async with self._changing:
+            if thread_id not in self._members:
+                group = events.thread_group_name(thread_id)
+                await self._layer.group_add(group, await self._name())  # may raise: no trace
+                self._members[thread_id] = set()
+            self._members[thread_id].add(member)
 
     async def leave(self, thread_id: int, member: Member) -> None:
-        members = self._members.get(thread_id, set())
-        members.discard(member)
-        if not members and thread_id in self._members:
-            del self._members[thread_id]
-            await self._layer.group_discard(events.thread_group_name(thread_id), await self._name())
+        async with self._changing:
+            members = self._members.get(thread_id)
+            if members is None:
+                return
+            members.discard(member)
+            if not members:
+                del self._members[thread_id]
+                group = events.thread_group_name(thread_id)
+                await self._layer.group_discard(group, await self._name())
 
     async def _name(self) -> str:
         if self._channel is None:
@@ -55,7 +64,7 @@ class ThreadFanout:
     async def _receive(self, channel: str) -> None:
         while True:
             event: dict[str, Any] = await self._layer.receive(channel)
-            if event["type"] in events.THREAD_EVENTS:
+            if event.get("type") in events.THREAD_EVENTS:
                 await self._forward(event["thread_id"], event["html"])
 
     async def _forward(self, thread_id: int, html: str) -> None:

@@ -2,6 +2,7 @@
 
 import asyncio
 
+import pytest
 from channels.layers import get_channel_layer
 
 from chat import events
@@ -55,4 +56,40 @@ async def test_a_member_who_left_gets_nothing_and_the_thread_can_be_joined_again
     await _send(7, "after")
     await _until(lambda: bob.received == ["after"])
 
+    assert alice.received == []
+
+
+async def test_a_member_who_joins_while_the_process_is_joining_the_group_misses_nothing():
+    fanout = ThreadFanout()
+    first, second = Socket(), Socket()
+    joining = asyncio.create_task(fanout.join(3, first))
+    await asyncio.sleep(0)  # the first join is under way
+
+    await fanout.join(3, second)
+    await _send(3, "right after")
+
+    await _until(lambda: second.received == ["right after"])
+    await joining
+
+
+async def test_a_join_that_failed_leaves_no_trace_and_the_next_one_works(monkeypatch):
+    fanout = ThreadFanout()
+    layer = get_channel_layer()
+    real_group_add = layer.group_add
+    failures = [ConnectionError("Redis is down")]
+
+    async def flaky_group_add(group: str, channel: str) -> None:
+        if failures:
+            raise failures.pop()
+        await real_group_add(group, channel)
+
+    monkeypatch.setattr(layer, "group_add", flaky_group_add)
+    alice, bob = Socket(), Socket()
+    with pytest.raises(ConnectionError):
+        await fanout.join(4, alice)
+
+    await fanout.join(4, bob)
+    await _send(4, "hello")
+
+    await _until(lambda: bob.received == ["hello"])
     assert alice.received == []
