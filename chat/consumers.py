@@ -11,10 +11,9 @@ from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.template.loader import render_to_string
 
-from . import events
-from .fanout import thread_fanout
+from .fanout import thread_fanout, thread_transcript_html
 from .models import Thread
-from .selectors import message_list, thread_get_for_member
+from .selectors import thread_get_for_member
 from .services import message_create
 
 logger = logging.getLogger(__name__)
@@ -28,9 +27,10 @@ class ThreadConsumer(AsyncWebsocketConsumer):
     """One member's socket on one thread.
 
     The thread's events reach it through this process's ``ThreadFanout``, which calls
-    ``forward``; the consumer's own channel only carries ``layer.reconnected``.
+    ``forward``; so the consumer needs no channel of its own.
     """
 
+    channel_layer_alias = None  # no layer: no channel, no subscription, no task per socket
     thread: Thread
 
     async def connect(self) -> None:
@@ -48,7 +48,9 @@ class ThreadConsumer(AsyncWebsocketConsumer):
             return
         await thread_fanout().join(self.thread.pk, self)
         # Joined first, read second: whatever happens after the read arrives as an event.
-        await self._send_transcript()
+        await self.send(
+            text_data=await database_sync_to_async(thread_transcript_html)(self.thread.pk)
+        )
 
     async def disconnect(self, code: int) -> None:
         if hasattr(self, "thread"):
@@ -73,14 +75,6 @@ class ThreadConsumer(AsyncWebsocketConsumer):
         """Send a thread event's pre-rendered fragment (called by ``ThreadFanout``)."""
         await self.send(text_data=html)
 
-    async def layer_reconnected(self, event: dict[str, Any]) -> None:
-        """This process's Redis connection came back: events sent meanwhile were lost."""
-        if hasattr(self, "thread"):
-            await self._send_transcript()
-
-    async def _send_transcript(self) -> None:
-        await self.send(text_data=await database_sync_to_async(_transcript_html)(self.thread))
-
     async def _send_composer_error(self, error: str) -> None:
         html = render_to_string("chat/_composer_error.html", {"error": error, "oob": True})
         await self.send(text_data=html)
@@ -92,10 +86,6 @@ def _composer_reset_html() -> str:
     return render_to_string("chat/_composer_input.html", context) + render_to_string(
         "chat/_composer_error.html", context
     )
-
-
-def _transcript_html(thread: Thread) -> str:
-    return events.transcript_html(message_list(thread=thread))
 
 
 def _body_from_frame(text_data: str | None) -> str:

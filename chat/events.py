@@ -119,9 +119,9 @@ def _send(thread_id: int, payload: dict[str, Any]) -> None:
     """
     channel_layer = get_channel_layer()
     assert channel_layer is not None, "CHANNEL_LAYERS must be configured"
+    event = {**payload, "thread_id": thread_id}
     for attempt in range(SEND_ATTEMPTS):
         try:
-            event = {**payload, "thread_id": thread_id}
             _sender.run(channel_layer.group_send(thread_group_name(thread_id), event))
             return
         except Exception:

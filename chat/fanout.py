@@ -5,6 +5,7 @@ each socket's consumer task wakes, dispatches and sends: at hundreds of members 
 frames a second, that per-socket bookkeeping was a third of daphne's time (bench/README.md).
 Here the process joins each thread's group once, through one channel of its own, and one task
 writes every event it receives to the thread's local sockets in turn, in the order received.
+Sockets have no channel of their own.
 """
 
 import asyncio
@@ -12,9 +13,14 @@ import logging
 import weakref
 from typing import Any, Protocol
 
+from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 
+from workspace.channel_layer import RECONNECTED
+
 from . import events
+from .models import Thread
+from .selectors import message_list
 
 logger = logging.getLogger(__name__)
 
@@ -30,7 +36,7 @@ class ThreadFanout:
         self._layer = get_channel_layer()
         self._members: dict[int, set[Member]] = {}
         self._channel: str | None = None
-        self._receiving: asyncio.Task[None] | None = None
+        self._receiving: asyncio.Task[None] | None = None  # held: the loop keeps tasks weakly
         # Joins and leaves one at a time: a member who joins while the process is still
         # joining the group must not return before the process is in it.
         self._changing = asyncio.Lock()
@@ -66,6 +72,19 @@ class ThreadFanout:
             event: dict[str, Any] = await self._layer.receive(channel)
             if event.get("type") in events.THREAD_EVENTS:
                 await self._forward(event["thread_id"], event["html"])
+            elif event.get("type") == RECONNECTED:
+                await self._resend_transcripts()
+
+    async def _resend_transcripts(self) -> None:
+        """The process's Redis connection came back, and Pub/Sub kept nothing published
+        meanwhile: send every local socket its thread's transcript again, read once a thread."""
+        for thread_id in list(self._members):
+            try:
+                html = await database_sync_to_async(thread_transcript_html)(thread_id)
+            except Exception:
+                logger.exception("Could not read the transcript of thread %s", thread_id)
+                continue
+            await self._forward(thread_id, html)
 
     async def _forward(self, thread_id: int, html: str) -> None:
         for member in list(self._members.get(thread_id, ())):
@@ -73,6 +92,11 @@ class ThreadFanout:
                 await member.forward(html)
             except Exception:  # one broken socket must not cost the others their event
                 logger.exception("Could not forward an event of thread %s", thread_id)
+
+
+def thread_transcript_html(thread_id: int) -> str:
+    """The whole transcript, as a socket is sent it when it (re)connects."""
+    return events.transcript_html(message_list(thread=Thread.objects.get(pk=thread_id)))
 
 
 _per_loop: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, ThreadFanout]" = (

@@ -7,8 +7,8 @@ per thread and tens of frames a second, that was most of daphne's time (bench/RE
 
 Pub/Sub keeps nothing for a subscriber that is away: whatever is published while a process's
 Redis connection is down is gone. redis-py re-subscribes when it reconnects; this layer then
-gives every consumer of the process a ``layer.reconnected`` message, so each can send its
-client what it may have missed (see ``ThreadConsumer.layer_reconnected``).
+gives every channel of the process a ``layer.reconnected`` message, so that its clients can be
+sent what they may have missed (see ``chat.fanout.ThreadFanout``).
 """
 
 from typing import Any
@@ -23,7 +23,7 @@ RECONNECTED = "layer.reconnected"
 
 
 class _ResyncingShard(RedisSingleShardConnection):
-    """One Redis server's subscriptions; on a reconnect, tells every local consumer."""
+    """One Redis server's subscriptions; on a reconnect, tells every local channel."""
 
     _watched: Any = None
 
