@@ -1,6 +1,7 @@
 from django.contrib import admin
+from django.http import HttpRequest
 
-from .models import Membership, Workspace
+from .models import Invitation, Membership, Workspace
 
 
 class MembershipInline(admin.TabularInline):
@@ -27,3 +28,22 @@ class MembershipAdmin(admin.ModelAdmin):
     list_filter = ["role", "workspace"]
     search_fields = ["user__username", "user__email", "workspace__name"]
     autocomplete_fields = ["user", "workspace"]
+
+
+@admin.register(Invitation)
+class InvitationAdmin(admin.ModelAdmin):
+    list_display = [
+        "workspace",
+        "created_by",
+        "created_at",
+        "expires_at",
+        "revoked_at",
+        "use_count",
+    ]
+    list_filter = ["workspace"]
+    search_fields = ["workspace__name", "created_by__username"]
+    readonly_fields = ["workspace", "created_by", "created_at", "use_count"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        """Owners create links on the workspace page: the link is only ever shown there, once."""
+        return False

@@ -4,7 +4,7 @@ from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import QuerySet
 from django.http import Http404
 
-from .models import Membership, Workspace
+from .models import Invitation, Membership, Workspace
 
 
 def workspace_list_for_user(*, user: User | AnonymousUser) -> QuerySet[Workspace]:
@@ -32,3 +32,24 @@ def membership_is_owner(*, user: User | AnonymousUser, workspace: Workspace) -> 
 
 def membership_list(*, workspace: Workspace) -> QuerySet[Membership]:
     return workspace.memberships.select_related("user").order_by("-role", "user__username")
+
+
+def invitation_list_usable(*, workspace: Workspace) -> QuerySet[Invitation]:
+    return workspace.invitations.usable().select_related("created_by")
+
+
+def invitation_get_for_workspace(*, workspace: Workspace, invitation_id: int) -> Invitation:
+    try:
+        return workspace.invitations.get(pk=invitation_id)
+    except Invitation.DoesNotExist as exc:
+        raise Http404("No such invitation.") from exc
+
+
+def invitation_get_by_token(*, token: str) -> Invitation:
+    """The invitation a link names, whatever its state; 404 for a token nobody issued."""
+    try:
+        return Invitation.objects.select_related("workspace", "created_by").get(
+            token_hash=Invitation.hash_token(token)
+        )
+    except Invitation.DoesNotExist as exc:
+        raise Http404("No such invitation.") from exc

@@ -1,12 +1,16 @@
 """Writes about workspaces."""
 
+import secrets
+from datetime import timedelta
+
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
+from django.utils import timezone
 
-from .models import Membership, Workspace
+from .models import Invitation, Membership, Workspace
 
 
 @transaction.atomic
@@ -30,3 +34,54 @@ def membership_add(*, workspace: Workspace, username_or_email: str) -> Membershi
     if not created:
         raise ValidationError(f"{user} is already a member.")
     return membership
+
+
+def invitation_create(
+    *,
+    workspace: Workspace,
+    created_by: User,
+    valid_for: timedelta = Invitation.DEFAULT_VALID_FOR,
+    max_uses: int | None = None,
+) -> tuple[Invitation, str]:
+    """Create an invitation; return it with its token, which exists nowhere else afterwards."""
+    token = secrets.token_urlsafe(32)
+    invitation = Invitation.objects.create(
+        workspace=workspace,
+        created_by=created_by,
+        token_hash=Invitation.hash_token(token),
+        expires_at=timezone.now() + valid_for,
+        max_uses=max_uses,
+    )
+    return invitation, token
+
+
+def invitation_revoke(*, invitation: Invitation) -> None:
+    """End the link at once; members who joined through it stay."""
+    if invitation.revoked_at is None:
+        invitation.revoked_at = timezone.now()
+        invitation.save(update_fields=["revoked_at"])
+
+
+@transaction.atomic
+def invitation_accept(*, invitation: Invitation, user: User) -> Membership:
+    """Make ``user`` a member. Someone already in the workspace keeps their role and uses nothing.
+
+    Raises ValidationError if the link no longer works; the row is locked so that two people
+    cannot both take the last use.
+    """
+    invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
+    invitation.check_usable()
+    membership, created = Membership.objects.get_or_create(
+        workspace=invitation.workspace, user=user
+    )
+    if created:
+        invitation.use_count += 1
+        invitation.save(update_fields=["use_count"])
+    return membership
+
+
+@transaction.atomic
+def invitation_accept_with_new_account(*, invitation: Invitation, user: User) -> Membership:
+    """Save a new, validated account and join with it: a dead link leaves no account behind."""
+    user.save()
+    return invitation_accept(invitation=invitation, user=user)

@@ -193,3 +193,8 @@ LLM_FRAME_INTERVAL_S = env.float("LLM_FRAME_INTERVAL_S", default=0.04)
 LLM_PERSIST_INTERVAL_S = env.float("LLM_PERSIST_INTERVAL_S", default=1.0)
 # How often the worker looks for a member's stop request while streaming.
 LLM_STOP_POLL_S = env.float("LLM_STOP_POLL_S", default=0.05)
+
+# --- Joining ------------------------------------------------------------------------------
+# Invitation links let new people create an account; turned off, they only let existing
+# accounts join and the admin creates accounts.
+SIGNUP_ENABLED = env.bool("SIGNUP_ENABLED", default=True)

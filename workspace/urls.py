@@ -9,6 +9,17 @@ from . import views
 urlpatterns = [
     path("", views.workspace_list_view, name="workspace-list"),
     path("w/<int:workspace_id>/members/", views.member_add_view, name="member-add"),
+    path(
+        "w/<int:workspace_id>/invitations/",
+        views.invitation_create_view,
+        name="invitation-create",
+    ),
+    path(
+        "w/<int:workspace_id>/invitations/<int:invitation_id>/revoke/",
+        views.invitation_revoke_view,
+        name="invitation-revoke",
+    ),
+    path("invite/<str:token>/", views.invitation_view, name="invitation"),
     path("", include("chat.urls")),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),

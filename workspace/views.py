@@ -1,21 +1,37 @@
-"""Workspace pages. Every view is for logged-in members; others get 404."""
+"""Workspace pages. Every view is for logged-in members, others get 404; except the page an
+invitation link opens, which is for whoever holds the link."""
 
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from .forms import MemberAddForm, WorkspaceForm
+from .forms import InvitationForm, MemberAddForm, SignupForm, WorkspaceForm
 from .http import AuthenticatedHttpRequest
-from .models import Workspace
+from .models import Invitation, Workspace
 from .selectors import (
+    invitation_get_by_token,
+    invitation_get_for_workspace,
+    invitation_list_usable,
     membership_is_owner,
     membership_list,
     workspace_get_for_member,
     workspace_list_for_user,
 )
-from .services import membership_add, workspace_create
+from .services import (
+    invitation_accept,
+    invitation_accept_with_new_account,
+    invitation_create,
+    invitation_revoke,
+    membership_add,
+    workspace_create,
+)
 
 
 @login_required
@@ -47,17 +63,104 @@ def member_add_view(request: AuthenticatedHttpRequest, workspace_id: int) -> Htt
             form.add_error("username_or_email", exc)
     if not request.htmx:
         return redirect("workspace-detail", workspace_id=workspace.pk)
-    context = {"added": added, **members_panel_context(request, workspace, form)}
+    context = {"added": added, **members_panel_context(request, workspace, form=form)}
     return render(request, "workspace/_members.html", context)
 
 
+@login_required
+@require_POST
+def invitation_create_view(request: AuthenticatedHttpRequest, workspace_id: int) -> HttpResponse:
+    """Owners create an invitation link; it is shown this once, in the members panel."""
+    workspace = workspace_get_for_member(user=request.user, workspace_id=workspace_id)
+    if not membership_is_owner(user=request.user, workspace=workspace):
+        return HttpResponse("Only the workspace's owners can invite people.", status=403)
+    form = InvitationForm(request.POST)
+    context = members_panel_context(request, workspace, invitation_form=form)
+    if form.is_valid():
+        _, token = invitation_create(
+            workspace=workspace,
+            created_by=request.user,
+            valid_for=timedelta(days=form.cleaned_data["valid_for_days"]),
+            max_uses=form.cleaned_data["max_uses"],
+        )
+        link = request.build_absolute_uri(reverse("invitation", args=[token]))
+        context = members_panel_context(request, workspace, new_invitation_link=link)
+    template = "workspace/_members.html" if request.htmx else "workspace/members.html"
+    return render(request, template, context)
+
+
+@login_required
+@require_POST
+def invitation_revoke_view(
+    request: AuthenticatedHttpRequest, workspace_id: int, invitation_id: int
+) -> HttpResponse:
+    workspace = workspace_get_for_member(user=request.user, workspace_id=workspace_id)
+    if not membership_is_owner(user=request.user, workspace=workspace):
+        return HttpResponse("Only the workspace's owners can revoke invitations.", status=403)
+    invitation_revoke(
+        invitation=invitation_get_for_workspace(workspace=workspace, invitation_id=invitation_id)
+    )
+    if not request.htmx:
+        return redirect("workspace-detail", workspace_id=workspace.pk)
+    return render(request, "workspace/_members.html", members_panel_context(request, workspace))
+
+
+def invitation_view(request: HttpRequest, token: str) -> HttpResponse:
+    """The page an invitation link opens: join with a POST, or log in, or sign up and join.
+
+    Links that no longer work get a page saying so (410) and nothing about the workspace.
+    """
+    invitation = invitation_get_by_token(token=token)
+    try:
+        invitation.check_usable()
+        if request.user.is_authenticated:
+            return _invitation_for_user(request, invitation)
+        return _invitation_for_visitor(request, invitation)
+    except ValidationError as exc:
+        return render(
+            request, "workspace/invitation_gone.html", {"reason": exc.message}, status=410
+        )
+
+
+def _invitation_for_user(request: HttpRequest, invitation: Invitation) -> HttpResponse:
+    assert request.user.is_authenticated  # for the type checker: the caller made sure
+    if request.method == "POST":
+        invitation_accept(invitation=invitation, user=request.user)
+        return redirect("workspace-detail", workspace_id=invitation.workspace_id)
+    context = {
+        "invitation": invitation,
+        "is_member": invitation.workspace.memberships.filter(user=request.user).exists(),
+    }
+    return render(request, "workspace/invitation.html", context)
+
+
+def _invitation_for_visitor(request: HttpRequest, invitation: Invitation) -> HttpResponse:
+    form = SignupForm(request.POST or None) if settings.SIGNUP_ENABLED else None
+    if request.method == "POST" and form is not None and form.is_valid():
+        membership = invitation_accept_with_new_account(
+            invitation=invitation, user=form.save(commit=False)
+        )
+        login(request, membership.user, backend="django.contrib.auth.backends.ModelBackend")
+        return redirect("workspace-detail", workspace_id=invitation.workspace_id)
+    return render(request, "workspace/invitation.html", {"invitation": invitation, "form": form})
+
+
 def members_panel_context(
-    request: AuthenticatedHttpRequest, workspace: Workspace, form: MemberAddForm | None = None
+    request: AuthenticatedHttpRequest,
+    workspace: Workspace,
+    *,
+    form: MemberAddForm | None = None,
+    invitation_form: InvitationForm | None = None,
+    new_invitation_link: str = "",
 ) -> dict[str, object]:
     """What ``workspace/_members.html`` needs, wherever the panel is shown."""
+    is_owner = membership_is_owner(user=request.user, workspace=workspace)
     return {
         "workspace": workspace,
         "memberships": membership_list(workspace=workspace),
-        "is_owner": membership_is_owner(user=request.user, workspace=workspace),
+        "is_owner": is_owner,
         "member_form": form or MemberAddForm(),
+        "invitations": invitation_list_usable(workspace=workspace) if is_owner else [],
+        "invitation_form": invitation_form or InvitationForm(),
+        "new_invitation_link": new_invitation_link,
     }
