@@ -5,75 +5,79 @@ import logging
 from typing import Any
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.template.loader import render_to_string
 
-from .fanout import thread_fanout, thread_transcript_html
+from realtime.consumers import MemberSocket
+from realtime.fanout import Event
+from realtime.topics import thread_topic
+
+from . import events
 from .models import Thread
 from .selectors import thread_get_for_member
 from .services import message_create
 
 logger = logging.getLogger(__name__)
 
-# Close codes a client can act on (4000-4999 are for applications).
-CLOSE_NOT_AUTHENTICATED = 4401
-CLOSE_NOT_FOUND = 4404  # unknown thread or not a member: the same answer, as over HTTP
+# A frame is a JSON object around one message: anything much larger is no message of ours.
+FRAME_OVERHEAD = 1024
+MALFORMED = "That message could not be read (malformed frame)."
 
 
-class ThreadConsumer(AsyncWebsocketConsumer):
-    """One member's socket on one thread.
+class ThreadConsumer(MemberSocket):
+    """One member's socket on one thread."""
 
-    The thread's events reach it through this process's ``ThreadFanout``, which calls
-    ``forward``; so the consumer needs no channel of its own.
-    """
-
-    channel_layer_alias = None  # no layer: no channel, no subscription, no task per socket
     thread: Thread
 
-    async def connect(self) -> None:
-        user = self.scope["user"]
-        await self.accept()
-        if not user.is_authenticated:
-            await self.close(code=CLOSE_NOT_AUTHENTICATED)
-            return
+    def authorize(self, user: Any) -> bool:
         try:
-            self.thread = await database_sync_to_async(thread_get_for_member)(
+            self.thread = thread_get_for_member(
                 user=user, thread_id=self.scope["url_route"]["kwargs"]["thread_id"]
             )
         except Http404:
-            await self.close(code=CLOSE_NOT_FOUND)
-            return
-        await thread_fanout().join(self.thread.pk, self)
+            return False
+        return True
+
+    async def joined(self) -> None:
+        await self.follow(thread_topic(self.thread.pk), catch_up=events.thread_catch_up)
         # Joined first, read second: whatever happens after the read arrives as an event.
         await self.send(
-            text_data=await database_sync_to_async(thread_transcript_html)(self.thread.pk)
+            text_data=await database_sync_to_async(events.thread_transcript_html)(self.thread.pk)
         )
 
-    async def disconnect(self, code: int) -> None:
-        if hasattr(self, "thread"):
-            await thread_fanout().leave(self.thread.pk, self)
+    async def topic_event(self, event: Event) -> None:
+        await self.send(text_data=event["html"])
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        """Post a message. Frames are JSON with a ``body`` string, as htmx's ws-send makes them."""
+        """Post a message. Frames are JSON with a ``body`` string, as htmx's ws-send makes them.
+
+        Every frame gets an answer and none closes the socket, unless the sender's access ended.
+        """
         if not hasattr(self, "thread"):
             return
         try:
             body = _body_from_frame(text_data)
-            await database_sync_to_async(_message_post)(self.thread.pk, self.scope["user"], body)
-        except Http404:
-            await self.close(code=CLOSE_NOT_FOUND)  # removed from the workspace meanwhile
-            return
+            refused = await database_sync_to_async(self._message_post)(body)
         except ValidationError as exc:
             await self._send_composer_error(" ".join(exc.messages))
             return
+        except Exception:
+            logger.exception("Could not post a message to thread %s", self.thread.pk)
+            await self._send_composer_error("Your message could not be sent; please try again.")
+            return
+        if refused:
+            await self.close_with(refused)
+            return
         await self.send(text_data=_composer_reset_html())
 
-    async def forward(self, html: str) -> None:
-        """Send a thread event's pre-rendered fragment (called by ``ThreadFanout``)."""
-        await self.send(text_data=html)
+    def _message_post(self, body: str) -> int | None:
+        """Post as the socket's person if their access still holds; else the close code."""
+        if refused := self.access_denied():
+            return refused
+        message_create(thread=self.thread, author=self.scope["user"], body=body)
+        return None
 
     async def _send_composer_error(self, error: str) -> None:
         html = render_to_string("chat/_composer_error.html", {"error": error, "oob": True})
@@ -91,17 +95,14 @@ def _composer_reset_html() -> str:
 def _body_from_frame(text_data: str | None) -> str:
     if text_data is None:
         raise ValidationError("Messages must be sent as text.")
+    limit = settings.MESSAGE_MAX_LENGTH
+    if len(text_data) > limit * 6 + FRAME_OVERHEAD:  # room for every character as \uXXXX
+        raise ValidationError(f"That message is too long; the limit is {limit:,} characters.")
     try:
         frame = json.loads(text_data)
-    except json.JSONDecodeError as exc:
-        raise ValidationError("That message could not be read (malformed frame).") from exc
+    except (ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
+        raise ValidationError(MALFORMED) from exc
     body = frame.get("body") if isinstance(frame, dict) else None
     if not isinstance(body, str):
         raise ValidationError("That message could not be read (no body).")
     return body
-
-
-def _message_post(thread_id: int, user: Any, body: str) -> None:
-    """Post as ``user``, checking membership again: it may have ended since ``connect``."""
-    thread = thread_get_for_member(user=user, thread_id=thread_id)
-    message_create(thread=thread, author=user, body=body)

@@ -1,49 +1,45 @@
-"""The real-time contract: group names, event types and their payloads, in one place.
+"""The thread's real-time contract: event types and their payloads, in one place.
 
-Every event sent to a thread's group carries ``thread_id`` and ``html``: a server-rendered,
-escaped fragment that htmx swaps into the page by id (``hx-swap-oob``), so daphne only forwards
-it (``chat.fanout``). Rendering happens once per event here, not once per connected client.
+Every event published to a thread's topic (``thread.<id>``, ``realtime.topics``) carries
+``thread_id`` and ``html``: a server-rendered, escaped fragment that htmx swaps into the page
+by id (``hx-swap-oob``), so daphne only forwards it (``realtime.fanout``). Rendering happens
+once per event here, not once per connected client.
 
-=============  ====================================================================
-event type     meaning and payload
-=============  ====================================================================
-chat.message   a message was added; ``message_id``, ``html`` appends it to the transcript
-chat.status    a message changed (status, metadata, final text); ``message_id``, ``html``
-               replaces the whole message
-chat.frame     an assistant answer grew; ``message_id``, ``seq`` (1, 2, ... per message),
-               ``delta`` (text added since frame ``seq - 1``), ``html`` replaces the
-               message body with the whole text so far
-=============  ====================================================================
+===============  ==================================================================
+event type       meaning and payload
+===============  ==================================================================
+chat.message     a message was added; ``message_id``, ``html`` appends it to the
+                 transcript
+chat.status      a message changed (status, metadata, final text); ``message_id``,
+                 ``html`` replaces the whole message
+chat.frame       an assistant answer grew; ``message_id``, ``seq`` (1, 2, ... per
+                 message), ``delta`` (text added since frame ``seq - 1``), ``html``
+                 replaces the message body with the whole text so far
+chat.transcript  ``html``, the whole transcript: made by a daphne process for its own
+                 sockets of the thread when its Redis connection came back after a
+                 loss (never published)
+===============  ==================================================================
 
 Besides these, a consumer sends each client, when its socket (re)connects, the whole transcript
 as the database and the cache hold it (``transcript_html``), so nothing sent while the client
 was away is missed, and nothing is shown twice.
-
-Only this module calls ``group_send``.
 """
 
-import asyncio
-import logging
-import threading
 from typing import Any
 
-from channels.layers import get_channel_layer
+from channels.db import database_sync_to_async
 from django.template.loader import render_to_string
 
-from .models import Message
+from realtime.publish import publish
+from realtime.topics import thread_topic
 
-logger = logging.getLogger(__name__)
-
-SEND_ATTEMPTS = 2
+from .models import Message, Thread
+from .selectors import message_list
 
 MESSAGE_CREATED = "chat.message"
 MESSAGE_CHANGED = "chat.status"
 FRAME = "chat.frame"
-THREAD_EVENTS = frozenset({MESSAGE_CREATED, MESSAGE_CHANGED, FRAME})
-
-
-def thread_group_name(thread_id: int) -> str:
-    return f"thread.{thread_id}"
+TRANSCRIPT = "chat.transcript"
 
 
 def message_html(message: Message, *, oob: str = "") -> str:
@@ -82,51 +78,17 @@ def broadcast_frame(message: Message, *, seq: int, delta: str) -> None:
     _send(message.thread_id, payload)
 
 
-class _SenderLoop:
-    """A long-lived event loop in a daemon thread, for sending from synchronous code.
-
-    ``async_to_sync`` would start a fresh loop, and with it fresh Redis connections, on every
-    call made outside an event loop (as in the Celery worker, many times a second while
-    streaming). One loop keeps one connection pool. Each send waits for completion, so events
-    leave in the order they were sent.
-    """
-
-    def __init__(self) -> None:
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._lock = threading.Lock()
-
-    def run(self, coroutine: Any) -> None:
-        asyncio.run_coroutine_threadsafe(coroutine, self._get_loop()).result()
-
-    def _get_loop(self) -> asyncio.AbstractEventLoop:
-        with self._lock:
-            if self._loop is None:
-                self._loop = asyncio.new_event_loop()
-                threading.Thread(
-                    target=self._loop.run_forever, name="channel-layer-sender", daemon=True
-                ).start()
-            return self._loop
+def thread_transcript_html(thread_id: int) -> str:
+    """The whole transcript, as a socket is sent it when it (re)connects."""
+    return transcript_html(message_list(thread=Thread.objects.get(pk=thread_id)))
 
 
-_sender = _SenderLoop()
+async def thread_catch_up(topic: str) -> dict[str, Any]:
+    """After a lost Redis connection: the transcript, read once for the process's sockets."""
+    thread_id = int(topic.rsplit(".", 1)[1])
+    html = await database_sync_to_async(thread_transcript_html)(thread_id)
+    return {"type": TRANSCRIPT, "html": html}
 
 
 def _send(thread_id: int, payload: dict[str, Any]) -> None:
-    """Send to the thread's group; if Redis is unavailable, log and go on.
-
-    What was written is in the database (and the cache) already, and clients catch up from
-    there when they reconnect, so a lost event must not fail the write that caused it.
-    """
-    channel_layer = get_channel_layer()
-    assert channel_layer is not None, "CHANNEL_LAYERS must be configured"
-    event = {**payload, "thread_id": thread_id}
-    for attempt in range(SEND_ATTEMPTS):
-        try:
-            _sender.run(channel_layer.group_send(thread_group_name(thread_id), event))
-            return
-        except Exception:
-            # After a Redis restart the pooled connection is dead; the next try opens a new one.
-            if attempt == SEND_ATTEMPTS - 1:
-                logger.warning(
-                    "Could not send %s to thread %s", payload["type"], thread_id, exc_info=True
-                )
+    publish(thread_topic(thread_id), {**payload, "thread_id": thread_id})

@@ -8,6 +8,7 @@ import copy
 from datetime import datetime, timedelta
 
 from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -173,12 +174,19 @@ def reply_interrupt_stale(*, silent_for: timedelta) -> list[int]:
     return interrupted
 
 
-def reply_retry(*, reply: Message) -> Message:
-    """Answer the same question again; the earlier answer stays in the thread as it was."""
-    if not reply.can_retry or reply.in_reply_to is None:
-        raise ValueError("Only an ended answer to a question that still exists can be retried.")
+def reply_retry(*, reply: Message, by: User) -> Message:
+    """Answer the same question again, asked for by ``by``; the earlier answer stays as it was.
+
+    Raises ValidationError, with a message for ``by``, when the reply is still active, its
+    question was deleted, or ``by`` already has as many questions waiting as allowed.
+    """
+    question = reply.in_reply_to
+    if not reply.can_retry or question is None:
+        raise ValidationError("Only an ended answer can be asked for again.")
+    if question.deleted_at is not None:
+        raise ValidationError("Its question was deleted, so there is nothing to answer again.")
     with transaction.atomic():
-        return assistant_reply_queue(prompt=reply.in_reply_to)
+        return assistant_reply_queue(prompt=question, requested_by=by)
 
 
 def _queue_moved() -> None:

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from workspace.celery import app as celery_app
 from workspace.models import Workspace
+from workspace.rate_limit import rate_limit_wait
 
 from . import events
 from .mentions import mentions_assistant
@@ -27,6 +28,8 @@ def message_body_clean(body: str) -> str:
     body = body.strip()
     if not body:
         raise ValidationError("Write something before sending.")
+    if "\x00" in body or _has_lone_surrogate(body):
+        raise ValidationError("That message contains characters that are not text (e.g. NUL).")
     limit = settings.MESSAGE_MAX_LENGTH
     if len(body) > limit:
         raise ValidationError(
@@ -35,46 +38,70 @@ def message_body_clean(body: str) -> str:
     return body
 
 
+def _has_lone_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 @transaction.atomic
 def message_create(*, thread: Thread, author: User, body: str) -> Message:
     """Post a person's message; if it mentions the assistant, queue the assistant's reply."""
     body = message_body_clean(body)
-    if mentions_assistant(body):
-        _pending_questions_check(author)
+    posting_rate_check(author)
     message = Message.objects.create(
         thread=thread, author=author, role=Message.Role.USER, body=body
     )
     transaction.on_commit(lambda: events.broadcast_message_created(message))
     if mentions_assistant(message.body):
-        assistant_reply_queue(prompt=message)
+        assistant_reply_queue(prompt=message, requested_by=author)
     return message
 
 
-def _pending_questions_check(author: User) -> None:
-    limit = settings.ASSISTANT_MAX_PENDING_PER_USER
-    pending = Message.objects.filter(
-        role=Message.Role.ASSISTANT,
-        status__in=[Message.Status.QUEUED, Message.Status.STREAMING],
-        in_reply_to__author=author,
-    ).count()
-    if pending >= limit:
+def posting_rate_check(author: User) -> None:
+    """Refuse a post over the author's rate limit, whichever socket or replica it came from."""
+    limit, window_s = settings.MESSAGE_RATE_LIMIT, settings.MESSAGE_RATE_WINDOW_S
+    wait = rate_limit_wait(f"post:{author.pk}", limit=limit, window_s=window_s)
+    if wait:
         raise ValidationError(
-            f"You already have {pending} questions waiting for the assistant (the limit is "
-            f"{limit}). Send this once one is answered, or stop one."
+            f"You are sending messages too fast (at most {limit} every {window_s} seconds). "
+            f"Try again in {wait} s."
         )
 
 
-def assistant_reply_queue(*, prompt: Message) -> Message:
-    """Create a queued assistant message answering ``prompt`` and enqueue its generation."""
+def assistant_reply_queue(*, prompt: Message, requested_by: User) -> Message:
+    """Create a queued assistant message answering ``prompt`` and enqueue its generation.
+
+    Every way of asking for an answer (a mention, Retry) comes through here, so the limit on
+    questions waiting per person holds for all of them. Raises ValidationError over the limit.
+    """
+    _pending_questions_check(requested_by)
     reply = Message.objects.create(
         thread=prompt.thread,
         role=Message.Role.ASSISTANT,
         in_reply_to=prompt,
+        requested_by=requested_by,
         status=Message.Status.QUEUED,
     )
     transaction.on_commit(lambda: events.broadcast_message_created(reply_queue_ahead([reply])[0]))
     transaction.on_commit(lambda: reply_enqueue(reply))
     return reply
+
+
+def _pending_questions_check(person: User) -> None:
+    limit = settings.ASSISTANT_MAX_PENDING_PER_USER
+    pending = Message.objects.filter(
+        role=Message.Role.ASSISTANT,
+        status__in=[Message.Status.QUEUED, Message.Status.STREAMING],
+        requested_by=person,
+    ).count()
+    if pending >= limit:
+        raise ValidationError(
+            f"You already have {pending} questions waiting for the assistant (the limit is "
+            f"{limit}). Ask again once one is answered, or stop one."
+        )
 
 
 def reply_enqueue(reply: Message) -> None:

@@ -77,9 +77,11 @@ def message_stop_view(request: AuthenticatedHttpRequest, message_id: int) -> Jso
 def message_retry_view(request: AuthenticatedHttpRequest, message_id: int) -> JsonResponse:
     """Answer an ended reply's question again; the old answer stays as it was."""
     message = message_get_for_member(user=request.user, message_id=message_id)
-    if not message.can_retry:
-        return JsonResponse({"error": "Only an ended answer can be retried."}, status=409)
-    return JsonResponse(_message_json(reply_retry(reply=message)), status=202)
+    try:
+        again = reply_retry(reply=message, by=request.user)
+    except ValidationError as exc:
+        return JsonResponse({"error": " ".join(exc.messages)}, status=409)
+    return JsonResponse(_message_json(again), status=202)
 
 
 @login_required

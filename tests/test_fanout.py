@@ -1,12 +1,13 @@
-"""A daphne process forwards each thread event once to each of its members' sockets, in order."""
+"""A daphne process hands each event of a topic once to each of its local sockets, in order."""
 
 import asyncio
 
 import pytest
 from channels.layers import get_channel_layer
 
-from chat import events
-from chat.fanout import ThreadFanout
+from realtime.channel_layer import RECONNECTED
+from realtime.fanout import Fanout
+from realtime.topics import thread_topic
 
 
 class Socket:
@@ -14,15 +15,16 @@ class Socket:
         self.received: list[str] = []
         self.broken = broken
 
-    async def forward(self, html: str) -> None:
+    async def deliver(self, event: dict) -> None:
         if self.broken:
             raise ConnectionResetError("the client is gone")
-        self.received.append(html)
+        self.received.append(event["html"])
 
 
 async def _send(thread_id: int, html: str) -> None:
-    event = {"type": events.FRAME, "thread_id": thread_id, "html": html}
-    await get_channel_layer().group_send(events.thread_group_name(thread_id), event)
+    topic = thread_topic(thread_id)
+    event = {"type": "chat.frame", "topic": topic, "html": html}
+    await get_channel_layer().group_send(topic, event)
 
 
 async def _until(condition, timeout: float = 5) -> None:
@@ -32,11 +34,11 @@ async def _until(condition, timeout: float = 5) -> None:
 
 
 async def test_every_local_member_gets_each_event_of_its_thread_in_order_despite_a_broken_one():
-    fanout = ThreadFanout()
+    fanout = Fanout()
     alice, bob, broken, elsewhere = Socket(), Socket(), Socket(broken=True), Socket()
     for socket in (alice, broken, bob):
-        await fanout.join(1, socket)
-    await fanout.join(2, elsewhere)
+        await fanout.join(thread_topic(1), socket)
+    await fanout.join(thread_topic(2), elsewhere)
 
     for n in range(3):
         await _send(1, f"frame {n}")
@@ -47,11 +49,11 @@ async def test_every_local_member_gets_each_event_of_its_thread_in_order_despite
 
 
 async def test_a_member_who_left_gets_nothing_and_the_thread_can_be_joined_again():
-    fanout = ThreadFanout()
+    fanout = Fanout()
     alice, bob = Socket(), Socket()
-    await fanout.join(7, alice)
-    await fanout.leave(7, alice)
-    await fanout.join(7, bob)
+    await fanout.join(thread_topic(7), alice)
+    await fanout.leave(thread_topic(7), alice)
+    await fanout.join(thread_topic(7), bob)
 
     await _send(7, "after")
     await _until(lambda: bob.received == ["after"])
@@ -60,12 +62,12 @@ async def test_a_member_who_left_gets_nothing_and_the_thread_can_be_joined_again
 
 
 async def test_a_member_who_joins_while_the_process_is_joining_the_group_misses_nothing():
-    fanout = ThreadFanout()
+    fanout = Fanout()
     first, second = Socket(), Socket()
-    joining = asyncio.create_task(fanout.join(3, first))
+    joining = asyncio.create_task(fanout.join(thread_topic(3), first))
     await asyncio.sleep(0)  # the first join is under way
 
-    await fanout.join(3, second)
+    await fanout.join(thread_topic(3), second)
     await _send(3, "right after")
 
     await _until(lambda: second.received == ["right after"])
@@ -73,7 +75,7 @@ async def test_a_member_who_joins_while_the_process_is_joining_the_group_misses_
 
 
 async def test_a_join_that_failed_leaves_no_trace_and_the_next_one_works(monkeypatch):
-    fanout = ThreadFanout()
+    fanout = Fanout()
     layer = get_channel_layer()
     real_group_add = layer.group_add
     failures = [ConnectionError("Redis is down")]
@@ -86,10 +88,32 @@ async def test_a_join_that_failed_leaves_no_trace_and_the_next_one_works(monkeyp
     monkeypatch.setattr(layer, "group_add", flaky_group_add)
     alice, bob = Socket(), Socket()
     with pytest.raises(ConnectionError):
-        await fanout.join(4, alice)
+        await fanout.join(thread_topic(4), alice)
 
-    await fanout.join(4, bob)
+    await fanout.join(thread_topic(4), bob)
     await _send(4, "hello")
 
     await _until(lambda: bob.received == ["hello"])
     assert alice.received == []
+
+
+async def test_after_a_lost_redis_connection_each_topic_is_caught_up_once_for_all_its_sockets():
+    fanout = Fanout()
+    alice, bob, other = Socket(), Socket(), Socket()
+    caught_up: list[str] = []
+
+    async def transcript(topic: str) -> dict:
+        caught_up.append(topic)
+        return {"type": "chat.transcript", "html": f"transcript of {topic}"}
+
+    await fanout.join(thread_topic(5), alice, catch_up=transcript)
+    await fanout.join(thread_topic(5), bob, catch_up=transcript)
+    await fanout.join(thread_topic(6), other)  # a topic with nothing to catch up
+
+    layer = get_channel_layer()
+    await layer.send(await fanout._name(), {"type": RECONNECTED})
+    await _until(lambda: bob.received == ["transcript of thread.5"])
+
+    assert alice.received == ["transcript of thread.5"]
+    assert caught_up == ["thread.5"]
+    assert other.received == []

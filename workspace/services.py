@@ -5,7 +5,7 @@ from datetime import timedelta
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -85,3 +85,21 @@ def invitation_accept_with_new_account(*, invitation: Invitation, user: User) ->
     """Save a new, validated account and join with it: a dead link leaves no account behind."""
     user.save()
     return invitation_accept(invitation=invitation, user=user)
+
+
+@transaction.atomic
+def membership_remove(*, workspace: Workspace, user: User, by: User) -> None:
+    """An owner removes a member, or a member leaves. The last owner can do neither.
+
+    The person's open sockets on the workspace close as the removal commits (``realtime``).
+    """
+    membership = Membership.objects.select_for_update().filter(workspace=workspace, user=user)
+    removed = membership.first()
+    if removed is None:
+        raise ValidationError(f"{user} is not a member.")
+    owners = workspace.memberships.filter(role=Membership.Role.OWNER)
+    if by != user and not owners.filter(user=by).exists():
+        raise PermissionDenied("Only the workspace's owners can remove members.")
+    if removed.role == Membership.Role.OWNER and owners.count() == 1:
+        raise ValidationError("A workspace needs an owner: make someone else owner first.")
+    removed.delete()

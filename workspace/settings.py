@@ -4,9 +4,11 @@ With no ``DATABASE_URL`` the app uses SQLite under ``var/``; with no ``REDIS_URL
 embedded Redis server (``manage.py embedded_redis``) on a unix socket under ``var/``.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
+from django.utils.csp import CSP
 
 from .redis_url import celery_broker_url, redis_database
 
@@ -20,6 +22,8 @@ DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = env.str("SECRET_KEY", default="insecure-dev-key-set-SECRET_KEY-in-production")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+# Pages on these origins may open sockets, besides the site's own (realtime/origin.py).
+WEBSOCKET_ALLOWED_ORIGINS = env.list("WEBSOCKET_ALLOWED_ORIGINS", default=CSRF_TRUSTED_ORIGINS)
 
 INSTALLED_APPS = [
     "daphne",
@@ -31,6 +35,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "channels",
+    "axes",
+    "realtime",
     "workspace",
     "chat",
     "llm",
@@ -45,7 +51,10 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    "workspace.middleware.private_responses_middleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: it turns a locked-out login into its answer
 ]
 
 ROOT_URLCONF = "workspace.urls"
@@ -61,6 +70,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.csp",
             ],
         },
     },
@@ -92,7 +102,7 @@ REDIS_KEY_PREFIX = env.str("CHANNELS_PREFIX", default="roundtable")
 CHANNEL_LAYERS = {
     "default": {
         # Redis Pub/Sub: one publish per event, whatever the number of members (see the module).
-        "BACKEND": "workspace.channel_layer.ResyncingPubSubChannelLayer",
+        "BACKEND": "realtime.channel_layer.ResyncingPubSubChannelLayer",
         # Pub/Sub channel names are shared by all databases of a server, unlike keys.
         "CONFIG": {
             "hosts": [REDIS_URL],
@@ -137,11 +147,44 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # refuses logins while locked out
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Login throttling, shared by every web replica through the database: after this many failed
+# logins for one username from one address, that pair is locked out for the cool-off time.
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_VERBOSE = False
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "workspace-list"
 LOGOUT_REDIRECT_URL = "login"
 SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+
+# --- Response headers ---------------------------------------------------------------------
+# Only our own scripts and styles run; the one inline <style> carries the response's nonce.
+# Sockets connect back to the page's own origin ('self' covers ws: and wss: there).
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF],
+    "style-src": [CSP.SELF, CSP.NONCE],
+    "img-src": [CSP.SELF, "data:"],
+    "connect-src": [CSP.SELF],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.NONE],
+    "form-action": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+}
+# Powerful browser features the app never uses, switched off for every page.
+PERMISSIONS_POLICY = (
+    "camera=(), microphone=(), geolocation=(), payment=(), usb=(), "
+    "accelerometer=(), gyroscope=(), magnetometer=(), browsing-topics=()"
+)
+SECURE_REFERRER_POLICY = "same-origin"
 
 # --- Internationalisation and static files ------------------------------------------------
 LANGUAGE_CODE = "en-us"
@@ -169,6 +212,9 @@ LOGGING = {
 # --- Chat and the assistant ---------------------------------------------------------------
 ASSISTANT_NAME = env.str("ASSISTANT_NAME", default="assistant")
 MESSAGE_MAX_LENGTH = env.int("MESSAGE_MAX_LENGTH", default=4000)
+# Messages one person may post per window, across every socket and replica (Redis counts).
+MESSAGE_RATE_LIMIT = env.int("MESSAGE_RATE_LIMIT", default=20)
+MESSAGE_RATE_WINDOW_S = env.int("MESSAGE_RATE_WINDOW_S", default=10)
 # Questions one person may have waiting for (or being answered by) the assistant at once.
 ASSISTANT_MAX_PENDING_PER_USER = env.int("ASSISTANT_MAX_PENDING_PER_USER", default=3)
 

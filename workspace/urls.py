@@ -10,6 +10,11 @@ urlpatterns = [
     path("", views.workspace_list_view, name="workspace-list"),
     path("w/<int:workspace_id>/members/", views.member_add_view, name="member-add"),
     path(
+        "w/<int:workspace_id>/members/<int:user_id>/remove/",
+        views.member_remove_view,
+        name="member-remove",
+    ),
+    path(
         "w/<int:workspace_id>/invitations/",
         views.invitation_create_view,
         name="invitation-create",

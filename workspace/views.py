@@ -6,9 +6,9 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
@@ -30,6 +30,7 @@ from .services import (
     invitation_create,
     invitation_revoke,
     membership_add,
+    membership_remove,
     workspace_create,
 )
 
@@ -65,6 +66,38 @@ def member_add_view(request: AuthenticatedHttpRequest, workspace_id: int) -> Htt
         return redirect("workspace-detail", workspace_id=workspace.pk)
     context = {"added": added, **members_panel_context(request, workspace, form=form)}
     return render(request, "workspace/_members.html", context)
+
+
+@login_required
+@require_POST
+def member_remove_view(
+    request: AuthenticatedHttpRequest, workspace_id: int, user_id: int
+) -> HttpResponse:
+    """An owner removes a member, or a member leaves (then they go to their workspaces)."""
+    workspace = workspace_get_for_member(user=request.user, workspace_id=workspace_id)
+    membership = get_object_or_404(membership_list(workspace=workspace), user_id=user_id)
+    leaving = membership.user == request.user
+    try:
+        membership_remove(workspace=workspace, user=membership.user, by=request.user)
+    except PermissionDenied as exc:
+        return HttpResponse(str(exc), status=403)
+    except ValidationError as exc:
+        removal_error = " ".join(exc.messages)
+    else:
+        if leaving:
+            return _redirect(request, reverse("workspace-list"))
+        removal_error = ""
+    if not request.htmx:
+        return redirect("workspace-detail", workspace_id=workspace.pk)
+    context = {"removal_error": removal_error, **members_panel_context(request, workspace)}
+    return render(request, "workspace/_members.html", context)
+
+
+def _redirect(request: AuthenticatedHttpRequest, url: str) -> HttpResponse:
+    """A redirect that htmx follows as a whole-page visit, and plain browsers as usual."""
+    if request.htmx:
+        return HttpResponse(headers={"HX-Redirect": url})
+    return redirect(url)
 
 
 @login_required

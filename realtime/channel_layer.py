@@ -8,7 +8,7 @@ per thread and tens of frames a second, that was most of daphne's time (bench/RE
 Pub/Sub keeps nothing for a subscriber that is away: whatever is published while a process's
 Redis connection is down is gone. redis-py re-subscribes when it reconnects; this layer then
 gives every channel of the process a ``layer.reconnected`` message, so that its clients can be
-sent what they may have missed (see ``chat.fanout.ThreadFanout``).
+sent what they may have missed (see ``realtime.fanout.Fanout``).
 """
 
 from typing import Any

@@ -1,0 +1,99 @@
+"""The base of every member's socket: it follows the account, and checks access on every frame.
+
+A socket is authorised when it connects, and again whenever something could have ended that
+access: on each frame it receives from the client, and when the person's user topic says their
+account changed (logout, password change, deactivation, removal from a workspace), which reaches
+the socket on whichever web replica holds it.
+"""
+
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+from .access import session_user_get
+from .events import ACCOUNT_CHANGED, session_digest
+from .fanout import CatchUp, Event, fanout
+from .topics import user_topic
+
+# Close codes a client can act on (4000-4999 are for applications).
+CLOSE_NOT_AUTHENTICATED = 4401  # no session, or it ended: log in again
+CLOSE_NOT_FOUND = 4404  # unknown object or not a member: the same answer, as over HTTP
+
+
+async def _recheck_after_reconnect(topic: str) -> Event:
+    """An account event may have been lost while Redis was away: check again to be sure."""
+    return {"type": ACCOUNT_CHANGED, "topic": topic}
+
+
+class MemberSocket(AsyncWebsocketConsumer):
+    """A logged-in member's socket on one object of a workspace (a thread, a document...).
+
+    Subclasses say who may see the object (``authorize``), which topics to follow once
+    authorised (``joined``) and what to do with their events (``topic_event``). Events reach the
+    socket through this process's ``Fanout``, which calls ``deliver``: the socket needs no
+    channel of its own.
+    """
+
+    channel_layer_alias = None  # no layer: no channel, no subscription, no task per socket
+    _topics: list[str]
+    _closing = False
+
+    def authorize(self, user: Any) -> bool:
+        """Whether ``user`` may follow this socket's object; runs in a database thread."""
+        raise NotImplementedError
+
+    async def joined(self) -> None:
+        """Follow the object's topics and send the client what it needs to start."""
+
+    async def topic_event(self, event: Event) -> None:
+        """An event of one of the object's topics."""
+
+    async def connect(self) -> None:
+        await self.accept()
+        user = self.scope["user"]
+        self._topics = []
+        if not user.is_authenticated:
+            await self.close_with(CLOSE_NOT_AUTHENTICATED)
+            return
+        self._user_id: int = user.pk
+        self._session_key: str | None = self.scope["session"].session_key
+        if not await database_sync_to_async(self.authorize)(user):
+            await self.close_with(CLOSE_NOT_FOUND)
+            return
+        await self.follow(user_topic(user.pk), catch_up=_recheck_after_reconnect)
+        await self.joined()
+
+    async def follow(self, topic: str, *, catch_up: CatchUp | None = None) -> None:
+        await fanout().join(topic, self, catch_up=catch_up)
+        self._topics.append(topic)
+
+    async def disconnect(self, code: int) -> None:
+        for topic in self._topics:
+            await fanout().leave(topic, self)
+
+    async def deliver(self, event: Event) -> None:
+        """An event of a followed topic (called by ``Fanout``)."""
+        if self._closing:
+            return
+        if event["type"] != ACCOUNT_CHANGED:
+            await self.topic_event(event)
+        elif self._session_key and event.get("ended_session") == session_digest(self._session_key):
+            await self.close_with(CLOSE_NOT_AUTHENTICATED)
+        elif code := await database_sync_to_async(self.access_denied)():
+            await self.close_with(code)
+
+    def access_denied(self) -> int | None:
+        """The close code if the session or the membership ended since connect, else None.
+
+        Runs in a database thread; call it before acting on anything the client sends.
+        """
+        user = session_user_get(session_key=self._session_key, user_id=self._user_id)
+        if user is None:
+            return CLOSE_NOT_AUTHENTICATED
+        return None if self.authorize(user) else CLOSE_NOT_FOUND
+
+    async def close_with(self, code: int) -> None:
+        """Close, and deliver nothing more to a socket that is going away."""
+        self._closing = True
+        await self.close(code=code)

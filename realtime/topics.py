@@ -1,0 +1,13 @@
+"""Topic names: the channel-layer groups that events are published to, defined in one place.
+
+A topic is one stream of events that a socket can follow: a thread's messages, or everything
+that concerns one person's account (which tells their sockets to check their access again).
+"""
+
+
+def thread_topic(thread_id: int) -> str:
+    return f"thread.{thread_id}"
+
+
+def user_topic(user_id: int) -> str:
+    return f"user.{user_id}"
