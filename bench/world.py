@@ -8,7 +8,7 @@ from django.core.management import call_command
 
 from chat.models import Message, Thread
 from chat.services import thread_create
-from tests.ws_client import session_cookie
+from harness.ws_client import session_cookie
 from workspace.models import Membership, Workspace
 
 ASKER = "alice"

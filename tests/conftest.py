@@ -15,12 +15,12 @@ from django.conf import settings
 from django.contrib.auth.models import User
 
 from chat.models import Thread
+from harness.live_stack import LiveStack, live_stack_running
 from llm.model import model_load
 from workspace.embedded_redis import is_running, start
 from workspace.models import Membership, Workspace
 
 from .factories import MembershipFactory, ThreadFactory, UserFactory
-from .live_stack import LiveStack, live_stack_running
 from .redis_control import RedisServer
 
 

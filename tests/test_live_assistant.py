@@ -17,10 +17,8 @@ from chat.events import message_body_html
 from chat.models import Message
 from chat.replies import reply_interrupt_stale
 from chat.services import GENERATE_REPLY_TASK, message_create
-from workspace.celery import app as celery_app
-
-from .live_stack import start_worker
-from .ws_client import (
+from harness.live_stack import worker_start
+from harness.ws_client import (
     BODY_PATTERN,
     FRAME_PATTERN,
     ClientView,
@@ -29,6 +27,7 @@ from .ws_client import (
     send_message,
     thread_socket,
 )
+from workspace.celery import app as celery_app
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
 
@@ -317,7 +316,7 @@ async def test_a_member_on_another_web_replica_sees_the_answer_and_stops_it_ther
 
 
 async def test_a_task_delivered_twice_to_two_workers_streams_once(live_stack, team):
-    second_worker = await asyncio.to_thread(start_worker, live_stack.env, "worker-2")
+    second_worker = await asyncio.to_thread(worker_start, live_stack.env, name="worker-2")
     try:
         async with thread_socket(live_stack, team.thread.pk, team.member) as bob:
             reply = await database_sync_to_async(_question_with_reply_enqueued_twice)(team)

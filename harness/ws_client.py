@@ -1,4 +1,7 @@
-"""A WebSocket client for tests: logs in as a user and reads the thread's HTML frames."""
+"""A client of the live stack: a user's session, their thread socket, and reading what it shows.
+
+The tests talk to daphne through it; the benchmark makes its sessions with ``session_cookie``.
+"""
 
 import http.cookiejar
 import json
@@ -23,6 +26,7 @@ FRAME_PATTERN = re.compile(
 
 
 def session_cookie(user: object) -> str:
+    """A ``Cookie`` header value that logs ``user`` in (a session made in this process)."""
     client = Client()
     client.force_login(user)  # type: ignore[arg-type]
     return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
@@ -30,10 +34,11 @@ def session_cookie(user: object) -> str:
 
 @asynccontextmanager
 async def thread_socket(
-    stack: LiveStack, thread_id: int, user: object
+    stack: LiveStack, thread_id: int, user: object, *, cookie: str | None = None
 ) -> AsyncIterator[websockets.ClientConnection]:
-    """A member's socket on the thread, connected to the live daphne with a real session."""
-    cookie = await database_sync_to_async(session_cookie)(user)
+    """A member's socket on the thread, connected to the live daphne with a real session
+    (a new one, or the one ``cookie`` holds)."""
+    cookie = cookie or await database_sync_to_async(session_cookie)(user)
     async with websockets.connect(
         f"{stack.ws_url}/ws/threads/{thread_id}/",
         additional_headers={"Cookie": cookie, "Origin": stack.http_url},
@@ -111,9 +116,10 @@ class ClientView:
             self.messages[int(article[1])] = ShownMessage(article[2], int(body[2]), body[3])
 
 
-def post_as(stack: LiveStack, user: object, path: str) -> int:
-    """POST to a live web process as ``user``, with the CSRF token a browser would send."""
-    cookie = session_cookie(user)
+def post_as(stack: LiveStack, user: object, path: str, *, cookie: str | None = None) -> int:
+    """POST to a live web process as ``user`` (in a new session, or the one ``cookie`` holds),
+    with the CSRF token a browser would send."""
+    cookie = cookie or session_cookie(user)
     jar = http.cookiejar.CookieJar()
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
     opener.addheaders = [("Cookie", cookie)]

@@ -1,0 +1,177 @@
+"""The real stack as processes: daphne and Celery model workers, on this process's DB and Redis.
+
+The live and browser tests (``tests/conftest.py``'s ``live_stack``) and the benchmark
+(``bench/stack.py``) start the same commands, wait for them and stop them the same way, so the
+stack the benchmark measures is the one the tests check. The servers run on the database and
+Redis this process uses (for tests: a file for SQLite or ``test_*`` for PostgreSQL, and the
+test Redis), so data a test commits (``transactional_db``) is the world the servers see.
+"""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+from django.conf import settings
+from django.db import connection
+
+from workspace.celery import app as celery_app
+
+TEST_LOG_DIR = settings.VAR_DIR / "test-logs"
+START_TIMEOUT_S = 90
+STOP_TIMEOUT_S = 15
+# The model worker as `python -m ...` arguments: one process, the llm queue only.
+WORKER_ARGS = [
+    "celery", "-A", "workspace", "worker", "-Q", "llm", "--pool", "solo",
+    "--concurrency", "1", "--without-gossip", "--without-mingle",
+    "--without-heartbeat", "-l", "info",
+]  # fmt: skip
+
+
+def daphne_args(port: int) -> list[str]:
+    """daphne serving the project on ``port``, as `python -m ...` arguments."""
+    return ["daphne", "-b", "127.0.0.1", "-p", str(port), "workspace.asgi:application"]
+
+
+def database_url() -> str:
+    """The URL of the database this process uses, for the server processes' DATABASE_URL."""
+    db = connection.settings_dict
+    if db["ENGINE"] == "django.db.backends.sqlite3":
+        return f"sqlite:///{Path(db['NAME']).resolve()}"
+    user = quote(db["USER"] or "", safe="")
+    password = f":{quote(db['PASSWORD'], safe='')}" if db["PASSWORD"] else ""
+    return (
+        f"postgres://{user}{password}@{db['HOST'] or 'localhost'}:{db['PORT'] or 5432}/{db['NAME']}"
+    )
+
+
+def server_env() -> dict[str, str]:
+    """This process's environment, pointing a server at this process's database and Redis."""
+    return {
+        **os.environ,
+        "DATABASE_URL": database_url(),
+        "REDIS_URL": settings.REDIS_URL,
+        "DJANGO_SETTINGS_MODULE": "workspace.settings",
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+def llm_queue_purge() -> None:
+    """Drop tasks left on the broker: they name messages that no longer exist."""
+    with celery_app.connection_for_write() as conn:
+        conn.default_channel.queue_purge("llm")  # type: ignore[attr-defined]
+
+
+def web_start(
+    env: dict[str, str], *, name: str = "daphne", log_dir: Path = TEST_LOG_DIR
+) -> tuple[subprocess.Popen[bytes], int]:
+    """Start daphne on a free port and wait until it accepts connections."""
+    port = _free_port()
+    web = _process_start(name, daphne_args(port), env, log_dir, ready=lambda _: _port_open(port))
+    return web, port
+
+
+def worker_start(
+    env: dict[str, str], *, name: str = "worker", log_dir: Path = TEST_LOG_DIR
+) -> subprocess.Popen[bytes]:
+    """Start a model worker and wait until it is ready for tasks."""
+    return _process_start(name, WORKER_ARGS, env, log_dir, ready=lambda log: "ready." in log)
+
+
+def processes_stop(processes: list[subprocess.Popen[bytes]]) -> None:
+    """Ask every process to stop, then kill the ones still running after STOP_TIMEOUT_S."""
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout=STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _process_start(
+    name: str, args: list[str], env: dict[str, str], log_dir: Path, *, ready: Callable[[str], bool]
+) -> subprocess.Popen[bytes]:
+    """Run ``python -m args`` logging to ``log_dir/name.log``; wait until ``ready(log text)``.
+
+    A process that exits or is not ready within START_TIMEOUT_S is stopped, and its log is in
+    the error.
+    """
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log = log_dir / f"{name}.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", *args], env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while not ready(log.read_text()):
+        if process.poll() is not None or time.monotonic() > deadline:
+            processes_stop([process])
+            raise RuntimeError(f"{process.args!r} did not start; its log:\n{log.read_text()}")
+        time.sleep(0.1)
+    return process
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+@dataclass
+class LiveStack:
+    host: str
+    port: int
+    env: dict[str, str]
+    worker: subprocess.Popen[bytes]
+
+    def kill_worker(self) -> None:
+        """Kill the model worker at once, as a crash or the OOM killer would (SIGKILL)."""
+        self.worker.kill()
+        self.worker.wait(timeout=STOP_TIMEOUT_S)
+
+    def start_worker(self) -> None:
+        self.worker = worker_start(self.env)
+
+    @contextmanager
+    def another_web_replica(self) -> Iterator["LiveStack"]:
+        """A second daphne on the same database and Redis, as a scaled-out deployment has."""
+        web, port = web_start(self.env, name="daphne-2")
+        try:
+            yield LiveStack(host=self.host, port=port, env=self.env, worker=self.worker)
+        finally:
+            processes_stop([web])
+
+    @property
+    def http_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://{self.host}:{self.port}"
+
+
+@contextmanager
+def live_stack_running() -> Iterator[LiveStack]:
+    """daphne and one model worker, stopped when the block ends."""
+    env = server_env()
+    llm_queue_purge()
+    web, port = web_start(env)
+    stack: LiveStack | None = None
+    try:
+        stack = LiveStack(host="127.0.0.1", port=port, env=env, worker=worker_start(env))
+        yield stack
+    finally:
+        processes_stop([web] if stack is None else [web, stack.worker])
