@@ -11,17 +11,18 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-import numpy as np
-import numpy.typing as npt
 from django.conf import settings
 
 from .prompt import Turn, chat_messages, transcript_prompt
 
 if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
     from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
-# llama_cpp is imported where a model is loaded, never at import time: web processes import
-# this app's tasks to enqueue them, and on GPU images they have no CUDA driver to load it with.
+# llama_cpp (and numpy, which comes with it) is imported where a model is loaded, never at
+# import time: web processes import this app's tasks to enqueue them, on GPU images they have no
+# CUDA driver to load it with, and the fast tests (`pytest -m "not model"`) run without it.
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +83,7 @@ class _TokenCounter:
     def __post_init__(self) -> None:
         self.completion = Completion(prompt_tokens=self.prompt_tokens)
 
-    def __call__(self, input_ids: npt.NDArray[np.intc], logits: npt.NDArray[np.single]) -> bool:
+    def __call__(self, input_ids: "npt.NDArray[np.intc]", logits: "npt.NDArray[np.single]") -> bool:
         self.completion.completion_tokens = max(
             self.completion.completion_tokens, len(input_ids) - self.prompt_tokens
         )

@@ -1,27 +1,79 @@
-"""Shared fixtures: people in a workspace, the Redis server, and the live stack.
+"""Shared fixtures: people in a workspace, the Redis server, the model and the live stack.
 
 With no REDIS_URL the suite starts the embedded Redis server itself; with REDIS_URL and
 DATABASE_URL set it runs against those servers (CI's second tier).
+
+Tests that load the llama.cpp model, in this process or in a worker, carry the ``model``
+marker, so that ``pytest -m "not model"`` (the fast tier) runs without llama.cpp. Using the
+``live_stack`` or ``loaded_model`` fixture marks a test by itself; a test that reaches the model
+another way (``reply_generate`` on a queued reply) is marked by hand, and one that is not fails
+here naming the marker, rather than loading the model in the fast tier.
 """
 
 import contextlib
 import gc
+import sys
+import types
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pytest
 import redis
 from django.conf import settings
 from django.contrib.auth.models import User
 
-from chat.models import Thread
+from chat import events
+from chat.models import Message, Thread
 from harness.live_stack import LiveStack, live_stack_running
-from llm.model import model_load
+from llm.model import LoadedModel, model_load, model_spec_from_settings
+from workspace.celery import app as celery_app
 from workspace.embedded_redis import is_running, start
 from workspace.models import Membership, Workspace
 
 from .factories import MembershipFactory, ThreadFactory, UserFactory
 from .redis_control import RedisServer
+
+MODEL_FIXTURES = frozenset({"live_stack", "loaded_model"})
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if MODEL_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.model)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    if "llama_cpp" in sys.modules:
+        raise pytest.UsageError(
+            "llama_cpp was imported while the tests were collected: import it where a model "
+            "is loaded (as llm/model.py does), so that the fast tier runs without it."
+        )
+
+
+class _LlamaCppOffLimits(types.ModuleType):
+    """Stands in for llama_cpp during a test without the ``model`` marker."""
+
+    def __init__(self, test: str) -> None:
+        super().__init__("llama_cpp")
+        self.test = test
+
+    def __getattr__(self, name: str) -> object:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        pytest.fail(
+            f"{self.test} uses llama_cpp.{name}: mark it @pytest.mark.model "
+            "(the fast tier, `-m 'not model'`, runs without llama.cpp).",
+            pytrace=False,
+        )
+
+
+@pytest.fixture(autouse=True)
+def llama_cpp_only_for_model_tests(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if request.node.get_closest_marker("model") is None:
+        monkeypatch.setitem(sys.modules, "llama_cpp", _LlamaCppOffLimits(request.node.nodeid))
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -68,6 +120,39 @@ def team(db: None) -> Team:
     MembershipFactory.create(user=bob, workspace=membership.workspace)
     thread = ThreadFactory.create(workspace=membership.workspace, title="Release planning")
     return Team(membership.workspace, thread, alice, bob, mallory)
+
+
+@dataclass
+class Broadcasts:
+    """The messages the services broadcast to their threads, by event."""
+
+    created: list[Message] = field(default_factory=list)
+    changed: list[Message] = field(default_factory=list)
+
+
+@pytest.fixture
+def broadcasts(monkeypatch: pytest.MonkeyPatch) -> Broadcasts:
+    """Record the messages broadcast as created or changed, instead of sending them."""
+    sent = Broadcasts()
+    monkeypatch.setattr(events, "broadcast_message_created", sent.created.append)
+    monkeypatch.setattr(events, "broadcast_message_changed", sent.changed.append)
+    return sent
+
+
+@pytest.fixture
+def sent_tasks(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, list[object]]]:
+    """Record the Celery tasks sent, as (name, args), instead of sending them to the broker."""
+    sent: list[tuple[str, list[object]]] = []
+    monkeypatch.setattr(
+        celery_app, "send_task", lambda name, args, **options: sent.append((name, args))
+    )
+    return sent
+
+
+@pytest.fixture
+def loaded_model() -> LoadedModel:
+    """The bundled model, loaded in this process (once: ``model_load`` caches it)."""
+    return model_load(model_spec_from_settings())
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,8 @@
-"""The generation service with the real bundled model, run in the test process."""
+"""The generation service with the real bundled model, run in the test process.
+
+Tests that generate carry the ``model`` marker (or use ``loaded_model``, which adds it); the
+ones that prove nothing is generated run in the fast tier.
+"""
 
 import time
 
@@ -9,7 +13,6 @@ from django.test.utils import CaptureQueriesContext
 from chat.models import Message
 from llm import generation
 from llm.generation import reply_generate
-from llm.model import model_load, model_spec_from_settings
 from llm.prompt import Turn
 
 from .factories import LONG_ANSWER_PROMPT, MessageFactory, assistant_reply
@@ -17,23 +20,18 @@ from .factories import LONG_ANSWER_PROMPT, MessageFactory, assistant_reply
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def model():
-    return model_load(model_spec_from_settings())
-
-
-def test_the_prompt_uses_the_gguf_chat_template_and_names_each_speaker(model):
-    assert model.has_chat_template
-    tokens = model.prompt_tokens(
+def test_the_prompt_uses_the_gguf_chat_template_and_names_each_speaker(loaded_model):
+    assert loaded_model.has_chat_template
+    tokens = loaded_model.prompt_tokens(
         system="Be brief.", turns=[Turn("alice", "Name it?")], assistant_name="assistant"
     )
-    text = model.llama.detokenize(tokens, special=True).decode()
+    text = loaded_model.llama.detokenize(tokens, special=True).decode()
     assert "<|im_start|>system\nBe brief.<|im_end|>" in text
     assert "<|im_start|>user\nalice: Name it?<|im_end|>" in text
     assert text.endswith("<|im_start|>assistant\n")
 
 
-def test_a_reply_is_generated_saved_and_measured(team, model):
+def test_a_reply_is_generated_saved_and_measured(team, loaded_model):
     reply = assistant_reply(thread=team.thread, asker=team.owner, question="@assistant say hello")
 
     reply_generate(reply_id=reply.pk)
@@ -41,7 +39,7 @@ def test_a_reply_is_generated_saved_and_measured(team, model):
     reply.refresh_from_db()
     assert reply.status == Message.Status.DONE
     assert reply.body.strip()
-    assert reply.model_name == model.name
+    assert reply.model_name == loaded_model.name
     assert reply.stop_reason in {"stop", "length"}
     assert (reply.prompt_tokens or 0) > 0
     assert (reply.completion_tokens or 0) > 0
@@ -52,6 +50,7 @@ def test_a_reply_is_generated_saved_and_measured(team, model):
     assert reply.finished_at is not None
 
 
+@pytest.mark.model
 def test_a_long_thread_is_fitted_into_a_small_context_window(team, settings):
     settings.LLM_N_CTX = 512
     settings.LLM_MAX_TOKENS = 64
@@ -73,6 +72,7 @@ def test_a_long_thread_is_fitted_into_a_small_context_window(team, settings):
     assert reply.prompt_tokens <= 512 - 64, "room is kept for the answer"
 
 
+@pytest.mark.model
 def test_the_answer_is_written_at_most_once_a_second_plus_start_and_end(team, settings):
     settings.LLM_MAX_TOKENS = 200
     settings.LLM_TEMPERATURE = 0
@@ -121,6 +121,7 @@ def test_a_model_that_cannot_be_loaded_fails_the_reply_with_a_reason(team, setti
     assert "No model file at /nonexistent/model.gguf" in reply.error
 
 
+@pytest.mark.model
 def test_an_error_mid_stream_fails_the_reply_and_keeps_the_partial_text(team, monkeypatch):
     from llm import model as model_module
 
@@ -150,7 +151,9 @@ def test_an_error_mid_stream_fails_the_reply_and_keeps_the_partial_text(team, mo
     assert reply.body, "the text generated before the error is kept"
 
 
-def test_every_frame_is_sent_in_order_before_the_final_status(team, model, settings, monkeypatch):
+def test_every_frame_is_sent_in_order_before_the_final_status(
+    team, loaded_model, settings, monkeypatch
+):
     settings.LLM_TEMPERATURE = 0
     settings.LLM_MAX_TOKENS = 60
     settings.LLM_FRAME_INTERVAL_S = 0.0  # a frame per piece: many frames, little time

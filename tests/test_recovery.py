@@ -70,6 +70,7 @@ def test_a_lost_attempt_that_comes_back_cannot_write_into_the_ended_reply(team):
     assert reply.status == Message.Status.INTERRUPTED
 
 
+@pytest.mark.model
 def test_generation_stops_quietly_when_its_reply_was_interrupted_meanwhile(team, monkeypatch):
     reply = _reply(team, status=Message.Status.QUEUED)
     real_record = generation.reply_progress_record

@@ -25,6 +25,7 @@ def test_a_queued_reply_that_is_stopped_is_never_generated(team):
     assert reply.body == ""
 
 
+@pytest.mark.model
 def test_a_streaming_reply_stops_between_tokens_and_keeps_its_text(team, settings, monkeypatch):
     settings.LLM_TEMPERATURE = 0
     settings.LLM_MAX_TOKENS = 300
