@@ -1,8 +1,18 @@
+"""Factories for every model the tests (and the admin walk) create, and a few shortcuts."""
+
+import uuid
+from collections.abc import Callable
+from datetime import timedelta
+from decimal import Decimal
 from functools import cache
+from typing import cast
 
 import factory
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
+from django.contrib.auth.models import Group
+from django.db import models
+from django.utils import timezone
 
 from chat.models import Message, Thread
 from chat.replies import reply_frame_send, reply_progress_record
@@ -25,6 +35,14 @@ class UserFactory(factory.django.DjangoModelFactory):
     username = factory.Sequence(lambda n: f"user{n}")
     email = factory.LazyAttribute(lambda user: f"{user.username}@example.com")
     password = factory.LazyFunction(_password_hash)
+
+
+class GroupFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Group
+        django_get_or_create = ("name",)
+
+    name = factory.Sequence(lambda n: f"Group {n}")
 
 
 class WorkspaceFactory(factory.django.DjangoModelFactory):
@@ -60,6 +78,74 @@ class MessageFactory(factory.django.DjangoModelFactory):
     body = factory.Sequence(lambda n: f"Message {n}")
 
 
+class AssistantMessageFactory(factory.django.DjangoModelFactory):
+    """An answer of the assistant's, waiting to be generated unless told otherwise."""
+
+    class Meta:
+        model = Message
+
+    thread = factory.SubFactory(ThreadFactory)
+    role = Message.Role.ASSISTANT
+    status = Message.Status.QUEUED
+
+
+def factory_for(model: type[models.Model]) -> type[factory.django.DjangoModelFactory] | None:
+    """The factory in this module that makes ``model``'s objects, if there is one."""
+    factories = factory.django.DjangoModelFactory.__subclasses__()  # in the order defined
+    return next((f for f in factories if f._meta.model is model), None)
+
+
+# What a required field of each kind gets when no factory knows the model (first match wins).
+FIELD_VALUES: list[tuple[type[models.Field], Callable[[], object]]] = [
+    (models.EmailField, lambda: "someone@example.com"),
+    (models.GenericIPAddressField, lambda: "127.0.0.1"),
+    (models.CharField, lambda: "x"),
+    (models.TextField, lambda: "x"),
+    (models.BooleanField, lambda: False),
+    (models.IntegerField, lambda: 1),
+    (models.FloatField, lambda: 1.0),
+    (models.DecimalField, lambda: Decimal(1)),
+    (models.DateTimeField, timezone.now),
+    (models.DateField, timezone.localdate),
+    (models.DurationField, timedelta),
+    (models.UUIDField, uuid.uuid4),
+    (models.JSONField, dict),
+]
+
+
+def object_create(model: type[models.Model]) -> models.Model:
+    """One saved object of ``model``: by its factory, else with a plain value in each required
+    field (related objects made the same way). Fails naming the field it cannot fill."""
+    model_factory = factory_for(model)
+    if model_factory is not None:
+        made: models.Model = model_factory.create()
+        return made
+    values: dict[str, object] = {}
+    for field in model._meta.concrete_fields:
+        if field.primary_key or field.null or field.has_default() or _set_on_save(field):
+            continue
+        values[field.name] = _required_value(model, field)
+    return model._default_manager.create(**values)
+
+
+def _set_on_save(field: models.Field) -> bool:
+    return bool(getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False))
+
+
+def _required_value(model: type[models.Model], field: models.Field) -> object:
+    if field.choices:
+        return field.choices[0][0]
+    if field.is_relation and field.related_model not in (None, "self"):
+        return object_create(cast(type[models.Model], field.related_model))
+    for kind, value in FIELD_VALUES:
+        if isinstance(field, kind):
+            return value()
+    raise TypeError(
+        f"No factory for {model._meta.label} in tests/factories.py, and its required field "
+        f"{field.name!r} ({type(field).__name__}) has no plain value: add a factory for it."
+    )
+
+
 LONG_ANSWER_PROMPT = (
     "@assistant write a detailed essay of at least 500 words about software release planning."
 )
@@ -75,8 +161,8 @@ def assistant_reply(
 ) -> Message:
     """A person's question and the assistant's reply to it, in ``status``."""
     asked: Message = MessageFactory.create(thread=thread, author=asker, body=question)
-    return Message.objects.create(
-        thread=thread, role=Message.Role.ASSISTANT, status=status, in_reply_to=asked, **fields
+    return AssistantMessageFactory.create(
+        thread=thread, status=status, in_reply_to=asked, requested_by=asker, **fields
     )
 
 
