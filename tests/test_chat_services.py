@@ -9,21 +9,18 @@ from chat.models import Message
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def sent_tasks(monkeypatch):
-    sent = []
-    monkeypatch.setattr(
-        services.celery_app, "send_task", lambda name, args: sent.append((name, args))
-    )
-    return sent
-
-
-def test_a_message_is_saved_stripped(team, sent_tasks, django_capture_on_commit_callbacks):
-    with django_capture_on_commit_callbacks(execute=False):
+def test_a_message_is_saved_stripped_and_broadcast_without_asking_the_assistant(
+    team, broadcasts, sent_tasks, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
         message = services.message_create(thread=team.thread, author=team.member, body="  hi  ")
+
+    message.refresh_from_db()
     assert message.body == "hi"
     assert message.role == Message.Role.USER
+    assert broadcasts.created == [message]
     assert sent_tasks == []
+    assert Message.objects.count() == 1, "no reply is queued"
 
 
 @pytest.mark.parametrize("body", ["", "   \n  "])
@@ -41,10 +38,8 @@ def test_an_oversize_message_is_refused_with_the_limit(team, settings):
 
 
 def test_mentioning_the_assistant_queues_a_reply_and_enqueues_it_after_commit(
-    team, sent_tasks, django_capture_on_commit_callbacks, monkeypatch
+    team, broadcasts, sent_tasks, django_capture_on_commit_callbacks
 ):
-    broadcasts: list[Message] = []
-    monkeypatch.setattr(services.events, "broadcast_message_created", broadcasts.append)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         question = services.message_create(
             thread=team.thread, author=team.owner, body="@assistant name it"
@@ -56,4 +51,4 @@ def test_mentioning_the_assistant_queues_a_reply_and_enqueues_it_after_commit(
     for callback in callbacks:
         callback()
     assert sent_tasks == [(services.GENERATE_REPLY_TASK, [reply.pk])]
-    assert broadcasts == [question, reply]
+    assert broadcasts.created == [question, reply]

@@ -1,18 +1,20 @@
 """The thread socket, through the real ASGI stack (origin check, sessions) and real Redis."""
 
 import json
+from collections.abc import Awaitable, Callable
 
 import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
-from django.test import Client
 
 from chat.consumers import CLOSE_NOT_AUTHENTICATED, CLOSE_NOT_FOUND
 from chat.models import Message
+from harness.ws_client import session_cookie
 from workspace.asgi import application
 
-from .factories import frame_send
+from .event_order import received_before_marker
+from .factories import AssistantMessageFactory, MessageFactory, frame_send
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -20,10 +22,7 @@ ORIGIN = (b"origin", b"http://localhost")
 
 
 def _cookie(user) -> tuple[bytes, bytes]:
-    client = Client()
-    client.force_login(user)
-    session = client.cookies[settings.SESSION_COOKIE_NAME].value
-    return (b"cookie", f"{settings.SESSION_COOKIE_NAME}={session}".encode())
+    return (b"cookie", session_cookie(user).encode())
 
 
 def _socket(thread_id: int, *headers: tuple[bytes, bytes]) -> WebsocketCommunicator:
@@ -46,6 +45,10 @@ async def _join(communicator: WebsocketCommunicator) -> str:
     transcript = await communicator.receive_from(timeout=5)
     assert transcript.startswith('<div id="transcript" hx-swap-oob="innerHTML">')
     return transcript
+
+
+def _receiver(communicator: WebsocketCommunicator) -> Callable[[], Awaitable[str]]:
+    return lambda: communicator.receive_from(timeout=5)
 
 
 async def _closed_with(communicator: WebsocketCommunicator) -> int:
@@ -92,11 +95,11 @@ async def test_a_posted_message_reaches_every_member_escaped_and_clears_only_the
     assert 'hx-swap-oob="beforeend:#transcript"' in for_bob
     assert "&lt;b hx-get='/admin/'&gt;Ship&lt;/b&gt; <em>it</em>" in for_bob
     assert "<b hx-get" not in for_bob
-    assert await bob.receive_nothing(timeout=0.3)
-    await alice.disconnect()
-    await bob.disconnect()
     message = await database_sync_to_async(Message.objects.get)()
     assert message.body == "<b hx-get='/admin/'>Ship</b> *it*"
+    assert await received_before_marker(_receiver(bob), thread=team.thread, author=team.owner) == []
+    await alice.disconnect()
+    await bob.disconnect()
 
 
 @pytest.mark.parametrize(
@@ -123,8 +126,8 @@ async def test_bad_frames_get_a_clear_error_for_the_sender_only_and_save_nothing
     assert 'id="composer-error"' in reply
     assert error in reply
     assert 'id="composer-body"' not in reply, "the sender's text stays in the composer"
-    assert await bob.receive_nothing(timeout=0.3)
     assert not await database_sync_to_async(Message.objects.exists)()
+    assert await received_before_marker(_receiver(bob), thread=team.thread, author=team.owner) == []
     await alice.disconnect()
     await bob.disconnect()
 
@@ -132,8 +135,8 @@ async def test_bad_frames_get_a_clear_error_for_the_sender_only_and_save_nothing
 async def test_hostile_model_output_is_rendered_inert_in_frames(team, cookies):
     bob = _socket(team.thread.pk, ORIGIN, cookies["bob"])
     await _join(bob)
-    reply = await database_sync_to_async(Message.objects.create)(
-        thread=team.thread, role=Message.Role.ASSISTANT, status=Message.Status.STREAMING
+    reply = await database_sync_to_async(AssistantMessageFactory.create)(
+        thread=team.thread, status=Message.Status.STREAMING
     )
     hostile = '<script>steal()</script><div id="transcript" hx-get="/x" onclick="y()">'
     await database_sync_to_async(frame_send)(reply, text=hostile, seq=1, delta=hostile)
@@ -163,15 +166,11 @@ async def test_a_member_removed_while_connected_can_no_longer_post(team, cookies
 async def test_a_joining_member_is_sent_the_transcript_with_the_streaming_answers_newest_text(
     team, cookies
 ):
-    question = await database_sync_to_async(Message.objects.create)(
+    question = await database_sync_to_async(MessageFactory.create)(
         thread=team.thread, author=team.owner, body="@assistant name it"
     )
-    reply = await database_sync_to_async(Message.objects.create)(
-        thread=team.thread,
-        role=Message.Role.ASSISTANT,
-        status=Message.Status.STREAMING,
-        body="Nova",
-        last_seq=1,
+    reply = await database_sync_to_async(AssistantMessageFactory.create)(
+        thread=team.thread, status=Message.Status.STREAMING, body="Nova", last_seq=1
     )
     # Frames 2 and 3 were sent but not yet saved: the cache has them.
     await database_sync_to_async(frame_send)(reply, text="Nova, Orbit", seq=2, delta=", Orbit")

@@ -3,11 +3,10 @@
 import pytest
 from django.urls import reverse
 
-from chat import services
 from chat.models import Message
 from llm.generation import _thread_turns
 
-from .factories import MessageFactory
+from .factories import AssistantMessageFactory, MessageFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -15,13 +14,6 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def message(team) -> Message:
     return MessageFactory.create(thread=team.thread, author=team.member, body="Ship on Friday")
-
-
-@pytest.fixture
-def broadcasts(monkeypatch) -> list[Message]:
-    sent: list[Message] = []
-    monkeypatch.setattr(services.events, "broadcast_message_changed", sent.append)
-    return sent
 
 
 def test_the_author_edits_and_everyone_is_sent_the_new_text(
@@ -36,7 +28,7 @@ def test_the_author_edits_and_everyone_is_sent_the_new_text(
     message.refresh_from_db()
     assert message.body == "Ship on Monday"
     assert message.edited_at is not None
-    assert broadcasts == [message]
+    assert broadcasts.changed == [message]
     page = client.get(reverse("thread-detail", args=[team.thread.pk])).text
     assert "Ship on Monday" in page
     assert "edited" in page
@@ -62,13 +54,11 @@ def test_deleting_leaves_a_tombstone_for_everyone_and_the_model_no_longer_reads_
     assert response.json()["deleted"] is True
     message.refresh_from_db()
     assert message.body == ""
-    assert broadcasts == [message]
+    assert broadcasts.changed == [message]
     page = client.get(reverse("thread-detail", args=[team.thread.pk])).text
     assert "This message was deleted." in page
     assert "Ship on Friday" not in page
-    later = Message.objects.create(
-        thread=team.thread, role=Message.Role.ASSISTANT, status=Message.Status.QUEUED
-    )
+    later = AssistantMessageFactory.create(thread=team.thread)
     assert all(turn.text != "Ship on Friday" for turn in _thread_turns(later))
     assert client.post(reverse("message-delete", args=[message.pk])).status_code == 409
 
@@ -86,8 +76,8 @@ def test_other_members_cannot_edit_or_delete_and_outsiders_get_404(client, team,
 
 
 def test_the_assistants_answers_cannot_be_edited(client, team):
-    reply = Message.objects.create(
-        thread=team.thread, role=Message.Role.ASSISTANT, status=Message.Status.DONE, body="Nova"
+    reply = AssistantMessageFactory.create(
+        thread=team.thread, status=Message.Status.DONE, body="Nova"
     )
     client.force_login(team.member)
     assert client.post(reverse("message-edit", args=[reply.pk]), {"body": "x"}).status_code == 403

@@ -1,7 +1,6 @@
 """The whole loop with real parts: daphne, Redis, a Celery worker and the real model."""
 
 import asyncio
-import contextlib
 import re
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -13,11 +12,11 @@ from django.db import transaction
 from django.test import Client
 from websockets import ClientConnection
 
-from chat.events import message_body_html
+from chat.rendering import message_body_html
 from chat.models import Message
 from chat.replies import reply_interrupt_stale
 from chat.services import GENERATE_REPLY_TASK, message_create
-from harness.live_stack import worker_start
+from harness.live_stack import TEST_LOG_DIR, LiveStack, worker_start
 from harness.ws_client import (
     BODY_PATTERN,
     FRAME_PATTERN,
@@ -29,15 +28,19 @@ from harness.ws_client import (
 )
 from workspace.celery import app as celery_app
 
+from .event_order import received_before_marker
+from .factories import LONG_ANSWER_PROMPT
+
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
 
 ANSWER_TIMEOUT_S = 120
+GENERATE_SUCCEEDED = re.compile(r"Task llm\.generate_reply\[[\w-]+\] succeeded")
+
+OnFrame = Callable[[int, int], Awaitable[None]]
 
 
 async def _read_until_answer_ends(
-    socket: ClientConnection,
-    received: Received,
-    on_frame: Callable[[int, int], Awaitable[None]] | None = None,
+    socket: ClientConnection, received: Received, on_frame: OnFrame | None = None
 ) -> int:
     """Collect frames until the assistant's reply has ended; return its id.
 
@@ -61,19 +64,57 @@ async def _read_until_answer_ends(
                 await on_frame(reply_id, int(frame["seq"]))
 
 
+async def _alice_asks_and_both_read_the_answer(
+    team: Any,
+    question: str,
+    *,
+    alice_on: LiveStack,
+    bob_on: LiveStack | None = None,
+    on_bob_frame: OnFrame | None = None,
+) -> tuple[int, Received, Received]:
+    """Alice (on ``alice_on``) asks; she and Bob (on ``bob_on``, else the same daphne) read
+    until the answer ends. Returns the reply's id and what each of them received."""
+    alice_received, bob_received = Received(), Received()
+    async with (
+        thread_socket(alice_on, team.thread.pk, team.owner) as alice,
+        thread_socket(bob_on or alice_on, team.thread.pk, team.member) as bob,
+    ):
+        await send_message(alice, question)
+        reply_id, _ = await asyncio.gather(
+            _read_until_answer_ends(alice, alice_received),
+            _read_until_answer_ends(bob, bob_received, on_frame=on_bob_frame),
+        )
+    return reply_id, alice_received, bob_received
+
+
+def _once_at_frame(seq: int, action: Callable[[int], Awaitable[None]]) -> OnFrame:
+    """An ``on_frame`` that runs ``action(reply_id)`` once, when frame ``seq`` has arrived."""
+    done = False
+
+    async def on_frame(reply_id: int, frame_seq: int) -> None:
+        nonlocal done
+        if frame_seq >= seq and not done:
+            done = True
+            await action(reply_id)
+
+    return on_frame
+
+
+def _assert_streamed_once_in_order(received: Received, reply: Message) -> None:
+    """Frames 1, 2, 3, ... with no hole or repeat, adding up to the saved text."""
+    frames = received.frames(reply.pk)
+    assert [frame.seq for frame in frames] == list(range(1, len(frames) + 1))
+    assert "".join(frame.delta for frame in frames) == reply.body
+
+
 async def test_every_member_receives_the_streamed_answer_in_numbered_frames_equal_to_the_saved_message(
     live_stack, team
 ):
-    alice_received, bob_received = Received(), Received()
-    async with (
-        thread_socket(live_stack, team.thread.pk, team.owner) as alice,
-        thread_socket(live_stack, team.thread.pk, team.member) as bob,
-    ):
-        await send_message(alice, "@assistant list five names for our next release, one per line")
-        reply_id, _ = await asyncio.gather(
-            _read_until_answer_ends(alice, alice_received),
-            _read_until_answer_ends(bob, bob_received),
-        )
+    reply_id, alice_received, bob_received = await _alice_asks_and_both_read_the_answer(
+        team,
+        "@assistant list five names for our next release, one per line",
+        alice_on=live_stack,
+    )
 
     reply = await database_sync_to_async(Message.objects.get)(pk=reply_id)
     assert reply.status == Message.Status.DONE
@@ -88,10 +129,8 @@ async def test_every_member_receives_the_streamed_answer_in_numbered_frames_equa
     assert reply.tokens_per_second > 0
     assert reply.stop_reason in {"stop", "length"}
     for received in (alice_received, bob_received):
-        frames = received.frames(reply_id)
-        assert len(frames) >= 3, "the answer should arrive in several frames, not one blob"
-        assert [frame.seq for frame in frames] == list(range(1, len(frames) + 1))
-        assert "".join(frame.delta for frame in frames) == reply.body
+        assert len(received.frames(reply_id)) >= 3, "several frames, not one blob"
+        _assert_streamed_once_in_order(received, reply)
         assert received.saw_status(reply_id, "streaming")
     assert reply.last_seq == len(alice_received.frames(reply_id))
 
@@ -121,34 +160,21 @@ async def test_a_member_stops_the_answer_from_another_web_process_and_everyone_k
     """The stop request goes through this test process's Django, not the daphne streaming it."""
     client = Client()
     await database_sync_to_async(client.force_login)(team.member)
-    stop_requested = asyncio.Event()
 
-    async def stop_at_second_frame(reply_id: int, seq: int) -> None:
-        if seq >= 2 and not stop_requested.is_set():
-            stop_requested.set()
-            response = await database_sync_to_async(client.post)(f"/m/{reply_id}/stop/")
-            assert response.status_code == 202
+    async def stop(reply_id: int) -> None:
+        response = await database_sync_to_async(client.post)(f"/m/{reply_id}/stop/")
+        assert response.status_code == 202
 
-    alice_received, bob_received = Received(), Received()
-    async with (
-        thread_socket(live_stack, team.thread.pk, team.owner) as alice,
-        thread_socket(live_stack, team.thread.pk, team.member) as bob,
-    ):
-        await send_message(
-            alice, "@assistant write a detailed essay of at least 500 words about release planning"
-        )
-        reply_id, _ = await asyncio.gather(
-            _read_until_answer_ends(alice, alice_received),
-            _read_until_answer_ends(bob, bob_received, on_frame=stop_at_second_frame),
-        )
+    reply_id, alice_received, bob_received = await _alice_asks_and_both_read_the_answer(
+        team, LONG_ANSWER_PROMPT, alice_on=live_stack, on_bob_frame=_once_at_frame(2, stop)
+    )
 
     reply = await database_sync_to_async(Message.objects.get)(pk=reply_id)
     assert reply.status == Message.Status.STOPPED
     assert reply.stop_reason == "stopped by bob"
     assert reply.body
     for received in (alice_received, bob_received):
-        frames = received.frames(reply_id)
-        assert "".join(frame.delta for frame in frames) == reply.body
+        _assert_streamed_once_in_order(received, reply)
         assert received.saw_status(reply_id, "stopped")
 
 
@@ -159,7 +185,7 @@ async def test_a_client_whose_socket_drops_mid_answer_catches_up_with_no_holes_o
     view = ClientView()
     async with thread_socket(live_stack, team.thread.pk, team.owner) as alice:
         async with thread_socket(live_stack, team.thread.pk, team.member) as bob:
-            await send_message(alice, "@assistant write a detailed essay about releases")
+            await send_message(alice, LONG_ANSWER_PROMPT)
             async with asyncio.timeout(ANSWER_TIMEOUT_S):
                 while not any(shown.seq >= 2 for shown in view.messages.values()):
                     view.apply(await bob.recv(decode=True))
@@ -193,30 +219,21 @@ async def test_a_worker_killed_mid_answer_leaves_an_interrupted_reply_with_its_t
 ):
     client = Client()
     await database_sync_to_async(client.force_login)(team.member)
-    killed = asyncio.Event()
 
-    async def kill_worker_at_third_frame(reply_id: int, seq: int) -> None:
-        if seq >= 3 and not killed.is_set():
-            killed.set()
-            await asyncio.to_thread(live_stack.kill_worker)
-            await asyncio.sleep(2.5)  # longer than the silence the sweep below allows
-            # What the housekeeping worker's beat does every REPLY_SWEEP_EVERY_S:
-            swept = await database_sync_to_async(reply_interrupt_stale)(
-                silent_for=timedelta(seconds=2)
-            )
-            assert swept == [reply_id]
+    async def kill_worker_then_sweep(reply_id: int) -> None:
+        await asyncio.to_thread(live_stack.kill_worker)
+        await asyncio.sleep(2.5)  # longer than the silence the sweep below allows
+        # What the housekeeping worker's beat does every REPLY_SWEEP_EVERY_S:
+        swept = await database_sync_to_async(reply_interrupt_stale)(silent_for=timedelta(seconds=2))
+        assert swept == [reply_id]
 
-    alice_received, bob_received = Received(), Received()
     try:
-        async with (
-            thread_socket(live_stack, team.thread.pk, team.owner) as alice,
-            thread_socket(live_stack, team.thread.pk, team.member) as bob,
-        ):
-            await send_message(alice, "@assistant write a detailed essay about releases")
-            reply_id, _ = await asyncio.gather(
-                _read_until_answer_ends(alice, alice_received),
-                _read_until_answer_ends(bob, bob_received, on_frame=kill_worker_at_third_frame),
-            )
+        reply_id, alice_received, bob_received = await _alice_asks_and_both_read_the_answer(
+            team,
+            LONG_ANSWER_PROMPT,
+            alice_on=live_stack,
+            on_bob_frame=_once_at_frame(3, kill_worker_then_sweep),
+        )
     finally:
         if live_stack.worker.poll() is not None:
             await asyncio.to_thread(live_stack.start_worker)
@@ -225,7 +242,7 @@ async def test_a_worker_killed_mid_answer_leaves_an_interrupted_reply_with_its_t
     assert reply.status == Message.Status.INTERRUPTED
     for received in (alice_received, bob_received):
         assert received.saw_status(reply_id, "interrupted")
-        assert "".join(frame.delta for frame in received.frames(reply_id)) == reply.body
+        _assert_streamed_once_in_order(received, reply)
     assert reply.body, "the text generated before the crash is kept"
 
     response = await database_sync_to_async(client.post)(f"/m/{reply_id}/retry/")
@@ -245,7 +262,7 @@ async def test_a_redis_restart_mid_answer_loses_nothing(live_stack, team, redis_
     restarted = False
     async with asyncio.timeout(ANSWER_TIMEOUT_S):
         async with thread_socket(live_stack, team.thread.pk, team.owner) as alice:
-            await send_message(alice, "@assistant write a detailed essay about releases")
+            await send_message(alice, LONG_ANSWER_PROMPT)
             while not (restarted and view.messages[max(view.messages)].status == "done"):
                 view.apply(await alice.recv(decode=True))
                 if not restarted and any(m.seq >= 2 for m in view.messages.values()):
@@ -283,58 +300,57 @@ async def test_a_member_stays_connected_through_a_redis_outage_and_misses_nothin
 
 async def test_a_member_on_another_web_replica_sees_the_answer_and_stops_it_there(live_stack, team):
     """Alice is on one daphne, Bob on another; Bob's stop goes to his own replica."""
-    stop_requested = asyncio.Event()
+    with live_stack.another_web_replica() as second:
 
-    async def stop_via_own_replica(reply_id: int, seq: int) -> None:
-        if seq >= 2 and not stop_requested.is_set():
-            stop_requested.set()
+        async def stop_via_own_replica(reply_id: int) -> None:
             status = await database_sync_to_async(post_as)(
                 second, team.member, f"/m/{reply_id}/stop/"
             )
             assert status == 202
 
-    alice_received, bob_received = Received(), Received()
-    with live_stack.another_web_replica() as second:
-        async with (
-            thread_socket(live_stack, team.thread.pk, team.owner) as alice,
-            thread_socket(second, team.thread.pk, team.member) as bob,
-        ):
-            await send_message(alice, "@assistant write a detailed essay about releases")
-            reply_id, _ = await asyncio.gather(
-                _read_until_answer_ends(alice, alice_received),
-                _read_until_answer_ends(bob, bob_received, on_frame=stop_via_own_replica),
-            )
+        reply_id, alice_received, bob_received = await _alice_asks_and_both_read_the_answer(
+            team,
+            LONG_ANSWER_PROMPT,
+            alice_on=live_stack,
+            bob_on=second,
+            on_bob_frame=_once_at_frame(2, stop_via_own_replica),
+        )
 
     reply = await database_sync_to_async(Message.objects.get)(pk=reply_id)
     assert reply.status == Message.Status.STOPPED
     assert reply.stop_reason == "stopped by bob"
     for received in (alice_received, bob_received):
-        frames = received.frames(reply_id)
-        assert [frame.seq for frame in frames] == list(range(1, len(frames) + 1))
-        assert "".join(frame.delta for frame in frames) == reply.body
+        _assert_streamed_once_in_order(received, reply)
         assert received.saw_status(reply_id, "stopped")
 
 
 async def test_a_task_delivered_twice_to_two_workers_streams_once(live_stack, team):
     second_worker = await asyncio.to_thread(worker_start, live_stack.env, name="worker-2")
+    finished_before = _generate_tasks_finished("worker", "worker-2")
     try:
         async with thread_socket(live_stack, team.thread.pk, team.member) as bob:
             reply = await database_sync_to_async(_question_with_reply_enqueued_twice)(team)
             received = Received()
             assert await _read_until_answer_ends(bob, received) == reply.pk
-            with contextlib.suppress(TimeoutError):  # anything the other delivery sends
-                async with asyncio.timeout(2):
-                    while True:
-                        received.html.append(await bob.recv(decode=True))
+            async with asyncio.timeout(ANSWER_TIMEOUT_S):  # both deliveries have run
+                while _generate_tasks_finished("worker", "worker-2") < finished_before + 2:
+                    await asyncio.sleep(0.2)
+            received.html += await received_before_marker(
+                lambda: bob.recv(decode=True), thread=team.thread, author=team.owner
+            )
     finally:
         second_worker.terminate()
         await asyncio.to_thread(second_worker.wait, 15)
 
     await database_sync_to_async(reply.refresh_from_db)()
     assert reply.status == Message.Status.DONE
-    frames = received.frames(reply.pk)
-    assert [frame.seq for frame in frames] == list(range(1, len(frames) + 1)), "one stream"
-    assert "".join(frame.delta for frame in frames) == reply.body
+    _assert_streamed_once_in_order(received, reply)
+
+
+def _generate_tasks_finished(*workers: str) -> int:
+    """How many generation tasks the named workers' logs say have finished."""
+    logs = (TEST_LOG_DIR / f"{worker}.log" for worker in workers)
+    return sum(len(GENERATE_SUCCEEDED.findall(log.read_text())) for log in logs if log.exists())
 
 
 def _question_with_reply_enqueued_twice(team: Any) -> Message:

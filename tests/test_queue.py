@@ -26,16 +26,14 @@ def test_a_queued_reply_shows_how_many_replies_in_any_thread_are_ahead_of_it(tea
     assert sorted(m.queue_ahead or 0 for m in queued) == [1, 2]
 
 
-def test_when_a_reply_ends_the_queue_moves_for_everyone(team, monkeypatch):
+def test_when_a_reply_ends_the_queue_moves_for_everyone(team, broadcasts):
     first = assistant_reply(thread=team.thread, asker=team.member, status=Message.Status.QUEUED)
     second = assistant_reply(thread=team.thread, asker=team.owner, status=Message.Status.QUEUED)
-    broadcasts: list[Message] = []
-    monkeypatch.setattr(replies.events, "broadcast_message_changed", broadcasts.append)
 
     replies.reply_stop(reply=first, by=team.member)
 
-    assert [m.pk for m in broadcasts] == [first.pk, second.pk]
-    assert broadcasts[1].queue_ahead == 0
+    assert [m.pk for m in broadcasts.changed] == [first.pk, second.pk]
+    assert broadcasts.changed[1].queue_ahead == 0
 
 
 def test_the_queue_position_is_shown_on_the_page(client, team):

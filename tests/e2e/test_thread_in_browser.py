@@ -8,6 +8,7 @@ from django.conf import settings
 from playwright.sync_api import Page, expect
 
 from chat.models import Message
+from tests.factories import LONG_ANSWER_PROMPT
 
 pytestmark = [pytest.mark.browser, pytest.mark.live, pytest.mark.django_db(transaction=True)]
 
@@ -164,7 +165,8 @@ def test_an_oversize_message_is_refused_with_an_error_and_the_text_is_kept(
 
     send(alice, "x" * limit)  # shortened to the limit, it goes through and the error goes away
 
-    expect(alice.locator("#transcript .message.user")).to_have_count(1)
+    # Events arrive in order: had the refused message been sent, it would show before this one.
+    expect(alice.locator("#transcript .message.user .body")).to_have_text(["x" * limit])
     expect(error).to_be_hidden()
     expect(alice.locator("#composer-body")).to_have_value("")
     assert Message.objects.get(thread=team.thread).body == "x" * limit
@@ -188,7 +190,7 @@ def test_any_member_stops_the_answer_with_its_stop_button_and_everyone_sees_it_s
 ):
     alice, bob = alice_and_bob
 
-    send(alice, "@assistant write a detailed essay of at least 500 words about release planning")
+    send(alice, LONG_ANSWER_PROMPT)
     answer = bob.locator("#transcript article.message.assistant")
     expect(answer).to_have_attribute("data-status", "streaming", timeout=ANSWER_TIMEOUT_MS)
     bob.wait_for_function(
@@ -216,7 +218,7 @@ def test_a_reload_mid_answer_shows_the_text_so_far_and_then_the_rest_live(
 ):
     alice, bob = alice_and_bob
 
-    send(alice, "@assistant write a detailed essay of at least 500 words about release planning")
+    send(alice, LONG_ANSWER_PROMPT)
     answer = bob.locator("#transcript article.message.assistant")
     answer_id = answer.get_attribute("id", timeout=ANSWER_TIMEOUT_MS)
     bob.wait_for_function(
