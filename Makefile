@@ -38,25 +38,28 @@ node_modules/.installed: package.json package-lock.json
 	@npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-var:
-	@mkdir -p var/static
+var/static:
+	@mkdir -p $@
 
-run: install var
+# PYTHONWARNINGS: development containers often run as root, and Celery's warning about that
+# would bury the address.
+run: install var/static
 	@$(BIN)/python manage.py migrate --noinput
-	@$(BIN)/python manage.py bootstrap --url "http://127.0.0.1:$(WEB_PORT)/"
-	@echo "==> Starting $(if $(REDIS_URL),,the embedded Redis, )daphne, the model worker and the housekeeping worker (Ctrl-C stops all)"
-	@PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho -f Procfile start $(if $(REDIS_URL),web worker housekeeping,redis web worker housekeeping)
+	@$(BIN)/python manage.py bootstrap
+	@echo "==> Starting $(if $(REDIS_URL),,the embedded Redis, )daphne, the model worker and the housekeeping worker (Ctrl-C stops all); the address and the login follow once they are ready"
+	@PATH="$(abspath $(BIN)):$$PATH" PYTHONWARNINGS="ignore:You're running the worker with superuser privileges" \
+		$(BIN)/honcho -f Procfile start $(if $(REDIS_URL),,redis) web worker housekeeping ready
 
 # The tests' embedded Redis is their own, so they never share a queue with `make run`.
-test: install var
+test: install var/static
 	@EMBEDDED_REDIS_SOCKET="$(CURDIR)/var/test-redis.sock" $(BIN)/pytest
 
 # Issue #4: the whole stack under load on this machine; writes bench/results.json and bench/*.png.
-bench: install var
+bench: install var/static
 	@$(BIN)/python -m bench.run
 
 # CI's short version: every figure, tiny sizes, then the results file's shape is checked.
-bench-smoke: install var
+bench-smoke: install var/static
 	@$(BIN)/python -m bench.run --smoke --out var/bench-smoke.json
 	@$(BIN)/python -m bench.schema var/bench-smoke.json
 
