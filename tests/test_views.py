@@ -1,5 +1,7 @@
 """Browser pages: log in, workspaces, threads, members. Non-members get 404 everywhere."""
 
+from datetime import UTC, datetime
+
 import pytest
 from django.urls import reverse
 
@@ -112,3 +114,15 @@ def test_only_owners_add_members(client, team):
     response = client.post(url, {"username_or_email": "mallory"})
     assert response.status_code == 403
     assert not team.workspace.members.filter(username="mallory").exists()
+
+
+def test_message_times_carry_the_instant_for_the_viewers_clock(client, team, settings):
+    """The server writes its own time zone's time; the page's script rewrites it in the viewer's."""
+    settings.TIME_ZONE = "Asia/Tokyo"
+    message = MessageFactory.create(thread=team.thread, author=team.member)
+    message.created_at = datetime(2026, 1, 15, 23, 30, tzinfo=UTC)
+    message.save(update_fields=["created_at"])
+    client.force_login(team.member)
+    page = client.get(reverse("thread-detail", args=[team.thread.pk])).text
+    assert '<time datetime="2026-01-16T08:30:00+09:00">08:30</time>' in page
+    assert "js/roundtable.js" in page

@@ -1,5 +1,6 @@
 // Small behaviours of our own on top of htmx: the composer's keys, keeping the transcript
-// scrolled to the newest message, and showing the state of the live connection.
+// scrolled to the newest message, showing the state of the live connection, and showing
+// times in the viewer's own time zone.
 (function () {
   "use strict";
 
@@ -85,7 +86,36 @@
     }
   });
 
+  // The server writes times in its own zone, with the instant in <time datetime>; rewrite them
+  // in the viewer's: the time alone for today, else with the day. Whatever htmx swaps in later
+  // (over the socket or HTTP) is caught by watching the page for added elements.
+  var timeOnly = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
+  var dayAndTime = new Intl.DateTimeFormat(undefined, {
+    day: "numeric", month: "short", hour: "2-digit", minute: "2-digit",
+  });
+  var full = new Intl.DateTimeFormat(undefined, { dateStyle: "full", timeStyle: "long" });
+
+  function localizeTimes(root) {
+    var times = root.matches("time[datetime]") ? [root] : root.querySelectorAll("time[datetime]");
+    Array.prototype.forEach.call(times, function (element) {
+      var instant = new Date(element.getAttribute("datetime"));
+      if (isNaN(instant)) return;
+      var today = instant.toDateString() === new Date().toDateString();
+      element.textContent = (today ? timeOnly : dayAndTime).format(instant);
+      element.title = full.format(instant);
+    });
+  }
+
+  new MutationObserver(function (mutations) {
+    mutations.forEach(function (mutation) {
+      mutation.addedNodes.forEach(function (node) {
+        if (node.nodeType === Node.ELEMENT_NODE) localizeTimes(node);
+      });
+    });
+  }).observe(document.documentElement, { childList: true, subtree: true });
+
   document.addEventListener("DOMContentLoaded", function () {
+    localizeTimes(document.body);
     var transcript = document.getElementById("transcript");
     if (transcript) transcript.scrollTop = transcript.scrollHeight;
   });
