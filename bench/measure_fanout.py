@@ -44,8 +44,10 @@ def wait_ready(bench: Bench, thread: Thread, expected: int) -> int:
     pool = bench.pool
     deadline = time.monotonic() + READY_TIMEOUT_S
     ready = 0
+    seq = 0
     while time.monotonic() < deadline:
-        events.broadcast_frame(probe, seq=1, delta="")
+        seq += 1  # a repeated frame is shown once: each probe is a new one
+        events.broadcast_frame(probe, seq=seq, delta="")
         answers = pool.call_all(
             "wait_for_frame", [{"message_id": probe.pk, "timeout": 0.3}] * len(pool)
         )

@@ -3,6 +3,7 @@
 import json
 import logging
 from typing import Any
+from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from django.conf import settings
@@ -14,8 +15,13 @@ from realtime.consumers import MemberSocket
 from realtime.fanout import Event
 from realtime.topics import thread_topic
 
-from . import events
 from .models import Thread
+from .rendering import (
+    ThreadRenderer,
+    thread_catch_up,
+    thread_catch_up_html,
+    thread_transcript_html,
+)
 from .selectors import thread_get_for_member
 from .services import message_create
 
@@ -41,11 +47,15 @@ class ThreadConsumer(MemberSocket):
         return True
 
     async def joined(self) -> None:
-        await self.follow(thread_topic(self.thread.pk), catch_up=events.thread_catch_up)
+        topic = thread_topic(self.thread.pk)
+        await self.follow(topic, catch_up=thread_catch_up, prepare=ThreadRenderer().prepare)
         # Joined first, read second: whatever happens after the read arrives as an event.
-        await self.send(
-            text_data=await database_sync_to_async(events.thread_transcript_html)(self.thread.pk)
-        )
+        since = _since_from_query(self.scope["query_string"])
+        if since is None:
+            html = await database_sync_to_async(thread_transcript_html)(self.thread.pk)
+        else:
+            html = await database_sync_to_async(thread_catch_up_html)(self.thread.pk, since=since)
+        await self.send(text_data=html)
 
     async def topic_event(self, event: Event) -> None:
         await self.send(text_data=event["html"])
@@ -90,6 +100,13 @@ def _composer_reset_html() -> str:
     return render_to_string("chat/_composer_input.html", context) + render_to_string(
         "chat/_composer_error.html", context
     )
+
+
+def _since_from_query(query_string: bytes) -> int | None:
+    """``?since=<revision>``: the client has the thread up to that revision (see the page's
+    script); without it, or unreadable, the client gets the newest page."""
+    values = parse_qs(query_string.decode("latin-1")).get("since", [])
+    return int(values[0]) if values and values[0].isdigit() else None
 
 
 def _body_from_frame(text_data: str | None) -> str:

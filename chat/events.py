@@ -1,94 +1,122 @@
-"""The thread's real-time contract: event types and their payloads, in one place.
+"""The thread's real-time contract: its event types and their payloads, defined once.
 
-Every event published to a thread's topic (``thread.<id>``, ``realtime.topics``) carries
-``thread_id`` and ``html``: a server-rendered, escaped fragment that htmx swaps into the page
-by id (``hx-swap-oob``), so daphne only forwards it (``realtime.fanout``). Rendering happens
-once per event here, not once per connected client.
+Events are structured data, not HTML: whoever changes a thread (a web process, the model
+worker) publishes one small event to the thread's topic (``thread.<id>``, ``realtime.topics``),
+and each web process turns it into HTML once for all its sockets of the thread
+(``chat.rendering``). The same events, as JSON (``to_wire``/``event_from_wire``), serve clients
+that are not browsers.
 
 ===============  ==================================================================
-event type       meaning and payload
+event type       meaning and payload (every event: ``type``, ``topic``,
+                 ``thread_id``, ``message_id``)
 ===============  ==================================================================
-chat.message     a message was added; ``message_id``, ``html`` appends it to the
-                 transcript
-chat.status      a message changed (status, metadata, final text); ``message_id``,
-                 ``html`` replaces the whole message
-chat.frame       an assistant answer grew; ``message_id``, ``seq`` (1, 2, ... per
-                 message), ``delta`` (text added since frame ``seq - 1``), ``html``
-                 replaces the message body with the whole text so far
-chat.transcript  ``html``, the whole transcript: made by a daphne process for its own
-                 sockets of the thread when its Redis connection came back after a
-                 loss (never published)
+chat.message     a message was added (a person's, or an assistant's queued answer)
+chat.status      a message changed: ``status`` (queued, streaming, done, stopped,
+                 interrupted, failed), and once an answer has ended, its
+                 ``statistics`` (tokens, time to first token, tokens/s, stop reason)
+chat.frame       an answer grew: ``seq`` (1, 2, ... per message, no gaps) and
+                 ``delta``, the text added since frame ``seq - 1``
 ===============  ==================================================================
 
-Besides these, a consumer sends each client, when its socket (re)connects, the whole transcript
-as the database and the cache hold it (``transcript_html``), so nothing sent while the client
-was away is missed, and nothing is shown twice.
+Besides these, a web process sends each socket the whole transcript when it (re)connects, and
+all its sockets of a thread when its Redis connection came back after a loss
+(``chat.transcript``, made locally and never published), so nothing sent while a client was
+away is missed.
 """
 
-from typing import Any
-
-from channels.db import database_sync_to_async
-from django.template.loader import render_to_string
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, ClassVar, TypedDict
 
 from realtime.publish import publish
 from realtime.topics import thread_topic
 
-from .models import Message, Thread
-from .selectors import message_list
+from .models import Message
 
-MESSAGE_CREATED = "chat.message"
-MESSAGE_CHANGED = "chat.status"
-FRAME = "chat.frame"
 TRANSCRIPT = "chat.transcript"
 
 
-def message_html(message: Message, *, oob: str = "") -> str:
-    """The message partial, as the thread page renders it; ``oob`` makes it an htmx OOB swap."""
-    return render_to_string("chat/_message.html", {"message": message, "oob": oob})
+class Statistics(TypedDict):
+    stop_reason: str
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    time_to_first_token_ms: float | None
+    tokens_per_second: float | None
 
 
-def message_body_html(
-    message: Message, *, oob: str = "", seq: int | None = None, delta: str = ""
-) -> str:
-    """A message's body; as a frame, it carries the frame's ``seq`` and ``delta`` too."""
-    context = {"message": message, "oob": oob, "seq": seq, "delta": delta}
-    return render_to_string("chat/_message_body.html", context)
+@dataclass(frozen=True, kw_only=True)
+class ThreadEvent:
+    type: ClassVar[str]
+    thread_id: int
+    message_id: int
+
+    def to_wire(self) -> dict[str, Any]:
+        """The event as JSON-ready data, with its ``type``."""
+        return {"type": self.type, **dataclasses.asdict(self)}
 
 
-def transcript_html(messages: list[Message]) -> str:
-    """The whole transcript, replacing the page's: what a (re)connecting client is sent."""
-    html = render_to_string("chat/_transcript.html", {"messages": messages})
-    return f'<div id="transcript" hx-swap-oob="innerHTML">{html}</div>'
+@dataclass(frozen=True, kw_only=True)
+class MessageAdded(ThreadEvent):
+    type: ClassVar[str] = "chat.message"
+
+
+@dataclass(frozen=True, kw_only=True)
+class MessageChanged(ThreadEvent):
+    type: ClassVar[str] = "chat.status"
+    status: str
+    statistics: Statistics | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Frame(ThreadEvent):
+    type: ClassVar[str] = "chat.frame"
+    seq: int
+    delta: str
+
+
+EVENT_TYPES: dict[str, type[ThreadEvent]] = {
+    cls.type: cls for cls in (MessageAdded, MessageChanged, Frame)
+}
+
+
+def event_from_wire(data: dict[str, Any]) -> ThreadEvent:
+    """The event a published dict carries (extra keys, such as ``topic``, are ignored)."""
+    cls = EVENT_TYPES[data["type"]]
+    names = {field.name for field in dataclasses.fields(cls)}
+    return cls(**{key: value for key, value in data.items() if key in names})
 
 
 def broadcast_message_created(message: Message) -> None:
-    html = f'<div hx-swap-oob="beforeend:#transcript">{message_html(message)}</div>'
-    _send(message.thread_id, {"type": MESSAGE_CREATED, "message_id": message.pk, "html": html})
+    _publish(MessageAdded(thread_id=message.thread_id, message_id=message.pk))
 
 
 def broadcast_message_changed(message: Message) -> None:
-    html = message_html(message, oob="outerHTML")
-    _send(message.thread_id, {"type": MESSAGE_CHANGED, "message_id": message.pk, "html": html})
+    _publish(
+        MessageChanged(
+            thread_id=message.thread_id,
+            message_id=message.pk,
+            status=message.status,
+            statistics=_statistics(message),
+        )
+    )
 
 
 def broadcast_frame(message: Message, *, seq: int, delta: str) -> None:
-    """Send frame ``seq`` of a streaming answer; ``message.body`` holds the whole text so far."""
-    html = message_body_html(message, oob="outerHTML", seq=seq, delta=delta)
-    payload = {"type": FRAME, "message_id": message.pk, "seq": seq, "delta": delta, "html": html}
-    _send(message.thread_id, payload)
+    """Frame ``seq`` of a streaming answer: only the text it adds travels."""
+    _publish(Frame(thread_id=message.thread_id, message_id=message.pk, seq=seq, delta=delta))
 
 
-def thread_transcript_html(thread_id: int) -> str:
-    """The whole transcript, as a socket is sent it when it (re)connects."""
-    return transcript_html(message_list(thread=Thread.objects.get(pk=thread_id)))
+def _statistics(message: Message) -> Statistics | None:
+    if not message.is_assistant or message.is_active:
+        return None
+    return {
+        "stop_reason": message.stop_reason,
+        "prompt_tokens": message.prompt_tokens,
+        "completion_tokens": message.completion_tokens,
+        "time_to_first_token_ms": message.time_to_first_token_ms,
+        "tokens_per_second": message.tokens_per_second,
+    }
 
 
-async def thread_catch_up(topic: str) -> dict[str, Any]:
-    """After a lost Redis connection: the transcript, read once for the process's sockets."""
-    thread_id = int(topic.rsplit(".", 1)[1])
-    html = await database_sync_to_async(thread_transcript_html)(thread_id)
-    return {"type": TRANSCRIPT, "html": html}
-
-
-def _send(thread_id: int, payload: dict[str, Any]) -> None:
-    publish(thread_topic(thread_id), {**payload, "thread_id": thread_id})
+def _publish(event: ThreadEvent) -> None:
+    publish(thread_topic(event.thread_id), event.to_wire())

@@ -6,6 +6,18 @@ from django.db import models
 from workspace.models import Workspace
 
 
+class ThreadQuerySet(models.QuerySet["Thread"]):
+    def revision_take(self, thread_id: int) -> int:
+        """The thread's next revision number, for a message changing in this transaction.
+
+        The update locks the thread's row until the transaction ends, so the changes of one
+        thread commit in the order of their numbers: a client that saw revision N has seen
+        every change numbered up to N that it was sent.
+        """
+        self.filter(pk=thread_id).update(revision=models.F("revision") + 1)
+        return int(self.filter(pk=thread_id).values_list("revision", flat=True).get())
+
+
 class Thread(models.Model):
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="threads")
     title = models.CharField(max_length=200)
@@ -13,6 +25,11 @@ class Thread(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    revision = models.PositiveBigIntegerField(
+        default=0, help_text="Number of the thread's latest change to a message."
+    )
+
+    objects = ThreadQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -33,6 +50,8 @@ class Message(models.Model):
         STOPPED = "stopped", "Stopped"
         INTERRUPTED = "interrupted", "Interrupted"
         FAILED = "failed", "Failed"
+
+    ACTIVE_STATUSES = (Status.QUEUED, Status.STREAMING)
 
     thread = models.ForeignKey(Thread, on_delete=models.CASCADE, related_name="messages")
     role = models.CharField(max_length=10, choices=Role.choices, default=Role.USER)
@@ -65,6 +84,9 @@ class Message(models.Model):
     completion_tokens = models.PositiveIntegerField(null=True, blank=True)
     time_to_first_token_ms = models.FloatField(null=True, blank=True)
     tokens_per_second = models.FloatField(null=True, blank=True)
+    revision = models.PositiveBigIntegerField(
+        default=0, help_text="The thread's revision when this message last changed (not frames)."
+    )
     last_seq = models.PositiveIntegerField(
         default=0, help_text="Number of the last stream frame whose text is in the body."
     )
@@ -80,7 +102,10 @@ class Message(models.Model):
 
     class Meta:
         ordering = ["id"]
-        indexes = [models.Index(fields=["thread", "id"], name="message_thread_order")]
+        indexes = [
+            models.Index(fields=["thread", "id"], name="message_thread_order"),
+            models.Index(fields=["thread", "revision"], name="message_thread_revision"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.speaker_name}: {self.body[:50]}"
@@ -94,7 +119,7 @@ class Message(models.Model):
 
     @property
     def is_active(self) -> bool:
-        return self.status in (self.Status.QUEUED, self.Status.STREAMING)
+        return self.status in self.ACTIVE_STATUSES
 
     @property
     def can_retry(self) -> bool:

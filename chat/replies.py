@@ -10,10 +10,11 @@ from datetime import datetime, timedelta
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from . import events
-from .models import Message
+from .models import Message, Thread
 from .selectors import reply_list_queued
 from .services import assistant_reply_queue, reply_enqueue
 from .streaming_state import (
@@ -31,10 +32,10 @@ def reply_start(*, reply: Message, model_name: str) -> bool:
     # Clear what a lost attempt left; a stop asked for from here on is kept, since while
     # queued it is handled in the database and the update below then fails.
     streaming_state_clear(reply.pk)
-    started = Message.objects.filter(pk=reply.pk, status=Message.Status.QUEUED).update(
-        status=Message.Status.STREAMING, model_name=model_name, updated_at=timezone.now()
-    )
-    if not started:
+    queued = Message.objects.filter(pk=reply.pk, status=Message.Status.QUEUED)
+    if not _update_as_revision(
+        reply, queued, status=Message.Status.STREAMING, model_name=model_name
+    ):
         return False
     reply.refresh_from_db()
     events.broadcast_message_changed(reply)
@@ -209,13 +210,20 @@ def _end_if(
     still = Message.objects.filter(pk=reply.pk, status__in=statuses)
     if silent_since is not None:
         still = still.filter(updated_at__lt=silent_since)
-    now = timezone.now()
-    if not still.update(finished_at=now, updated_at=now, **fields):
+    if not _update_as_revision(reply, still, finished_at=timezone.now(), **fields):
         return False
     reply.refresh_from_db()
     streaming_state_clear(reply.pk)
     events.broadcast_message_changed(reply)
     return True
+
+
+def _update_as_revision(reply: Message, still: QuerySet[Message], **fields: object) -> bool:
+    """Apply ``fields`` to the reply if ``still`` matches it, as a new revision of its thread
+    (which clients catch up from); False if it matched no more."""
+    with transaction.atomic():
+        revision = Thread.objects.revision_take(reply.thread_id)
+        return bool(still.update(revision=revision, updated_at=timezone.now(), **fields))
 
 
 def _save_while_streaming(reply: Message, **fields: object) -> None:

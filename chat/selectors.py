@@ -1,9 +1,10 @@
 """Reads about threads and messages, always on behalf of a user."""
 
 from bisect import bisect_left
+from dataclasses import dataclass
 
 from django.contrib.auth.models import AnonymousUser, User
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import Http404
 
 from workspace.models import Workspace
@@ -42,9 +43,45 @@ def message_get_for_member(*, user: User | AnonymousUser, message_id: int) -> Me
     raise Http404("No such message.")
 
 
-def message_list(*, thread: Thread) -> list[Message]:
-    """The thread's transcript, oldest first, with streaming answers' newest text."""
-    messages = list(Message.objects.filter(thread=thread).select_related("author").order_by("id"))
+# Messages a page shows at first, and loads each time the reader scrolls to the top.
+MESSAGE_PAGE_SIZE = 50
+
+
+@dataclass
+class MessagePage:
+    """A run of a thread's messages, oldest first, and whether earlier ones exist."""
+
+    thread_id: int
+    messages: list[Message]
+    has_earlier: bool
+
+    @property
+    def earliest_id(self) -> int | None:
+        return self.messages[0].pk if self.messages else None
+
+
+def message_page(
+    *, thread: Thread, before: int | None = None, size: int = MESSAGE_PAGE_SIZE
+) -> MessagePage:
+    """The newest ``size`` messages (before message ``before``, if given), as clients show
+    them: streaming answers at their newest text, queued ones with their place in the queue."""
+    messages = Message.objects.filter(thread=thread)
+    if before is not None:
+        messages = messages.filter(pk__lt=before)
+    newest = list(messages.select_related("author").order_by("-id")[: size + 1])
+    shown = _as_shown(newest[:size][::-1])
+    return MessagePage(thread_id=thread.pk, messages=shown, has_earlier=len(newest) > size)
+
+
+def message_changes(*, thread: Thread, since: int) -> list[Message]:
+    """What a client that has seen the thread up to revision ``since`` lacks, oldest first:
+    every message that changed after it, and every answer still queued or streaming."""
+    changed = Q(revision__gt=since) | Q(status__in=Message.ACTIVE_STATUSES)
+    messages = Message.objects.filter(changed, thread=thread).select_related("author")
+    return _as_shown(list(messages.order_by("id")))
+
+
+def _as_shown(messages: list[Message]) -> list[Message]:
     streaming = [m for m in messages if m.status == Message.Status.STREAMING]
     live = live_text_get_many([m.pk for m in streaming])
     for message in streaming:
@@ -62,7 +99,7 @@ def reply_queue_ahead(messages: list[Message]) -> list[Message]:
         active_ids = list(
             Message.objects.filter(
                 role=Message.Role.ASSISTANT,
-                status__in=[Message.Status.QUEUED, Message.Status.STREAMING],
+                status__in=Message.ACTIVE_STATUSES,
                 pk__lt=max(m.pk for m in queued),
             )
             .order_by("pk")

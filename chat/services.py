@@ -13,7 +13,6 @@ from workspace.rate_limit import rate_limit_wait
 from . import events
 from .mentions import mentions_assistant
 from .models import Message, Thread
-from .selectors import reply_queue_ahead
 
 # The assistant's task, enqueued by name: chat never imports llm.
 GENERATE_REPLY_TASK = "llm.generate_reply"
@@ -52,7 +51,11 @@ def message_create(*, thread: Thread, author: User, body: str) -> Message:
     body = message_body_clean(body)
     posting_rate_check(author)
     message = Message.objects.create(
-        thread=thread, author=author, role=Message.Role.USER, body=body
+        thread=thread,
+        author=author,
+        role=Message.Role.USER,
+        body=body,
+        revision=Thread.objects.revision_take(thread.pk),
     )
     transaction.on_commit(lambda: events.broadcast_message_created(message))
     if mentions_assistant(message.body):
@@ -84,8 +87,9 @@ def assistant_reply_queue(*, prompt: Message, requested_by: User) -> Message:
         in_reply_to=prompt,
         requested_by=requested_by,
         status=Message.Status.QUEUED,
+        revision=Thread.objects.revision_take(prompt.thread_id),
     )
-    transaction.on_commit(lambda: events.broadcast_message_created(reply_queue_ahead([reply])[0]))
+    transaction.on_commit(lambda: events.broadcast_message_created(reply))
     transaction.on_commit(lambda: reply_enqueue(reply))
     return reply
 
@@ -94,7 +98,7 @@ def _pending_questions_check(person: User) -> None:
     limit = settings.ASSISTANT_MAX_PENDING_PER_USER
     pending = Message.objects.filter(
         role=Message.Role.ASSISTANT,
-        status__in=[Message.Status.QUEUED, Message.Status.STREAMING],
+        status__in=Message.ACTIVE_STATUSES,
         requested_by=person,
     ).count()
     if pending >= limit:
@@ -109,22 +113,26 @@ def reply_enqueue(reply: Message) -> None:
     celery_app.send_task(GENERATE_REPLY_TASK, args=[reply.pk])
 
 
+@transaction.atomic
 def message_edit(*, message: Message, by: User, body: str) -> Message:
     """The author changes their message; everyone sees the new text, marked as edited."""
     _authored_check(message, by)
     message.body = message_body_clean(body)
     message.edited_at = timezone.now()
-    message.save(update_fields=["body", "edited_at", "updated_at"])
+    message.revision = Thread.objects.revision_take(message.thread_id)
+    message.save(update_fields=["body", "edited_at", "revision", "updated_at"])
     transaction.on_commit(lambda: events.broadcast_message_changed(message))
     return message
 
 
+@transaction.atomic
 def message_delete(*, message: Message, by: User) -> Message:
     """The author deletes their message: its text is gone, a tombstone keeps its place."""
     _authored_check(message, by)
     message.body = ""
     message.deleted_at = timezone.now()
-    message.save(update_fields=["body", "deleted_at", "updated_at"])
+    message.revision = Thread.objects.revision_take(message.thread_id)
+    message.save(update_fields=["body", "deleted_at", "revision", "updated_at"])
     transaction.on_commit(lambda: events.broadcast_message_changed(message))
     return message
 

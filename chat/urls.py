@@ -5,6 +5,7 @@ from . import views
 urlpatterns = [
     path("w/<int:workspace_id>/", views.workspace_threads_view, name="workspace-detail"),
     path("t/<int:thread_id>/", views.thread_detail_view, name="thread-detail"),
+    path("t/<int:thread_id>/earlier/", views.thread_earlier_view, name="thread-earlier"),
     path("m/<int:message_id>/", views.message_status_view, name="message-status"),
     path("m/<int:message_id>/stop/", views.message_stop_view, name="message-stop"),
     path("m/<int:message_id>/retry/", views.message_retry_view, name="message-retry"),

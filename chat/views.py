@@ -14,7 +14,12 @@ from workspace.views import members_panel_context
 from .forms import ThreadForm
 from .models import Message
 from .replies import reply_retry, reply_stop
-from .selectors import message_get_for_member, message_list, thread_get_for_member, thread_list
+from .selectors import (
+    message_get_for_member,
+    message_page,
+    thread_get_for_member,
+    thread_list,
+)
 from .services import message_delete, message_edit, thread_create
 
 
@@ -43,11 +48,26 @@ def thread_detail_view(request: AuthenticatedHttpRequest, thread_id: int) -> Htt
     context = {
         "thread": thread,
         "workspace": thread.workspace,
-        "messages": message_list(thread=thread),
+        "page": message_page(thread=thread),
         "assistant_name": settings.ASSISTANT_NAME,
         "max_length": settings.MESSAGE_MAX_LENGTH,
     }
     return render(request, "chat/thread.html", context)
+
+
+@login_required
+@require_GET
+def thread_earlier_view(request: AuthenticatedHttpRequest, thread_id: int) -> HttpResponse:
+    """The page of messages before ``?before=<id>``, as the transcript loads it on scroll."""
+    thread = thread_get_for_member(user=request.user, thread_id=thread_id)
+    try:
+        before = int(request.GET["before"])
+    except (KeyError, ValueError):
+        return HttpResponse(
+            "Say which message to load the messages before (?before=<id>).", status=400
+        )
+    page = message_page(thread=thread, before=before)
+    return render(request, "chat/_transcript.html", {"page": page})
 
 
 @login_required

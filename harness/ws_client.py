@@ -104,7 +104,8 @@ class ClientView:
             for chunk in html.split("<article ")[1:]:
                 self._article("<article " + chunk)
         elif html.startswith("<article ") or 'hx-swap-oob="beforeend:#transcript"' in html:
-            self._article(html)  # added or changed: shown once either way, as the page does
+            for chunk in html.split("<article ")[1:]:  # added or changed: each shown once
+                self._article("<article " + chunk)
         elif (body := BODY_PATTERN.search(html)) and int(body[1]) in self.messages:
             shown = self.messages[int(body[1])]
             if int(body[2]) >= shown.seq:  # the page's guard against stale frames

@@ -13,7 +13,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 
 from .access import session_user_get
 from .events import ACCOUNT_CHANGED, session_digest
-from .fanout import CatchUp, Event, fanout
+from .fanout import CatchUp, Event, Prepare, fanout
 from .topics import user_topic
 
 # Close codes a client can act on (4000-4999 are for applications).
@@ -64,8 +64,11 @@ class MemberSocket(AsyncWebsocketConsumer):
         await self.follow(user_topic(user.pk), catch_up=_recheck_after_reconnect)
         await self.joined()
 
-    async def follow(self, topic: str, *, catch_up: CatchUp | None = None) -> None:
-        await fanout().join(topic, self, catch_up=catch_up)
+    async def follow(
+        self, topic: str, *, catch_up: CatchUp | None = None, prepare: Prepare | None = None
+    ) -> None:
+        """Receive the topic's events from now on (``Fanout.join``)."""
+        await fanout().join(topic, self, catch_up=catch_up, prepare=prepare)
         self._topics.append(topic)
 
     async def disconnect(self, code: int) -> None:

@@ -5,7 +5,8 @@ each socket's consumer task wakes, dispatches and sends: at hundreds of members 
 frames a second, that per-socket bookkeeping was a third of daphne's time (bench/README.md).
 Here the process joins each topic's group once, through one channel of its own, and one task
 hands every event it receives to the topic's local sockets in turn, in the order received.
-Sockets have no channel of their own.
+Sockets have no channel of their own. What an event becomes for the sockets (a thread's
+HTML, say) is made once here too, by the topic's ``prepare``, not once per socket.
 
 Pub/Sub keeps nothing for a process whose Redis connection was down. When the connection comes
 back (``layer.reconnected``), each topic's ``catch_up`` makes the event that brings its sockets
@@ -27,6 +28,7 @@ logger = logging.getLogger(__name__)
 
 Event = dict[str, Any]
 CatchUp = Callable[[str], Awaitable[Event | None]]
+Prepare = Callable[[Event], Awaitable[Event | None]]
 
 
 class Member(Protocol):
@@ -40,20 +42,35 @@ class Fanout:
         self._layer = get_channel_layer()
         self._members: dict[str, set[Member]] = {}
         self._catch_ups: dict[str, CatchUp] = {}
+        self._prepares: dict[str, Prepare] = {}
         self._channel: str | None = None
         self._receiving: asyncio.Task[None] | None = None  # held: the loop keeps tasks weakly
         # Joins and leaves one at a time: a member who joins while the process is still
         # joining the group must not return before the process is in it.
         self._changing = asyncio.Lock()
 
-    async def join(self, topic: str, member: Member, *, catch_up: CatchUp | None = None) -> None:
-        """Add ``member``; when this returns, every later event of the topic reaches it."""
+    async def join(
+        self,
+        topic: str,
+        member: Member,
+        *,
+        catch_up: CatchUp | None = None,
+        prepare: Prepare | None = None,
+    ) -> None:
+        """Add ``member``; when this returns, every later event of the topic reaches it.
+
+        The first member of a topic brings its ``catch_up`` and ``prepare`` (which turns each
+        published event into what the topic's sockets are given, or None to give nothing);
+        they hold for the topic until its last member leaves.
+        """
         async with self._changing:
             if topic not in self._members:
                 await self._layer.group_add(topic, await self._name())  # may raise: no trace
                 self._members[topic] = set()
                 if catch_up is not None:
                     self._catch_ups[topic] = catch_up
+                if prepare is not None:
+                    self._prepares[topic] = prepare
             self._members[topic].add(member)
 
     async def leave(self, topic: str, member: Member) -> None:
@@ -65,6 +82,7 @@ class Fanout:
             if not members:
                 del self._members[topic]
                 self._catch_ups.pop(topic, None)
+                self._prepares.pop(topic, None)
                 await self._layer.group_discard(topic, await self._name())
 
     async def _name(self) -> str:
@@ -79,7 +97,19 @@ class Fanout:
             if event.get("type") == RECONNECTED:
                 await self._catch_up_all()
             elif "topic" in event:
-                await self._deliver(event["topic"], event)
+                prepared = await self._prepare(event["topic"], event)
+                if prepared is not None:
+                    await self._deliver(event["topic"], prepared)
+
+    async def _prepare(self, topic: str, event: Event) -> Event | None:
+        prepare = self._prepares.get(topic)
+        if prepare is None:
+            return event
+        try:
+            return await prepare(event)
+        except Exception:  # one event that cannot be shown must not stop the others
+            logger.exception("Could not prepare %s of %s", event.get("type"), topic)
+            return None
 
     async def _catch_up_all(self) -> None:
         for topic, catch_up in list(self._catch_ups.items()):

@@ -8,9 +8,9 @@ from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 
-from chat.consumers import CLOSE_NOT_AUTHENTICATED, CLOSE_NOT_FOUND
 from chat.models import Message
 from harness.ws_client import session_cookie
+from realtime.consumers import CLOSE_NOT_AUTHENTICATED, CLOSE_NOT_FOUND
 from workspace.asgi import application
 
 from .event_order import received_before_marker
@@ -19,6 +19,7 @@ from .factories import AssistantMessageFactory, MessageFactory, frame_send
 pytestmark = pytest.mark.django_db(transaction=True)
 
 ORIGIN = (b"origin", b"http://localhost")
+HOST = (b"host", b"localhost")
 
 
 def _cookie(user) -> tuple[bytes, bytes]:
@@ -26,7 +27,9 @@ def _cookie(user) -> tuple[bytes, bytes]:
 
 
 def _socket(thread_id: int, *headers: tuple[bytes, bytes]) -> WebsocketCommunicator:
-    return WebsocketCommunicator(application, f"/ws/threads/{thread_id}/", headers=list(headers))
+    return WebsocketCommunicator(
+        application, f"/ws/threads/{thread_id}/", headers=[HOST, *headers]
+    )
 
 
 @pytest.fixture

@@ -117,3 +117,20 @@ async def test_after_a_lost_redis_connection_each_topic_is_caught_up_once_for_al
     assert alice.received == ["transcript of thread.5"]
     assert caught_up == ["thread.5"]
     assert other.received == []
+
+
+async def test_each_event_is_prepared_once_for_all_the_local_sockets_of_its_topic():
+    fanout = Fanout()
+    sockets = [Socket() for _ in range(3)]
+    prepared: list[str] = []
+
+    async def render(event: dict) -> dict | None:
+        prepared.append(event["html"])
+        return {**event, "html": event["html"].upper()}
+
+    for socket in sockets:
+        await fanout.join(thread_topic(9), socket, prepare=render)
+    await _send(9, "frame one")
+
+    await _until(lambda: all(s.received == ["FRAME ONE"] for s in sockets))
+    assert prepared == ["frame one"]

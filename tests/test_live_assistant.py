@@ -12,8 +12,8 @@ from django.db import transaction
 from django.test import Client
 from websockets import ClientConnection
 
-from chat.events import message_body_html
 from chat.models import Message
+from chat.rendering import message_body_html
 from chat.replies import reply_interrupt_stale
 from chat.services import GENERATE_REPLY_TASK, message_create
 from harness.live_stack import TEST_LOG_DIR, LiveStack, worker_start

@@ -4,6 +4,7 @@ from datetime import timedelta
 
 import pytest
 from django.conf import settings as django_settings
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
@@ -15,6 +16,7 @@ from chat.replies import (
     reply_progress_record,
     reply_retry,
 )
+from chat.services import message_delete
 from llm import generation
 from llm.generation import reply_generate
 
@@ -95,14 +97,55 @@ def test_retry_answers_the_same_question_again_and_keeps_the_old_answer(
     reply = _reply(team, status=Message.Status.INTERRUPTED, body="Nov")
 
     with django_capture_on_commit_callbacks(execute=False):
-        again = reply_retry(reply=reply)
+        again = reply_retry(reply=reply, by=team.member)
 
     assert again.pk != reply.pk
     assert again.status == Message.Status.QUEUED
     assert again.in_reply_to == reply.in_reply_to
+    assert again.requested_by == team.member, "charged to who asked again, not to the asker"
     reply.refresh_from_db()
     assert reply.body == "Nov"
     assert reply.status == Message.Status.INTERRUPTED
+
+
+def test_retries_count_against_the_waiting_questions_limit_of_who_retries(team, settings):
+    settings.ASSISTANT_MAX_PENDING_PER_USER = 2
+    ended = _reply(team, status=Message.Status.DONE, body="Nova")
+
+    reply_retry(reply=ended, by=team.member)
+    reply_retry(reply=ended, by=team.member)
+    with pytest.raises(ValidationError, match="limit is 2"):
+        reply_retry(reply=ended, by=team.member)
+
+    waiting = Message.objects.filter(status=Message.Status.QUEUED)
+    assert list(waiting.values_list("requested_by", flat=True)) == [team.member.pk] * 2
+    # The question's author is not charged: alice can still ask.
+    reply_retry(reply=ended, by=team.owner)
+
+
+def test_an_answer_whose_question_was_deleted_cannot_be_retried_over_http(client, team):
+    reply = _reply(team, status=Message.Status.DONE, body="Nova")
+    message_delete(message=reply.in_reply_to, by=team.owner)
+
+    client.force_login(team.member)
+    response = client.post(reverse("message-retry", args=[reply.pk]))
+
+    assert response.status_code == 409
+    assert "question was deleted" in response.json()["error"]
+    assert Message.objects.filter(role=Message.Role.ASSISTANT).count() == 1
+
+
+def test_retry_over_the_limit_over_http_is_refused_with_the_reason(client, team, settings):
+    settings.ASSISTANT_MAX_PENDING_PER_USER = 1
+    ended = _reply(team, status=Message.Status.DONE, body="Nova")
+    client.force_login(team.member)
+    url = reverse("message-retry", args=[ended.pk])
+
+    assert client.post(url).status_code == 202
+    refused = client.post(url)
+
+    assert refused.status_code == 409
+    assert "limit is 1" in refused.json()["error"]
 
 
 def test_a_retry_does_not_show_the_model_its_earlier_attempts(team):

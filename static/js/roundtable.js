@@ -45,17 +45,43 @@
     if (Number(incoming.dataset.seq) < Number(shown.dataset.seq)) event.detail.shouldSwap = false;
   });
 
-  // A socket joins the thread's group before it is sent the transcript, so a message posted in
-  // between arrives twice: once in the transcript, once as "added". Show it once.
+  // A socket follows the thread before it is sent what it lacks, so a message posted in between
+  // arrives twice: show it once. An article for a message older than the newest shown, and not
+  // shown, belongs to an earlier page this page has not loaded: leave it out.
   function keepMessagesUnique(fragment) {
     if (!fragment || !fragment.querySelectorAll) return;
+    var newest = newestShownId();
     fragment.querySelectorAll(":scope > article.message").forEach(function (article) {
       var shown = document.getElementById(article.id);
       if (shown && shown.closest("#transcript")) {
         shown.replaceWith(article);
+      } else if (messageNumber(article) < newest) {
+        article.remove();
       }
     });
   }
+
+  function messageNumber(article) {
+    return Number(article.id.replace("message-", ""));
+  }
+
+  function newestShownId() {
+    var articles = document.querySelectorAll("#transcript > article.message");
+    return articles.length ? messageNumber(articles[articles.length - 1]) : 0;
+  }
+
+  // A socket that (re)connects says up to which revision of the thread the page is current
+  // (?since=N, the highest data-rev shown), and is sent only what changed after it.
+  var createWebSocket = htmx.createWebSocket;
+  htmx.createWebSocket = function (url) {
+    var transcript = document.getElementById("transcript");
+    if (!transcript) return createWebSocket(url);
+    var since = 0;
+    transcript.querySelectorAll("article[data-rev]").forEach(function (article) {
+      since = Math.max(since, Number(article.dataset.rev));
+    });
+    return createWebSocket(url + (url.indexOf("?") < 0 ? "?" : "&") + "since=" + since);
+  };
 
   function showConnection(state, text) {
     var badge = document.getElementById("connection");
@@ -67,7 +93,7 @@
   // other (a clean 1000, daphne's 1001 when it shuts down) we reconnect, with the same kind of
   // growing, jittered pause. 4401 and 4404 mean no access: reconnecting would not help.
   var EXTENSION_RECONNECTS = [1006, 1011, 1012, 1013];
-  var NO_ACCESS = [4401, 4404];
+  var NO_ACCESS = { 4401: "signed out: reload to log in again", 4404: "no access to this thread" };
   var retries = 0;
   document.addEventListener("htmx:wsOpen", function () {
     retries = 0;
@@ -75,8 +101,8 @@
   });
   document.addEventListener("htmx:wsClose", function (event) {
     var code = event.detail.event.code;
-    if (NO_ACCESS.indexOf(code) >= 0) {
-      showConnection("closed", "no access to this thread");
+    if (code in NO_ACCESS) {
+      showConnection("closed", NO_ACCESS[code]);
       return;
     }
     showConnection("reconnecting", "reconnecting…");
@@ -84,6 +110,20 @@
       var pause = Math.random() * 1000 * Math.pow(2, Math.min(retries++, 5));
       setTimeout(event.detail.socketWrapper.reconnect, pause);
     }
+  });
+
+  // A button's request refused (e.g. Retry over the waiting-questions limit): show why where
+  // the composer shows its errors.
+  document.addEventListener("htmx:responseError", function (event) {
+    var error = document.getElementById("composer-error");
+    if (!error) return;
+    var reason;
+    try {
+      reason = JSON.parse(event.detail.xhr.responseText).error;
+    } catch (ignored) {
+      reason = null;
+    }
+    error.textContent = reason || "That did not work (" + event.detail.xhr.status + ").";
   });
 
   // The server writes times in its own zone, with the instant in <time datetime>; rewrite them

@@ -8,7 +8,8 @@ from django.conf import settings
 from playwright.sync_api import Page, expect
 
 from chat.models import Message
-from tests.factories import LONG_ANSWER_PROMPT
+from chat.selectors import MESSAGE_PAGE_SIZE
+from tests.factories import LONG_ANSWER_PROMPT, MessageFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.live, pytest.mark.django_db(transaction=True)]
 
@@ -257,3 +258,47 @@ def test_the_page_reconnects_after_any_close_and_catches_up(live_stack, team, al
     expect(bob.locator("#transcript .message.user .body")).to_have_text("posted while bob was away")
     send(bob, "and bob is back")
     expect(alice.locator("#transcript .message.user .body").last).to_have_text("and bob is back")
+
+
+def test_the_thread_works_under_the_content_security_policy_without_a_violation(
+    live_stack, team, logged_in_page
+):
+    alice = logged_in_page(team.owner)
+    violations: list[str] = []
+    alice.on(
+        "console",
+        lambda message: (
+            violations.append(message.text)
+            if "Content Security Policy" in message.text or "Refused to" in message.text
+            else None
+        ),
+    )
+    alice.on("pageerror", lambda error: violations.append(str(error)))
+
+    open_thread(alice, team.thread.pk)  # htmx, its socket extension and our script all ran
+    send(alice, "Under a strict policy")
+
+    mine = alice.locator("#transcript .message", has_text="Under a strict policy")
+    expect(mine).to_be_visible()
+    # The per-person rule in the one inline <style>, allowed by its nonce, shows my own links.
+    expect(mine.locator(".own-only")).to_be_visible()
+    assert violations == []
+
+
+def test_a_long_thread_opens_at_its_newest_messages_and_loads_earlier_ones_on_scroll(
+    live_stack, team, logged_in_page
+):
+    for n in range(MESSAGE_PAGE_SIZE + 20):
+        MessageFactory.create(thread=team.thread, author=team.member, body=f"message {n}")
+    bob = logged_in_page(team.member)
+    open_thread(bob, team.thread.pk)
+    shown = bob.locator("#transcript > article.message")
+    expect(shown).to_have_count(MESSAGE_PAGE_SIZE)
+    expect(shown.last).to_contain_text(f"message {MESSAGE_PAGE_SIZE + 19}")
+
+    bob.locator("#transcript").evaluate("transcript => { transcript.scrollTop = 0; }")
+
+    expect(shown).to_have_count(MESSAGE_PAGE_SIZE + 20)
+    expect(shown.first).to_contain_text("message 0")
+    send(bob, "the newest, still at the end")
+    expect(shown.last).to_contain_text("the newest, still at the end")

@@ -1,0 +1,124 @@
+"""Thread events turned into HTML at the edge: once per event in each web process.
+
+The model worker publishes only small structured events (``chat.events``). Each daphne process
+renders what its sockets of a thread are sent, through the thread's ``ThreadRenderer``, which
+the process's fan-out runs once per event for all those sockets. Fragments are server-rendered
+and escaped, and htmx swaps them in by id (``hx-swap-oob``).
+
+A frame carries only the text it adds, so the renderer keeps each streaming answer's text so
+far, as this process has seen it. A process that starts following a thread in the middle of
+an answer, or misses frames, takes the answer's whole text from the cache, where the worker
+leaves it before publishing each frame.
+"""
+
+from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
+from django.template.loader import render_to_string
+
+from realtime.fanout import Event
+
+from .events import TRANSCRIPT, Frame, MessageAdded, ThreadEvent, event_from_wire
+from .models import Message, Thread
+from .selectors import (
+    MESSAGE_PAGE_SIZE,
+    MessagePage,
+    message_changes,
+    message_page,
+    reply_queue_ahead,
+)
+from .streaming_state import live_text_get_many
+
+
+def message_html(message: Message, *, oob: str = "") -> str:
+    """The message partial, as the thread page renders it; ``oob`` makes it an htmx OOB swap."""
+    return render_to_string("chat/_message.html", {"message": message, "oob": oob})
+
+
+def message_body_html(
+    message: Message, *, oob: str = "", seq: int | None = None, delta: str = ""
+) -> str:
+    """A message's body; as a frame, it carries the frame's ``seq`` and ``delta`` too."""
+    context = {"message": message, "oob": oob, "seq": seq, "delta": delta}
+    return render_to_string("chat/_message_body.html", context)
+
+
+def transcript_html(page: MessagePage) -> str:
+    """The newest messages, replacing the page's transcript (earlier ones load on scroll)."""
+    html = render_to_string("chat/_transcript.html", {"page": page})
+    return f'<div id="transcript" hx-swap-oob="innerHTML">{html}</div>'
+
+
+def thread_transcript_html(thread_id: int) -> str:
+    """The newest messages of a thread, as the database and the cache hold them now."""
+    return transcript_html(message_page(thread=Thread.objects.get(pk=thread_id)))
+
+
+def thread_catch_up_html(thread_id: int, *, since: int) -> str:
+    """What a client that has seen the thread up to revision ``since`` lacks.
+
+    Changed and new messages, each replacing its shown copy or added at the end; or, when
+    more changed than a page holds, the newest page instead of the whole transcript.
+    """
+    thread = Thread.objects.get(pk=thread_id)
+    changes = message_changes(thread=thread, since=since)
+    if len(changes) > MESSAGE_PAGE_SIZE:
+        return transcript_html(message_page(thread=thread))
+    articles = "".join(message_html(message) for message in changes)
+    return f'<div hx-swap-oob="beforeend:#transcript">{articles}</div>'
+
+
+async def thread_catch_up(topic: str) -> Event:
+    """After a lost Redis connection: the transcript, read once for the process's sockets."""
+    thread_id = int(topic.rsplit(".", 1)[1])
+    html = await database_sync_to_async(thread_transcript_html)(thread_id)
+    return {"type": TRANSCRIPT, "topic": topic, "html": html}
+
+
+class ThreadRenderer:
+    """What one web process shows of one thread: each event rendered once for its sockets."""
+
+    def __init__(self) -> None:
+        self._live: dict[int, tuple[int, str]] = {}  # streaming answer: (seq, text so far)
+
+    async def prepare(self, event: Event) -> Event | None:
+        """The event with its ``html``; None when there is nothing new to show."""
+        parsed = event_from_wire(event)
+        if isinstance(parsed, Frame):
+            html = await self._frame_html(parsed)
+        else:
+            html = await database_sync_to_async(self._message_html)(parsed)
+        return None if html is None else {**event, "html": html}
+
+    async def _frame_html(self, frame: Frame) -> str | None:
+        seq, text = self._live.get(frame.message_id, (0, ""))
+        if frame.seq <= seq:
+            return None  # shown already
+        if frame.seq == seq + 1:
+            seq, text = frame.seq, text + frame.delta
+        else:  # frames this process did not see: the cache has the whole text
+            cached = await sync_to_async(live_text_get_many)([frame.message_id])
+            seq, text = cached.get(frame.message_id, (frame.seq, text + frame.delta))
+            seq = max(seq, frame.seq)
+        self._live[frame.message_id] = (seq, text)
+        shown = Message(pk=frame.message_id, body=text, last_seq=seq)
+        return message_body_html(shown, oob="outerHTML", seq=seq, delta=frame.delta)
+
+    def _message_html(self, event: ThreadEvent) -> str | None:
+        message = Message.objects.select_related("author").filter(pk=event.message_id).first()
+        if message is None:
+            return None  # gone since (its thread was deleted)
+        self._newest_text_apply(message)
+        if message.status == Message.Status.QUEUED:
+            reply_queue_ahead([message])
+        if isinstance(event, MessageAdded):
+            return f'<div hx-swap-oob="beforeend:#transcript">{message_html(message)}</div>'
+        return message_html(message, oob="outerHTML")
+
+    def _newest_text_apply(self, message: Message) -> None:
+        """A streaming answer shows the newest text seen; an ended one, what was saved."""
+        if message.status != Message.Status.STREAMING:
+            self._live.pop(message.pk, None)
+            return
+        seq, text = self._live.get(message.pk, (0, ""))
+        if seq > message.last_seq:
+            message.last_seq, message.body = seq, text

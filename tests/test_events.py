@@ -1,0 +1,120 @@
+"""The thread's event contract: structured events, rendered once per web process at the edge."""
+
+import json
+
+import pytest
+from channels.db import database_sync_to_async
+
+from chat.events import EVENT_TYPES, Frame, MessageAdded, MessageChanged, event_from_wire
+from chat.models import Message
+from chat.rendering import ThreadRenderer
+from chat.streaming_state import live_text_set
+from harness.ws_client import FRAME_PATTERN
+
+EXAMPLES = [
+    MessageAdded(thread_id=1, message_id=2),
+    MessageChanged(thread_id=1, message_id=2, status="streaming"),
+    MessageChanged(
+        thread_id=1,
+        message_id=2,
+        status="done",
+        statistics={
+            "stop_reason": "stop",
+            "prompt_tokens": 40,
+            "completion_tokens": 12,
+            "time_to_first_token_ms": 81.5,
+            "tokens_per_second": 70.2,
+        },
+    ),
+    Frame(thread_id=1, message_id=2, seq=3, delta="Nova <b>&</b> \u00e9\U0001f680"),
+]
+
+
+def test_every_event_type_has_an_example_here():
+    assert {type(event) for event in EXAMPLES} == set(EVENT_TYPES.values())
+
+
+@pytest.mark.parametrize("event", EXAMPLES, ids=lambda event: event.type)
+def test_every_event_round_trips_through_json_as_a_non_browser_client_reads_it(event):
+    wire = json.loads(json.dumps(event.to_wire()))
+
+    assert wire["type"] == event.type
+    assert event_from_wire({**wire, "topic": "thread.1"}) == event
+
+
+def _frame(seq: int, delta: str, message_id: int = 7) -> dict:
+    return Frame(thread_id=1, message_id=message_id, seq=seq, delta=delta).to_wire()
+
+
+def _shown(prepared: dict | None) -> tuple[int, str]:
+    assert prepared is not None
+    match = FRAME_PATTERN.search(prepared["html"])
+    assert match is not None
+    body = prepared["html"].split(">", 1)[1]
+    return int(match["seq"]), body
+
+
+async def test_the_edge_renders_each_frame_with_the_whole_text_so_far():
+    renderer = ThreadRenderer()
+
+    await renderer.prepare(_frame(1, "Nova"))
+    seq, body = _shown(await renderer.prepare(_frame(2, " and *Orbit*")))
+
+    assert seq == 2
+    assert "Nova and <em>Orbit</em>" in body
+
+
+async def test_a_frame_seen_already_is_not_shown_again():
+    renderer = ThreadRenderer()
+    await renderer.prepare(_frame(1, "Nova"))
+    await renderer.prepare(_frame(2, " Orbit"))
+
+    assert await renderer.prepare(_frame(2, " Orbit")) is None
+    assert await renderer.prepare(_frame(1, "Nova")) is None
+
+
+async def test_a_process_that_missed_frames_takes_the_whole_text_from_the_cache():
+    renderer = ThreadRenderer()
+    await database_sync_to_async(live_text_set)(reply_id=8, seq=5, text="one two three four five")
+
+    seq, body = _shown(await renderer.prepare(_frame(5, " five", message_id=8)))
+
+    assert seq == 5
+    assert "one two three four five" in body
+    seq, body = _shown(await renderer.prepare(_frame(6, " six", message_id=8)))
+    assert "one two three four five six" in body
+
+
+async def test_hostile_text_in_frames_is_rendered_inert():
+    renderer = ThreadRenderer()
+    hostile = '<script>steal()</script><div id="transcript" hx-get="/x" onclick="y()">'
+
+    prepared = await renderer.prepare(_frame(1, hostile))
+
+    assert prepared is not None
+    assert "<script" not in prepared["html"]
+    assert '<div id="transcript"' not in prepared["html"]
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_status_event_is_rendered_from_the_database_with_the_newest_streamed_text(team):
+    reply = await database_sync_to_async(Message.objects.create)(
+        thread=team.thread,
+        role=Message.Role.ASSISTANT,
+        status=Message.Status.STREAMING,
+        body="Nova",
+        last_seq=1,
+    )
+    renderer = ThreadRenderer()
+    await renderer.prepare(_frame(1, "Nova", message_id=reply.pk))
+    await renderer.prepare(_frame(2, " and Orbit", message_id=reply.pk))
+    changed = MessageChanged(
+        thread_id=team.thread.pk, message_id=reply.pk, status="streaming"
+    ).to_wire()
+
+    prepared = await renderer.prepare(changed)
+
+    assert prepared is not None
+    assert f'<article id="message-{reply.pk}"' in prepared["html"]
+    assert "Nova and Orbit" in prepared["html"], "not the older saved text"
+    assert 'data-seq="2"' in prepared["html"]
