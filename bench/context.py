@@ -34,6 +34,9 @@ class Config:
     chat_rate_hz: float = 5.0
     pollers: int = 50
     client_processes: int = 2
+    long_thread_messages: int = 5000
+    long_thread_opens: int = 20
+    reconnect_new_events: int = 10
 
     @classmethod
     def for_run(cls, *, smoke: bool) -> "Config":
@@ -57,6 +60,9 @@ class Config:
             chat_members=4,
             chat_messages=4,
             pollers=2,
+            long_thread_messages=200,
+            long_thread_opens=2,
+            reconnect_new_events=3,
         )
 
 

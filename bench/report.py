@@ -18,6 +18,8 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     five_hundred = [p for p in results["fanout"] if p["clients"] == 500 and p["replicas"] == 1]
     chat = results["chat_latency_ms"]
     db = results["db_writes_per_generation"]
+    opened = results["long_thread_open_ms"]
+    catch_up = results["reconnect_catch_up"]
     rows = [
         ("efficiency, short answer", "≥ 0.97", eff["short_answer"],
          _ge(eff["short_answer"], 0.97)),
@@ -41,6 +43,13 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
          f"{2 + db['generation_s']:.0f}", db["writes"], db["writes"] <= 2 + db["generation_s"]),
         ("memory per idle connection (KiB)", "(reported)", results["memory_per_connection_kib"],
          None),
+        (f"open a {opened['messages']}-message thread, first paint p50 (ms)", "≤ 300",
+         opened["p50"], _le(opened["p50"], 300)),
+        (f"open a {opened['messages']}-message thread, first paint p95 (ms)", "(reported)",
+         opened["p95"], None),
+        (f"reconnect after {catch_up['new_events']} new messages (bytes)",
+         f"< newest page ({catch_up['newest_page_bytes']})", catch_up["bytes_sent"],
+         catch_up["bytes_sent"] < catch_up["newest_page_bytes"]),
     ]  # fmt: skip
     return [{"what": w, "target": t, "value": v, "met": m} for w, t, v, m in rows]
 

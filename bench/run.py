@@ -84,6 +84,7 @@ def _run(*, smoke: bool, env: environment.BenchEnvironment) -> dict[str, Any]:
         measure_db_writes,
         measure_efficiency,
         measure_fanout,
+        measure_long_thread,
         measure_polling,
     )
     from .context import Bench, Config
@@ -129,6 +130,8 @@ def _run(*, smoke: bool, env: environment.BenchEnvironment) -> dict[str, Any]:
         bench.progress("4. human chat latency")
         chat = measure_chat.measure(bench)
         bench.progress(f"   p50 {chat['p50']} ms, p99 {chat['p99']} ms at {chat['members']}")
+        bench.progress(f"8. a thread of {config.long_thread_messages} messages: open, reconnect")
+        long_thread = measure_long_thread.measure(bench)
     finally:
         pool.shutdown()
         stack.close()
@@ -151,6 +154,7 @@ def _run(*, smoke: bool, env: environment.BenchEnvironment) -> dict[str, Any]:
         "memory_per_connection_kib": fanout["memory"]["per_connection_kib"],
         "db_writes_per_generation": writes,
         "stop_latency_ms": stop,
+        **long_thread,
         "baselines": {
             "per_token_sends": {
                 "efficiency": per_token["efficiency"],

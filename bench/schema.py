@@ -42,6 +42,13 @@ _FIELDS: dict[str, dict[str, Check] | Check] = {
     "chat_latency_ms": {"members": _int, "p50": _number, "p99": _number},
     "memory_per_connection_kib": _number,
     "db_writes_per_generation": {"writes": _int, "generation_s": _number},
+    "long_thread_open_ms": {"messages": _int, "p50": _number, "p95": _number},
+    "reconnect_catch_up": {
+        "messages_in_thread": _int,
+        "new_events": _int,
+        "bytes_sent": _int,
+        "ms": _number,
+    },
 }
 _FANOUT: dict[str, Check] = {
     "clients": _int,

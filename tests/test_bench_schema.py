@@ -37,6 +37,15 @@ def _valid() -> dict:
         "memory_per_connection_kib": 25.3,
         "db_writes_per_generation": {"writes": 12, "generation_s": 11.2},
         "stop_latency_ms": None,
+        "long_thread_open_ms": {"messages": 5000, "p50": 120.0, "p95": 180.0},
+        "reconnect_catch_up": {
+            "messages_in_thread": 5010,
+            "new_events": 10,
+            "bytes_sent": 9000,
+            "ms": 15.0,
+            "newest_page_bytes": 60000,
+            "newest_page_ms": 40.0,
+        },
         "baselines": {"per_token_sends": {"efficiency": {}}, "polling_250ms": {"requests": 9}},
     }
 
@@ -56,6 +65,8 @@ def test_stop_latency_may_be_measured():
     ("change", "expected"),
     [
         (lambda r: r.pop("efficiency"), "efficiency: missing"),
+        (lambda r: r.pop("long_thread_open_ms"), "long_thread_open_ms: missing"),
+        (lambda r: r["reconnect_catch_up"].update(bytes_sent=1.5), "reconnect_catch_up.bytes_sent"),
         (lambda r: r["efficiency"].pop("long_thread"), "efficiency.long_thread: missing"),
         (lambda r: r["ttft_overhead_ms"].update(p95="fast"), "ttft_overhead_ms.p95"),
         (lambda r: r.update(when="yesterday"), "when"),
