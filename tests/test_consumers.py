@@ -27,9 +27,7 @@ def _cookie(user) -> tuple[bytes, bytes]:
 
 
 def _socket(thread_id: int, *headers: tuple[bytes, bytes]) -> WebsocketCommunicator:
-    return WebsocketCommunicator(
-        application, f"/ws/threads/{thread_id}/", headers=[HOST, *headers]
-    )
+    return WebsocketCommunicator(application, f"/ws/threads/{thread_id}/", headers=[HOST, *headers])
 
 
 @pytest.fixture
