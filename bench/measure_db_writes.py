@@ -2,7 +2,8 @@
 
 Writes: ``llm.generation.reply_generate`` runs in the bench process (the worker is idle) on the
 long-answer prompt, inside Django's ``CaptureQueriesContext``; every INSERT/UPDATE/DELETE on
-``chat_message`` counts. Target: at most 2 + one per second of generation.
+``chat_message`` counts, and on ``chat_thread`` (the thread's revision, taken by each status
+change). Target: at most 2 + one per second of generation.
 
 Stop latency: a long answer is mentioned over a socket; after a few frames the bench calls
 ``chat.replies.reply_stop`` (what the stop view calls); the latency is from that call to the
@@ -44,7 +45,7 @@ def measure_writes(bench: Bench) -> dict[str, Any]:
         q["sql"]
         for q in queries.captured_queries
         if q["sql"].lstrip().upper().startswith(("UPDATE", "INSERT", "DELETE"))
-        and "chat_message" in q["sql"]
+        and ("chat_message" in q["sql"] or "chat_thread" in q["sql"])
     ]
     reply.refresh_from_db()
     return {

@@ -13,12 +13,17 @@ def test_the_web_server_is_awaited_first(unused_tcp_port):
     assert not_ready(url) == [f"the web server on 127.0.0.1:{unused_tcp_port}"]
 
 
-def test_then_a_worker_on_every_queue():
+def test_then_a_worker_on_every_queue_of_the_routes(settings):
+    # Queues no worker serves, whatever else runs on this broker (the live tests' worker).
+    settings.CELERY_TASK_ROUTES = {
+        "first.*": {"queue": "unserved-first"},
+        "second.*": {"queue": "unserved-second"},
+    }
     with socket.create_server(("127.0.0.1", 0)) as server:
         url = f"http://127.0.0.1:{server.getsockname()[1]}/"
         assert not_ready(url) == [
-            "a worker on the housekeeping queue",
-            "a worker on the llm queue",
+            "a worker on the unserved-first queue",
+            "a worker on the unserved-second queue",
         ]
 
 
