@@ -51,7 +51,7 @@ def measure_writes(bench: Bench) -> dict[str, Any]:
     return {
         "writes": len(writes),
         "generation_s": r(generation_s, 2),
-        "completion_tokens": reply.completion_tokens,
+        "completion_tokens": reply.generation.completion_tokens,
         "frames": reply.last_seq,
         "limit": r(2 + generation_s, 1),
         "status": reply.status,

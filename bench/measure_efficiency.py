@@ -113,13 +113,13 @@ def _pair(
     sent_at: float,
     status: str,
 ) -> PairedRun:
-    tokens = reply.completion_tokens or 0
+    tokens = reply.generation.completion_tokens or 0
     first = frames[0][0] if frames else float("nan")
     last = frames[-1][0] if frames else float("nan")
     return PairedRun(
         label=label,
         prompt_tokens_plain=plain.prompt_tokens,
-        prompt_tokens_stack=reply.prompt_tokens or 0,
+        prompt_tokens_stack=reply.generation.prompt_tokens or 0,
         completion_tokens_plain=plain.completion_tokens,
         completion_tokens_stack=tokens,
         same_text=reply.body == plain.text,

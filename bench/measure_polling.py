@@ -54,7 +54,8 @@ def measure(bench: Bench, *, plain_tokens_per_s: float) -> dict[str, Any]:
     requests = sum(len(seen) for seen in polls)
     reply = Message.objects.get(pk=reply_id)
     ordered = sorted(frames.values())
-    ws_rate = decode_rate(reply.completion_tokens or 0, ordered[0], ordered[-1]) if ordered else 0
+    tokens = reply.generation.completion_tokens or 0
+    ws_rate = decode_rate(tokens, ordered[0], ordered[-1]) if ordered else 0
     summary = summary_ms(delays)
     return {
         "pollers": config.pollers,
@@ -66,6 +67,6 @@ def measure(bench: Bench, *, plain_tokens_per_s: float) -> dict[str, Any]:
         "distinct_states_seen_by_a_poller": r(
             sum(len({seq for _, seq, _ in seen}) for seen in polls) / max(len(polls), 1)
         ),
-        "completion_tokens": reply.completion_tokens,
+        "completion_tokens": reply.generation.completion_tokens,
         "efficiency_while_polled": r(ws_rate / plain_tokens_per_s if plain_tokens_per_s else 0, 3),
     }

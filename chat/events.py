@@ -107,14 +107,15 @@ def broadcast_frame(message: Message, *, seq: int, delta: str) -> None:
 
 
 def _statistics(message: Message) -> Statistics | None:
-    if not message.is_assistant or message.is_active:
+    run = message.generation_or_none if message.is_assistant else None
+    if run is None or message.is_active:
         return None
     return {
         "stop_reason": message.stop_reason,
-        "prompt_tokens": message.prompt_tokens,
-        "completion_tokens": message.completion_tokens,
-        "time_to_first_token_ms": message.time_to_first_token_ms,
-        "tokens_per_second": message.tokens_per_second,
+        "prompt_tokens": run.prompt_tokens,
+        "completion_tokens": run.completion_tokens,
+        "time_to_first_token_ms": run.time_to_first_token_ms,
+        "tokens_per_second": run.tokens_per_second,
     }
 
 

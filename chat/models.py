@@ -1,6 +1,7 @@
 """Threads and the messages in them, written by people or by the assistant."""
 
 from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import models
 
 from workspace.models import Workspace
@@ -76,14 +77,9 @@ class Message(models.Model):
     )
     body = models.TextField(blank=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.DONE)
-    # Filled in for assistant messages.
-    model_name = models.CharField(max_length=200, blank=True)
+    # How an answer ended, when it did not simply finish (see also its Generation).
     stop_reason = models.CharField(max_length=200, blank=True)
     error = models.TextField(blank=True)
-    prompt_tokens = models.PositiveIntegerField(null=True, blank=True)
-    completion_tokens = models.PositiveIntegerField(null=True, blank=True)
-    time_to_first_token_ms = models.FloatField(null=True, blank=True)
-    tokens_per_second = models.FloatField(null=True, blank=True)
     revision = models.PositiveBigIntegerField(
         default=0, help_text="The thread's revision when this message last changed (not frames)."
     )
@@ -127,6 +123,14 @@ class Message(models.Model):
         return self.is_assistant and not self.is_active and self.in_reply_to_id is not None
 
     @property
+    def generation_or_none(self) -> "Generation | None":
+        """What produced this answer, if the model began it."""
+        try:
+            return self.generation
+        except ObjectDoesNotExist:
+            return None
+
+    @property
     def speaker_name(self) -> str:
         if self.is_assistant:
             return settings.ASSISTANT_NAME
@@ -135,3 +139,25 @@ class Message(models.Model):
     @property
     def dom_id(self) -> str:
         return f"message-{self.pk}"
+
+
+class Generation(models.Model):
+    """What produced an answer, in one place: the model, its parameters, and the run's figures.
+
+    Made when the model worker starts the answer; the figures are filled in when it ends
+    (done, or stopped after it began).
+    """
+
+    message = models.OneToOneField(Message, on_delete=models.CASCADE, related_name="generation")
+    model_name = models.CharField(max_length=200)
+    parameters = models.JSONField(
+        default=dict, blank=True, help_text="Sampling parameters and the context window used."
+    )
+    prompt_tokens = models.PositiveIntegerField(null=True, blank=True)
+    completion_tokens = models.PositiveIntegerField(null=True, blank=True)
+    time_to_first_token_ms = models.FloatField(null=True, blank=True)
+    tokens_per_second = models.FloatField(null=True, blank=True)
+    started_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.model_name} for message {self.message_id}"

@@ -104,7 +104,11 @@ class ThreadRenderer:
         return message_body_html(shown, oob="outerHTML", seq=seq, delta=frame.delta)
 
     def _message_html(self, event: ThreadEvent) -> str | None:
-        message = Message.objects.select_related("author").filter(pk=event.message_id).first()
+        message = (
+            Message.objects.select_related("author", "generation")
+            .filter(pk=event.message_id)
+            .first()
+        )
         if message is None:
             return None  # gone since (its thread was deleted)
         self._newest_text_apply(message)

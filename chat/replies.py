@@ -5,7 +5,9 @@ writes, then broadcasts.
 """
 
 import copy
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import TypedDict
 
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
@@ -14,7 +16,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from . import events
-from .models import Message, Thread
+from .models import Generation, Message, Thread
 from .selectors import reply_list_queued
 from .services import assistant_reply_queue, reply_enqueue
 from .streaming_state import (
@@ -25,17 +27,31 @@ from .streaming_state import (
 )
 
 
-def reply_start(*, reply: Message, model_name: str) -> bool:
-    """Move a queued reply to streaming. False if it is not queued (e.g. a task run twice)."""
+class GenerationFigures(TypedDict):
+    """How a generation went, as the model worker measured it."""
+
+    prompt_tokens: int
+    completion_tokens: int
+    time_to_first_token_ms: float | None
+    tokens_per_second: float | None
+
+
+def reply_start(*, reply: Message, model_name: str, parameters: dict[str, float]) -> bool:
+    """Move a queued reply to streaming, recording what generates it (its Generation).
+
+    False if it is not queued (e.g. a task run twice).
+    """
     if reply.status != Message.Status.QUEUED:
         return False
     # Clear what a lost attempt left; a stop asked for from here on is kept, since while
     # queued it is handled in the database and the update below then fails.
     streaming_state_clear(reply.pk)
     queued = Message.objects.filter(pk=reply.pk, status=Message.Status.QUEUED)
-    if not _update_as_revision(
-        reply, queued, status=Message.Status.STREAMING, model_name=model_name
-    ):
+
+    def record() -> None:
+        Generation.objects.create(message=reply, model_name=model_name, parameters=parameters)
+
+    if not _update_as_revision(reply, queued, also=record, status=Message.Status.STREAMING):
         return False
     reply.refresh_from_db()
     events.broadcast_message_changed(reply)
@@ -89,24 +105,24 @@ def reply_finish(
     reply: Message,
     text: str,
     seq: int,
-    status: Message.Status,
-    stop_reason: str,
-    prompt_tokens: int,
-    completion_tokens: int,
-    time_to_first_token_ms: float | None,
-    tokens_per_second: float | None,
+    stopped_by: str | None,
+    finish_reason: str,
+    figures: GenerationFigures,
 ) -> None:
+    """The model is done with the reply: ``stopped`` if a member's stop ended it (the reason
+    is who), else ``done`` with the model's own reason; its figures go to its Generation."""
+
+    def record() -> None:
+        Generation.objects.filter(message_id=reply.pk).update(**figures)
+
     ended = _end_if(
         reply,
         Message.Status.STREAMING,
+        also=record,
         body=text,
         last_seq=seq,
-        status=status,
-        stop_reason=stop_reason,
-        prompt_tokens=prompt_tokens,
-        completion_tokens=completion_tokens,
-        time_to_first_token_ms=time_to_first_token_ms,
-        tokens_per_second=tokens_per_second,
+        status=Message.Status.STOPPED if stopped_by else Message.Status.DONE,
+        stop_reason=stopped_by or finish_reason or "stop",
     )
     if not ended:
         raise ReplyNoLongerStreaming(f"Reply {reply.pk} is no longer streaming")
@@ -200,6 +216,7 @@ def _end_if(
     reply: Message,
     *statuses: Message.Status,
     silent_since: datetime | None = None,
+    also: Callable[[], None] | None = None,
     **fields: object,
 ) -> bool:
     """End the reply with ``fields`` if it is still in one of ``statuses`` (and, with
@@ -210,7 +227,7 @@ def _end_if(
     still = Message.objects.filter(pk=reply.pk, status__in=statuses)
     if silent_since is not None:
         still = still.filter(updated_at__lt=silent_since)
-    if not _update_as_revision(reply, still, finished_at=timezone.now(), **fields):
+    if not _update_as_revision(reply, still, also=also, finished_at=timezone.now(), **fields):
         return False
     reply.refresh_from_db()
     streaming_state_clear(reply.pk)
@@ -218,12 +235,23 @@ def _end_if(
     return True
 
 
-def _update_as_revision(reply: Message, still: QuerySet[Message], **fields: object) -> bool:
+def _update_as_revision(
+    reply: Message,
+    still: QuerySet[Message],
+    *,
+    also: Callable[[], None] | None = None,
+    **fields: object,
+) -> bool:
     """Apply ``fields`` to the reply if ``still`` matches it, as a new revision of its thread
-    (which clients catch up from); False if it matched no more."""
+    (which clients catch up from), and then ``also`` in the same transaction; False if it
+    matched no more."""
     with transaction.atomic():
         revision = Thread.objects.revision_take(reply.thread_id)
-        return bool(still.update(revision=revision, updated_at=timezone.now(), **fields))
+        if not still.update(revision=revision, updated_at=timezone.now(), **fields):
+            return False
+        if also is not None:
+            also()
+        return True
 
 
 def _save_while_streaming(reply: Message, **fields: object) -> None:

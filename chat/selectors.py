@@ -34,7 +34,7 @@ def message_get_for_member(*, user: User | AnonymousUser, message_id: int) -> Me
     """Return the message, or raise 404 alike for unknown messages and non-members."""
     if user.is_authenticated:
         message = (
-            Message.objects.select_related("thread", "author")
+            Message.objects.select_related("thread", "author", "generation")
             .filter(pk=message_id, thread__workspace__memberships__user=user)
             .first()
         )
@@ -68,7 +68,7 @@ def message_page(
     messages = Message.objects.filter(thread=thread)
     if before is not None:
         messages = messages.filter(pk__lt=before)
-    newest = list(messages.select_related("author").order_by("-id")[: size + 1])
+    newest = list(messages.select_related("author", "generation").order_by("-id")[: size + 1])
     shown = _as_shown(newest[:size][::-1])
     return MessagePage(thread_id=thread.pk, messages=shown, has_earlier=len(newest) > size)
 
@@ -77,7 +77,7 @@ def message_changes(*, thread: Thread, since: int) -> list[Message]:
     """What a client that has seen the thread up to revision ``since`` lacks, oldest first:
     every message that changed after it, and every answer still queued or streaming."""
     changed = Q(revision__gt=since) | Q(status__in=Message.ACTIVE_STATUSES)
-    messages = Message.objects.filter(changed, thread=thread).select_related("author")
+    messages = Message.objects.filter(changed, thread=thread).select_related("author", "generation")
     return _as_shown(list(messages.order_by("id")))
 
 

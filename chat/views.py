@@ -129,6 +129,7 @@ def message_delete_view(request: AuthenticatedHttpRequest, message_id: int) -> J
 
 
 def _message_json(message: Message) -> dict[str, object]:
+    run = message.generation_or_none
     return {
         "id": message.pk,
         "thread": message.thread_id,
@@ -136,13 +137,13 @@ def _message_json(message: Message) -> dict[str, object]:
         "author": message.speaker_name,
         "status": message.status,
         "text": message.body,
-        "model": message.model_name,
+        "model": run.model_name if run else "",
         "stop_reason": message.stop_reason,
         "error": message.error,
-        "prompt_tokens": message.prompt_tokens,
-        "completion_tokens": message.completion_tokens,
-        "time_to_first_token_ms": message.time_to_first_token_ms,
-        "tokens_per_second": message.tokens_per_second,
+        "prompt_tokens": run.prompt_tokens if run else None,
+        "completion_tokens": run.completion_tokens if run else None,
+        "time_to_first_token_ms": run.time_to_first_token_ms if run else None,
+        "tokens_per_second": run.tokens_per_second if run else None,
         "last_seq": message.last_seq,
         "created_at": message.created_at.isoformat(),
         "finished_at": message.finished_at.isoformat() if message.finished_at else None,

@@ -1,10 +1,15 @@
-"""Generating the assistant's reply in a thread: prompt, stream, frames, final record."""
+"""Answers in threads: the thin adapter between chat and inference, run by the model worker.
+
+Chat decides what the model reads and how the answer ends (``chat.answering``,
+``chat.replies``); inference turns a conversation into text (``llm.inference``). This module
+connects them: it paces the text into frames, polls for a member's stop, and reports back.
+"""
 
 import logging
-import time
 
 from django.conf import settings
 
+from chat.answering import AnswerBrief, answer_brief
 from chat.models import Message
 from chat.replies import (
     ReplyNoLongerStreaming,
@@ -16,8 +21,9 @@ from chat.replies import (
 )
 from chat.streaming_state import stop_request_get
 
+from .inference import InferenceRequest, infer
 from .model import LoadedModel, model_load, model_spec_from_settings
-from .prompt import Turn, fit_turns, stop_strings
+from .prompt import Turn
 from .streaming import BackgroundCalls, FramePacer, ThrottledPoll
 
 logger = logging.getLogger(__name__)
@@ -38,7 +44,9 @@ def reply_generate(*, reply_id: int) -> None:
         logger.exception("Could not load the model")
         reply_fail(reply=reply, text="", seq=0, reason=f"The model could not be loaded ({exc}).")
         return
-    if not reply_start(reply=reply, model_name=model.name):
+    brief = answer_brief(reply)
+    parameters = {**brief.parameters, "n_ctx": model.n_ctx}
+    if not reply_start(reply=reply, model_name=model.name, parameters=parameters):
         return
     sending = BackgroundCalls(name=f"reply-{reply_id}-frames")
 
@@ -57,7 +65,7 @@ def reply_generate(*, reply_id: int) -> None:
         persist_interval=settings.LLM_PERSIST_INTERVAL_S,
     )
     try:
-        _stream_into(pacer, sending, reply=reply, model=model)
+        _answer(pacer, sending, reply=reply, brief=brief, model=model)
     except ReplyNoLongerStreaming:
         logger.warning("Reply %s was ended elsewhere; this attempt stops", reply_id)
     except Exception as exc:
@@ -69,73 +77,54 @@ def reply_generate(*, reply_id: int) -> None:
         sending.close()
 
 
-def _stream_into(
-    pacer: FramePacer, sending: BackgroundCalls, *, reply: Message, model: LoadedModel
+def _answer(
+    pacer: FramePacer,
+    sending: BackgroundCalls,
+    *,
+    reply: Message,
+    brief: AnswerBrief,
+    model: LoadedModel,
 ) -> None:
-    turns = _thread_turns(reply)
-    # replace, not format: a prompt may contain other braces.
-    system = settings.LLM_SYSTEM_PROMPT.replace("{name}", settings.ASSISTANT_NAME)
-    answer_room = min(settings.LLM_MAX_TOKENS, model.n_ctx // 2)
-
-    def prompt_for(kept: list[Turn] | tuple[Turn, ...]) -> list[int]:
-        return model.prompt_tokens(
-            system=system, turns=kept, assistant_name=settings.ASSISTANT_NAME
-        )
-
-    kept = fit_turns(
-        turns, fits=lambda kept: len(prompt_for(list(kept))) + answer_room <= model.n_ctx
-    )
-    prompt = prompt_for(kept)
-    speakers = {turn.speaker for turn in turns if not turn.is_assistant}
-    started = time.monotonic()
-    pieces, completion = model.stream(
-        prompt,
-        stop=stop_strings(speakers=speakers),
-        max_tokens=min(settings.LLM_MAX_TOKENS, model.n_ctx - len(prompt)),
-        temperature=settings.LLM_TEMPERATURE,
-        repeat_penalty=settings.LLM_REPEAT_PENALTY,
-    )
     stop_requested = ThrottledPoll(
         check=lambda: stop_request_get(reply.pk), interval=settings.LLM_STOP_POLL_S
     )
-    for piece in pieces:
-        pacer.add(piece)
-        if stop_requested():
-            break  # leaving the generator ends llama.cpp's decoding loop
+    result = infer(
+        model,
+        inference_request(brief),
+        on_piece=pacer.add,
+        should_stop=lambda: stop_requested() is not None,
+    )
     pacer.finish()
-    ended = time.monotonic()
     sending.close()  # every frame leaves before the final status
-    first = pacer.first_piece_at
-    streaming_s = ended - first if first is not None else 0.0
     reply_finish(
         reply=reply,
         text=pacer.text,
         seq=pacer.seq,
-        status=Message.Status.STOPPED if stop_requested.answer else Message.Status.DONE,
-        stop_reason=stop_requested.answer or completion.finish_reason or "stop",
-        prompt_tokens=completion.prompt_tokens,
-        completion_tokens=completion.completion_tokens,
-        time_to_first_token_ms=(first - started) * 1000 if first is not None else None,
-        tokens_per_second=completion.completion_tokens / streaming_s if streaming_s > 0 else None,
+        stopped_by=stop_requested.answer if result.stopped else None,
+        finish_reason=result.finish_reason,
+        figures={
+            "prompt_tokens": result.prompt_tokens,
+            "completion_tokens": result.completion_tokens,
+            "time_to_first_token_ms": result.time_to_first_token_ms,
+            "tokens_per_second": result.tokens_per_second,
+        },
     )
 
 
-def _thread_turns(reply: Message) -> list[Turn]:
-    """The thread up to the reply, newest last, as the model should read it.
-
-    Earlier answers to the same question (when this is a retry) are left out.
-    """
-    messages = (
-        Message.objects.filter(thread_id=reply.thread_id, id__lt=reply.pk)
-        .exclude(body="")
-        .exclude(role=Message.Role.ASSISTANT, in_reply_to_id=reply.in_reply_to_id)
-        .select_related("author")
-        .order_by("-id")[: settings.LLM_HISTORY_MESSAGES]
-    )
-    return [
+def inference_request(brief: AnswerBrief) -> InferenceRequest:
+    """Chat's brief as inference reads it: each message a turn, named by its speaker."""
+    turns = [
         Turn(speaker=message.speaker_name, text=message.body, is_assistant=message.is_assistant)
-        for message in reversed(messages)
+        for message in brief.history
     ]
+    return InferenceRequest(
+        system=brief.system,
+        turns=turns,
+        assistant_name=brief.assistant_name,
+        max_tokens=brief.max_tokens,
+        temperature=brief.temperature,
+        repeat_penalty=brief.repeat_penalty,
+    )
 
 
 def _reason(exc: Exception) -> str:

@@ -3,8 +3,8 @@
 import pytest
 from django.urls import reverse
 
+from chat.answering import reply_history
 from chat.models import Message
-from llm.generation import _thread_turns
 
 from .factories import AssistantMessageFactory, MessageFactory
 
@@ -59,7 +59,7 @@ def test_deleting_leaves_a_tombstone_for_everyone_and_the_model_no_longer_reads_
     assert "This message was deleted." in page
     assert "Ship on Friday" not in page
     later = AssistantMessageFactory.create(thread=team.thread)
-    assert all(turn.text != "Ship on Friday" for turn in _thread_turns(later))
+    assert all(message.body != "Ship on Friday" for message in reply_history(later))
     assert client.post(reverse("message-delete", args=[message.pk])).status_code == 409
 
 

@@ -39,13 +39,13 @@ def test_a_reply_is_generated_saved_and_measured(team, loaded_model):
     reply.refresh_from_db()
     assert reply.status == Message.Status.DONE
     assert reply.body.strip()
-    assert reply.model_name == loaded_model.name
+    assert reply.generation.model_name == loaded_model.name
     assert reply.stop_reason in {"stop", "length"}
-    assert (reply.prompt_tokens or 0) > 0
-    assert (reply.completion_tokens or 0) > 0
-    assert reply.time_to_first_token_ms is not None
-    assert reply.time_to_first_token_ms >= 0
-    assert (reply.tokens_per_second or 0) > 0
+    assert (reply.generation.prompt_tokens or 0) > 0
+    assert (reply.generation.completion_tokens or 0) > 0
+    assert reply.generation.time_to_first_token_ms is not None
+    assert reply.generation.time_to_first_token_ms >= 0
+    assert (reply.generation.tokens_per_second or 0) > 0
     assert reply.last_seq >= 1
     assert reply.finished_at is not None
 
@@ -66,10 +66,10 @@ def test_a_long_thread_is_fitted_into_a_small_context_window(team, settings):
 
     reply.refresh_from_db()
     assert reply.status == Message.Status.DONE, reply.error
-    assert reply.prompt_tokens is not None
-    assert reply.completion_tokens is not None
-    assert reply.prompt_tokens + reply.completion_tokens <= 512
-    assert reply.prompt_tokens <= 512 - 64, "room is kept for the answer"
+    assert reply.generation.prompt_tokens is not None
+    assert reply.generation.completion_tokens is not None
+    assert reply.generation.prompt_tokens + reply.generation.completion_tokens <= 512
+    assert reply.generation.prompt_tokens <= 512 - 64, "room is kept for the answer"
 
 
 @pytest.mark.model
@@ -83,10 +83,15 @@ def test_the_answer_is_written_at_most_once_a_second_plus_start_and_end(team, se
         reply_generate(reply_id=reply.pk)
     elapsed = time.monotonic() - started
 
-    writes = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("UPDATE")]
+    updates = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("UPDATE")]
+    writes = [sql for sql in updates if sql.startswith('UPDATE "chat_message"')]
     assert len(writes) <= 2 + int(elapsed) + 1
+    # Besides the answer: the thread's revision at start and end, and the run's figures.
+    assert len(updates) - len(writes) == 3
     reply.refresh_from_db()
-    assert (reply.completion_tokens or 0) > 50, "a long answer, so that many frames were sent"
+    assert (reply.generation.completion_tokens or 0) > 50, (
+        "a long answer, so that many frames were sent"
+    )
     assert reply.last_seq > len(writes)
 
 

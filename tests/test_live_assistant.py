@@ -116,17 +116,19 @@ async def test_every_member_receives_the_streamed_answer_in_numbered_frames_equa
         alice_on=live_stack,
     )
 
-    reply = await database_sync_to_async(Message.objects.get)(pk=reply_id)
+    reply = await database_sync_to_async(Message.objects.select_related("generation").get)(
+        pk=reply_id
+    )
     assert reply.status == Message.Status.DONE
     assert reply.body
-    assert reply.model_name == "SmolLM2-135M-Instruct.Q4_1"
-    assert reply.completion_tokens
-    assert reply.completion_tokens > 0
-    assert reply.prompt_tokens
-    assert reply.prompt_tokens > 0
-    assert reply.time_to_first_token_ms is not None
-    assert reply.tokens_per_second
-    assert reply.tokens_per_second > 0
+    assert reply.generation.model_name == "SmolLM2-135M-Instruct.Q4_1"
+    assert reply.generation.completion_tokens
+    assert reply.generation.completion_tokens > 0
+    assert reply.generation.prompt_tokens
+    assert reply.generation.prompt_tokens > 0
+    assert reply.generation.time_to_first_token_ms is not None
+    assert reply.generation.tokens_per_second
+    assert reply.generation.tokens_per_second > 0
     assert reply.stop_reason in {"stop", "length"}
     for received in (alice_received, bob_received):
         assert len(received.frames(reply_id)) >= 3, "several frames, not one blob"
@@ -270,12 +272,14 @@ async def test_a_redis_restart_mid_answer_loses_nothing(live_stack, team, redis_
                     restarted = True
     assert restarted
     reply_id = max(view.messages)
-    reply = await database_sync_to_async(Message.objects.get)(pk=reply_id)
+    reply = await database_sync_to_async(Message.objects.select_related("generation").get)(
+        pk=reply_id
+    )
     assert reply.status == Message.Status.DONE, "the worker finished the answer through the outage"
     shown = view.messages[reply_id]
     assert shown.status == "done"
     assert shown.body == await database_sync_to_async(_rendered_body)(reply)
-    assert (reply.completion_tokens or 0) > 0
+    assert (reply.generation.completion_tokens or 0) > 0
 
 
 async def test_a_member_stays_connected_through_a_redis_outage_and_misses_nothing(

@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from chat import replies
+from chat.answering import reply_history
 from chat.models import Message
 from chat.replies import (
     ReplyNoLongerStreaming,
@@ -125,6 +126,7 @@ def test_retries_count_against_the_waiting_questions_limit_of_who_retries(team, 
 
 def test_an_answer_whose_question_was_deleted_cannot_be_retried_over_http(client, team):
     reply = _reply(team, status=Message.Status.DONE, body="Nova")
+    assert reply.in_reply_to is not None
     message_delete(message=reply.in_reply_to, by=team.owner)
 
     client.force_login(team.member)
@@ -156,8 +158,7 @@ def test_a_retry_does_not_show_the_model_its_earlier_attempts(team):
         status=Message.Status.QUEUED,
         in_reply_to=reply.in_reply_to,
     )
-    turns = generation._thread_turns(again)
-    assert [turn.text for turn in turns] == ["@assistant name the release"]
+    assert [message.body for message in reply_history(again)] == ["@assistant name the release"]
 
 
 def test_members_retry_over_http_outsiders_get_404_and_active_replies_refuse(client, team):

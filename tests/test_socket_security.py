@@ -123,7 +123,7 @@ async def test_posting_faster_than_the_rate_limit_is_refused_with_a_clear_messag
 
     for n in range(8):
         await socket.send_to(text_data=json.dumps({"body": f"spam {n}"}))
-    accepted, refused = 0, []
+    accepted, refused = 0, list[str]()
     while accepted + len(refused) < 8:  # each post is answered: composer cleared, or an error
         html = await socket.receive_from(timeout=5)
         if 'id="composer-body"' in html:

@@ -3,7 +3,7 @@
 import pytest
 from django.urls import reverse
 
-from chat.models import Message
+from chat.models import Generation, Message
 from chat.replies import reply_stop
 from llm import generation
 from llm.generation import reply_generate
@@ -48,7 +48,7 @@ def test_a_streaming_reply_stops_between_tokens_and_keeps_its_text(team, setting
     assert reply.status == Message.Status.STOPPED
     assert reply.stop_reason == "stopped by bob"
     assert reply.body, "the partial answer is kept"
-    assert (reply.completion_tokens or 0) < 300, "it stopped before its token limit"
+    assert (reply.generation.completion_tokens or 0) < 300, "it stopped before its token limit"
     assert reply.last_seq == frames_seen[-1]
     assert len(frames_seen) <= 6, "it stopped within a few frames of the request"
 
@@ -88,9 +88,8 @@ def test_a_persons_message_is_not_something_to_stop(client, team):
 
 def test_members_poll_a_replys_status_and_outsiders_get_404(client, team):
     reply = assistant_reply(thread=team.thread, asker=team.owner, question=LONG_ANSWER_PROMPT)
-    Message.objects.filter(pk=reply.pk).update(
-        status=Message.Status.STREAMING, body="So far", model_name="m"
-    )
+    Message.objects.filter(pk=reply.pk).update(status=Message.Status.STREAMING, body="So far")
+    Generation.objects.create(message=reply, model_name="m")
     url = reverse("message-status", args=[reply.pk])
 
     client.force_login(team.outsider)

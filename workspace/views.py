@@ -62,10 +62,7 @@ def member_add_view(request: AuthenticatedHttpRequest, workspace_id: int) -> Htt
             form = MemberAddForm()
         except ValidationError as exc:
             form.add_error("username_or_email", exc)
-    if not request.htmx:
-        return redirect("workspace-detail", workspace_id=workspace.pk)
-    context = {"added": added, **members_panel_context(request, workspace, form=form)}
-    return render(request, "workspace/_members.html", context)
+    return _members_panel(request, workspace, form=form, added=added)
 
 
 @login_required
@@ -87,9 +84,20 @@ def member_remove_view(
         if leaving:
             return _redirect(request, reverse("workspace-list"))
         removal_error = ""
+    return _members_panel(request, workspace, removal_error=removal_error)
+
+
+def _members_panel(
+    request: AuthenticatedHttpRequest,
+    workspace: Workspace,
+    *,
+    form: MemberAddForm | None = None,
+    **extra: object,
+) -> HttpResponse:
+    """After a change to the members: the panel again for htmx, else the workspace page."""
     if not request.htmx:
         return redirect("workspace-detail", workspace_id=workspace.pk)
-    context = {"removal_error": removal_error, **members_panel_context(request, workspace)}
+    context = {**extra, **members_panel_context(request, workspace, form=form)}
     return render(request, "workspace/_members.html", context)
 
 
@@ -133,9 +141,7 @@ def invitation_revoke_view(
     invitation_revoke(
         invitation=invitation_get_for_workspace(workspace=workspace, invitation_id=invitation_id)
     )
-    if not request.htmx:
-        return redirect("workspace-detail", workspace_id=workspace.pk)
-    return render(request, "workspace/_members.html", members_panel_context(request, workspace))
+    return _members_panel(request, workspace)
 
 
 def invitation_view(request: HttpRequest, token: str) -> HttpResponse:

@@ -90,12 +90,12 @@ def test_a_member_watches_the_answer_stream_in_and_sees_the_saved_text_after_rel
     expect(stats).to_be_visible()
     expect(stats).to_contain_text(f"stop: {reply.stop_reason}")
     expect(stats).to_contain_text(
-        f"{reply.prompt_tokens} prompt + {reply.completion_tokens} completion tokens"
+        f"{reply.generation.prompt_tokens} prompt + {reply.generation.completion_tokens} completion tokens"
     )
     expect(stats).to_contain_text("ms")
     expect(stats).to_contain_text("tokens/s")
-    expect(answer.locator(".badge.model")).to_have_text(reply.model_name)
-    assert reply.model_name
+    expect(answer.locator(".badge.model")).to_have_text(reply.generation.model_name)
+    assert reply.generation.model_name
 
     frames = [f for f in bob.evaluate("window.__frames") if f["id"] == f"{answer_id}-body"]
     seqs = [frame["seq"] for frame in frames]
