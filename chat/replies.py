@@ -46,13 +46,14 @@ def reply_start(*, reply: Message, model_name: str, parameters: dict[str, float]
     # Clear what a lost attempt left; a stop asked for from here on is kept, since while
     # queued it is handled in the database and the update below then fails.
     streaming_state_clear(reply.pk)
-    queued = Message.objects.filter(pk=reply.pk, status=Message.Status.QUEUED)
-
-    def record() -> None:
+    # No new revision: a client catching up is sent every active answer whatever its revision.
+    with transaction.atomic():
+        started = Message.objects.filter(pk=reply.pk, status=Message.Status.QUEUED).update(
+            status=Message.Status.STREAMING, updated_at=timezone.now()
+        )
+        if not started:
+            return False
         Generation.objects.create(message=reply, model_name=model_name, parameters=parameters)
-
-    if not _update_as_revision(reply, queued, also=record, status=Message.Status.STREAMING):
-        return False
     reply.refresh_from_db()
     events.broadcast_message_changed(reply)
     return True
