@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
+from urllib.parse import urlsplit
 
 import websockets
 
@@ -79,7 +80,7 @@ class _Child:
         self.sockets: list[_Socket] = []
 
     async def connect(
-        self, urls: Sequence[str], origin: str, cookies: Sequence[str], count: int, parallel: int
+        self, urls: Sequence[str], cookies: Sequence[str], count: int, parallel: int
     ) -> dict[str, Any]:
         gate = asyncio.Semaphore(parallel)
         failures: list[str] = []
@@ -89,9 +90,13 @@ class _Child:
             async with gate:
                 started = time.monotonic()
                 try:
+                    url = urls[i % len(urls)]
                     ws = await websockets.connect(
-                        urls[i % len(urls)],
-                        additional_headers={"Cookie": cookies[i % len(cookies)], "Origin": origin},
+                        url,
+                        additional_headers={
+                            "Cookie": cookies[i % len(cookies)],
+                            "Origin": _origin(url),
+                        },
                         max_size=None,
                         open_timeout=30,
                     )
@@ -298,8 +303,7 @@ class ClientPool:
         return result
 
     def connect(
-        self, urls: Sequence[str], origin: str, cookies: Sequence[str], count: int,
-        parallel: int = 32,
+        self, urls: Sequence[str], cookies: Sequence[str], count: int, parallel: int = 32,
     ) -> dict[str, Any]:  # fmt: skip
         """Open ``count`` more sockets, spread over the children; sums of the children's answers."""
         shares = split(count, len(self))
@@ -307,7 +311,7 @@ class ClientPool:
         answers = self.call_all(
             "connect",
             [
-                {"urls": urls, "origin": origin, "cookies": [*cookies[s:], *cookies[:s]],
+                {"urls": urls, "cookies": [*cookies[s:], *cookies[:s]],
                  "count": n, "parallel": parallel}
                 for n, s in zip(shares, starts, strict=True)
             ],
@@ -343,3 +347,9 @@ class ClientPool:
 
 def split(total: int, parts: int) -> list[int]:
     return [total // parts + (1 if i < total % parts else 0) for i in range(parts)]
+
+
+def _origin(ws_url: str) -> str:
+    """The origin of the page that would open ``ws_url``: the same host, port and security."""
+    parts = urlsplit(ws_url)
+    return f"{'https' if parts.scheme == 'wss' else 'http'}://{parts.netloc}"

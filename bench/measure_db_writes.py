@@ -69,7 +69,7 @@ def measure_stop(bench: Bench, *, reps: int) -> dict[str, Any] | None:
         thread = world.thread("stop")
         pool.call(0, "close_all")
         pool.call(
-            0, "connect", urls=[bench.stack.ws_url(0, thread.pk)], origin=bench.stack.origin(0),
+            0, "connect", urls=[bench.stack.ws_url(0, thread.pk)],
             cookies=[world.cookies[0]], count=1, parallel=1,
         )  # fmt: skip
         time.sleep(0.2)

@@ -83,7 +83,7 @@ def paired_run(bench: Bench, label: str, question: str, history: Sequence[str] =
     pool = bench.pool
     pool.call(0, "close_all")
     opened = pool.call(
-        0, "connect", urls=[bench.stack.ws_url(0, thread.pk)], origin=bench.stack.origin(0),
+        0, "connect", urls=[bench.stack.ws_url(0, thread.pk)],
         cookies=[world.cookies[0]], count=1, parallel=1,
     )  # fmt: skip
     if opened["open"] != 1:

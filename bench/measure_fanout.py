@@ -32,7 +32,6 @@ def connect(bench: Bench, thread: Thread, *, clients: int, replicas: int) -> dic
     stack, world = bench.stack, bench.world
     return bench.pool.connect(
         urls=[stack.ws_url(i, thread.pk) for i in range(replicas)],
-        origin=stack.origin(0),
         cookies=world.cookies,
         count=clients,
     )

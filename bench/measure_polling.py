@@ -25,7 +25,7 @@ def measure(bench: Bench, *, plain_tokens_per_s: float) -> dict[str, Any]:
     thread = world.thread("polling")
     pool.close_all()
     pool.call(
-        0, "connect", urls=[stack.ws_url(0, thread.pk)], origin=stack.origin(0),
+        0, "connect", urls=[stack.ws_url(0, thread.pk)],
         cookies=[world.cookies[0]], count=1, parallel=1,
     )  # fmt: skip
     time.sleep(0.2)

@@ -10,13 +10,17 @@ that are not browsers.
 event type       meaning and payload (every event: ``type``, ``topic``,
                  ``thread_id``, ``message_id``)
 ===============  ==================================================================
-chat.message     a message was added (a person's, or an assistant's queued answer)
-chat.status      a message changed: ``status`` (queued, streaming, done, stopped,
-                 interrupted, failed), and once an answer has ended, its
-                 ``statistics`` (tokens, time to first token, tokens/s, stop reason)
+chat.message     a message was added (a person's, or an assistant's queued answer);
+                 ``message``: the message as data (``MessageData``)
+chat.status      a message changed: ``message`` as it now stands, with its status
+                 (queued, streaming, done, stopped, interrupted, failed), its place
+                 in the queue, and once an answer has ended, its ``statistics``
 chat.frame       an answer grew: ``seq`` (1, 2, ... per message, no gaps) and
                  ``delta``, the text added since frame ``seq - 1``
 ===============  ==================================================================
+
+Events carry what a client shows, so a web process renders them without reading the
+database, and no event waits behind another's query.
 
 Besides these, a web process sends each socket the whole transcript when it (re)connects, and
 all its sockets of a thread when its Redis connection came back after a loss
@@ -31,17 +35,42 @@ from typing import Any, ClassVar, TypedDict
 from realtime.publish import publish
 from realtime.topics import thread_topic
 
-from .models import Message
+from .models import Generation, Message
+from .selectors import reply_queue_ahead
 
 TRANSCRIPT = "chat.transcript"
 
 
 class Statistics(TypedDict):
-    stop_reason: str
+    """How an answer's generation went, once it has ended."""
+
+    model: str
     prompt_tokens: int | None
     completion_tokens: int | None
     time_to_first_token_ms: float | None
     tokens_per_second: float | None
+
+
+class MessageData(TypedDict):
+    """A message as it now stands: everything a client shows of it."""
+
+    id: int
+    role: str
+    author_id: int | None
+    author: str  # who speaks: a username, or the assistant's name
+    body: str
+    status: str
+    stop_reason: str
+    error: str
+    in_reply_to_id: int | None
+    revision: int
+    last_seq: int
+    queue_ahead: int | None  # queued answers: how many are served first
+    model: str  # an answer the model began: which model writes it
+    statistics: Statistics | None  # an answer the model ended
+    created_at: str  # ISO 8601, like the two below
+    edited_at: str | None
+    deleted_at: str | None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -58,13 +87,13 @@ class ThreadEvent:
 @dataclass(frozen=True, kw_only=True)
 class MessageAdded(ThreadEvent):
     type: ClassVar[str] = "chat.message"
+    message: MessageData
 
 
 @dataclass(frozen=True, kw_only=True)
 class MessageChanged(ThreadEvent):
     type: ClassVar[str] = "chat.status"
-    status: str
-    statistics: Statistics | None = None
+    message: MessageData
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -86,17 +115,45 @@ def event_from_wire(data: dict[str, Any]) -> ThreadEvent:
     return cls(**{key: value for key, value in data.items() if key in names})
 
 
+def message_data(message: Message) -> MessageData:
+    """The message as event data. A queued answer's place in the queue is counted if unset."""
+    if message.status == Message.Status.QUEUED and message.queue_ahead is None:
+        reply_queue_ahead([message])
+    began = message.is_assistant and message.status != Message.Status.QUEUED
+    run = message.generation_or_none if began else None
+    return {
+        "id": message.pk,
+        "role": message.role,
+        "author_id": message.author_id,
+        "author": message.speaker_name,
+        "body": message.body,
+        "status": message.status,
+        "stop_reason": message.stop_reason,
+        "error": message.error,
+        "in_reply_to_id": message.in_reply_to_id,
+        "revision": message.revision,
+        "last_seq": message.last_seq,
+        "queue_ahead": message.queue_ahead,
+        "model": run.model_name if run else "",
+        "statistics": _statistics(message, run),
+        "created_at": message.created_at.isoformat(),
+        "edited_at": message.edited_at.isoformat() if message.edited_at else None,
+        "deleted_at": message.deleted_at.isoformat() if message.deleted_at else None,
+    }
+
+
 def broadcast_message_created(message: Message) -> None:
-    _publish(MessageAdded(thread_id=message.thread_id, message_id=message.pk))
+    _publish(
+        MessageAdded(
+            thread_id=message.thread_id, message_id=message.pk, message=message_data(message)
+        )
+    )
 
 
 def broadcast_message_changed(message: Message) -> None:
     _publish(
         MessageChanged(
-            thread_id=message.thread_id,
-            message_id=message.pk,
-            status=message.status,
-            statistics=_statistics(message),
+            thread_id=message.thread_id, message_id=message.pk, message=message_data(message)
         )
     )
 
@@ -106,12 +163,11 @@ def broadcast_frame(message: Message, *, seq: int, delta: str) -> None:
     _publish(Frame(thread_id=message.thread_id, message_id=message.pk, seq=seq, delta=delta))
 
 
-def _statistics(message: Message) -> Statistics | None:
-    run = message.generation_or_none if message.is_assistant else None
+def _statistics(message: Message, run: Generation | None) -> Statistics | None:
     if run is None or message.is_active:
         return None
     return {
-        "stop_reason": message.stop_reason,
+        "model": run.model_name,
         "prompt_tokens": run.prompt_tokens,
         "completion_tokens": run.completion_tokens,
         "time_to_first_token_ms": run.time_to_first_token_ms,

@@ -11,20 +11,30 @@ an answer, or misses frames, takes the answer's whole text from the cache, where
 leaves it before publishing each frame.
 """
 
+from datetime import datetime
+
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
+from django.contrib.auth import get_user_model
 from django.template.loader import render_to_string
 
 from realtime.fanout import Event
 
-from .events import TRANSCRIPT, Frame, MessageAdded, ThreadEvent, event_from_wire
-from .models import Message, Thread
+from .events import (
+    TRANSCRIPT,
+    Frame,
+    MessageAdded,
+    MessageChanged,
+    MessageData,
+    Statistics,
+    event_from_wire,
+)
+from .models import Generation, Message, Thread
 from .selectors import (
     MESSAGE_PAGE_SIZE,
     MessagePage,
     message_changes,
     message_page,
-    reply_queue_ahead,
 )
 from .streaming_state import live_text_get_many
 
@@ -85,8 +95,10 @@ class ThreadRenderer:
         parsed = event_from_wire(event)
         if isinstance(parsed, Frame):
             html = await self._frame_html(parsed)
+        elif isinstance(parsed, MessageAdded | MessageChanged):
+            html = self._message_html(parsed)
         else:
-            html = await database_sync_to_async(self._message_html)(parsed)
+            return None
         return None if html is None else {**event, "html": html}
 
     async def _frame_html(self, frame: Frame) -> str | None:
@@ -103,17 +115,9 @@ class ThreadRenderer:
         shown = Message(pk=frame.message_id, body=text, last_seq=seq)
         return message_body_html(shown, oob="outerHTML", seq=seq, delta=frame.delta)
 
-    def _message_html(self, event: ThreadEvent) -> str | None:
-        message = (
-            Message.objects.select_related("author", "generation")
-            .filter(pk=event.message_id)
-            .first()
-        )
-        if message is None:
-            return None  # gone since (its thread was deleted)
+    def _message_html(self, event: MessageAdded | MessageChanged) -> str:
+        message = message_from_data(event.message, thread_id=event.thread_id)
         self._newest_text_apply(message)
-        if message.status == Message.Status.QUEUED:
-            reply_queue_ahead([message])
         if isinstance(event, MessageAdded):
             return f'<div hx-swap-oob="beforeend:#transcript">{message_html(message)}</div>'
         return message_html(message, oob="outerHTML")
@@ -126,3 +130,44 @@ class ThreadRenderer:
         seq, text = self._live.get(message.pk, (0, ""))
         if seq > message.last_seq:
             message.last_seq, message.body = seq, text
+
+
+def message_from_data(data: MessageData, *, thread_id: int) -> Message:
+    """The message an event describes, as an unsaved instance the templates can render."""
+    message = Message(
+        pk=data["id"],
+        thread_id=thread_id,
+        role=data["role"],
+        author_id=data["author_id"],
+        in_reply_to_id=data["in_reply_to_id"],
+        body=data["body"],
+        status=data["status"],
+        stop_reason=data["stop_reason"],
+        error=data["error"],
+        revision=data["revision"],
+        last_seq=data["last_seq"],
+        created_at=datetime.fromisoformat(data["created_at"]),
+        edited_at=_when(data["edited_at"]),
+        deleted_at=_when(data["deleted_at"]),
+    )
+    message.queue_ahead = data["queue_ahead"]
+    if data["author_id"] is not None:
+        message.author = get_user_model()(pk=data["author_id"], username=data["author"])
+    run = (
+        Generation(message=message, model_name=data["model"], **_figures(data["statistics"]))
+        if data["model"]
+        else None
+    )
+    # Known, so the templates never ask the database for it.
+    Message._meta.get_field("generation").set_cached_value(message, run)
+    return message
+
+
+def _figures(statistics: Statistics | None) -> dict[str, object]:
+    figures: dict[str, object] = dict(statistics or {})
+    figures.pop("model", None)
+    return figures
+
+
+def _when(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value is not None else None

@@ -3,29 +3,52 @@
 import json
 
 import pytest
-from channels.db import database_sync_to_async
+from asgiref.sync import sync_to_async
 
-from chat.events import EVENT_TYPES, Frame, MessageAdded, MessageChanged, event_from_wire
+from chat.events import (
+    EVENT_TYPES,
+    Frame,
+    MessageAdded,
+    MessageChanged,
+    MessageData,
+    event_from_wire,
+    message_data,
+)
 from chat.models import Message
-from chat.rendering import ThreadRenderer
+from chat.rendering import ThreadRenderer, message_from_data, message_html
 from chat.streaming_state import live_text_set
 from harness.ws_client import FRAME_PATTERN
 
+from .factories import MessageFactory
+
+MESSAGE: MessageData = {
+    "id": 2,
+    "role": "assistant",
+    "author_id": None,
+    "author": "assistant",
+    "body": "Nova <b>&</b> \u00e9\U0001f680",
+    "status": "done",
+    "stop_reason": "stop",
+    "error": "",
+    "in_reply_to_id": 1,
+    "revision": 4,
+    "last_seq": 3,
+    "queue_ahead": None,
+    "model": "SmolLM2",
+    "statistics": {
+        "model": "SmolLM2",
+        "prompt_tokens": 40,
+        "completion_tokens": 12,
+        "time_to_first_token_ms": 81.5,
+        "tokens_per_second": 70.2,
+    },
+    "created_at": "2026-12-02T15:00:00+00:00",
+    "edited_at": None,
+    "deleted_at": None,
+}
 EXAMPLES = [
-    MessageAdded(thread_id=1, message_id=2),
-    MessageChanged(thread_id=1, message_id=2, status="streaming"),
-    MessageChanged(
-        thread_id=1,
-        message_id=2,
-        status="done",
-        statistics={
-            "stop_reason": "stop",
-            "prompt_tokens": 40,
-            "completion_tokens": 12,
-            "time_to_first_token_ms": 81.5,
-            "tokens_per_second": 70.2,
-        },
-    ),
+    MessageAdded(thread_id=1, message_id=2, message={**MESSAGE, "status": "queued"}),
+    MessageChanged(thread_id=1, message_id=2, message=MESSAGE),
     Frame(thread_id=1, message_id=2, seq=3, delta="Nova <b>&</b> \u00e9\U0001f680"),
 ]
 
@@ -75,7 +98,7 @@ async def test_a_frame_seen_already_is_not_shown_again():
 
 async def test_a_process_that_missed_frames_takes_the_whole_text_from_the_cache():
     renderer = ThreadRenderer()
-    await database_sync_to_async(live_text_set)(reply_id=8, seq=5, text="one two three four five")
+    await sync_to_async(live_text_set)(reply_id=8, seq=5, text="one two three four five")
 
     seq, body = _shown(await renderer.prepare(_frame(5, " five", message_id=8)))
 
@@ -96,25 +119,42 @@ async def test_hostile_text_in_frames_is_rendered_inert():
     assert '<div id="transcript"' not in prepared["html"]
 
 
-@pytest.mark.django_db(transaction=True)
-async def test_a_status_event_is_rendered_from_the_database_with_the_newest_streamed_text(team):
-    reply = await database_sync_to_async(Message.objects.create)(
-        thread=team.thread,
-        role=Message.Role.ASSISTANT,
-        status=Message.Status.STREAMING,
-        body="Nova",
-        last_seq=1,
-    )
+async def test_a_status_event_is_rendered_from_its_data_with_the_newest_streamed_text():
     renderer = ThreadRenderer()
-    await renderer.prepare(_frame(1, "Nova", message_id=reply.pk))
-    await renderer.prepare(_frame(2, " and Orbit", message_id=reply.pk))
-    changed = MessageChanged(
-        thread_id=team.thread.pk, message_id=reply.pk, status="streaming"
-    ).to_wire()
+    await renderer.prepare(_frame(1, "Nova", message_id=2))
+    await renderer.prepare(_frame(2, " and Orbit", message_id=2))
+    streaming = MESSAGE.copy()
+    streaming["status"], streaming["body"], streaming["last_seq"] = "streaming", "Nova", 1
+    streaming["statistics"] = None
+    changed = MessageChanged(thread_id=1, message_id=2, message=streaming).to_wire()
+
+    prepared = await renderer.prepare(changed)  # no database: this test has none
+
+    assert prepared is not None
+    assert '<article id="message-2"' in prepared["html"]
+    assert "Nova and Orbit" in prepared["html"], "not the older saved text"
+    assert 'data-seq="2"' in prepared["html"]
+    assert "SmolLM2" in prepared["html"]
+
+
+async def test_an_ended_answer_shows_its_figures_and_its_saved_text():
+    renderer = ThreadRenderer()
+    changed = MessageChanged(thread_id=1, message_id=2, message=MESSAGE).to_wire()
 
     prepared = await renderer.prepare(changed)
 
     assert prepared is not None
-    assert f'<article id="message-{reply.pk}"' in prepared["html"]
-    assert "Nova and Orbit" in prepared["html"], "not the older saved text"
-    assert 'data-seq="2"' in prepared["html"]
+    assert "40 prompt + 12 completion tokens" in prepared["html"]
+    assert "<b>" not in prepared["html"], "the text is escaped"
+
+
+@pytest.mark.django_db
+def test_an_event_describes_the_message_as_the_page_shows_it(team):
+    question = MessageFactory.create(thread=team.thread, author=team.member, body="*Ship* it?")
+    data = message_data(question)
+    added = MessageAdded(thread_id=team.thread.pk, message_id=question.pk, message=data)
+
+    from_event = message_html(message_from_data(added.message, thread_id=team.thread.pk))
+    from_database = message_html(Message.objects.get(pk=question.pk))
+
+    assert from_event == from_database
