@@ -1,6 +1,8 @@
 """Workspace pages. Every view is for logged-in members, others get 404; except the page an
 invitation link opens, which is for whoever holds the link."""
 
+import functools
+from collections.abc import Callable
 from datetime import timedelta
 
 from django.conf import settings
@@ -45,13 +47,33 @@ def workspace_list_view(request: AuthenticatedHttpRequest) -> HttpResponse:
     return render(request, "workspace/list.html", {"workspaces": workspaces, "form": form})
 
 
+OwnersView = Callable[..., HttpResponse]
+
+
+def owners_only(action: str) -> Callable[[OwnersView], OwnersView]:
+    """For a view of a workspace's owners: 404 for non-members, 403 saying why for the other
+    members; the view is given the workspace instead of its id."""
+
+    def decorate(view: OwnersView) -> OwnersView:
+        @functools.wraps(view)
+        def checked(
+            request: AuthenticatedHttpRequest, workspace_id: int, **kwargs: object
+        ) -> HttpResponse:
+            workspace = workspace_get_for_member(user=request.user, workspace_id=workspace_id)
+            if not membership_is_owner(user=request.user, workspace=workspace):
+                return HttpResponse(f"Only the workspace's owners can {action}.", status=403)
+            return view(request, workspace, **kwargs)
+
+        return checked
+
+    return decorate
+
+
 @login_required
 @require_POST
-def member_add_view(request: AuthenticatedHttpRequest, workspace_id: int) -> HttpResponse:
+@owners_only("add members")
+def member_add_view(request: AuthenticatedHttpRequest, workspace: Workspace) -> HttpResponse:
     """Owners add a member; answers with the members panel (htmx) or the workspace page."""
-    workspace = workspace_get_for_member(user=request.user, workspace_id=workspace_id)
-    if not membership_is_owner(user=request.user, workspace=workspace):
-        return HttpResponse("Only the workspace's owners can add members.", status=403)
     form = MemberAddForm(request.POST)
     added = None
     if form.is_valid():
@@ -110,11 +132,9 @@ def _redirect(request: AuthenticatedHttpRequest, url: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def invitation_create_view(request: AuthenticatedHttpRequest, workspace_id: int) -> HttpResponse:
+@owners_only("invite people")
+def invitation_create_view(request: AuthenticatedHttpRequest, workspace: Workspace) -> HttpResponse:
     """Owners create an invitation link; it is shown this once, in the members panel."""
-    workspace = workspace_get_for_member(user=request.user, workspace_id=workspace_id)
-    if not membership_is_owner(user=request.user, workspace=workspace):
-        return HttpResponse("Only the workspace's owners can invite people.", status=403)
     form = InvitationForm(request.POST)
     context = members_panel_context(request, workspace, invitation_form=form)
     if form.is_valid():
@@ -132,12 +152,10 @@ def invitation_create_view(request: AuthenticatedHttpRequest, workspace_id: int)
 
 @login_required
 @require_POST
+@owners_only("revoke invitations")
 def invitation_revoke_view(
-    request: AuthenticatedHttpRequest, workspace_id: int, invitation_id: int
+    request: AuthenticatedHttpRequest, workspace: Workspace, invitation_id: int
 ) -> HttpResponse:
-    workspace = workspace_get_for_member(user=request.user, workspace_id=workspace_id)
-    if not membership_is_owner(user=request.user, workspace=workspace):
-        return HttpResponse("Only the workspace's owners can revoke invitations.", status=403)
     invitation_revoke(
         invitation=invitation_get_for_workspace(workspace=workspace, invitation_id=invitation_id)
     )
