@@ -12,7 +12,6 @@ from typing import TypedDict
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import QuerySet
 from django.utils import timezone
 
 from . import events
@@ -223,36 +222,23 @@ def _end_if(
     """End the reply with ``fields`` if it is still in one of ``statuses`` (and, with
     ``silent_since``, unsaved since then); then tell everyone. False if it had moved on.
 
-    The condition is part of the update, so of two parties ending a reply only one does.
+    The condition is part of the update, so of two parties ending a reply only one does;
+    ``also`` runs in the same transaction when it is this one.
     """
     still = Message.objects.filter(pk=reply.pk, status__in=statuses)
     if silent_since is not None:
         still = still.filter(updated_at__lt=silent_since)
-    if not _update_as_revision(reply, still, also=also, finished_at=timezone.now(), **fields):
-        return False
+    now = timezone.now()
+    with transaction.atomic():  # the thread's revision, which clients catch up from, and the end
+        revision = Thread.objects.revision_take(reply.thread_id)
+        if not still.update(revision=revision, finished_at=now, updated_at=now, **fields):
+            return False
+        if also is not None:
+            also()
     reply.refresh_from_db()
     streaming_state_clear(reply.pk)
     events.broadcast_message_changed(reply)
     return True
-
-
-def _update_as_revision(
-    reply: Message,
-    still: QuerySet[Message],
-    *,
-    also: Callable[[], None] | None = None,
-    **fields: object,
-) -> bool:
-    """Apply ``fields`` to the reply if ``still`` matches it, as a new revision of its thread
-    (which clients catch up from), and then ``also`` in the same transaction; False if it
-    matched no more."""
-    with transaction.atomic():
-        revision = Thread.objects.revision_take(reply.thread_id)
-        if not still.update(revision=revision, updated_at=timezone.now(), **fields):
-            return False
-        if also is not None:
-            also()
-        return True
 
 
 def _save_while_streaming(reply: Message, **fields: object) -> None:

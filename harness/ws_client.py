@@ -99,11 +99,14 @@ class ClientView:
     messages: dict[int, ShownMessage] = field(default_factory=dict)
 
     def apply(self, html: str) -> None:
-        if html.startswith('<div id="transcript"'):
+        replaced = html.startswith('<div id="transcript"')
+        if replaced:
             self.messages = {}
-            for chunk in html.split("<article ")[1:]:
-                self._article("<article " + chunk)
-        elif html.startswith("<article ") or 'hx-swap-oob="beforeend:#transcript"' in html:
+        if (
+            replaced
+            or html.startswith("<article ")
+            or 'hx-swap-oob="beforeend:#transcript"' in html
+        ):
             for chunk in html.split("<article ")[1:]:  # added or changed: each shown once
                 self._article("<article " + chunk)
         elif (body := BODY_PATTERN.search(html)) and int(body[1]) in self.messages:

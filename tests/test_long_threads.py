@@ -6,13 +6,12 @@ import re
 import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
-from django.conf import settings
-from django.test import Client
 from django.urls import reverse
 
 from chat.models import Message, Thread
 from chat.selectors import MESSAGE_PAGE_SIZE
 from chat.services import message_create, message_edit
+from harness.ws_client import session_cookie
 from workspace.asgi import application
 
 from .factories import MessageFactory
@@ -76,19 +75,16 @@ def test_every_change_to_a_message_takes_the_threads_next_revision(team):
     assert Thread.objects.get(pk=team.thread.pk).revision == 3
 
 
-def _session_cookie(user) -> tuple[bytes, bytes]:
-    client = Client()
-    client.force_login(user)
-    value = client.cookies[settings.SESSION_COOKIE_NAME].value
-    return (b"cookie", f"{settings.SESSION_COOKIE_NAME}={value}".encode())
-
-
 async def _first_fragment(team, query: str) -> str:
-    cookie = await database_sync_to_async(_session_cookie)(team.member)
+    cookie = await database_sync_to_async(session_cookie)(team.member)
     socket = WebsocketCommunicator(
         application,
         f"/ws/threads/{team.thread.pk}/{query}",
-        headers=[(b"host", b"localhost"), (b"origin", b"http://localhost"), cookie],
+        headers=[
+            (b"host", b"localhost"),
+            (b"origin", b"http://localhost"),
+            (b"cookie", cookie.encode()),
+        ],
     )
     connected, _ = await socket.connect()
     assert connected

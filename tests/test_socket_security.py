@@ -5,23 +5,16 @@ import json
 import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
-from django.conf import settings
 from django.contrib.sessions.models import Session
-from django.test import Client
 
 from chat.models import Message
+from harness.ws_client import session_cookie
 from realtime.consumers import CLOSE_NOT_AUTHENTICATED
 from workspace.asgi import application
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 HOST = "127.0.0.1:8000"
-
-
-def _cookie(user) -> str:
-    client = Client()
-    client.force_login(user)
-    return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
 
 
 def _socket(thread_id: int, cookie: str, *, origin: str | None, scheme: str = "ws"):
@@ -44,7 +37,7 @@ async def _opens(communicator: WebsocketCommunicator) -> bool:
 
 @pytest.fixture
 async def alice_cookie(team) -> str:
-    return await database_sync_to_async(_cookie)(team.owner)
+    return await database_sync_to_async(session_cookie)(team.owner)
 
 
 @pytest.mark.parametrize(
