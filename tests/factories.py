@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from chat.models import Message, Thread
 from chat.replies import reply_frame_send, reply_progress_record
+from llm.models import LanguageModel
 from workspace.models import Membership, Workspace
 
 PASSWORD = "correct horse battery staple"
@@ -87,6 +88,16 @@ class AssistantMessageFactory(factory.django.DjangoModelFactory):
     thread = factory.SubFactory(ThreadFactory)
     role = Message.Role.ASSISTANT
     status = Message.Status.QUEUED
+
+
+class LanguageModelFactory(factory.django.DjangoModelFactory):
+    """A registered model whose file was never checked (so it is unavailable)."""
+
+    class Meta:
+        model = LanguageModel
+
+    name = factory.Sequence(lambda n: f"Model {n}")
+    path = factory.Sequence(lambda n: f"/models/model-{n}.gguf")
 
 
 def factory_for(model: type[models.Model]) -> type[factory.django.DjangoModelFactory] | None:

