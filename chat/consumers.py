@@ -22,7 +22,7 @@ from .rendering import (
     thread_catch_up_html,
     thread_transcript_html,
 )
-from .selectors import thread_get_for_member
+from .selectors import mentions_resolve, mentions_unknown_hint, thread_get_for_member
 from .services import message_create
 
 logger = logging.getLogger(__name__)
@@ -69,7 +69,7 @@ class ThreadConsumer(MemberSocket):
             return
         try:
             body = _body_from_frame(text_data)
-            refused = await database_sync_to_async(self._message_post)(body)
+            outcome = await database_sync_to_async(self._message_post)(body)
         except ValidationError as exc:
             await self._send_composer_error(" ".join(exc.messages))
             return
@@ -77,26 +77,37 @@ class ThreadConsumer(MemberSocket):
             logger.exception("Could not post a message to thread %s", self.thread.pk)
             await self._send_composer_error("Your message could not be sent; please try again.")
             return
-        if refused:
-            await self.close_with(refused)
+        if isinstance(outcome, int):
+            await self.close_with(outcome)
             return
-        await self.send(text_data=_composer_reset_html())
+        await self.send(text_data=_composer_reset_html(thread_id=self.thread.pk, hint=outcome))
 
-    def _message_post(self, body: str) -> int | None:
-        """Post as the socket's person if their access still holds; else the close code."""
+    def _message_post(self, body: str) -> int | str:
+        """Post as the socket's person if their access still holds, and return a hint for
+        them ("" if none): whether it mentions handles nobody here answers to. Else the
+        close code."""
         if refused := self.access_denied():
             return refused
         message_create(thread=self.thread, author=self.scope["user"], body=body)
-        return None
+        workspace = self.thread.workspace
+        return mentions_unknown_hint(
+            workspace=workspace, mentions=mentions_resolve(workspace=workspace, body=body)
+        )
 
     async def _send_composer_error(self, error: str) -> None:
         html = render_to_string("chat/_composer_error.html", {"error": error, "oob": True})
         await self.send(text_data=html)
 
 
-def _composer_reset_html() -> str:
-    """An empty composer and no error, for the sender of a message that was posted."""
-    context = {"oob": True, "assistant_name": settings.ASSISTANT_NAME, "error": ""}
+def _composer_reset_html(*, thread_id: int, hint: str) -> str:
+    """An empty composer for the sender of a message that was posted, and no error, or a
+    hint about the message (it mentions someone unknown)."""
+    context = {
+        "oob": True,
+        "assistant_name": settings.ASSISTANT_NAME,
+        "thread_id": thread_id,
+        "error": hint,
+    }
     return render_to_string("chat/_composer_input.html", context) + render_to_string(
         "chat/_composer_error.html", context
     )

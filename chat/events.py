@@ -35,7 +35,7 @@ from typing import Any, ClassVar, TypedDict
 from realtime.publish import publish
 from realtime.topics import thread_topic
 
-from .models import Generation, Message
+from .models import Assistant, Generation, Message
 from .selectors import reply_queue_ahead
 
 TRANSCRIPT = "chat.transcript"
@@ -51,6 +51,14 @@ class Statistics(TypedDict):
     tokens_per_second: float | None
 
 
+class AssistantData(TypedDict):
+    """Which of the workspace's assistants speaks (the default assistant has none)."""
+
+    id: int
+    handle: str
+    colour: str
+
+
 class MessageData(TypedDict):
     """A message as it now stands: everything a client shows of it."""
 
@@ -58,6 +66,7 @@ class MessageData(TypedDict):
     role: str
     author_id: int | None
     author: str  # who speaks: a username, or the assistant's name
+    assistant: AssistantData | None
     body: str
     status: str
     stop_reason: str
@@ -126,6 +135,7 @@ def message_data(message: Message) -> MessageData:
         "role": message.role,
         "author_id": message.author_id,
         "author": message.speaker_name,
+        "assistant": _assistant_data(message.assistant),
         "body": message.body,
         "status": message.status,
         "stop_reason": message.stop_reason,
@@ -161,6 +171,12 @@ def broadcast_message_changed(message: Message) -> None:
 def broadcast_frame(message: Message, *, seq: int, delta: str) -> None:
     """Frame ``seq`` of a streaming answer: only the text it adds travels."""
     _publish(Frame(thread_id=message.thread_id, message_id=message.pk, seq=seq, delta=delta))
+
+
+def _assistant_data(assistant: Assistant | None) -> AssistantData | None:
+    if assistant is None:
+        return None
+    return {"id": assistant.pk, "handle": assistant.handle, "colour": assistant.colour}
 
 
 def _statistics(message: Message, run: Generation | None) -> Statistics | None:

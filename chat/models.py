@@ -1,10 +1,69 @@
-"""Threads and the messages in them, written by people or by the assistant."""
+"""Threads, the messages in them (written by people or by assistants), and the assistants."""
 
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 
 from workspace.models import Workspace
+
+# A handle is what people type after "@": lowercase, so that a mention matches whatever the case.
+HANDLE_PATTERN = r"[a-z][a-z0-9_-]*"
+HANDLE_MAX_LENGTH = 30
+
+
+class Assistant(models.Model):
+    """A participant of a workspace that answers when mentioned by its handle (``@scribe``).
+
+    It writes with one of the installation's language models (``llm.LanguageModel``, named by
+    label only: chat does not import llm), under its own instructions and sampling settings.
+    The installation's default assistant (``ASSISTANT_NAME``, configured by the environment) is
+    not a row: it answers in every workspace and no handle here may take its name.
+    """
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="assistants")
+    handle = models.CharField(
+        max_length=HANDLE_MAX_LENGTH,
+        validators=[
+            RegexValidator(
+                rf"^{HANDLE_PATTERN}\Z",
+                "A handle is lowercase letters, digits, “_” and “-”, starting with a letter.",
+            )
+        ],
+        help_text="Mentioned as @handle.",
+    )
+    display_name = models.CharField(max_length=60)
+    colour = models.CharField(
+        max_length=7,
+        default="#7c3aed",
+        validators=[RegexValidator(r"^#[0-9a-fA-F]{6}\Z", "A colour is #rrggbb.")],
+    )
+    model = models.ForeignKey(
+        "llm.LanguageModel", on_delete=models.PROTECT, related_name="assistants"
+    )
+    system_prompt = models.TextField(
+        blank=True, help_text="Its instructions; {name} becomes its name. Empty: the default."
+    )
+    temperature = models.FloatField(
+        default=0.7, validators=[MinValueValidator(0.0), MaxValueValidator(2.0)]
+    )
+    max_tokens = models.PositiveIntegerField(
+        default=512, validators=[MinValueValidator(1), MaxValueValidator(8192)]
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["workspace", "handle"]
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "handle"], name="unique_assistant_handle")
+        ]
+
+    def __str__(self) -> str:
+        return f"@{self.handle} in {self.workspace}"
 
 
 class ThreadQuerySet(models.QuerySet["Thread"]):
@@ -28,6 +87,28 @@ class Thread(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     revision = models.PositiveBigIntegerField(
         default=0, help_text="Number of the thread's latest change to a message."
+    )
+    # Per-thread settings (``services.thread_settings_update``), shown live to every member.
+    answers_unaddressed = models.BooleanField(
+        default=False,
+        help_text="Whether a message that mentions nobody is answered (by ``answerer``).",
+    )
+    answerer = models.ForeignKey(
+        Assistant,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Who answers unaddressed messages; empty: the default assistant.",
+    )
+    system_prompt_override = models.TextField(
+        blank=True, help_text="Replaces the answering assistant's instructions in this thread."
+    )
+    temperature_override = models.FloatField(
+        null=True, blank=True, validators=[MinValueValidator(0.0), MaxValueValidator(2.0)]
+    )
+    max_tokens_override = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(8192)]
     )
 
     objects = ThreadQuerySet.as_manager()
@@ -66,6 +147,14 @@ class Message(models.Model):
     )
     in_reply_to = models.ForeignKey(
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="replies"
+    )
+    assistant = models.ForeignKey(
+        Assistant,
+        on_delete=models.RESTRICT,
+        null=True,
+        blank=True,
+        related_name="answers",
+        help_text="For an answer: which assistant writes it; empty: the default assistant.",
     )
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -133,7 +222,7 @@ class Message(models.Model):
     @property
     def speaker_name(self) -> str:
         if self.is_assistant:
-            return settings.ASSISTANT_NAME
+            return self.assistant.display_name if self.assistant else settings.ASSISTANT_NAME
         return self.author.get_username() if self.author else "(deleted user)"
 
     @property
@@ -149,9 +238,19 @@ class Generation(models.Model):
     """
 
     message = models.OneToOneField(Message, on_delete=models.CASCADE, related_name="generation")
+    assistant = models.ForeignKey(
+        Assistant, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    assistant_handle = models.CharField(
+        max_length=HANDLE_MAX_LENGTH, blank=True, help_text="Who answered, as it was mentioned."
+    )
     model_name = models.CharField(max_length=200)
+    system_prompt = models.TextField(blank=True, help_text="The instructions the model read.")
     parameters = models.JSONField(
         default=dict, blank=True, help_text="Sampling parameters and the context window used."
+    )
+    thread_overrides = models.JSONField(
+        default=list, blank=True, help_text="Which settings came from the thread's overrides."
     )
     prompt_tokens = models.PositiveIntegerField(null=True, blank=True)
     completion_tokens = models.PositiveIntegerField(null=True, blank=True)

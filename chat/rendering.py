@@ -29,7 +29,7 @@ from .events import (
     Statistics,
     event_from_wire,
 )
-from .models import Generation, Message, Thread
+from .models import Assistant, Generation, Message, Thread
 from .selectors import (
     MESSAGE_PAGE_SIZE,
     MessagePage,
@@ -153,6 +153,8 @@ def message_from_data(data: MessageData, *, thread_id: int) -> Message:
     message.queue_ahead = data["queue_ahead"]
     if data["author_id"] is not None:
         message.author = get_user_model()(pk=data["author_id"], username=data["author"])
+    if (speaker := data["assistant"]) is not None:
+        message.assistant = Assistant(display_name=data["author"], **speaker)
     run = (
         Generation(message=message, model_name=data["model"], **_figures(data["statistics"]))
         if data["model"]

@@ -15,6 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from . import events
+from .answering import AnswerBrief
 from .models import Generation, Message, Thread
 from .selectors import reply_list_queued
 from .services import assistant_reply_queue, reply_enqueue
@@ -35,8 +36,12 @@ class GenerationFigures(TypedDict):
     tokens_per_second: float | None
 
 
-def reply_start(*, reply: Message, model_name: str, parameters: dict[str, float]) -> bool:
-    """Move a queued reply to streaming, recording what generates it (its Generation).
+def reply_start(
+    *, reply: Message, brief: AnswerBrief, model_name: str, parameters: dict[str, float]
+) -> bool:
+    """Move a queued reply to streaming, recording what generates it (its Generation): the
+    assistant, the model, the instructions and parameters in effect, and which of them the
+    thread's settings chose.
 
     False if it is not queued (e.g. a task run twice).
     """
@@ -52,7 +57,15 @@ def reply_start(*, reply: Message, model_name: str, parameters: dict[str, float]
         )
         if not started:
             return False
-        Generation.objects.create(message=reply, model_name=model_name, parameters=parameters)
+        Generation.objects.create(
+            message=reply,
+            assistant=brief.assistant,
+            assistant_handle=brief.assistant_handle,
+            model_name=model_name,
+            system_prompt=brief.system,
+            parameters=parameters,
+            thread_overrides=brief.thread_overrides,
+        )
     reply.refresh_from_db()
     events.broadcast_message_changed(reply)
     return True
@@ -203,7 +216,7 @@ def reply_retry(*, reply: Message, by: User) -> Message:
     if question.deleted_at is not None:
         raise ValidationError("Its question was deleted, so there is nothing to answer again.")
     with transaction.atomic():
-        return assistant_reply_queue(prompt=question, requested_by=by)
+        return assistant_reply_queue(prompt=question, requested_by=by, assistant=reply.assistant)
 
 
 def _queue_moved() -> None:

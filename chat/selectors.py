@@ -3,13 +3,15 @@
 from bisect import bisect_left
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
 from workspace.models import Workspace
 
-from .models import Message, Thread
+from .mentions import default_handle, mentioned_handles
+from .models import Assistant, Message, Thread
 from .streaming_state import live_text_get_many
 
 
@@ -34,7 +36,7 @@ def message_get_for_member(*, user: User | AnonymousUser, message_id: int) -> Me
     """Return the message, or raise 404 alike for unknown messages and non-members."""
     if user.is_authenticated:
         message = (
-            Message.objects.select_related("thread", "author", "generation")
+            Message.objects.select_related("thread", "author", "assistant", "generation")
             .filter(pk=message_id, thread__workspace__memberships__user=user)
             .first()
         )
@@ -68,7 +70,9 @@ def message_page(
     messages = Message.objects.filter(thread=thread)
     if before is not None:
         messages = messages.filter(pk__lt=before)
-    newest = list(messages.select_related("author", "generation").order_by("-id")[: size + 1])
+    newest = list(
+        messages.select_related("author", "assistant", "generation").order_by("-id")[: size + 1]
+    )
     shown = _as_shown(newest[:size][::-1])
     return MessagePage(thread_id=thread.pk, messages=shown, has_earlier=len(newest) > size)
 
@@ -77,7 +81,9 @@ def message_changes(*, thread: Thread, since: int) -> list[Message]:
     """What a client that has seen the thread up to revision ``since`` lacks, oldest first:
     every message that changed after it, and every answer still queued or streaming."""
     changed = Q(revision__gt=since) | Q(status__in=Message.ACTIVE_STATUSES)
-    messages = Message.objects.filter(changed, thread=thread).select_related("author", "generation")
+    messages = Message.objects.filter(changed, thread=thread).select_related(
+        "author", "assistant", "generation"
+    )
     return _as_shown(list(messages.order_by("id")))
 
 
@@ -112,5 +118,112 @@ def reply_queue_ahead(messages: list[Message]) -> list[Message]:
 
 def reply_list_queued() -> list[Message]:
     return reply_queue_ahead(
-        list(Message.objects.filter(status=Message.Status.QUEUED).order_by("pk"))
+        list(
+            Message.objects.filter(status=Message.Status.QUEUED)
+            .select_related("assistant")
+            .order_by("pk")
+        )
     )
+
+
+def assistant_list(*, workspace: Workspace) -> QuerySet[Assistant]:
+    return workspace.assistants.select_related("model")
+
+
+def assistant_get_for_member(*, user: User | AnonymousUser, assistant_id: int) -> Assistant:
+    """Return the assistant, or raise 404 alike for unknown assistants and non-members."""
+    if user.is_authenticated:
+        assistant = (
+            Assistant.objects.select_related("workspace", "model")
+            .filter(pk=assistant_id, workspace__memberships__user=user)
+            .first()
+        )
+        if assistant is not None:
+            return assistant
+    raise Http404("No such assistant.")
+
+
+@dataclass
+class Mentions:
+    """Who a message mentions, in the order mentioned."""
+
+    assistants: list[Assistant | None]  # None: the installation's default assistant
+    members: list[str]
+    unknown: list[str]  # handles that are neither
+
+    @property
+    def anyone(self) -> bool:
+        return bool(self.assistants or self.members or self.unknown)
+
+
+def mentions_resolve(*, workspace: Workspace, body: str) -> Mentions:
+    """The assistants and members of ``workspace`` that ``body`` mentions, and who is unknown."""
+    handles = mentioned_handles(body)
+    if not handles:
+        return Mentions(assistants=[], members=[], unknown=[])
+    by_handle = {
+        a.handle: a for a in assistant_list(workspace=workspace).filter(handle__in=handles)
+    }
+    usernames = {name.lower() for name in workspace.members.values_list("username", flat=True)}
+    mentions = Mentions(assistants=[], members=[], unknown=[])
+    for handle in handles:
+        if handle == default_handle():
+            mentions.assistants.append(None)
+        elif handle in by_handle:
+            mentions.assistants.append(by_handle[handle])
+        elif member := _member_mentioned(handle, usernames, body.lower()):
+            mentions.members.append(member)
+        else:
+            mentions.unknown.append(handle)
+    return mentions
+
+
+def _member_mentioned(handle: str, usernames: set[str], body: str) -> str | None:
+    """The member ``handle`` stands for; usernames may go on past a handle's characters
+    (``@j.doe`` is read as the handle ``j``), so those are matched as written in the body."""
+    if handle in usernames:
+        return handle
+    longer = (name for name in usernames if name.startswith(handle) and f"@{name}" in body)
+    return next(longer, None)
+
+
+def mentions_unknown_hint(*, workspace: Workspace, mentions: Mentions) -> str:
+    """What to tell someone whose message mentions handles nobody here answers to."""
+    if not mentions.unknown:
+        return ""
+    unknown = ", ".join(f"@{handle}" for handle in mentions.unknown)
+    handles = ", ".join(f"@{handle}" for handle in assistant_handles(workspace=workspace))
+    return f"Nobody here answers to {unknown}. The assistants here are {handles}."
+
+
+def assistant_handles(*, workspace: Workspace) -> list[str]:
+    """Every assistant's handle in ``workspace``: the default's first."""
+    handles = assistant_list(workspace=workspace).values_list("handle", flat=True)
+    return [default_handle(), *handles]
+
+
+@dataclass(frozen=True)
+class HandleSuggestion:
+    handle: str
+    label: str  # what the handle stands for: an assistant's name, or "member"
+
+
+# Suggestions the composer shows at once, at most.
+SUGGESTIONS_SHOWN = 8
+
+
+def handle_suggestions(*, workspace: Workspace, prefix: str) -> list[HandleSuggestion]:
+    """Assistants, then members, whose handle starts with ``prefix`` (case-insensitive)."""
+    prefix = prefix.lower()
+    found = []
+    if default_handle().startswith(prefix):
+        found.append(HandleSuggestion(default_handle(), f"{settings.ASSISTANT_NAME} (default)"))
+    for assistant in assistant_list(workspace=workspace).filter(handle__startswith=prefix):
+        found.append(HandleSuggestion(assistant.handle, assistant.display_name))
+    usernames = (
+        workspace.members.filter(username__istartswith=prefix)
+        .order_by("username")
+        .values_list("username", flat=True)
+    )
+    found += [HandleSuggestion(name, "member") for name in usernames[:SUGGESTIONS_SHOWN]]
+    return found[:SUGGESTIONS_SHOWN]

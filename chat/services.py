@@ -11,8 +11,9 @@ from workspace.models import Workspace
 from workspace.rate_limit import rate_limit_wait
 
 from . import events
-from .mentions import mentions_assistant
-from .models import Message, Thread
+from .mentions import default_handle
+from .models import Assistant, Message, Thread
+from .selectors import mentions_resolve
 
 # The assistant's task, enqueued by name: chat never imports llm.
 GENERATE_REPLY_TASK = "llm.generate_reply"
@@ -58,9 +59,20 @@ def message_create(*, thread: Thread, author: User, body: str) -> Message:
         revision=Thread.objects.revision_take(thread.pk),
     )
     transaction.on_commit(lambda: events.broadcast_message_created(message))
-    if mentions_assistant(message.body):
-        assistant_reply_queue(prompt=message, requested_by=author)
+    for assistant in answerers_of(thread=thread, body=body):
+        assistant_reply_queue(prompt=message, requested_by=author, assistant=assistant)
     return message
+
+
+def answerers_of(*, thread: Thread, body: str) -> list[Assistant | None]:
+    """Who answers a message: every assistant it mentions, in order (None being the default
+    assistant); or, for a message that mentions nobody, the thread's answerer if it has one."""
+    mentions = mentions_resolve(workspace=thread.workspace, body=body)
+    if mentions.assistants:
+        return mentions.assistants
+    if thread.answers_unaddressed and not mentions.anyone:
+        return [thread.answerer]
+    return []
 
 
 def posting_rate_check(author: User) -> None:
@@ -74,8 +86,11 @@ def posting_rate_check(author: User) -> None:
         )
 
 
-def assistant_reply_queue(*, prompt: Message, requested_by: User) -> Message:
-    """Create a queued assistant message answering ``prompt`` and enqueue its generation.
+def assistant_reply_queue(
+    *, prompt: Message, requested_by: User, assistant: Assistant | None = None
+) -> Message:
+    """Create a queued answer of ``assistant`` (None: the default assistant) to ``prompt``
+    and enqueue its generation.
 
     Every way of asking for an answer (a mention, Retry) comes through here, so the limit on
     questions waiting per person holds for all of them. Raises ValidationError over the limit.
@@ -84,6 +99,7 @@ def assistant_reply_queue(*, prompt: Message, requested_by: User) -> Message:
     reply = Message.objects.create(
         thread=prompt.thread,
         role=Message.Role.ASSISTANT,
+        assistant=assistant,
         in_reply_to=prompt,
         requested_by=requested_by,
         status=Message.Status.QUEUED,
@@ -142,3 +158,55 @@ def _authored_check(message: Message, by: User) -> None:
         raise PermissionDenied("Only its author can change a message.")
     if message.deleted_at is not None:
         raise ValidationError("That message was deleted.")
+
+
+ASSISTANT_FIELDS = (
+    "handle",
+    "display_name",
+    "colour",
+    "model",
+    "system_prompt",
+    "temperature",
+    "max_tokens",
+)
+
+
+@transaction.atomic
+def assistant_create(*, workspace: Workspace, created_by: User, **fields: object) -> Assistant:
+    """A member adds an assistant to the workspace (``fields``: ``ASSISTANT_FIELDS``).
+
+    Raises ValidationError, by field, for a handle that is taken or malformed, or a bad value.
+    """
+    assistant = Assistant(workspace=workspace, created_by=created_by)
+    return _assistant_save(assistant, fields)
+
+
+@transaction.atomic
+def assistant_update(*, assistant: Assistant, **fields: object) -> Assistant:
+    """A member changes an assistant; answers already written keep what produced them."""
+    return _assistant_save(assistant, fields)
+
+
+def _assistant_save(assistant: Assistant, fields: dict[str, object]) -> Assistant:
+    unknown = set(fields) - set(ASSISTANT_FIELDS)
+    if unknown:
+        raise TypeError(f"Not an assistant's field: {', '.join(sorted(unknown))}")
+    for name, value in fields.items():
+        setattr(assistant, name, value)
+    assistant.handle = assistant.handle.strip().lower()
+    assistant.full_clean(validate_constraints=False)  # the handle's, with a clearer message:
+    assistant_handle_free_check(assistant)
+    assistant.save()
+    return assistant
+
+
+def assistant_handle_free_check(assistant: Assistant) -> None:
+    """A handle names one participant: not the default assistant, not a member."""
+    handle = assistant.handle
+    if handle == default_handle():
+        raise ValidationError({"handle": f"@{handle} is the installation's default assistant."})
+    if assistant.workspace.members.filter(username__iexact=handle).exists():
+        raise ValidationError({"handle": f"@{handle} is a member of this workspace."})
+    others = Assistant.objects.filter(workspace=assistant.workspace, handle=handle)
+    if others.exclude(pk=assistant.pk).exists():
+        raise ValidationError({"handle": f"@{handle} is taken by another assistant here."})

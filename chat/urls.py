@@ -6,6 +6,13 @@ urlpatterns = [
     path("w/<int:workspace_id>/", views.workspace_threads_view, name="workspace-detail"),
     path("t/<int:thread_id>/", views.thread_detail_view, name="thread-detail"),
     path("t/<int:thread_id>/earlier/", views.thread_earlier_view, name="thread-earlier"),
+    path("t/<int:thread_id>/handles/", views.handle_suggestions_view, name="handle-suggestions"),
+    path(
+        "w/<int:workspace_id>/assistants/new/",
+        views.assistant_create_view,
+        name="assistant-create",
+    ),
+    path("assistants/<int:assistant_id>/", views.assistant_edit_view, name="assistant-edit"),
     path("m/<int:message_id>/", views.message_status_view, name="message-status"),
     path("m/<int:message_id>/stop/", views.message_stop_view, name="message-stop"),
     path("m/<int:message_id>/retry/", views.message_retry_view, name="message-retry"),

@@ -11,16 +11,27 @@ from workspace.http import AuthenticatedHttpRequest
 from workspace.selectors import workspace_get_for_member
 from workspace.views import members_panel_context
 
-from .forms import ThreadForm
+from .forms import AssistantForm, ThreadForm
+from .mentions import trailing_mention
 from .models import Message
 from .replies import reply_retry, reply_stop
 from .selectors import (
+    assistant_get_for_member,
+    assistant_list,
+    handle_suggestions,
     message_get_for_member,
     message_page,
     thread_get_for_member,
     thread_list,
 )
-from .services import message_delete, message_edit, thread_create
+from .services import (
+    ASSISTANT_FIELDS,
+    assistant_create,
+    assistant_update,
+    message_delete,
+    message_edit,
+    thread_create,
+)
 
 
 @login_required
@@ -36,6 +47,8 @@ def workspace_threads_view(request: AuthenticatedHttpRequest, workspace_id: int)
     context = {
         "threads": thread_list(workspace=workspace),
         "thread_form": form,
+        "assistants": assistant_list(workspace=workspace),
+        "default_assistant": settings.ASSISTANT_NAME,
         **members_panel_context(request, workspace),
     }
     return render(request, "chat/workspace.html", context)
@@ -53,6 +66,54 @@ def thread_detail_view(request: AuthenticatedHttpRequest, thread_id: int) -> Htt
         "max_length": settings.MESSAGE_MAX_LENGTH,
     }
     return render(request, "chat/thread.html", context)
+
+
+@login_required
+def assistant_create_view(request: AuthenticatedHttpRequest, workspace_id: int) -> HttpResponse:
+    """Any member adds an assistant to the workspace."""
+    workspace = workspace_get_for_member(user=request.user, workspace_id=workspace_id)
+    form = AssistantForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            assistant_create(
+                workspace=workspace, created_by=request.user, **_assistant_fields(form)
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            return redirect("workspace-detail", workspace_id=workspace.pk)
+    return render(request, "chat/assistant_form.html", {"workspace": workspace, "form": form})
+
+
+@login_required
+def assistant_edit_view(request: AuthenticatedHttpRequest, assistant_id: int) -> HttpResponse:
+    """Any member changes one of the workspace's assistants; 404 for non-members."""
+    assistant = assistant_get_for_member(user=request.user, assistant_id=assistant_id)
+    form = AssistantForm(request.POST or None, instance=assistant)
+    if request.method == "POST" and form.is_valid():
+        try:
+            assistant_update(assistant=assistant, **_assistant_fields(form))
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            return redirect("workspace-detail", workspace_id=assistant.workspace_id)
+    context = {"workspace": assistant.workspace, "form": form, "assistant": assistant}
+    return render(request, "chat/assistant_form.html", context)
+
+
+def _assistant_fields(form: AssistantForm) -> dict[str, object]:
+    return {name: form.cleaned_data[name] for name in ASSISTANT_FIELDS}
+
+
+@login_required
+@require_GET
+def handle_suggestions_view(request: AuthenticatedHttpRequest, thread_id: int) -> HttpResponse:
+    """The handles that complete the ``@…`` being typed at the end of ``?body=``, as the
+    composer's list of suggestions (empty when no mention is being typed)."""
+    thread = thread_get_for_member(user=request.user, thread_id=thread_id)
+    prefix = trailing_mention(request.GET.get("body", "")[: settings.MESSAGE_MAX_LENGTH])
+    found = [] if prefix is None else handle_suggestions(workspace=thread.workspace, prefix=prefix)
+    return render(request, "chat/_handle_suggestions.html", {"suggestions": found})
 
 
 @login_required

@@ -23,7 +23,9 @@ from chat.streaming_state import stop_request_get
 
 from .inference import InferenceRequest, infer
 from .model import LoadedModel, model_load, model_spec_from_settings
+from .models import LanguageModel
 from .prompt import Turn
+from .services import language_model_mark_unavailable, language_model_ready, language_model_spec
 from .streaming import BackgroundCalls, FramePacer, ThrottledPoll
 
 logger = logging.getLogger(__name__)
@@ -38,15 +40,15 @@ def reply_generate(*, reply_id: int) -> None:
     if reply.status != Message.Status.QUEUED:
         logger.info("Reply %s is %s, not queued: nothing to do", reply_id, reply.status)
         return
-    try:
-        model = model_load(model_spec_from_settings())
-    except Exception as exc:
-        logger.exception("Could not load the model")
-        reply_fail(reply=reply, text="", seq=0, reason=f"The model could not be loaded ({exc}).")
-        return
     brief = answer_brief(reply)
+    try:
+        model = _model_for(brief)
+    except ModelUnavailable as exc:
+        logger.warning("Reply %s: %s", reply_id, exc)
+        reply_fail(reply=reply, text="", seq=0, reason=str(exc))
+        return
     parameters = {**brief.parameters, "n_ctx": model.n_ctx}
-    if not reply_start(reply=reply, model_name=model.name, parameters=parameters):
+    if not reply_start(reply=reply, brief=brief, model_name=model.name, parameters=parameters):
         return
     sending = BackgroundCalls(name=f"reply-{reply_id}-frames")
 
@@ -75,6 +77,37 @@ def reply_generate(*, reply_id: int) -> None:
         reply_fail(reply=reply, text=pacer.text, seq=pacer.seq, reason=_reason(exc))
     finally:
         sending.close()
+
+
+class ModelUnavailable(Exception):
+    """The answer's model cannot serve; the message says why, for the people in the thread."""
+
+
+def _model_for(brief: AnswerBrief) -> LoadedModel:
+    """The assistant's model, loaded once per worker process. A registered model whose file
+    is missing or broken is marked unavailable (the admin shows why), and only its answers fail."""
+    if brief.model_id is None:
+        try:
+            return model_load(model_spec_from_settings())
+        except Exception as exc:
+            logger.exception("Could not load the default model")
+            raise ModelUnavailable(f"The model could not be loaded ({exc}).") from exc
+    registered = LanguageModel.objects.filter(pk=brief.model_id).first()
+    if registered is None:  # the assistant's model is protected from deletion; a race at most
+        raise ModelUnavailable("The assistant's model is no longer registered.")
+    # The people in the thread are told which model; the reason (file paths) is the admin's.
+    unavailable = (
+        f"The model {registered.name} is unavailable; an admin can see why on its page "
+        "in the admin (Language models)."
+    )
+    if not language_model_ready(model=registered):
+        raise ModelUnavailable(unavailable)
+    try:
+        return model_load(language_model_spec(registered))
+    except Exception as exc:
+        logger.exception("Could not load the model %s", registered.name)
+        language_model_mark_unavailable(model=registered, reason=f"It could not be loaded: {exc}")
+        raise ModelUnavailable(unavailable) from exc
 
 
 def _answer(
@@ -114,7 +147,7 @@ def _answer(
 def inference_request(brief: AnswerBrief) -> InferenceRequest:
     """Chat's brief as inference reads it: each message a turn, named by its speaker."""
     turns = [
-        Turn(speaker=message.speaker_name, text=message.body, is_assistant=message.is_assistant)
+        Turn(speaker=message.speaker_name, text=message.body, is_assistant=brief.is_own(message))
         for message in brief.history
     ]
     return InferenceRequest(

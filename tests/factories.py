@@ -14,7 +14,7 @@ from django.contrib.auth.models import Group
 from django.db import models
 from django.utils import timezone
 
-from chat.models import Message, Thread
+from chat.models import Assistant, Message, Thread
 from chat.replies import reply_frame_send, reply_progress_record
 from llm.models import LanguageModel
 from workspace.models import Membership, Workspace
@@ -98,6 +98,18 @@ class LanguageModelFactory(factory.django.DjangoModelFactory):
 
     name = factory.Sequence(lambda n: f"Model {n}")
     path = factory.Sequence(lambda n: f"/models/model-{n}.gguf")
+
+
+class AssistantFactory(factory.django.DjangoModelFactory):
+    """A workspace's assistant, on a registered (unchecked) model unless told otherwise."""
+
+    class Meta:
+        model = Assistant
+
+    workspace = factory.SubFactory(WorkspaceFactory)
+    handle = factory.Sequence(lambda n: f"helper{n}")
+    display_name = factory.LazyAttribute(lambda assistant: assistant.handle.title())
+    model = factory.SubFactory(LanguageModelFactory)
 
 
 def factory_for(model: type[models.Model]) -> type[factory.django.DjangoModelFactory] | None:

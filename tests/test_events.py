@@ -26,6 +26,7 @@ MESSAGE: MessageData = {
     "role": "assistant",
     "author_id": None,
     "author": "assistant",
+    "assistant": None,
     "body": "Nova <b>&</b> \u00e9\U0001f680",
     "status": "done",
     "stop_reason": "stop",

@@ -154,6 +154,17 @@
     });
   }).observe(document.documentElement, { childList: true, subtree: true });
 
+  // The composer's mention suggestions (server-rendered as you type "@"): choosing one
+  // completes the handle being typed at the end of the message.
+  document.addEventListener("click", function (event) {
+    var choice = event.target.closest && event.target.closest("#handle-suggestions [data-handle]");
+    var composer = document.getElementById("composer-body");
+    if (!choice || !composer) return;
+    composer.value = composer.value.replace(/@[\w-]*$/, "@" + choice.dataset.handle + " ");
+    choice.parentElement.replaceChildren();
+    composer.focus();
+  });
+
   document.addEventListener("DOMContentLoaded", function () {
     localizeTimes(document.body);
     var transcript = document.getElementById("transcript");
