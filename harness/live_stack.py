@@ -14,8 +14,9 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import ClassVar, Self
 from urllib.parse import quote
 
 from django.conf import settings
@@ -34,9 +35,19 @@ WORKER_ARGS = [
 ]  # fmt: skip
 
 
+# daphne closes a socket whose message passes 1 MiB without a word: let messages up to the
+# size of a whole document through, so the server can refuse a too-large change with a reason.
+DAPHNE_MESSAGE_LIMIT = str(8 * 1024 * 1024)
+
+
 def daphne_args(port: int) -> list[str]:
-    """daphne serving the project on ``port``, as `python -m ...` arguments."""
-    return ["daphne", "-b", "127.0.0.1", "-p", str(port), "workspace.asgi:application"]
+    """daphne serving the project on ``port``, as `python -m ...` arguments (as the Procfile)."""
+    return [
+        "daphne", "-b", "127.0.0.1", "-p", str(port),
+        "--websocket-max-message-size", DAPHNE_MESSAGE_LIMIT,
+        "--websocket-max-frame-size", DAPHNE_MESSAGE_LIMIT,
+        "workspace.asgi:application",
+    ]  # fmt: skip
 
 
 def database_url() -> str:
@@ -131,26 +142,20 @@ def _port_open(port: int) -> bool:
 
 
 @dataclass
-class LiveStack:
+class WebStack:
+    """daphne serving the project; documents and sockets need nothing more."""
+
     host: str
     port: int
     env: dict[str, str]
-    worker: subprocess.Popen[bytes]
-
-    def kill_worker(self) -> None:
-        """Kill the model worker at once, as a crash or the OOM killer would (SIGKILL)."""
-        self.worker.kill()
-        self.worker.wait(timeout=STOP_TIMEOUT_S)
-
-    def start_worker(self) -> None:
-        self.worker = worker_start(self.env)
+    log_name: ClassVar[str] = "daphne-web-only"
 
     @contextmanager
-    def another_web_replica(self) -> Iterator["LiveStack"]:
+    def another_web_replica(self) -> Iterator[Self]:
         """A second daphne on the same database and Redis, as a scaled-out deployment has."""
-        web, port = web_start(self.env, name="daphne-2")
+        web, port = web_start(self.env, name=f"{self.log_name}-2")
         try:
-            yield LiveStack(host=self.host, port=port, env=self.env, worker=self.worker)
+            yield replace(self, port=port)
         finally:
             processes_stop([web])
 
@@ -161,6 +166,32 @@ class LiveStack:
     @property
     def ws_url(self) -> str:
         return f"ws://{self.host}:{self.port}"
+
+
+@dataclass
+class LiveStack(WebStack):
+    """daphne and the model worker: the whole loop of an answer."""
+
+    worker: subprocess.Popen[bytes]
+    log_name: ClassVar[str] = "daphne"
+
+    def kill_worker(self) -> None:
+        """Kill the model worker at once, as a crash or the OOM killer would (SIGKILL)."""
+        self.worker.kill()
+        self.worker.wait(timeout=STOP_TIMEOUT_S)
+
+    def start_worker(self) -> None:
+        self.worker = worker_start(self.env)
+
+
+@contextmanager
+def web_stack_running() -> Iterator[WebStack]:
+    """daphne alone (no model), stopped when the block ends."""
+    web, port = web_start(server_env(), name=WebStack.log_name)
+    try:
+        yield WebStack(host="127.0.0.1", port=port, env=server_env())
+    finally:
+        processes_stop([web])
 
 
 @contextmanager

@@ -1,7 +1,8 @@
 """Topic names: the channel-layer groups that events are published to, defined in one place.
 
-A topic is one stream of events that a socket can follow: a thread's messages, or everything
-that concerns one person's account (which tells their sockets to check their access again).
+A topic is one stream of events that a socket can follow: a thread's messages, a document's
+changes and presence, or everything that concerns one person's account (which tells their
+sockets to check their access again).
 """
 
 
@@ -11,3 +12,7 @@ def thread_topic(thread_id: int) -> str:
 
 def user_topic(user_id: int) -> str:
     return f"user.{user_id}"
+
+
+def document_topic(document_id: int) -> str:
+    return f"document.{document_id}"

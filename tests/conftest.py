@@ -24,7 +24,7 @@ from django.contrib.auth.models import User
 
 from chat import events
 from chat.models import Message, Thread
-from harness.live_stack import LiveStack, live_stack_running
+from harness.live_stack import LiveStack, WebStack, live_stack_running, web_stack_running
 from llm.model import LoadedModel, model_load, model_spec_from_settings
 from workspace.celery import app as celery_app
 from workspace.embedded_redis import is_running, start
@@ -153,6 +153,13 @@ def sent_tasks(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, list[object]]
 def loaded_model() -> LoadedModel:
     """The bundled model, loaded in this process (once: ``model_load`` caches it)."""
     return model_load(model_spec_from_settings())
+
+
+@pytest.fixture(scope="session")
+def web_stack(django_db_setup: None, django_db_blocker: object) -> Iterator[WebStack]:
+    """daphne alone, as a separate process on the test DB: sockets that need no model."""
+    with web_stack_running() as stack:
+        yield stack
 
 
 @pytest.fixture(scope="session")

@@ -133,6 +133,7 @@ FIELD_VALUES: list[tuple[type[models.Field], Callable[[], object]]] = [
     (models.DurationField, timedelta),
     (models.UUIDField, uuid.uuid4),
     (models.JSONField, dict),
+    (models.BinaryField, bytes),  # an empty Yjs state is a valid, empty document
 ]
 
 

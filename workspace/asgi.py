@@ -11,7 +11,8 @@ django_asgi_app = get_asgi_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402 - needs Django set up
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
-from chat.routing import websocket_urlpatterns  # noqa: E402
+from chat.routing import websocket_urlpatterns as chat_sockets  # noqa: E402
+from documents.routing import websocket_urlpatterns as document_sockets  # noqa: E402
 from realtime.origin import OriginValidator  # noqa: E402
 from realtime.publish import WebLoopBinding  # noqa: E402
 
@@ -19,7 +20,9 @@ application = WebLoopBinding(
     ProtocolTypeRouter(
         {
             "http": django_asgi_app,
-            "websocket": OriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+            "websocket": OriginValidator(
+                AuthMiddlewareStack(URLRouter(chat_sockets + document_sockets))
+            ),
         }
     )
 )

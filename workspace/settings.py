@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "realtime",
     "workspace",
     "chat",
+    "documents",
     "llm",
 ]
 
@@ -124,7 +125,11 @@ CACHES = {
 CELERY_BROKER_URL = celery_broker_url(REDIS_URL)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_IGNORE_RESULT = True
-CELERY_TASK_ROUTES = {"llm.*": {"queue": "llm"}, "chat.*": {"queue": "housekeeping"}}
+CELERY_TASK_ROUTES = {
+    "llm.*": {"queue": "llm"},
+    "chat.*": {"queue": "housekeeping"},
+    "documents.*": {"queue": "housekeeping"},
+}
 # A streaming reply saves its text about once a second; one silent for this long lost its
 # worker and is marked interrupted by the housekeeping worker, which looks this often.
 REPLY_STALE_AFTER_S = env.int("REPLY_STALE_AFTER_S", default=30)
@@ -135,7 +140,11 @@ CELERY_BEAT_SCHEDULE = {
     "interrupt-stale-replies": {
         "task": "chat.interrupt_stale_replies",
         "schedule": REPLY_SWEEP_EVERY_S,
-    }
+    },
+    "tidy-documents": {
+        "task": "documents.tidy",
+        "schedule": env.int("DOCUMENT_TIDY_EVERY_S", default=5),
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -245,6 +254,21 @@ LLM_FRAME_INTERVAL_S = env.float("LLM_FRAME_INTERVAL_S", default=0.04)
 LLM_PERSIST_INTERVAL_S = env.float("LLM_PERSIST_INTERVAL_S", default=1.0)
 # How often the worker looks for a member's stop request while streaming.
 LLM_STOP_POLL_S = env.float("LLM_STOP_POLL_S", default=0.05)
+
+# --- Documents ----------------------------------------------------------------------------
+# One change (a Yjs update: a keystroke is ~30 bytes, a large paste its size) and a whole
+# document's stored state; larger ones are refused with a clear error, the document intact.
+DOCUMENT_UPDATE_MAX_BYTES = env.int("DOCUMENT_UPDATE_MAX_BYTES", default=1024 * 1024)
+DOCUMENT_MAX_BYTES = env.int("DOCUMENT_MAX_BYTES", default=8 * 1024 * 1024)
+# Presence (a name, a colour and a cursor) is small: a larger frame is no presence of ours.
+DOCUMENT_PRESENCE_MAX_BYTES = env.int("DOCUMENT_PRESENCE_MAX_BYTES", default=16 * 1024)
+# The log is merged into the snapshot once it is this long, or quiet for this long.
+DOCUMENT_COMPACT_AFTER_UPDATES = env.int("DOCUMENT_COMPACT_AFTER_UPDATES", default=500)
+DOCUMENT_COMPACT_QUIET_S = env.int("DOCUMENT_COMPACT_QUIET_S", default=3)
+# An automatic version is kept when a document changed and its last version is this old.
+DOCUMENT_AUTO_VERSION_EVERY_S = env.int("DOCUMENT_AUTO_VERSION_EVERY_S", default=600)
+# Deleted documents can be restored for this long, then they are purged.
+DOCUMENT_RESTORE_DAYS = env.int("DOCUMENT_RESTORE_DAYS", default=30)
 
 # --- Joining ------------------------------------------------------------------------------
 # Invitation links let new people create an account; turned off, they only let existing

@@ -1,0 +1,218 @@
+"""The document socket: the y-websocket protocol between one editor and the document's state.
+
+Binary frames are y-websocket's (``protocol``); text frames from the server carry notices the
+editor shows (errors, read-only, deleted), as JSON. On joining, the server sends its state
+vector, so the editor answers with whatever it holds that the server lacks (edits made
+offline); the editor's own state vector, sent on joining and every few seconds after, is
+answered with what the editor lacks, and with the server's state vector again: a change lost
+on the way in either direction heals at the next resync.
+"""
+
+import json
+import logging
+import uuid
+from typing import Any
+
+from channels.db import database_sync_to_async
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.http import Http404
+from pycrdt import get_state
+
+from realtime.consumers import CLOSE_NOT_FOUND, MemberSocket
+from realtime.fanout import Event
+from realtime.topics import document_topic
+
+from . import events, protocol
+from .crdt import EMPTY_UPDATE, MalformedUpdate, update_missing
+from .presence import person_colour
+from .selectors import (
+    DocumentAccess,
+    document_access_get,
+    document_deleted_by,
+    document_state_get,
+)
+from .services import document_update_append, update_too_large_message
+
+logger = logging.getLogger(__name__)
+
+RESYNC = "document.resync"  # after a lost Redis connection: the whole state, once per topic
+READ_ONLY = "You can read this document but not change it: your role in this workspace is viewer."
+REFUSED = "Your change was not saved: " + READ_ONLY[0].lower() + READ_ONLY[1:]
+DELETED = (
+    "{by} deleted this document; it can be restored from the workspace page. Changes made "
+    "here from now on are not saved."
+)
+
+
+class _AccessEnded(Exception):
+    """The sender's session or membership ended, or the document was deleted: close the socket
+    with ``code`` (after saying who deleted the document, if it was that)."""
+
+    def __init__(self, code: int, *, deleted_by: str | None) -> None:
+        super().__init__(code)
+        self.code = code
+        self.deleted_by = deleted_by
+
+
+async def _document_catch_up(topic: str) -> Event:
+    document_id = int(topic.rsplit(".", 1)[1])
+    state = await database_sync_to_async(document_state_get)(document_id=document_id)
+    return {
+        "type": RESYNC,
+        "frames": [protocol.sync_step1(get_state(state)), protocol.sync_update(state)],
+    }
+
+
+async def _frame_once(event: Event) -> Event:
+    """Turn a topic event into the frame every editor in this process is sent, once."""
+    if event["type"] == events.UPDATE:
+        return {**event, "frame": protocol.sync_update(event["update"])}
+    if event["type"] == events.PRESENCE:
+        return {**event, "frame": protocol.awareness(event["presence"])}
+    return event
+
+
+class DocumentConsumer(MemberSocket):
+    """One member's editor on one document."""
+
+    access: DocumentAccess
+
+    def authorize(self, user: Any) -> bool:
+        try:
+            self.access = document_access_get(
+                user=user, document_id=self.scope["url_route"]["kwargs"]["document_id"]
+            )
+        except Http404:
+            return False
+        return True
+
+    async def joined(self) -> None:
+        self._sender = uuid.uuid4().hex
+        self._client_id: int | None = None  # the editor's Yjs client, known from its presence
+        self._presence_clock = 0
+        self._refusal_due = self._refusal_told = False  # one notice per socket is enough
+        user = self.scope["user"]
+        self._person = {
+            "name": user.get_full_name() or user.get_username(),
+            "color": person_colour(user.pk),
+        }
+        document_id = self.access.document.pk
+        await self.follow(
+            document_topic(document_id), catch_up=_document_catch_up, prepare=_frame_once
+        )
+        if not self.access.can_edit:
+            await self._notice("read_only", READ_ONLY)
+        state = await database_sync_to_async(document_state_get)(document_id=document_id)
+        await self.send(bytes_data=protocol.sync_step1(get_state(state)))
+        await self._publish_async(events.PRESENCE_QUERY)
+
+    async def topic_event(self, event: Event) -> None:
+        kind = event["type"]
+        if kind == RESYNC:
+            for frame in event["frames"]:
+                await self.send(bytes_data=frame)
+        elif event.get("sender") == self._sender:
+            return
+        elif kind in (events.UPDATE, events.PRESENCE):
+            await self.send(bytes_data=event["frame"])
+        elif kind == events.PRESENCE_QUERY:
+            await self.send(bytes_data=protocol.QUERY_AWARENESS)
+        elif kind == events.RENAMED:
+            await self.send(text_data=json.dumps({"type": "renamed", "title": event["title"]}))
+        elif kind == events.DELETED:
+            await self._notice("deleted", DELETED.format(by=event["by"]))
+            await self.close_with(CLOSE_NOT_FOUND)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        """One y-websocket message. Every bad one gets a notice and the socket stays open,
+        unless the sender's access has ended."""
+        if not hasattr(self, "_sender"):
+            return
+        if bytes_data is None:
+            await self._notice("error", "The document socket takes only binary y-websocket frames.")
+            return
+        try:
+            if len(bytes_data) > settings.DOCUMENT_UPDATE_MAX_BYTES + 16:  # room for framing
+                raise ValidationError(update_too_large_message(len(bytes_data)))
+            message = protocol.message_read(bytes_data)
+            replies = await database_sync_to_async(self._handle)(message)
+        except _AccessEnded as ended:
+            if ended.deleted_by is not None:
+                await self._notice("deleted", DELETED.format(by=ended.deleted_by))
+            await self.close_with(ended.code)
+            return
+        except (ValidationError, protocol.ProtocolError, MalformedUpdate) as exc:
+            messages = exc.messages if isinstance(exc, ValidationError) else [str(exc)]
+            await self._notice("error", " ".join(messages))
+            return
+        except Exception:
+            logger.exception("Could not handle a frame for document %s", self.access.document.pk)
+            await self._notice("error", "That change could not be saved; it will be sent again.")
+            return
+        for reply in replies:
+            await self.send(bytes_data=reply)
+        if self._refusal_due:
+            self._refusal_due, self._refusal_told = False, True
+            await self._notice("error", REFUSED)
+
+    def _handle(self, message: protocol.Incoming) -> list[bytes]:
+        """Act on one message, in a database thread; return the frames to send back."""
+        if refused := self.access_denied():
+            raise _AccessEnded(refused, deleted_by=document_deleted_by(self.access.document.pk))
+        kind = message.kind
+        if kind == protocol.Kind.SYNC_STEP1:
+            return self._resync_answer(message.payload)
+        if kind in (protocol.Kind.SYNC_STEP2, protocol.Kind.SYNC_UPDATE):
+            self._update_keep(message.payload)
+        elif kind == protocol.Kind.AWARENESS:
+            self._presence_pass(message.payload)
+        # QUERY_AWARENESS needs no answer: every editor says who it is when another joins.
+        return []
+
+    def _resync_answer(self, state_vector: bytes) -> list[bytes]:
+        state = document_state_get(document_id=self.access.document.pk)
+        missing = update_missing(state, state_vector)
+        return [protocol.sync_step2(missing), protocol.sync_step1(get_state(state))]
+
+    def _update_keep(self, update: bytes) -> None:
+        if not self.access.can_edit:
+            # A viewer's editor still answers the server's state vector, with nothing.
+            self._refusal_due = update != EMPTY_UPDATE and not self._refusal_told
+            return
+        document_update_append(
+            document_id=self.access.document.pk,
+            update=update,
+            author=self.scope["user"],
+            sender=self._sender,
+        )
+
+    def _presence_pass(self, update: bytes) -> None:
+        if len(update) > settings.DOCUMENT_PRESENCE_MAX_BYTES:
+            raise protocol.ProtocolError("That presence update is too large.")
+        entries = protocol.awareness_read(update)
+        if self._client_id is None and entries:
+            self._client_id = entries[0].client_id
+        if self._client_id is None:
+            return
+        own = protocol.presence_restamp(entries, client_id=self._client_id, user=self._person)
+        if own:
+            self._presence_clock = max(entry.clock for entry in own)
+            self._publish(events.PRESENCE, presence=protocol.awareness_write(own))
+
+    async def disconnect(self, code: int) -> None:
+        """Others see this editor leave at once, not when its presence times out (30 s)."""
+        client_id = getattr(self, "_client_id", None)
+        if client_id is not None:
+            gone = protocol.Presence(client_id, self._presence_clock + 1, None)
+            await self._publish_async(events.PRESENCE, presence=protocol.awareness_write([gone]))
+        await super().disconnect(code)
+
+    def _publish(self, event_type: str, **fields: Any) -> None:
+        events.document_publish(self.access.document.pk, event_type, sender=self._sender, **fields)
+
+    async def _publish_async(self, event_type: str, **fields: Any) -> None:
+        await database_sync_to_async(self._publish)(event_type, **fields)
+
+    async def _notice(self, kind: str, message: str) -> None:
+        await self.send(text_data=json.dumps({"type": kind, "message": message}))

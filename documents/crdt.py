@@ -1,0 +1,76 @@
+"""The document's CRDT state as bytes: what the server does with Yjs updates (via pycrdt).
+
+The server never turns text back into CRDT history (other projects duplicated content that
+way): states are only ever merged from the updates editors sent, and the one change the server
+makes itself (restoring a version) is made as edits on the current state.
+"""
+
+from difflib import SequenceMatcher
+
+from pycrdt import Doc, Text
+
+# The shared text's name in every editor's Y.Doc (static/src/document-editor.js).
+TEXT_NAME = "content"
+EMPTY_UPDATE = b"\x00\x00"
+
+
+class MalformedUpdate(ValueError):
+    """Bytes that are not a Yjs update."""
+
+
+def doc_from(*updates: bytes) -> Doc:
+    doc: Doc = Doc()
+    doc.get(TEXT_NAME, type=Text)
+    for update in updates:
+        if update and update != EMPTY_UPDATE:
+            doc.apply_update(update)
+    return doc
+
+
+def state_merge(*updates: bytes) -> bytes:
+    """One update equivalent to all of them, compact (Doc-based: ~10x faster than merging
+    the raw updates for a log of single-keystroke updates)."""
+    return doc_from(*updates).get_update()
+
+
+def text_of(doc: Doc) -> str:
+    return str(doc.get(TEXT_NAME, type=Text))
+
+
+def update_check(update: bytes) -> None:
+    """Raise MalformedUpdate unless ``update`` decodes as a Yjs update."""
+    try:
+        Doc().apply_update(update)
+    except Exception as exc:  # pycrdt raises ValueError, and Rust panics as other types
+        raise MalformedUpdate("That change could not be read (malformed update).") from exc
+
+
+def update_missing(state: bytes, state_vector: bytes) -> bytes:
+    """What a peer whose state vector is ``state_vector`` lacks of ``state``."""
+    return doc_from(state).get_update(state_vector)
+
+
+def text_replace_update(state: bytes, target: str) -> bytes:
+    """The update that turns the text of ``state`` into ``target`` by edits (restoring a version).
+
+    Line by line: unchanged lines keep their CRDT items (and so everyone's cursors and
+    concurrent edits around them); changed runs of lines are deleted and inserted.
+    """
+    doc = doc_from(state)
+    before = doc.get_state()
+    text = doc.get(TEXT_NAME, type=Text)
+    current_lines = str(text).splitlines(keepends=True)
+    target_lines = target.splitlines(keepends=True)
+    starts = [0]  # of each line, in UTF-8 bytes: pycrdt's text offsets
+    for line in current_lines:
+        starts.append(starts[-1] + len(line.encode()))
+    opcodes = SequenceMatcher(None, current_lines, target_lines, autojunk=False).get_opcodes()
+    with doc.transaction():
+        for tag, i1, i2, j1, j2 in reversed(opcodes):  # from the end: offsets stay valid
+            if tag == "equal":
+                continue
+            if i2 > i1:
+                del text[starts[i1] : starts[i2]]
+            if j2 > j1:
+                text.insert(starts[i1], "".join(target_lines[j1:j2]))
+    return doc.get_update(before)

@@ -1,0 +1,93 @@
+"""Shared documents: one authoritative Yjs state per document, kept as a snapshot and a log.
+
+The state is what the editors' CRDT (Yjs) says, never rebuilt from text: every change any
+editor makes arrives as a Yjs update, is appended to the log as it is, and the housekeeping
+task merges the log into the snapshot now and then (compaction), deriving the plain text that
+search, knowledge and export read. The state is the snapshot plus every update still in the
+log: compaction deletes exactly the updates it merged, and merging one twice changes nothing.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from workspace.models import Workspace
+
+
+class DocumentQuerySet(models.QuerySet["Document"]):
+    def live(self) -> "DocumentQuerySet":
+        return self.filter(deleted_at__isnull=True)
+
+    def deleted(self) -> "DocumentQuerySet":
+        return self.filter(deleted_at__isnull=False)
+
+
+class Document(models.Model):
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="documents")
+    title = models.CharField(max_length=200)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(default=timezone.now, help_text="Last change of content.")
+    deleted_at = models.DateTimeField(
+        null=True, blank=True, help_text="Set when deleted: restorable until purged."
+    )
+    deleted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    snapshot = models.BinaryField(
+        default=b"", help_text="The Yjs state of every update merged so far (and deleted)."
+    )
+    text = models.TextField(blank=True, help_text="Plain text derived from the snapshot.")
+    text_at = models.DateTimeField(null=True, blank=True, help_text="When text was derived.")
+
+    objects = DocumentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-updated_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class DocumentUpdate(models.Model):
+    """One Yjs update as an editor (or the assistant) sent it: the append-only log."""
+
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="updates")
+    data = models.BinaryField()
+    size = models.PositiveIntegerField()
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["document", "id"], name="document_update_log")]
+
+    def __str__(self) -> str:
+        return f"Update {self.pk} of {self.document_id} ({self.size} bytes)"
+
+
+class DocumentVersion(models.Model):
+    """The document as it was at one moment: named by a member, or taken automatically."""
+
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="versions")
+    name = models.CharField(max_length=200, blank=True, help_text="Empty for automatic versions.")
+    state = models.BinaryField()
+    text = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.name or f"Automatic version of {self.created_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def is_automatic(self) -> bool:
+        return not self.name

@@ -1,0 +1,170 @@
+"""Writes about documents: each commits, then tells the document's editors (``events``)."""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Count, Max, Sum
+from django.utils import timezone
+
+from workspace.models import Workspace
+
+from . import events
+from .crdt import EMPTY_UPDATE, doc_from, text_of, text_replace_update, update_check
+from .models import Document, DocumentUpdate, DocumentVersion
+from .selectors import document_purge_before, document_state_get
+
+
+def document_create(*, workspace: Workspace, title: str, created_by: User) -> Document:
+    return Document.objects.create(workspace=workspace, title=title.strip(), created_by=created_by)
+
+
+def document_rename(*, document: Document, title: str) -> None:
+    document.title = title.strip()
+    document.save(update_fields=["title"])
+    transaction.on_commit(
+        lambda: events.document_publish(document.pk, events.RENAMED, title=document.title)
+    )
+
+
+def document_delete(*, document: Document, deleted_by: User) -> None:
+    """Delete for now: restorable for DOCUMENT_RESTORE_DAYS; open editors are told and closed."""
+    document.deleted_at = timezone.now()
+    document.deleted_by = deleted_by
+    document.save(update_fields=["deleted_at", "deleted_by"])
+    by = deleted_by.get_full_name() or deleted_by.get_username()
+    transaction.on_commit(lambda: events.document_publish(document.pk, events.DELETED, by=by))
+
+
+def document_restore(*, document: Document) -> None:
+    document.deleted_at = None
+    document.deleted_by = None
+    document.save(update_fields=["deleted_at", "deleted_by"])
+
+
+def document_update_append(
+    *, document_id: int, update: bytes, author: User | None, sender: str
+) -> None:
+    """Keep one editor's change in the log, then pass it to the document's other editors.
+
+    Raises ValidationError, worded for the editor, for an update that is malformed or too
+    large, or that would make the document too large: the document stays as it was.
+    """
+    if update == EMPTY_UPDATE:
+        return
+    if len(update) > settings.DOCUMENT_UPDATE_MAX_BYTES:
+        raise ValidationError(update_too_large_message(len(update)))
+    update_check(update)
+    with transaction.atomic():
+        stored = _document_stored_bytes(document_id)
+        if stored + len(update) > settings.DOCUMENT_MAX_BYTES:
+            raise ValidationError(
+                f"The document has reached its size limit ({settings.DOCUMENT_MAX_BYTES:,} "
+                "bytes); that change was not saved. Remove something, or start a new document."
+            )
+        DocumentUpdate.objects.create(
+            document_id=document_id, data=update, size=len(update), author=author
+        )
+        transaction.on_commit(
+            lambda: events.document_publish(
+                document_id, events.UPDATE, update=update, sender=sender
+            )
+        )
+
+
+def update_too_large_message(size: int) -> str:
+    limit = settings.DOCUMENT_UPDATE_MAX_BYTES
+    return (
+        f"That change is too large to save ({size:,} bytes; the limit is {limit:,}). "
+        "It was not saved: undo it or make it in smaller parts."
+    )
+
+
+def _document_stored_bytes(document_id: int) -> int:
+    snapshot = Document.objects.filter(pk=document_id).values_list("snapshot", flat=True).get()
+    logged = DocumentUpdate.objects.filter(document_id=document_id).aggregate(total=Sum("size"))
+    return len(snapshot) + (logged["total"] or 0)
+
+
+def document_compact(*, document_id: int) -> None:
+    """Merge the log into the snapshot, derive the text, keep an automatic version if due.
+
+    The document's row is locked so two compactions never interleave; editors' appends only
+    insert into the log and are never held up. Exactly the merged updates leave the log.
+    """
+    with transaction.atomic():
+        document = Document.objects.select_for_update().get(pk=document_id)
+        log = list(
+            DocumentUpdate.objects.filter(document_id=document_id)
+            .order_by("id")
+            .values_list("id", "data", "created_at")
+        )
+        doc = doc_from(bytes(document.snapshot), *(bytes(data) for _, data, _ in log))
+        document.snapshot = doc.get_update()
+        document.text = text_of(doc)
+        document.text_at = timezone.now()
+        if log:
+            document.updated_at = log[-1][2]
+        document.save(update_fields=["snapshot", "text", "text_at", "updated_at"])
+        DocumentUpdate.objects.filter(id__in=[id_ for id_, _, _ in log]).delete()
+        _version_keep_automatic(document)
+
+
+def _version_keep_automatic(document: Document) -> None:
+    latest = document.versions.order_by("-created_at").only("text", "created_at").first()
+    if latest is not None and latest.text == document.text:
+        return
+    if latest is None and not document.text:
+        return
+    due = timezone.now() - timedelta(seconds=settings.DOCUMENT_AUTO_VERSION_EVERY_S)
+    if latest is None or latest.created_at <= due:
+        DocumentVersion.objects.create(
+            document=document, state=document.snapshot, text=document.text
+        )
+
+
+def documents_tidy() -> None:
+    """The housekeeping pass: compact logs that are long or quiet, purge old deleted documents."""
+    quiet_since = timezone.now() - timedelta(seconds=settings.DOCUMENT_COMPACT_QUIET_S)
+    pending = DocumentUpdate.objects.values("document_id").annotate(
+        newest=Max("created_at"), count=Count("id")
+    )
+    for row in pending:
+        if row["newest"] <= quiet_since or row["count"] >= settings.DOCUMENT_COMPACT_AFTER_UPDATES:
+            document_compact(document_id=row["document_id"])
+    Document.objects.deleted().filter(deleted_at__lt=document_purge_before()).delete()
+
+
+def version_create(*, document: Document, name: str, created_by: User) -> DocumentVersion:
+    """Name the document as it is now (the current state, not the last compacted one)."""
+    state = document_state_get(document_id=document.pk)
+    return DocumentVersion.objects.create(
+        document=document,
+        name=name.strip(),
+        state=state,
+        text=text_of(doc_from(state)),
+        created_by=created_by,
+    )
+
+
+def version_restore(*, version: DocumentVersion, restored_by: User) -> None:
+    """Make the document read as ``version`` again, as a new change everyone converges on.
+
+    The change is edits on today's state (never a state rebuilt from the old text), so open
+    editors apply it like any co-author's change; the version before the restore is kept.
+    """
+    document = version.document
+    state = document_state_get(document_id=document.pk)
+    DocumentVersion.objects.create(
+        document=document,
+        name=f"Before restoring “{version}”",
+        state=state,
+        text=text_of(doc_from(state)),
+        created_by=restored_by,
+    )
+    update = text_replace_update(state, version.text)
+    document_update_append(
+        document_id=document.pk, update=update, author=restored_by, sender=events.SERVER
+    )

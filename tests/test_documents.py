@@ -1,0 +1,283 @@
+"""Documents' storage, protocol and pages: what the server keeps, and who may do what."""
+
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+from pycrdt import Doc, Text
+
+from documents import protocol
+from documents.crdt import TEXT_NAME, MalformedUpdate, doc_from, text_of
+from documents.models import Document, DocumentUpdate, DocumentVersion
+from documents.selectors import document_state_get, document_text_get
+from documents.services import (
+    document_compact,
+    document_create,
+    document_update_append,
+    documents_tidy,
+    version_create,
+    version_restore,
+)
+from harness.document_client import text_insert
+from workspace.models import Membership
+
+pytestmark = pytest.mark.django_db
+
+
+class Editor:
+    """A Yjs document whose every change is appended to the server's log, as a socket does."""
+
+    def __init__(self, document: Document, user=None) -> None:
+        self.document, self.user = document, user
+        self.doc: Doc = doc_from(document_state_get(document_id=document.pk))
+        self.text = self.doc.get(TEXT_NAME, type=Text)
+        self.doc.observe(lambda event: self.updates.append(event.update))
+        self.updates: list[bytes] = []
+
+    def type(self, index: int, value: str) -> None:
+        text_insert(self.text, index, value)
+        for update in self.updates:
+            document_update_append(
+                document_id=self.document.pk, update=update, author=self.user, sender="test"
+            )
+        self.updates.clear()
+
+
+@pytest.fixture
+def document(team) -> Document:
+    return document_create(workspace=team.workspace, title="Launch plan", created_by=team.owner)
+
+
+# --- The y-websocket protocol ---------------------------------------------------------------
+
+
+def test_sync_messages_round_trip():
+    for build, kind in (
+        (protocol.sync_step1, protocol.Kind.SYNC_STEP1),
+        (protocol.sync_step2, protocol.Kind.SYNC_STEP2),
+        (protocol.sync_update, protocol.Kind.SYNC_UPDATE),
+        (protocol.awareness, protocol.Kind.AWARENESS),
+    ):
+        payload = bytes(range(200))  # a length over 127 takes two varUint bytes
+        assert protocol.message_read(build(payload)) == protocol.Incoming(kind, payload)
+    assert protocol.message_read(protocol.QUERY_AWARENESS).kind == protocol.Kind.QUERY_AWARENESS
+
+
+@pytest.mark.parametrize(
+    "frame", [b"", b"\x00", b"\x00\x09\x00", b"\x00\x02\x05ab", b"\x09", b"\xff" * 12]
+)
+def test_frames_that_are_not_y_websocket_raise_a_protocol_error(frame):
+    with pytest.raises(protocol.ProtocolError):
+        protocol.message_read(frame)
+
+
+def test_presence_is_restamped_with_the_account_and_limited_to_the_sockets_own_client():
+    claimed = [
+        protocol.Presence(7, 3, {"user": {"name": "the CEO"}, "cursor": {"anchor": 2}}),
+        protocol.Presence(8, 1, {"user": {"name": "someone else"}}),
+        protocol.Presence(7, 4, None),
+    ]
+    update = protocol.awareness_write(claimed)
+    bob = {"name": "bob", "color": "#2563eb"}
+
+    kept = protocol.presence_restamp(protocol.awareness_read(update), client_id=7, user=bob)
+
+    assert kept == [
+        protocol.Presence(7, 3, {"user": bob, "cursor": {"anchor": 2}}),
+        protocol.Presence(7, 4, None),
+    ]
+
+
+# --- Storage: the log, compaction, limits ---------------------------------------------------
+
+
+def test_every_change_is_kept_in_the_log_and_the_state_is_the_snapshot_plus_the_log(document):
+    editor = Editor(document)
+    editor.type(0, "Hello")
+    editor.type(5, " world ✓")
+
+    assert DocumentUpdate.objects.filter(document=document).count() == 2
+    assert document_text_get(document_id=document.pk) == "Hello world ✓"
+
+
+def test_compaction_keeps_the_content_empties_the_log_and_derives_the_text(document):
+    editor = Editor(document)
+    for word in ("the", " plan", " is", " ready"):
+        editor.type(len(str(editor.text)), word)
+
+    document_compact(document_id=document.pk)
+
+    document.refresh_from_db()
+    assert not document.updates.exists()
+    assert document.text == "the plan is ready"
+    assert text_of(doc_from(bytes(document.snapshot))) == "the plan is ready"
+    assert document_text_get(document_id=document.pk) == "the plan is ready"
+
+
+def test_changes_after_a_compaction_build_on_its_snapshot(document):
+    Editor(document).type(0, "first")
+    document_compact(document_id=document.pk)
+    later = Editor(document)
+    later.type(5, " second")
+
+    assert document_text_get(document_id=document.pk) == "first second"
+
+
+def test_an_update_merged_twice_changes_nothing(document):
+    editor = Editor(document)
+    editor.type(0, "once")
+    replay = DocumentUpdate.objects.get(document=document).data
+    document_compact(document_id=document.pk)
+    document_update_append(document_id=document.pk, update=bytes(replay), author=None, sender="x")
+
+    assert document_text_get(document_id=document.pk) == "once"
+
+
+def test_malformed_and_oversize_updates_are_refused_and_the_document_is_intact(document, settings):
+    Editor(document).type(0, "intact")
+    with pytest.raises(MalformedUpdate):
+        document_update_append(document_id=document.pk, update=b"\x05junk", author=None, sender="x")
+
+    settings.DOCUMENT_UPDATE_MAX_BYTES = 100
+    big: Doc = Doc()
+    big.get(TEXT_NAME, type=Text).insert(0, "x" * 200)
+    with pytest.raises(Exception, match="too large to save"):
+        document_update_append(
+            document_id=document.pk, update=big.get_update(), author=None, sender="x"
+        )
+
+    settings.DOCUMENT_UPDATE_MAX_BYTES = 10_000
+    settings.DOCUMENT_MAX_BYTES = 150
+    with pytest.raises(Exception, match="size limit"):
+        document_update_append(
+            document_id=document.pk, update=big.get_update(), author=None, sender="x"
+        )
+    assert document_text_get(document_id=document.pk) == "intact"
+
+
+def test_tidying_compacts_quiet_logs_and_purges_documents_deleted_long_ago(document, settings):
+    settings.DOCUMENT_COMPACT_QUIET_S = 0
+    Editor(document).type(0, "quiet now")
+    gone = Document.objects.create(
+        workspace=document.workspace,
+        title="Old",
+        deleted_at=timezone.now() - timedelta(days=settings.DOCUMENT_RESTORE_DAYS + 1),
+    )
+
+    documents_tidy()
+
+    document.refresh_from_db()
+    assert document.text == "quiet now"
+    assert not document.updates.exists()
+    assert not Document.objects.filter(pk=gone.pk).exists()
+
+
+# --- History --------------------------------------------------------------------------------
+
+
+def test_a_named_version_is_the_document_as_it_is_now(document, team):
+    Editor(document).type(0, "version one")  # still in the log, not compacted
+
+    version = version_create(document=document, name="Sent to legal", created_by=team.owner)
+
+    assert version.text == "version one"
+    assert str(version) == "Sent to legal"
+
+
+def test_restoring_a_version_is_a_new_change_that_keeps_concurrent_history(document, team):
+    alice = Editor(document, team.owner)
+    alice.type(0, "Intro\nPlan A\nOutro\n")
+    version = version_create(document=document, name="Plan A", created_by=team.owner)
+    alice.type(len("Intro\n"), "Plan B\n")
+    bob = Editor(document, team.member)  # bob's editor is open on the current text
+
+    version_restore(version=version, restored_by=team.member)
+
+    assert document_text_get(document_id=document.pk) == "Intro\nPlan A\nOutro\n"
+    # bob's open editor converges by applying the change, as the socket would send it.
+    bob.doc.apply_update(document_state_get(document_id=document.pk))
+    assert str(bob.text) == "Intro\nPlan A\nOutro\n"
+    assert DocumentVersion.objects.filter(document=document, name__startswith="Before").exists()
+
+
+def test_an_automatic_version_is_kept_when_a_changed_document_is_compacted(document, settings):
+    settings.DOCUMENT_AUTO_VERSION_EVERY_S = 0
+    editor = Editor(document)
+    editor.type(0, "draft")
+    document_compact(document_id=document.pk)
+    editor.type(5, " two")
+    document_compact(document_id=document.pk)
+    document_compact(document_id=document.pk)  # nothing changed: no version
+
+    assert list(document.versions.values_list("text", flat=True)) == ["draft two", "draft"]
+    assert all(version.is_automatic for version in document.versions.all())
+
+
+# --- Pages ----------------------------------------------------------------------------------
+
+
+def test_members_create_rename_delete_and_restore_documents(client, team):
+    client.force_login(team.member)
+    response = client.post(
+        reverse("document-create", args=[team.workspace.pk]), {"title": "Roadmap"}
+    )
+    document = Document.objects.get(title="Roadmap")
+    assert response.url == reverse("document-detail", args=[document.pk])
+
+    client.post(reverse("document-rename", args=[document.pk]), {"title": "Roadmap 2027"})
+    workspace_page = client.get(reverse("workspace-detail", args=[team.workspace.pk]))
+    assert "Roadmap 2027" in workspace_page.text
+
+    client.post(reverse("document-delete", args=[document.pk]))
+    assert client.get(reverse("document-detail", args=[document.pk])).status_code == 404
+    assert (
+        "Recently deleted (1)"
+        in client.get(reverse("workspace-detail", args=[team.workspace.pk])).text
+    )
+
+    client.post(reverse("document-restore", args=[document.pk]))
+    assert client.get(reverse("document-detail", args=[document.pk])).status_code == 200
+
+
+def test_the_document_page_carries_the_editor_and_the_persons_identity(client, team, document):
+    client.force_login(team.member)
+    page = client.get(reverse("document-detail", args=[document.pk])).text
+
+    assert f'data-socket-path="/ws/documents/{document.pk}/"' in page
+    assert 'data-user-name="bob"' in page
+    assert 'data-read-only="false"' in page
+    assert "dist/document-editor.js" in page
+
+
+def test_viewers_read_but_cannot_change_documents(client, team, document):
+    Membership.objects.filter(user=team.member).update(role=Membership.Role.VIEWER)
+    client.force_login(team.member)
+
+    page = client.get(reverse("document-detail", args=[document.pk])).text
+    assert 'data-read-only="true"' in page
+    for name in ("document-rename", "document-delete"):
+        response = client.post(reverse(name, args=[document.pk]), {"title": "x"})
+        assert response.status_code == 403
+    create = client.post(reverse("document-create", args=[team.workspace.pk]), {"title": "x"})
+    assert create.status_code == 403
+
+
+def test_non_members_get_404_for_every_document_page(client, team, document):
+    client.force_login(team.outsider)
+    for name in ("document-detail",):
+        assert client.get(reverse(name, args=[document.pk])).status_code == 404
+    for name in ("document-rename", "document-delete", "document-restore", "document-preview"):
+        assert client.post(reverse(name, args=[document.pk])).status_code == 404
+
+
+def test_the_preview_is_sanitized_markdown(client, team, document):
+    client.force_login(team.member)
+    text = "# Plan\n<script>alert(1)</script> <img src=x onerror=alert(1)> [x](javascript:alert(1))"
+
+    html = client.post(reverse("document-preview", args=[document.pk]), {"text": text}).text
+
+    assert "<h1>Plan</h1>" in html
+    assert "<script" not in html
+    assert "<img" not in html
+    assert "href" not in html  # the javascript: link is shown as text
