@@ -29,7 +29,8 @@ ENV CMAKE_ARGS=${CMAKE_ARGS} \
     DEBIAN_FRONTEND=noninteractive \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
-# Node/npm are only needed here, to fetch the front-end libraries listed in package-lock.json.
+# Node/npm are only needed here, to fetch the front-end libraries listed in package-lock.json
+# and bundle the document editor.
 # python3/venv are installed only when the base image has no Python (the CUDA images).
 RUN set -eux; \
     apt-get update; \
@@ -56,6 +57,9 @@ RUN pip install --no-cache-dir -r requirements.txt \
 
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund
+# The document editor's bundle (esbuild, from package.json's "build" script) into static/dist.
+COPY static/src ./static/src
+RUN npm run --silent build
 
 # --- runtime --------------------------------------------------------------------------------
 FROM ${RUNTIME_IMAGE} AS runtime
@@ -83,6 +87,7 @@ WORKDIR /app
 COPY --from=build /opt/venv /opt/venv
 # STATICFILES_DIRS points into node_modules (htmx); keep it so that finders and checks see it.
 COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/static/dist ./static/dist
 # The code stays owned by root (read-only for the app user); only var/ is writable.
 COPY . .
 

