@@ -17,6 +17,8 @@ chat.status      a message changed: ``message`` as it now stands, with its statu
                  in the queue, and once an answer has ended, its ``statistics``
 chat.frame       an answer grew: ``seq`` (1, 2, ... per message, no gaps) and
                  ``delta``, the text added since frame ``seq - 1``
+chat.settings    the thread's settings changed (no ``message_id``): ``settings``,
+                 who answers unaddressed messages and the overrides, and who changed them
 ===============  ==================================================================
 
 Events carry what a client shows, so a web process renders them without reading the
@@ -32,10 +34,12 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypedDict
 
+from django.conf import settings
+
 from realtime.publish import publish
 from realtime.topics import thread_topic
 
-from .models import Assistant, Generation, Message
+from .models import Assistant, Generation, Message, Thread
 from .selectors import reply_queue_ahead
 
 TRANSCRIPT = "chat.transcript"
@@ -82,11 +86,21 @@ class MessageData(TypedDict):
     deleted_at: str | None
 
 
+class ThreadSettingsData(TypedDict):
+    """A thread's settings, as every member sees them above the transcript."""
+
+    answers_unaddressed: bool
+    answerer: str  # the handle of who answers unaddressed messages
+    system_prompt_override: str
+    temperature_override: float | None
+    max_tokens_override: int | None
+    changed_by: str  # "" until a member changes them
+
+
 @dataclass(frozen=True, kw_only=True)
 class ThreadEvent:
     type: ClassVar[str]
     thread_id: int
-    message_id: int
 
     def to_wire(self) -> dict[str, Any]:
         """The event as JSON-ready data, with its ``type``."""
@@ -94,26 +108,37 @@ class ThreadEvent:
 
 
 @dataclass(frozen=True, kw_only=True)
-class MessageAdded(ThreadEvent):
+class MessageEvent(ThreadEvent):
+    message_id: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class MessageAdded(MessageEvent):
     type: ClassVar[str] = "chat.message"
     message: MessageData
 
 
 @dataclass(frozen=True, kw_only=True)
-class MessageChanged(ThreadEvent):
+class MessageChanged(MessageEvent):
     type: ClassVar[str] = "chat.status"
     message: MessageData
 
 
 @dataclass(frozen=True, kw_only=True)
-class Frame(ThreadEvent):
+class Frame(MessageEvent):
     type: ClassVar[str] = "chat.frame"
     seq: int
     delta: str
 
 
+@dataclass(frozen=True, kw_only=True)
+class ThreadSettingsChanged(ThreadEvent):
+    type: ClassVar[str] = "chat.settings"
+    settings: ThreadSettingsData
+
+
 EVENT_TYPES: dict[str, type[ThreadEvent]] = {
-    cls.type: cls for cls in (MessageAdded, MessageChanged, Frame)
+    cls.type: cls for cls in (MessageAdded, MessageChanged, Frame, ThreadSettingsChanged)
 }
 
 
@@ -171,6 +196,26 @@ def broadcast_message_changed(message: Message) -> None:
 def broadcast_frame(message: Message, *, seq: int, delta: str) -> None:
     """Frame ``seq`` of a streaming answer: only the text it adds travels."""
     _publish(Frame(thread_id=message.thread_id, message_id=message.pk, seq=seq, delta=delta))
+
+
+def thread_settings_data(thread: Thread, *, changed_by: str = "") -> ThreadSettingsData:
+    answerer = thread.answerer
+    return {
+        "answers_unaddressed": thread.answers_unaddressed,
+        "answerer": answerer.handle if answerer else settings.ASSISTANT_NAME,
+        "system_prompt_override": thread.system_prompt_override,
+        "temperature_override": thread.temperature_override,
+        "max_tokens_override": thread.max_tokens_override,
+        "changed_by": changed_by,
+    }
+
+
+def broadcast_thread_settings_changed(thread: Thread, *, by: str) -> None:
+    _publish(
+        ThreadSettingsChanged(
+            thread_id=thread.pk, settings=thread_settings_data(thread, changed_by=by)
+        )
+    )
 
 
 def _assistant_data(assistant: Assistant | None) -> AssistantData | None:

@@ -1,6 +1,13 @@
-from django import forms
+from collections.abc import Mapping
+from typing import Any, TypedDict, cast
 
-from .models import Assistant
+from django import forms
+from django.conf import settings
+
+from .models import Assistant, Thread
+
+# How the "who answers" choice names the default assistant (assistants go by their id).
+DEFAULT_ANSWERER = "default"
 
 
 class ThreadForm(forms.Form):
@@ -26,4 +33,61 @@ class AssistantForm(forms.ModelForm):
             "colour": forms.TextInput(attrs={"type": "color"}),
             "system_prompt": forms.Textarea(attrs={"rows": 4}),
             "temperature": forms.NumberInput(attrs={"step": "0.05", "min": "0", "max": "2"}),
+        }
+
+
+class ThreadSettings(TypedDict):
+    """A thread's settings, as ``services.thread_settings_update`` takes them."""
+
+    answers_unaddressed: bool
+    answerer: Assistant | None
+    system_prompt_override: str
+    temperature_override: float | None
+    max_tokens_override: int | None
+
+
+class ThreadSettingsForm(forms.Form):
+    """A thread's settings, as members edit them; empty fields leave the assistant's own."""
+
+    answerer = forms.ChoiceField(label="Messages that mention nobody are answered by")
+    system_prompt_override = forms.CharField(
+        label="Instructions for this thread",
+        required=False,
+        max_length=4000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Empty: each assistant's own.",
+    )
+    temperature_override = forms.FloatField(
+        label="Temperature", required=False, min_value=0.0, max_value=2.0
+    )
+    max_tokens_override = forms.IntegerField(
+        label="Longest answer (tokens)", required=False, min_value=1, max_value=8192
+    )
+
+    def __init__(self, data: Mapping[str, Any] | None = None, *, thread: Thread) -> None:
+        answerer = DEFAULT_ANSWERER if thread.answerer_id is None else str(thread.answerer_id)
+        initial = {
+            "answerer": answerer if thread.answers_unaddressed else "",
+            "system_prompt_override": thread.system_prompt_override,
+            "temperature_override": thread.temperature_override,
+            "max_tokens_override": thread.max_tokens_override,
+        }
+        super().__init__(data, initial=initial)
+        self.assistants = {str(a.pk): a for a in thread.workspace.assistants.all()}
+        cast(forms.ChoiceField, self.fields["answerer"]).choices = [
+            ("", "nobody"),
+            (DEFAULT_ANSWERER, f"@{settings.ASSISTANT_NAME}"),
+            *((pk, f"@{a.handle} ({a.display_name})") for pk, a in self.assistants.items()),
+        ]
+
+    def settings(self) -> ThreadSettings:
+        """The cleaned values as ``services.thread_settings_update`` takes them."""
+        data = self.cleaned_data
+        chosen = data["answerer"]
+        return {
+            "answers_unaddressed": bool(chosen),
+            "answerer": self.assistants.get(chosen),
+            "system_prompt_override": data["system_prompt_override"],
+            "temperature_override": data["temperature_override"],
+            "max_tokens_override": data["max_tokens_override"],
         }

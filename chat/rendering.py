@@ -27,6 +27,8 @@ from .events import (
     MessageChanged,
     MessageData,
     Statistics,
+    ThreadSettingsChanged,
+    ThreadSettingsData,
     event_from_wire,
 )
 from .models import Assistant, Generation, Message, Thread
@@ -50,6 +52,11 @@ def message_body_html(
     """A message's body; as a frame, it carries the frame's ``seq`` and ``delta`` too."""
     context = {"message": message, "oob": oob, "seq": seq, "delta": delta}
     return render_to_string("chat/_message_body.html", context)
+
+
+def thread_settings_html(data: ThreadSettingsData, *, oob: str = "") -> str:
+    """What every member sees of the thread's settings, as the page and the socket show it."""
+    return render_to_string("chat/_thread_settings.html", {"settings": data, "oob": oob})
 
 
 def transcript_html(page: MessagePage) -> str:
@@ -97,6 +104,8 @@ class ThreadRenderer:
             html = await self._frame_html(parsed)
         elif isinstance(parsed, MessageAdded | MessageChanged):
             html = self._message_html(parsed)
+        elif isinstance(parsed, ThreadSettingsChanged):
+            html = thread_settings_html(parsed.settings, oob="outerHTML")
         else:
             return None
         return None if html is None else {**event, "html": html}

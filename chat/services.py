@@ -23,6 +23,43 @@ def thread_create(*, workspace: Workspace, title: str, created_by: User) -> Thre
     return Thread.objects.create(workspace=workspace, title=title.strip(), created_by=created_by)
 
 
+@transaction.atomic
+def thread_settings_update(
+    *,
+    thread: Thread,
+    by: User,
+    answers_unaddressed: bool,
+    answerer: Assistant | None,
+    system_prompt_override: str,
+    temperature_override: float | None,
+    max_tokens_override: int | None,
+) -> Thread:
+    """A member changes who answers the thread's unaddressed messages (``answerer`` None:
+    the default assistant) and the overrides of every answer's settings in it; every member
+    sees the change at once, and each answer records the settings it was written under."""
+    if answerer is not None and answerer.workspace_id != thread.workspace_id:
+        raise ValidationError({"answerer": "That assistant is not in this thread's workspace."})
+    thread.answers_unaddressed = answers_unaddressed
+    thread.answerer = answerer
+    thread.system_prompt_override = system_prompt_override.strip()
+    thread.temperature_override = temperature_override
+    thread.max_tokens_override = max_tokens_override
+    thread.full_clean(exclude=["workspace", "title", "created_by"])
+    thread.save(update_fields=[*THREAD_SETTINGS_FIELDS])
+    changed_by = by.get_username()
+    transaction.on_commit(lambda: events.broadcast_thread_settings_changed(thread, by=changed_by))
+    return thread
+
+
+THREAD_SETTINGS_FIELDS = (
+    "answers_unaddressed",
+    "answerer",
+    "system_prompt_override",
+    "temperature_override",
+    "max_tokens_override",
+)
+
+
 def message_body_clean(body: str) -> str:
     """Return the body to store, or raise ValidationError with a message for the sender."""
     body = body.strip()

@@ -7,6 +7,7 @@ urlpatterns = [
     path("t/<int:thread_id>/", views.thread_detail_view, name="thread-detail"),
     path("t/<int:thread_id>/earlier/", views.thread_earlier_view, name="thread-earlier"),
     path("t/<int:thread_id>/handles/", views.handle_suggestions_view, name="handle-suggestions"),
+    path("t/<int:thread_id>/settings/", views.thread_settings_view, name="thread-settings"),
     path(
         "w/<int:workspace_id>/assistants/new/",
         views.assistant_create_view,

@@ -11,7 +11,8 @@ from workspace.http import AuthenticatedHttpRequest
 from workspace.selectors import workspace_get_for_member
 from workspace.views import members_panel_context
 
-from .forms import AssistantForm, ThreadForm
+from .events import thread_settings_data
+from .forms import AssistantForm, ThreadForm, ThreadSettingsForm
 from .mentions import trailing_mention
 from .models import Message
 from .replies import reply_retry, reply_stop
@@ -31,6 +32,7 @@ from .services import (
     message_delete,
     message_edit,
     thread_create,
+    thread_settings_update,
 )
 
 
@@ -62,10 +64,34 @@ def thread_detail_view(request: AuthenticatedHttpRequest, thread_id: int) -> Htt
         "thread": thread,
         "workspace": thread.workspace,
         "page": message_page(thread=thread),
+        "settings": thread_settings_data(thread),
+        "settings_form": ThreadSettingsForm(thread=thread),
         "assistant_name": settings.ASSISTANT_NAME,
         "max_length": settings.MESSAGE_MAX_LENGTH,
     }
     return render(request, "chat/thread.html", context)
+
+
+@login_required
+@require_POST
+def thread_settings_view(request: AuthenticatedHttpRequest, thread_id: int) -> HttpResponse:
+    """A member changes the thread's settings; everyone sees them change over the socket.
+
+    Answers with the form again, which htmx swaps in place: the saved values, or the errors
+    (as the members panel does, so that htmx shows them).
+    """
+    thread = thread_get_for_member(user=request.user, thread_id=thread_id)
+    form = ThreadSettingsForm(request.POST, thread=thread)
+    saved = False
+    if form.is_valid():
+        try:
+            thread_settings_update(thread=thread, by=request.user, **form.settings())
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            form, saved = ThreadSettingsForm(thread=thread), True
+    context = {"thread": thread, "settings_form": form, "saved": saved}
+    return render(request, "chat/_thread_settings_form.html", context)
 
 
 @login_required

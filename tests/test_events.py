@@ -11,6 +11,7 @@ from chat.events import (
     MessageAdded,
     MessageChanged,
     MessageData,
+    ThreadSettingsChanged,
     event_from_wire,
     message_data,
 )
@@ -51,6 +52,17 @@ EXAMPLES = [
     MessageAdded(thread_id=1, message_id=2, message={**MESSAGE, "status": "queued"}),
     MessageChanged(thread_id=1, message_id=2, message=MESSAGE),
     Frame(thread_id=1, message_id=2, seq=3, delta="Nova <b>&</b> \u00e9\U0001f680"),
+    ThreadSettingsChanged(
+        thread_id=1,
+        settings={
+            "answers_unaddressed": True,
+            "answerer": "scribe",
+            "system_prompt_override": "Be <b>brief</b>.",
+            "temperature_override": 0.0,
+            "max_tokens_override": 64,
+            "changed_by": "bob",
+        },
+    ),
 ]
 
 
