@@ -3,8 +3,10 @@
 import time
 from collections.abc import Callable
 from itertools import zip_longest
+from pathlib import Path
 
 import pytest
+from django.conf import settings
 from playwright.sync_api import ConsoleMessage, Page, WebSocketRoute, expect
 
 from documents.models import Document
@@ -17,6 +19,7 @@ from workspace.models import Membership
 pytestmark = [pytest.mark.browser, pytest.mark.live, pytest.mark.django_db(transaction=True)]
 
 CONVERGE_TIMEOUT_S = 20
+SCREENSHOT = Path(settings.BASE_DIR) / "var" / "screenshots" / "document.png"
 
 # The text a person sees in the editor, line by line, without the other people's cursors
 # (widgets inside the lines that carry their names).
@@ -131,6 +134,8 @@ def test_two_people_on_two_replicas_type_at_once_and_see_the_text_the_server_sto
         # Each sees the other's cursor, labelled with their name.
         expect(alice.locator(".cm-ySelectionCaret .cm-ySelectionInfo")).to_have_text("bob")
         expect(bob.locator(".cm-ySelectionCaret .cm-ySelectionInfo")).to_have_text("alice")
+        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+        alice.screenshot(path=str(SCREENSHOT))
 
         bob.reload()
         expect(bob.locator("#document-status")).to_have_attribute("data-state", "saved")
