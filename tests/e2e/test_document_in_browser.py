@@ -15,6 +15,7 @@ from documents.services import document_create, document_delete
 from harness.live_stack import LiveStack
 from tests.factories import MembershipFactory, UserFactory
 from workspace.models import Membership
+from workspace.services import membership_remove
 
 pytestmark = [pytest.mark.browser, pytest.mark.live, pytest.mark.django_db(transaction=True)]
 
@@ -278,3 +279,43 @@ def test_edits_made_offline_are_kept_and_merge_when_the_connection_is_back(
         ),
     )
     expect(bob.locator("#document-status")).to_have_attribute("data-state", "saved")
+
+
+def test_logging_out_elsewhere_stops_the_editor_and_keeps_its_text(
+    live_stack, team, document, logged_in_page
+):
+    bob = logged_in_page(team.member)
+    open_document(bob, document.pk)
+    type_at_end(bob, "Draft")
+    expect(bob.locator("#document-status")).to_have_attribute("data-state", "saved")
+    sockets: list[str] = []
+    bob.on("websocket", lambda socket: sockets.append(socket.url))
+
+    other_tab = bob.context.new_page()
+    other_tab.goto("/")
+    with other_tab.expect_navigation():
+        other_tab.get_by_role("button", name="Log out").click()
+
+    expect(bob.locator("#document-error")).to_contain_text("You are signed out")
+    expect(bob.locator("#document-status")).to_have_attribute("data-state", "closed")
+    expect(bob.locator("#document-editor .cm-content")).to_have_attribute(
+        "contenteditable", "false"
+    )
+    assert editor_text(bob) == "Draft"
+    bob.wait_for_timeout(3000)  # y-websocket retries within 2.5 s: it must not
+    assert sockets == []
+
+
+def test_someone_removed_from_the_workspace_is_told_and_the_editor_stops(
+    live_stack, team, document, logged_in_page
+):
+    bob = logged_in_page(team.member)
+    open_document(bob, document.pk)
+
+    membership_remove(workspace=team.workspace, user=team.member, by=team.owner)
+
+    expect(bob.locator("#document-error")).to_contain_text("no longer a member")
+    expect(bob.locator("#document-status")).to_have_attribute("data-state", "closed")
+    expect(bob.locator("#document-editor .cm-content")).to_have_attribute(
+        "contenteditable", "false"
+    )
