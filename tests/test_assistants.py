@@ -14,6 +14,7 @@ from chat.answering import answer_brief
 from chat.events import message_data
 from chat.models import Assistant, Generation, Message
 from chat.rendering import message_from_data, message_html
+from chat.replies import reply_retry
 from chat.selectors import mentions_resolve, mentions_unknown_hint
 from chat.services import assistant_create, assistant_update, message_create
 from harness.ws_client import session_cookie
@@ -354,3 +355,14 @@ def test_two_assistants_on_two_models_answer_one_message_each_recording_what_pro
         assert 0 < (run.completion_tokens or 0) <= 8
         assert run.message.body.strip()
     assert critic.model.has_chat_template is False
+
+
+def test_a_retry_is_answered_by_the_same_assistant(team, scribe):
+    ended = assistant_reply(
+        thread=team.thread, asker=team.owner, assistant=scribe, status="done", body="Noted."
+    )
+
+    again = reply_retry(reply=ended, by=team.member)
+
+    assert again.assistant == scribe
+    assert again.in_reply_to == ended.in_reply_to
