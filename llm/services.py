@@ -128,16 +128,24 @@ def models_register_bundled() -> list[LanguageModel]:
             )
         )
     if importlib.util.find_spec(GEMMA_PACKAGE) is not None:
-        gemma = importlib.import_module(GEMMA_PACKAGE)
-        target = settings.VAR_DIR / "bundled-models" / gemma.MODEL_NAME
         registered.append(
             language_model_register(
-                name="Gemma-3-270M",
-                path=gemma.assemble(target),
-                source=LanguageModel.Source.BUNDLED,
+                name="Gemma-3-270M", path=_gemma_joined(), source=LanguageModel.Source.BUNDLED
             )
         )
     return registered
+
+
+def _gemma_joined() -> Path:
+    """Gemma's file, joined from its packages' chunks the first time (checked against its
+    sha256 each time). Joined under a name of this process's, then renamed into place, so
+    that a process starting meanwhile never reads a half-written file."""
+    gemma = importlib.import_module(GEMMA_PACKAGE)
+    target = settings.VAR_DIR / "bundled-models" / gemma.MODEL_NAME
+    if not target.exists():
+        partial = target.with_name(f"{target.name}.{os.getpid()}.partial")
+        os.replace(gemma.assemble(partial, overwrite=True), target)
+    return Path(gemma.assemble(target))
 
 
 def models_register_folder(folder: Path) -> list[LanguageModel]:

