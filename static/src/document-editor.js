@@ -11,7 +11,12 @@
 
 import * as Y from "yjs";
 import { WebsocketProvider } from "y-websocket";
-import { yCollab, yRemoteSelectionsTheme, yUndoManagerKeymap } from "y-codemirror.next";
+import {
+  yCollab,
+  yRemoteSelectionsTheme,
+  ySyncAnnotation,
+  yUndoManagerKeymap,
+} from "y-codemirror.next";
 import * as decoding from "lib0/decoding";
 import * as encoding from "lib0/encoding";
 import { messageYjsSyncStep1, writeSyncStep1 } from "y-protocols/sync";
@@ -50,6 +55,7 @@ function start(host) {
   const ydoc = new Y.Doc();
   const ytext = ydoc.getText(TEXT_NAME);
   let ended = false; // deleted, signed out or no longer a member: nothing more will sync
+  let passingError = false; // an error notice shown until the server confirms it has everything
   let attempted = false; // a connection was made or tried: not connected now means offline
   let readOnly = data.readOnly === "true";
 
@@ -88,6 +94,10 @@ function start(host) {
         yCollab(ytext, null),
         yRemoteSelectionsTheme,
         remoteSelections(ytext, provider.awareness, peers),
+        changeSizeLimit(Number(data.updateLimit) || 0, (size, limit) => {
+          showError(ui, tooLargeMessage(size, limit));
+          passingError = true;
+        }),
         EditorView.contentAttributes.of({ "aria-label": "Document text" }),
         editable.of(editableExtensions(!readOnly)),
       ],
@@ -96,6 +106,7 @@ function start(host) {
 
   function readOnlySet(reason) {
     readOnly = true;
+    passingError = false;
     view.dispatch({ effects: editable.reconfigure(editableExtensions(false)) });
     host.dataset.readOnly = "true";
     if (reason) showError(ui, reason);
@@ -111,6 +122,7 @@ function start(host) {
   function onNotice(notice) {
     if (notice.type === "error") {
       showError(ui, notice.message);
+      passingError = true;
     } else if (notice.type === "read_only") {
       if (!readOnly) readOnlySet(notice.message); // a viewer's page says so already
     } else if (notice.type === "deleted") {
@@ -168,6 +180,11 @@ function start(host) {
       statusSet(ui, "saved", "Connected · read only");
     } else if (serverHasOwn >= ownClock()) {
       statusSet(ui, "saved", "Connected · all changes saved");
+      if (passingError && ui.error) {
+        // The server holds every change since: what went wrong has healed.
+        passingError = false;
+        ui.error.hidden = true;
+      }
     } else {
       statusSet(ui, "saving", "Connected · saving…");
     }
@@ -264,6 +281,34 @@ function socketWithNotices(onNotice) {
       });
     }
   };
+}
+
+// One change larger than the server takes (data-update-limit) is refused here, before it
+// enters the shared document: had it been sent, the server would refuse it, and every later
+// change of this editor, which builds on it, could not be saved either. The Yjs update of an
+// insertion is its text in UTF-8 and a few dozen bytes; keep a margin for them.
+const UPDATE_OVERHEAD_BYTES = 1024;
+const utf8 = new TextEncoder();
+
+function changeSizeLimit(limit, onRefused) {
+  return EditorState.transactionFilter.of((transaction) => {
+    if (!limit || !transaction.docChanged) return transaction;
+    if (transaction.annotation(ySyncAnnotation) !== undefined) return transaction; // remote
+    let size = UPDATE_OVERHEAD_BYTES;
+    transaction.changes.iterChanges((_fromA, _toA, _fromB, _toB, inserted) => {
+      size += utf8.encode(inserted.toString()).length;
+    });
+    if (size <= limit) return transaction;
+    onRefused(size, limit);
+    return [];
+  });
+}
+
+function tooLargeMessage(size, limit) {
+  return (
+    `That change is too large (${size.toLocaleString("en")} bytes; one change can be at most ` +
+    `${limit.toLocaleString("en")}). It was not made: paste it in smaller parts.`
+  );
 }
 
 function editableExtensions(canEdit) {

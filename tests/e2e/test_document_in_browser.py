@@ -319,3 +319,39 @@ def test_someone_removed_from_the_workspace_is_told_and_the_editor_stops(
     expect(bob.locator("#document-editor .cm-content")).to_have_attribute(
         "contenteditable", "false"
     )
+
+
+PASTE_JS = """(size) => {
+  const pasted = new DataTransfer();
+  pasted.setData("text/plain", "x".repeat(size));
+  document.querySelector("#document-editor .cm-content").dispatchEvent(
+    new ClipboardEvent("paste", {clipboardData: pasted, bubbles: true, cancelable: true})
+  );
+}"""
+
+
+def test_a_paste_larger_than_one_change_may_be_is_refused_with_an_error_and_nothing_is_lost(
+    live_stack, team, document, logged_in_page
+):
+    alice = logged_in_page(team.owner)
+    open_document(alice, document.pk)
+    type_at_end(alice, "Before. ")
+    alice.evaluate(PASTE_JS, 3)  # a paste of a size the server takes goes in
+    expect(alice.locator("#document-status")).to_have_attribute("data-state", "saved")
+    assert editor_text(alice) == "Before. xxx"
+
+    alice.evaluate(PASTE_JS, settings.DOCUMENT_UPDATE_MAX_BYTES + 1)
+
+    error = alice.locator("#document-error")
+    expect(error).to_be_visible()
+    expect(error).to_contain_text("That change is too large")
+    assert editor_text(alice) == "Before. xxx"
+    alice.keyboard.type(" After.")  # the editor goes on, and what follows is saved
+    eventually(
+        alice,
+        lambda: document_text_get(document_id=document.pk) == "Before. xxx After.",
+        lambda: f"the server has {document_text_get(document_id=document.pk)!r}",
+    )
+    expect(alice.locator("#document-status")).to_have_attribute("data-state", "saved")
+    expect(error).to_be_hidden()
+    assert editor_text(alice) == "Before. xxx After."
