@@ -222,6 +222,7 @@ def _message_json(message: Message) -> dict[str, object]:
         "thread": message.thread_id,
         "role": message.role,
         "author": message.speaker_name,
+        "assistant": message.assistant.handle if message.assistant else None,
         "status": message.status,
         "text": message.body,
         "model": run.model_name if run else "",

@@ -366,3 +366,13 @@ def test_a_retry_is_answered_by_the_same_assistant(team, scribe):
 
     assert again.assistant == scribe
     assert again.in_reply_to == ended.in_reply_to
+
+
+def test_polling_clients_see_which_assistant_wrote_an_answer(client, team, scribe):
+    reply = assistant_reply(thread=team.thread, asker=team.owner, assistant=scribe)
+    client.force_login(team.member)
+
+    data = client.get(reverse("message-status", args=[reply.pk])).json()
+
+    assert data["author"] == "Scribe"
+    assert data["assistant"] == "scribe"

@@ -5,6 +5,7 @@ import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.core.exceptions import ValidationError
+from django.test import Client
 from django.urls import reverse
 
 from chat.answering import answer_brief
@@ -200,3 +201,15 @@ def test_the_threads_settings_reach_the_sampler_and_are_recorded_on_each_answer(
         assert run.thread_overrides == ["max_tokens", "system_prompt", "temperature"]
         assert run.assistant is None
         assert run.assistant_handle == "assistant"
+
+
+def test_changing_settings_or_assistants_needs_the_csrf_token(team, scribe):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(team.member)
+
+    for url in (
+        reverse("thread-settings", args=[team.thread.pk]),
+        reverse("assistant-create", args=[team.workspace.pk]),
+        reverse("assistant-edit", args=[scribe.pk]),
+    ):
+        assert client.post(url, {"answerer": ""}).status_code == 403, url
