@@ -1,18 +1,19 @@
 """A shared document in real browsers: co-editing across replicas, viewers, the preview, the CSP."""
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from itertools import zip_longest
 from pathlib import Path
 
 import pytest
 from django.conf import settings
-from playwright.sync_api import ConsoleMessage, Page, WebSocketRoute, expect
+from playwright.sync_api import Page, WebSocketRoute, expect
 
 from documents.models import Document
 from documents.selectors import document_text_get
 from documents.services import document_create, document_delete
 from harness.live_stack import LiveStack
+from tests.e2e.conftest import LogIn
 from tests.factories import MembershipFactory, UserFactory
 from workspace.models import Membership
 from workspace.services import membership_remove
@@ -37,21 +38,25 @@ def document(team) -> Document:
 
 
 @pytest.fixture
-def console_problems() -> Callable[[Page], list[str]]:
-    """``console_problems(page)``: the list (growing) of errors and warnings the page logs."""
+def log_in(logged_in_page: LogIn) -> Iterator[LogIn]:
+    """``logged_in_page``, then a check that no page broke the CSP or threw an uncaught error.
 
-    def watch(page: Page) -> list[str]:
-        problems: list[str] = []
+    Chromium logs each CSP violation (an inline style attribute, say) as a console error.
+    """
+    problems: list[str] = []
 
-        def note(message: ConsoleMessage) -> None:
-            if message.type in {"error", "warning"}:
-                problems.append(f"{message.type}: {message.text}")
-
-        page.on("console", note)
+    def log_in_watched(user: object) -> Page:
+        page = logged_in_page(user)
+        page.on("console", lambda message: problems.append(message.text))
         page.on("pageerror", lambda error: problems.append(f"uncaught: {error}"))
-        return problems
+        return page
 
-    return watch
+    yield log_in_watched
+    assert not [
+        problem
+        for problem in problems
+        if "Content Security Policy" in problem or problem.startswith("uncaught")
+    ]
 
 
 def open_document(page: Page, document_id: int, *, base_url: str = "") -> None:
@@ -87,11 +92,10 @@ def is_subsequence(part: str, whole: str) -> bool:
 
 
 def test_two_people_on_two_replicas_type_at_once_and_see_the_text_the_server_stores(
-    live_stack: LiveStack, team, document, logged_in_page, console_problems
+    live_stack: LiveStack, team, document, log_in
 ):
-    alice = logged_in_page(team.owner)
-    bob = logged_in_page(team.member)
-    alice_problems, bob_problems = console_problems(alice), console_problems(bob)
+    alice = log_in(team.owner)
+    bob = log_in(team.member)
     with live_stack.another_web_replica() as replica:
         open_document(alice, document.pk)
         open_document(bob, document.pk, base_url=replica.http_url)
@@ -142,15 +146,11 @@ def test_two_people_on_two_replicas_type_at_once_and_see_the_text_the_server_sto
         expect(bob.locator("#document-status")).to_have_attribute("data-state", "saved")
         assert editor_text(bob) == final
 
-    problems = alice_problems + bob_problems
-    assert not [problem for problem in problems if "Content Security Policy" in problem]
-    assert not [problem for problem in problems if problem.startswith("uncaught")]
 
-
-def test_a_viewer_sees_the_text_but_cannot_change_it(live_stack, team, document, logged_in_page):
+def test_a_viewer_sees_the_text_but_cannot_change_it(live_stack, team, document, log_in):
     victor = UserFactory.create(username="victor")
     MembershipFactory.create(user=victor, workspace=team.workspace, role=Membership.Role.VIEWER)
-    alice = logged_in_page(team.owner)
+    alice = log_in(team.owner)
     open_document(alice, document.pk)
     type_at_end(alice, "The plan, agreed.")
     eventually(
@@ -159,7 +159,7 @@ def test_a_viewer_sees_the_text_but_cannot_change_it(live_stack, team, document,
         lambda: f"the server has {document_text_get(document_id=document.pk)!r}",
     )
 
-    viewer = logged_in_page(victor)
+    viewer = log_in(victor)
     open_document(viewer, document.pk)
 
     assert editor_text(viewer) == "The plan, agreed."
@@ -180,10 +180,9 @@ HOSTILE = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=1</scrip
 
 
 def test_the_preview_shows_sanitized_markdown_and_never_runs_html_from_the_text(
-    live_stack, team, document, logged_in_page, console_problems
+    live_stack, team, document, log_in
 ):
-    alice = logged_in_page(team.owner)
-    problems = console_problems(alice)
+    alice = log_in(team.owner)
     open_document(alice, document.pk)
 
     text = f"# Launch\n\nShip **on time**.\n\n{HOSTILE}\n"
@@ -201,13 +200,12 @@ def test_the_preview_shows_sanitized_markdown_and_never_runs_html_from_the_text(
         lambda: f"the server has {document_text_get(document_id=document.pk)!r}",
     )
     assert editor_text(alice) == text
-    assert not [problem for problem in problems if "Content Security Policy" in problem]
 
 
 def test_a_document_deleted_while_open_says_so_and_stops_editing(
-    live_stack, team, document, logged_in_page
+    live_stack, team, document, log_in
 ):
-    bob = logged_in_page(team.member)
+    bob = log_in(team.member)
     open_document(bob, document.pk)
     type_at_end(bob, "Draft")
     eventually(
@@ -229,10 +227,10 @@ def test_a_document_deleted_while_open_says_so_and_stops_editing(
 
 
 def test_edits_made_offline_are_kept_and_merge_when_the_connection_is_back(
-    live_stack, team, document, logged_in_page
+    live_stack, team, document, log_in
 ):
-    alice = logged_in_page(team.owner)
-    bob = logged_in_page(team.member)
+    alice = log_in(team.owner)
+    bob = log_in(team.member)
     network = {"up": True}
     connections: list[tuple[WebSocketRoute, WebSocketRoute]] = []
 
@@ -282,9 +280,9 @@ def test_edits_made_offline_are_kept_and_merge_when_the_connection_is_back(
 
 
 def test_logging_out_elsewhere_stops_the_editor_and_keeps_its_text(
-    live_stack, team, document, logged_in_page
+    live_stack, team, document, log_in
 ):
-    bob = logged_in_page(team.member)
+    bob = log_in(team.member)
     open_document(bob, document.pk)
     type_at_end(bob, "Draft")
     expect(bob.locator("#document-status")).to_have_attribute("data-state", "saved")
@@ -307,9 +305,9 @@ def test_logging_out_elsewhere_stops_the_editor_and_keeps_its_text(
 
 
 def test_someone_removed_from_the_workspace_is_told_and_the_editor_stops(
-    live_stack, team, document, logged_in_page
+    live_stack, team, document, log_in
 ):
-    bob = logged_in_page(team.member)
+    bob = log_in(team.member)
     open_document(bob, document.pk)
 
     membership_remove(workspace=team.workspace, user=team.member, by=team.owner)
@@ -331,9 +329,9 @@ PASTE_JS = """(size) => {
 
 
 def test_a_paste_larger_than_one_change_may_be_is_refused_with_an_error_and_nothing_is_lost(
-    live_stack, team, document, logged_in_page
+    live_stack, team, document, log_in
 ):
-    alice = logged_in_page(team.owner)
+    alice = log_in(team.owner)
     open_document(alice, document.pk)
     type_at_end(alice, "Before. ")
     alice.evaluate(PASTE_JS, 3)  # a paste of a size the server takes goes in
