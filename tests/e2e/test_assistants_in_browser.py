@@ -1,7 +1,7 @@
 """Assistants and thread settings as people see them: mention suggestions, settings shown live."""
 
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import ConsoleMessage, expect
 
 from tests.factories import AssistantFactory
 
@@ -17,7 +17,12 @@ def test_the_composer_suggests_handles_and_completes_the_one_chosen(
     bob = logged_in_page(team.member)
     open_thread(bob, team.thread.pk)
     errors: list[str] = []
-    bob.on("console", lambda message: message.type == "error" and errors.append(message.text))
+
+    def note_error(message: ConsoleMessage) -> None:
+        if message.type == "error":
+            errors.append(message.text)
+
+    bob.on("console", note_error)
 
     composer = bob.locator("#composer-body")
     composer.press_sequentially("Notes please @sc")
