@@ -32,7 +32,8 @@ import {
   keymap,
 } from "@codemirror/view";
 import { defaultKeymap, indentWithTab } from "@codemirror/commands";
-import { defaultHighlightStyle, indentOnInput, syntaxHighlighting } from "@codemirror/language";
+import { HighlightStyle, indentOnInput, syntaxHighlighting } from "@codemirror/language";
+import { tags } from "@lezer/highlight";
 import { highlightSelectionMatches, searchKeymap } from "@codemirror/search";
 import { markdown } from "@codemirror/lang-markdown";
 
@@ -73,6 +74,7 @@ function start(host) {
 
   const peers = new PeerColours(nonce);
   const editable = new Compartment();
+  const colourScheme = new Compartment();
   const view = new EditorView({
     parent: host,
     state: EditorState.create({
@@ -83,7 +85,8 @@ function start(host) {
         drawSelection(),
         dropCursor(),
         indentOnInput(),
-        syntaxHighlighting(defaultHighlightStyle, { fallback: true }),
+        syntaxHighlighting(markdownHighlight),
+        colourScheme.of(colourSchemeTheme()),
         highlightSelectionMatches(),
         EditorView.lineWrapping,
         markdown(),
@@ -103,6 +106,10 @@ function start(host) {
       ],
     }),
   });
+
+  DARK.addEventListener("change", () =>
+    view.dispatch({ effects: colourScheme.reconfigure(colourSchemeTheme()) }),
+  );
 
   function readOnlySet(reason) {
     readOnly = true;
@@ -199,6 +206,9 @@ function start(host) {
       end("You are signed out. Log in again (in another tab, to keep this text) to go on editing.");
     } else if (event.code === CLOSE_NOT_FOUND) {
       end("This document is gone, or you are no longer a member of its workspace.");
+    } else if (event.code >= 4400 && event.code < 4500) {
+      // y-websocket does not reconnect after these: the server decided, not the network.
+      end(event.reason || `The server closed the connection (${event.code}). Reload to try again.`);
     } else {
       statusShow();
     }
@@ -310,6 +320,22 @@ function tooLargeMessage(size, limit) {
     `${limit.toLocaleString("en")}). It was not made: paste it in smaller parts.`
   );
 }
+
+// Markdown's marks in the page's own colours (CSS variables), so that light and dark both read
+// well; CodeMirror's selection and cursor follow the colour scheme.
+const markdownHighlight = HighlightStyle.define([
+  { tag: tags.heading1, fontWeight: "bold", fontSize: "1.2em" },
+  { tag: [tags.heading2, tags.heading3, tags.heading4, tags.heading5, tags.heading6], fontWeight: "bold" },
+  { tag: tags.strong, fontWeight: "bold" },
+  { tag: tags.emphasis, fontStyle: "italic" },
+  { tag: tags.strikethrough, textDecoration: "line-through" },
+  { tag: tags.link, color: "var(--accent)" },
+  { tag: [tags.url, tags.processingInstruction, tags.contentSeparator, tags.labelName], color: "var(--muted)" },
+  { tag: tags.quote, fontStyle: "italic" },
+  { tag: tags.monospace, fontFamily: "ui-monospace, monospace" },
+]);
+const DARK = window.matchMedia("(prefers-color-scheme: dark)");
+const colourSchemeTheme = () => EditorView.theme({}, { dark: DARK.matches });
 
 function editableExtensions(canEdit) {
   return [EditorState.readOnly.of(!canEdit), EditorView.editable.of(canEdit)];
