@@ -31,6 +31,7 @@ from .selectors import (
     document_access_get,
     document_deleted_by,
     document_state_get,
+    write_list_active,
 )
 from .services import document_update_append, update_too_large_message
 
@@ -106,6 +107,8 @@ class DocumentConsumer(MemberSocket):
         state = await database_sync_to_async(document_state_get)(document_id=document_id)
         await self.send(bytes_data=protocol.sync_step1(get_state(state)))
         await self._publish_async(events.PRESENCE_QUERY)
+        for write in await database_sync_to_async(write_list_active)(document_id=document_id):
+            await self.send(text_data=json.dumps({"type": "write", **write}))
 
     async def topic_event(self, event: Event) -> None:
         kind = event["type"]
@@ -118,6 +121,8 @@ class DocumentConsumer(MemberSocket):
             await self.send(bytes_data=event["frame"])
         elif kind == events.PRESENCE_QUERY:
             await self.send(bytes_data=protocol.QUERY_AWARENESS)
+        elif kind == events.WRITE:
+            await self.send(text_data=json.dumps({"type": "write", **event["write"]}))
         elif kind == events.RENAMED:
             await self.send(text_data=json.dumps({"type": "renamed", "title": event["title"]}))
         elif kind == events.DELETED:

@@ -4,19 +4,39 @@ Published with ``realtime.publish`` to ``realtime.topics.document_topic``; ``sen
 the socket an event came from, which does not get it back.
 """
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from realtime.publish import publish
 from realtime.topics import document_topic
+
+if TYPE_CHECKING:
+    from .models import DocumentWrite
 
 UPDATE = "document.update"  # update: a Yjs update (bytes)
 PRESENCE = "document.presence"  # presence: an awareness update (bytes), already re-stamped
 PRESENCE_QUERY = "document.presence_query"  # a socket joined: everyone, say who you are
 RENAMED = "document.renamed"  # title
 DELETED = "document.deleted"  # by: who deleted it
+WRITE = "document.write"  # write: the assistant's write as editors show it (see write_publish)
 
 SERVER = "server"  # the sender of changes the server makes (restoring a version)
 
 
 def document_publish(document_id: int, event_type: str, **fields: Any) -> None:
     publish(document_topic(document_id), {"type": event_type, **fields})
+
+
+def write_data(write: "DocumentWrite") -> dict[str, Any]:
+    """A write as editors show it: who asked for what, and how it stands."""
+    by = write.requested_by
+    return {
+        "id": write.pk,
+        "status": write.status,
+        "instruction": write.instruction,
+        "by": (by.get_full_name() or by.get_username()) if by else "",
+        "error": write.error,
+    }
+
+
+def write_publish(write: "DocumentWrite") -> None:
+    document_publish(write.document_id, WRITE, write=write_data(write))

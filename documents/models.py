@@ -91,3 +91,58 @@ class DocumentVersion(models.Model):
     @property
     def is_automatic(self) -> bool:
         return not self.name
+
+
+class DocumentWrite(models.Model):
+    """The assistant writing into a document at a member's request, live, as a co-author.
+
+    Its text enters the document as CRDT edits while it is generated (each frame is an update
+    in the log), so what was written is never lost: a stop or a crash ends the write, and the
+    document keeps every word that reached it.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        WRITING = "writing", "Writing"
+        DONE = "done", "Done"
+        STOPPED = "stopped", "Stopped"
+        INTERRUPTED = "interrupted", "Interrupted"
+        FAILED = "failed", "Failed"
+
+    ACTIVE_STATUSES = (Status.QUEUED, Status.WRITING)
+
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="writes")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    instruction = models.TextField()
+    anchor = models.JSONField(
+        null=True, blank=True, help_text="Where to write: a Yjs relative position (JSON)."
+    )
+    head = models.JSONField(
+        null=True, blank=True, help_text="With anchor, the selection to rewrite."
+    )
+    source_thread = models.ForeignKey(
+        "chat.Thread",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="A thread the assistant drafts from.",
+    )
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
+    written = models.TextField(blank=True, help_text="What the assistant wrote (saved ~1/s).")
+    error = models.TextField(blank=True)
+    stopped_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Write into {self.document}: {self.instruction[:50]}"

@@ -129,6 +129,12 @@ def awareness(update: bytes) -> bytes:
 QUERY_AWARENESS = _var_uint(MESSAGE_QUERY_AWARENESS)
 
 
+def state_vector_read(state_vector: bytes) -> dict[int, int]:
+    """``{client: clock}``: how many items of each client a state holds."""
+    reader = _Reader(state_vector)
+    return {reader.var_uint(): reader.var_uint() for _ in range(reader.var_uint())}
+
+
 @dataclass(frozen=True)
 class Presence:
     """One client's awareness entry: ``state`` None means "gone"."""

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
@@ -11,8 +12,9 @@ from django.utils import timezone
 
 from workspace.models import Membership, Workspace
 
+from . import events
 from .crdt import doc_from, state_merge, text_of
-from .models import Document, DocumentUpdate, DocumentVersion
+from .models import Document, DocumentUpdate, DocumentVersion, DocumentWrite
 
 
 def document_list(*, workspace: Workspace) -> QuerySet[Document]:
@@ -94,3 +96,18 @@ def version_get(*, document: Document, version_id: int) -> DocumentVersion:
         return document.versions.select_related("created_by").get(pk=version_id)
     except DocumentVersion.DoesNotExist as exc:
         raise Http404("No such version.") from exc
+
+
+def write_list_active(*, document_id: int) -> list[dict[str, Any]]:
+    """The assistant's writes into the document that are queued or being written."""
+    writes = DocumentWrite.objects.filter(
+        document_id=document_id, status__in=DocumentWrite.ACTIVE_STATUSES
+    ).select_related("requested_by")
+    return [events.write_data(write) for write in writes.order_by("created_at")]
+
+
+def write_get(*, document: Document, write_id: int) -> DocumentWrite:
+    try:
+        return document.writes.get(pk=write_id)
+    except DocumentWrite.DoesNotExist as exc:
+        raise Http404("No such write.") from exc

@@ -13,8 +13,9 @@ from workspace.models import Workspace
 
 from . import events
 from .crdt import EMPTY_UPDATE, doc_from, text_of, text_replace_update, update_check
-from .models import Document, DocumentUpdate, DocumentVersion
+from .models import Document, DocumentUpdate, DocumentVersion, DocumentWrite
 from .selectors import document_purge_before, document_state_get
+from .writes import write_stop, writes_interrupt_stale
 
 
 def document_create(*, workspace: Workspace, title: str, created_by: User) -> Document:
@@ -30,10 +31,13 @@ def document_rename(*, document: Document, title: str) -> None:
 
 
 def document_delete(*, document: Document, deleted_by: User) -> None:
-    """Delete for now: restorable for DOCUMENT_RESTORE_DAYS; open editors are told and closed."""
+    """Delete for now: restorable for DOCUMENT_RESTORE_DAYS; open editors are told and closed,
+    and the assistant stops writing into it."""
     document.deleted_at = timezone.now()
     document.deleted_by = deleted_by
     document.save(update_fields=["deleted_at", "deleted_by"])
+    for write in document.writes.filter(status__in=DocumentWrite.ACTIVE_STATUSES):
+        write_stop(write=write, by=deleted_by)
     by = deleted_by.get_full_name() or deleted_by.get_username()
     transaction.on_commit(lambda: events.document_publish(document.pk, events.DELETED, by=by))
 
@@ -135,6 +139,7 @@ def documents_tidy() -> None:
         if row["newest"] <= quiet_since or row["count"] >= settings.DOCUMENT_COMPACT_AFTER_UPDATES:
             document_compact(document_id=row["document_id"])
     Document.objects.deleted().filter(deleted_at__lt=document_purge_before()).delete()
+    writes_interrupt_stale(silent_for=timedelta(seconds=settings.REPLY_STALE_AFTER_S))
 
 
 def version_create(*, document: Document, name: str, created_by: User) -> DocumentVersion:

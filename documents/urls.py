@@ -9,6 +9,13 @@ urlpatterns = [
     path("d/<int:document_id>/delete/", views.document_delete_view, name="document-delete"),
     path("d/<int:document_id>/restore/", views.document_restore_view, name="document-restore"),
     path("d/<int:document_id>/preview/", views.document_preview_view, name="document-preview"),
+    path("d/<int:document_id>/write/", views.write_request_view, name="document-write"),
+    path(
+        "d/<int:document_id>/writes/<int:write_id>/stop/",
+        views.write_stop_view,
+        name="document-write-stop",
+    ),
+    path("t/<int:thread_id>/draft/", views.thread_draft_view, name="thread-draft"),
     path("d/<int:document_id>/versions/", views.version_create_view, name="version-create"),
     path(
         "d/<int:document_id>/versions/<int:version_id>/",

@@ -1,23 +1,31 @@
 """Document pages. The content is edited over the document socket; these views do the rest."""
 
+import json
 from collections.abc import Callable
 from functools import wraps
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
-from django.http import HttpResponse
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from chat.markdown import markdown_to_html
+from chat.selectors import thread_get_for_member
 from workspace.http import AuthenticatedHttpRequest
 from workspace.models import Membership
 from workspace.selectors import workspace_get_for_member
 
 from .forms import DocumentTitleForm, VersionForm
 from .presence import person_colour
-from .selectors import DocumentAccess, document_access_get, version_get, version_list
+from .selectors import (
+    DocumentAccess,
+    document_access_get,
+    version_get,
+    version_list,
+    write_get,
+)
 from .services import (
     document_create,
     document_delete,
@@ -26,8 +34,13 @@ from .services import (
     version_create,
     version_restore,
 )
+from .writes import write_request, write_stop
 
 VIEWERS_CANNOT = "Viewers can read documents but not change them."
+DRAFT_INSTRUCTION = (
+    "Draft a document from the conversation: a title line, then the decisions made, the open "
+    "questions, and the next steps with who does them."
+)
 DocumentView = Callable[..., HttpResponse]
 
 
@@ -120,6 +133,69 @@ def document_preview_view(request: AuthenticatedHttpRequest, document_id: int) -
     if len(text) > settings.DOCUMENT_MAX_BYTES:
         return HttpResponse("Too long to preview.", status=413)
     return HttpResponse(markdown_to_html(text))
+
+
+@login_required
+@require_POST
+@editors_only
+def write_request_view(request: AuthenticatedHttpRequest, access: DocumentAccess) -> JsonResponse:
+    """Ask the assistant to write at the cursor (``anchor``) or rewrite the selection
+    (``anchor`` to ``head``): Yjs relative positions, as JSON in form fields."""
+    try:
+        anchor, head = (_json_field(request, name) for name in ("anchor", "head"))
+        write = write_request(
+            document=access.document,
+            by=request.user,
+            instruction=request.POST.get("instruction", ""),
+            anchor=anchor,
+            head=head,
+        )
+    except ValidationError as exc:
+        return JsonResponse({"error": " ".join(exc.messages)}, status=400)
+    return JsonResponse({"id": write.pk, "status": write.status}, status=202)
+
+
+def _json_field(request: AuthenticatedHttpRequest, name: str) -> object:
+    raw = request.POST.get(name, "")
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError as exc:
+        raise ValidationError(f"The {name} position could not be read.") from exc
+
+
+@login_required
+@require_POST
+@editors_only
+def write_stop_view(
+    request: AuthenticatedHttpRequest, access: DocumentAccess, write_id: int
+) -> JsonResponse:
+    write = write_get(document=access.document, write_id=write_id)
+    try:
+        stopping = write_stop(write=write, by=request.user)
+    except ValidationError as exc:
+        return JsonResponse({"error": " ".join(exc.messages)}, status=503)
+    if not stopping:
+        return JsonResponse({"error": "This write has already ended."}, status=409)
+    return JsonResponse({"id": write.pk}, status=202)
+
+
+@login_required
+@require_POST
+def thread_draft_view(request: AuthenticatedHttpRequest, thread_id: int) -> HttpResponse:
+    """A new document, drafted by the assistant from the thread's conversation."""
+    thread = thread_get_for_member(user=request.user, thread_id=thread_id)
+    role = thread.workspace.memberships.get(user=request.user).role
+    if role == Membership.Role.VIEWER:
+        raise PermissionDenied(VIEWERS_CANNOT)
+    document = document_create(
+        workspace=thread.workspace, title=f"Draft: {thread.title}"[:200], created_by=request.user
+    )
+    write_request(
+        document=document, by=request.user, instruction=DRAFT_INSTRUCTION, source_thread=thread
+    )
+    return redirect("document-detail", document_id=document.pk)
 
 
 @login_required

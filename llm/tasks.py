@@ -2,6 +2,7 @@
 
 from celery import shared_task
 
+from .document_writing import document_write_generate
 from .generation import reply_generate
 
 
@@ -9,3 +10,9 @@ from .generation import reply_generate
 def generate_reply(reply_id: int) -> None:
     """Generate an assistant reply. Safe to run twice: only a queued reply is generated."""
     reply_generate(reply_id=reply_id)
+
+
+@shared_task(name="llm.write_document", ignore_result=True)
+def write_document(write_id: int) -> None:
+    """Write into a document as its co-author. Safe to run twice: only a queued write runs."""
+    document_write_generate(write_id=write_id)
