@@ -137,6 +137,8 @@ function start(host) {
       provider.disconnect();
     } else if (notice.type === "renamed" && ui.title) {
       ui.title.textContent = notice.title;
+    } else if (notice.type === "write") {
+      writes.show(notice);
     }
   }
 
@@ -234,6 +236,21 @@ function start(host) {
   provider.awareness.on("change", presenceShow);
   presenceShow();
 
+  // --- The assistant as co-author ---------------------------------------------------------
+  const writes = new Writes(ui.writes, ui.ask, () => readOnly);
+  ui.ask?.addEventListener("submit", (event) => {
+    event.preventDefault();
+    if (readOnly) return;
+    // At the cursor, or over the selection (which CodeMirror keeps while the form has focus).
+    const { anchor, head, empty } = view.state.selection.main;
+    const position = (index) =>
+      JSON.stringify(Y.relativePositionToJSON(Y.createRelativePositionFromTypeIndex(ytext, index)));
+    writes.ask({
+      anchor: position(empty ? head : Math.min(anchor, head)),
+      head: empty ? "" : position(Math.max(anchor, head)),
+    });
+  });
+
   // --- Preview ----------------------------------------------------------------------------
   const preview = new Preview(ui.preview, data.previewUrl, csrfToken());
   ytext.observe(() => preview.schedule(ytext.toString()));
@@ -257,6 +274,8 @@ function pageParts(host) {
     error: document.getElementById("document-error"),
     preview: document.getElementById("document-preview"),
     title: document.getElementById("document-title"),
+    ask: document.getElementById("document-ask"),
+    writes: document.getElementById("document-writes"),
     presence,
   };
 }
@@ -523,6 +542,117 @@ function presenceRender(list, awareness, peers) {
       return item;
     });
   list.replaceChildren(...items);
+}
+
+// --- The assistant's writes ---------------------------------------------------------------
+// The form #document-ask asks the assistant to write (data-write-url); the socket tells every
+// editor how each write stands ({"type": "write", id, status, instruction, by, error}), and
+// #document-writes lists them, with a Stop button (data-stop-url, for write 0) while active.
+const WRITE_ACTIVE = new Set(["queued", "writing"]);
+const WRITE_STATES = {
+  queued: "waiting for the assistant",
+  writing: "the assistant is writing…",
+  done: "done",
+  stopped: "stopped",
+  interrupted: "interrupted (what was written is kept)",
+  failed: "failed",
+};
+const WRITE_ENDED_SHOWN_MS = 20_000;
+
+class Writes {
+  constructor(list, form, readOnly) {
+    this.list = list;
+    this.form = form;
+    this.readOnly = readOnly;
+    this.items = new Map();
+    this.error = form?.querySelector(".error");
+  }
+
+  async ask(positions) {
+    const form = this.form;
+    const body = new URLSearchParams(new FormData(form));
+    for (const [name, value] of Object.entries(positions)) if (value) body.set(name, value);
+    const button = form.querySelector("button[type=submit]");
+    button.disabled = true;
+    try {
+      const answer = await postJson(form.dataset.writeUrl, body);
+      if (answer.ok) {
+        form.reset();
+        this.errorShow("");
+      } else {
+        this.errorShow(answer.data.error || `The request failed (${answer.status}).`);
+      }
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  async stop(id, button) {
+    button.disabled = true;
+    button.textContent = "Stopping…";
+    const url = this.form.dataset.stopUrl.replace(/\/0\/stop\/$/, `/${id}/stop/`);
+    const answer = await postJson(url, new URLSearchParams()); // (an empty multipart body is a 400)
+    if (!answer.ok && answer.status !== 409) {
+      button.disabled = false;
+      button.textContent = "Stop";
+      this.errorShow(answer.data.error || `Could not stop it (${answer.status}).`);
+    }
+  }
+
+  show(write) {
+    if (!this.list || typeof write.id !== "number") return;
+    let item = this.items.get(write.id);
+    if (!item) {
+      item = document.createElement("li");
+      item.className = "write";
+      this.items.set(write.id, item);
+      this.list.append(item);
+    }
+    item.dataset.status = write.status;
+    const asked = document.createElement("span");
+    asked.textContent = `${write.by || "Someone"} asked the assistant: “${write.instruction}”`;
+    const state = document.createElement("span");
+    state.className = "state";
+    state.textContent = WRITE_STATES[write.status] || write.status;
+    if (write.error) state.textContent += `: ${write.error}`;
+    item.replaceChildren(asked, " ", state);
+    if (WRITE_ACTIVE.has(write.status) && this.form && !this.readOnly()) {
+      const stop = document.createElement("button");
+      stop.type = "button";
+      stop.className = "stop";
+      stop.textContent = "Stop";
+      stop.addEventListener("click", () => this.stop(write.id, stop));
+      item.append(" ", stop);
+    } else if (!WRITE_ACTIVE.has(write.status)) {
+      window.setTimeout(() => {
+        if (item.dataset.status === write.status) {
+          item.remove();
+          this.items.delete(write.id);
+        }
+      }, WRITE_ENDED_SHOWN_MS);
+    }
+  }
+
+  errorShow(message) {
+    if (!this.error) return;
+    this.error.textContent = message;
+  }
+}
+
+async function postJson(url, body) {
+  const response = await fetch(url, {
+    method: "POST",
+    headers: { "X-CSRFToken": csrfToken(), Accept: "application/json" },
+    body,
+    credentials: "same-origin",
+  });
+  let data = {};
+  try {
+    data = await response.json();
+  } catch {
+    // not JSON: an error page; the status says enough
+  }
+  return { ok: response.ok, status: response.status, data };
 }
 
 // --- Markdown preview ---------------------------------------------------------------------

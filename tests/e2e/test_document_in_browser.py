@@ -9,7 +9,7 @@ import pytest
 from django.conf import settings
 from playwright.sync_api import Page, WebSocketRoute, expect
 
-from documents.models import Document
+from documents.models import Document, DocumentWrite
 from documents.selectors import document_text_get
 from documents.services import document_create, document_delete
 from harness.live_stack import LiveStack
@@ -163,6 +163,7 @@ def test_a_viewer_sees_the_text_but_cannot_change_it(live_stack, team, document,
     open_document(viewer, document.pk)
 
     assert editor_text(viewer) == "The plan, agreed."
+    expect(viewer.locator("#document-ask")).to_have_count(0)  # nor can they ask the assistant
     content = viewer.locator("#document-editor .cm-content")
     expect(content).to_have_attribute("contenteditable", "false")
     content.click()
@@ -170,6 +171,7 @@ def test_a_viewer_sees_the_text_but_cannot_change_it(live_stack, team, document,
     viewer.keyboard.type(" Not by me.")
     viewer.keyboard.press("Backspace")
     assert editor_text(viewer) == "The plan, agreed."
+    expect(viewer.locator("#document-ask")).to_have_count(0)  # nor can they ask the assistant
     expect(alice.locator("#document-presence")).to_contain_text("victor")
     time.sleep(0.5)  # anything the viewer's editor sent would be stored by now
     assert document_text_get(document_id=document.pk) == "The plan, agreed."
@@ -353,3 +355,78 @@ def test_a_paste_larger_than_one_change_may_be_is_refused_with_an_error_and_noth
     expect(alice.locator("#document-status")).to_have_attribute("data-state", "saved")
     expect(error).to_be_hidden()
     assert editor_text(alice) == "Before. xxx After."
+
+
+MODEL_TIMEOUT_MS = 180_000
+TEXT_LONGER_THAN_JS = f"(length) => ({EDITOR_TEXT_JS})().length > length"
+HEADING = "# Launch plan\n\n"
+
+
+def ask_the_assistant(page: Page, instruction: str) -> None:
+    form = page.locator("#document-ask")
+    form.get_by_label("What the assistant should write").fill(instruction)
+    form.get_by_role("button", name="Ask the assistant").click()
+    expect(form.get_by_label("What the assistant should write")).to_have_value("")
+
+
+def test_the_assistant_writes_at_the_cursor_while_someone_types_elsewhere_and_both_stay(
+    live_stack, team, document, log_in
+):
+    alice = log_in(team.owner)
+    bob = log_in(team.member)
+    open_document(alice, document.pk)
+    open_document(bob, document.pk)
+    type_at_end(alice, HEADING)
+
+    ask_the_assistant(alice, "Write three sentences about launching the product on Friday.")
+
+    write = bob.locator("#document-writes .write")
+    expect(write).to_contain_text("alice asked the assistant")
+    bob.wait_for_function(TEXT_LONGER_THAN_JS, arg=len(HEADING), timeout=MODEL_TIMEOUT_MS)
+    bob.locator("#document-editor .cm-content").click()
+    bob.keyboard.press("Control+Home")
+    bob.keyboard.type("DRAFT ")  # while the assistant writes further down
+    for page in (alice, bob):
+        expect(page.locator("#document-writes .write")).to_have_attribute(
+            "data-status", "done", timeout=MODEL_TIMEOUT_MS
+        )
+
+    written = DocumentWrite.objects.get(document=document).written
+    assert written.strip()
+
+    def converged() -> bool:
+        stored = document_text_get(document_id=document.pk)
+        return editor_text(alice) == stored == editor_text(bob)
+
+    eventually(bob, converged, lambda: f"alice: {editor_text(alice)!r}, bob: {editor_text(bob)!r}")
+    stored = document_text_get(document_id=document.pk)
+    assert stored.startswith("DRAFT " + HEADING)
+    assert written in stored
+
+
+def test_any_editor_stops_the_assistant_midway_and_what_it_wrote_stays(
+    live_stack, team, document, log_in
+):
+    alice = log_in(team.owner)
+    bob = log_in(team.member)
+    open_document(alice, document.pk)
+    open_document(bob, document.pk)
+
+    ask_the_assistant(alice, "Write a long, detailed essay about release planning.")
+    bob.wait_for_function(TEXT_LONGER_THAN_JS, arg=40, timeout=MODEL_TIMEOUT_MS)
+    bob.screenshot(path=str(SCREENSHOT.with_name("document-assistant.png")))
+    bob.locator("#document-writes .write").get_by_role("button", name="Stop").click()
+
+    for page in (alice, bob):
+        write = page.locator("#document-writes .write")
+        expect(write).to_have_attribute("data-status", "stopped", timeout=30_000)
+        expect(write.get_by_role("button", name="Stop")).to_have_count(0)
+    stopped = DocumentWrite.objects.get(document=document)
+    assert stopped.status == DocumentWrite.Status.STOPPED
+    assert stopped.stopped_by == team.member
+
+    def converged() -> bool:
+        stored = document_text_get(document_id=document.pk)
+        return len(stored) > 40 and editor_text(alice) == stored == editor_text(bob)
+
+    eventually(bob, converged, lambda: f"alice: {editor_text(alice)!r}, bob: {editor_text(bob)!r}")
