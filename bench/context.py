@@ -37,6 +37,12 @@ class Config:
     long_thread_messages: int = 5000
     long_thread_opens: int = 20
     reconnect_new_events: int = 10
+    document_editors: tuple[int, ...] = (2, 20)
+    document_typing_s: float = 20.0
+    document_typing_hz: float = 5.0  # characters a second per editor: a brisk typist
+    document_log_updates: int = 10_000
+    document_opens: int = 10
+    document_typists: int = 5
 
     @classmethod
     def for_run(cls, *, smoke: bool) -> "Config":
@@ -63,6 +69,11 @@ class Config:
             long_thread_messages=200,
             long_thread_opens=2,
             reconnect_new_events=3,
+            document_editors=(2, 4),
+            document_typing_s=2.0,
+            document_log_updates=300,
+            document_opens=2,
+            document_typists=2,
         )
 
 

@@ -41,14 +41,16 @@ def reference_model() -> LoadedModel:
     return model_load(model_spec_from_settings())
 
 
-def prompt_for(model: LoadedModel, turns: Sequence[Turn]) -> list[int]:
-    """The prompt the worker builds for a thread of ``turns`` (a short thread fits whole)."""
-    system = settings.LLM_SYSTEM_PROMPT.replace("{name}", settings.ASSISTANT_NAME)
+def prompt_for(model: LoadedModel, turns: Sequence[Turn], system: str | None = None) -> list[int]:
+    """The prompt the worker builds for a thread of ``turns`` (a short thread fits whole), or
+    for another request with its own ``system`` instructions (a document write)."""
+    if system is None:
+        system = settings.LLM_SYSTEM_PROMPT.replace("{name}", settings.ASSISTANT_NAME)
     return model.prompt_tokens(system=system, turns=turns, assistant_name=settings.ASSISTANT_NAME)
 
 
-def plain_run(model: LoadedModel, turns: Sequence[Turn]) -> PlainRun:
-    prompt = prompt_for(model, turns)
+def plain_run(model: LoadedModel, turns: Sequence[Turn], system: str | None = None) -> PlainRun:
+    prompt = prompt_for(model, turns, system)
     from llama_cpp import StoppingCriteriaList
 
     stop = stop_strings(speakers={t.speaker for t in turns if not t.is_assistant})

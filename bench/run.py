@@ -82,6 +82,7 @@ def _run(*, smoke: bool, env: environment.BenchEnvironment) -> dict[str, Any]:
     from . import (
         measure_chat,
         measure_db_writes,
+        measure_documents,
         measure_efficiency,
         measure_fanout,
         measure_long_thread,
@@ -132,6 +133,7 @@ def _run(*, smoke: bool, env: environment.BenchEnvironment) -> dict[str, Any]:
         bench.progress(f"   p50 {chat['p50']} ms, p99 {chat['p99']} ms at {chat['members']}")
         bench.progress(f"8. a thread of {config.long_thread_messages} messages: open, reconnect")
         long_thread = measure_long_thread.measure(bench)
+        documents = measure_documents.measure(bench)
     finally:
         pool.shutdown()
         stack.close()
@@ -155,6 +157,9 @@ def _run(*, smoke: bool, env: environment.BenchEnvironment) -> dict[str, Any]:
         "db_writes_per_generation": writes,
         "stop_latency_ms": stop,
         **long_thread,
+        "document_edit_propagation_ms": documents["document_edit_propagation_ms"],
+        "document_open_ms": documents["document_open_ms"],
+        "assistant_document_efficiency": documents["assistant_document_efficiency"],
         "baselines": {
             "per_token_sends": {
                 "efficiency": per_token["efficiency"],
@@ -171,6 +176,7 @@ def _run(*, smoke: bool, env: environment.BenchEnvironment) -> dict[str, Any]:
             "per_token_generation_runs": per_token["runs"],
             "one_model_thread_generation_runs": one_thread["runs"],
             "memory": fanout["memory"],
+            "assistant_document": documents["assistant_document"],
         },
     }
 

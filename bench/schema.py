@@ -43,6 +43,12 @@ _FIELDS: dict[str, dict[str, Check] | Check] = {
     "memory_per_connection_kib": _number,
     "db_writes_per_generation": {"writes": _int, "generation_s": _number},
     "long_thread_open_ms": {"messages": _int, "p50": _number, "p95": _number},
+    "document_open_ms": {
+        "updates": _int,
+        "before_compaction": _number,
+        "after_compaction": _number,
+    },
+    "assistant_document_efficiency": lambda v: v is None or _number(v),
     "reconnect_catch_up": {
         "messages_in_thread": _int,
         "new_events": _int,
@@ -59,6 +65,13 @@ _FANOUT: dict[str, Check] = {
     "all_in_order": lambda v: isinstance(v, bool),
 }
 _PERCENTILES: dict[str, Check] = {"p50": _number, "p95": _number}
+_PROPAGATION: dict[str, Check] = {
+    "editors": _int,
+    "replicas": _int,
+    "p50": _number,
+    "p99": _number,
+    "converged": lambda v: isinstance(v, bool),
+}
 
 
 def _check_dict(value: Any, fields: dict[str, Check], where: str) -> list[str]:
@@ -85,19 +98,26 @@ def _top_level(results: dict[str, Any]) -> list[str]:
     return found
 
 
+def _check_points(results: dict[str, Any], key: str, fields: dict[str, Check]) -> list[str]:
+    """``results[key]`` is a non-empty list of objects with ``fields``."""
+    points = results.get(key)
+    if not isinstance(points, list) or not points:
+        return [f"{key}: expected a non-empty list"]
+    found = []
+    for i, point in enumerate(points):
+        found += _check_dict(point, fields, f"{key}[{i}]")
+    return found
+
+
 def problems(results: Any) -> list[str]:
     """Everything wrong with the shape of ``results``; empty when it is valid."""
     if not isinstance(results, dict):
         return ["results: expected an object"]
     found = _top_level(results)
-    fanout = results.get("fanout")
-    if not isinstance(fanout, list) or not fanout:
-        found.append("fanout: expected a non-empty list")
-    else:
-        for i, point in enumerate(fanout):
-            found += _check_dict(point, _FANOUT, f"fanout[{i}]")
+    found += _check_points(results, "fanout", _FANOUT)
     for i, point in enumerate(results.get("fanout_slower_frames", [])):
         found += _check_dict(point, _FANOUT, f"fanout_slower_frames[{i}]")
+    found += _check_points(results, "document_edit_propagation_ms", _PROPAGATION)
     if "stop_latency_ms" not in results:
         found.append("stop_latency_ms: missing (null when there is no stop)")
     elif results["stop_latency_ms"] is not None:

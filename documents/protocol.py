@@ -43,7 +43,9 @@ class Incoming:
     payload: bytes = b""
 
 
-class _Reader:
+class Reader:
+    """lib0's variable-length encoding, read from the front of ``data``."""
+
     def __init__(self, data: bytes) -> None:
         self._data = data
         self._at = 0
@@ -91,7 +93,7 @@ def _var_bytes(data: bytes) -> bytes:
 
 
 def message_read(frame: bytes) -> Incoming:
-    reader = _Reader(frame)
+    reader = Reader(frame)
     message_type = reader.var_uint()
     if message_type == MESSAGE_SYNC:
         step = reader.var_uint()
@@ -131,7 +133,7 @@ QUERY_AWARENESS = _var_uint(MESSAGE_QUERY_AWARENESS)
 
 def state_vector_read(state_vector: bytes) -> dict[int, int]:
     """``{client: clock}``: how many items of each client a state holds."""
-    reader = _Reader(state_vector)
+    reader = Reader(state_vector)
     return {reader.var_uint(): reader.var_uint() for _ in range(reader.var_uint())}
 
 
@@ -145,7 +147,7 @@ class Presence:
 
 
 def awareness_read(update: bytes) -> list[Presence]:
-    reader = _Reader(update)
+    reader = Reader(update)
     entries = []
     for _ in range(reader.var_uint()):
         client_id, clock = reader.var_uint(), reader.var_uint()

@@ -38,6 +38,15 @@ def _valid() -> dict:
         "db_writes_per_generation": {"writes": 12, "generation_s": 11.2},
         "stop_latency_ms": None,
         "long_thread_open_ms": {"messages": 5000, "p50": 120.0, "p95": 180.0},
+        "document_edit_propagation_ms": [
+            {"editors": 20, "replicas": 2, "p50": 9.0, "p99": 31.0, "converged": True}
+        ],
+        "document_open_ms": {
+            "updates": 10000,
+            "before_compaction": 410.0,
+            "after_compaction": 20.0,
+        },
+        "assistant_document_efficiency": 0.97,
         "reconnect_catch_up": {
             "messages_in_thread": 5010,
             "new_events": 10,
