@@ -188,3 +188,9 @@ def test_drafting_from_a_thread_makes_a_document_the_assistant_writes(
     write = document.writes.get()
     assert write.source_thread == team.thread
     assert sent_tasks == [("llm.write_document", [write.pk])]
+
+
+def test_the_thread_page_offers_to_draft_a_document(client, team):
+    client.force_login(team.member)
+    page = client.get(reverse("thread-detail", args=[team.thread.pk])).text
+    assert f'action="{reverse("thread-draft", args=[team.thread.pk])}"' in page
