@@ -32,6 +32,21 @@ EDITOR_TEXT_JS = """() => Array.from(document.querySelectorAll("#document-editor
 }).join("\\n")"""
 
 
+@pytest.fixture(scope="module", autouse=True)
+def editor_bundle_built() -> None:
+    """The editor is a bundle built from static/src, not a committed file: say so if absent."""
+    bundle = Path(settings.BASE_DIR) / "static" / "dist" / "document-editor.js"
+    sources = (Path(settings.BASE_DIR) / "static" / "src").glob("*.js")
+    if not bundle.is_file() or any(
+        source.stat().st_mtime > bundle.stat().st_mtime for source in sources
+    ):
+        pytest.fail(
+            f"{bundle} is missing or older than static/src: build it with "
+            f"`make {bundle.relative_to(settings.BASE_DIR)}` (`make test` and `make install` do).",
+            pytrace=False,
+        )
+
+
 @pytest.fixture
 def document(team) -> Document:
     return document_create(workspace=team.workspace, title="Launch plan", created_by=team.owner)
