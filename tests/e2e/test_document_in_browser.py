@@ -445,3 +445,42 @@ def test_any_editor_stops_the_assistant_midway_and_what_it_wrote_stays(
         return len(stored) > 40 and editor_text(alice) == stored == editor_text(bob)
 
     eventually(bob, converged, lambda: f"alice: {editor_text(alice)!r}, bob: {editor_text(bob)!r}")
+
+
+def test_restoring_a_version_changes_the_text_in_every_open_editor(
+    live_stack, team, document, log_in
+):
+    alice = log_in(team.owner)
+    bob = log_in(team.member)
+    open_document(alice, document.pk)
+    open_document(bob, document.pk)
+    type_at_end(alice, "Ship on Friday.")
+    expect(alice.locator("#document-status")).to_have_attribute("data-state", "saved")
+    alice.get_by_label("Version name").fill("Friday plan")
+    with alice.expect_navigation():
+        alice.get_by_role("button", name="Save version").click()
+    expect(alice.locator("#document-status")).to_have_attribute("data-state", "saved")
+    type_at_end(alice, " No: Monday.")
+    eventually(
+        bob,
+        lambda: editor_text(bob) == "Ship on Friday. No: Monday.",
+        lambda: f"bob sees {editor_text(bob)!r}",
+    )
+
+    alice.get_by_role("link", name="Friday plan").click()
+    with alice.expect_navigation():
+        alice.get_by_role("button", name="Restore this version").click()
+
+    eventually(
+        bob,
+        lambda: editor_text(bob) == "Ship on Friday." == editor_text(alice),
+        lambda: f"bob sees {editor_text(bob)!r}, alice {editor_text(alice)!r}",
+    )
+    assert document_text_get(document_id=document.pk) == "Ship on Friday."
+    type_at_end(bob, " Agreed.")  # and editing goes on from there
+    eventually(
+        alice,
+        lambda: document_text_get(document_id=document.pk) == "Ship on Friday. Agreed.",
+        lambda: f"the server has {document_text_get(document_id=document.pk)!r}",
+    )
+    expect(alice.locator("#document-editor")).to_contain_text("Ship on Friday. Agreed.")
