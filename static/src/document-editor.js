@@ -116,6 +116,7 @@ function start(host) {
     passingError = false;
     view.dispatch({ effects: editable.reconfigure(editableExtensions(false)) });
     host.dataset.readOnly = "true";
+    if (ui.ask) ui.ask.hidden = true; // nor may they ask the assistant to write
     if (reason) showError(ui, reason);
   }
 

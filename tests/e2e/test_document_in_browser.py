@@ -240,6 +240,7 @@ def test_a_document_deleted_while_open_says_so_and_stops_editing(
         "contenteditable", "false"
     )
     expect(bob.locator("#document-status")).to_have_attribute("data-state", "closed")
+    expect(bob.locator("#document-ask")).to_be_hidden()
     assert editor_text(bob) == "Draft"
 
 
