@@ -7,7 +7,7 @@ import importlib.util
 import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from functools import cache
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -175,8 +175,16 @@ class LoadedModel:
         return pieces(), counter.completion
 
 
-@cache
+# Models a worker process keeps loaded: one worker serves every assistant's model (per-model
+# workers are not built yet), so without a bound each model, and each change of a model's
+# settings in the admin, would stay in memory for the process's life.
+MODELS_KEPT_LOADED = 3
+
+
+@lru_cache(maxsize=MODELS_KEPT_LOADED)
 def model_load(spec: ModelSpec) -> LoadedModel:
+    """The model ``spec`` names, loaded once and kept while it is among the most recently used
+    (a worker generates one answer at a time, so an evicted model is not in use)."""
     logger.info(
         "Loading model %s (n_ctx=%d, n_gpu_layers=%d)", spec.path, spec.n_ctx, spec.n_gpu_layers
     )

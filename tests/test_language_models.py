@@ -7,8 +7,9 @@ import pytest
 from django.core.management import call_command
 from django.urls import reverse
 
+import llm.model
 from llm.gguf import gguf_read
-from llm.model import bundled_model_path
+from llm.model import MODELS_KEPT_LOADED, ModelSpec, bundled_model_path, model_load
 from llm.models import LanguageModel
 from llm.services import (
     language_model_ready,
@@ -178,3 +179,27 @@ def test_the_admin_shows_why_a_model_is_unavailable_and_checks_again(admin_clien
     )
     model.refresh_from_db()
     assert model.available
+
+
+def test_a_worker_keeps_only_its_most_recently_used_models_loaded(monkeypatch, tmp_path):
+    loads: list[ModelSpec] = []
+
+    def load(spec: ModelSpec) -> ModelSpec:
+        loads.append(spec)
+        return spec
+
+    monkeypatch.setattr(llm.model, "LoadedModel", load)
+    model_load.cache_clear()
+    specs = [
+        ModelSpec(path=tmp_path / f"{n}.gguf", name=str(n), n_ctx=512, n_threads=1, n_gpu_layers=0)
+        for n in range(MODELS_KEPT_LOADED + 1)
+    ]
+    try:
+        for spec in specs:
+            model_load(spec)
+        model_load(specs[-1])  # still loaded
+        model_load(specs[0])  # the least recently used: let go, so loaded again
+    finally:
+        model_load.cache_clear()
+
+    assert loads == [*specs, specs[0]]
