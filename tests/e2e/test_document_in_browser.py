@@ -485,3 +485,17 @@ def test_restoring_a_version_changes_the_text_in_every_open_editor(
         lambda: f"the server has {document_text_get(document_id=document.pk)!r}",
     )
     expect(alice.locator("#document-editor")).to_contain_text("Ship on Friday. Agreed.")
+
+
+def test_a_rename_shows_in_every_open_editor(live_stack, team, document, log_in):
+    alice = log_in(team.owner)
+    bob = log_in(team.member)
+    open_document(alice, document.pk)
+    open_document(bob, document.pk)
+
+    alice.get_by_label("Title").fill("Launch plan, final")
+    with alice.expect_navigation():
+        alice.get_by_role("button", name="Rename").click()
+
+    expect(bob.locator("#document-title")).to_have_text("Launch plan, final")
+    expect(bob.locator("#document-status")).to_have_attribute("data-state", "saved")
