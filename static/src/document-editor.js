@@ -137,7 +137,11 @@ function start(host) {
       end(notice.message);
       provider.disconnect();
     } else if (notice.type === "renamed" && ui.title) {
+      const before = ui.title.textContent;
       ui.title.textContent = notice.title;
+      if (document.title.startsWith(before)) {
+        document.title = notice.title + document.title.slice(before.length); // the tab too
+      }
     } else if (notice.type === "write") {
       writes.show(notice);
     }

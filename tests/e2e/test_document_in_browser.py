@@ -498,4 +498,5 @@ def test_a_rename_shows_in_every_open_editor(live_stack, team, document, log_in)
         alice.get_by_role("button", name="Rename").click()
 
     expect(bob.locator("#document-title")).to_have_text("Launch plan, final")
+    expect(bob).to_have_title(f"Launch plan, final · {team.workspace.name} · Roundtable")
     expect(bob.locator("#document-status")).to_have_attribute("data-state", "saved")
