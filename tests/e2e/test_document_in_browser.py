@@ -14,7 +14,7 @@ from documents.selectors import document_text_get
 from documents.services import document_create, document_delete
 from harness.live_stack import LiveStack
 from tests.e2e.conftest import LogIn
-from tests.factories import MembershipFactory, UserFactory
+from tests.factories import MembershipFactory, MessageFactory, UserFactory
 from workspace.models import Membership
 from workspace.services import membership_remove
 
@@ -500,3 +500,26 @@ def test_a_rename_shows_in_every_open_editor(live_stack, team, document, log_in)
     expect(bob.locator("#document-title")).to_have_text("Launch plan, final")
     expect(bob).to_have_title(f"Launch plan, final · {team.workspace.name} · Roundtable")
     expect(bob.locator("#document-status")).to_have_attribute("data-state", "saved")
+
+
+def test_a_document_drafted_from_a_thread_opens_with_the_assistant_writing_it(
+    live_stack, team, log_in
+):
+    MessageFactory.create(thread=team.thread, author=team.owner, body="We ship on Friday.")
+    MessageFactory.create(thread=team.thread, author=team.member, body="I will write the notes.")
+    alice = log_in(team.owner)
+    alice.goto(f"/t/{team.thread.pk}/")
+
+    with alice.expect_navigation():
+        alice.get_by_role("button", name="Draft a document").click()
+
+    draft = Document.objects.get(title="Draft: Release planning")
+    assert alice.url.endswith(f"/d/{draft.pk}/")
+    write = alice.locator("#document-writes .write")
+    expect(write).to_contain_text("alice asked the assistant")
+    expect(write).to_have_attribute("data-status", "done", timeout=MODEL_TIMEOUT_MS)
+    eventually(
+        alice,
+        lambda: editor_text(alice) == document_text_get(document_id=draft.pk) != "",
+        lambda: f"alice sees {editor_text(alice)!r}",
+    )
