@@ -1,7 +1,11 @@
 """The thread socket: members receive the thread's events and post messages through it."""
 
+import asyncio
+import contextlib
 import json
 import logging
+import time
+import uuid
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -13,6 +17,13 @@ from django.template.loader import render_to_string
 
 from realtime.consumers import MemberSocket
 from realtime.fanout import Event
+from realtime.presence import (
+    PRESENCE_TYPING,
+    RENEW_EVERY_S,
+    Person,
+    presence_board,
+    typing_announce,
+)
 from realtime.topics import thread_topic
 
 from .models import Thread
@@ -30,6 +41,7 @@ logger = logging.getLogger(__name__)
 # A frame is a JSON object around one message: anything much larger is no message of ours.
 FRAME_OVERHEAD = 1024
 MALFORMED = "That message could not be read (malformed frame)."
+TYPING_EVERY_S = 2  # "typing" is shown for a few seconds: saying it more often adds nothing
 
 
 class ThreadConsumer(MemberSocket):
@@ -56,8 +68,37 @@ class ThreadConsumer(MemberSocket):
         else:
             html = await database_sync_to_async(thread_catch_up_html)(self.thread.pk, since=since)
         await self.send(text_data=html)
+        await self._presence_enter(topic)
+
+    async def _presence_enter(self, topic: str) -> None:
+        """Be listed among the thread's viewers while the socket is open."""
+        user = self.scope["user"]
+        self._presence_id = uuid.uuid4().hex
+        self._person = Person(id=user.pk, name=user.get_full_name() or user.get_username())
+        self._typing_said_at = float("-inf")
+        try:
+            await presence_board().enter(topic, self._presence_id, self._person)
+        except Exception:  # presence is a courtesy: the thread works without it
+            logger.warning("Could not list %s in %s", self._person["name"], topic, exc_info=True)
+        self._presence_renewal = asyncio.get_running_loop().create_task(self._presence_renew(topic))
+
+    async def _presence_renew(self, topic: str) -> None:
+        while True:
+            await asyncio.sleep(RENEW_EVERY_S)
+            with contextlib.suppress(Exception):  # a missed renewal is retried next time
+                await presence_board().renew(topic, self._presence_id, self._person)
+
+    async def disconnect(self, code: int) -> None:
+        if hasattr(self, "_presence_renewal"):
+            self._presence_renewal.cancel()
+            with contextlib.suppress(Exception):
+                await presence_board().leave(thread_topic(self.thread.pk), self._presence_id)
+        await super().disconnect(code)
 
     async def topic_event(self, event: Event) -> None:
+        person = getattr(self, "_person", None)  # set once the socket is listed
+        if event["type"] == PRESENCE_TYPING and person and event["person"]["id"] == person["id"]:
+            return  # people know when they are typing
         await self.send(text_data=event["html"])
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
@@ -65,11 +106,14 @@ class ThreadConsumer(MemberSocket):
 
         Every frame gets an answer and none closes the socket, unless the sender's access ended.
         """
-        if not hasattr(self, "thread"):
+        if not hasattr(self, "_presence_id"):
             return
         try:
-            body = _body_from_frame(text_data)
-            outcome = await database_sync_to_async(self._message_post)(body)
+            frame = _frame_parse(text_data)
+            if frame.get("typing"):
+                await self._typing_say()
+                return
+            outcome = await database_sync_to_async(self._message_post)(_body_of(frame))
         except ValidationError as exc:
             await self._send_composer_error(" ".join(exc.messages))
             return
@@ -93,6 +137,17 @@ class ThreadConsumer(MemberSocket):
         return mentions_unknown_hint(
             workspace=workspace, mentions=mentions_resolve(workspace=workspace, body=body)
         )
+
+    async def _typing_say(self) -> None:
+        """Tell the thread this person is typing (at most every TYPING_EVERY_S)."""
+        now = time.monotonic()
+        if now - self._typing_said_at < TYPING_EVERY_S:
+            return
+        self._typing_said_at = now
+        if refused := await database_sync_to_async(self.access_denied)():
+            await self.close_with(refused)
+            return
+        await typing_announce(thread_topic(self.thread.pk), self._person)
 
     async def _send_composer_error(self, error: str) -> None:
         html = render_to_string("chat/_composer_error.html", {"error": error, "oob": True})
@@ -120,7 +175,8 @@ def _since_from_query(query_string: bytes) -> int | None:
     return int(values[0]) if values and values[0].isdigit() else None
 
 
-def _body_from_frame(text_data: str | None) -> str:
+def _frame_parse(text_data: str | None) -> dict[str, Any]:
+    """A frame from the page: ``{"body": ...}`` to post, or ``{"typing": ...}``."""
     if text_data is None:
         raise ValidationError("Messages must be sent as text.")
     limit = settings.MESSAGE_MAX_LENGTH
@@ -130,7 +186,13 @@ def _body_from_frame(text_data: str | None) -> str:
         frame = json.loads(text_data)
     except (ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
         raise ValidationError(MALFORMED) from exc
-    body = frame.get("body") if isinstance(frame, dict) else None
+    if not isinstance(frame, dict):
+        raise ValidationError("That message could not be read (no body).")
+    return frame
+
+
+def _body_of(frame: dict[str, Any]) -> str:
+    body = frame.get("body")
     if not isinstance(body, str):
         raise ValidationError("That message could not be read (no body).")
     return body

@@ -11,6 +11,7 @@ an answer, or misses frames, takes the answer's whole text from the cache, where
 leaves it before publishing each frame.
 """
 
+import time
 from datetime import datetime
 
 from asgiref.sync import sync_to_async
@@ -19,6 +20,7 @@ from django.contrib.auth import get_user_model
 from django.template.loader import render_to_string
 
 from realtime.fanout import Event
+from realtime.presence import PRESENCE_CHANGED, PRESENCE_TYPING, Person
 
 from .events import (
     TRANSCRIPT,
@@ -40,6 +42,10 @@ from .selectors import (
 )
 from .streaming_state import live_text_get_many
 
+# How long "... is typing" stays after the last keystroke the page reported (the page's CSS
+# hides it after as long, unless a newer report replaces it).
+TYPING_SHOWN_S = 5
+
 
 def message_html(message: Message, *, oob: str = "") -> str:
     """The message partial, as the thread page renders it; ``oob`` makes it an htmx OOB swap."""
@@ -52,6 +58,11 @@ def message_body_html(
     """A message's body; as a frame, it carries the frame's ``seq`` and ``delta`` too."""
     context = {"message": message, "oob": oob, "seq": seq, "delta": delta}
     return render_to_string("chat/_message_body.html", context)
+
+
+def presence_html(people: list[Person], *, oob: bool = False) -> str:
+    """Who has the thread open, as the page and the socket show it."""
+    return render_to_string("chat/_presence.html", {"people": people, "oob": oob})
 
 
 def thread_settings_html(data: ThreadSettingsData, *, oob: str = "") -> str:
@@ -96,9 +107,14 @@ class ThreadRenderer:
 
     def __init__(self) -> None:
         self._live: dict[int, tuple[int, str]] = {}  # streaming answer: (seq, text so far)
+        self._typing: dict[int, tuple[str, float]] = {}  # person: (name, when they said so)
 
     async def prepare(self, event: Event) -> Event | None:
         """The event with its ``html``; None when there is nothing new to show."""
+        if event["type"] == PRESENCE_CHANGED:
+            return {**event, "html": presence_html(event["people"], oob=True)}
+        if event["type"] == PRESENCE_TYPING:
+            return {**event, "html": self._typing_html(event["person"])}
         parsed = event_from_wire(event)
         if isinstance(parsed, Frame):
             html = await self._frame_html(parsed)
@@ -109,6 +125,16 @@ class ThreadRenderer:
         else:
             return None
         return None if html is None else {**event, "html": html}
+
+    def _typing_html(self, person: Person) -> str:
+        """Who is typing: everyone who said so in the last TYPING_SHOWN_S seconds."""
+        now = time.monotonic()
+        self._typing[person["id"]] = (person["name"], now)
+        for person_id, (_, said_at) in list(self._typing.items()):
+            if now - said_at > TYPING_SHOWN_S:
+                del self._typing[person_id]
+        names = sorted(name for name, _ in self._typing.values())
+        return render_to_string("chat/_typing.html", {"names": names, "oob": True})
 
     async def _frame_html(self, frame: Frame) -> str | None:
         seq, text = self._live.get(frame.message_id, (0, ""))

@@ -90,6 +90,16 @@ def publish(topic: str, event: dict[str, Any]) -> None:
                 logger.warning("Could not publish %s to %s", event["type"], topic, exc_info=True)
 
 
+async def publish_async(topic: str, event: dict[str, Any]) -> None:
+    """``publish`` from async code on the loop that runs it (a socket's own events)."""
+    channel_layer = get_channel_layer()
+    assert channel_layer is not None, "CHANNEL_LAYERS must be configured"
+    try:
+        await channel_layer.group_send(topic, {**event, "topic": topic})
+    except Exception:
+        logger.warning("Could not publish %s to %s", event["type"], topic, exc_info=True)
+
+
 class WebLoopBinding:
     """ASGI middleware: the loop that serves requests is the one events are published on."""
 

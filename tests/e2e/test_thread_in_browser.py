@@ -302,3 +302,15 @@ def test_a_long_thread_opens_at_its_newest_messages_and_loads_earlier_ones_on_sc
     expect(shown.first).to_contain_text("message 0")
     send(bob, "the newest, still at the end")
     expect(shown.last).to_contain_text("the newest, still at the end")
+
+
+def test_members_see_who_has_the_thread_open_and_who_is_typing(live_stack, team, alice_and_bob):
+    alice, bob = alice_and_bob
+    expect(alice.locator("#thread-presence li")).to_have_text(["alice", "bob"])
+
+    bob.locator("#composer-body").press_sequentially("hello", delay=50)
+
+    expect(alice.locator("#thread-typing")).to_have_text("bob is typing…")
+    expect(alice.locator("#thread-typing")).to_be_hidden(timeout=10_000)  # once bob stops
+    bob.close()
+    expect(alice.locator("#thread-presence li")).to_have_text(["alice"])
