@@ -5,7 +5,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from workspace.http import AuthenticatedHttpRequest
 from workspace.selectors import workspace_get_for_member
@@ -73,17 +73,20 @@ def thread_detail_view(request: AuthenticatedHttpRequest, thread_id: int) -> Htt
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def thread_settings_view(request: AuthenticatedHttpRequest, thread_id: int) -> HttpResponse:
-    """A member changes the thread's settings; everyone sees them change over the socket.
+    """The thread's settings form. GET: as they now are (the page reads it again when a
+    member changed them, unless this person is editing the form).
+    POST: a member changes them; everyone sees them change over the socket.
 
-    Answers with the form again, which htmx swaps in place: the saved values, or the errors
+    Answers with the form, which htmx swaps in place: the saved values, or the errors
     (as the members panel does, so that htmx shows them).
     """
     thread = thread_get_for_member(user=request.user, thread_id=thread_id)
-    form = ThreadSettingsForm(request.POST, thread=thread)
+    posted = request.method == "POST"
+    form = ThreadSettingsForm(request.POST if posted else None, thread=thread)
     saved = False
-    if form.is_valid():
+    if posted and form.is_valid():
         try:
             thread_settings_update(thread=thread, by=request.user, **form.settings())
         except ValidationError as exc:

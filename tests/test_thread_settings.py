@@ -134,12 +134,22 @@ def test_a_bad_value_is_shown_on_the_form_and_nothing_changes(client, team):
     assert team.thread.max_tokens_override is None
 
 
-def test_non_members_cannot_change_a_threads_settings(client, team):
+def test_the_form_is_read_again_as_the_settings_now_are(client, team, scribe):
+    _settings(team.thread, team.owner, answers_unaddressed=True, answerer=scribe)
+    client.force_login(team.member)
+
+    response = client.get(reverse("thread-settings", args=[team.thread.pk]))
+
+    assert response.status_code == 200
+    assert f'<option value="{scribe.pk}" selected>' in response.content.decode()
+
+
+def test_non_members_cannot_see_or_change_a_threads_settings(client, team):
     client.force_login(team.outsider)
+    url = reverse("thread-settings", args=[team.thread.pk])
 
-    response = client.post(reverse("thread-settings", args=[team.thread.pk]), {"answerer": ""})
-
-    assert response.status_code == 404
+    assert client.post(url, {"answerer": ""}).status_code == 404
+    assert client.get(url).status_code == 404
 
 
 @pytest.mark.django_db(transaction=True)

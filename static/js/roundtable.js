@@ -154,6 +154,17 @@
     });
   }).observe(document.documentElement, { childList: true, subtree: true });
 
+  // A member changed the thread's settings (the summary was swapped in): the settings form
+  // is read again to show the new values, unless this person is editing it.
+  document.addEventListener("htmx:oobAfterSwap", function (event) {
+    if (!event.detail.target || event.detail.target.id !== "thread-settings-summary") return;
+    var panel = document.querySelector(".thread-settings-panel");
+    var form = document.getElementById("thread-settings-form");
+    if (panel && form && !form.contains(document.activeElement)) {
+      htmx.trigger(panel, "settings-changed");
+    }
+  });
+
   // The composer's mention suggestions (server-rendered as you type "@"): choosing one
   // completes the handle being typed at the end of the message.
   document.addEventListener("click", function (event) {
