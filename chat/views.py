@@ -135,12 +135,15 @@ def _assistant_fields(form: AssistantForm) -> dict[str, object]:
 
 
 @login_required
-@require_GET
+@require_POST
 def handle_suggestions_view(request: AuthenticatedHttpRequest, thread_id: int) -> HttpResponse:
-    """The handles that complete the ``@…`` being typed at the end of ``?body=``, as the
-    composer's list of suggestions (empty when no mention is being typed)."""
+    """The handles that complete the ``@…`` being typed at the end of ``body``, as the
+    composer's list of suggestions (empty when no mention is being typed).
+
+    A read, but POSTed: the draft travels in the body, so it never lands in access logs.
+    """
     thread = thread_get_for_member(user=request.user, thread_id=thread_id)
-    prefix = trailing_mention(request.GET.get("body", "")[: settings.MESSAGE_MAX_LENGTH])
+    prefix = trailing_mention(request.POST.get("body", "")[: settings.MESSAGE_MAX_LENGTH])
     found = [] if prefix is None else handle_suggestions(workspace=thread.workspace, prefix=prefix)
     return render(request, "chat/_handle_suggestions.html", {"suggestions": found})
 

@@ -256,7 +256,7 @@ def test_non_members_get_404_for_assistants_pages(client, team, scribe):
     assert client.get(reverse("assistant-create", args=[team.workspace.pk])).status_code == 404
     assert client.get(reverse("assistant-edit", args=[scribe.pk])).status_code == 404
     handles = reverse("handle-suggestions", args=[team.thread.pk])
-    assert client.get(handles, {"body": "@"}).status_code == 404
+    assert client.post(handles, {"body": "@"}).status_code == 404
 
 
 @pytest.mark.parametrize(
@@ -272,7 +272,7 @@ def test_non_members_get_404_for_assistants_pages(client, team, scribe):
 def test_the_composer_suggests_handles_as_you_type_at(client, team, scribe, body, shown):
     client.force_login(team.member)
 
-    response = client.get(reverse("handle-suggestions", args=[team.thread.pk]), {"body": body})
+    response = client.post(reverse("handle-suggestions", args=[team.thread.pk]), {"body": body})
 
     assert re.findall(r'data-handle="([^"]+)"', response.content.decode()) == shown
 

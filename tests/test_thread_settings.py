@@ -221,5 +221,6 @@ def test_changing_settings_or_assistants_needs_the_csrf_token(team, scribe):
         reverse("thread-settings", args=[team.thread.pk]),
         reverse("assistant-create", args=[team.workspace.pk]),
         reverse("assistant-edit", args=[scribe.pk]),
+        reverse("handle-suggestions", args=[team.thread.pk]),
     ):
         assert client.post(url, {"answerer": ""}).status_code == 403, url
