@@ -26,15 +26,11 @@ class DocumentAdmin(admin.ModelAdmin):
         "text_at",
         "updated_at",
         "deleted_by",
-        "snapshot_bytes",
+        "snapshot_size",
         "log_length",
     ]
     inlines = [DocumentVersionInline]
     actions = ["restore"]
-
-    @admin.display(description="Snapshot (bytes)")
-    def snapshot_bytes(self, document: Document) -> int:
-        return len(document.snapshot)
 
     @admin.display(description="Updates not yet compacted")
     def log_length(self, document: Document) -> int:

@@ -39,6 +39,9 @@ class Document(models.Model):
     snapshot = models.BinaryField(
         default=b"", help_text="The Yjs state of every update merged so far (and deleted)."
     )
+    snapshot_size = models.PositiveIntegerField(
+        default=0, help_text="Bytes in the snapshot: checked on every change, never read whole."
+    )
     text = models.TextField(blank=True, help_text="Plain text derived from the snapshot.")
     text_at = models.DateTimeField(null=True, blank=True, help_text="When text was derived.")
 

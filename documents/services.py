@@ -87,9 +87,9 @@ def update_too_large_message(size: int) -> str:
 
 
 def _document_stored_bytes(document_id: int) -> int:
-    snapshot = Document.objects.filter(pk=document_id).values_list("snapshot", flat=True).get()
+    snapshot = Document.objects.filter(pk=document_id).values_list("snapshot_size", flat=True)
     logged = DocumentUpdate.objects.filter(document_id=document_id).aggregate(total=Sum("size"))
-    return len(snapshot) + (logged["total"] or 0)
+    return snapshot.get() + (logged["total"] or 0)
 
 
 def document_compact(*, document_id: int) -> None:
@@ -107,11 +107,12 @@ def document_compact(*, document_id: int) -> None:
         )
         doc = doc_from(bytes(document.snapshot), *(bytes(data) for _, data, _ in log))
         document.snapshot = doc.get_update()
+        document.snapshot_size = len(document.snapshot)
         document.text = text_of(doc)
         document.text_at = timezone.now()
         if log:
             document.updated_at = log[-1][2]
-        document.save(update_fields=["snapshot", "text", "text_at", "updated_at"])
+        document.save(update_fields=["snapshot", "snapshot_size", "text", "text_at", "updated_at"])
         DocumentUpdate.objects.filter(id__in=[id_ for id_, _, _ in log]).delete()
         _version_keep_automatic(document)
 
