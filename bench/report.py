@@ -51,7 +51,32 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
          f"< newest page ({catch_up['newest_page_bytes']})", catch_up["bytes_sent"],
          catch_up["bytes_sent"] < catch_up["newest_page_bytes"]),
     ]  # fmt: skip
+    rows += _document_rows(results)
     return [{"what": w, "target": t, "value": v, "met": m} for w, t, v, m in rows]
+
+
+def _document_rows(results: dict[str, Any]) -> list[tuple[str, str, Any, bool | None]]:
+    rows: list[tuple[str, str, Any, bool | None]] = []
+    for point in results.get("document_edit_propagation_ms", []):
+        target = "≤ 50" if point["editors"] == 20 else "(reported)"
+        met = _le(point["p99"], 50) and point["converged"] if point["editors"] == 20 else None
+        rows.append((
+            f"document edits, {point['editors']} editors on 2 replicas: p99 (ms), converged",
+            target, f"{_fmt(point['p99'])}, {point['converged']}", met,
+        ))  # fmt: skip
+    opened = results.get("document_open_ms")
+    if opened:
+        rows += [
+            (f"open a document of {opened['updates']} updates, before compaction (ms)",
+             "(reported)", opened["before_compaction"], None),
+            (f"open a document of {opened['updates']} updates, after compaction (ms)", "≤ 200",
+             opened["after_compaction"], _le(opened["after_compaction"], 200)),
+        ]  # fmt: skip
+    if "assistant_document_efficiency" in results:
+        value = results["assistant_document_efficiency"]
+        rows.append(("assistant writing into a document while people type: efficiency", "≥ 0.95",
+                     value, _ge(value, 0.95)))  # fmt: skip
+    return rows
 
 
 def _ge(value: float | None, limit: float) -> bool:
