@@ -76,6 +76,12 @@ def _document_rows(results: dict[str, Any]) -> list[tuple[str, str, Any, bool | 
         value = results["assistant_document_efficiency"]
         rows.append(("assistant writing into a document while people type: efficiency", "≥ 0.95",
                      value, _ge(value, 0.95)))  # fmt: skip
+        one_thread = (
+            results.get("details", {}).get("assistant_document", {}).get("one_model_thread")
+        )
+        if one_thread:
+            rows.append(("  the same with LLM_N_THREADS=1", "(reported)",
+                         one_thread["efficiency"], None))  # fmt: skip
     return rows
 
 

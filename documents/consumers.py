@@ -21,6 +21,7 @@ from pycrdt import get_state
 
 from realtime.consumers import CLOSE_NOT_FOUND, MemberSocket
 from realtime.fanout import Event
+from realtime.publish import publish_async
 from realtime.topics import document_topic
 
 from . import events, protocol
@@ -33,10 +34,12 @@ from .selectors import (
     document_state_get,
     write_list_active,
 )
-from .services import document_update_append, update_too_large_message
+from .services import document_update_check, update_too_large_message
+from .update_log import pending_updates
 
 logger = logging.getLogger(__name__)
 
+CLOSE_CHANGE_REFUSED = 4413  # a change could not be kept: the editor ends, saying why
 RESYNC = "document.resync"  # after a lost Redis connection: the whole state, once per topic
 READ_ONLY = "You can read this document but not change it: your role in this workspace is viewer."
 REFUSED = "Your change was not saved: " + READ_ONLY[0].lower() + READ_ONLY[1:]
@@ -104,6 +107,7 @@ class DocumentConsumer(MemberSocket):
         )
         if not self.access.can_edit:
             await self._notice("read_only", READ_ONLY)
+        await pending_updates().flush()  # the state read next holds every change published
         state = await database_sync_to_async(document_state_get)(document_id=document_id)
         await self.send(bytes_data=protocol.sync_step1(get_state(state)))
         await self._publish_async(events.PRESENCE_QUERY)
@@ -138,18 +142,21 @@ class DocumentConsumer(MemberSocket):
             await self._notice("error", "The document socket takes only binary y-websocket frames.")
             return
         try:
-            if len(bytes_data) > settings.DOCUMENT_UPDATE_MAX_BYTES + 16:  # room for framing
-                raise ValidationError(update_too_large_message(len(bytes_data)))
-            message = protocol.message_read(bytes_data)
-            replies = await database_sync_to_async(self._handle)(message)
+            replies = await self._dispatch(bytes_data)
         except _AccessEnded as ended:
             if ended.deleted_by is not None:
                 await self._notice("deleted", DELETED.format(by=ended.deleted_by))
             await self.close_with(ended.code)
             return
-        except (ValidationError, protocol.ProtocolError, MalformedUpdate) as exc:
-            messages = exc.messages if isinstance(exc, ValidationError) else [str(exc)]
-            await self._notice("error", " ".join(messages))
+        except ValidationError as exc:
+            await self._notice("error", " ".join(exc.messages))
+            if exc.code in ("too_large", "document_full"):
+                # The editor's later changes build on this one: none could be kept. It ends,
+                # with the reason, keeping the text for the person to copy.
+                await self.close_with(CLOSE_CHANGE_REFUSED)
+            return
+        except (protocol.ProtocolError, MalformedUpdate) as exc:
+            await self._notice("error", str(exc))
             return
         except Exception:
             logger.exception("Could not handle a frame for document %s", self.access.document.pk)
@@ -157,20 +164,63 @@ class DocumentConsumer(MemberSocket):
             return
         for reply in replies:
             await self.send(bytes_data=reply)
+
+    async def _refusal_tell(self) -> None:
         if self._refusal_due:
             self._refusal_due, self._refusal_told = False, True
             await self._notice("error", REFUSED)
 
-    def _handle(self, message: protocol.Incoming) -> list[bytes]:
-        """Act on one message, in a database thread; return the frames to send back."""
+    async def _dispatch(self, frame: bytes) -> list[bytes]:
+        """Act on one frame; the frames to send back."""
+        if len(frame) > settings.DOCUMENT_UPDATE_MAX_BYTES + 16:  # room for the framing
+            raise ValidationError(update_too_large_message(len(frame)), "too_large")
+        message = protocol.message_read(frame)
+        if message.kind in (protocol.Kind.SYNC_STEP2, protocol.Kind.SYNC_UPDATE):
+            await self._update_take(message.payload)
+            return []
+        if message.kind == protocol.Kind.SYNC_STEP1:
+            await pending_updates().flush()  # the answer holds every change published
+        return list(await database_sync_to_async(self._handle)(message))
+
+    async def _update_take(self, update: bytes) -> None:
+        """An editor's change: checked, then published at once, then kept in the log."""
+        if update == EMPTY_UPDATE:
+            return  # an editor that lacks nothing says so; viewers' editors too
+        document_id = self.access.document.pk
+        pending = pending_updates()
+        if not await database_sync_to_async(self._update_allowed)(
+            update, pending.pending_bytes(document_id)
+        ):
+            await self._refusal_tell()
+            return
+        await publish_async(
+            document_topic(document_id),
+            {"type": events.UPDATE, "update": update, "sender": self._sender},
+        )
+        pending.add(document_id, update, self._user_id)
+
+    def _update_allowed(self, update: bytes, pending_bytes: int) -> bool:
+        """Whether the change may be kept, in a database thread: the sender still has access
+        and may edit, and the change is well-formed and fits (else ValidationError)."""
+        self._access_check()
+        if not self.access.can_edit:
+            self._refusal_due = not self._refusal_told
+            return False
+        document_update_check(
+            document_id=self.access.document.pk, update=update, pending_bytes=pending_bytes
+        )
+        return True
+
+    def _access_check(self) -> None:
         if refused := self.access_denied():
             raise _AccessEnded(refused, deleted_by=document_deleted_by(self.access.document.pk))
-        kind = message.kind
-        if kind == protocol.Kind.SYNC_STEP1:
+
+    def _handle(self, message: protocol.Incoming) -> list[bytes]:
+        """Act on a sync step 1 or presence, in a database thread; the frames to send back."""
+        self._access_check()
+        if message.kind == protocol.Kind.SYNC_STEP1:
             return self._resync_answer(message.payload)
-        if kind in (protocol.Kind.SYNC_STEP2, protocol.Kind.SYNC_UPDATE):
-            self._update_keep(message.payload)
-        elif kind == protocol.Kind.AWARENESS:
+        if message.kind == protocol.Kind.AWARENESS:
             self._presence_pass(message.payload)
         # QUERY_AWARENESS needs no answer: every editor says who it is when another joins.
         return []
@@ -179,18 +229,6 @@ class DocumentConsumer(MemberSocket):
         state = document_state_get(document_id=self.access.document.pk)
         missing = update_missing(state, state_vector)
         return [protocol.sync_step2(missing), protocol.sync_step1(get_state(state))]
-
-    def _update_keep(self, update: bytes) -> None:
-        if not self.access.can_edit:
-            # A viewer's editor still answers the server's state vector, with nothing.
-            self._refusal_due = update != EMPTY_UPDATE and not self._refusal_told
-            return
-        document_update_append(
-            document_id=self.access.document.pk,
-            update=update,
-            author=self.scope["user"],
-            sender=self._sender,
-        )
 
     def _presence_pass(self, update: bytes) -> None:
         if len(update) > settings.DOCUMENT_PRESENCE_MAX_BYTES:
@@ -206,7 +244,9 @@ class DocumentConsumer(MemberSocket):
             self._publish(events.PRESENCE, presence=protocol.awareness_write(own))
 
     async def disconnect(self, code: int) -> None:
-        """Others see this editor leave at once, not when its presence times out (30 s)."""
+        """Others see this editor leave at once, not when its presence times out (30 s); its
+        last changes reach the log now rather than with the next batch."""
+        await pending_updates().flush()
         client_id = getattr(self, "_client_id", None)
         if client_id is not None:
             gone = protocol.Presence(client_id, self._presence_clock + 1, None)

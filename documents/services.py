@@ -17,6 +17,8 @@ from .models import Document, DocumentUpdate, DocumentVersion, DocumentWrite
 from .selectors import document_purge_before, document_state_get
 from .writes import write_stop, writes_interrupt_stale
 
+KeptUpdate = tuple[int, bytes, int | None]  # document id, the update, its author's id
+
 
 def document_create(*, workspace: Workspace, title: str, created_by: User) -> Document:
     return Document.objects.create(workspace=workspace, title=title.strip(), created_by=created_by)
@@ -51,23 +53,13 @@ def document_restore(*, document: Document) -> None:
 def document_update_append(
     *, document_id: int, update: bytes, author: User | None, sender: str
 ) -> None:
-    """Keep one editor's change in the log, then pass it to the document's other editors.
-
-    Raises ValidationError, worded for the editor, for an update that is malformed or too
-    large, or that would make the document too large: the document stays as it was.
-    """
+    """Keep a change the server makes (restoring a version, the assistant's writing) in the
+    log, then pass it to the document's editors. Raises ValidationError like
+    ``document_update_check``."""
     if update == EMPTY_UPDATE:
         return
-    if len(update) > settings.DOCUMENT_UPDATE_MAX_BYTES:
-        raise ValidationError(update_too_large_message(len(update)))
-    update_check(update)
     with transaction.atomic():
-        stored = _document_stored_bytes(document_id)
-        if stored + len(update) > settings.DOCUMENT_MAX_BYTES:
-            raise ValidationError(
-                f"The document has reached its size limit ({settings.DOCUMENT_MAX_BYTES:,} "
-                "bytes); that change was not saved. Remove something, or start a new document."
-            )
+        document_update_check(document_id=document_id, update=update)
         DocumentUpdate.objects.create(
             document_id=document_id, data=update, size=len(update), author=author
         )
@@ -78,11 +70,46 @@ def document_update_append(
         )
 
 
+def document_update_check(*, document_id: int, update: bytes, pending_bytes: int = 0) -> None:
+    """Raise ValidationError, worded for the editor, unless ``update`` may be kept: it is a
+    Yjs update, not over DOCUMENT_UPDATE_MAX_BYTES, and the document (with ``pending_bytes``
+    of changes not yet in its log) stays within DOCUMENT_MAX_BYTES."""
+    if len(update) > settings.DOCUMENT_UPDATE_MAX_BYTES:
+        raise ValidationError(update_too_large_message(len(update)), code="too_large")
+    update_check(update)
+    stored = _document_stored_bytes(document_id) + pending_bytes
+    if stored + len(update) > settings.DOCUMENT_MAX_BYTES:
+        raise ValidationError(
+            f"The document has reached its size limit ({settings.DOCUMENT_MAX_BYTES:,} bytes): "
+            f"your change was not saved. {REFUSED_CHANGE_ADVICE}",
+            code="document_full",
+        )
+
+
+def document_updates_keep(updates: list[KeptUpdate]) -> None:
+    """Append editors' changes to their documents' logs in one transaction.
+
+    Their sockets published them already (``documents.update_log``): a change the log misses
+    (the database was unavailable, the process died) is still held by the editors, who send it
+    again when the server's state vector shows it lacks it, at their next resync.
+    """
+    DocumentUpdate.objects.bulk_create(
+        DocumentUpdate(document_id=document_id, data=data, size=len(data), author_id=author_id)
+        for document_id, data, author_id in updates
+    )
+
+
+# Later changes of an editor build on the refused one, so the server cannot keep them either.
+REFUSED_CHANGE_ADVICE = (
+    "Copy what you wrote since your last saved change, then reload the page to go on."
+)
+
+
 def update_too_large_message(size: int) -> str:
     limit = settings.DOCUMENT_UPDATE_MAX_BYTES
     return (
         f"That change is too large to save ({size:,} bytes; the limit is {limit:,}). "
-        "It was not saved: undo it or make it in smaller parts."
+        f"It was not saved. {REFUSED_CHANGE_ADVICE}"
     )
 
 

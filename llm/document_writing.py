@@ -8,6 +8,7 @@ the document's log and sent to every editor, with the assistant's cursor after i
 import logging
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 
 from documents import events, protocol
 from documents.models import DocumentWrite
@@ -25,7 +26,7 @@ from documents.writing import CoAuthor, thread_transcript_text, write_brief
 from .inference import InferenceRequest, infer
 from .model import model_load, model_spec_from_settings
 from .prompt import Turn
-from .streaming import FramePacer, ThrottledPoll
+from .streaming import BackgroundCalls, FramePacer, ThrottledPoll
 
 logger = logging.getLogger(__name__)
 
@@ -80,9 +81,12 @@ def document_write_generate(*, write_id: int) -> None:
                 repeat_penalty=settings.LLM_REPEAT_PENALTY,
             ),
             on_piece=pen.pacer.add,
-            should_stop=lambda: stop() is not None,
+            should_stop=lambda: stop() is not None or pen.refused is not None,
         )
-        pen.pacer.finish()
+        pen.finish()
+        if pen.refused is not None:
+            write_fail(write=write, written=pen.pacer.text, reason=pen.refused)
+            return
         write_finish(
             write=write,
             written=pen.pacer.text,
@@ -102,9 +106,13 @@ class _Pen:
         self.write, self.author = write, author
         self.pacer = FramePacer(
             sink=self._frame,
-            frame_interval=settings.LLM_FRAME_INTERVAL_S,
+            frame_interval=settings.DOCUMENT_WRITE_FRAME_INTERVAL_S,
             persist_interval=settings.LLM_PERSIST_INTERVAL_S,
         )
+        # Storing and publishing each frame (a commit, two publishes) overlaps decoding on a
+        # thread of its own, in order, as an answer's frames do (llm.streaming.BackgroundCalls).
+        self.sending = BackgroundCalls(name=f"write-{write.pk}-frames")
+        self.refused: str | None = None  # why the document took no more (it is full, say)
         self._presence_clock = 0
 
     def begin(self) -> None:
@@ -113,12 +121,28 @@ class _Pen:
         self._present({"user": self._identity(), "cursor": self._cursor()})
 
     def _frame(self, *, seq: int, delta: str, text: str, persist: bool) -> None:
-        self._append(self.author.write(delta))
-        self._present({"user": self._identity(), "cursor": self._cursor()})
+        update, cursor = self.author.write(delta), self._cursor()
+        self.sending.submit(lambda: self._send(update, cursor))
         if persist:
-            write_progress(write=self.write, written=text)
+            self.sending.submit(lambda: write_progress(write=self.write, written=text))
+
+    def _send(self, update: bytes, cursor: dict[str, object]) -> None:
+        if self.refused is not None:
+            return
+        try:
+            self._append(update)
+        except ValidationError as exc:
+            self.refused = " ".join(exc.messages)
+            return
+        self._present({"user": self._identity(), "cursor": cursor})
+
+    def finish(self) -> None:
+        """Every frame stored and sent: call before the write's final status."""
+        self.pacer.finish()
+        self.sending.close()
 
     def leave(self) -> None:
+        self.sending.close()
         self._present(None)
 
     def _append(self, update: bytes) -> None:

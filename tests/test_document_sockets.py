@@ -15,6 +15,7 @@ from channels.db import database_sync_to_async
 from pycrdt import Doc, Text
 
 from documents import protocol
+from documents.consumers import CLOSE_CHANGE_REFUSED
 from documents.crdt import TEXT_NAME
 from documents.models import Document, DocumentUpdate
 from documents.selectors import document_text_get
@@ -82,6 +83,7 @@ async def test_concurrent_edits_on_two_replicas_converge_to_what_the_server_stor
         for peer in (alice, bob):
             await peer.receive_until(partial(_holds_all, peer, pieces))
         assert alice.content == bob.content
+        await alice.resync()  # answered once the server holds every change published
 
     assert await _server_text(document) == alice.content
 
@@ -103,6 +105,7 @@ async def test_an_editor_back_from_offline_merges_its_edits_both_ways(team, docu
             expected = "bob offline\nshared start\nalice online\n"
             await bob.receive_until(lambda: bob.content == expected)
             await alice.receive_until(lambda: alice.content == expected)
+            await alice.resync()
 
     assert await _server_text(document) == expected
 
@@ -164,6 +167,7 @@ async def test_a_viewer_reads_live_but_the_server_refuses_their_changes(team, do
         await viewer.receive_until(lambda: len(viewer.notices) == 2)
         assert viewer.notices[1]["type"] == "error"
         assert "not saved" in viewer.notices[1]["message"]
+        await alice.resync()
 
     assert await _server_text(document) == "for everyone"
 
@@ -204,7 +208,7 @@ async def test_an_update_over_the_limit_is_refused_and_nothing_is_lost(
         await alice.send()
         alice.insert(0, "x" * 1_100_000)  # over DOCUMENT_UPDATE_MAX_BYTES (1 MiB)
         await alice.send()
-        await alice.receive_until(lambda: bool(alice.notices))
+        assert await _close_code(alice) == CLOSE_CHANGE_REFUSED  # later changes build on it
         assert "too large" in alice.notices[0]["message"]
         assert alice.content.endswith("kept")  # the editor keeps what was typed
 

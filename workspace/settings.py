@@ -267,6 +267,9 @@ DOCUMENT_COMPACT_AFTER_UPDATES = env.int("DOCUMENT_COMPACT_AFTER_UPDATES", defau
 DOCUMENT_COMPACT_QUIET_S = env.int("DOCUMENT_COMPACT_QUIET_S", default=3)
 # An automatic version is kept when a document changed and its last version is this old.
 DOCUMENT_AUTO_VERSION_EVERY_S = env.int("DOCUMENT_AUTO_VERSION_EVERY_S", default=600)
+# The assistant's text enters a document at most this often: each frame is an update stored in
+# the log and relayed to every editor, so fewer, larger ones leave the model more of the CPU.
+DOCUMENT_WRITE_FRAME_INTERVAL_S = env.float("DOCUMENT_WRITE_FRAME_INTERVAL_S", default=0.1)
 # Deleted documents can be restored for this long, then they are purged.
 DOCUMENT_RESTORE_DAYS = env.int("DOCUMENT_RESTORE_DAYS", default=30)
 
