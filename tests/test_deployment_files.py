@@ -383,6 +383,26 @@ def test_dockerfile_vendors_npm_packages_and_collects_static_files_at_build_time
     assert all("--noinput" in run and "SECRET_KEY=" in run for run in collect)
 
 
+def test_dockerfile_bundles_the_document_editor_the_way_make_does():
+    build_script = json.loads((BASE_DIR / "package.json").read_text())["scripts"]["build"]
+    assert "esbuild" in build_script
+    assert "static/dist/document-editor.js" in build_script
+    assert any("npm run" in run and "build" in run for run in dockerfile_run_commands())
+    assert "npm run" in (BASE_DIR / "Makefile").read_text()
+
+
+def test_daphne_accepts_messages_as_large_as_a_document_everywhere_it_is_started():
+    """daphne's own 1 MiB limit would close a socket without a word; the server's limits
+    (DOCUMENT_UPDATE_MAX_BYTES, DOCUMENT_MAX_BYTES) must answer first."""
+    procfile_web = next(
+        line for line in (BASE_DIR / "Procfile").read_text().splitlines() if line.startswith("web:")
+    )
+    for command in (dockerfile_cmd(), command_of(service("web")), procfile_web.split()):
+        assert "--websocket-max-message-size" in command
+        size = command[command.index("--websocket-max-message-size") + 1]
+        assert int(size) >= 8 * 1024 * 1024
+
+
 def test_dockerfile_runs_the_app_as_a_non_root_user():
     users = dockerfile_args("USER")
     assert users
