@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from .models import Document, DocumentVersion
+from .models import Document, DocumentVersion, DocumentWrite
 
 
 class DocumentVersionInline(admin.TabularInline):
@@ -50,3 +50,20 @@ class DocumentVersionAdmin(admin.ModelAdmin):
     search_fields = ["name", "document__title"]
     readonly_fields = ["document", "text", "created_by", "created_at"]
     fields = ["document", "name", "text", "created_by", "created_at"]
+
+
+@admin.register(DocumentWrite)
+class DocumentWriteAdmin(admin.ModelAdmin):
+    """The assistant's writes into documents: who asked for what, and how each ended."""
+
+    list_display = ["__str__", "document", "requested_by", "status", "created_at", "finished_at"]
+    list_filter = ["status", "created_at"]
+    search_fields = ["instruction", "document__title"]
+    readonly_fields = [
+        "document", "requested_by", "instruction", "anchor", "head", "source_thread", "status",
+        "written", "error", "stopped_by", "created_at", "started_at", "heartbeat_at",
+        "finished_at",
+    ]  # fmt: skip
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # members ask from the document page, where the cursor is
