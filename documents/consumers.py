@@ -42,6 +42,7 @@ logger = logging.getLogger(__name__)
 CLOSE_CHANGE_REFUSED = 4413  # a change could not be kept: the editor ends, saying why
 RESYNC = "document.resync"  # after a lost Redis connection: the whole state, once per topic
 READ_ONLY = "You can read this document but not change it: your role in this workspace is viewer."
+EDITABLE_AGAIN = "You can edit this document again: reload the page to start editing."
 REFUSED = "Your change was not saved: " + READ_ONLY[0].lower() + READ_ONLY[1:]
 DELETED = (
     "{by} deleted this document; it can be restored from the workspace page. Changes made "
@@ -81,6 +82,7 @@ class DocumentConsumer(MemberSocket):
     """One member's editor on one document."""
 
     access: DocumentAccess
+    _could_edit: bool  # what the editor was last told it may do
 
     def authorize(self, user: Any) -> bool:
         try:
@@ -91,11 +93,21 @@ class DocumentConsumer(MemberSocket):
             return False
         return True
 
+    async def access_rechecked(self) -> None:
+        """Made viewer (or member again) while editing: the editor follows at once."""
+        could_edit = getattr(self, "_could_edit", self.access.can_edit)
+        if could_edit and not self.access.can_edit:
+            await self._notice("read_only", READ_ONLY)
+        elif self.access.can_edit and not could_edit:
+            await self._notice("error", EDITABLE_AGAIN)
+        self._could_edit = self.access.can_edit
+
     async def joined(self) -> None:
         self._sender = uuid.uuid4().hex
         self._client_id: int | None = None  # the editor's Yjs client, known from its presence
         self._presence_clock = 0
         self._refusal_due = self._refusal_told = False  # one notice per socket is enough
+        self._could_edit = self.access.can_edit
         user = self.scope["user"]
         self._person = {
             "name": user.get_full_name() or user.get_username(),

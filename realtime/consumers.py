@@ -85,6 +85,11 @@ class MemberSocket(AsyncWebsocketConsumer):
             await self.close_with(CLOSE_NOT_AUTHENTICATED)
         elif code := await database_sync_to_async(self.access_denied)():
             await self.close_with(code)
+        else:
+            await self.access_rechecked()
+
+    async def access_rechecked(self) -> None:
+        """Access still holds after an account change; what it allows may differ (a role)."""
 
     def access_denied(self) -> int | None:
         """The close code if the session or the membership ended since connect, else None.

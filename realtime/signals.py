@@ -1,6 +1,7 @@
 """Sockets follow accounts: whatever can end a person's access tells their open sockets.
 
-Logging out, a password change, deactivation and removal from a workspace can happen through
+Logging out, a password change, deactivation, removal from a workspace and a change of role
+can happen through
 our views, the admin or a shell, so they are caught where Django reports them, not in one view.
 Each publishes ``account.changed`` to the person's user topic after the change commits; every
 web replica's sockets of that person then check their access again (``MemberSocket``).
@@ -39,6 +40,15 @@ def _account_saved(
         return
     user_id = instance.pk
     transaction.on_commit(lambda: account_changed(user_id))
+
+
+@receiver(post_save, sender=Membership)
+def _membership_changed(sender: Any, instance: Membership, created: bool, **kwargs: Any) -> None:
+    # A new membership gives access to what no socket of the person holds yet; a changed one
+    # (a member made viewer, say) changes what their open sockets may do.
+    if not created:
+        user_id = instance.user_id
+        transaction.on_commit(lambda: account_changed(user_id))
 
 
 @receiver(post_delete, sender=Membership)

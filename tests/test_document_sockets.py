@@ -24,7 +24,7 @@ from harness.document_client import DocumentPeer, document_peer, text_insert
 from harness.live_stack import WebStack
 from realtime.consumers import CLOSE_NOT_FOUND
 from workspace.models import Membership
-from workspace.services import membership_remove
+from workspace.services import membership_remove, membership_role_set
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
 
@@ -170,6 +170,22 @@ async def test_a_viewer_reads_live_but_the_server_refuses_their_changes(team, do
         await alice.resync()
 
     assert await _server_text(document) == "for everyone"
+
+
+async def test_a_member_made_viewer_while_editing_is_told_at_once(team, document, web_stack):
+    async with document_peer(web_stack, document.pk, team.member) as bob:
+        await database_sync_to_async(membership_role_set)(
+            workspace=team.workspace, user=team.member, role=Membership.Role.VIEWER
+        )
+        await bob.receive_until(lambda: bool(bob.notices))
+        assert bob.notices[0]["type"] == "read_only"
+
+        bob.insert(0, "too late")
+        await bob.send()
+        await bob.receive_until(lambda: len(bob.notices) == 2)
+        assert "not saved" in bob.notices[1]["message"]
+
+    assert await _server_text(document) == ""
 
 
 @pytest.mark.parametrize(

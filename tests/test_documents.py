@@ -281,3 +281,21 @@ def test_the_preview_is_sanitized_markdown(client, team, document):
     assert "<script" not in html
     assert "<img" not in html
     assert "href" not in html  # the javascript: link is shown as text
+
+
+def test_owners_make_a_member_a_viewer_and_back(client, team):
+    url = reverse("member-role", args=[team.workspace.pk, team.member.pk])
+    client.force_login(team.member)
+    assert client.post(url, {"role": "viewer"}).status_code == 403  # only owners
+
+    client.force_login(team.owner)
+    panel = client.post(url, {"role": "viewer"}, headers={"HX-Request": "true"}).text
+    assert Membership.objects.get(user=team.member).role == Membership.Role.VIEWER
+    assert "Make member" in panel
+
+    client.post(url, {"role": "member"})
+    assert Membership.objects.get(user=team.member).role == Membership.Role.MEMBER
+    owner_url = reverse("member-role", args=[team.workspace.pk, team.owner.pk])
+    htmx = {"HX-Request": "true"}
+    assert "Owners keep their role" in client.post(owner_url, {"role": "viewer"}, headers=htmx).text
+    assert "viewer or a member" in client.post(url, {"role": "owner"}, headers=htmx).text

@@ -88,6 +88,24 @@ def invitation_accept_with_new_account(*, invitation: Invitation, user: User) ->
 
 
 @transaction.atomic
+def membership_role_set(*, workspace: Workspace, user: User, role: str) -> Membership:
+    """Make a member a viewer (who reads but changes no document) or a member again.
+
+    Owners stay owners here; the person's open pages follow at once (``realtime``).
+    """
+    if role not in (Membership.Role.MEMBER, Membership.Role.VIEWER):
+        raise ValidationError("A member can be made a viewer or a member.")
+    membership = workspace.memberships.filter(user=user).first()
+    if membership is None:
+        raise ValidationError(f"{user} is not a member.")
+    if membership.role == Membership.Role.OWNER:
+        raise ValidationError("Owners keep their role here; change it in the admin.")
+    if membership.role != role:
+        membership.role = role
+        membership.save(update_fields=["role"])
+    return membership
+
+
 def membership_remove(*, workspace: Workspace, user: User, by: User) -> None:
     """An owner removes a member, or a member leaves. The last owner can do neither.
 

@@ -15,6 +15,11 @@ urlpatterns = [
         name="member-remove",
     ),
     path(
+        "w/<int:workspace_id>/members/<int:user_id>/role/",
+        views.member_role_view,
+        name="member-role",
+    ),
+    path(
         "w/<int:workspace_id>/invitations/",
         views.invitation_create_view,
         name="invitation-create",

@@ -33,6 +33,7 @@ from .services import (
     invitation_revoke,
     membership_add,
     membership_remove,
+    membership_role_set,
     workspace_create,
 )
 
@@ -107,6 +108,23 @@ def member_remove_view(
             return _redirect(request, reverse("workspace-list"))
         removal_error = ""
     return _members_panel(request, workspace, removal_error=removal_error)
+
+
+@login_required
+@require_POST
+@owners_only("change members' roles")
+def member_role_view(
+    request: AuthenticatedHttpRequest, workspace: Workspace, user_id: int
+) -> HttpResponse:
+    """Owners make a member a viewer (reads, changes no document), or a member again."""
+    membership = get_object_or_404(membership_list(workspace=workspace), user_id=user_id)
+    try:
+        membership_role_set(
+            workspace=workspace, user=membership.user, role=request.POST.get("role", "")
+        )
+    except ValidationError as exc:
+        return _members_panel(request, workspace, removal_error=" ".join(exc.messages))
+    return _members_panel(request, workspace)
 
 
 def _members_panel(
