@@ -219,9 +219,11 @@ async def _assistant_write(
     passive editor of the assistant's updates, and how many characters people typed."""
     people_sent: dict[bytes, float] = {}
     async with _editors(bench, document, typists + 1) as peers:
-        watcher, typing = peers[0], peers[1:]
+        typing = peers[1:]  # peers[0] watches: its reader times the assistant's updates
         people = {peer.doc.client_id for peer in peers}
-        reader = _Timed(watcher, {}, [])
+        # Every editor reads its socket, as a browser does: an unread socket stops answering
+        # keepalive pings once its buffers fill, and the client closes it.
+        reader, *typists_reading = [_Timed(peer, {}, []) for peer in peers]
         write = await sync_to_async(write_request)(
             document=document, by=bench.world.asker, instruction=WRITE_REQUEST
         )
@@ -239,7 +241,8 @@ async def _assistant_write(
             if write.status not in DocumentWrite.ACTIVE_STATUSES:
                 break
         await asyncio.sleep(1)
-        await reader.stop()
+        for each in (reader, *typists_reading):
+            await each.stop()
     arrivals = [at for at, update in reader.arrivals if _writer(update) not in people]
     return write, arrivals, typed
 
