@@ -134,6 +134,10 @@ class _Pen:
         except ValidationError as exc:
             self.refused = " ".join(exc.messages)
             return
+        except Exception as exc:  # the document is gone (deleted for good), the database away
+            logger.warning("Write %s: a frame could not be kept (%s)", self.write.pk, exc)
+            self.refused = "The document could not take the assistant's text any more."
+            return
         self._present({"user": self._identity(), "cursor": cursor})
 
     def finish(self) -> None:
