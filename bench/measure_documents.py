@@ -46,7 +46,9 @@ from .stats import r, summary_ms
 
 WRITE_TIMEOUT_S = 300
 _typing = random.Random(4)  # noqa: S311 - where people type, not secrets
-WRITE_REQUEST = "Write a detailed launch checklist for the product, with at least ten items."
+# A long write (the tiny model counts until LLM_MAX_TOKENS, as in the long-answer figure), so
+# that the rate is taken over many frames and people type all along.
+WRITE_REQUEST = "Write the numbers from 1 to 1000 in words, one per line: one, two, three, ..."
 
 
 def _replica(bench: Bench, index: int) -> WebStack:
