@@ -108,7 +108,13 @@ def write_stop_requested(write_id: int) -> str | None:
 
 
 def write_start(*, write: DocumentWrite) -> bool:
-    """Mark the write as being written; False if it ended meanwhile (stopped while queued)."""
+    """Mark the write as being written; False if it ended meanwhile (stopped while queued).
+
+    A stop request left in the cache under this id by an earlier life of the database (ids
+    start again after a reset) must not stop this write: a write is stopped through the cache
+    only once it is being written, so anything there now is stale.
+    """
+    _stop_request_clear(write.pk)
     now = timezone.now()
     return _end_if(
         write, DocumentWrite.Status.QUEUED, status="writing", started_at=now, heartbeat_at=now
@@ -172,8 +178,12 @@ def _end_if(write: DocumentWrite, *statuses: str, **fields: Any) -> bool:
             write.refresh_from_db()
             transaction.on_commit(lambda: events.write_publish(write))
     if changed and write.status not in DocumentWrite.ACTIVE_STATUSES:
-        try:
-            cache.delete(_stop_key(write.pk))
-        except Exception:  # it expires by itself
-            logger.warning("Could not clear the stop request of write %s", write.pk)
+        _stop_request_clear(write.pk)
     return bool(changed)
+
+
+def _stop_request_clear(write_id: int) -> None:
+    try:
+        cache.delete(_stop_key(write_id))
+    except Exception:  # it expires by itself
+        logger.warning("Could not clear the stop request of write %s", write_id)

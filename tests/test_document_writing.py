@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import pytest
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
@@ -194,3 +195,11 @@ def test_the_thread_page_offers_to_draft_a_document(client, team):
     client.force_login(team.member)
     page = client.get(reverse("thread-detail", args=[team.thread.pk])).text
     assert f'action="{reverse("thread-draft", args=[team.thread.pk])}"' in page
+
+
+def test_a_stale_stop_request_under_the_same_id_does_not_stop_a_new_write(document, team):
+    write = write_request(document=document, by=team.member, instruction="one")
+    cache.set(f"document-write-stop:{write.pk}", team.outsider.pk)  # left from another life
+
+    assert write_start(write=write)
+    assert write_stop_requested(write.pk) is None
