@@ -87,7 +87,6 @@ def invitation_accept_with_new_account(*, invitation: Invitation, user: User) ->
     return invitation_accept(invitation=invitation, user=user)
 
 
-@transaction.atomic
 def membership_role_set(*, workspace: Workspace, user: User, role: str) -> Membership:
     """Make a member a viewer (who reads but changes no document) or a member again.
 
@@ -106,6 +105,7 @@ def membership_role_set(*, workspace: Workspace, user: User, role: str) -> Membe
     return membership
 
 
+@transaction.atomic
 def membership_remove(*, workspace: Workspace, user: User, by: User) -> None:
     """An owner removes a member, or a member leaves. The last owner can do neither.
 
