@@ -122,7 +122,7 @@ class DocumentConsumer(MemberSocket):
         await pending_updates().flush()  # the state read next holds every change published
         state = await database_sync_to_async(document_state_get)(document_id=document_id)
         await self.send(bytes_data=protocol.sync_step1(get_state(state)))
-        await self._publish_async(events.PRESENCE_QUERY)
+        await self._publish(events.PRESENCE_QUERY)
         for write in await database_sync_to_async(write_list_active)(document_id=document_id):
             await self.send(text_data=json.dumps({"type": "write", **write}))
 
@@ -190,6 +190,10 @@ class DocumentConsumer(MemberSocket):
         if message.kind in (protocol.Kind.SYNC_STEP2, protocol.Kind.SYNC_UPDATE):
             await self._update_take(message.payload)
             return []
+        if message.kind == protocol.Kind.AWARENESS:
+            if presence := await database_sync_to_async(self._presence_own)(message.payload):
+                await self._publish(events.PRESENCE, presence=presence)
+            return []
         if message.kind == protocol.Kind.SYNC_STEP1:
             await pending_updates().flush()  # the answer holds every change published
         return list(await database_sync_to_async(self._handle)(message))
@@ -205,10 +209,7 @@ class DocumentConsumer(MemberSocket):
         ):
             await self._refusal_tell()
             return
-        await publish_async(
-            document_topic(document_id),
-            {"type": events.UPDATE, "update": update, "sender": self._sender},
-        )
+        await self._publish(events.UPDATE, update=update)
         pending.add(document_id, update, self._user_id)
 
     def _update_allowed(self, update: bytes, pending_bytes: int) -> bool:
@@ -228,12 +229,10 @@ class DocumentConsumer(MemberSocket):
             raise _AccessEnded(refused, deleted_by=document_deleted_by(self.access.document.pk))
 
     def _handle(self, message: protocol.Incoming) -> list[bytes]:
-        """Act on a sync step 1 or presence, in a database thread; the frames to send back."""
+        """Act on a sync step 1, in a database thread; the frames to send back."""
         self._access_check()
         if message.kind == protocol.Kind.SYNC_STEP1:
             return self._resync_answer(message.payload)
-        if message.kind == protocol.Kind.AWARENESS:
-            self._presence_pass(message.payload)
         # QUERY_AWARENESS needs no answer: every editor says who it is when another joins.
         return []
 
@@ -242,18 +241,22 @@ class DocumentConsumer(MemberSocket):
         missing = update_missing(state, state_vector)
         return [protocol.sync_step2(missing), protocol.sync_step1(get_state(state))]
 
-    def _presence_pass(self, update: bytes) -> None:
+    def _presence_own(self, update: bytes) -> bytes | None:
+        """The sender's presence, re-stamped for the others (in a database thread, after the
+        access check); None when it holds nothing of the sender's own client."""
+        self._access_check()
         if len(update) > settings.DOCUMENT_PRESENCE_MAX_BYTES:
             raise protocol.ProtocolError("That presence update is too large.")
         entries = protocol.awareness_read(update)
         if self._client_id is None and entries:
             self._client_id = entries[0].client_id
         if self._client_id is None:
-            return
+            return None
         own = protocol.presence_restamp(entries, client_id=self._client_id, user=self._person)
-        if own:
-            self._presence_clock = max(entry.clock for entry in own)
-            self._publish(events.PRESENCE, presence=protocol.awareness_write(own))
+        if not own:
+            return None
+        self._presence_clock = max(entry.clock for entry in own)
+        return protocol.awareness_write(own)
 
     async def disconnect(self, code: int) -> None:
         """Others see this editor leave at once, not when its presence times out (30 s); its
@@ -262,14 +265,13 @@ class DocumentConsumer(MemberSocket):
         client_id = getattr(self, "_client_id", None)
         if client_id is not None:
             gone = protocol.Presence(client_id, self._presence_clock + 1, None)
-            await self._publish_async(events.PRESENCE, presence=protocol.awareness_write([gone]))
+            await self._publish(events.PRESENCE, presence=protocol.awareness_write([gone]))
         await super().disconnect(code)
 
-    def _publish(self, event_type: str, **fields: Any) -> None:
-        events.document_publish(self.access.document.pk, event_type, sender=self._sender, **fields)
-
-    async def _publish_async(self, event_type: str, **fields: Any) -> None:
-        await database_sync_to_async(self._publish)(event_type, **fields)
+    async def _publish(self, event_type: str, **fields: Any) -> None:
+        """An event of this socket's to the document's other editors, from daphne's loop."""
+        topic = document_topic(self.access.document.pk)
+        await publish_async(topic, {"type": event_type, "sender": self._sender, **fields})
 
     async def _notice(self, kind: str, message: str) -> None:
         await self.send(text_data=json.dumps({"type": kind, "message": message}))

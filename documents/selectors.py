@@ -10,7 +10,8 @@ from django.db.models import QuerySet
 from django.http import Http404
 from django.utils import timezone
 
-from workspace.models import Membership, Workspace
+from workspace.models import Workspace
+from workspace.selectors import membership_get
 
 from . import events
 from .crdt import doc_from, state_merge, text_of
@@ -45,13 +46,9 @@ def document_access_get(
         documents = Document.objects.deleted() if deleted else Document.objects.live()
         document = documents.select_related("workspace").filter(pk=document_id).first()
         if document is not None:
-            role = (
-                Membership.objects.filter(workspace_id=document.workspace_id, user=user)
-                .values_list("role", flat=True)
-                .first()
-            )
-            if role is not None:
-                return DocumentAccess(document, can_edit=role != Membership.Role.VIEWER)
+            membership = membership_get(user=user, workspace_id=document.workspace_id)
+            if membership is not None:
+                return DocumentAccess(document, can_edit=membership.can_edit)
     raise Http404("No such document.")
 
 

@@ -14,8 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 from chat.markdown import markdown_to_html
 from chat.selectors import thread_get_for_member
 from workspace.http import AuthenticatedHttpRequest
-from workspace.models import Membership
-from workspace.selectors import workspace_get_for_member
+from workspace.selectors import membership_get, workspace_get_for_member
 
 from .forms import DocumentTitleForm, VersionForm
 from .presence import person_colour
@@ -59,13 +58,18 @@ def editors_only(view: DocumentView) -> DocumentView:
     return checked
 
 
+def _editor_check(request: AuthenticatedHttpRequest, workspace_id: int) -> None:
+    """403 saying why for a viewer of the workspace (the caller checked membership)."""
+    membership = membership_get(user=request.user, workspace_id=workspace_id)
+    if membership is None or not membership.can_edit:
+        raise PermissionDenied(VIEWERS_CANNOT)
+
+
 @login_required
 @require_POST
 def document_create_view(request: AuthenticatedHttpRequest, workspace_id: int) -> HttpResponse:
     workspace = workspace_get_for_member(user=request.user, workspace_id=workspace_id)
-    role = workspace.memberships.get(user=request.user).role
-    if role == Membership.Role.VIEWER:
-        raise PermissionDenied(VIEWERS_CANNOT)
+    _editor_check(request, workspace.pk)
     form = DocumentTitleForm(request.POST)
     if not form.is_valid():
         return HttpResponse("A document needs a title of at most 200 characters.", status=400)
@@ -186,9 +190,7 @@ def write_stop_view(
 def thread_draft_view(request: AuthenticatedHttpRequest, thread_id: int) -> HttpResponse:
     """A new document, drafted by the assistant from the thread's conversation."""
     thread = thread_get_for_member(user=request.user, thread_id=thread_id)
-    role = thread.workspace.memberships.get(user=request.user).role
-    if role == Membership.Role.VIEWER:
-        raise PermissionDenied(VIEWERS_CANNOT)
+    _editor_check(request, thread.workspace_id)
     document = document_create(
         workspace=thread.workspace, title=f"Draft: {thread.title}"[:200], created_by=request.user
     )

@@ -30,6 +30,13 @@ def membership_is_owner(*, user: User | AnonymousUser, workspace: Workspace) -> 
     )
 
 
+def membership_get(*, user: User | AnonymousUser, workspace_id: int) -> Membership | None:
+    """The person's membership of the workspace (its role says what they may change)."""
+    if not user.is_authenticated:
+        return None
+    return Membership.objects.filter(workspace_id=workspace_id, user=user).first()
+
+
 def membership_list(*, workspace: Workspace) -> QuerySet[Membership]:
     return workspace.memberships.select_related("user").order_by("-role", "user__username")
 

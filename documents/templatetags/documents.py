@@ -4,7 +4,8 @@ from typing import Any
 
 from django import template
 
-from workspace.models import Membership, Workspace
+from workspace.models import Workspace
+from workspace.selectors import membership_get
 
 from ..selectors import document_list, document_list_restorable
 
@@ -14,11 +15,11 @@ register = template.Library()
 @register.inclusion_tag("documents/_documents_panel.html", takes_context=True)
 def documents_panel(context: dict[str, Any], workspace: Workspace) -> dict[str, Any]:
     user = context["user"]
-    role = workspace.memberships.filter(user=user).values_list("role", flat=True).first()
+    membership = membership_get(user=user, workspace_id=workspace.pk)
     return {
         "workspace": workspace,
         "documents": document_list(workspace=workspace),
         "restorable": document_list_restorable(workspace=workspace),
-        "can_edit": role is not None and role != Membership.Role.VIEWER,
+        "can_edit": membership is not None and membership.can_edit,
         "csrf_token": context.get("csrf_token"),
     }
