@@ -12,10 +12,11 @@ the editor's next resync.
 
 import asyncio
 import logging
-import weakref
 from concurrent.futures import ThreadPoolExecutor
 
 from asgiref.sync import sync_to_async
+
+from realtime.loops import PerLoop
 
 from .services import KeptUpdate, document_updates_keep
 
@@ -63,13 +64,4 @@ class PendingUpdates:
                 logger.exception("Could not keep %s changes; editors resend them", len(batch))
 
 
-_per_loop: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, PendingUpdates]" = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def pending_updates() -> PendingUpdates:
-    loop = asyncio.get_running_loop()
-    if loop not in _per_loop:
-        _per_loop[loop] = PendingUpdates()
-    return _per_loop[loop]
+pending_updates = PerLoop(PendingUpdates)

@@ -16,13 +16,13 @@ once per topic, not once per socket.
 
 import asyncio
 import logging
-import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from channels.layers import get_channel_layer
 
 from .channel_layer import RECONNECTED
+from .loops import PerLoop
 
 logger = logging.getLogger(__name__)
 
@@ -129,14 +129,5 @@ class Fanout:
                 logger.exception("Could not deliver %s to a socket of %s", event.get("type"), topic)
 
 
-_per_loop: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Fanout]" = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def fanout() -> Fanout:
-    """This event loop's fan-out (daphne runs one loop; each async test has its own)."""
-    loop = asyncio.get_running_loop()
-    if loop not in _per_loop:
-        _per_loop[loop] = Fanout()
-    return _per_loop[loop]
+# This event loop's fan-out (daphne runs one loop; each async test has its own).
+fanout = PerLoop(Fanout)

@@ -15,12 +15,12 @@ import asyncio
 import json
 import logging
 import time
-import weakref
 from typing import Any, TypedDict
 
 import redis.asyncio as redis
 from django.conf import settings
 
+from .loops import PerLoop
 from .publish import publish_async
 
 logger = logging.getLogger(__name__)
@@ -97,16 +97,7 @@ class PresenceBoard:
             logger.warning("Could not announce who is in %s", topic, exc_info=True)
 
 
-_per_loop: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, PresenceBoard]" = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def presence_board() -> PresenceBoard:
-    loop = asyncio.get_running_loop()
-    if loop not in _per_loop:
-        _per_loop[loop] = PresenceBoard()
-    return _per_loop[loop]
+presence_board = PerLoop(PresenceBoard)
 
 
 async def typing_announce(topic: str, person: Person) -> None:
