@@ -89,7 +89,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
     }
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
+    # A DATABASE_URL of its own gives a run its own test database beside it, so two checkouts
+    # or sessions can run the tests at once.
+    _db = Path(DATABASES["default"]["NAME"])
+    _test_db = _db.with_name(f"test-{_db.name}") if "DATABASE_URL" in env.ENVIRON else None
+    DATABASES["default"]["TEST"] = {"NAME": str(_test_db or VAR_DIR / "test.sqlite3")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -277,3 +281,12 @@ DOCUMENT_RESTORE_DAYS = env.int("DOCUMENT_RESTORE_DAYS", default=30)
 # Invitation links let new people create an account; turned off, they only let existing
 # accounts join and the admin creates accounts.
 SIGNUP_ENABLED = env.bool("SIGNUP_ENABLED", default=True)
+
+# --- Knowledge (sources the assistant may cite) --------------------------------------------
+# An uploaded file or fetched page larger than this is refused with a clear error.
+KNOWLEDGE_MAX_BYTES = env.int("KNOWLEDGE_MAX_BYTES", default=20 * 1024 * 1024)
+# Fetching a URL: the whole exchange, redirects included, ends after this long.
+KNOWLEDGE_FETCH_TIMEOUT_S = env.float("KNOWLEDGE_FETCH_TIMEOUT_S", default=30.0)
+KNOWLEDGE_FETCH_MAX_REDIRECTS = env.int("KNOWLEDGE_FETCH_MAX_REDIRECTS", default=5)
+# Tests only, never from the environment: lets the fetcher reach the tests' own local server.
+KNOWLEDGE_FETCH_ALLOW_LOOPBACK = False
