@@ -19,6 +19,7 @@ from .answering import AnswerBrief
 from .models import Generation, Message, Thread
 from .selectors import reply_list_queued
 from .services import assistant_reply_queue, reply_enqueue
+from .signals import reply_queue_moved
 from .streaming_state import (
     live_text_get_many,
     live_text_set,
@@ -223,6 +224,7 @@ def _queue_moved() -> None:
     """A reply ended: every queued reply is now nearer the front; show everyone where."""
     for queued in reply_list_queued():
         events.broadcast_message_changed(queued)
+    reply_queue_moved.send(sender=Message)
 
 
 def _end_if(

@@ -99,21 +99,47 @@ def _as_shown(messages: list[Message]) -> list[Message]:
 
 def reply_queue_ahead(messages: list[Message]) -> list[Message]:
     """Set ``queue_ahead`` on the queued replies among ``messages``: how many unfinished
-    replies, in any thread, were asked for before each (they are served in that order)."""
+    replies for the same model, in any thread of the same workspace, were asked for before
+    each (a model's queue serves them in that order). Other workspaces' answers are not
+    counted: a place in the queue must not tell one team how busy another is."""
     queued = [m for m in messages if m.status == Message.Status.QUEUED]
-    if queued:
+    workspace_of = dict(
+        Thread.objects.filter(pk__in={m.thread_id for m in queued}).values_list(
+            "pk", "workspace_id"
+        )
+    )
+    groups: dict[tuple[int, int | None], list[Message]] = {}
+    for message in queued:
+        key = (workspace_of[message.thread_id], reply_model_id(message))
+        groups.setdefault(key, []).append(message)
+    for (workspace_id, model_id), group in groups.items():
         active_ids = list(
-            Message.objects.filter(
-                role=Message.Role.ASSISTANT,
-                status__in=Message.ACTIVE_STATUSES,
-                pk__lt=max(m.pk for m in queued),
-            )
+            reply_list_active_for_model(workspace_id=workspace_id, model_id=model_id)
+            .filter(pk__lt=max(m.pk for m in group))
             .order_by("pk")
             .values_list("pk", flat=True)
         )
-        for message in queued:
+        for message in group:
             message.queue_ahead = bisect_left(active_ids, message.pk)
     return messages
+
+
+def reply_model_id(reply: Message) -> int | None:
+    """The model that answers ``reply``: its assistant's; None for the default model."""
+    return reply.assistant.model_id if reply.assistant is not None else None
+
+
+def reply_list_active_for_model(*, workspace_id: int, model_id: int | None) -> QuerySet[Message]:
+    """The workspace's answers queued for or being written by model ``model_id`` (None: the
+    installation's default model)."""
+    active = Message.objects.filter(
+        role=Message.Role.ASSISTANT,
+        status__in=Message.ACTIVE_STATUSES,
+        thread__workspace_id=workspace_id,
+    )
+    if model_id is None:
+        return active.filter(assistant__isnull=True)
+    return active.filter(assistant__model_id=model_id)
 
 
 def reply_list_queued() -> list[Message]:

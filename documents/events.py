@@ -26,8 +26,9 @@ def document_publish(document_id: int, event_type: str, **fields: Any) -> None:
     publish(document_topic(document_id), {"type": event_type, **fields})
 
 
-def write_data(write: "DocumentWrite") -> dict[str, Any]:
-    """A write as editors show it: who asked for what, and how it stands."""
+def write_data(write: "DocumentWrite", *, ahead: int | None = None) -> dict[str, Any]:
+    """A write as editors show it: who asked for what, how it stands, and while queued how
+    many of the workspace's requests to the model are served first (``ahead``)."""
     by = write.requested_by
     return {
         "id": write.pk,
@@ -35,8 +36,9 @@ def write_data(write: "DocumentWrite") -> dict[str, Any]:
         "instruction": write.instruction,
         "by": (by.get_full_name() or by.get_username()) if by else "",
         "error": write.error,
+        "ahead": ahead,
     }
 
 
-def write_publish(write: "DocumentWrite") -> None:
-    document_publish(write.document_id, WRITE, write=write_data(write))
+def write_publish(write: "DocumentWrite", *, ahead: int | None = None) -> None:
+    document_publish(write.document_id, WRITE, write=write_data(write, ahead=ahead))

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count, Max, Sum
+from django.db.models import Count, F, Max, OuterRef, Q, Subquery, Sum
 from django.utils import timezone
 
 from workspace.models import Workspace
@@ -145,6 +145,8 @@ def document_compact(*, document_id: int) -> None:
 
 
 def _version_keep_automatic(document: Document) -> None:
+    """Keep the compacted document as an automatic version when it changed and a long
+    editing session has gone on for ``DOCUMENT_AUTO_VERSION_EVERY_S`` since the last one."""
     latest = document.versions.order_by("-created_at").only("text", "created_at").first()
     if latest is not None and latest.text == document.text:
         return
@@ -157,8 +159,33 @@ def _version_keep_automatic(document: Document) -> None:
         )
 
 
+def documents_sessions_end() -> None:
+    """An editing session ends when a document has been quiet for ``DOCUMENT_SESSION_QUIET_S``:
+    each document changed since its last version keeps an automatic one of how the session
+    left it (its log is compacted by then: it compacts after seconds of quiet)."""
+    quiet_since = timezone.now() - timedelta(seconds=settings.DOCUMENT_SESSION_QUIET_S)
+    latest = DocumentVersion.objects.filter(document=OuterRef("pk")).order_by("-created_at")
+    ended = (
+        Document.objects.live()
+        # A day back at most: a session undone to its last version is looked at for a day.
+        .filter(updated_at__lte=quiet_since, updated_at__gt=quiet_since - timedelta(days=1))
+        .filter(updates__isnull=True)
+        .annotate(
+            versioned_at=Subquery(latest.values("created_at")[:1]),
+            versioned_text=Subquery(latest.values("text")[:1]),
+        )
+        .filter(Q(versioned_at__isnull=True) | Q(versioned_at__lt=F("updated_at")))
+    )
+    for document in ended:
+        if document.text != (document.versioned_text or ""):
+            DocumentVersion.objects.create(
+                document=document, state=document.snapshot, text=document.text
+            )
+
+
 def documents_tidy() -> None:
-    """The housekeeping pass: compact logs that are long or quiet, purge old deleted documents."""
+    """The housekeeping pass: compact logs that are long or quiet, version the documents whose
+    editing session ended, purge old deleted documents."""
     quiet_since = timezone.now() - timedelta(seconds=settings.DOCUMENT_COMPACT_QUIET_S)
     pending = DocumentUpdate.objects.values("document_id").annotate(
         newest=Max("created_at"), count=Count("id")
@@ -166,6 +193,7 @@ def documents_tidy() -> None:
     for row in pending:
         if row["newest"] <= quiet_since or row["count"] >= settings.DOCUMENT_COMPACT_AFTER_UPDATES:
             document_compact(document_id=row["document_id"])
+    documents_sessions_end()
     Document.objects.deleted().filter(deleted_at__lt=document_purge_before()).delete()
     writes_interrupt_stale(silent_for=timedelta(seconds=settings.REPLY_STALE_AFTER_S))
 

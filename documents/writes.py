@@ -21,6 +21,7 @@ from workspace.celery import app as celery_app
 
 from . import events
 from .models import Document, DocumentWrite
+from .selectors import write_list_queued, write_queue_ahead
 from .writing import position_check
 
 logger = logging.getLogger(__name__)
@@ -79,8 +80,14 @@ def write_request(
 
 
 def _enqueue(write: DocumentWrite) -> None:
-    events.write_publish(write)
+    events.write_publish(write, ahead=write_queue_ahead(write))
     celery_app.send_task(WRITE_TASK, args=[write.pk])
+
+
+def writes_queue_moved(**_: object) -> None:
+    """Something ahead of the queued writes started or ended: show each its new place."""
+    for write in write_list_queued():
+        events.write_publish(write, ahead=write_queue_ahead(write))
 
 
 def write_stop(*, write: DocumentWrite, by: User) -> bool:
@@ -177,6 +184,7 @@ def _end_if(write: DocumentWrite, *statuses: str, **fields: Any) -> bool:
         if changed:
             write.refresh_from_db()
             transaction.on_commit(lambda: events.write_publish(write))
+            transaction.on_commit(writes_queue_moved)
     if changed and write.status not in DocumentWrite.ACTIVE_STATUSES:
         _stop_request_clear(write.pk)
     return bool(changed)

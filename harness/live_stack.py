@@ -22,17 +22,13 @@ from urllib.parse import quote
 from django.conf import settings
 from django.db import connection
 
+from llm.routing import DEFAULT_QUEUE
+from llm.workers import worker_args
 from workspace.celery import app as celery_app
 
 TEST_LOG_DIR = settings.VAR_DIR / "test-logs"
 START_TIMEOUT_S = 90
 STOP_TIMEOUT_S = 15
-# The model worker as `python -m ...` arguments: one process, the llm queue only.
-WORKER_ARGS = [
-    "celery", "-A", "workspace", "worker", "-Q", "llm", "--pool", "solo",
-    "--concurrency", "1", "--without-gossip", "--without-mingle",
-    "--without-heartbeat", "-l", "info",
-]  # fmt: skip
 
 
 # daphne closes a socket whose message passes 1 MiB without a word: let messages up to the
@@ -76,7 +72,7 @@ def server_env() -> dict[str, str]:
 def llm_queue_purge() -> None:
     """Drop tasks left on the broker: they name messages that no longer exist."""
     with celery_app.connection_for_write() as conn:
-        conn.default_channel.queue_purge("llm")  # type: ignore[attr-defined]
+        conn.default_channel.queue_purge(DEFAULT_QUEUE)  # type: ignore[attr-defined]
 
 
 def web_start(
@@ -89,10 +85,18 @@ def web_start(
 
 
 def worker_start(
-    env: dict[str, str], *, name: str = "worker", log_dir: Path = TEST_LOG_DIR
+    env: dict[str, str],
+    *,
+    queue: str = DEFAULT_QUEUE,
+    name: str = "worker",
+    log_dir: Path = TEST_LOG_DIR,
 ) -> subprocess.Popen[bytes]:
-    """Start a model worker and wait until it is ready for tasks."""
-    return _process_start(name, WORKER_ARGS, env, log_dir, ready=lambda log: "ready." in log)
+    """Start a worker for the model of ``queue`` (the default model's unless told otherwise)
+    and wait until it is ready for tasks."""
+    env = {**env, "LLM_WORKER_QUEUE": queue}
+    return _process_start(
+        name, worker_args(queue, log_level="info"), env, log_dir, ready=lambda log: "ready." in log
+    )
 
 
 def processes_stop(processes: list[subprocess.Popen[bytes]]) -> None:

@@ -18,7 +18,7 @@ class LanguageModelForm(forms.ModelForm):
 
     class Meta:
         model = LanguageModel
-        fields = ["name", "path", "n_ctx", "n_gpu_layers", "n_threads"]
+        fields = ["name", "path", "enabled", "n_ctx", "n_gpu_layers", "n_threads"]
 
     def clean(self) -> dict[str, object]:
         data = super().clean() or {}
@@ -36,8 +36,10 @@ class LanguageModelAdmin(admin.ModelAdmin):
     form = LanguageModelForm
     list_display = [
         "name",
+        "enabled",
         "available",
         "unavailable_reason",
+        "queue",
         "source",
         "n_ctx",
         "n_gpu_layers",
@@ -45,9 +47,10 @@ class LanguageModelAdmin(admin.ModelAdmin):
         "has_chat_template",
         "checked_at",
     ]
-    list_filter = ["available", "source", "has_chat_template"]
+    list_filter = ["enabled", "available", "source", "has_chat_template"]
     search_fields = ["name", "path"]
     readonly_fields = [
+        "queue",
         "source",
         "available",
         "unavailable_reason",

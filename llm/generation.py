@@ -20,11 +20,13 @@ from chat.replies import (
     reply_start,
 )
 from chat.streaming_state import stop_request_get
+from workspace.celery import app as celery_app
 
 from .inference import InferenceRequest, infer
 from .model import LoadedModel, model_load, model_spec_from_settings
 from .models import LanguageModel
 from .prompt import Turn
+from .routing import GENERATE_REPLY_TASK, job_belongs_here, model_queue
 from .services import language_model_mark_unavailable, language_model_ready, language_model_spec
 from .streaming import BackgroundCalls, FramePacer, ThrottledPoll
 
@@ -41,6 +43,11 @@ def reply_generate(*, reply_id: int) -> None:
         logger.info("Reply %s is %s, not queued: nothing to do", reply_id, reply.status)
         return
     brief = answer_brief(reply)
+    queue = model_queue(brief.model_id)
+    if not job_belongs_here(queue):
+        logger.info("Reply %s is for the model of queue %s: sent there", reply_id, queue)
+        celery_app.send_task(GENERATE_REPLY_TASK, args=[reply_id])
+        return
     try:
         model = _model_for(brief)
     except ModelUnavailable as exc:

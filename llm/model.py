@@ -3,9 +3,10 @@
 The loaded model is a per-process cache (one per worker process), never shared state.
 """
 
+import ctypes
 import importlib.util
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from django.conf import settings
 
+from .kept_states import KeptState, KeptStates, common_prefix_length
 from .prompt import Turn, chat_messages, transcript_prompt
 
 if TYPE_CHECKING:
@@ -106,6 +108,7 @@ class LoadedModel:
         self.n_ctx = self.llama.n_ctx()
         self.name = spec.name or spec.path.stem
         self._formatter = self._chat_formatter()
+        self.kept_states = KeptStates(capacity_bytes=settings.LLM_KEPT_STATES_MIB * 2**20)
 
     def _chat_formatter(self) -> "Jinja2ChatFormatter | None":
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
@@ -154,6 +157,7 @@ class LoadedModel:
         counter = _TokenCounter(prompt_tokens=len(prompt))
         if self._formatter is not None:
             stop = [*stop, self._token_text(self.llama.token_eos())]
+        self._state_restore_for(prompt)
         chunks = self.llama.create_completion(
             prompt=prompt,
             stream=True,
@@ -165,20 +169,63 @@ class LoadedModel:
         )
 
         def pieces() -> Iterator[str]:
-            for chunk in cast(Iterator[dict[str, Any]], chunks):
-                choice = chunk["choices"][0]
-                if choice.get("finish_reason"):
-                    counter.completion.finish_reason = choice["finish_reason"]
-                if choice["text"]:
-                    yield choice["text"]
+            stream = cast(Generator[dict[str, Any]], chunks)
+            try:
+                for chunk in stream:
+                    choice = chunk["choices"][0]
+                    if choice.get("finish_reason"):
+                        counter.completion.finish_reason = choice["finish_reason"]
+                    if choice["text"]:
+                        yield choice["text"]
+            finally:
+                stream.close()
+                self._state_keep()
 
         return pieces(), counter.completion
 
+    def _state_restore_for(self, prompt: list[int]) -> None:
+        """Put back the kept state sharing the longest start with ``prompt``, when it shares
+        more than the context holds now (llama.cpp then reads only the rest)."""
+        state, shared = self.kept_states.best_for(prompt)
+        if state is None or shared <= common_prefix_length(self.llama._input_ids.tolist(), prompt):
+            return
+        import llama_cpp
 
-# Models a worker process keeps loaded: one worker serves every assistant's model (per-model
-# workers are not built yet), so without a bound each model, and each change of a model's
-# settings in the admin, would stay in memory for the process's life.
-MODELS_KEPT_LOADED = 3
+        data = (ctypes.c_uint8 * len(state.data)).from_buffer_copy(state.data)
+        if llama_cpp.llama_state_set_data(self.llama._ctx.ctx, data, len(state.data)) != len(
+            state.data
+        ):
+            logger.warning("A kept state could not be restored; the prompt is read in full")
+            self.llama.reset()
+            return
+        self.llama.input_ids[: len(state.tokens)] = state.tokens
+        self.llama.n_tokens = len(state.tokens)
+        self.llama._requires_eval = True  # its logits are not live: sample only after a decode
+
+    def _state_keep(self) -> None:
+        """Keep the context's state as this answer left it (prompt and answer evaluated)."""
+        if not self.kept_states.capacity_bytes or not self.llama.n_tokens:
+            return
+        import llama_cpp
+
+        try:
+            ctx = self.llama._ctx.ctx
+            size = llama_cpp.llama_state_get_size(ctx)
+            buffer = (ctypes.c_uint8 * size)()
+            written = llama_cpp.llama_state_get_data(ctx, buffer, size)
+            self.kept_states.keep(
+                KeptState(
+                    tokens=tuple(int(t) for t in self.llama._input_ids),
+                    data=ctypes.string_at(buffer, written),
+                )
+            )
+        except Exception:  # only a later answer's speed depends on it
+            logger.exception("The context's state could not be kept")
+
+
+# Models a worker process keeps loaded: a worker serves one model (llm.routing), so one; a
+# change of the model's settings in the admin loads it afresh and lets the old one go.
+MODELS_KEPT_LOADED = 1
 
 
 @lru_cache(maxsize=MODELS_KEPT_LOADED)

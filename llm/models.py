@@ -30,6 +30,10 @@ class LanguageModel(models.Model):
         "GPU layers", default=0, help_text="Layers to offload to a GPU; -1 for all, 0 for none."
     )
     n_threads = models.PositiveSmallIntegerField("CPU threads", default=2)
+    enabled = models.BooleanField(
+        default=True,
+        help_text="Served: `make run` starts a worker for it when it fits in memory.",
+    )
     has_chat_template = models.BooleanField(
         default=False,
         editable=False,
@@ -50,3 +54,8 @@ class LanguageModel(models.Model):
     @property
     def file(self) -> Path:
         return Path(self.path)
+
+    @property
+    def queue(self) -> str:
+        """The Celery queue its answers wait on (one per model, ``llm.routing``)."""
+        return f"llm.model-{self.pk}"

@@ -1,4 +1,4 @@
-"""Several assistants in one thread on the live stack: each answer on a worker of its own."""
+"""Several assistants in one thread on the live stack: each answer on its model's own worker."""
 
 import time
 
@@ -7,6 +7,7 @@ import pytest
 from chat.models import Message
 from chat.services import message_create
 from harness.live_stack import processes_stop, worker_start
+from llm.routing import model_queue
 from llm.services import models_register_bundled
 
 from .factories import LONG_ANSWER_PROMPT, AssistantFactory
@@ -28,7 +29,12 @@ def test_two_assistants_on_two_models_stream_at_the_same_time_on_two_workers(liv
             model=registered[model],
             max_tokens=160,
         )
-    second_worker = worker_start(live_stack.env, name="worker-second")
+    workers = [
+        worker_start(
+            live_stack.env, queue=model_queue(registered[model].pk), name=f"worker-{model}"
+        )
+        for model in ("SmolLM2-135M-Instruct", "Gemma-3-270M")
+    ]
     try:
         question = message_create(
             thread=team.thread,
@@ -41,7 +47,7 @@ def test_two_assistants_on_two_models_stream_at_the_same_time_on_two_workers(liv
             assert time.monotonic() < deadline, "the answers did not end in time"
             time.sleep(0.2)
     finally:
-        processes_stop([second_worker])
+        processes_stop(workers)
 
     runs = {answer.generation.assistant_handle: answer for answer in answers}
     assert {handle: answer.status for handle, answer in runs.items()} == {

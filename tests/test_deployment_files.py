@@ -12,6 +12,7 @@ from functools import cache
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import pytest
 import yaml
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -20,7 +21,8 @@ GPU_COMPOSE_FILE = BASE_DIR / "docker-compose.gpu.yml"
 DOCKERFILE = BASE_DIR / "Dockerfile"
 SETTINGS_FILE = BASE_DIR / "workspace" / "settings.py"
 
-APP_SERVICES = ("migrate", "web", "worker", "housekeeping")
+APP_SERVICES = ("migrate", "web", "worker", "worker-gemma", "housekeeping")
+MODEL_WORKERS = ("worker", "worker-gemma")
 
 
 # --- Readers ----------------------------------------------------------------------------------
@@ -235,16 +237,21 @@ def test_web_service_can_scale_to_several_replicas():
         assert host in (None, "") or "-" in str(host), f"fixed host port in {entry!r}"
 
 
-def test_migrate_runs_once_after_postgres_is_healthy():
+def test_migrate_runs_once_after_postgres_is_healthy_and_registers_the_bundled_models():
     migrate = service("migrate")
     argv = command_of(migrate)
-    assert argv[-3:] == ["manage.py", "migrate", "--noinput"]
+    assert argv[:2] == ["sh", "-c"]
+    steps = [shlex.split(step) for step in argv[2].split("&&")]
+    assert steps == [
+        ["python", "manage.py", "migrate", "--noinput"],
+        ["python", "manage.py", "models_register"],
+    ]
     assert migrate["depends_on"]["postgres"]["condition"] == "service_healthy"
     assert migrate.get("restart") == "no"
 
 
-def test_web_and_worker_start_after_migrations_and_a_healthy_redis():
-    for name in ("web", "worker"):
+def test_web_and_workers_start_after_migrations_and_a_healthy_redis():
+    for name in ("web", *MODEL_WORKERS):
         depends_on = service(name)["depends_on"]
         assert depends_on["migrate"]["condition"] == "service_completed_successfully", name
         assert depends_on["redis"]["condition"] == "service_healthy", name
@@ -264,20 +271,15 @@ def test_postgres_and_redis_have_healthchecks_and_persistent_volumes():
         assert mounts.get(target) in named_volumes, f"{target} is not on a named volume"
 
 
-def test_worker_runs_celery_on_the_queue_that_llm_tasks_are_routed_to():
-    argv = command_of(service("worker"))
-    assert Path(argv[0]).name == "celery"
-    assert option_value(argv, "-A", "--app") == "workspace"
-    assert "worker" in argv
-    queues = option_value(argv, "-Q", "--queues")
-    assert queues is not None, "worker consumes no explicit queue"
-
-    routed_queues = {route["queue"] for route in settings_literal("CELERY_TASK_ROUTES").values()}
-    assert "llm" in routed_queues
-    assert "llm" in queues.split(",")
-    # One model per process: the solo pool runs one task at a time in the main process.
-    assert option_value(argv, "-P", "--pool") == "solo"
-    assert option_value(argv, "-c", "--concurrency") == "1"
+def test_each_model_worker_serves_one_model_queue():
+    """The default model's worker and one per registered model (named after --model)."""
+    assert command_of(service("worker")) == [
+        "python", "manage.py", "model_workers", "--default-model"
+    ]  # fmt: skip
+    argv = command_of(service("worker-gemma"))
+    assert argv[:3] == ["python", "manage.py", "model_workers"]
+    assert option_value(argv, "--model", "--model") == "Gemma-3-270M"
+    assert settings_literal("TASK_QUEUES")["llm.*"]["queue"] == "llm"
 
 
 def test_every_app_environment_variable_is_read_by_settings():
@@ -286,8 +288,9 @@ def test_every_app_environment_variable_is_read_by_settings():
     for name in APP_SERVICES:
         unknown = set(environment_of(service(name))) - read
         assert not unknown, f"{name} sets variables settings.py never reads: {sorted(unknown)}"
-    unknown = set(environment_of(service("worker", gpu_override()))) - read
-    assert not unknown, f"the GPU override sets unread variables: {sorted(unknown)}"
+    for name in MODEL_WORKERS:
+        unknown = set(environment_of(service(name, gpu_override()))) - read
+        assert not unknown, f"the GPU override sets unread variables: {sorted(unknown)}"
 
 
 def test_app_services_reach_postgres_and_redis_by_service_name():
@@ -320,8 +323,9 @@ def test_app_services_run_on_cpu_and_take_the_secret_key_from_outside():
 # --- The GPU override -------------------------------------------------------------------------
 
 
-def test_gpu_override_offloads_the_model_to_a_reserved_nvidia_gpu():
-    worker = service("worker", gpu_override())
+@pytest.mark.parametrize("name", MODEL_WORKERS)
+def test_gpu_override_offloads_the_model_to_a_reserved_nvidia_gpu(name):
+    worker = service(name, gpu_override())
     assert environment_of(worker)["LLM_N_GPU_LAYERS"] == "-1"
     devices = worker["deploy"]["resources"]["reservations"]["devices"]
     assert any(
@@ -330,8 +334,9 @@ def test_gpu_override_offloads_the_model_to_a_reserved_nvidia_gpu():
     )
 
 
-def test_gpu_override_builds_llama_cpp_with_cuda_from_build_args_the_dockerfile_declares():
-    worker = service("worker", gpu_override())
+@pytest.mark.parametrize("name", MODEL_WORKERS)
+def test_gpu_override_builds_llama_cpp_with_cuda_from_build_args_the_dockerfile_declares(name):
+    worker = service(name, gpu_override())
     build_args = worker["build"]["args"]
     assert "-DGGML_CUDA=on" in build_args["CMAKE_ARGS"].split()
     assert "nvidia/cuda" in build_args["BASE_IMAGE"]
@@ -340,8 +345,8 @@ def test_gpu_override_builds_llama_cpp_with_cuda_from_build_args_the_dockerfile_
     # Its own tag: building it must not replace the CPU image that web and migrate run.
     assert worker.get("image")
     assert worker["image"] != service("web").get("image")
-    # Only the worker needs a GPU.
-    assert set(gpu_override()["services"]) == {"worker"}
+    # Only the model workers need a GPU.
+    assert set(gpu_override()["services"]) == set(MODEL_WORKERS)
 
 
 # --- The Dockerfile ---------------------------------------------------------------------------
@@ -425,6 +430,6 @@ def test_housekeeping_runs_beat_on_the_queue_that_chat_tasks_are_routed_to():
     assert "--beat" in argv or "-B" in argv
     queues = option_value(argv, "-Q", "--queues")
     assert queues is not None
-    assert settings_literal("CELERY_TASK_ROUTES")["chat.*"]["queue"] in queues.split(",")
+    assert settings_literal("TASK_QUEUES")["chat.*"]["queue"] in queues.split(",")
     assert "llm" not in queues.split(","), "a busy or dead model worker must not delay it"
     assert "deploy" not in service("housekeeping"), "beat must run exactly once"

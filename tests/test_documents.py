@@ -15,6 +15,7 @@ from documents.services import (
     document_compact,
     document_create,
     document_update_append,
+    documents_sessions_end,
     documents_tidy,
     version_create,
     version_restore,
@@ -299,3 +300,29 @@ def test_owners_make_a_member_a_viewer_and_back(client, team):
     htmx = {"HX-Request": "true"}
     assert "Owners keep their role" in client.post(owner_url, {"role": "viewer"}, headers=htmx).text
     assert "viewer or a member" in client.post(url, {"role": "owner"}, headers=htmx).text
+
+
+def test_an_editing_session_that_ended_keeps_an_automatic_version_of_its_result(document, settings):
+    settings.DOCUMENT_SESSION_QUIET_S = 300
+    editor = Editor(document)
+    editor.type(0, "first session")
+    document_compact(document_id=document.pk)  # the first text is a version at once
+    editor.type(13, ", then more")
+    document_compact(document_id=document.pk)
+
+    documents_sessions_end()
+    assert document.versions.count() == 1, "the session is still going on"
+
+    # Five minutes pass: the first version is older still than the last change.
+    document.versions.update(created_at=timezone.now() - timedelta(seconds=400))
+    Document.objects.filter(pk=document.pk).update(
+        updated_at=timezone.now() - timedelta(seconds=301)
+    )
+    documents_sessions_end()
+    documents_sessions_end()  # once per session
+
+    assert list(document.versions.values_list("text", flat=True)) == [
+        "first session, then more",
+        "first session",
+    ]
+    assert all(version.is_automatic for version in document.versions.all())

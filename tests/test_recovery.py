@@ -180,8 +180,8 @@ def test_the_housekeeping_sweep_runs_on_its_own_queue_every_few_seconds():
     schedule = django_settings.CELERY_BEAT_SCHEDULE["interrupt-stale-replies"]
     assert schedule["task"] == "chat.interrupt_stale_replies"
     assert schedule["schedule"] <= django_settings.REPLY_STALE_AFTER_S
-    assert django_settings.CELERY_TASK_ROUTES["chat.*"]["queue"] == "housekeeping"
-    assert django_settings.CELERY_TASK_ROUTES["llm.*"]["queue"] == "llm"
+    assert django_settings.TASK_QUEUES["chat.*"]["queue"] == "housekeeping"
+    assert django_settings.TASK_QUEUES["llm.*"]["queue"] == "llm"
 
 
 def test_a_reply_queued_for_too_long_is_enqueued_again_at_most_once_per_period(team, monkeypatch):

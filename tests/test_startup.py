@@ -15,7 +15,7 @@ def test_the_web_server_is_awaited_first(unused_tcp_port):
 
 def test_then_a_worker_on_every_queue_of_the_routes(settings):
     # Queues no worker serves, whatever else runs on this broker (the live tests' worker).
-    settings.CELERY_TASK_ROUTES = {
+    settings.TASK_QUEUES = {
         "first.*": {"queue": "unserved-first"},
         "second.*": {"queue": "unserved-second"},
     }

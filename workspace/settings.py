@@ -129,11 +129,14 @@ CACHES = {
 CELERY_BROKER_URL = celery_broker_url(REDIS_URL)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_IGNORE_RESULT = True
-CELERY_TASK_ROUTES = {
+# Tasks go to queues by name; a model job to its own model's queue, which llm.routing decides
+# (``llm`` is the default model's).
+TASK_QUEUES = {
     "llm.*": {"queue": "llm"},
     "chat.*": {"queue": "housekeeping"},
     "documents.*": {"queue": "housekeeping"},
 }
+CELERY_TASK_ROUTES = ["llm.routing.route_model_job", TASK_QUEUES]
 # A streaming reply saves its text about once a second; one silent for this long lost its
 # worker and is marked interrupted by the housekeeping worker, which looks this often.
 REPLY_STALE_AFTER_S = env.int("REPLY_STALE_AFTER_S", default=30)
@@ -242,6 +245,12 @@ LLM_N_GPU_LAYERS = env.int("LLM_N_GPU_LAYERS", default=0)
 LLM_MODELS_DIR = Path(env.str("LLM_MODELS_DIR", default=str(VAR_DIR / "models")))
 # What one model (its file and its context) may take; 0: this machine's memory.
 LLM_MEMORY_LIMIT_MIB = env.int("LLM_MEMORY_LIMIT_MIB", default=0)
+# The queue a model worker consumes, set by `manage.py model_workers` for each worker it starts;
+# empty: a worker started otherwise runs whatever job it is given.
+LLM_WORKER_QUEUE = env.str("LLM_WORKER_QUEUE", default="")
+# Each model worker keeps the evaluated states of recent conversations, up to this much memory,
+# so that a follow-up reads only its new part (llm.kept_states).
+LLM_KEPT_STATES_MIB = env.int("LLM_KEPT_STATES_MIB", default=256)
 LLM_MAX_TOKENS = env.int("LLM_MAX_TOKENS", default=512)
 LLM_TEMPERATURE = env.float("LLM_TEMPERATURE", default=0.7)
 LLM_REPEAT_PENALTY = env.float("LLM_REPEAT_PENALTY", default=1.15)
@@ -269,8 +278,10 @@ DOCUMENT_PRESENCE_MAX_BYTES = env.int("DOCUMENT_PRESENCE_MAX_BYTES", default=16 
 # The log is merged into the snapshot once it is this long, or quiet for this long.
 DOCUMENT_COMPACT_AFTER_UPDATES = env.int("DOCUMENT_COMPACT_AFTER_UPDATES", default=500)
 DOCUMENT_COMPACT_QUIET_S = env.int("DOCUMENT_COMPACT_QUIET_S", default=3)
-# An automatic version is kept when a document changed and its last version is this old.
-DOCUMENT_AUTO_VERSION_EVERY_S = env.int("DOCUMENT_AUTO_VERSION_EVERY_S", default=600)
+# An editing session ends when a document has been quiet this long: an automatic version keeps
+# how it left the document. A long session also keeps one when its last version is this old.
+DOCUMENT_SESSION_QUIET_S = env.int("DOCUMENT_SESSION_QUIET_S", default=300)
+DOCUMENT_AUTO_VERSION_EVERY_S = env.int("DOCUMENT_AUTO_VERSION_EVERY_S", default=1800)
 # The assistant's text enters a document at most this often: each frame is an update stored in
 # the log and relayed to every editor, so fewer, larger ones leave the model more of the CPU.
 DOCUMENT_WRITE_FRAME_INTERVAL_S = env.float("DOCUMENT_WRITE_FRAME_INTERVAL_S", default=0.1)

@@ -551,7 +551,7 @@ function presenceRender(list, awareness, peers) {
 
 // --- The assistant's writes ---------------------------------------------------------------
 // The form #document-ask asks the assistant to write (data-write-url); the socket tells every
-// editor how each write stands ({"type": "write", id, status, instruction, by, error}), and
+// editor how each write stands ({"type": "write", id, status, instruction, by, error, ahead}), and
 // #document-writes lists them, with a Stop button (data-stop-url, for write 0) while active.
 const WRITE_ACTIVE = new Set(["queued", "writing"]);
 const WRITE_STATES = {
@@ -619,6 +619,9 @@ class Writes {
     const state = document.createElement("span");
     state.className = "state";
     state.textContent = WRITE_STATES[write.status] || write.status;
+    if (write.status === "queued" && typeof write.ahead === "number") {
+      state.textContent += write.ahead ? ` · ${write.ahead} ahead` : " · next";
+    }
     if (write.error) state.textContent += `: ${write.error}`;
     item.replaceChildren(asked, " ", state);
     if (WRITE_ACTIVE.has(write.status) && this.form && !this.readOnly()) {

@@ -49,7 +49,7 @@ def not_ready(url: str) -> list[str]:
         socket.create_connection((address.hostname, address.port or 80), timeout=1).close()
     except OSError:
         return [f"the web server on {address.netloc}"]
-    wanted = {route["queue"] for route in settings.CELERY_TASK_ROUTES.values()}
+    wanted = {route["queue"] for route in settings.TASK_QUEUES.values()}
     try:
         replies = app.control.inspect(timeout=1).active_queues() or {}
     except OSError:  # the broker is not up yet

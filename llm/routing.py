@@ -1,0 +1,58 @@
+"""One queue per model: which queue a model job goes to, and which jobs a worker may run.
+
+The installation's default model (``LLM_MODEL_PATH``: the default assistant and the
+assistant's writes into documents) has the queue ``llm``; each registered model its own,
+``llm.model-<id>``. A worker consumes one queue, so it serves one model, one job at a time,
+and two models answer at once on two workers.
+
+Celery asks ``route_model_job`` for the queue of each task it sends (``CELERY_TASK_ROUTES``),
+so chat and documents enqueue by task name and never name a queue.
+"""
+
+from typing import Any
+
+from django.conf import settings
+
+from chat.models import Message
+
+from .models import LanguageModel
+
+DEFAULT_QUEUE = "llm"
+GENERATE_REPLY_TASK = "llm.generate_reply"
+
+
+def model_queue(model_id: int | None) -> str:
+    """The queue of the registered model ``model_id`` (``LanguageModel.queue``); None: the
+    default model's."""
+    return DEFAULT_QUEUE if model_id is None else LanguageModel(pk=model_id).queue
+
+
+def reply_queue(reply_id: int) -> str:
+    """The queue of the model that answers ``reply_id``: its assistant's, at this moment."""
+    model_id = (
+        Message.objects.filter(pk=reply_id).values_list("assistant__model_id", flat=True).first()
+    )
+    return model_queue(model_id)
+
+
+def route_model_job(name: str, args: Any, kwargs: Any, options: Any, **_: Any) -> Any:
+    """Celery's router for the model tasks (``llm.*``); None leaves other tasks to the routes
+    that follow it."""
+    if name == GENERATE_REPLY_TASK and args:
+        return {"queue": reply_queue(int(args[0]))}
+    if name.startswith("llm."):
+        return {"queue": DEFAULT_QUEUE}
+    return None
+
+
+def served_queue() -> str:
+    """The queue this worker process consumes (``LLM_WORKER_QUEUE``, set by the
+    ``model_workers`` command); empty when not started by it (any job is run)."""
+    return str(settings.LLM_WORKER_QUEUE)
+
+
+def job_belongs_here(queue: str) -> bool:
+    """Whether this worker should run a job for ``queue``: an assistant whose model changed
+    after its answer was queued is answered by the new model's worker, not loaded here."""
+    served = served_queue()
+    return not served or served == queue

@@ -1,0 +1,176 @@
+"""One queue per model: answers wait on their model's queue, places are counted per model and
+per workspace, and `make run` starts a worker for each model that fits in memory."""
+
+import pytest
+from django.core.management import call_command
+
+from chat.models import Message
+from chat.selectors import message_page
+from documents import writes
+from documents.selectors import write_list_active
+from llm import generation
+from llm.routing import DEFAULT_QUEUE, route_model_job
+from llm.workers import WORKER_OVERHEAD_BYTES, workers_plan
+from workspace.celery import app as celery_app
+
+from .factories import (
+    AssistantFactory,
+    LanguageModelFactory,
+    MembershipFactory,
+    ThreadFactory,
+    assistant_reply,
+)
+from .gguf_files import tiny_llama
+
+pytestmark = pytest.mark.django_db
+
+
+def _queue_of(task: str, args: list[object]) -> str:
+    return route_model_job(task, args, {}, {})["queue"]
+
+
+def test_each_answer_waits_on_the_queue_of_its_assistants_model(team):
+    scribe = AssistantFactory.create(workspace=team.workspace, handle="scribe")
+    critic = AssistantFactory.create(workspace=team.workspace, handle="critic")
+    by_default = assistant_reply(thread=team.thread, asker=team.member)
+    by_scribe = assistant_reply(thread=team.thread, asker=team.member, assistant=scribe)
+    by_critic = assistant_reply(thread=team.thread, asker=team.member, assistant=critic)
+
+    queues = [
+        _queue_of("llm.generate_reply", [reply.pk]) for reply in (by_default, by_scribe, by_critic)
+    ]
+
+    assert queues == [DEFAULT_QUEUE, scribe.model.queue, critic.model.queue]
+    assert len(set(queues)) == 3
+    assert _queue_of("llm.write_document", [1]) == DEFAULT_QUEUE, "writes use the default model"
+    assert route_model_job("chat.interrupt_stale_replies", [], {}, {}) is None
+
+
+def test_a_worker_sends_an_answer_whose_model_changed_to_that_models_queue(
+    team, settings, monkeypatch
+):
+    """The assistant was moved to another model after its answer was queued: the worker of
+    the old model must not load the new one, and the answer must not be lost."""
+    scribe = AssistantFactory.create(workspace=team.workspace, handle="scribe")
+    reply = assistant_reply(thread=team.thread, asker=team.member, assistant=scribe)
+    settings.LLM_WORKER_QUEUE = "llm.model-999999"
+    sent: list[dict[str, object]] = []
+    monkeypatch.setattr(
+        celery_app,
+        "send_task",
+        lambda name, args, **options: sent.append({"name": name, "args": args}),
+    )
+    monkeypatch.setattr(generation, "_model_for", lambda brief: pytest.fail("loaded here"))
+
+    generation.reply_generate(reply_id=reply.pk)
+
+    assert sent == [{"name": "llm.generate_reply", "args": [reply.pk]}]
+    assert _queue_of("llm.generate_reply", [reply.pk]) == scribe.model.queue
+    reply.refresh_from_db()
+    assert reply.status == Message.Status.QUEUED
+
+
+def test_a_place_in_the_queue_counts_only_the_same_models_answers_in_the_same_workspace(team):
+    scribe = AssistantFactory.create(workspace=team.workspace, handle="scribe")
+    other_thread = ThreadFactory.create(workspace=team.workspace)
+    # Ahead on the default model: one in another thread of this workspace, one streaming.
+    assistant_reply(thread=other_thread, asker=team.owner, status=Message.Status.STREAMING)
+    assistant_reply(thread=team.thread, asker=team.owner)
+    # Not ahead: another model's answer, and another workspace's answer on the same model.
+    assistant_reply(thread=team.thread, asker=team.owner, assistant=scribe)
+    elsewhere = MembershipFactory.create().workspace
+    assistant_reply(thread=ThreadFactory.create(workspace=elsewhere), asker=team.outsider)
+    mine = assistant_reply(thread=team.thread, asker=team.member)
+    scribes = assistant_reply(thread=team.thread, asker=team.member, assistant=scribe)
+
+    shown = {m.pk: m for m in message_page(thread=team.thread).messages}
+
+    assert shown[mine.pk].queue_ahead == 2
+    assert shown[scribes.pk].queue_ahead == 1
+
+
+def test_a_queued_write_shows_its_place_and_moves_up_when_an_answer_ahead_ends(
+    team, sent_tasks, monkeypatch, django_capture_on_commit_callbacks
+):
+    from chat import replies
+    from documents.models import Document
+
+    document = Document.objects.create(
+        workspace=team.workspace, title="Plan", created_by=team.owner
+    )
+    answer = assistant_reply(thread=team.thread, asker=team.owner)
+    published: list[dict[str, object]] = []
+    monkeypatch.setattr(
+        writes.events,
+        "write_publish",
+        lambda write, ahead=None: published.append({"id": write.pk, "ahead": ahead}),
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        write = writes.write_request(document=document, by=team.member, instruction="continue")
+
+    assert published[-1] == {"id": write.pk, "ahead": 1}
+    assert write_list_active(document_id=document.pk)[0]["ahead"] == 1
+
+    with django_capture_on_commit_callbacks(execute=True):
+        replies.reply_stop(reply=answer, by=team.owner)
+
+    assert published[-1] == {"id": write.pk, "ahead": 0}
+
+
+def test_workers_start_for_the_default_model_and_each_enabled_model_that_fits(settings, tmp_path):
+    settings.LLM_MODEL_PATH = str(tiny_llama(tmp_path / "default.gguf", padding=2**20))
+    fits = LanguageModelFactory.create(
+        name="Fits", path=str(tiny_llama(tmp_path / "fits.gguf", padding=2**20)), available=True
+    )
+    LanguageModelFactory.create(
+        name="Huge",
+        path=str(tiny_llama(tmp_path / "huge.gguf", padding=64 * 2**20)),
+        available=True,
+    )
+    LanguageModelFactory.create(name="Off", enabled=False, available=True)
+    LanguageModelFactory.create(name="Broken", available=False, unavailable_reason="No file.")
+
+    plan = workers_plan(memory_bytes=2 * WORKER_OVERHEAD_BYTES + 20 * 2**20)
+
+    assert [(w.queue, w.model_name) for w in plan.started] == [
+        (DEFAULT_QUEUE, "default"),
+        (fits.queue, "Fits"),
+    ]
+    left_out = dict(plan.left_out)
+    assert left_out["Off"] == "switched off in the admin"
+    assert left_out["Broken"] == "unavailable: No file."
+    assert "needs about" in left_out["Huge"]
+
+
+def test_the_workers_command_says_which_models_it_serves_and_which_it_leaves_out(
+    settings, tmp_path, capsys, monkeypatch
+):
+    settings.LLM_MODEL_PATH = str(tiny_llama(tmp_path / "default.gguf"))
+    LanguageModelFactory.create(name="Off", enabled=False, available=True)
+    started: list[list[str]] = []
+
+    class Child:
+        returncode = 0
+
+        def __init__(self, args: list[str], env: dict[str, str]) -> None:
+            started.append([*args, env["LLM_WORKER_QUEUE"]])
+
+        def poll(self) -> int:
+            return 0
+
+        def wait(self, timeout: float) -> int:
+            return 0
+
+    monkeypatch.setattr("llm.management.commands.model_workers.subprocess.Popen", Child)
+    monkeypatch.setattr("llm.management.commands.model_workers.models_register_bundled", lambda: [])
+
+    with pytest.raises(SystemExit) as exited:
+        call_command("model_workers", memory_mib=4096)
+
+    out = capsys.readouterr().out
+    assert "default on queue llm" in out
+    assert "not started: Off (switched off in the admin)" in out
+    assert exited.value.code == 0
+    assert len(started) == 1
+    assert started[0][-1] == DEFAULT_QUEUE
+    assert started[0][started[0].index("-Q") : started[0].index("-Q") + 2] == ["-Q", DEFAULT_QUEUE]
