@@ -301,3 +301,11 @@ KNOWLEDGE_FETCH_TIMEOUT_S = env.float("KNOWLEDGE_FETCH_TIMEOUT_S", default=30.0)
 KNOWLEDGE_FETCH_MAX_REDIRECTS = env.int("KNOWLEDGE_FETCH_MAX_REDIRECTS", default=5)
 # Tests only, never from the environment: lets the fetcher reach the tests' own local server.
 KNOWLEDGE_FETCH_ALLOW_LOOPBACK = False
+# Parsing runs in a child process with these limits; larger files are refused, saying why.
+KNOWLEDGE_PARSE_TIMEOUT_S = env.float("KNOWLEDGE_PARSE_TIMEOUT_S", default=120.0)
+KNOWLEDGE_PARSE_MEMORY_MB = env.int("KNOWLEDGE_PARSE_MEMORY_MB", default=1024)
+KNOWLEDGE_MAX_PAGES = env.int("KNOWLEDGE_MAX_PAGES", default=1000)
+KNOWLEDGE_MAX_CHARACTERS = env.int("KNOWLEDGE_MAX_CHARACTERS", default=5_000_000)
+# Passages are cut at about this many characters, overlapping by the second figure.
+KNOWLEDGE_CHUNK_CHARACTERS = env.int("KNOWLEDGE_CHUNK_CHARACTERS", default=1000)
+KNOWLEDGE_CHUNK_OVERLAP = env.int("KNOWLEDGE_CHUNK_OVERLAP", default=150)
