@@ -51,7 +51,7 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
          f"< newest page ({catch_up['newest_page_bytes']})", catch_up["bytes_sent"],
          catch_up["bytes_sent"] < catch_up["newest_page_bytes"]),
     ]  # fmt: skip
-    rows += _document_rows(results)
+    rows += _document_rows(results) + _model_rows(results)
     return [{"what": w, "target": t, "value": v, "met": m} for w, t, v, m in rows]
 
 
@@ -82,6 +82,29 @@ def _document_rows(results: dict[str, Any]) -> list[tuple[str, str, Any, bool | 
         if one_thread:
             rows.append(("  the same with LLM_N_THREADS=1", "(reported)",
                          one_thread["efficiency"], None))  # fmt: skip
+    return rows
+
+
+def _model_rows(results: dict[str, Any]) -> list[tuple[str, str, Any, bool | None]]:
+    followup = results.get("followup_ttft_ms")
+    if not followup:
+        return []
+    limit = 1.5 * followup["fresh_short"]
+    tokens = followup["prompt_tokens"]
+    rows: list[tuple[str, str, Any, bool | None]] = [
+        ("TTFT of a fresh 100-token prompt (ms)", "(reported)", followup["fresh_short"], None),
+        (f"TTFT of a follow-up in a {tokens}-token thread, cold (ms)", "(reported)",
+         followup["cold"], None),
+        ("  warm (ms)", f"≤ {limit:.0f}", followup["warm"], _le(followup["warm"], limit)),
+        ("  warm after two other threads (ms)", f"≤ {limit:.0f}",
+         followup["warm_after_interleaving"], _le(followup["warm_after_interleaving"], limit)),
+        ("memory per kept state (MiB)", "(reported)", results.get("kept_state_mib"), None),
+    ]  # fmt: skip
+    for name, ratio in (
+        results.get("two_models_at_once", {}).get("ratio_together_to_alone", {}).items()
+    ):
+        rows.append((f"two models at once: {name} tokens/s together ÷ alone", "(reported)",
+                     ratio, None))  # fmt: skip
     return rows
 
 

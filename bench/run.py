@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--plots", type=Path, help="where the PNGs go (default: next to --out)")
     parser.add_argument(
         "--only",
-        choices=["documents"],
+        choices=["documents", "models"],
         help="run one section and update its figures in --out, keeping the others",
     )
     args = parser.parse_args(argv)
@@ -72,8 +72,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.only:
             results = json.loads(args.out.read_text())
-            measured = _run_documents(smoke=args.smoke)
-            results["details"]["assistant_document"] = measured.pop("assistant_document")
+            measured = _run_section(args.only, smoke=args.smoke)
+            if "assistant_document" in measured:
+                results["details"]["assistant_document"] = measured.pop("assistant_document")
             results.update(measured)
         else:
             results = _run(smoke=args.smoke, env=env)
@@ -97,6 +98,7 @@ def _run(*, smoke: bool, env: environment.BenchEnvironment) -> dict[str, Any]:
         measure_efficiency,
         measure_fanout,
         measure_long_thread,
+        measure_models,
         measure_polling,
     )
     from .context import Bench, Config
@@ -144,7 +146,7 @@ def _run(*, smoke: bool, env: environment.BenchEnvironment) -> dict[str, Any]:
         bench.progress(f"   p50 {chat['p50']} ms, p99 {chat['p99']} ms at {chat['members']}")
         bench.progress(f"8. a thread of {config.long_thread_messages} messages: open, reconnect")
         long_thread = measure_long_thread.measure(bench)
-        documents = measure_documents.measure(bench)
+        documents, models = measure_documents.measure(bench), measure_models.measure(bench)
     finally:
         pool.shutdown()
         stack.close()
@@ -171,6 +173,7 @@ def _run(*, smoke: bool, env: environment.BenchEnvironment) -> dict[str, Any]:
         "document_edit_propagation_ms": documents["document_edit_propagation_ms"],
         "document_open_ms": documents["document_open_ms"],
         "assistant_document_efficiency": documents["assistant_document_efficiency"],
+        **models,
         "baselines": {
             "per_token_sends": {
                 "efficiency": per_token["efficiency"],
@@ -192,12 +195,12 @@ def _run(*, smoke: bool, env: environment.BenchEnvironment) -> dict[str, Any]:
     }
 
 
-def _run_documents(*, smoke: bool) -> dict[str, Any]:
-    """The documents section alone (``--only documents``), with when it ran."""
+def _run_section(section: str, *, smoke: bool) -> dict[str, Any]:
+    """One section alone (``--only documents`` or ``--only models``), with when it ran."""
     import django
 
     django.setup()
-    from . import measure_documents
+    from . import measure_documents, measure_models
     from .context import Bench, Config
     from .reference import reference_model
     from .stack import BenchStack
@@ -211,15 +214,17 @@ def _run_documents(*, smoke: bool) -> dict[str, Any]:
         config=config, world=world, stack=stack, pool=ClientPool(0), model=reference_model()
     )
     try:
-        measured = measure_documents.measure(bench)
+        measure = {"documents": measure_documents, "models": measure_models}[section].measure
+        measured = measure(bench)
     finally:
         bench.pool.shutdown()
         stack.close()
     # This section ran apart from the others: say when, and how busy the machine was.
-    measured["assistant_document"]["section_run_at"] = datetime.now(UTC).isoformat(
-        timespec="seconds"
-    )
-    measured["assistant_document"]["load_average_before"] = [round(x, 2) for x in load_before]
+    ran = {
+        "section_run_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "load_average_before": [round(x, 2) for x in load_before],
+    }
+    measured["assistant_document" if section == "documents" else "two_models_at_once"].update(ran)
     return measured
 
 

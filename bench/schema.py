@@ -49,6 +49,15 @@ _FIELDS: dict[str, dict[str, Check] | Check] = {
         "after_compaction": _number,
     },
     "assistant_document_efficiency": lambda v: v is None or _number(v),
+    "followup_ttft_ms": {
+        "prompt_tokens": _int,
+        "fresh_short": _number,
+        "cold": _number,
+        "warm": _number,
+        "warm_after_interleaving": _number,
+    },
+    "kept_state_mib": _number,
+    "two_models_at_once": lambda v: isinstance(v, dict) and bool(v),
     "reconnect_catch_up": {
         "messages_in_thread": _int,
         "new_events": _int,
