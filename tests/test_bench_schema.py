@@ -47,6 +47,15 @@ def _valid() -> dict:
             "after_compaction": 20.0,
         },
         "assistant_document_efficiency": 0.97,
+        "followup_ttft_ms": {
+            "prompt_tokens": 1501,
+            "fresh_short": 60.0,
+            "cold": 2400.0,
+            "warm": 70.0,
+            "warm_after_interleaving": 80.0,
+        },
+        "kept_state_mib": 32.5,
+        "two_models_at_once": {"ratio_together_to_alone": {"a": 0.5, "b": 0.5}},
         "reconnect_catch_up": {
             "messages_in_thread": 5010,
             "new_events": 10,
