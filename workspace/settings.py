@@ -324,3 +324,5 @@ KNOWLEDGE_EMBEDDING_MODEL_PATH = env.str("KNOWLEDGE_EMBEDDING_MODEL_PATH", defau
 KNOWLEDGE_EMBEDDING_THREADS = env.int("KNOWLEDGE_EMBEDDING_THREADS", default=1)
 # PostgreSQL's text-search configuration for passages (SQLite uses FTS5's porter stemmer).
 KNOWLEDGE_SEARCH_CONFIG = env.str("KNOWLEDGE_SEARCH_CONFIG", default="english")
+# Retrieval: vector matches this much less similar (cosine) than the nearest are left out.
+KNOWLEDGE_VECTOR_MARGIN = env.float("KNOWLEDGE_VECTOR_MARGIN", default=0.06)

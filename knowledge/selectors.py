@@ -1,0 +1,98 @@
+"""Reads about knowledge: a workspace's sources, and the passages that fit a question."""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import AnonymousUser, User
+from django.db.models import QuerySet
+from django.http import Http404
+
+from workspace.models import Workspace
+from workspace.selectors import membership_get
+
+from .chunking import locator_label
+from .models import Chunk, Source
+from .search import query_embed, rank_fuse, text_search, vector_search
+
+CANDIDATES_PER_RESULT = 4  # each ranking offers this many candidates per passage wanted
+MIN_CANDIDATES = 40
+
+
+def source_list(*, workspace: Workspace) -> QuerySet[Source]:
+    return workspace.sources.defer("data").select_related("added_by")
+
+
+@dataclass(frozen=True)
+class SourceAccess:
+    source: Source
+    can_edit: bool
+
+
+def source_access_get(*, user: User | AnonymousUser, source_id: int) -> SourceAccess:
+    """The source and whether ``user`` may change it; 404 alike for unknown ids and
+    non-members."""
+    source = Source.objects.defer("data").filter(pk=source_id).first()
+    if source is not None:
+        membership = membership_get(user=user, workspace_id=source.workspace_id)
+        if membership is not None:
+            return SourceAccess(source, can_edit=membership.can_edit)
+    raise Http404("No such source.")
+
+
+@dataclass(frozen=True)
+class Passage:
+    chunk_id: int
+    source_id: int
+    source_title: str
+    source_kind: str
+    url: str
+    locator: dict[str, Any]
+    locator_label: str
+    text: str
+    score: float
+
+
+def retrieve(
+    *,
+    workspace: Workspace,
+    query: str,
+    k: int = 5,
+    source_ids: Iterable[int] | None = None,
+) -> list[Passage]:
+    """The ``k`` passages of the workspace's sources (or of ``source_ids`` only) that best
+    fit ``query``: full-text and vector rankings fused, best first."""
+    sources = list(source_ids) if source_ids is not None else None
+    if k <= 0 or sources == [] or not query.strip():
+        return []
+    candidates = max(MIN_CANDIDATES, k * CANDIDATES_PER_RESULT)
+    by_text = text_search(
+        workspace_id=workspace.pk, query=query, limit=candidates, source_ids=sources
+    )
+    by_vector = vector_search(
+        workspace_id=workspace.pk,
+        query_vector=query_embed(query),
+        limit=candidates,
+        source_ids=sources,
+        margin=settings.KNOWLEDGE_VECTOR_MARGIN,
+    )
+    fused = rank_fuse(by_vector, by_text)[:k]
+    chunks = Chunk.objects.select_related("source").defer("embedding", "source__data")
+    found = chunks.in_bulk([chunk_id for chunk_id, _ in fused])
+    return [_passage(found[chunk_id], score) for chunk_id, score in fused if chunk_id in found]
+
+
+def _passage(chunk: Chunk, score: float) -> Passage:
+    source = chunk.source
+    return Passage(
+        chunk_id=chunk.pk,
+        source_id=source.pk,
+        source_title=source.title,
+        source_kind=source.kind,
+        url=source.url,
+        locator=chunk.locator,
+        locator_label=locator_label(chunk.locator),
+        text=chunk.text,
+        score=score,
+    )

@@ -1,0 +1,215 @@
+"""Retrieval: the database's full-text search and vector search, fused, per workspace.
+
+Runs on whichever database the suite runs on: FTS5 on SQLite, text search on PostgreSQL.
+The corpus is small and labelled: each question has one passage that answers it.
+"""
+
+import numpy as np
+import pytest
+from django.contrib.auth.models import User
+
+from knowledge.models import Chunk, Source
+from knowledge.search import fts5_query, query_words, rank_fuse, text_search, vector_search
+from knowledge.selectors import retrieve
+from knowledge.services import source_add_file, source_ingest
+from workspace.models import Workspace
+
+from .conftest import Team
+from .factories import UserFactory, WorkspaceFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+HANDBOOK = """# Handbook
+
+## Holidays
+
+Everyone gets twenty-seven days of paid leave each year, plus public holidays.
+
+## Expenses
+
+Submit receipts within thirty days; the finance team reimburses them monthly.
+
+## Security
+
+Laptops must use full-disk encryption and a screen lock after five minutes.
+"""
+
+SPEC = """# Widget specification
+
+## Power
+
+The widget draws at most 42 milliwatts in standby mode and 3 watts when active.
+
+## Thermal
+
+Operating temperature ranges from minus 20 to plus 85 degrees Celsius.
+
+## Part numbers
+
+The replacement battery is part XK-4471; the charger is part ZQ-0093.
+"""
+
+MENU = """# Cafeteria
+
+## Monday
+
+Lentil soup, grilled vegetables and rice pudding.
+
+## Friday
+
+Fish and chips with mushy peas, and apple crumble for dessert.
+"""
+
+# question -> the heading of the passage that answers it
+LABELLED = {
+    "How many vacation days do employees get?": "Handbook › Holidays",
+    "how do I get my money back for a business purchase": "Handbook › Expenses",
+    "What must be done to protect a laptop?": "Handbook › Security",
+    "How much electricity does it use when idle?": "Widget specification › Power",
+    "how hot can the device get": "Widget specification › Thermal",
+    "XK-4471": "Widget specification › Part numbers",
+    "which day is there crumble for dessert": "Cafeteria › Friday",
+    "soup": "Cafeteria › Monday",
+}
+
+
+def _add(workspace: Workspace, name: str, text: str, by: User) -> Source:
+    source = source_add_file(
+        workspace=workspace, added_by=by, name=name, content_type="", data=text.encode()
+    )
+    source_ingest(source_id=source.pk, generation=source.generation)
+    source.refresh_from_db()
+    assert source.status == Source.Status.READY, source.error
+    return source
+
+
+@pytest.fixture
+def corpus(team: Team, sent_tasks: list) -> dict[str, Source]:
+    return {
+        name: _add(team.workspace, f"{name}.md", text, team.member)
+        for name, text in (("handbook", HANDBOOK), ("spec", SPEC), ("menu", MENU))
+    }
+
+
+def test_each_labelled_question_finds_its_passage_first(team: Team, corpus: dict) -> None:
+    misses = {}
+    for question, heading in LABELLED.items():
+        passages = retrieve(workspace=team.workspace, query=question, k=5)
+        found = [p.locator.get("heading") for p in passages]
+        if not found or found[0] != heading:
+            misses[question] = found[:3]
+    assert misses == {}
+
+
+def test_a_passage_says_where_it_comes_from(team: Team, corpus: dict) -> None:
+    (passage, *_) = retrieve(workspace=team.workspace, query="standby milliwatts", k=1)
+    assert passage.source_id == corpus["spec"].pk
+    assert passage.source_title == "spec.md"
+    assert passage.locator == {"heading": "Widget specification › Power"}
+    assert passage.locator_label == "Widget specification › Power"
+    assert "42 milliwatts" in passage.text
+    assert passage.score > 0
+
+
+def test_vector_search_finds_a_passage_that_shares_no_word_with_the_question(
+    team: Team, corpus: dict
+) -> None:
+    question = "How much electricity does it use when idle?"
+    power = Chunk.objects.get(text__contains="42 milliwatts")
+    assert power.pk not in text_search(workspace_id=team.workspace.pk, query=question, limit=10)
+    from knowledge.search import query_embed
+
+    nearest = vector_search(
+        workspace_id=team.workspace.pk, query_vector=query_embed(question), limit=3
+    )
+    assert nearest[0] == power.pk
+
+
+def test_full_text_search_finds_an_exact_part_number(team: Team, corpus: dict) -> None:
+    found = text_search(workspace_id=team.workspace.pk, query="ZQ-0093", limit=3)
+    assert Chunk.objects.get(pk=found[0]).locator["heading"].endswith("Part numbers")
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "foo AND (",
+        '"unbalanced',
+        "NEAR(soup",
+        "soup*",
+        "-soup",
+        "text:soup",
+        "^soup",
+        "soup OR",
+        "((()))",
+        "'; DROP TABLE knowledge_chunk; --",
+        "\x00soup",
+        "café & <lunch> | !peas",
+    ],
+)
+def test_search_syntax_in_the_question_is_searched_for_not_obeyed(
+    team: Team, corpus: dict, query: str
+) -> None:
+    passages = retrieve(workspace=team.workspace, query=query, k=3)
+    assert isinstance(passages, list)
+    assert Chunk.objects.count() == 8
+
+
+def test_a_question_without_words_finds_nothing_by_text() -> None:
+    assert query_words("?!( )*") == []
+    assert fts5_query('foo AND ("x') == '"foo" OR "x"'
+    assert fts5_query("how AND the") == '"how" OR "and" OR "the"'
+
+
+def test_retrieval_keeps_to_the_workspace(team: Team, corpus: dict) -> None:
+    other = WorkspaceFactory.create()
+    _add(other, "secret.md", "# Secret\n\nThe vault code for soup is 8812.", UserFactory.create())
+    for query in ("vault code 8812", "soup"):
+        passages = retrieve(workspace=team.workspace, query=query, k=10)
+        assert all(p.source_id in {s.pk for s in corpus.values()} for p in passages)
+
+
+def test_retrieval_can_be_limited_to_some_sources(team: Team, corpus: dict) -> None:
+    menu = corpus["menu"]
+    passages = retrieve(workspace=team.workspace, query="battery part", k=5, source_ids=[menu.pk])
+    assert passages
+    assert {p.source_id for p in passages} == {menu.pk}
+    assert retrieve(workspace=team.workspace, query="battery", k=5, source_ids=[]) == []
+
+
+def test_vectors_of_another_model_are_not_compared(team: Team, corpus: dict) -> None:
+    Chunk.objects.filter(source=corpus["spec"]).update(
+        embedding_model="gguf/other.gguf", dimension=4, embedding=np.ones(4, np.float32).tobytes()
+    )
+    from knowledge.search import query_embed
+
+    nearest = vector_search(
+        workspace_id=team.workspace.pk, query_vector=query_embed("standby power"), limit=10
+    )
+    assert not set(nearest) & set(corpus["spec"].chunks.values_list("id", flat=True))
+    # still found by its words
+    passages = retrieve(workspace=team.workspace, query="standby milliwatts", k=3)
+    assert corpus["spec"].pk in {p.source_id for p in passages}
+
+
+def test_a_source_added_later_is_found_at_once(team: Team, corpus: dict) -> None:
+    retrieve(workspace=team.workspace, query="giraffes", k=3)  # vectors now cached
+    zoo = _add(team.workspace, "zoo.md", "# Zoo\n\nThe giraffes are fed at noon.", team.owner)
+    (passage, *_) = retrieve(workspace=team.workspace, query="when are giraffes fed", k=1)
+    assert passage.source_id == zoo.pk
+
+
+def test_removed_passages_are_not_found(team: Team, corpus: dict) -> None:
+    menu_id = corpus["menu"].pk
+    corpus["menu"].delete()
+    for query in ("soup", "fish and chips"):
+        passages = retrieve(workspace=team.workspace, query=query, k=10)
+        assert passages
+        assert menu_id not in {p.source_id for p in passages}
+
+
+def test_reciprocal_rank_fusion_rewards_agreement() -> None:
+    fused = rank_fuse([1, 2, 3], [3, 4, 1])
+    assert [chunk_id for chunk_id, _ in fused][:2] == [1, 3]
+    assert fused[0][1] == pytest.approx(1 / 61 + 1 / 63)
+    assert [chunk_id for chunk_id, _ in rank_fuse([5, 6], [])] == [5, 6]
