@@ -1,0 +1,142 @@
+"""The sources page: list, upload a file, add a URL, remove, re-index, cancel.
+
+Rows change live over the sources socket (``knowledge.consumers``); these views only change
+things and redirect back (or answer 204 to htmx, whose page the event updates).
+"""
+
+from collections.abc import Callable
+from functools import wraps
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from workspace.http import AuthenticatedHttpRequest
+from workspace.models import Workspace
+from workspace.selectors import membership_get, workspace_get_for_member
+
+from .events import source_data
+from .selectors import SourceAccess, source_access_get, source_list
+from .services import (
+    source_add_file,
+    source_add_url,
+    source_cancel,
+    source_reindex,
+    source_remove,
+)
+
+VIEWERS_CANNOT = "Viewers can read the sources but not change them."
+SourceView = Callable[..., HttpResponse]
+
+
+def _page(
+    request: AuthenticatedHttpRequest, workspace: Workspace, *, error: str = "", status: int = 200
+) -> HttpResponse:
+    membership = membership_get(user=request.user, workspace_id=workspace.pk)
+    context = {
+        "workspace": workspace,
+        "sources": [source_data(source) for source in source_list(workspace=workspace)],
+        "can_edit": membership is not None and membership.can_edit,
+        "error": error,
+        "max_mb": settings.KNOWLEDGE_MAX_BYTES // (1024 * 1024),
+    }
+    return render(request, "knowledge/sources.html", context, status=status)
+
+
+def _done(request: AuthenticatedHttpRequest, workspace_id: int) -> HttpResponse:
+    if request.htmx:
+        return HttpResponse(status=204)
+    return redirect("sources", workspace_id=workspace_id)
+
+
+def _editable_workspace(request: AuthenticatedHttpRequest, workspace_id: int) -> Workspace:
+    workspace = workspace_get_for_member(user=request.user, workspace_id=workspace_id)
+    membership = membership_get(user=request.user, workspace_id=workspace.pk)
+    if membership is None or not membership.can_edit:
+        raise PermissionDenied(VIEWERS_CANNOT)
+    return workspace
+
+
+def editors_only(view: SourceView) -> SourceView:
+    """404 for non-members and unknown sources, 403 saying why for viewers."""
+
+    @wraps(view)
+    def checked(request: AuthenticatedHttpRequest, source_id: int) -> HttpResponse:
+        access = source_access_get(user=request.user, source_id=source_id)
+        if not access.can_edit:
+            raise PermissionDenied(VIEWERS_CANNOT)
+        return view(request, access)
+
+    return checked
+
+
+@login_required
+@require_GET
+def sources_view(request: AuthenticatedHttpRequest, workspace_id: int) -> HttpResponse:
+    workspace = workspace_get_for_member(user=request.user, workspace_id=workspace_id)
+    return _page(request, workspace)
+
+
+@login_required
+@require_POST
+def source_upload_view(request: AuthenticatedHttpRequest, workspace_id: int) -> HttpResponse:
+    workspace = _editable_workspace(request, workspace_id)
+    upload = request.FILES.get("file")
+    if upload is None:
+        return _page(request, workspace, error="Choose a file to upload.", status=400)
+    if upload.size is not None and upload.size > settings.KNOWLEDGE_MAX_BYTES:
+        limit = settings.KNOWLEDGE_MAX_BYTES / 1024 / 1024
+        message = f"“{upload.name}” is larger than the limit of {limit:g} MB."
+        return _page(request, workspace, error=message, status=400)
+    try:
+        source_add_file(
+            workspace=workspace,
+            added_by=request.user,
+            name=upload.name or "upload",
+            content_type=upload.content_type or "",
+            data=upload.read(),
+        )
+    except ValidationError as exc:
+        return _page(request, workspace, error=" ".join(exc.messages), status=400)
+    return redirect("sources", workspace_id=workspace.pk)
+
+
+@login_required
+@require_POST
+def source_url_view(request: AuthenticatedHttpRequest, workspace_id: int) -> HttpResponse:
+    workspace = _editable_workspace(request, workspace_id)
+    try:
+        source_add_url(workspace=workspace, added_by=request.user, url=request.POST.get("url", ""))
+    except ValidationError as exc:
+        return _page(request, workspace, error=" ".join(exc.messages), status=400)
+    return redirect("sources", workspace_id=workspace.pk)
+
+
+@login_required
+@require_POST
+@editors_only
+def source_remove_view(request: AuthenticatedHttpRequest, access: SourceAccess) -> HttpResponse:
+    try:
+        source_remove(source=access.source)
+    except ValidationError as exc:
+        return HttpResponse(" ".join(exc.messages), status=400)
+    return _done(request, access.source.workspace_id)
+
+
+@login_required
+@require_POST
+@editors_only
+def source_reindex_view(request: AuthenticatedHttpRequest, access: SourceAccess) -> HttpResponse:
+    source_reindex(source=access.source)
+    return _done(request, access.source.workspace_id)
+
+
+@login_required
+@require_POST
+@editors_only
+def source_cancel_view(request: AuthenticatedHttpRequest, access: SourceAccess) -> HttpResponse:
+    source_cancel(source=access.source, by=request.user)
+    return _done(request, access.source.workspace_id)

@@ -1,0 +1,18 @@
+// The sources page. A source's row arrives whole over the socket, to be put first in the list:
+// if the row is already shown (it progressed, or it was re-indexed), it is replaced in place.
+(function () {
+  "use strict";
+  document.addEventListener("htmx:oobBeforeSwap", function (event) {
+    var target = event.detail.target;
+    var incoming = event.detail.fragment;
+    // Only a row event (an "afterbegin" swap: the fragment is the <tbody> holding the row);
+    // the whole list (on connect) replaces the body as it is.
+    if (!target || target.id !== "sources-body" || !incoming || incoming.tagName !== "TBODY") return;
+    Array.prototype.slice.call(incoming.children).forEach(function (row) {
+      var shown = document.getElementById(row.id);
+      if (shown) shown.replaceWith(row);
+    });
+    var empty = document.getElementById("no-sources");
+    if (empty) empty.remove();
+  });
+})();
