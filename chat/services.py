@@ -133,18 +133,33 @@ def assistant_reply_queue(
     questions waiting per person holds for all of them. Raises ValidationError over the limit.
     """
     _pending_questions_check(requested_by)
+    switched_off = _switched_off_reason(assistant)
     reply = Message.objects.create(
         thread=prompt.thread,
         role=Message.Role.ASSISTANT,
         assistant=assistant,
         in_reply_to=prompt,
         requested_by=requested_by,
-        status=Message.Status.QUEUED,
+        status=Message.Status.FAILED if switched_off else Message.Status.QUEUED,
+        error=switched_off,
+        finished_at=timezone.now() if switched_off else None,
         revision=Thread.objects.revision_take(prompt.thread_id),
     )
     transaction.on_commit(lambda: events.broadcast_message_created(reply))
-    transaction.on_commit(lambda: reply_enqueue(reply))
+    if not switched_off:
+        transaction.on_commit(lambda: reply_enqueue(reply))
     return reply
+
+
+def _switched_off_reason(assistant: Assistant | None) -> str:
+    """Why ``assistant`` cannot answer at all (its model is switched off, so no worker serves
+    it), said on the answer at once rather than left queued forever; empty if it can."""
+    if assistant is None or assistant.model.enabled:
+        return ""
+    return (
+        f"{assistant.display_name} cannot answer: its model {assistant.model.name} is switched "
+        "off. An admin can switch it on (Language models, in the admin)."
+    )
 
 
 def _pending_questions_check(person: User) -> None:

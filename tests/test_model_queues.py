@@ -6,6 +6,7 @@ from django.core.management import call_command
 
 from chat.models import Message
 from chat.selectors import message_page
+from chat.services import message_create
 from documents import writes
 from documents.selectors import write_list_active
 from llm import generation
@@ -44,6 +45,25 @@ def test_each_answer_waits_on_the_queue_of_its_assistants_model(team):
     assert len(set(queues)) == 3
     assert _queue_of("llm.write_document", [1]) == DEFAULT_QUEUE, "writes use the default model"
     assert route_model_job("chat.interrupt_stale_replies", [], {}, {}) is None
+
+
+def test_an_assistant_whose_model_is_switched_off_fails_at_once_saying_why(
+    team, sent_tasks, django_capture_on_commit_callbacks
+):
+    AssistantFactory.create(
+        workspace=team.workspace,
+        handle="scribe",
+        display_name="Scribe",
+        model=LanguageModelFactory.create(name="Big", enabled=False),
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        question = message_create(thread=team.thread, author=team.member, body="@scribe hi")
+
+    answer = Message.objects.get(in_reply_to=question)
+    assert answer.status == Message.Status.FAILED
+    assert answer.error.startswith("Scribe cannot answer: its model Big is switched off.")
+    assert answer.finished_at is not None
+    assert sent_tasks == [], "nothing waits on a queue no worker serves"
 
 
 def test_a_worker_sends_an_answer_whose_model_changed_to_that_models_queue(
