@@ -62,6 +62,9 @@ class Source(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    heartbeat_at = models.DateTimeField(
+        null=True, blank=True, help_text="Last sign of life of its ingestion (queued or running)."
+    )
     indexed_at = models.DateTimeField(null=True, blank=True)
     document_text_at = models.DateTimeField(
         null=True, blank=True, help_text="The document's text as of this time was indexed."

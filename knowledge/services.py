@@ -9,6 +9,7 @@ stops at its next progress step, and never replaces the newer run's passages.
 import logging
 import time
 from collections.abc import Callable
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -46,6 +47,7 @@ def _person(user: User | None) -> str:
 
 def _enqueue(source: Source) -> None:
     """After the commit: show the source queued, and queue its ingestion."""
+    Source.objects.filter(pk=source.pk).update(heartbeat_at=timezone.now())
     source_id, generation = source.pk, source.generation
     transaction.on_commit(lambda: events.source_publish(source))
     transaction.on_commit(lambda: celery_app.send_task(INGEST_TASK, args=[source_id, generation]))
@@ -161,7 +163,7 @@ class _Run:
             return
         self._last = now
         updated = Source.objects.filter(pk=self.source.pk, generation=self.generation).update(
-            status=status, progress_done=done, progress_total=of
+            status=status, progress_done=done, progress_total=of, heartbeat_at=timezone.now()
         )
         if not updated:
             raise Cancelled
@@ -344,6 +346,22 @@ def _document_source_drop(source: Source) -> None:
     transaction.on_commit(
         lambda: events.source_removed_publish(workspace_id=workspace_id, source_id=source_id)
     )
+
+
+def sources_requeue_stale(*, silent_for: timedelta) -> int:
+    """Queue again the ingestion of sources that are queued or in progress but have shown no
+    sign of life for ``silent_for`` (their task was lost, or their worker died without it
+    being delivered again). Harmless if the task was only late: a second delivery of the same
+    generation finds the source no longer waiting, or resumes it."""
+    stale = Source.objects.filter(
+        status__in=Source.ACTIVE_STATUSES, heartbeat_at__lt=timezone.now() - silent_for
+    ).defer("data")
+    count = 0
+    for source in stale:
+        with transaction.atomic():
+            _enqueue(source)
+        count += 1
+    return count
 
 
 def chunks_reembed(*, budget_s: float = 30.0, now: Callable[[], float] = time.monotonic) -> int:

@@ -7,10 +7,17 @@ while a large file is indexed.
 """
 
 import os
+from datetime import timedelta
 
 from celery import shared_task
+from django.conf import settings
 
-from .services import chunks_reembed, documents_sources_sync, source_ingest
+from .services import (
+    chunks_reembed,
+    documents_sources_sync,
+    source_ingest,
+    sources_requeue_stale,
+)
 
 INGEST_NICENESS = 10
 _lowered = False
@@ -35,8 +42,10 @@ def ingest(source_id: int, generation: int) -> None:
 
 @shared_task(name="knowledge.sync_documents", ignore_result=True)
 def sync_documents() -> None:
-    """Shared documents become sources, and are re-indexed shortly after they change."""
+    """Shared documents become sources, and are re-indexed shortly after they change; an
+    ingestion whose task was lost is queued again."""
     documents_sources_sync()
+    sources_requeue_stale(silent_for=timedelta(seconds=settings.KNOWLEDGE_STALE_AFTER_S))
 
 
 @shared_task(name="knowledge.reembed", ignore_result=True)

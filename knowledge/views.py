@@ -28,6 +28,7 @@ from .services import (
     source_remove,
 )
 
+MULTIPART_OVERHEAD = 64 * 1024  # the form's other fields and boundaries, generously
 VIEWERS_CANNOT = "Viewers can read the sources but not change them."
 SourceView = Callable[..., HttpResponse]
 
@@ -84,6 +85,12 @@ def sources_view(request: AuthenticatedHttpRequest, workspace_id: int) -> HttpRe
 @require_POST
 def source_upload_view(request: AuthenticatedHttpRequest, workspace_id: int) -> HttpResponse:
     workspace = _editable_workspace(request, workspace_id)
+    limit = settings.KNOWLEDGE_MAX_BYTES
+    declared = request.META.get("CONTENT_LENGTH") or "0"
+    if declared.isdigit() and int(declared) > limit + MULTIPART_OVERHEAD:
+        # Refused before the body is read: Django would spool it all to a temporary file.
+        message = f"That file is larger than the limit of {limit / 1024 / 1024:g} MB."
+        return _page(request, workspace, error=message, status=413)
     upload = request.FILES.get("file")
     if upload is None:
         return _page(request, workspace, error="Choose a file to upload.", status=400)

@@ -28,6 +28,7 @@ from knowledge.services import (
     source_ingest,
     source_reindex,
     source_remove,
+    sources_requeue_stale,
 )
 
 from .conftest import Team
@@ -352,3 +353,21 @@ def test_an_unexpected_error_fails_the_source_without_detail(
     source = _ingest(_upload(team, "handbook.md", MARKDOWN.encode()))
     assert source.status == Source.Status.FAILED
     assert source.error == services.FAILED_UNEXPECTEDLY
+
+
+def test_an_ingestion_whose_task_was_lost_is_queued_again(
+    team: Team, sent_tasks: list, published: list
+) -> None:
+    lost = _upload(team, "handbook.md", MARKDOWN.encode())
+    waiting = _upload(team, "spec.pdf", pdf_make(SPEC_PAGES))
+    Source.objects.filter(pk=lost.pk).update(
+        status=Source.Status.READING, heartbeat_at=timezone.now() - timedelta(minutes=20)
+    )
+    sent_tasks.clear()
+
+    assert sources_requeue_stale(silent_for=timedelta(minutes=15)) == 1
+    assert sent_tasks == [("knowledge.ingest", [lost.pk, lost.generation])]
+    assert sources_requeue_stale(silent_for=timedelta(minutes=15)) == 0  # it is alive again
+    source = _ingest(lost)  # the run resumes the generation it was reading
+    assert source.status == Source.Status.READY
+    assert Source.objects.get(pk=waiting.pk).status == Source.Status.QUEUED

@@ -75,6 +75,16 @@ def test_an_upload_over_the_limit_is_refused(
     assert "larger than the limit" in response.content.decode()
 
 
+def test_a_request_body_far_over_the_limit_is_refused_before_it_is_read(
+    team: Team, sent_tasks: list, settings: object
+) -> None:
+    settings.KNOWLEDGE_MAX_BYTES = 100  # type: ignore[attr-defined]
+    response = _upload(_client(team.member), team, "big.txt", b"x" * 200_000)
+    assert response.status_code == 413
+    assert "larger than the limit of" in response.content.decode()
+    assert not Source.objects.exists()
+
+
 def test_a_member_adds_a_url_and_a_bad_one_is_refused(team: Team, sent_tasks: list) -> None:
     client = _client(team.member)
     url = reverse("source-url", args=[team.workspace.pk])
