@@ -42,6 +42,8 @@ INSTALLED_APPS = [
     "documents",
     "knowledge",
     "llm",
+    "ninja",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -328,3 +330,10 @@ KNOWLEDGE_SEARCH_CONFIG = env.str("KNOWLEDGE_SEARCH_CONFIG", default="english")
 KNOWLEDGE_VECTOR_MARGIN = env.float("KNOWLEDGE_VECTOR_MARGIN", default=0.06)
 # A source queued or being read that shows no sign of life for this long is queued again.
 KNOWLEDGE_STALE_AFTER_S = env.int("KNOWLEDGE_STALE_AFTER_S", default=900)
+
+# --- API (scripts, tools, OpenAI clients) --------------------------------------------------
+# Requests one person may make per window, all their tokens together (Redis counts).
+API_RATE_LIMIT = env.int("API_RATE_LIMIT", default=120)
+API_RATE_WINDOW_S = env.int("API_RATE_WINDOW_S", default=60)
+# A larger request body is refused (413) before it is read as JSON.
+API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=1024 * 1024)

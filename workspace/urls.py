@@ -32,6 +32,7 @@ urlpatterns = [
     path("invite/<str:token>/", views.invitation_view, name="invitation"),
     path("", include("chat.urls")),
     path("", include("documents.urls")),
+    path("", include("api.urls")),
     path("", include("knowledge.urls")),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),

@@ -1,0 +1,14 @@
+from django.urls import path
+
+from . import views
+from .api import api
+
+urlpatterns = [
+    path("api/", api.urls),
+    path("settings/tokens/", views.api_token_list_view, name="api-tokens"),
+    path(
+        "settings/tokens/<int:token_id>/revoke/",
+        views.api_token_revoke_view,
+        name="api-token-revoke",
+    ),
+]
