@@ -29,6 +29,7 @@ class AnswerBrief:
     temperature: float
     repeat_penalty: float
     thread_overrides: list[str]  # which of the settings came from the thread
+    knowledge: "KnowledgeScope"
 
     @property
     def parameters(self) -> dict[str, float]:
@@ -49,6 +50,31 @@ class AnswerBrief:
         return message.is_assistant and message.assistant_id == (
             self.assistant.pk if self.assistant else None
         )
+
+
+@dataclass(frozen=True)
+class KnowledgeScope:
+    """What of the workspace's knowledge the answer may draw on, and what to look for."""
+
+    workspace_id: int
+    query: str  # the question: passages are retrieved for it
+    source_ids: list[int] | None  # None: every source of the workspace; []: none
+
+    @property
+    def used(self) -> bool:
+        return self.source_ids != [] and bool(self.query.strip())
+
+
+def knowledge_scope(reply: Message) -> KnowledgeScope:
+    """The thread's choice (all sources, the chosen ones, none) for ``reply``'s question."""
+    thread = reply.thread
+    source_ids: list[int] | None = None
+    if thread.sources_use == Thread.SourcesUse.NONE:
+        source_ids = []
+    elif thread.sources_use == Thread.SourcesUse.SOME:
+        source_ids = list(thread.chosen_sources.values_list("pk", flat=True))
+    question = reply.in_reply_to.body if reply.in_reply_to else ""
+    return KnowledgeScope(workspace_id=thread.workspace_id, query=question, source_ids=source_ids)
 
 
 @dataclass(frozen=True)
@@ -76,6 +102,7 @@ def answer_brief(reply: Message) -> AnswerBrief:
         temperature=chosen.temperature,
         repeat_penalty=settings.LLM_REPEAT_PENALTY,
         thread_overrides=sorted(overrides),
+        knowledge=knowledge_scope(reply),
     )
 
 

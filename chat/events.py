@@ -39,6 +39,7 @@ from django.conf import settings
 from realtime.publish import publish
 from realtime.topics import thread_topic
 
+from .citations import AnswerSource
 from .models import Assistant, Generation, Message, Thread
 from .selectors import reply_queue_ahead
 
@@ -81,6 +82,7 @@ class MessageData(TypedDict):
     queue_ahead: int | None  # queued answers: how many are served first
     model: str  # an answer the model began: which model writes it
     statistics: Statistics | None  # an answer the model ended
+    sources: list[AnswerSource]  # an answer the model began: the passages it reads, numbered
     created_at: str  # ISO 8601, like the two below
     edited_at: str | None
     deleted_at: str | None
@@ -94,6 +96,8 @@ class ThreadSettingsData(TypedDict):
     system_prompt_override: str
     temperature_override: float | None
     max_tokens_override: int | None
+    sources_use: str  # "all", "some" or "none" of the workspace's sources
+    chosen_sources: list[str]  # with "some": their titles
     changed_by: str  # "" until a member changes them
 
 
@@ -171,6 +175,7 @@ def message_data(message: Message) -> MessageData:
         "queue_ahead": message.queue_ahead,
         "model": run.model_name if run else "",
         "statistics": _statistics(message, run),
+        "sources": run.sources if run else [],
         "created_at": message.created_at.isoformat(),
         "edited_at": message.edited_at.isoformat() if message.edited_at else None,
         "deleted_at": message.deleted_at.isoformat() if message.deleted_at else None,
@@ -206,6 +211,12 @@ def thread_settings_data(thread: Thread, *, changed_by: str = "") -> ThreadSetti
         "system_prompt_override": thread.system_prompt_override,
         "temperature_override": thread.temperature_override,
         "max_tokens_override": thread.max_tokens_override,
+        "sources_use": thread.sources_use,
+        "chosen_sources": (
+            [str(source) for source in thread.chosen_sources.order_by("title")]
+            if thread.sources_use == Thread.SourcesUse.SOME
+            else []
+        ),
         "changed_by": changed_by,
     }
 

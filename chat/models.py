@@ -111,6 +111,22 @@ class Thread(models.Model):
         null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(8192)]
     )
 
+    class SourcesUse(models.TextChoices):
+        ALL = "all", "all of the workspace's sources"
+        SOME = "some", "the sources chosen here"
+        NONE = "none", "no sources"
+
+    sources_use = models.CharField(
+        "sources the assistants may use",
+        max_length=4,
+        choices=SourcesUse.choices,
+        default=SourcesUse.ALL,
+    )
+    # The workspace's knowledge sources (by label: chat does not import knowledge).
+    chosen_sources = models.ManyToManyField(
+        "knowledge.Source", blank=True, related_name="+", help_text="When only some may be used."
+    )
+
     objects = ThreadQuerySet.as_manager()
 
     class Meta:
@@ -251,6 +267,11 @@ class Generation(models.Model):
     )
     thread_overrides = models.JSONField(
         default=list, blank=True, help_text="Which settings came from the thread's overrides."
+    )
+    sources = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="The numbered passages the model was given, and whether the answer cites each.",
     )
     prompt_tokens = models.PositiveIntegerField(null=True, blank=True)
     completion_tokens = models.PositiveIntegerField(null=True, blank=True)

@@ -22,6 +22,7 @@ from django.template.loader import render_to_string
 from realtime.fanout import Event
 from realtime.presence import PRESENCE_CHANGED, PRESENCE_TYPING, Person
 
+from .citations import AnswerSource
 from .events import (
     TRANSCRIPT,
     Frame,
@@ -107,6 +108,7 @@ class ThreadRenderer:
 
     def __init__(self) -> None:
         self._live: dict[int, tuple[int, str]] = {}  # streaming answer: (seq, text so far)
+        self._sources: dict[int, list[AnswerSource]] = {}  # streaming answer: its sources
         self._typing: dict[int, tuple[str, float]] = {}  # person: (name, when they said so)
 
     async def prepare(self, event: Event) -> Event | None:
@@ -147,7 +149,10 @@ class ThreadRenderer:
             seq, text = cached.get(frame.message_id, (frame.seq, text + frame.delta))
             seq = max(seq, frame.seq)
         self._live[frame.message_id] = (seq, text)
-        shown = Message(pk=frame.message_id, body=text, last_seq=seq)
+        shown = Message(pk=frame.message_id, role=Message.Role.ASSISTANT, body=text, last_seq=seq)
+        # The answer's sources, as its start announced them: its [n] link to them.
+        run = Generation(message=shown, sources=self._sources.get(frame.message_id, []))
+        Message._meta.get_field("generation").set_cached_value(shown, run)
         return message_body_html(shown, oob="outerHTML", seq=seq, delta=frame.delta)
 
     def _message_html(self, event: MessageAdded | MessageChanged) -> str:
@@ -161,7 +166,10 @@ class ThreadRenderer:
         """A streaming answer shows the newest text seen; an ended one, what was saved."""
         if message.status != Message.Status.STREAMING:
             self._live.pop(message.pk, None)
+            self._sources.pop(message.pk, None)
             return
+        run = message.generation_or_none
+        self._sources[message.pk] = run.sources if run else []
         seq, text = self._live.get(message.pk, (0, ""))
         if seq > message.last_seq:
             message.last_seq, message.body = seq, text
@@ -191,7 +199,12 @@ def message_from_data(data: MessageData, *, thread_id: int) -> Message:
     if (speaker := data["assistant"]) is not None:
         message.assistant = Assistant(display_name=data["author"], **speaker)
     run = (
-        Generation(message=message, model_name=data["model"], **_figures(data["statistics"]))
+        Generation(
+            message=message,
+            model_name=data["model"],
+            sources=data["sources"],
+            **_figures(data["statistics"]),
+        )
         if data["model"]
         else None
     )

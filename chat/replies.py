@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from . import events
 from .answering import AnswerBrief
+from .citations import AnswerSource, sources_mark_cited
 from .models import Generation, Message, Thread
 from .selectors import reply_list_queued
 from .services import assistant_reply_queue, reply_enqueue
@@ -38,11 +39,17 @@ class GenerationFigures(TypedDict):
 
 
 def reply_start(
-    *, reply: Message, brief: AnswerBrief, model_name: str, parameters: dict[str, float]
+    *,
+    reply: Message,
+    brief: AnswerBrief,
+    model_name: str,
+    parameters: dict[str, float],
+    sources: list[AnswerSource] | None = None,
 ) -> bool:
     """Move a queued reply to streaming, recording what generates it (its Generation): the
-    assistant, the model, the instructions and parameters in effect, and which of them the
-    thread's settings chose.
+    assistant, the model, the instructions and parameters in effect, which of them the
+    thread's settings chose, and the numbered passages of the workspace's sources it reads
+    (everyone sees them under the answer as it streams).
 
     False if it is not queued (e.g. a task run twice).
     """
@@ -66,6 +73,7 @@ def reply_start(
             system_prompt=brief.system,
             parameters=parameters,
             thread_overrides=brief.thread_overrides,
+            sources=sources or [],
         )
     reply.refresh_from_db()
     events.broadcast_message_changed(reply)
@@ -124,10 +132,13 @@ def reply_finish(
     figures: GenerationFigures,
 ) -> None:
     """The model is done with the reply: ``stopped`` if a member's stop ended it (the reason
-    is who), else ``done`` with the model's own reason; its figures go to its Generation."""
+    is who), else ``done`` with the model's own reason; its figures go to its Generation, and
+    each of its sources is marked cited or not by the final text's ``[n]`` markers."""
 
     def record() -> None:
-        Generation.objects.filter(message_id=reply.pk).update(**figures)
+        run = Generation.objects.filter(message_id=reply.pk)
+        sources = run.values_list("sources", flat=True).first() or []
+        run.update(**figures, sources=sources_mark_cited(sources, text))
 
     ended = _end_if(
         reply,

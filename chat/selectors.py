@@ -2,6 +2,7 @@
 
 from bisect import bisect_left
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
@@ -150,6 +151,13 @@ def reply_list_queued() -> list[Message]:
             .order_by("pk")
         )
     )
+
+
+def thread_source_choices(thread: Thread) -> QuerySet[Any]:
+    """The workspace's knowledge sources a thread may limit its answers to (the model by its
+    label: chat does not import knowledge)."""
+    source_model: Any = Thread._meta.get_field("chosen_sources").related_model
+    return source_model.objects.filter(workspace_id=thread.workspace_id).order_by("title")
 
 
 def assistant_list(*, workspace: Workspace) -> QuerySet[Assistant]:

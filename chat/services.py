@@ -13,7 +13,7 @@ from workspace.rate_limit import rate_limit_wait
 from . import events
 from .mentions import default_handle
 from .models import Assistant, Message, Thread
-from .selectors import mentions_resolve
+from .selectors import mentions_resolve, thread_source_choices
 
 # The assistant's task, enqueued by name: chat never imports llm.
 GENERATE_REPLY_TASK = "llm.generate_reply"
@@ -33,12 +33,23 @@ def thread_settings_update(
     system_prompt_override: str,
     temperature_override: float | None,
     max_tokens_override: int | None,
+    sources_use: str | None = None,
+    chosen_source_ids: list[int] | None = None,
 ) -> Thread:
     """A member changes who answers the thread's unaddressed messages (``answerer`` None:
-    the default assistant) and the overrides of every answer's settings in it; every member
-    sees the change at once, and each answer records the settings it was written under."""
+    the default assistant), the overrides of every answer's settings in it, and which of the
+    workspace's sources answers may use (``sources_use``, and with "some" the chosen ones;
+    None leaves them as they are); every member sees the change at once, and each answer
+    records the settings it was written under."""
     if answerer is not None and answerer.workspace_id != thread.workspace_id:
         raise ValidationError({"answerer": "That assistant is not in this thread's workspace."})
+    if sources_use is not None:
+        thread.sources_use = sources_use
+    if chosen_source_ids is not None:
+        sources = thread_source_choices(thread).filter(pk__in=chosen_source_ids)
+        if len(sources) != len(set(chosen_source_ids)):
+            raise ValidationError({"chosen_sources": "Choose among this workspace's sources."})
+        thread.chosen_sources.set(sources)
     thread.answers_unaddressed = answers_unaddressed
     thread.answerer = answerer
     thread.system_prompt_override = system_prompt_override.strip()
@@ -57,6 +68,7 @@ THREAD_SETTINGS_FIELDS = (
     "system_prompt_override",
     "temperature_override",
     "max_tokens_override",
+    "sources_use",
 )
 
 

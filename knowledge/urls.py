@@ -1,8 +1,13 @@
 from django.urls import path
 
-from . import views
+from . import passages, views
 
 urlpatterns = [
+    path(
+        "sources/<int:source_id>/passages/<int:chunk_id>/",
+        passages.source_passage_view,
+        name="source-passage",
+    ),
     path("w/<int:workspace_id>/sources/", views.sources_view, name="sources"),
     path("w/<int:workspace_id>/sources/upload/", views.source_upload_view, name="source-upload"),
     path("w/<int:workspace_id>/sources/url/", views.source_url_view, name="source-url"),

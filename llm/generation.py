@@ -22,6 +22,7 @@ from chat.replies import (
 from chat.streaming_state import stop_request_get
 from workspace.celery import app as celery_app
 
+from .grounding import answer_sources, passages_for, sources_block
 from .inference import InferenceRequest, infer
 from .model import LoadedModel, model_load, model_spec_from_settings
 from .models import LanguageModel
@@ -55,7 +56,14 @@ def reply_generate(*, reply_id: int) -> None:
         reply_fail(reply=reply, text="", seq=0, reason=str(exc))
         return
     parameters = {**brief.parameters, "n_ctx": model.n_ctx}
-    if not reply_start(reply=reply, brief=brief, model_name=model.name, parameters=parameters):
+    passages = passages_for(brief.knowledge, model)
+    if not reply_start(
+        reply=reply,
+        brief=brief,
+        model_name=model.name,
+        parameters=parameters,
+        sources=answer_sources(passages),
+    ):
         return
     sending = BackgroundCalls(name=f"reply-{reply_id}-frames")
 
@@ -74,7 +82,8 @@ def reply_generate(*, reply_id: int) -> None:
         persist_interval=settings.LLM_PERSIST_INTERVAL_S,
     )
     try:
-        _answer(pacer, sending, reply=reply, brief=brief, model=model)
+        request = inference_request(brief, context=sources_block(passages))
+        _answer(pacer, sending, reply=reply, request=request, model=model)
     except ReplyNoLongerStreaming:
         logger.warning("Reply %s was ended elsewhere; this attempt stops", reply_id)
     except Exception as exc:
@@ -122,7 +131,7 @@ def _answer(
     sending: BackgroundCalls,
     *,
     reply: Message,
-    brief: AnswerBrief,
+    request: InferenceRequest,
     model: LoadedModel,
 ) -> None:
     stop_requested = ThrottledPoll(
@@ -130,7 +139,7 @@ def _answer(
     )
     result = infer(
         model,
-        inference_request(brief),
+        request,
         on_piece=pacer.add,
         should_stop=lambda: stop_requested() is not None,
     )
@@ -151,8 +160,9 @@ def _answer(
     )
 
 
-def inference_request(brief: AnswerBrief) -> InferenceRequest:
-    """Chat's brief as inference reads it: each message a turn, named by its speaker."""
+def inference_request(brief: AnswerBrief, *, context: str = "") -> InferenceRequest:
+    """Chat's brief as inference reads it: each message a turn, named by its speaker, and
+    ``context`` (the sources) after the question."""
     turns = [
         Turn(speaker=message.speaker_name, text=message.body, is_assistant=brief.is_own(message))
         for message in brief.history
@@ -164,6 +174,7 @@ def inference_request(brief: AnswerBrief) -> InferenceRequest:
         max_tokens=brief.max_tokens,
         temperature=brief.temperature,
         repeat_penalty=brief.repeat_penalty,
+        context=context,
     )
 
 

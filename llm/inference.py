@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from .model import LoadedModel
-from .prompt import Turn, fit_turns, stop_strings
+from .prompt import Turn, fit_turns, stop_strings, turns_with_context
 
 
 @dataclass(frozen=True)
@@ -21,6 +21,7 @@ class InferenceRequest:
     max_tokens: int
     temperature: float
     repeat_penalty: float
+    context: str = ""  # read after the newest turn: the sources for the question
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,9 @@ def infer(
 
     def prompt_for(kept: Sequence[Turn]) -> list[int]:
         return model.prompt_tokens(
-            system=request.system, turns=kept, assistant_name=request.assistant_name
+            system=request.system,
+            turns=turns_with_context(kept, request.context),
+            assistant_name=request.assistant_name,
         )
 
     kept = fit_turns(

@@ -142,6 +142,9 @@ class LoadedModel:
         text = transcript_prompt(system=system, turns=turns, assistant_name=assistant_name)
         return self.llama.tokenize(text.encode(), add_bos=True, special=False)
 
+    def token_count(self, text: str) -> int:
+        return len(self.llama.tokenize(text.encode(), add_bos=False, special=False))
+
     def stream(
         self,
         prompt: list[int],

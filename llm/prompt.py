@@ -34,6 +34,14 @@ def transcript_prompt(*, system: str, turns: Sequence[Turn], assistant_name: str
     return "\n".join(lines)
 
 
+def turns_with_context(turns: Sequence[Turn], context: str) -> list[Turn]:
+    """``turns`` with ``context`` (the sources for the question) after the newest turn's text."""
+    if not context or not turns:
+        return list(turns)
+    *earlier, newest = turns
+    return [*earlier, replace(newest, text=f"{newest.text}\n\n{context}")]
+
+
 def stop_strings(*, speakers: Iterable[str]) -> list[str]:
     """Strings that mean the model has started writing someone else's turn."""
     return sorted({f"\n{name}:" for name in speakers})

@@ -134,3 +134,9 @@ def test_staff_see_tokens_in_the_admin_without_their_secret(admin_client, team):
     page = admin_client.get(reverse("admin:api_apitoken_changelist")).content.decode()
     assert token.name in page
     assert secret not in page
+
+
+def test_every_page_links_to_the_persons_tokens(client, team):
+    client.force_login(team.member)
+    page = client.get("/").content.decode()
+    assert f'href="{reverse("api-tokens")}"' in page

@@ -263,6 +263,9 @@ LLM_WORKER_QUEUE = env.str("LLM_WORKER_QUEUE", default="")
 # Each model worker keeps the evaluated states of recent conversations, up to this much memory,
 # so that a follow-up reads only its new part (llm.kept_states).
 LLM_KEPT_STATES_MIB = env.int("LLM_KEPT_STATES_MIB", default=256)
+# The most of a model's context that the workspace's passages may take beside the thread (and
+# never more than a third of it).
+KNOWLEDGE_CONTEXT_TOKENS = env.int("KNOWLEDGE_CONTEXT_TOKENS", default=768)
 LLM_MAX_TOKENS = env.int("LLM_MAX_TOKENS", default=512)
 LLM_TEMPERATURE = env.float("LLM_TEMPERATURE", default=0.7)
 LLM_REPEAT_PENALTY = env.float("LLM_REPEAT_PENALTY", default=1.15)
