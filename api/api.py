@@ -19,6 +19,7 @@ from ninja.parser import Parser
 from .auth import TokenAuth
 from .endpoints import router as workspace_router
 from .errors import ApiError, exception_handlers_install
+from .streaming import router as streaming_router
 
 
 class JsonBodyParser(Parser):
@@ -49,4 +50,5 @@ api = NinjaAPI(
     urls_namespace="api",
 )
 api.add_router("/", workspace_router)
+api.add_router("/", streaming_router)
 exception_handlers_install(api)

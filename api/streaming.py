@@ -1,0 +1,326 @@
+"""Answers as Server-Sent Events: the same answer members watch in the browser.
+
+``POST /api/threads/<id>/ask`` posts a question and streams the first answer it asks for;
+``GET /api/messages/<id>/stream`` streams (or resumes) any answer. The stream is::
+
+    event: question   the posted message and the answers it queued (``ask`` only)
+    event: chunk      id: <seq>:<offset>   data: {"message_id", "seq", "text"}
+    event: done       the answer as it ended (statistics, stop reason)
+    event: error      an answer that failed or was interrupted: the error, and the message
+
+Each chunk's id says how much of the answer's text the client has (``offset``, in
+characters: an answer's text only grows). A client that reconnects with ``Last-Event-ID``
+gets the text after that offset, then the live chunks: nothing missing, nothing twice.
+
+The stream follows the thread's topic first and reads the answer second (the database, and
+the cache's newer text), so whatever happens after the read arrives as an event. Frames
+carry only their added text; a frame missed (its seq skips) or a lost Redis connection makes
+the stream read the answer again. A client that goes away leaves the answer running for
+everyone else, unless it asked otherwise (``stop_on_disconnect``).
+"""
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
+from django.contrib.auth.models import User
+from django.http import HttpRequest, StreamingHttpResponse
+from ninja import Header, Router
+
+from chat.events import Frame, MessageAdded, MessageChanged, MessageData, message_data
+from chat.models import Message
+from chat.replies import reply_stop
+from chat.services import answerers_of
+from realtime.channel_layer import RECONNECTED
+from realtime.topics import thread_topic
+
+from .access import message_for, thread_for
+from .auth import user_of
+from .endpoints import message_live, message_post
+from .errors import ApiError
+from .schemas import AskIn
+
+logger = logging.getLogger(__name__)
+
+router = Router(tags=["streaming"])
+SSE_RESPONSE = {
+    "responses": {200: {"description": "Server-Sent Events", "content": {"text/event-stream": {}}}}
+}
+
+# A comment line this often keeps proxies from closing a quiet stream (a long queue).
+KEEPALIVE_S = 15.0
+ENDED_STATUSES = {"done", "stopped", "interrupted", "failed"}
+FAILED_STATUSES = {"interrupted", "failed"}
+
+
+class TopicListener:
+    """One stream's own subscription to a topic on the channel layer.
+
+    Not the process's ``Fanout``: a topic's fan-out prepares events for browser sockets
+    (HTML), and a stream wants the events themselves. One task receives from the layer into
+    a queue of this stream's own, so that waiting with a timeout never cancels the layer's
+    receive (which would drop the channel).
+    """
+
+    def __init__(self, topic: str) -> None:
+        self.topic = topic
+        self._layer = get_channel_layer()
+        self._events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._channel: str | None = None
+        self._pump: asyncio.Task[None] | None = None
+
+    async def open(self) -> "TopicListener":
+        """When this returns, every later event of the topic is received."""
+        assert self._layer is not None
+        self._channel = await self._layer.new_channel()
+        await self._layer.group_add(self.topic, self._channel)
+        self._pump = asyncio.create_task(self._receive(self._channel))
+        return self
+
+    async def _receive(self, channel: str) -> None:
+        assert self._layer is not None
+        while True:
+            self._events.put_nowait(await self._layer.receive(channel))
+
+    async def next(self, timeout: float) -> dict[str, Any] | None:
+        """The next event, or None after ``timeout`` seconds without one."""
+        try:
+            return await asyncio.wait_for(self._events.get(), timeout)
+        except TimeoutError:
+            return None
+
+    async def close(self) -> None:
+        if self._pump is not None:
+            self._pump.cancel()
+            with contextlib.suppress(BaseException):
+                await self._pump
+        if self._channel is not None and self._layer is not None:
+            with contextlib.suppress(Exception):
+                await self._layer.group_discard(self.topic, self._channel)
+
+
+def sse(event: str, data: dict[str, Any], *, event_id: str | None = None) -> bytes:
+    lines = [f"event: {event}"]
+    if event_id is not None:
+        lines.append(f"id: {event_id}")
+    lines.append(f"data: {json.dumps(data, ensure_ascii=False)}")
+    return ("\n".join(lines) + "\n\n").encode()
+
+
+def offset_from_last_event_id(value: str | None) -> int:
+    """The text offset a reconnecting client has (``<seq>:<offset>``); 0 without one."""
+    if not value:
+        return 0
+    _, _, offset = value.strip().rpartition(":")
+    if not offset.isdigit():
+        raise ApiError(
+            400,
+            "invalid_last_event_id",
+            "Last-Event-ID must be the id of an event of this stream (<seq>:<offset>).",
+            param="Last-Event-ID",
+        )
+    return int(offset)
+
+
+def _answer_read(reply_id: int) -> MessageData:
+    message = Message.objects.select_related("assistant", "author").filter(pk=reply_id).first()
+    if message is None:
+        raise ApiError(404, "not_found", "No such message.")
+    return message_data(message_live(message))
+
+
+class AnswerStream:
+    """The events of one answer for one client, from ``offset`` characters of its text on."""
+
+    def __init__(self, listener: TopicListener, *, reply_id: int, offset: int) -> None:
+        self.listener = listener
+        self.reply_id = reply_id
+        self.sent = offset  # characters of the text the client has
+        self.seq = 0  # the frame whose text ``known`` is
+        self.known = 0  # characters of the text as of frame ``seq``
+        self.ended = False
+
+    async def events(self, *, first: bytes | None = None) -> AsyncIterator[bytes]:
+        if first is not None:
+            yield first
+        async for piece in self._from_read(await sync_to_async(_answer_read)(self.reply_id)):
+            yield piece
+        while not self.ended:
+            event = await self.listener.next(KEEPALIVE_S)
+            if event is None:
+                yield b": keepalive\n\n"
+                continue
+            async for piece in self._on_event(event):
+                yield piece
+
+    async def _from_read(self, data: MessageData) -> AsyncIterator[bytes]:
+        """Catch up from the answer as read: its text after what the client has; its end."""
+        if data["last_seq"] >= self.seq:
+            self.seq, self.known = data["last_seq"], len(data["body"])
+        async for piece in self._text(data["body"]):
+            yield piece
+        if data["status"] in ENDED_STATUSES:
+            yield self._end(data)
+
+    async def _text(self, text: str) -> AsyncIterator[bytes]:
+        if len(text) > self.sent:
+            piece, self.sent = text[self.sent :], len(text)
+            yield self._chunk(piece)
+
+    def _chunk(self, text: str) -> bytes:
+        data = {"message_id": self.reply_id, "seq": self.seq, "text": text}
+        return sse("chunk", data, event_id=f"{self.seq}:{self.sent}")
+
+    def _end(self, data: MessageData) -> bytes:
+        self.ended = True
+        event_id = f"{self.seq}:{self.sent}"
+        if data["status"] in FAILED_STATUSES:
+            reason = data["error"] or data["stop_reason"] or "The answer did not finish."
+            error = {"type": "server_error", "code": data["status"], "message": reason}
+            return sse("error", {"error": error, "message": data}, event_id=event_id)
+        return sse("done", {"message": data}, event_id=event_id)
+
+    async def _on_event(self, event: dict[str, Any]) -> AsyncIterator[bytes]:
+        kind = event.get("type")
+        if kind == RECONNECTED:  # events may have been lost meanwhile: read again
+            async for piece in self._from_read(await sync_to_async(_answer_read)(self.reply_id)):
+                yield piece
+            return
+        if event.get("message_id") != self.reply_id:
+            return
+        if kind == Frame.type:
+            seq, delta = int(event["seq"]), str(event["delta"])
+            if seq <= self.seq:
+                return
+            if seq != self.seq + 1:  # a frame went missing: the cache has the whole text
+                async for piece in self._from_read(
+                    await sync_to_async(_answer_read)(self.reply_id)
+                ):
+                    yield piece
+                return
+            before, self.seq, self.known = self.known, seq, self.known + len(delta)
+            if self.known > self.sent:
+                added, self.sent = delta[max(0, self.sent - before) :], self.known
+                yield self._chunk(added)
+        elif kind in (MessageAdded.type, MessageChanged.type):
+            data: MessageData = event["message"]
+            if data["status"] in ENDED_STATUSES:
+                self.seq = max(self.seq, data["last_seq"])
+                async for piece in self._text(data["body"]):
+                    yield piece
+                yield self._end(data)
+
+
+def answer_response(
+    listener: TopicListener,
+    *,
+    reply_id: int,
+    offset: int,
+    first: bytes | None = None,
+    stop_by: User | None = None,
+) -> StreamingHttpResponse:
+    stream = AnswerStream(listener, reply_id=reply_id, offset=offset)
+
+    async def body() -> AsyncIterator[bytes]:
+        try:
+            async for piece in stream.events(first=first):
+                yield piece
+        finally:
+            await listener.close()
+            if stop_by is not None and not stream.ended:
+                await _stop_quietly(reply_id, stop_by)
+
+    response = StreamingHttpResponse(body(), content_type="text/event-stream; charset=utf-8")
+    response["Cache-Control"] = "no-cache, no-store"
+    response["X-Accel-Buffering"] = "no"  # a buffering proxy would hold the chunks back
+    return response
+
+
+async def _stop_quietly(reply_id: int, by: User) -> None:
+    def stop() -> None:
+        reply = Message.objects.filter(pk=reply_id).first()
+        if reply is not None:
+            reply_stop(reply=reply, by=by)
+
+    try:
+        await asyncio.shield(sync_to_async(stop)())
+    except BaseException:
+        logger.warning("Could not stop answer %s after its client left", reply_id, exc_info=True)
+
+
+@router.post(
+    "/threads/{thread_id}/ask",
+    response={200: None},
+    openapi_extra={
+        "responses": {
+            200: {"description": "text/event-stream", "content": {"text/event-stream": {}}}
+        }
+    },
+)
+async def thread_ask(request: HttpRequest, thread_id: int, payload: AskIn) -> StreamingHttpResponse:
+    """Post a question and stream its answer as Server-Sent Events (see the module's
+    docstring for the events). The question must ask someone to answer: mention an
+    assistant (or post in a thread whose settings answer every message)."""
+    thread = await sync_to_async(thread_for)(request, thread_id)
+    answerers = await sync_to_async(answerers_of)(thread=thread, body=payload.body)
+    if not answerers:
+        raise ApiError(
+            400,
+            "no_answerer",
+            "Nobody would answer that message: mention an assistant, e.g. @assistant.",
+            param="body.body",
+        )
+    listener = await TopicListener(thread_topic(thread.pk)).open()
+    try:
+        message, replies = await sync_to_async(message_post)(
+            thread=thread, request=request, body=payload.body
+        )
+    except BaseException:
+        await listener.close()
+        raise
+    if not replies:  # the settings changed in between
+        await listener.close()
+        raise ApiError(400, "no_answerer", "Nobody answered that message.")
+    question = await sync_to_async(
+        lambda: {
+            "message": message_data(message),
+            "replies": [message_data(reply) for reply in replies],
+        }
+    )()
+    user = user_of(request)
+    return answer_response(
+        listener,
+        reply_id=replies[0].pk,
+        offset=0,
+        first=sse("question", question),
+        stop_by=user if payload.stop_on_disconnect else None,
+    )
+
+
+@router.get(
+    "/messages/{message_id}/stream",
+    response={200: None},
+    openapi_extra={
+        "responses": {
+            200: {"description": "text/event-stream", "content": {"text/event-stream": {}}}
+        }
+    },
+)
+async def message_stream(
+    request: HttpRequest,
+    message_id: int,
+    last_event_id: str | None = Header(default=None, alias="Last-Event-ID"),
+) -> StreamingHttpResponse:
+    """Stream an answer, or resume it: send the last event's id as ``Last-Event-ID`` and
+    the stream goes on right after it."""
+    message = await sync_to_async(message_for)(request, message_id)
+    if not message.is_assistant:
+        raise ApiError(400, "not_an_answer", "Only the assistants' answers stream.")
+    offset = offset_from_last_event_id(last_event_id)
+    listener = await TopicListener(thread_topic(message.thread_id)).open()
+    return answer_response(listener, reply_id=message.pk, offset=offset)

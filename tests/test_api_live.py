@@ -1,0 +1,80 @@
+"""The API under daphne, as scripts meet it: SSE through a real server and a real disconnect."""
+
+import http.client
+import json
+import time
+
+import pytest
+from django.core.cache import cache
+
+from api.services import api_token_create
+from chat.models import Message
+from chat.streaming_state import stop_request_get
+from tests.factories import frame_send
+
+pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
+
+
+class SseConnection:
+    """One HTTP connection reading Server-Sent Events line by line."""
+
+    def __init__(self, stack, method: str, path: str, token: str, body: dict | None = None):
+        self.conn = http.client.HTTPConnection(stack.host, stack.port, timeout=15)
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        self.conn.request(method, path, body=json.dumps(body) if body else None, headers=headers)
+        self.response = self.conn.getresponse()
+
+    def next(self) -> tuple[str, dict]:
+        fields: dict[str, str] = {}
+        while True:
+            line = self.response.fp.readline().decode()
+            assert line, "the stream ended"
+            line = line.rstrip("\n")
+            if not line:
+                if "event" in fields:
+                    return fields["event"], json.loads(fields["data"])
+                continue
+            if not line.startswith(":"):
+                name, _, value = line.partition(": ")
+                fields[name] = value
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def _streaming(reply_id: int) -> Message:
+    Message.objects.filter(pk=reply_id).update(status=Message.Status.STREAMING)
+    return Message.objects.get(pk=reply_id)
+
+
+@pytest.mark.parametrize("stop_on_disconnect", [False, True])
+def test_under_daphne_an_answer_streams_and_a_disconnect_stops_it_only_when_asked(
+    web_stack, team, stop_on_disconnect
+):
+    cache.clear()
+    _, token = api_token_create(user=team.member, name="live")
+    stream = SseConnection(
+        web_stack,
+        "POST",
+        f"/api/threads/{team.thread.pk}/ask",
+        token,
+        {"body": "@assistant hello", "stop_on_disconnect": stop_on_disconnect},
+    )
+    assert stream.response.status == 200
+    assert stream.response.getheader("Content-Type", "").startswith("text/event-stream")
+    kind, question = stream.next()
+    assert kind == "question"
+    reply = _streaming(question["replies"][0]["id"])
+    frame_send(reply, text="Hel", seq=1, delta="Hel")
+    assert stream.next() == ("chunk", {"message_id": reply.pk, "seq": 1, "text": "Hel"})
+    frame_send(reply, text="Hello", seq=2, delta="lo")
+    assert stream.next()[1]["text"] == "lo"
+
+    stream.close()
+    deadline = time.monotonic() + 10
+    expected = f"stopped by {team.member.username}" if stop_on_disconnect else None
+    while stop_request_get(reply.pk) != expected and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if not stop_on_disconnect:
+        time.sleep(1)  # time enough for a wrong stop to arrive
+    assert stop_request_get(reply.pk) == expected

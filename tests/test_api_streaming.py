@@ -1,0 +1,295 @@
+"""Answers as Server-Sent Events: the answer members watch, resumable, and left running when
+a client goes away. The model's side is played by the same calls the worker makes."""
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.core.cache import cache
+from django.utils import timezone
+
+from api.services import api_token_create
+from api.streaming import KEEPALIVE_S
+from chat.models import Message
+from chat.replies import reply_fail, reply_finish
+from chat.streaming_state import live_text_set, stop_request_get
+from tests.factories import MessageFactory, assistant_reply, frame_send
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+READ_TIMEOUT_S = 10
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache() -> None:
+    cache.clear()
+
+
+@pytest.fixture
+def bearer(team) -> dict[str, str]:  # request headers
+    _, secret = api_token_create(user=team.member, name="stream")
+    return {"Authorization": f"Bearer {secret}"}
+
+
+class Events:
+    """An SSE response read event by event: (event, id, data)."""
+
+    def __init__(self, response) -> None:
+        assert response.status_code == 200, response.content
+        assert response["Content-Type"].startswith("text/event-stream")
+        self.chunks: AsyncIterator[bytes] = aiter(response.streaming_content)
+        self.buffer = ""
+        self.comments = 0
+
+    async def next(self) -> tuple[str, str | None, dict]:
+        while "\n\n" not in self.buffer:
+            chunk = await asyncio.wait_for(anext(self.chunks), READ_TIMEOUT_S)
+            self.buffer += chunk.decode()
+        raw, self.buffer = self.buffer.split("\n\n", 1)
+        if raw.startswith(":"):
+            self.comments += 1
+            return await self.next()
+        fields = dict(line.split(": ", 1) for line in raw.splitlines())
+        return fields["event"], fields.get("id"), json.loads(fields["data"])
+
+    async def until_end(self) -> list[tuple[str, str | None, dict]]:
+        received: list[tuple[str, str | None, dict]] = []
+        while not received or received[-1][0] not in ("done", "error"):
+            received.append(await self.next())
+        return received
+
+    async def close(self) -> None:
+        """Go away as a client does: the server's wait for the next chunk is cancelled
+        (Django's ASGI handler cancels the response when the client disconnects)."""
+        waiting = asyncio.ensure_future(anext(self.chunks))
+        await asyncio.sleep(0.05)
+        waiting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await waiting
+
+
+@sync_to_async
+def streaming_started(reply_id: int) -> Message:
+    Message.objects.filter(pk=reply_id).update(status=Message.Status.STREAMING)
+    return Message.objects.get(pk=reply_id)
+
+
+@sync_to_async
+def frames_sent(reply: Message, pieces: list[str], *, first_seq: int = 1) -> str:
+    text = reply.body
+    for seq, piece in enumerate(pieces, start=first_seq):
+        text += piece
+        frame_send(reply, text=text, seq=seq, delta=piece)
+    return text
+
+
+@sync_to_async
+def finished(reply: Message, text: str, seq: int) -> None:
+    reply_finish(
+        reply=reply,
+        text=text,
+        seq=seq,
+        stopped_by=None,
+        finish_reason="stop",
+        figures={
+            "prompt_tokens": 12,
+            "completion_tokens": 3,
+            "time_to_first_token_ms": 20.0,
+            "tokens_per_second": 50.0,
+        },
+    )
+
+
+def text_of(events: list[tuple[str, str | None, dict]]) -> str:
+    return "".join(data["text"] for kind, _, data in events if kind == "chunk")
+
+
+async def test_ask_posts_the_question_and_streams_its_answer_to_the_end(
+    async_client, team, bearer, sent_tasks
+):
+    response = await async_client.post(
+        f"/api/threads/{team.thread.pk}/ask",
+        {"body": "@assistant name the release"},
+        content_type="application/json",
+        headers=bearer,
+    )
+    events = Events(response)
+    kind, _, question = await events.next()
+    assert kind == "question"
+    assert question["message"]["body"] == "@assistant name the release"
+    [reply_data] = question["replies"]
+    assert sent_tasks == [("llm.generate_reply", [reply_data["id"]])]
+
+    reply = await streaming_started(reply_data["id"])
+    text = await frames_sent(reply, ["Call", " it", " Aurora."])
+    await finished(reply, text, 3)
+    received = await events.until_end()
+
+    assert text_of(received) == "Call it Aurora."
+    kind, _, done = received[-1]
+    assert kind == "done"
+    assert done["message"]["status"] == "done"
+    assert done["message"]["stop_reason"] == "stop"
+    assert done["message"]["body"] == "Call it Aurora."
+    ids = [event_id or "" for kind, event_id, _ in received if kind == "chunk"]
+    offsets = [int(event_id.split(":")[1]) for event_id in ids]
+    assert offsets == sorted(offsets)
+    assert offsets[-1] == len("Call it Aurora.")
+
+
+async def test_a_client_that_reconnects_with_last_event_id_gets_no_gap_and_no_duplicate(
+    async_client, team, bearer
+):
+    reply = await sync_to_async(assistant_reply)(
+        thread=team.thread, asker=team.member, status=Message.Status.STREAMING
+    )
+    text = await frames_sent(reply, ["Hello", " wor"])
+    path = f"/api/messages/{reply.pk}/stream"
+    first = Events(await async_client.get(path, headers=bearer))
+    kind, _, data = await first.next()
+    assert (kind, data["text"]) == ("chunk", "Hello wor")
+    await first.close()
+
+    # The client had only "Hello" (its last event's id says so): the rest comes, once.
+    resumed = Events(
+        await async_client.get(path, headers={**bearer, "Last-Event-ID": f"1:{len('Hello')}"})
+    )
+    kind, _, data = await resumed.next()
+    assert (kind, data["text"]) == ("chunk", " wor")
+    await sync_to_async(frame_send)(reply, text=text, seq=2, delta=" wor")  # a late repeat
+    text = await frames_sent(reply, ["ld"], first_seq=3)
+    await finished(reply, text, 3)
+    rest = await resumed.until_end()
+    assert "Hello" + " wor" + text_of(rest) == "Hello world"
+    assert rest[-1][0] == "done"
+
+
+async def test_a_missed_frame_is_made_good_from_the_cache(async_client, team, bearer):
+    reply = await sync_to_async(assistant_reply)(
+        thread=team.thread, asker=team.member, status=Message.Status.STREAMING
+    )
+    events = Events(await async_client.get(f"/api/messages/{reply.pk}/stream", headers=bearer))
+    await frames_sent(reply, ["one"])
+    assert (await events.next())[2]["text"] == "one"
+    # Frame 2 is lost on its way (only the cache saw it); frame 3 arrives.
+    await sync_to_async(live_text_set)(reply_id=reply.pk, seq=2, text="one two")
+    reply.body = "one two"
+    text = await frames_sent(reply, [" three"], first_seq=3)
+    await finished(reply, text, 3)
+    received = await events.until_end()
+    assert "one" + text_of(received) == "one two three"
+
+
+async def test_a_client_that_disconnects_does_not_stop_the_shared_answer(
+    async_client, team, bearer, sent_tasks
+):
+    response = await async_client.post(
+        f"/api/threads/{team.thread.pk}/ask",
+        {"body": "@assistant write"},
+        content_type="application/json",
+        headers=bearer,
+    )
+    events = Events(response)
+    _, _, question = await events.next()
+    reply = await streaming_started(question["replies"][0]["id"])
+    await frames_sent(reply, ["Once"])
+    await events.next()
+    await events.close()
+    assert await sync_to_async(stop_request_get)(reply.pk) is None
+    await sync_to_async(reply.refresh_from_db)()
+    assert reply.status == Message.Status.STREAMING
+
+
+async def test_a_client_that_asked_for_it_stops_the_answer_when_it_disconnects(
+    async_client, team, bearer, sent_tasks
+):
+    response = await async_client.post(
+        f"/api/threads/{team.thread.pk}/ask",
+        {"body": "@assistant write", "stop_on_disconnect": True},
+        content_type="application/json",
+        headers=bearer,
+    )
+    events = Events(response)
+    _, _, question = await events.next()
+    reply = await streaming_started(question["replies"][0]["id"])
+    await frames_sent(reply, ["Once"])
+    await events.next()
+    await events.close()
+    assert await sync_to_async(stop_request_get)(reply.pk) == f"stopped by {team.member.username}"
+
+
+async def test_an_ended_answer_streams_its_text_and_its_end_at_once(async_client, team, bearer):
+    reply = await sync_to_async(assistant_reply)(
+        thread=team.thread,
+        asker=team.member,
+        status=Message.Status.DONE,
+        body="All done.",
+        last_seq=4,
+        finished_at=timezone.now(),
+    )
+    events = Events(await async_client.get(f"/api/messages/{reply.pk}/stream", headers=bearer))
+    received = await events.until_end()
+    assert [kind for kind, _, _ in received] == ["chunk", "done"]
+    assert text_of(received) == "All done."
+
+
+async def test_a_failed_answer_ends_its_stream_with_an_error(async_client, team, bearer):
+    reply = await sync_to_async(assistant_reply)(
+        thread=team.thread, asker=team.member, status=Message.Status.STREAMING
+    )
+    events = Events(await async_client.get(f"/api/messages/{reply.pk}/stream", headers=bearer))
+    text = await frames_sent(reply, ["Part"])
+    await sync_to_async(reply_fail)(reply=reply, text=text, seq=1, reason="The model crashed.")
+    received = await events.until_end()
+    kind, _, data = received[-1]
+    assert kind == "error"
+    assert data["error"]["message"] == "The model crashed."
+    assert data["message"]["status"] == "failed"
+    assert text_of(received) == "Part"
+
+
+async def test_a_quiet_stream_sends_keepalive_comments(async_client, team, bearer, monkeypatch):
+    monkeypatch.setattr("api.streaming.KEEPALIVE_S", 0.05)
+    assert KEEPALIVE_S > 1  # the real interval is not the test's
+    reply = await sync_to_async(assistant_reply)(thread=team.thread, asker=team.member)
+    events = Events(await async_client.get(f"/api/messages/{reply.pk}/stream", headers=bearer))
+    first = await asyncio.wait_for(anext(events.chunks), READ_TIMEOUT_S)
+    assert first == b": keepalive\n\n"
+    reply = await streaming_started(reply.pk)
+    text = await frames_sent(reply, ["Hi"])
+    await finished(reply, text, 1)
+    assert text_of(await events.until_end()) == "Hi"
+
+
+async def test_asking_without_anyone_to_answer_posts_nothing(async_client, team, bearer):
+    response = await async_client.post(
+        f"/api/threads/{team.thread.pk}/ask",
+        {"body": "just a note"},
+        content_type="application/json",
+        headers=bearer,
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "no_answerer"
+    assert not await sync_to_async(team.thread.messages.exists)()
+
+
+async def test_streams_are_for_members_answers_only(async_client, team, bearer):
+    foreign = await sync_to_async(assistant_reply)(
+        thread=(await sync_to_async(MessageFactory.create)()).thread, asker=team.outsider
+    )
+    assert (
+        await async_client.get(f"/api/messages/{foreign.pk}/stream", headers=bearer)
+    ).status_code == 404
+    question = await sync_to_async(MessageFactory.create)(thread=team.thread, author=team.owner)
+    response = await async_client.get(f"/api/messages/{question.pk}/stream", headers=bearer)
+    assert response.status_code == 400
+    reply = await sync_to_async(assistant_reply)(thread=team.thread, asker=team.member)
+    response = await async_client.get(
+        f"/api/messages/{reply.pk}/stream", headers={**bearer, "Last-Event-ID": "nonsense"}
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == "Last-Event-ID"
+    assert (await async_client.get(f"/api/messages/{reply.pk}/stream")).status_code == 401
