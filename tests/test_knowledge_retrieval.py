@@ -213,3 +213,27 @@ def test_reciprocal_rank_fusion_rewards_agreement() -> None:
     assert [chunk_id for chunk_id, _ in fused][:2] == [1, 3]
     assert fused[0][1] == pytest.approx(1 / 61 + 1 / 63)
     assert [chunk_id for chunk_id, _ in rank_fuse([5, 6], [])] == [5, 6]
+
+
+def test_the_full_text_index_is_repaired_after_a_migration_drops_its_triggers(
+    team: Team, corpus: dict
+) -> None:
+    from django.db import connection
+
+    from knowledge.fulltext import TRIGGERS, fulltext_ensure
+
+    if connection.vendor != "sqlite":
+        assert fulltext_ensure(connection) is False
+        return
+    assert fulltext_ensure(connection) is False  # whole: nothing to do
+    with connection.cursor() as cursor:  # what rebuilding knowledge_chunk on SQLite does
+        for name in TRIGGERS:
+            cursor.execute(f"DROP TRIGGER {name}")
+    late = _add(team.workspace, "late.md", "# Late\n\nThe okapi arrives on Tuesday.", team.owner)
+    assert text_search(workspace_id=team.workspace.pk, query="okapi", limit=3) == []
+
+    assert fulltext_ensure(connection) is True
+    (found,) = text_search(workspace_id=team.workspace.pk, query="okapi", limit=3)
+    assert Chunk.objects.get(pk=found).source_id == late.pk
+    _add(team.workspace, "later.md", "# Later\n\nThe tapir arrives on Friday.", team.owner)
+    assert len(text_search(workspace_id=team.workspace.pk, query="tapir", limit=3)) == 1
