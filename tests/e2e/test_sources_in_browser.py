@@ -1,0 +1,56 @@
+"""Sources as a member meets them: upload a file, watch it being read, ask, open what is cited."""
+
+import pytest
+from playwright.sync_api import expect
+
+from chat.models import Thread
+from harness.live_stack import processes_stop, worker_start
+
+from .test_thread_in_browser import open_thread, send
+
+pytestmark = [pytest.mark.browser, pytest.mark.live, pytest.mark.django_db(transaction=True)]
+
+SPEC = """# Widget specification
+
+## Power
+
+The widget runs on 12 volts and draws at most 3 amperes.
+
+## Colours
+
+The widget ships in teal and in orange; the orange one is the limited edition.
+"""
+ANSWER_TIMEOUT_MS = 120_000
+
+
+def test_a_member_uploads_a_file_asks_about_it_and_opens_the_cited_passage(
+    live_stack, team, logged_in_page, tmp_path
+):
+    Thread.objects.filter(pk=team.thread.pk).update(max_tokens_override=40)
+    ingest = worker_start(live_stack.env, queue="ingest", name="worker-ingest")
+    try:
+        bob = logged_in_page(team.member)
+        bob.goto(f"/w/{team.workspace.pk}/sources/")
+        upload = tmp_path / "widget-spec.md"
+        upload.write_text(SPEC)
+        bob.get_by_label("File").set_input_files(upload)
+        bob.get_by_role("button", name="Upload").click()
+
+        row = bob.locator("tr.source", has_text="widget-spec.md")
+        expect(row).to_have_attribute("data-status", "ready", timeout=60_000)
+        expect(row).to_contain_text("passage")
+    finally:
+        processes_stop([ingest])
+
+    open_thread(bob, team.thread.pk)
+    send(bob, "@assistant Which colours does the widget ship in?")
+    answer = bob.locator("article.message.assistant").last
+    expect(answer).to_have_attribute("data-status", "done", timeout=ANSWER_TIMEOUT_MS)
+    source = answer.locator(".answer-sources li").first
+    expect(source).to_contain_text("[1]")
+    expect(source).to_contain_text("widget-spec.md")
+
+    source.get_by_role("link", name="widget-spec.md").click()
+    cited = bob.locator("#cited mark")
+    expect(cited).to_contain_text("teal and in orange")
+    expect(bob.locator("h1")).to_have_text("widget-spec.md")
