@@ -2,9 +2,11 @@ from django.urls import path
 
 from . import views
 from .api import api
+from .openai_compat import openai_api
 
 urlpatterns = [
     path("api/", api.urls),
+    path("v1/", openai_api.urls),
     path("settings/tokens/", views.api_token_list_view, name="api-tokens"),
     path(
         "settings/tokens/<int:token_id>/revoke/",

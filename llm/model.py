@@ -142,6 +142,15 @@ class LoadedModel:
         text = transcript_prompt(system=system, turns=turns, assistant_name=assistant_name)
         return self.llama.tokenize(text.encode(), add_bos=True, special=False)
 
+    def messages_prompt_tokens(self, messages: Sequence[dict[str, str]]) -> list[int]:
+        """The tokens of a chat given as role/content messages (the OpenAI-compatible API),
+        through the GGUF's chat template; without one, a plain ``role: content`` transcript."""
+        if self._formatter is not None:
+            text = self._formatter(messages=cast(Any, list(messages))).prompt
+            return self.llama.tokenize(text.encode(), add_bos=False, special=True)
+        lines = [f"{m['role']}: {m['content']}" for m in messages] + ["assistant:"]
+        return self.llama.tokenize("\n".join(lines).encode(), add_bos=True, special=False)
+
     def token_count(self, text: str) -> int:
         return len(self.llama.tokenize(text.encode(), add_bos=False, special=False))
 
@@ -153,6 +162,7 @@ class LoadedModel:
         max_tokens: int,
         temperature: float,
         repeat_penalty: float,
+        top_p: float = 0.95,  # llama.cpp's default
     ) -> tuple[Iterator[str], Completion]:
         """Stream the answer's text pieces; the Completion fills in as the stream is read."""
         from llama_cpp import StoppingCriteriaList
@@ -167,6 +177,7 @@ class LoadedModel:
             stop=stop,
             max_tokens=max_tokens,
             temperature=temperature,
+            top_p=top_p,
             repeat_penalty=repeat_penalty,
             stopping_criteria=StoppingCriteriaList([counter]),
         )

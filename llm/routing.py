@@ -19,6 +19,7 @@ from .models import LanguageModel
 
 DEFAULT_QUEUE = "llm"
 GENERATE_REPLY_TASK = "llm.generate_reply"
+COMPLETE_CHAT_TASK = "llm.complete_chat"  # args: job id, model id (None: the default model)
 
 
 def model_queue(model_id: int | None) -> str:
@@ -40,6 +41,8 @@ def route_model_job(name: str, args: Any, kwargs: Any, options: Any, **_: Any) -
     that follow it."""
     if name == GENERATE_REPLY_TASK and args:
         return {"queue": reply_queue(int(args[0]))}
+    if name == COMPLETE_CHAT_TASK and len(args) > 1:
+        return {"queue": model_queue(args[1])}
     if name.startswith("llm."):
         return {"queue": DEFAULT_QUEUE}
     return None

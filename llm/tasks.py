@@ -2,6 +2,7 @@
 
 from celery import shared_task
 
+from .completions import completion_generate
 from .document_writing import document_write_generate
 from .generation import reply_generate
 
@@ -16,3 +17,10 @@ def generate_reply(reply_id: int) -> None:
 def write_document(write_id: int) -> None:
     """Write into a document as its co-author. Safe to run twice: only a queued write runs."""
     document_write_generate(write_id=write_id)
+
+
+@shared_task(name="llm.complete_chat", ignore_result=True)
+def complete_chat(job_id: str, model_id: int | None) -> None:
+    """An OpenAI-compatible chat completion (``model_id`` routes it: ``llm.routing``). Safe
+    to run twice: the job is taken from the cache once."""
+    completion_generate(job_id=job_id)

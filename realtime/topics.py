@@ -21,3 +21,8 @@ def document_topic(document_id: int) -> str:
 def sources_topic(workspace_id: int) -> str:
     """A workspace's knowledge sources: added, progressing, ready, failed, removed."""
     return f"sources.{workspace_id}"
+
+
+def completion_topic(job_id: str) -> str:
+    """One OpenAI-compatible completion's events, from its model worker to its request."""
+    return f"completion.{job_id}"

@@ -64,11 +64,16 @@ class Events:
     async def close(self) -> None:
         """Go away as a client does: the server's wait for the next chunk is cancelled
         (Django's ASGI handler cancels the response when the client disconnects)."""
-        waiting = asyncio.ensure_future(anext(self.chunks))
+
+        async def read_on() -> None:
+            async for _ in self.chunks:
+                pass
+
+        reader = asyncio.ensure_future(read_on())
         await asyncio.sleep(0.05)
-        waiting.cancel()
+        reader.cancel()
         with contextlib.suppress(asyncio.CancelledError):
-            await waiting
+            await reader
 
 
 @sync_to_async

@@ -1,0 +1,328 @@
+"""The OpenAI-compatible API: the standard formats, its refusals, the model queues, and
+cancelling a completion whose client left. The worker's side runs in a thread here, with a
+stand-in for the model (the real model: tests/test_api_openai_live.py)."""
+
+import asyncio
+import contextlib
+import json
+import threading
+import time
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.core.cache import cache
+
+from api.services import api_token_create
+from llm import completions
+from llm.completion_jobs import completion_stop_requested
+from llm.model import Completion
+from llm.routing import route_model_job
+from tests.factories import LanguageModelFactory
+from workspace.celery import app as celery_app
+
+READ_TIMEOUT_S = 10
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache() -> None:
+    cache.clear()
+
+
+class StandInModel:
+    """Answers with its words, one piece each, ``delay`` seconds apart."""
+
+    name = "stand-in"
+
+    def __init__(self, words: list[str], *, n_ctx: int = 64, delay: float = 0.0) -> None:
+        self.words, self.n_ctx, self.delay = words, n_ctx, delay
+        self.pieces_given = 0
+        self.asked: dict = {}
+
+    def messages_prompt_tokens(self, messages: list[dict[str, str]]) -> list[int]:
+        return [0] * sum(len(m["content"].split()) + 2 for m in messages)
+
+    def stream(self, prompt, *, stop, max_tokens, temperature, repeat_penalty, top_p):
+        self.asked = {"max_tokens": max_tokens, "temperature": temperature, "stop": stop}
+        completion = Completion(prompt_tokens=len(prompt))
+
+        def pieces():
+            for word in self.words[:max_tokens]:
+                time.sleep(self.delay)
+                self.pieces_given += 1
+                completion.completion_tokens += 1
+                yield word
+            completion.finish_reason = "length" if max_tokens < len(self.words) else "stop"
+
+        return pieces(), completion
+
+
+@pytest.fixture
+def model(monkeypatch) -> StandInModel:
+    """The default model's worker, in a thread, answering every job sent to the queue."""
+    stand_in = StandInModel(["The", " plan", " is", " ready."])
+    monkeypatch.setattr(completions, "_model_for", lambda job: stand_in)
+    sent = []
+
+    def send_task(name, args, **options):
+        sent.append((name, args))
+        if name == "llm.complete_chat":
+            threading.Thread(
+                target=completions.completion_generate, kwargs={"job_id": args[0]}, daemon=True
+            ).start()
+
+    monkeypatch.setattr(celery_app, "send_task", send_task)
+    stand_in.sent = sent  # type: ignore[attr-defined]
+    return stand_in
+
+
+@pytest.fixture
+def key(team) -> str:
+    return api_token_create(user=team.member, name="openai")[1]
+
+
+def auth(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def default_model_name() -> str:
+    from llm.model import model_spec_from_settings
+
+    spec = model_spec_from_settings()
+    return spec.name or spec.path.stem
+
+
+# --- Models and refusals (no worker needed) ---------------------------------------------
+
+
+@pytest.mark.django_db
+def test_models_lists_the_default_and_the_served_registered_models(client, key):
+    LanguageModelFactory.create(name="served", available=True)
+    LanguageModelFactory.create(name="broken", available=False)
+    LanguageModelFactory.create(name="off", available=True, enabled=False)
+    listed = client.get("/v1/models", headers=auth(key)).json()
+    assert listed["object"] == "list"
+    assert [m["id"] for m in listed["data"]] == [default_model_name(), "served"]
+    assert all(m["object"] == "model" for m in listed["data"])
+
+
+@pytest.mark.django_db
+def test_no_key_gets_401_in_the_openai_error_format(client):
+    response = client.get("/v1/models")
+    assert response.status_code == 401
+    assert response.json()["error"]["type"] == "authentication_error"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        (
+            {"model": "nope", "messages": [{"role": "user", "content": "hi"}]},
+            404,
+            "model_not_found",
+        ),
+        (
+            {
+                "model": "DEFAULT",
+                "messages": [{"role": "user", "content": "hi"}],
+                "max_tokens": 10**6,
+            },
+            400,
+            "context_length_exceeded",
+        ),
+        (
+            {"model": "DEFAULT", "messages": [{"role": "user", "content": "hi"}], "top_k": 3},
+            400,
+            "unknown_field",
+        ),
+        (
+            {"model": "DEFAULT", "messages": [{"role": "user", "content": "hi"}], "n": 2},
+            400,
+            "invalid",
+        ),
+        ({"model": "DEFAULT", "messages": []}, 400, "invalid"),
+        ({"model": "DEFAULT", "messages": [{"role": "robot", "content": "hi"}]}, 400, "invalid"),
+    ],
+)
+def test_bad_requests_are_refused_before_any_job_is_queued(
+    client, key, sent_tasks, body, status, code
+):
+    if body["model"] == "DEFAULT":
+        body = {**body, "model": default_model_name()}
+    response = client.post(
+        "/v1/chat/completions", body, content_type="application/json", headers=auth(key)
+    )
+    assert response.status_code == status, response.content
+    error = response.json()["error"]
+    assert error["code"] == code
+    assert error["message"]
+    assert sent_tasks == []
+
+
+def test_completions_go_to_their_models_queue():
+    assert route_model_job("llm.complete_chat", ["job", None], {}, {}) == {"queue": "llm"}
+    assert route_model_job("llm.complete_chat", ["job", 7], {}, {}) == {"queue": "llm.model-7"}
+
+
+# --- Completions (the worker in a thread) -----------------------------------------------
+
+
+pytest_async = pytest.mark.django_db(transaction=True)
+
+
+def question(**extra) -> dict:
+    return {
+        "model": default_model_name(),
+        "messages": [
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": "Is the plan ready?"},
+        ],
+        **extra,
+    }
+
+
+def sse_data(raw: bytes) -> list[str]:
+    return [
+        line[len("data: ") :] for line in raw.decode().split("\n\n") if line.startswith("data: ")
+    ]
+
+
+@pytest_async
+async def test_a_completion_in_the_standard_format_with_usage(async_client, key, model):
+    response = await async_client.post(
+        "/v1/chat/completions", question(), content_type="application/json", headers=auth(key)
+    )
+    assert response.status_code == 200, response.content
+    answer = response.json()
+    assert answer["object"] == "chat.completion"
+    assert answer["model"] == default_model_name()
+    [choice] = answer["choices"]
+    assert choice["message"] == {"role": "assistant", "content": "The plan is ready."}
+    assert choice["finish_reason"] == "stop"
+    assert answer["usage"] == {"prompt_tokens": 10, "completion_tokens": 4, "total_tokens": 14}
+    assert model.sent == [("llm.complete_chat", [answer["id"].removeprefix("chatcmpl-"), None])]
+
+
+@pytest_async
+async def test_max_tokens_ends_the_answer_with_length(async_client, key, model):
+    response = await async_client.post(
+        "/v1/chat/completions",
+        question(max_tokens=2),
+        content_type="application/json",
+        headers=auth(key),
+    )
+    answer = response.json()
+    assert answer["choices"][0]["message"]["content"] == "The plan"
+    assert answer["choices"][0]["finish_reason"] == "length"
+
+
+@pytest_async
+async def test_a_streamed_completion_is_standard_chunks_then_done(async_client, key, model):
+    response = await async_client.post(
+        "/v1/chat/completions",
+        question(stream=True, stream_options={"include_usage": True}),
+        content_type="application/json",
+        headers=auth(key),
+    )
+    assert response["Content-Type"].startswith("text/event-stream")
+    raw = b"".join([chunk async for chunk in response.streaming_content])
+    assert b"event:" not in raw  # named events would confuse the official client
+    data = sse_data(raw)
+    assert data[-1] == "[DONE]"
+    chunks = [json.loads(item) for item in data[:-1]]
+    assert {c["object"] for c in chunks} == {"chat.completion.chunk"}
+    assert len({c["id"] for c in chunks}) == 1
+    assert chunks[0]["choices"][0]["delta"] == {"role": "assistant", "content": ""}
+    text = "".join(c["choices"][0]["delta"].get("content", "") for c in chunks if c["choices"])
+    assert text == "The plan is ready."
+    final = [c for c in chunks if c["choices"]][-1]["choices"][0]
+    assert (final["delta"], final["finish_reason"]) == ({}, "stop")
+    assert chunks[-1]["choices"] == []
+    assert chunks[-1]["usage"]["completion_tokens"] == 4
+
+
+@pytest_async
+async def test_a_prompt_over_the_context_window_is_a_400(async_client, key, model):
+    long = {"role": "user", "content": "word " * 100}
+    response = await async_client.post(
+        "/v1/chat/completions",
+        question(messages=[long]),
+        content_type="application/json",
+        headers=auth(key),
+    )
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "context_length_exceeded"
+    assert "64 tokens" in error["message"]
+    assert model.pieces_given == 0
+
+
+@pytest_async
+async def test_a_client_that_leaves_mid_stream_cancels_its_generation(async_client, key, model):
+    model.words = [f" w{i}" for i in range(200)]
+    model.delay = 0.02
+    response = await async_client.post(
+        "/v1/chat/completions",
+        question(stream=True),
+        content_type="application/json",
+        headers=auth(key),
+    )
+    chunks = aiter(response.streaming_content)
+    first = await asyncio.wait_for(anext(chunks), READ_TIMEOUT_S)
+    job_id = json.loads(first.decode()[len("data: ") :])["id"].removeprefix("chatcmpl-")
+    await asyncio.wait_for(anext(chunks), READ_TIMEOUT_S)  # some text has come
+
+    # The client goes away while reading: the server's response is cancelled.
+    async def read_on() -> None:
+        async for _ in chunks:
+            pass
+
+    reader = asyncio.ensure_future(read_on())
+    await asyncio.sleep(0.2)
+    reader.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await reader
+    assert await sync_to_async(completion_stop_requested)(job_id)
+    await asyncio.sleep(0.5)
+    given = model.pieces_given
+    await asyncio.sleep(0.3)
+    assert model.pieces_given == given < 200  # the generation stopped
+
+
+@pytest_async
+async def test_a_read_only_token_may_use_the_models(async_client, team, model):
+    _, read_only = await sync_to_async(api_token_create)(
+        user=team.member, name="ro", read_only=True
+    )
+    response = await async_client.post(
+        "/v1/chat/completions", question(), content_type="application/json", headers=auth(read_only)
+    )
+    assert response.status_code == 200
+
+
+@pytest.mark.django_db
+def test_the_v1_schema_and_docs_are_served(client):
+    assert "/v1/chat/completions" in client.get("/v1/openapi.json").json()["paths"]
+    assert client.get("/v1/docs").status_code == 200
+
+
+@pytest_async
+async def test_a_client_that_leaves_before_the_whole_answer_cancels_it_too(
+    async_client, key, model
+):
+    model.words = [f" w{i}" for i in range(200)]
+    model.delay = 0.02
+    request = asyncio.ensure_future(
+        async_client.post(
+            "/v1/chat/completions", question(), content_type="application/json", headers=auth(key)
+        )
+    )
+    while model.pieces_given < 3:
+        await asyncio.sleep(0.02)
+    request.cancel()  # as Django's handler cancels a view whose client disconnected
+    with contextlib.suppress(asyncio.CancelledError):
+        await request
+    await asyncio.sleep(0.5)
+    given = model.pieces_given
+    await asyncio.sleep(0.3)
+    assert model.pieces_given == given < 200
