@@ -5,6 +5,7 @@
 
     event: question   the posted message and the answers it queued (``ask`` only)
     event: chunk      id: <seq>:<offset>   data: {"message_id", "seq", "text"}
+    event: sources    the passages the answer was given, numbered as its text cites them
     event: done       the answer as it ended (statistics, stop reason)
     event: error      an answer that failed or was interrupted: the error, and the message
 
@@ -177,13 +178,16 @@ class AnswerStream:
         return sse("chunk", data, event_id=f"{self.seq}:{self.sent}")
 
     def _end(self, data: MessageData) -> bytes:
+        """The answer's sources (the passages it was given, numbered as its text cites
+        them), then its end: ``done``, or ``error`` for an answer that did not finish."""
         self.ended = True
         event_id = f"{self.seq}:{self.sent}"
+        sources = sse("sources", {"message_id": self.reply_id, "sources": data.get("sources", [])})
         if data["status"] in FAILED_STATUSES:
             reason = data["error"] or data["stop_reason"] or "The answer did not finish."
             error = {"type": "server_error", "code": data["status"], "message": reason}
-            return sse("error", {"error": error, "message": data}, event_id=event_id)
-        return sse("done", {"message": data}, event_id=event_id)
+            return sources + sse("error", {"error": error, "message": data}, event_id=event_id)
+        return sources + sse("done", {"message": data}, event_id=event_id)
 
     async def _on_event(self, event: dict[str, Any]) -> AsyncIterator[bytes]:
         kind = event.get("type")

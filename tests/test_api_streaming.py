@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from api.services import api_token_create
 from api.streaming import KEEPALIVE_S
-from chat.models import Message
+from chat.models import Generation, Message
 from chat.replies import reply_fail, reply_finish
 from chat.streaming_state import live_text_set, stop_request_get
 from tests.factories import MessageFactory, assistant_reply, frame_send
@@ -237,7 +237,7 @@ async def test_an_ended_answer_streams_its_text_and_its_end_at_once(async_client
     )
     events = Events(await async_client.get(f"/api/messages/{reply.pk}/stream", headers=bearer))
     received = await events.until_end()
-    assert [kind for kind, _, _ in received] == ["chunk", "done"]
+    assert [kind for kind, _, _ in received] == ["chunk", "sources", "done"]
     assert text_of(received) == "All done."
 
 
@@ -298,3 +298,36 @@ async def test_streams_are_for_members_answers_only(async_client, team, bearer):
     assert response.status_code == 400
     assert response.json()["error"]["param"] == "Last-Event-ID"
     assert (await async_client.get(f"/api/messages/{reply.pk}/stream")).status_code == 401
+
+
+async def test_the_answers_sources_come_after_its_text_and_before_its_end(
+    async_client, team, bearer
+):
+    source = {
+        "number": 1,
+        "source_id": 7,
+        "chunk_id": 70,
+        "title": "Release notes",
+        "locator": "page 2",
+        "url": "/sources/7/passages/70/",
+        "cited": True,
+    }
+
+    @sync_to_async
+    def answered() -> Message:
+        reply = assistant_reply(
+            thread=team.thread,
+            asker=team.member,
+            status=Message.Status.DONE,
+            body="It ships in May [1].",
+            last_seq=2,
+            finished_at=timezone.now(),
+        )
+        Generation.objects.create(message=reply, model_name="m", sources=[source])
+        return reply
+
+    reply = await answered()
+    events = Events(await async_client.get(f"/api/messages/{reply.pk}/stream", headers=bearer))
+    received = await events.until_end()
+    assert [kind for kind, _, _ in received] == ["chunk", "sources", "done"]
+    assert received[1][2] == {"message_id": reply.pk, "sources": [source]}
