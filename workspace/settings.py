@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "chat",
     "documents",
     "knowledge",
+    "search",
     "llm",
     "ninja",
     "api",

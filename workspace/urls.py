@@ -34,6 +34,7 @@ urlpatterns = [
     path("", include("documents.urls")),
     path("", include("api.urls")),
     path("", include("knowledge.urls")),
+    path("", include("search.urls")),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

@@ -1,0 +1,192 @@
+"""One search across a workspace's messages, documents and sources, for one of its members.
+
+Each kind is searched with the database's own full-text search (the FTS5 tables of
+``search.fulltext`` and ``knowledge_chunk_fts`` on SQLite; the expression indexes of migration
+0001 and knowledge's on PostgreSQL), every word of the query required, best first, with a
+highlighted snippet. The query is reduced to its words (``knowledge.search.query_words``):
+nothing a person types is ever read as search syntax. Snippets are escaped here, and only the
+highlight marks are HTML.
+"""
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.conf import settings
+from django.db import connection
+from django.urls import reverse
+from django.utils.dateparse import parse_datetime
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
+
+from knowledge.chunking import locator_label
+from knowledge.search import query_words
+from workspace.models import Workspace
+
+START, STOP = "\x02", "\x03"  # highlight marks: control characters, escaped text around them
+SNIPPET_WORDS = 16
+_CONTROL = re.compile(r"[\x00-\x01\x04-\x08\x0b\x0c\x0e-\x1f]")
+_CONFIG = re.compile(r"^[a-z_]+$")
+PG_HEADLINE = (
+    f"StartSel={START}, StopSel={STOP}, MaxWords={SNIPPET_WORDS + 4}, MinWords=6, "
+    'MaxFragments=2, FragmentDelimiter=" … "'
+)
+
+
+@dataclass(frozen=True)
+class Hit:
+    kind: str  # "message", "document" or "passage"
+    title: str
+    where: str
+    snippet: SafeString
+    url: str
+    at: datetime | None = None
+
+
+@dataclass
+class Results:
+    query: str
+    words: list[str]
+    messages: list[Hit] = field(default_factory=list)
+    documents: list[Hit] = field(default_factory=list)
+    passages: list[Hit] = field(default_factory=list)
+
+    @property
+    def count(self) -> int:
+        return len(self.messages) + len(self.documents) + len(self.passages)
+
+
+def snippet_html(snippet: str) -> SafeString:
+    """Escape ``snippet`` and turn only the highlight marks into <mark>."""
+    text = escape(_CONTROL.sub("", snippet))
+    return mark_safe(text.replace(START, "<mark>").replace(STOP, "</mark>"))  # noqa: S308
+
+
+def _config() -> str:
+    config = settings.KNOWLEDGE_SEARCH_CONFIG
+    if not _CONFIG.match(config):
+        raise ValueError(f"KNOWLEDGE_SEARCH_CONFIG must be a configuration name, not {config!r}")
+    return config
+
+
+def _fts5_all(words: list[str]) -> str:
+    return " ".join(f'"{word}"' for word in words)
+
+
+def workspace_search(*, workspace: Workspace, query: str, limit: int = 10) -> Results:
+    """What in ``workspace`` holds every word of ``query``: messages, documents, passages."""
+    words = query_words(query)
+    results = Results(query=query, words=words)
+    if not words:
+        return results
+    postgresql = connection.vendor == "postgresql"
+    with connection.cursor() as cursor:
+        for kind, (sqlite_sql, pg_sql) in _QUERIES.items():
+            if postgresql:
+                config = _config()
+                text = " ".join(words)
+                cursor.execute(
+                    pg_sql.format(config=config), [text, PG_HEADLINE, text, workspace.pk, limit]
+                )
+            elif connection.vendor == "sqlite":
+                cursor.execute(
+                    sqlite_sql.format(start=START, stop=STOP, words=SNIPPET_WORDS),
+                    [_fts5_all(words), workspace.pk, limit],
+                )
+            else:
+                return results
+            getattr(results, kind).extend(_HITS[kind](row) for row in cursor.fetchall())
+    return results
+
+
+def _message_hit(row: tuple) -> Hit:
+    message_id, _thread_id, thread_title, author, role, snippet, created_at = row
+    speaker = author or ("the assistant" if role == "assistant" else "someone")
+    return Hit(
+        kind="message",
+        title=thread_title,
+        where=speaker,
+        snippet=snippet_html(snippet),
+        url=reverse("search-message", args=[message_id]),
+        at=created_at if isinstance(created_at, datetime) else parse_datetime(str(created_at)),
+    )
+
+
+def _document_hit(row: tuple) -> Hit:
+    document_id, title, snippet = row
+    return Hit(
+        kind="document",
+        title=title,
+        where="shared document",
+        snippet=snippet_html(snippet),
+        url=reverse("document-detail", args=[document_id]),
+    )
+
+
+def _passage_hit(row: tuple) -> Hit:
+    chunk_id, source_id, source_title, locator, snippet = row
+    where = locator_label(json.loads(locator) if isinstance(locator, str) else locator)
+    return Hit(
+        kind="passage",
+        title=source_title,
+        where=where,
+        snippet=snippet_html(snippet),
+        url=reverse("source-passage", args=[source_id, chunk_id]),
+    )
+
+
+_HITS = {"messages": _message_hit, "documents": _document_hit, "passages": _passage_hit}
+
+# (SQLite, PostgreSQL) per kind. Constant SQL: the query's words and ids are parameters; the
+# configuration is checked to be a plain name before it is put in.
+_QUERIES = {
+    "messages": (
+        "SELECT m.id, m.thread_id, t.title, u.username, m.role, "
+        "snippet(search_message_fts, -1, '{start}', '{stop}', '…', {words}), m.created_at "
+        "FROM search_message_fts f JOIN chat_message m ON m.id = f.rowid "
+        "JOIN chat_thread t ON t.id = m.thread_id LEFT JOIN auth_user u ON u.id = m.author_id "
+        "WHERE search_message_fts MATCH %s AND t.workspace_id = %s AND m.deleted_at IS NULL "
+        "ORDER BY bm25(search_message_fts), m.id DESC LIMIT %s",
+        "SELECT s.id, s.thread_id, s.title, s.username, s.role, "
+        "ts_headline('{config}', s.body, websearch_to_tsquery('{config}', %s), %s), s.created_at "
+        "FROM (SELECT m.id, m.thread_id, t.title, u.username, m.role, m.body, m.created_at, "
+        "ts_rank_cd(to_tsvector('{config}'::regconfig, m.body), q) AS rank "
+        "FROM chat_message m JOIN chat_thread t ON t.id = m.thread_id "
+        "LEFT JOIN auth_user u ON u.id = m.author_id, websearch_to_tsquery('{config}', %s) q "
+        "WHERE t.workspace_id = %s AND m.deleted_at IS NULL "
+        "AND to_tsvector('{config}'::regconfig, m.body) @@ q "
+        "ORDER BY rank DESC, m.id DESC LIMIT %s) s ORDER BY s.rank DESC, s.id DESC",
+    ),
+    "documents": (
+        "SELECT d.id, d.title, "
+        "snippet(search_document_fts, -1, '{start}', '{stop}', '…', {words}) "
+        "FROM search_document_fts f JOIN documents_document d ON d.id = f.rowid "
+        "WHERE search_document_fts MATCH %s AND d.workspace_id = %s AND d.deleted_at IS NULL "
+        "ORDER BY bm25(search_document_fts), d.id DESC LIMIT %s",
+        "SELECT s.id, s.title, "
+        "ts_headline('{config}', s.title || ' ' || s.text, websearch_to_tsquery('{config}', %s), "
+        "%s) FROM (SELECT d.id, d.title, d.text, "
+        "ts_rank_cd(to_tsvector('{config}'::regconfig, d.title || ' ' || d.text), q) AS rank "
+        "FROM documents_document d, websearch_to_tsquery('{config}', %s) q "
+        "WHERE d.workspace_id = %s AND d.deleted_at IS NULL "
+        "AND to_tsvector('{config}'::regconfig, d.title || ' ' || d.text) @@ q "
+        "ORDER BY rank DESC, d.id DESC LIMIT %s) s ORDER BY s.rank DESC, s.id DESC",
+    ),
+    "passages": (
+        "SELECT c.id, c.source_id, s.title, c.locator, "
+        "snippet(knowledge_chunk_fts, 0, '{start}', '{stop}', '…', {words}) "
+        "FROM knowledge_chunk_fts f JOIN knowledge_chunk c ON c.id = f.rowid "
+        "JOIN knowledge_source s ON s.id = c.source_id "
+        "WHERE knowledge_chunk_fts MATCH %s AND c.workspace_id = %s "
+        "ORDER BY bm25(knowledge_chunk_fts), c.id LIMIT %s",
+        "SELECT x.id, x.source_id, x.title, x.locator, "
+        "ts_headline('{config}', x.text, websearch_to_tsquery('{config}', %s), %s) "
+        "FROM (SELECT c.id, c.source_id, s.title, c.locator, c.text, "
+        "ts_rank_cd(to_tsvector('{config}'::regconfig, c.text), q) AS rank "
+        "FROM knowledge_chunk c JOIN knowledge_source s ON s.id = c.source_id, "
+        "websearch_to_tsquery('{config}', %s) q "
+        "WHERE c.workspace_id = %s AND to_tsvector('{config}'::regconfig, c.text) @@ q "
+        "ORDER BY rank DESC, c.id LIMIT %s) x ORDER BY x.rank DESC, x.id",
+    ),
+}
