@@ -5,8 +5,11 @@ Endpoints are thin, like the browser's views: they validate (the schemas), autho
 members watching in the browser exactly as when the change comes from a page.
 """
 
+import json
+from typing import Literal
+
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
@@ -15,7 +18,6 @@ from chat.models import Message, Thread
 from chat.replies import reply_retry, reply_stop
 from chat.selectors import message_page, thread_list
 from chat.services import message_create, thread_create
-from chat.streaming_state import live_text_get_many
 from documents import events as document_events
 from documents.crdt import text_replace_update
 from documents.models import Document
@@ -26,6 +28,12 @@ from workspace.models import Membership
 from .access import document_for, editor_check, message_for, thread_for, workspace_for
 from .auth import token_of, user_of
 from .errors import ApiError
+from .exports import (
+    document_export_markdown,
+    export_filename,
+    thread_export_data,
+    thread_export_markdown,
+)
 from .schemas import (
     DocumentOut,
     DocumentSummaryOut,
@@ -37,6 +45,7 @@ from .schemas import (
     ThreadOut,
     WorkspaceOut,
 )
+from .selectors import message_live
 
 router = Router()
 
@@ -126,16 +135,6 @@ def message_status(request: HttpRequest, message_id: int) -> MessageData:
     return message_data(message_live(message_for(request, message_id)))
 
 
-def message_live(message: Message) -> Message:
-    """``message`` with the newest text of a streaming answer (the cache is ahead of the
-    database by up to a second)."""
-    if message.status == Message.Status.STREAMING:
-        seq, text = live_text_get_many([message.pk]).get(message.pk, (0, ""))
-        if seq > message.last_seq:
-            message.last_seq, message.body = seq, text
-    return message
-
-
 @router.post("/messages/{message_id}/stop", response={202: MessageData}, tags=["messages"])
 def message_stop(request: HttpRequest, message_id: int) -> Status:
     """Stop an answer that is queued or being written: a queued one at once, a streaming one
@@ -220,3 +219,50 @@ def _document_out(document: Document, text: str, can_edit: bool) -> dict[str, ob
         "text": text,
         "can_edit": can_edit,
     }
+
+
+@router.get(
+    "/threads/{thread_id}/export",
+    response={200: None},
+    tags=["export"],
+    openapi_extra={
+        "responses": {
+            200: {
+                "description": "The thread as a file",
+                "content": {"text/markdown": {}, "application/json": {}},
+            }
+        }
+    },
+)
+def thread_export(
+    request: HttpRequest, thread_id: int, format: Literal["markdown", "json"] = "markdown"
+) -> HttpResponse:
+    """The whole thread to keep: authors, times, each answer's model, statistics, end and
+    sources; as Markdown or as JSON (the messages as this API gives them)."""
+    thread = thread_for(request, thread_id)
+    if format == "json":
+        body = json.dumps(thread_export_data(thread=thread), ensure_ascii=False, indent=2)
+        return _attachment(body, "application/json", export_filename(thread.title, "json"))
+    markdown = thread_export_markdown(thread=thread)
+    return _attachment(markdown, "text/markdown", export_filename(thread.title, "md"))
+
+
+@router.get(
+    "/documents/{document_id}/export",
+    response={200: None},
+    tags=["export"],
+    openapi_extra={
+        "responses": {200: {"description": "Markdown", "content": {"text/markdown": {}}}}
+    },
+)
+def document_export(request: HttpRequest, document_id: int) -> HttpResponse:
+    """The document's text as of now, as a Markdown file."""
+    document = document_for(request, document_id).document
+    markdown = document_export_markdown(document=document)
+    return _attachment(markdown, "text/markdown", export_filename(document.title, "md"))
+
+
+def _attachment(body: str, content_type: str, filename: str) -> HttpResponse:
+    response = HttpResponse(body, content_type=f"{content_type}; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response

@@ -42,9 +42,10 @@ from realtime.topics import thread_topic
 
 from .access import message_for, thread_for
 from .auth import user_of
-from .endpoints import message_live, message_post
+from .endpoints import message_post
 from .errors import ApiError
 from .schemas import AskIn
+from .selectors import message_live
 
 logger = logging.getLogger(__name__)
 

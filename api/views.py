@@ -1,13 +1,23 @@
-"""The page where a person makes and revokes their API tokens."""
+"""The page where a person makes and revokes their API tokens, and the pages' exports."""
+
+import json
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
+from chat.selectors import thread_get_for_member
+from documents.selectors import document_access_get
 from workspace.http import AuthenticatedHttpRequest
 
+from .exports import (
+    document_export_markdown,
+    export_filename,
+    thread_export_data,
+    thread_export_markdown,
+)
 from .forms import ApiTokenForm
 from .selectors import api_token_get_for_user, api_token_list
 from .services import api_token_create, api_token_revoke
@@ -47,3 +57,30 @@ def api_token_list_view(request: AuthenticatedHttpRequest) -> HttpResponse:
 def api_token_revoke_view(request: AuthenticatedHttpRequest, token_id: int) -> HttpResponse:
     api_token_revoke(token=api_token_get_for_user(user=request.user, token_id=token_id))
     return redirect("api-tokens")
+
+
+@login_required
+@require_GET
+def thread_export_view(request: AuthenticatedHttpRequest, thread_id: int) -> HttpResponse:
+    """The thread page's export: Markdown, or JSON with ``?format=json``; 404 for outsiders."""
+    thread = thread_get_for_member(user=request.user, thread_id=thread_id)
+    if request.GET.get("format") == "json":
+        body = json.dumps(thread_export_data(thread=thread), ensure_ascii=False, indent=2)
+        return _download(body, "application/json", export_filename(thread.title, "json"))
+    markdown = thread_export_markdown(thread=thread)
+    return _download(markdown, "text/markdown", export_filename(thread.title, "md"))
+
+
+@login_required
+@require_GET
+def document_export_view(request: AuthenticatedHttpRequest, document_id: int) -> HttpResponse:
+    """The document page's export, as Markdown; 404 for outsiders."""
+    document = document_access_get(user=request.user, document_id=document_id).document
+    markdown = document_export_markdown(document=document)
+    return _download(markdown, "text/markdown", export_filename(document.title, "md"))
+
+
+def _download(body: str, content_type: str, filename: str) -> HttpResponse:
+    response = HttpResponse(body, content_type=f"{content_type}; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
