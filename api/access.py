@@ -39,9 +39,9 @@ def document_for(request: HttpRequest, document_id: int) -> DocumentAccess:
     return access
 
 
-def editor_check(request: HttpRequest, workspace_id: int) -> Membership:
+def editor_check(request: HttpRequest, workspace_id: int, *, what: str = "documents") -> Membership:
     """403 saying why for a viewer of the workspace (membership was checked already)."""
     membership = membership_get(user=user_of(request), workspace_id=workspace_id)
     if membership is None or not membership.can_edit:
-        raise ApiError(403, "viewer", "Viewers can read documents but not change them.")
+        raise ApiError(403, "viewer", f"Viewers can read {what} but not change them.")
     return membership

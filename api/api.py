@@ -19,6 +19,7 @@ from ninja.parser import Parser
 from .auth import TokenAuth
 from .endpoints import router as workspace_router
 from .errors import ApiError, exception_handlers_install
+from .knowledge_endpoints import router as knowledge_router
 from .streaming import router as streaming_router
 
 
@@ -51,4 +52,5 @@ api = NinjaAPI(
 )
 api.add_router("/", workspace_router)
 api.add_router("/", streaming_router)
+api.add_router("/", knowledge_router)
 exception_handlers_install(api)

@@ -61,8 +61,16 @@ def request_admit(request: HttpRequest, token: ApiToken, *, writes_need_write_to
         )
 
 
+# A file upload's form fields and boundaries, beside the file itself.
+MULTIPART_OVERHEAD = 64 * 1024
+
+
 def body_size_check(request: HttpRequest) -> None:
+    """Bodies are JSON up to API_MAX_BODY_BYTES; a file upload (multipart: only the sources
+    endpoint reads one) up to the largest source, judged by its declared length alone."""
     limit = settings.API_MAX_BODY_BYTES
+    if request.content_type == "multipart/form-data":
+        limit = settings.KNOWLEDGE_MAX_BYTES + MULTIPART_OVERHEAD
     try:
         declared = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
