@@ -16,6 +16,7 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F, Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from documents.models import Document
@@ -140,6 +141,10 @@ def source_cancel(*, source: Source, by: User) -> bool:
             error=f"Cancelled by {_person(by)}.",
         )
         if cancelled:
+            if source.kind == Source.Kind.DOCUMENT:  # not read again until it changes
+                Source.objects.filter(pk=source.pk).update(
+                    document_text_at=Document.objects.filter(source=source.pk).values("text_at")
+                )
             source.refresh_from_db()
             transaction.on_commit(lambda: events.source_publish(source))
     return bool(cancelled)
@@ -293,7 +298,10 @@ def _source_fail(source: Source, generation: int, reason: str) -> None:
     if source.chunk_count:
         reason += " The previous index is still used."
     failed = Source.objects.filter(pk=source.pk, generation=generation).update(
-        status=Source.Status.FAILED, error=reason
+        status=Source.Status.FAILED,
+        error=reason,
+        # A document is not read again until it changes (documents_sources_sync).
+        document_text_at=source.document_text_at,
     )
     if failed:
         source.refresh_from_db()
@@ -310,14 +318,16 @@ def documents_sources_sync() -> int:
         kind=Source.Kind.DOCUMENT, document__deleted_at__isnull=False
     ).defer("data"):
         _document_source_drop(gone)
+    _document_titles_follow()
     queued = 0
+    # The text read last time, or for a source never read, when it was made: a source that
+    # failed or was cancelled is read again only once its document changes again.
+    read_as_of = Coalesce(F("source__document_text_at"), F("source__created_at"))
     changed = (
         Document.objects.live()
-        .exclude(text="")
         .filter(
-            Q(source__isnull=True)
-            | Q(source__document_text_at__isnull=True)
-            | Q(text_at__gt=F("source__document_text_at"))
+            (Q(source__isnull=True) & ~Q(text=""))
+            | (Q(source__isnull=False) & Q(text_at__gt=read_as_of))
         )
         .exclude(source__status__in=Source.ACTIVE_STATUSES)
         .select_related("source")
@@ -338,6 +348,16 @@ def documents_sources_sync() -> int:
                 source_reindex(source=source)
         queued += 1
     return queued
+
+
+def _document_titles_follow() -> None:
+    """A renamed document's source takes its new title (its passages are the same)."""
+    renamed = Source.objects.filter(kind=Source.Kind.DOCUMENT).exclude(title=F("document__title"))
+    for source in renamed.select_related("document", "added_by").defer("data"):
+        assert source.document is not None
+        source.title = source.document.title[:300]
+        source.save(update_fields=["title"])
+        transaction.on_commit(lambda source=source: events.source_publish(source))
 
 
 def _document_source_drop(source: Source) -> None:

@@ -371,3 +371,53 @@ def test_an_ingestion_whose_task_was_lost_is_queued_again(
     source = _ingest(lost)  # the run resumes the generation it was reading
     assert source.status == Source.Status.READY
     assert Source.objects.get(pk=waiting.pk).status == Source.Status.QUEUED
+
+
+def test_a_document_that_cannot_be_read_waits_for_its_next_change(
+    team: Team, sent_tasks: list, published: list, settings: Any
+) -> None:
+    settings.KNOWLEDGE_MAX_CHARACTERS = 20
+    document = _document(team, "# Plan\n\nFar more than twenty characters of text.")
+    documents_sources_sync()
+    source = _ingest(Source.objects.get(document=document))
+    assert source.status == Source.Status.FAILED
+    assert "more than 20 characters" in source.error
+    assert documents_sources_sync() == 0  # not read again and again
+
+    document.text = "# Plan\n\nShort."
+    document.text_at = timezone.now() + timedelta(seconds=1)
+    document.save()
+    assert documents_sources_sync() == 1
+    assert _ingest(source).status == Source.Status.READY
+
+
+def test_a_cancelled_document_source_waits_for_its_next_change(
+    team: Team, sent_tasks: list, published: list
+) -> None:
+    document = _document(team, "# Plan\n\nShip the widget in March.")
+    documents_sources_sync()
+    source = Source.objects.get(document=document)
+    assert source_cancel(source=source, by=team.owner)
+    assert documents_sources_sync() == 0
+
+
+def test_a_document_emptied_of_text_leaves_no_passages_and_a_rename_follows(
+    team: Team, sent_tasks: list, published: list
+) -> None:
+    document = _document(team, "# Plan\n\nShip the widget in March.")
+    documents_sources_sync()
+    source = _ingest(Source.objects.get(document=document))
+    assert source.chunks.count() == 1
+    Document.objects.filter(pk=document.pk).update(title="Plan B")
+    assert documents_sources_sync() == 0  # a rename is not a change of text...
+    assert Source.objects.get(pk=source.pk).title == "Plan B"  # ...but the title follows
+    assert published[-1]["title"] == "Plan B"
+
+    document.text = ""
+    document.title = "Old plan"
+    document.text_at = timezone.now() + timedelta(seconds=1)
+    document.save()
+    assert documents_sources_sync() == 1
+    source = _ingest(source)
+    assert (source.status, source.chunk_count, source.title) == ("ready", 0, "Old plan")
+    assert not source.chunks.exists()
