@@ -10,6 +10,7 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import timedelta
+from functools import partial
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -357,7 +358,7 @@ def _document_titles_follow() -> None:
         assert source.document is not None
         source.title = source.document.title[:300]
         source.save(update_fields=["title"])
-        transaction.on_commit(lambda source=source: events.source_publish(source))
+        transaction.on_commit(partial(events.source_publish, source))
 
 
 def _document_source_drop(source: Source) -> None:
