@@ -9,20 +9,26 @@ in ``data: [DONE]``. A client that goes away cancels its job, queued or generati
 """
 
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from ninja import NinjaAPI, Router, Schema
 from pydantic import ConfigDict, Field, field_validator
 
+from chat.models import Assistant
 from llm.completion_jobs import (
     CHUNK,
     DONE,
     ERROR,
+    JOB_TTL_S,
     STARTED,
     CompletionJob,
     completion_job_enqueue,
@@ -31,10 +37,11 @@ from llm.completion_jobs import (
 from llm.model import model_spec_from_settings
 from llm.models import LanguageModel
 from realtime.topics import completion_topic
+from workspace.selectors import workspace_list_for_user
 
-from .auth import TokenAuth
+from .auth import TokenAuth, token_of, user_of
 from .errors import ApiError, error_body, exception_handlers_install
-from .streaming import TopicListener
+from .streaming import EventStreamResponse, TopicListener
 
 router = Router(tags=["openai"])
 
@@ -110,31 +117,74 @@ class ModelListOut(Schema):
     data: list[ModelOut]
 
 
-def models_served() -> dict[str, tuple[int | None, int, int]]:
-    """Model name -> (LanguageModel id, or None for the default; context size; created)."""
+@dataclass(frozen=True)
+class ServedModel:
+    """A model a token may name: one of the installation's, or a workspace's assistant (its
+    model, with its instructions and settings as defaults)."""
+
+    id: str
+    model_id: int | None  # the LanguageModel; None: the installation's default model
+    n_ctx: int
+    created: int
+    owned_by: str
+    assistant: Assistant | None = None
+
+
+def assistant_model_id(assistant: Assistant) -> str:
+    """An assistant as a model name: handles are unique per workspace, so the workspace's id
+    comes first (``4/@scribe``)."""
+    return f"{assistant.workspace_id}/@{assistant.handle}"
+
+
+def models_served(request: HttpRequest) -> dict[str, ServedModel]:
+    """What the token may use: the default model, the enabled and available registered
+    models, then the assistants of the workspaces it reaches whose model is served."""
     default = model_spec_from_settings()
-    served: dict[str, tuple[int | None, int, int]] = {
-        default.name or default.path.stem: (None, default.n_ctx, 0)
-    }
+    name = default.name or default.path.stem
+    served = {name: ServedModel(name, None, default.n_ctx, 0, "roundtable")}
     for model in LanguageModel.objects.filter(enabled=True, available=True).order_by("name"):
-        served.setdefault(model.name, (model.pk, model.n_ctx, int(model.created_at.timestamp())))
+        created = int(model.created_at.timestamp())
+        served.setdefault(
+            model.name, ServedModel(model.name, model.pk, model.n_ctx, created, "roundtable")
+        )
+    workspaces = workspace_list_for_user(user=user_of(request))
+    limited_to = token_of(request).workspace_id
+    if limited_to is not None:
+        workspaces = workspaces.filter(pk=limited_to)
+    assistants = (
+        Assistant.objects.filter(
+            workspace__in=workspaces, model__enabled=True, model__available=True
+        )
+        .select_related("model", "workspace")
+        .order_by("workspace_id", "handle")
+    )
+    for assistant in assistants:
+        served[assistant_model_id(assistant)] = ServedModel(
+            assistant_model_id(assistant),
+            assistant.model_id,
+            assistant.model.n_ctx,
+            int(assistant.created_at.timestamp()),
+            assistant.workspace.name,
+            assistant,
+        )
     return served
 
 
 @router.get("/models", response=ModelListOut)
 def model_list(request: HttpRequest) -> dict[str, Any]:
-    """The models this installation serves (its default model first)."""
+    """The models this token may use: the installation's (its default model first), then
+    the assistants of its workspaces (``<workspace id>/@<handle>``)."""
     return {
         "object": "list",
         "data": [
-            {"id": name, "object": "model", "created": created, "owned_by": "roundtable"}
-            for name, (_, _, created) in models_served().items()
+            {"id": m.id, "object": "model", "created": m.created, "owned_by": m.owned_by}
+            for m in models_served(request).values()
         ],
     }
 
 
-def _job_for(payload: ChatCompletionIn) -> CompletionJob:
-    served = models_served().get(payload.model)
+def _job_for(request: HttpRequest, payload: ChatCompletionIn) -> CompletionJob:
+    served = models_served(request).get(payload.model)
     if served is None:
         raise ApiError(
             404,
@@ -142,25 +192,69 @@ def _job_for(payload: ChatCompletionIn) -> CompletionJob:
             f"The model {payload.model!r} does not exist here; GET /v1/models lists them.",
             param="model",
         )
-    model_id, n_ctx, _ = served
     limit = payload.answer_limit
-    if limit is not None and limit >= n_ctx:
+    if limit is not None and limit >= served.n_ctx:
         raise ApiError(
             400,
             "context_length_exceeded",
-            f"max_tokens is {limit}, but this model's whole context window is {n_ctx} tokens.",
+            f"max_tokens is {limit}, but this model's whole context window is "
+            f"{served.n_ctx} tokens.",
             param="max_tokens",
         )
+    messages = [message.as_prompt() for message in payload.messages]
+    temperature = payload.temperature
+    assistant = served.assistant
+    if assistant is not None:  # its instructions and settings, unless the request has its own
+        if not any(m["role"] == "system" for m in messages):
+            instructions = assistant.system_prompt or settings.LLM_SYSTEM_PROMPT
+            system = instructions.replace("{name}", assistant.display_name)
+            messages.insert(0, {"role": "system", "content": system})
+        if "temperature" not in payload.model_fields_set:
+            temperature = assistant.temperature
+        if limit is None:
+            limit = min(assistant.max_tokens, served.n_ctx - 1)
     stop = [payload.stop] if isinstance(payload.stop, str) else list(payload.stop or [])
     return CompletionJob(
-        model_id=model_id,
+        model_id=served.model_id,
         model_name=payload.model,
-        messages=[message.as_prompt() for message in payload.messages],
+        messages=messages,
         max_tokens=limit,
-        temperature=payload.temperature,
+        temperature=temperature,
         top_p=payload.top_p,
         stop=stop,
     )
+
+
+def _slots_key(user_id: int) -> str:
+    return f"completions-open:{user_id}"
+
+
+def completion_slot_take(user_id: int) -> None:
+    """Count one more completion open for the person, or refuse it (429) over
+    ASSISTANT_MAX_PENDING_PER_USER, as their questions in threads are limited: one person's
+    script must not fill a model's queue ahead of everyone. Counted in Redis, so it holds
+    across web replicas; a count a crashed process left expires with the job's lifetime."""
+    limit = settings.ASSISTANT_MAX_PENDING_PER_USER
+    key = _slots_key(user_id)
+    try:
+        cache.add(key, 0, timeout=JOB_TTL_S)
+        count = cache.incr(key)
+    except Exception:  # the cache is away: the rate limit still holds
+        return
+    if count > limit:
+        cache.decr(key)
+        raise ApiError(
+            429,
+            "too_many_completions",
+            f"You already have {limit} completions running or waiting; wait for one to end.",
+            headers={"Retry-After": "5"},
+        )
+
+
+def completion_slot_give(user_id: int) -> None:
+    with contextlib.suppress(Exception):
+        if (cache.get(_slots_key(user_id)) or 0) > 0:
+            cache.decr(_slots_key(user_id))
 
 
 @router.post(
@@ -180,9 +274,15 @@ async def chat_completion(
     request: HttpRequest, payload: ChatCompletionIn
 ) -> HttpResponse | StreamingHttpResponse:
     """A chat completion by one of the installation's models, in the OpenAI format."""
-    job = await sync_to_async(_job_for)(payload)
-    listener = await TopicListener(completion_topic(job.id)).open()
-    completion = Completion(job, listener)
+    job = await sync_to_async(_job_for)(request, payload)
+    user_id = user_of(request).pk
+    await sync_to_async(completion_slot_take)(user_id)
+    try:
+        listener = await TopicListener(completion_topic(job.id)).open()
+    except BaseException:
+        await sync_to_async(completion_slot_give)(user_id)
+        raise
+    completion = Completion(job, listener, user_id=user_id)
     try:
         await sync_to_async(completion_job_enqueue)(job)
         await completion.accepted()
@@ -191,12 +291,9 @@ async def chat_completion(
         raise
     if payload.stream:
         include_usage = bool(payload.stream_options and payload.stream_options.include_usage)
-        response = StreamingHttpResponse(
-            completion.sse(include_usage=include_usage), content_type="text/event-stream"
+        return EventStreamResponse(
+            completion.sse(include_usage=include_usage), cleanup=completion.abandon
         )
-        response["Cache-Control"] = "no-cache, no-store"
-        response["X-Accel-Buffering"] = "no"
-        return response
     try:
         return JsonResponse(await completion.whole())
     finally:
@@ -206,12 +303,13 @@ async def chat_completion(
 class Completion:
     """One job's events, turned into the OpenAI answer."""
 
-    def __init__(self, job: CompletionJob, listener: TopicListener) -> None:
-        self.job, self.listener = job, listener
+    def __init__(self, job: CompletionJob, listener: TopicListener, *, user_id: int) -> None:
+        self.job, self.listener, self.user_id = job, listener, user_id
         self.id = f"chatcmpl-{job.id}"
         self.created = int(time.time())
         self.prompt_tokens = 0
         self.ended = False
+        self.abandoned = False
 
     async def _next(self) -> dict[str, Any]:
         while (event := await self.listener.next(EVENT_WAIT_S)) is None:
@@ -228,10 +326,15 @@ class Completion:
         self.prompt_tokens = event["prompt_tokens"]
 
     async def abandon(self) -> None:
-        """Stop listening; a job that has not ended is cancelled (its client is gone)."""
+        """Stop listening; a job that has not ended is cancelled (its client is gone), and
+        its place among its person's open completions is given back. Runs once."""
+        if self.abandoned:
+            return
+        self.abandoned = True
         await self.listener.close()
         if not self.ended:
             await asyncio.shield(sync_to_async(completion_stop_request)(self.job.id))
+        await sync_to_async(completion_slot_give)(self.user_id)
 
     async def events(self) -> AsyncIterator[dict[str, Any]]:
         while not self.ended:

@@ -24,7 +24,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -56,6 +56,9 @@ SSE_RESPONSE = {
 
 # A comment line this often keeps proxies from closing a quiet stream (a long queue).
 KEEPALIVE_S = 15.0
+# Events a stream holds for a client that reads slower than they come; past this it drops
+# them and catches up from the database and the cache instead.
+MAX_WAITING_EVENTS = 1000
 ENDED_STATUSES = {"done", "stopped", "interrupted", "failed"}
 FAILED_STATUSES = {"interrupted", "failed"}
 
@@ -69,12 +72,14 @@ class TopicListener:
     receive (which would drop the channel).
     """
 
-    def __init__(self, topic: str) -> None:
+    def __init__(self, topic: str, *, max_events: int | None = None) -> None:
         self.topic = topic
         self._layer = get_channel_layer()
         self._events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._max_events = max_events or MAX_WAITING_EVENTS
         self._channel: str | None = None
         self._pump: asyncio.Task[None] | None = None
+        self._closed = False
 
     async def open(self) -> "TopicListener":
         """When this returns, every later event of the topic is received."""
@@ -87,7 +92,15 @@ class TopicListener:
     async def _receive(self, channel: str) -> None:
         assert self._layer is not None
         while True:
-            self._events.put_nowait(await self._layer.receive(channel))
+            event = await self._layer.receive(channel)
+            if self._events.qsize() >= self._max_events:
+                # A client reading very slowly: rather than hold a busy topic's events without
+                # end, drop them and have the reader catch up from the record, as after a
+                # lost connection.
+                while not self._events.empty():
+                    self._events.get_nowait()
+                event = {"type": RECONNECTED}
+            self._events.put_nowait(event)
 
     async def next(self, timeout: float) -> dict[str, Any] | None:
         """The next event, or None after ``timeout`` seconds without one."""
@@ -97,6 +110,10 @@ class TopicListener:
             return None
 
     async def close(self) -> None:
+        """Leave the topic (again: a no-op)."""
+        if self._closed:
+            return
+        self._closed = True
         if self._pump is not None:
             self._pump.cancel()
             with contextlib.suppress(BaseException):
@@ -146,6 +163,7 @@ class AnswerStream:
         self.seq = 0  # the frame whose text ``known`` is
         self.known = 0  # characters of the text as of frame ``seq``
         self.ended = False
+        self.stopped = False  # stopped on the client's behalf (stop_on_disconnect)
 
     async def events(self, *, first: bytes | None = None) -> AsyncIterator[bytes]:
         if first is not None:
@@ -231,19 +249,41 @@ def answer_response(
 ) -> StreamingHttpResponse:
     stream = AnswerStream(listener, reply_id=reply_id, offset=offset)
 
+    async def cleanup() -> None:
+        await listener.close()
+        if stop_by is not None and not stream.ended and not stream.stopped:
+            stream.stopped = True
+            await _stop_quietly(reply_id, stop_by)
+
     async def body() -> AsyncIterator[bytes]:
         try:
             async for piece in stream.events(first=first):
                 yield piece
         finally:
-            await listener.close()
-            if stop_by is not None and not stream.ended:
-                await _stop_quietly(reply_id, stop_by)
+            await cleanup()
 
-    response = StreamingHttpResponse(body(), content_type="text/event-stream; charset=utf-8")
-    response["Cache-Control"] = "no-cache, no-store"
-    response["X-Accel-Buffering"] = "no"  # a buffering proxy would hold the chunks back
-    return response
+    return EventStreamResponse(body(), cleanup=cleanup)
+
+
+class EventStreamResponse(StreamingHttpResponse):
+    """A stream of Server-Sent Events whose ``cleanup`` runs however it ends: after the
+    last event, when the client leaves mid-stream (Django cancels the body), and when it
+    leaves before the body was ever read (Django still closes the response). ``cleanup``
+    must be safe to run twice."""
+
+    def __init__(
+        self, body: AsyncIterator[bytes], *, cleanup: Callable[[], Coroutine[Any, Any, None]]
+    ) -> None:
+        super().__init__(body, content_type="text/event-stream; charset=utf-8")
+        self["Cache-Control"] = "no-cache, no-store"
+        self["X-Accel-Buffering"] = "no"  # a buffering proxy would hold the chunks back
+        self._cleanup = cleanup
+        self._loop = asyncio.get_running_loop()
+
+    def close(self) -> None:
+        super().close()
+        with contextlib.suppress(RuntimeError):  # the loop is gone: so is what it held
+            asyncio.run_coroutine_threadsafe(self._cleanup(), self._loop)
 
 
 async def _stop_quietly(reply_id: int, by: User) -> None:

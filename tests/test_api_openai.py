@@ -7,6 +7,7 @@ import contextlib
 import json
 import threading
 import time
+from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -17,7 +18,7 @@ from llm import completions
 from llm.completion_jobs import completion_stop_requested
 from llm.model import Completion
 from llm.routing import route_model_job
-from tests.factories import LanguageModelFactory
+from tests.factories import AssistantFactory, LanguageModelFactory, WorkspaceFactory
 from workspace.celery import app as celery_app
 
 READ_TIMEOUT_S = 10
@@ -39,6 +40,7 @@ class StandInModel:
         self.asked: dict = {}
 
     def messages_prompt_tokens(self, messages: list[dict[str, str]]) -> list[int]:
+        self.messages = messages
         return [0] * sum(len(m["content"].split()) + 2 for m in messages)
 
     def stream(self, prompt, *, stop, max_tokens, temperature, repeat_penalty, top_p):
@@ -326,3 +328,78 @@ async def test_a_client_that_leaves_before_the_whole_answer_cancels_it_too(
     given = model.pieces_given
     await asyncio.sleep(0.3)
     assert model.pieces_given == given < 200
+
+
+@pytest.mark.django_db
+def test_models_lists_the_assistants_of_the_workspaces_the_token_reaches(client, team):
+    served = LanguageModelFactory.create(name="served", available=True)
+    AssistantFactory.create(workspace=team.workspace, handle="scribe", model=served)
+    AssistantFactory.create(workspace=team.workspace, handle="dormant")  # model unavailable
+    AssistantFactory.create(workspace=WorkspaceFactory.create(), handle="theirs", model=served)
+    member_key = api_token_create(user=team.member, name="all")[1]
+    listed = [m["id"] for m in client.get("/v1/models", headers=auth(member_key)).json()["data"]]
+    assert listed == [default_model_name(), "served", f"{team.workspace.pk}/@scribe"]
+    outsider_key = api_token_create(user=team.outsider, name="x")[1]
+    listed = [m["id"] for m in client.get("/v1/models", headers=auth(outsider_key)).json()["data"]]
+    assert f"{team.workspace.pk}/@scribe" not in listed
+
+
+@pytest_async
+async def test_an_assistant_answers_with_its_model_instructions_and_settings(
+    async_client, team, key, model
+):
+    @sync_to_async
+    def scribe_made() -> tuple[str, int]:
+        served = LanguageModelFactory.create(name="served", available=True)
+        scribe = AssistantFactory.create(
+            workspace=team.workspace,
+            handle="scribe",
+            display_name="Scribe",
+            model=served,
+            system_prompt="You are {name}; you write minutes.",
+            temperature=0.2,
+            max_tokens=3,
+        )
+        return f"{scribe.workspace_id}/@scribe", served.pk
+
+    name, model_id = await scribe_made()
+    response = await async_client.post(
+        "/v1/chat/completions",
+        {"model": name, "messages": [{"role": "user", "content": "Minutes, please."}]},
+        content_type="application/json",
+        headers=auth(key),
+    )
+    assert response.status_code == 200, response.content
+    assert response.json()["model"] == name
+    assert model.messages[0] == {"role": "system", "content": "You are Scribe; you write minutes."}
+    assert model.asked["temperature"] == 0.2
+    assert model.asked["max_tokens"] == 3
+    assert model.sent[0][1][1] == model_id  # routed to the assistant's model's queue
+
+
+@pytest_async
+async def test_one_person_has_a_few_completions_open_at_once(async_client, key, model, settings):
+    settings.ASSISTANT_MAX_PENDING_PER_USER = 2
+    model.words = [f" w{i}" for i in range(30)]
+    model.delay = 0.02
+
+    async def ask() -> Any:
+        return await async_client.post(
+            "/v1/chat/completions",
+            question(stream=True),
+            content_type="application/json",
+            headers=auth(key),
+        )
+
+    open_streams = [await ask(), await ask()]
+    refused = await ask()
+    assert refused.status_code == 429
+    assert refused.json()["error"]["code"] == "too_many_completions"
+    assert refused["Retry-After"]
+    for response in open_streams:  # read to their ends: their places are given back
+        async for _ in response.streaming_content:
+            pass
+    again = await ask()
+    assert again.status_code == 200
+    async for _ in again.streaming_content:
+        pass

@@ -12,10 +12,12 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from api.services import api_token_create
-from api.streaming import KEEPALIVE_S
+from api.streaming import KEEPALIVE_S, TopicListener
 from chat.models import Generation, Message
 from chat.replies import reply_fail, reply_finish
 from chat.streaming_state import live_text_set, stop_request_get
+from realtime.channel_layer import RECONNECTED
+from realtime.publish import publish
 from tests.factories import MessageFactory, assistant_reply, frame_send
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -331,3 +333,58 @@ async def test_the_answers_sources_come_after_its_text_and_before_its_end(
     received = await events.until_end()
     assert [kind for kind, _, _ in received] == ["chunk", "sources", "done"]
     assert received[1][2] == {"message_id": reply.pk, "sources": [source]}
+
+
+async def test_a_client_that_leaves_before_reading_anything_still_stops_its_answer(
+    async_client, team, bearer, sent_tasks
+):
+    response = await async_client.post(
+        f"/api/threads/{team.thread.pk}/ask",
+        {"body": "@assistant write", "stop_on_disconnect": True},
+        content_type="application/json",
+        headers=bearer,
+    )
+    reply = await sync_to_async(
+        lambda: Message.objects.get(thread=team.thread, role=Message.Role.ASSISTANT)
+    )()
+    response.close()  # as Django does after a client left before the body was read
+    for _ in range(50):
+        await asyncio.sleep(0.05)
+        await sync_to_async(reply.refresh_from_db)()
+        if reply.status == Message.Status.STOPPED:
+            break
+    assert reply.status == Message.Status.STOPPED  # it was queued: stopped at once
+
+
+async def test_a_very_slow_reader_catches_up_from_the_record_instead_of_piling_up_events(
+    async_client, team, bearer, monkeypatch
+):
+    monkeypatch.setattr("api.streaming.MAX_WAITING_EVENTS", 3)
+    reply = await sync_to_async(assistant_reply)(
+        thread=team.thread, asker=team.member, status=Message.Status.STREAMING
+    )
+    events = Events(await async_client.get(f"/api/messages/{reply.pk}/stream", headers=bearer))
+    text = await frames_sent(reply, ["a"])
+    assert (await events.next())[2]["text"] == "a"
+    reply.body = text
+    text = await frames_sent(reply, list("bcdefghij"), first_seq=2)  # unread meanwhile
+    await asyncio.sleep(0.3)
+    await finished(reply, text, 10)
+    received = await events.until_end()
+    assert "a" + text_of(received) == "abcdefghij"
+    assert received[-1][0] == "done"
+
+
+async def test_a_listener_that_falls_behind_drops_its_events_for_a_catch_up():
+    listener = await TopicListener("thread.999999", max_events=3).open()
+    try:
+        for seq in range(1, 11):
+            await sync_to_async(publish)("thread.999999", {"type": "chat.frame", "seq": seq})
+        await asyncio.sleep(0.2)
+        received = []
+        while (event := await listener.next(0.2)) is not None:
+            received.append(event)
+        assert len(received) <= 3
+        assert {"type": RECONNECTED} in received  # read the record again, then go on
+    finally:
+        await listener.close()
