@@ -1,7 +1,9 @@
 from django.contrib import admin
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from .models import ApiToken
+from .services import api_token_revoke
 
 
 @admin.register(ApiToken)
@@ -29,6 +31,13 @@ class ApiTokenAdmin(admin.ModelAdmin):
         "created_at",
         "last_used_at",
     ]
+
+    actions = ["revoke"]
+
+    @admin.action(description="Revoke the selected tokens")
+    def revoke(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:
+        for token in queryset.filter(revoked_at__isnull=True):
+            api_token_revoke(token=token)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         """People make their tokens on their tokens page: the secret is only shown there."""

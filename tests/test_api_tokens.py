@@ -136,6 +136,18 @@ def test_staff_see_tokens_in_the_admin_without_their_secret(admin_client, team):
     assert secret not in page
 
 
+def test_staff_revoke_tokens_from_the_admin(admin_client, client, team):
+    token, secret = api_token_create(user=team.member, name="leaked")
+    response = admin_client.post(
+        reverse("admin:api_apitoken_changelist"),
+        {"action": "revoke", "_selected_action": [token.pk]},
+    )
+    assert response.status_code == 302
+    token.refresh_from_db()
+    assert token.revoked_at is not None
+    assert client.get("/api/workspaces", **bearer(secret)).status_code == 401
+
+
 def test_every_page_links_to_the_persons_tokens(client, team):
     client.force_login(team.member)
     page = client.get("/").content.decode()
