@@ -312,8 +312,20 @@ class Completion:
         self.abandoned = False
 
     async def _next(self) -> dict[str, Any]:
+        """The job's next event. Before it starts it may wait its turn as long as the queue
+        takes (a client that gives up cancels it); once started, a worker silent for
+        ``REPLY_STALE_AFTER_S`` is taken as lost, as for thread answers."""
+        silent_s = 0.0
         while (event := await self.listener.next(EVENT_WAIT_S)) is None:
-            pass  # still queued behind other work: keep waiting (a disconnect cancels us)
+            silent_s += EVENT_WAIT_S
+            if self.prompt_tokens and silent_s >= settings.REPLY_STALE_AFTER_S:
+                self.ended = True
+                return {
+                    "type": ERROR,
+                    "status": 503,
+                    "code": "worker_lost",
+                    "message": "The model worker stopped responding; try again.",
+                }
         return event
 
     async def accepted(self) -> None:

@@ -403,3 +403,35 @@ async def test_one_person_has_a_few_completions_open_at_once(async_client, key, 
     assert again.status_code == 200
     async for _ in again.streaming_content:
         pass
+
+
+@pytest_async
+async def test_a_worker_that_goes_silent_mid_answer_ends_the_stream_with_an_error(
+    async_client, key, model, monkeypatch, settings
+):
+    monkeypatch.setattr("api.openai_compat.EVENT_WAIT_S", 0.1)
+    settings.REPLY_STALE_AFTER_S = 0.3
+    model.words = [" one", " two"]
+
+    def stream_then_hang(prompt, **kwargs):
+        pieces, completion = StandInModel.stream(model, prompt, **kwargs)
+
+        def hanging():
+            yield from pieces
+            time.sleep(3)  # the worker died here: no end is ever published
+            raise SystemExit
+
+        return hanging(), completion
+
+    monkeypatch.setattr(model, "stream", stream_then_hang)
+    response = await async_client.post(
+        "/v1/chat/completions",
+        question(stream=True),
+        content_type="application/json",
+        headers=auth(key),
+    )
+    raw = b"".join([chunk async for chunk in response.streaming_content])
+    data = sse_data(raw)
+    error = json.loads(data[-1])["error"]
+    assert error["code"] == "worker_lost"
+    assert "[DONE]" not in data
