@@ -78,3 +78,34 @@ def test_under_daphne_an_answer_streams_and_a_disconnect_stops_it_only_when_aske
     if not stop_on_disconnect:
         time.sleep(1)  # time enough for a wrong stop to arrive
     assert stop_request_get(reply.pk) == expected
+
+
+def test_with_the_real_model_an_asked_answer_streams_whole_and_ends_with_its_figures(
+    live_stack, team
+):
+    cache.clear()
+    _, token = api_token_create(user=team.member, name="live")
+    stream = SseConnection(
+        live_stack,
+        "POST",
+        f"/api/threads/{team.thread.pk}/ask",
+        token,
+        {"body": "@assistant name three colours, briefly."},
+    )
+    assert stream.response.status == 200
+    text, kinds = "", []
+    while True:
+        kind, data = stream.next()
+        kinds.append(kind)
+        if kind == "chunk":
+            text += data["text"]
+        if kind in ("done", "error"):
+            break
+    stream.close()
+    assert kinds[0] == "question"
+    assert kinds[-2:] == ["sources", "done"]
+    message = data["message"]
+    assert text == message["body"]
+    assert text.strip()
+    assert message["statistics"]["completion_tokens"] > 0
+    assert Message.objects.get(pk=message["id"]).body == text
