@@ -412,14 +412,15 @@ async def test_a_worker_that_goes_silent_mid_answer_ends_the_stream_with_an_erro
     monkeypatch.setattr("api.openai_compat.EVENT_WAIT_S", 0.1)
     settings.REPLY_STALE_AFTER_S = 0.3
     model.words = [" one", " two"]
+    released = threading.Event()
 
     def stream_then_hang(prompt, **kwargs):
         pieces, completion = StandInModel.stream(model, prompt, **kwargs)
 
         def hanging():
             yield from pieces
-            time.sleep(3)  # the worker died here: no end is ever published
-            raise SystemExit
+            released.wait(5)  # the worker hangs here: no end is published meanwhile
+            raise RuntimeError("the stand-in worker gives up")
 
         return hanging(), completion
 
@@ -430,7 +431,10 @@ async def test_a_worker_that_goes_silent_mid_answer_ends_the_stream_with_an_erro
         content_type="application/json",
         headers=auth(key),
     )
-    raw = b"".join([chunk async for chunk in response.streaming_content])
+    try:
+        raw = b"".join([chunk async for chunk in response.streaming_content])
+    finally:
+        released.set()
     data = sse_data(raw)
     error = json.loads(data[-1])["error"]
     assert error["code"] == "worker_lost"
