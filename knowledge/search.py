@@ -18,21 +18,29 @@ the one the question is about; only passages within KNOWLEDGE_VECTOR_MARGIN of t
 take part, and ties go to the vector ranking.
 """
 
+import logging
 import re
 import threading
+import time
+import uuid
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connection
-from django.db.models import Count, Max
 
 from .embedding import embedder_get, embedding_model_name, vector_from
 from .models import Chunk
 
+logger = logging.getLogger(__name__)
+
 RRF_K = 60
+FREQUENCY_TTL_S = 60.0
+VECTOR_RECHECK_S = 30.0
 MAX_QUERY_WORDS = 32
 _WORD = re.compile(r"\w+", re.UNICODE)
 _CONFIG = re.compile(r"^[a-z_]+$")
@@ -71,35 +79,107 @@ def _search_config() -> str:
     return config
 
 
+class _Frequencies:
+    """How many passages contain each word (all workspaces, as BM25's statistics are). Common
+    words' counts are kept for FREQUENCY_TTL_S per process: they change slowly, and counting
+    them is what would cost; rarer words are counted each time, so a passage just added is
+    found at once by its rare words."""
+
+    def __init__(self, size: int = 10_000) -> None:
+        self._size = size
+        self._counts: dict[tuple[str, str], tuple[float, int]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, cursor: Any, word: str) -> int:
+        key, now = (connection.vendor, word), time.monotonic()
+        with self._lock:
+            cached = self._counts.get(key)
+        if cached is not None and now - cached[0] < FREQUENCY_TTL_S:
+            return cached[1]
+        if connection.vendor == "postgresql":
+            config = _search_config()
+            cursor.execute(
+                f"SELECT count(*) FROM knowledge_chunk "  # noqa: S608 - no user text inlined
+                f"WHERE search_vector @@ plainto_tsquery('{config}', %s)",
+                [word],
+            )
+        else:
+            cursor.execute(
+                "SELECT count(*) FROM knowledge_chunk_fts WHERE knowledge_chunk_fts MATCH %s",
+                [f'"{word}"'],
+            )
+        count = int(cursor.fetchone()[0])
+        if count < settings.KNOWLEDGE_FTS_MAX_MATCHES // 10:
+            return count  # quick to count again, and a new passage may have it any moment
+        with self._lock:
+            if len(self._counts) >= self._size:
+                self._counts.clear()
+            self._counts[key] = (now, count)
+        return count
+
+    def clear(self) -> None:
+        with self._lock:
+            self._counts.clear()
+
+
+word_frequencies = _Frequencies()
+
+
+def selective_words(cursor: Any, words: list[str]) -> list[str]:
+    """The rarest of ``words``, as many as fit KNOWLEDGE_FTS_MAX_MATCHES matching passages
+    together; none if even the rarest matches more.
+
+    Ranking costs in proportion to the passages that match, and a word found in most of them
+    adds almost nothing to BM25 (its inverse document frequency is near zero) while making
+    every passage a candidate: leaving common words out keeps full-text search fast at any
+    size, and vector search still weighs them.
+    """
+    budget = settings.KNOWLEDGE_FTS_MAX_MATCHES
+    counted = sorted(
+        ((word_frequencies.get(cursor, word), index, word) for index, word in enumerate(words)),
+    )
+    kept: list[str] = []
+    total = 0
+    for count, _, word in counted:
+        if count == 0:
+            continue
+        if total + count > budget:
+            break
+        kept.append(word)
+        total += count
+    return kept
+
+
 def text_search(
     *, workspace_id: int, query: str, limit: int, source_ids: Iterable[int] | None = None
 ) -> list[int]:
-    """Chunk ids that match ``query``'s words, best first (BM25 / cover density)."""
-    words = query_words(query)
-    if not words:
-        return []
+    """Chunk ids that match ``query``'s selective words, best first (BM25 / cover density)."""
     sources = list(source_ids) if source_ids is not None else None
-    if sources == []:
+    if sources == [] or not query_words(query):
         return []
     source_filter = ""
     params: list[int | str] = []
     if sources is not None:
         source_filter = f" AND c.source_id IN ({', '.join(['%s'] * len(sources))})"
     with connection.cursor() as cursor:
+        words = selective_words(cursor, query_words(query))
+        if not words:
+            return []
         if connection.vendor == "postgresql":
-            config = _search_config()  # a literal, so the expression index applies
+            config = _search_config()  # the stored vectors' (migration 0004)
             params = [" or ".join(words), workspace_id, *(sources or []), limit]
             cursor.execute(
                 f"SELECT c.id FROM knowledge_chunk c, "  # noqa: S608 - no user text inlined
                 f"websearch_to_tsquery('{config}', %s) q "
                 f"WHERE c.workspace_id = %s{source_filter} "
-                f"AND to_tsvector('{config}'::regconfig, c.text) @@ q "
-                f"ORDER BY ts_rank_cd(to_tsvector('{config}'::regconfig, c.text), q) DESC, c.id "
+                f"AND c.search_vector @@ q "
+                f"ORDER BY ts_rank_cd(c.search_vector, q) DESC, c.id "
                 f"LIMIT %s",
                 params,
             )
         else:
-            params = [fts5_query(query), workspace_id, *(sources or []), limit]
+            params = [" OR ".join(f'"{word}"' for word in words), workspace_id, *(sources or [])]
+            params.append(limit)
             cursor.execute(
                 "SELECT c.id FROM knowledge_chunk_fts f "  # noqa: S608 - no user text inlined
                 "JOIN knowledge_chunk c ON c.id = f.rowid "
@@ -112,14 +192,42 @@ def text_search(
 
 @dataclass
 class _Vectors:
-    signature: tuple[int, int]
+    signature: tuple[int, int, str]  # newest id, count, version
+    checked_at: float  # when the count was last compared with the database's
     ids: np.ndarray
     source_ids: np.ndarray
     matrix: np.ndarray
 
 
+def _version_key(workspace_id: int) -> str:
+    return f"knowledge-vectors:{workspace_id}"
+
+
+def vectors_changed(workspace_id: int) -> None:
+    """Tell every process that the workspace's passages changed (their vectors are reloaded
+    at the next search). Called after the change commits; without Redis, the next full check
+    (VECTOR_RECHECK_S) notices instead."""
+    try:
+        cache.set(_version_key(workspace_id), uuid.uuid4().hex, timeout=None)
+    except Exception:
+        logger.warning("Could not announce new passages of workspace %s", workspace_id)
+
+
+def _version(workspace_id: int) -> str:
+    try:
+        return str(cache.get(_version_key(workspace_id)) or "")
+    except Exception:
+        return "unavailable"
+
+
 class VectorCache:
-    """Each workspace's vectors of the current model as one matrix, per process (LRU)."""
+    """Each workspace's vectors of the current model as one matrix, per process (LRU).
+
+    Whether an entry is still current is asked cheaply on each search: the version that
+    ``vectors_changed`` sets in the shared cache, and the newest chunk id (an index lookup).
+    Counting the workspace's chunks, which also notices deletions made behind the services'
+    back (the admin), costs more at scale and is done at most every VECTOR_RECHECK_S.
+    """
 
     def __init__(self, size: int = 16) -> None:
         self._size = size
@@ -128,34 +236,50 @@ class VectorCache:
 
     def get(self, workspace_id: int, model: str) -> _Vectors:
         chunks = Chunk.objects.filter(workspace_id=workspace_id, embedding_model=model)
-        stats = chunks.aggregate(newest=Max("id"), count=Count("id"))
-        signature = (stats["newest"] or 0, stats["count"])
         key = (workspace_id, model)
+        version = _version(workspace_id)
+        newest = chunks.order_by("-id").values_list("id", flat=True).first() or 0
+        now = time.monotonic()
         with self._lock:
             entry = self._entries.get(key)
-            if entry is not None and entry.signature == signature:
-                self._entries.move_to_end(key)
-                return entry
-        rows = list(chunks.order_by("id").values_list("id", "source_id", "embedding", "dimension"))
-        dimension = rows[0][3] if rows else 0
-        rows = [row for row in rows if row[2] is not None and row[3] == dimension]
-        matrix = (
-            np.vstack([vector_from(bytes(row[2] or b""), dimension) for row in rows])
-            if rows
-            else np.zeros((0, dimension), dtype=np.float32)
-        )
-        entry = _Vectors(
-            signature=signature,
-            ids=np.array([row[0] for row in rows], dtype=np.int64),
-            source_ids=np.array([row[1] for row in rows], dtype=np.int64),
-            matrix=matrix,
-        )
+        if entry is not None and entry.signature[0] == newest and entry.signature[2] == version:
+            if now - entry.checked_at < VECTOR_RECHECK_S:
+                return self._touched(key, entry)
+            if chunks.count() == entry.signature[1]:
+                entry.checked_at = now
+                return self._touched(key, entry)
+        entry = self._load(chunks, version=version, now=now)
         with self._lock:
             self._entries[key] = entry
             self._entries.move_to_end(key)
             while len(self._entries) > self._size:
                 self._entries.popitem(last=False)
         return entry
+
+    def _touched(self, key: tuple[int, str], entry: _Vectors) -> _Vectors:
+        with self._lock:
+            if key in self._entries:
+                self._entries.move_to_end(key)
+        return entry
+
+    @staticmethod
+    def _load(chunks: Any, *, version: str, now: float) -> _Vectors:
+        rows = list(chunks.order_by("id").values_list("id", "source_id", "embedding", "dimension"))
+        dimension = rows[0][3] if rows else 0
+        count, newest = len(rows), (rows[-1][0] if rows else 0)
+        rows = [row for row in rows if row[2] is not None and row[3] == dimension]
+        matrix = (
+            np.vstack([vector_from(bytes(row[2] or b""), dimension) for row in rows])
+            if rows
+            else np.zeros((0, dimension), dtype=np.float32)
+        )
+        return _Vectors(
+            signature=(newest, count, version),
+            checked_at=now,
+            ids=np.array([row[0] for row in rows], dtype=np.int64),
+            source_ids=np.array([row[1] for row in rows], dtype=np.int64),
+            matrix=matrix,
+        )
 
     def clear(self) -> None:
         with self._lock:

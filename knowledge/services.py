@@ -30,6 +30,7 @@ from .embedding import embedder_get, embedding_model_name, vector_bytes
 from .fetching import FetchError, url_check, url_fetch
 from .models import Chunk, Source
 from .parsing import Parsed, ParseError, kind_detect, parse_isolated
+from .search import vectors_changed
 
 logger = logging.getLogger(__name__)
 
@@ -115,6 +116,7 @@ def source_remove(*, source: Source) -> None:
     transaction.on_commit(
         lambda: events.source_removed_publish(workspace_id=workspace_id, source_id=source_id)
     )
+    transaction.on_commit(lambda: vectors_changed(workspace_id))
 
 
 def source_reindex(*, source: Source) -> None:
@@ -293,6 +295,7 @@ def _chunks_replace(source: Source, run: _Run, parsed: Parsed, chunks: list[Chun
         )
         source.refresh_from_db()
         transaction.on_commit(lambda: events.source_publish(source))
+        transaction.on_commit(lambda: vectors_changed(source.workspace_id))
 
 
 def _source_fail(source: Source, generation: int, reason: str) -> None:
@@ -367,6 +370,7 @@ def _document_source_drop(source: Source) -> None:
     transaction.on_commit(
         lambda: events.source_removed_publish(workspace_id=workspace_id, source_id=source_id)
     )
+    transaction.on_commit(lambda: vectors_changed(workspace_id))
 
 
 def sources_requeue_stale(*, silent_for: timedelta) -> int:
@@ -395,7 +399,7 @@ def chunks_reembed(*, budget_s: float = 30.0, now: Callable[[], float] = time.mo
         batch = list(
             Chunk.objects.filter(source__status=Source.Status.READY)
             .exclude(embedding_model=model)
-            .only("id", "text")[:EMBED_BATCH]
+            .only("id", "text", "workspace_id")[:EMBED_BATCH]
         )
         if not batch:
             break
@@ -407,5 +411,7 @@ def chunks_reembed(*, budget_s: float = 30.0, now: Callable[[], float] = time.mo
                 embedding_model=embedder.name,
                 dimension=embedder.dimension,
             )
+        for workspace_id in {chunk.workspace_id for chunk in batch}:
+            vectors_changed(workspace_id)
         done += len(batch)
     return done

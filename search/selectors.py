@@ -183,10 +183,10 @@ _QUERIES = {
         "SELECT x.id, x.source_id, x.title, x.locator, "
         "ts_headline('{config}', x.text, websearch_to_tsquery('{config}', %s), %s) "
         "FROM (SELECT c.id, c.source_id, s.title, c.locator, c.text, "
-        "ts_rank_cd(to_tsvector('{config}'::regconfig, c.text), q) AS rank "
+        "ts_rank_cd(c.search_vector, q) AS rank "
         "FROM knowledge_chunk c JOIN knowledge_source s ON s.id = c.source_id, "
         "websearch_to_tsquery('{config}', %s) q "
-        "WHERE c.workspace_id = %s AND to_tsvector('{config}'::regconfig, c.text) @@ q "
+        "WHERE c.workspace_id = %s AND c.search_vector @@ q "
         "ORDER BY rank DESC, c.id LIMIT %s) x ORDER BY x.rank DESC, x.id",
     ),
 }

@@ -237,3 +237,25 @@ def test_the_full_text_index_is_repaired_after_a_migration_drops_its_triggers(
     assert Chunk.objects.get(pk=found).source_id == late.pk
     _add(team.workspace, "later.md", "# Later\n\nThe tapir arrives on Friday.", team.owner)
     assert len(text_search(workspace_id=team.workspace.pk, query="tapir", limit=3)) == 1
+
+
+def test_full_text_search_leaves_out_words_too_common_to_rank_cheaply(
+    team: Team, corpus: dict, settings: object
+) -> None:
+    from django.db import connection
+
+    from knowledge.search import selective_words, word_frequencies
+
+    settings.KNOWLEDGE_FTS_MAX_MATCHES = 2  # type: ignore[attr-defined]
+    word_frequencies.clear()
+    with connection.cursor() as cursor:
+        # "the" is in three passages, over the budget by itself; "battery" in one; "okapi" none.
+        assert selective_words(cursor, ["the", "battery", "okapi"]) == ["battery"]
+        assert selective_words(cursor, ["the"]) == []
+        settings.KNOWLEDGE_FTS_MAX_MATCHES = 1  # type: ignore[attr-defined]
+        # the rarest first, ties in the question's order, until the budget is spent
+        assert selective_words(cursor, ["standby", "battery"]) == ["standby"]
+    found = text_search(workspace_id=team.workspace.pk, query="standby battery", limit=5)
+    assert [Chunk.objects.get(pk=i).locator["heading"] for i in found] == [
+        "Widget specification › Power"
+    ]

@@ -341,3 +341,6 @@ API_RATE_LIMIT = env.int("API_RATE_LIMIT", default=120)
 API_RATE_WINDOW_S = env.int("API_RATE_WINDOW_S", default=60)
 # A larger request body is refused (413) before it is read as JSON.
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=1024 * 1024)
+# Full-text search ranks at most about this many passages: the query's rarest words are used
+# until they match this many (common words weigh next to nothing in BM25 but cost the most).
+KNOWLEDGE_FTS_MAX_MATCHES = env.int("KNOWLEDGE_FTS_MAX_MATCHES", default=5000)
