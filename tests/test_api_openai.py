@@ -7,11 +7,13 @@ import contextlib
 import json
 import threading
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
 from django.core.cache import cache
+from django.db import connections
 
 from api.services import api_token_create
 from llm import completions
@@ -27,6 +29,14 @@ READ_TIMEOUT_S = 10
 @pytest.fixture(autouse=True)
 def fresh_cache() -> None:
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+async def database_threads_closed() -> AsyncIterator[None]:
+    """Close the connection the async views' database thread opened, so the test database
+    can be dropped at the end (PostgreSQL refuses while a session is open)."""
+    yield
+    await sync_to_async(connections.close_all)()
 
 
 class StandInModel:
