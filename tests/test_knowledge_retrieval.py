@@ -259,3 +259,18 @@ def test_full_text_search_leaves_out_words_too_common_to_rank_cheaply(
     assert [Chunk.objects.get(pk=i).locator["heading"] for i in found] == [
         "Widget specification › Power"
     ]
+
+
+def test_the_cached_vectors_follow_a_removed_source_at_once(team: Team, corpus: dict) -> None:
+    from knowledge.embedding import embedding_model_name
+    from knowledge.search import vector_cache
+    from knowledge.services import source_remove
+
+    handbook_ids = set(corpus["handbook"].chunks.values_list("id", flat=True))
+    before = vector_cache.get(team.workspace.pk, embedding_model_name())
+    assert handbook_ids <= set(before.ids.tolist())
+
+    source_remove(source=corpus["handbook"])  # the newest id is unchanged: the version tells
+    after = vector_cache.get(team.workspace.pk, embedding_model_name())
+    assert after is not before
+    assert not handbook_ids & set(after.ids.tolist())
