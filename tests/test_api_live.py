@@ -10,7 +10,7 @@ from django.core.cache import cache
 from api.services import api_token_create
 from chat.models import Message
 from chat.streaming_state import stop_request_get
-from tests.factories import frame_send
+from tests.factories import AssistantFactory, frame_send
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
 
@@ -53,12 +53,15 @@ def test_under_daphne_an_answer_streams_and_a_disconnect_stops_it_only_when_aske
 ):
     cache.clear()
     _, token = api_token_create(user=team.member, name="live")
+    # An assistant on a model no worker serves: its answer waits on that model's own queue, so
+    # a model worker left running by other live tests never takes it (nor clears its stop).
+    AssistantFactory.create(workspace=team.workspace, handle="idle")
     stream = SseConnection(
         web_stack,
         "POST",
         f"/api/threads/{team.thread.pk}/ask",
         token,
-        {"body": "@assistant hello", "stop_on_disconnect": stop_on_disconnect},
+        {"body": "@idle hello", "stop_on_disconnect": stop_on_disconnect},
     )
     assert stream.response.status == 200
     assert stream.response.getheader("Content-Type", "").startswith("text/event-stream")
