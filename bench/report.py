@@ -51,7 +51,7 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
          f"< newest page ({catch_up['newest_page_bytes']})", catch_up["bytes_sent"],
          catch_up["bytes_sent"] < catch_up["newest_page_bytes"]),
     ]  # fmt: skip
-    rows += _document_rows(results) + _model_rows(results)
+    rows += _document_rows(results) + _model_rows(results) + _api_rows(results)
     return [{"what": w, "target": t, "value": v, "met": m} for w, t, v, m in rows]
 
 
@@ -106,6 +106,24 @@ def _model_rows(results: dict[str, Any]) -> list[tuple[str, str, Any, bool | Non
         rows.append((f"two models at once: {name} tokens/s together ÷ alone", "(reported)",
                      ratio, None))  # fmt: skip
     return rows
+
+
+def _api_rows(results: dict[str, Any]) -> list[tuple[str, str, Any, bool | None]]:
+    compat = results.get("openai_compat")
+    if not compat:
+        return []
+    ours, theirs = compat["ours"], compat["llama_cpp_server"]
+    ttft_limit = theirs["ttft_ms_p50"] + 30
+    rate_limit = 0.97 * theirs["tokens_per_s"]
+    return [
+        ("/v1 streaming TTFT p50, ours (llama_cpp.server) ms", f"≤ {ttft_limit:.0f}",
+         f"{ours['ttft_ms_p50']} ({theirs['ttft_ms_p50']})", _le(ours["ttft_ms_p50"], ttft_limit)),
+        ("/v1 streaming tokens/s, ours (llama_cpp.server)", f"≥ {rate_limit:.1f}",
+         f"{ours['tokens_per_s']} ({theirs['tokens_per_s']})",
+         _ge(ours["tokens_per_s"], rate_limit)),
+        ("SSE answer efficiency vs plain llama-cpp-python", "(reported)",
+         results.get("sse_efficiency"), None),
+    ]  # fmt: skip
 
 
 def _ge(value: float | None, limit: float) -> bool:

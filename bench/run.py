@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--plots", type=Path, help="where the PNGs go (default: next to --out)")
     parser.add_argument(
         "--only",
-        choices=["documents", "models"],
+        choices=["documents", "models", "api"],
         help="run one section and update its figures in --out, keeping the others",
     )
     args = parser.parse_args(argv)
@@ -92,6 +92,7 @@ def _run(*, smoke: bool, env: environment.BenchEnvironment) -> dict[str, Any]:
     from llm.model import model_load
 
     from . import (
+        measure_api,
         measure_chat,
         measure_db_writes,
         measure_documents,
@@ -146,7 +147,11 @@ def _run(*, smoke: bool, env: environment.BenchEnvironment) -> dict[str, Any]:
         bench.progress(f"   p50 {chat['p50']} ms, p99 {chat['p99']} ms at {chat['members']}")
         bench.progress(f"8. a thread of {config.long_thread_messages} messages: open, reconnect")
         long_thread = measure_long_thread.measure(bench)
-        documents, models = measure_documents.measure(bench), measure_models.measure(bench)
+        documents, models, api = (
+            measure_documents.measure(bench),
+            measure_models.measure(bench),
+            measure_api.measure(bench),
+        )
     finally:
         pool.shutdown()
         stack.close()
@@ -174,6 +179,7 @@ def _run(*, smoke: bool, env: environment.BenchEnvironment) -> dict[str, Any]:
         "document_open_ms": documents["document_open_ms"],
         "assistant_document_efficiency": documents["assistant_document_efficiency"],
         **models,
+        **api,
         "baselines": {
             "per_token_sends": {
                 "efficiency": per_token["efficiency"],
@@ -200,7 +206,9 @@ def _run_section(section: str, *, smoke: bool) -> dict[str, Any]:
     import django
 
     django.setup()
-    from . import measure_documents, measure_models
+    from llm.model import model_load
+
+    from . import measure_api, measure_documents, measure_models
     from .context import Bench, Config
     from .reference import reference_model
     from .stack import BenchStack
@@ -214,17 +222,24 @@ def _run_section(section: str, *, smoke: bool) -> dict[str, Any]:
         config=config, world=world, stack=stack, pool=ClientPool(0), model=reference_model()
     )
     try:
-        measure = {"documents": measure_documents, "models": measure_models}[section].measure
+        measure = {
+            "documents": measure_documents,
+            "models": measure_models,
+            "api": measure_api,
+        }[section].measure
         measured = measure(bench)
     finally:
         bench.pool.shutdown()
         stack.close()
+        model_load.cache_clear()  # freed while the interpreter is whole
+        gc.collect()
     # This section ran apart from the others: say when, and how busy the machine was.
     ran = {
         "section_run_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "load_average_before": [round(x, 2) for x in load_before],
     }
-    measured["assistant_document" if section == "documents" else "two_models_at_once"].update(ran)
+    where = {"documents": "assistant_document", "models": "two_models_at_once", "api": "sse"}
+    measured[where[section]].update(ran)
     return measured
 
 

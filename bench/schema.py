@@ -58,6 +58,11 @@ _FIELDS: dict[str, dict[str, Check] | Check] = {
     },
     "kept_state_mib": _number,
     "two_models_at_once": lambda v: isinstance(v, dict) and bool(v),
+    "openai_compat": {
+        "ours": lambda v: isinstance(v, dict) and _number(v.get("ttft_ms_p50")),
+        "llama_cpp_server": lambda v: isinstance(v, dict) and _number(v.get("ttft_ms_p50")),
+    },
+    "sse_efficiency": _number,
     "reconnect_catch_up": {
         "messages_in_thread": _int,
         "new_events": _int,

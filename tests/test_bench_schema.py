@@ -56,6 +56,11 @@ def _valid() -> dict:
         },
         "kept_state_mib": 32.5,
         "two_models_at_once": {"ratio_together_to_alone": {"a": 0.5, "b": 0.5}},
+        "openai_compat": {
+            "ours": {"ttft_ms_p50": 40.0, "tokens_per_s": 60.0},
+            "llama_cpp_server": {"ttft_ms_p50": 35.0, "tokens_per_s": 61.0},
+        },
+        "sse_efficiency": 0.96,
         "reconnect_catch_up": {
             "messages_in_thread": 5010,
             "new_events": 10,
