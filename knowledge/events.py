@@ -45,9 +45,20 @@ def source_data(source: "Source") -> dict[str, Any]:
         "chunks": source.chunk_count,
         "done": source.progress_done,
         "of": source.progress_total,
+        "unit": _progress_unit(source),
         "added_by": (person.get_full_name() or person.get_username()) if person else "",
         "created_at": source.created_at.isoformat() if source.created_at else "",
     }
+
+
+def _progress_unit(source: "Source") -> str:
+    """What the progress counts: passages while indexing; while reading, what the parser
+    reports, which is rows for a CSV and pages for a PDF (the only kinds that report)."""
+    if source.status != "reading":
+        return "passages"
+    name = (source.file_name or source.url).lower().split("?", 1)[0]
+    is_csv = name.endswith((".csv", ".tsv")) or "csv" in source.content_type
+    return "rows" if is_csv else "pages"
 
 
 def source_publish(source: "Source") -> None:

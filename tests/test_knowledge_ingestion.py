@@ -421,3 +421,23 @@ def test_a_document_emptied_of_text_leaves_no_passages_and_a_rename_follows(
     source = _ingest(source)
     assert (source.status, source.chunk_count, source.title) == ("ready", 0, "Old plan")
     assert not source.chunks.exists()
+
+
+def test_progress_counts_pages_or_rows_while_reading_then_passages(
+    team: Team,
+    sent_tasks: list,
+    published: list,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(services, "PROGRESS_EVERY_S", 0)  # every step announced
+    embedder = embedder_get()  # the figures are the subject here, not the vectors
+    monkeypatch.setattr(embedder, "passages", lambda texts: np.ones((len(texts), 384), "f4"))
+    rows = "name,city\n" + "".join(f"person {n},Paris\n" for n in range(2500))
+    _ingest(_upload(team, "people.csv", rows.encode()))
+    reading = [row for row in published if row["status"] == "reading" and row["of"]]
+    assert reading
+    assert {row["unit"] for row in reading} == {"rows"}
+    assert {row["unit"] for row in published if row["status"] == "indexing"} == {"passages"}
+    published.clear()
+    _ingest(_upload(team, "spec.pdf", pdf_make(SPEC_PAGES)))
+    assert {row["unit"] for row in published if row["status"] == "reading"} == {"pages"}

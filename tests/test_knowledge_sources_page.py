@@ -187,6 +187,7 @@ async def test_members_see_a_source_appear_progress_and_become_ready(
     await database_sync_to_async(source_ingest)(source_id=source.pk, generation=0)
     reading = await _until(alice, 'data-status="reading"')
     assert f'id="source-{source.pk}"' in reading
+    assert "of 3 pages" in await _until(alice, "of 3 pages")
     indexing = await _until(alice, 'data-status="indexing"')
     assert "passages" in indexing
     ready = await _until(alice, 'data-status="ready"')
