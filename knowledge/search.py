@@ -191,7 +191,7 @@ def text_search(
 
 
 @dataclass
-class _Vectors:
+class WorkspaceVectors:
     signature: tuple[int, int, str]  # newest id, count, version
     checked_at: float  # when the count was last compared with the database's
     ids: np.ndarray
@@ -231,10 +231,10 @@ class VectorCache:
 
     def __init__(self, size: int = 16) -> None:
         self._size = size
-        self._entries: OrderedDict[tuple[int, str], _Vectors] = OrderedDict()
+        self._entries: OrderedDict[tuple[int, str], WorkspaceVectors] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, workspace_id: int, model: str) -> _Vectors:
+    def get(self, workspace_id: int, model: str) -> WorkspaceVectors:
         chunks = Chunk.objects.filter(workspace_id=workspace_id, embedding_model=model)
         key = (workspace_id, model)
         version = _version(workspace_id)
@@ -256,14 +256,14 @@ class VectorCache:
                 self._entries.popitem(last=False)
         return entry
 
-    def _touched(self, key: tuple[int, str], entry: _Vectors) -> _Vectors:
+    def _touched(self, key: tuple[int, str], entry: WorkspaceVectors) -> WorkspaceVectors:
         with self._lock:
             if key in self._entries:
                 self._entries.move_to_end(key)
         return entry
 
     @staticmethod
-    def _load(chunks: Any, *, version: str, now: float) -> _Vectors:
+    def _load(chunks: Any, *, version: str, now: float) -> WorkspaceVectors:
         rows = list(chunks.order_by("id").values_list("id", "source_id", "embedding", "dimension"))
         dimension = rows[0][3] if rows else 0
         count, newest = len(rows), (rows[-1][0] if rows else 0)
@@ -273,7 +273,7 @@ class VectorCache:
             if rows
             else np.zeros((0, dimension), dtype=np.float32)
         )
-        return _Vectors(
+        return WorkspaceVectors(
             signature=(newest, count, version),
             checked_at=now,
             ids=np.array([row[0] for row in rows], dtype=np.int64),
@@ -296,11 +296,13 @@ def vector_search(
     limit: int,
     source_ids: Iterable[int] | None = None,
     margin: float | None = None,
+    vectors: WorkspaceVectors | None = None,
 ) -> list[int]:
     """Chunk ids nearest to ``query_vector`` (cosine), best first, among the workspace's
     chunks embedded by the current model; with ``margin``, only those at most that much less
-    similar than the nearest."""
-    vectors = vector_cache.get(workspace_id, embedding_model_name())
+    similar than the nearest. ``vectors``: the workspace's, when the caller has them already."""
+    if vectors is None:
+        vectors = vector_cache.get(workspace_id, embedding_model_name())
     if not len(vectors.ids) or vectors.matrix.shape[1] != query_vector.shape[0]:
         return []
     scores = vectors.matrix @ query_vector

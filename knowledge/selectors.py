@@ -1,6 +1,7 @@
 """Reads about knowledge: a workspace's sources, and the passages that fit a question."""
 
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,9 +14,11 @@ from workspace.models import Workspace
 from workspace.selectors import membership_get
 
 from .chunking import locator_label
+from .embedding import embedding_model_name
 from .models import Chunk, Source
-from .search import query_embed, rank_fuse, text_search, vector_search
+from .search import query_embed, rank_fuse, text_search, vector_cache, vector_search
 
+_embedding_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="query-embedding")
 CANDIDATES_PER_RESULT = 4  # each ranking offers this many candidates per passage wanted
 MIN_CANDIDATES = 40
 
@@ -67,15 +70,20 @@ def retrieve(
     if k <= 0 or sources == [] or not query.strip():
         return []
     candidates = max(MIN_CANDIDATES, k * CANDIDATES_PER_RESULT)
+    # The question's embedding runs in C (the GIL released) while this thread queries the
+    # database: full-text search and the vector cache's freshness check.
+    embedding = _embedding_pool.submit(query_embed, query)
     by_text = text_search(
         workspace_id=workspace.pk, query=query, limit=candidates, source_ids=sources
     )
+    vectors = vector_cache.get(workspace.pk, embedding_model_name())
     by_vector = vector_search(
         workspace_id=workspace.pk,
-        query_vector=query_embed(query),
+        query_vector=embedding.result(),
         limit=candidates,
         source_ids=sources,
         margin=settings.KNOWLEDGE_VECTOR_MARGIN,
+        vectors=vectors,
     )
     fused = rank_fuse(by_vector, by_text)[:k]
     chunks = Chunk.objects.select_related("source").defer("embedding", "source__data")
