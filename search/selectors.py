@@ -26,6 +26,9 @@ from workspace.models import Workspace
 
 START, STOP = "\x02", "\x03"  # highlight marks: control characters, escaped text around them
 SNIPPET_WORDS = 16
+# PostgreSQL ranks a message or document by making its tsvector again: only the newest this
+# many of those that match are ranked, so a query of common words stays quick at any size.
+PG_RANK_WINDOW = 2000
 _CONTROL = re.compile(r"[\x00-\x01\x04-\x08\x0b\x0c\x0e-\x1f]")
 _CONFIG = re.compile(r"^[a-z_]+$")
 PG_HEADLINE = (
@@ -87,7 +90,8 @@ def workspace_search(*, workspace: Workspace, query: str, limit: int = 10) -> Re
                 config = _config()
                 text = " ".join(words)
                 cursor.execute(
-                    pg_sql.format(config=config), [text, PG_HEADLINE, text, workspace.pk, limit]
+                    pg_sql.format(config=config, window=PG_RANK_WINDOW),
+                    [text, PG_HEADLINE, text, workspace.pk, limit],
                 )
             elif connection.vendor == "sqlite":
                 cursor.execute(
@@ -150,13 +154,14 @@ _QUERIES = {
         "ORDER BY bm25(search_message_fts), m.id DESC LIMIT %s",
         "SELECT s.id, s.thread_id, s.title, s.username, s.role, "
         "ts_headline('{config}', s.body, websearch_to_tsquery('{config}', %s), %s), s.created_at "
-        "FROM (SELECT m.id, m.thread_id, t.title, u.username, m.role, m.body, m.created_at, "
-        "ts_rank_cd(to_tsvector('{config}'::regconfig, m.body), q) AS rank "
+        "FROM (SELECT r.*, ts_rank_cd(to_tsvector('{config}'::regconfig, r.body), r.q) AS rank "
+        "FROM (SELECT m.id, m.thread_id, t.title, u.username, m.role, m.body, m.created_at, q "
         "FROM chat_message m JOIN chat_thread t ON t.id = m.thread_id "
         "LEFT JOIN auth_user u ON u.id = m.author_id, websearch_to_tsquery('{config}', %s) q "
         "WHERE t.workspace_id = %s AND m.deleted_at IS NULL "
         "AND to_tsvector('{config}'::regconfig, m.body) @@ q "
-        "ORDER BY rank DESC, m.id DESC LIMIT %s) s ORDER BY s.rank DESC, s.id DESC",
+        "ORDER BY m.id DESC LIMIT {window}) r "
+        "ORDER BY rank DESC, r.id DESC LIMIT %s) s ORDER BY s.rank DESC, s.id DESC",
     ),
     "documents": (
         "SELECT d.id, d.title, "
@@ -166,12 +171,14 @@ _QUERIES = {
         "ORDER BY bm25(search_document_fts), d.id DESC LIMIT %s",
         "SELECT s.id, s.title, "
         "ts_headline('{config}', s.title || ' ' || s.text, websearch_to_tsquery('{config}', %s), "
-        "%s) FROM (SELECT d.id, d.title, d.text, "
-        "ts_rank_cd(to_tsvector('{config}'::regconfig, d.title || ' ' || d.text), q) AS rank "
+        "%s) FROM (SELECT r.*, "
+        "ts_rank_cd(to_tsvector('{config}'::regconfig, r.title || ' ' || r.text), r.q) AS rank "
+        "FROM (SELECT d.id, d.title, d.text, q "
         "FROM documents_document d, websearch_to_tsquery('{config}', %s) q "
         "WHERE d.workspace_id = %s AND d.deleted_at IS NULL "
         "AND to_tsvector('{config}'::regconfig, d.title || ' ' || d.text) @@ q "
-        "ORDER BY rank DESC, d.id DESC LIMIT %s) s ORDER BY s.rank DESC, s.id DESC",
+        "ORDER BY d.id DESC LIMIT {window}) r "
+        "ORDER BY rank DESC, r.id DESC LIMIT %s) s ORDER BY s.rank DESC, s.id DESC",
     ),
     "passages": (
         "SELECT c.id, c.source_id, s.title, c.locator, "

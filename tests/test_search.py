@@ -186,3 +186,19 @@ def test_the_indexes_are_repaired_after_a_migration_drops_their_triggers(
 
     assert MESSAGES.ensure(connection) is True
     assert len(workspace_search(workspace=team.workspace, query="okapi").messages) == 1
+
+
+def test_postgresql_ranks_only_the_newest_matches_and_sqlite_all(
+    team: Team, sent_tasks: list, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from search import selectors
+
+    monkeypatch.setattr(selectors, "PG_RANK_WINDOW", 1)
+    older = MessageFactory.create(thread=team.thread, author=team.owner, body="zebra crossing")
+    newer = MessageFactory.create(thread=team.thread, author=team.owner, body="a zebra")
+    found = [hit.url for hit in workspace_search(workspace=team.workspace, query="zebra").messages]
+    newest = reverse("search-message", args=[newer.pk])
+    if connection.vendor == "postgresql":
+        assert found == [newest]
+    else:
+        assert sorted(found) == sorted([newest, reverse("search-message", args=[older.pk])])
