@@ -66,6 +66,14 @@ def model_spec_from_settings() -> ModelSpec:
     )
 
 
+def worker_threads(wanted: int) -> int:
+    """The CPU threads a model may use here: its own setting, at most this worker's share of
+    the cores (``LLM_WORKER_THREADS``, set when several workers share one machine: llama.cpp's
+    threads spin while they wait, so more threads than cores slows every model down)."""
+    share = settings.LLM_WORKER_THREADS
+    return min(wanted, share) if share else wanted
+
+
 @dataclass
 class Completion:
     """What a finished stream reports besides its text."""
@@ -101,7 +109,7 @@ class LoadedModel:
         self.llama = Llama(
             model_path=str(spec.path),
             n_ctx=spec.n_ctx,
-            n_threads=spec.n_threads,
+            n_threads=worker_threads(spec.n_threads),
             n_gpu_layers=spec.n_gpu_layers,
             verbose=False,
         )

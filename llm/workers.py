@@ -29,6 +29,12 @@ class WorkersPlan:
     started: list[PlannedWorker]
     left_out: list[tuple[str, str]]  # (model name, why)
 
+    @property
+    def threads_each(self) -> int:
+        """Each worker's share of the cores: models that answer at once must not ask for more
+        threads than there are cores (llama.cpp's waiting threads spin, slowing them all)."""
+        return max(1, (os.cpu_count() or 1) // max(1, len(self.started)))
+
 
 def workers_plan(*, memory_bytes: int) -> WorkersPlan:
     """A worker for the default model, then one for each enabled registered model, in name

@@ -1,6 +1,8 @@
 """One queue per model: answers wait on their model's queue, places are counted per model and
 per workspace, and `make run` starts a worker for each model that fits in memory."""
 
+import os
+
 import pytest
 from django.core.management import call_command
 
@@ -10,6 +12,7 @@ from chat.services import message_create
 from documents import writes
 from documents.selectors import write_list_active
 from llm import generation
+from llm.model import worker_threads
 from llm.routing import DEFAULT_QUEUE, route_model_job
 from llm.workers import WORKER_OVERHEAD_BYTES, workers_plan
 from workspace.celery import app as celery_app
@@ -173,7 +176,7 @@ def test_the_workers_command_says_which_models_it_serves_and_which_it_leaves_out
         returncode = 0
 
         def __init__(self, args: list[str], env: dict[str, str]) -> None:
-            started.append([*args, env["LLM_WORKER_QUEUE"]])
+            started.append([*args, env["LLM_WORKER_THREADS"], env["LLM_WORKER_QUEUE"]])
 
         def poll(self) -> int:
             return 0
@@ -193,4 +196,14 @@ def test_the_workers_command_says_which_models_it_serves_and_which_it_leaves_out
     assert exited.value.code == 0
     assert len(started) == 1
     assert started[0][-1] == DEFAULT_QUEUE
+    assert started[0][-2] == str(os.cpu_count() or 1), "one worker: every core is its share"
     assert started[0][started[0].index("-Q") : started[0].index("-Q") + 2] == ["-Q", DEFAULT_QUEUE]
+
+
+def test_workers_share_the_cores_and_a_model_asks_for_no_more_than_its_share(settings):
+    plan = workers_plan(memory_bytes=0)  # nothing fits: no worker
+    assert plan.threads_each == os.cpu_count()
+    settings.LLM_WORKER_THREADS = 1
+    assert worker_threads(4) == 1
+    settings.LLM_WORKER_THREADS = 0
+    assert worker_threads(4) == 4

@@ -261,6 +261,9 @@ LLM_MEMORY_LIMIT_MIB = env.int("LLM_MEMORY_LIMIT_MIB", default=0)
 # The queue a model worker consumes, set by `manage.py model_workers` for each worker it starts;
 # empty: a worker started otherwise runs whatever job it is given.
 LLM_WORKER_QUEUE = env.str("LLM_WORKER_QUEUE", default="")
+# At most this many CPU threads for this worker's model; set by `manage.py model_workers` to
+# each worker's share of the cores when it starts several; 0: the model's own setting.
+LLM_WORKER_THREADS = env.int("LLM_WORKER_THREADS", default=0)
 # Each model worker keeps the evaluated states of recent conversations, up to this much memory,
 # so that a follow-up reads only its new part (llm.kept_states).
 LLM_KEPT_STATES_MIB = env.int("LLM_KEPT_STATES_MIB", default=256)

@@ -63,7 +63,10 @@ class Command(BaseCommand):
             os.execv(argv[0], argv)  # noqa: S606 - become the worker, so signals reach it
         budget = memory_mib * 2**20 or available_memory_bytes()
         plan = workers_plan(memory_bytes=budget)
-        self.stdout.write(f"Model workers ({budget / 2**20:,.0f} MiB of memory for them):")
+        self.stdout.write(
+            f"Model workers ({budget / 2**20:,.0f} MiB of memory for them, at most "
+            f"{plan.threads_each} CPU thread(s) each):"
+        )
         for worker in plan.started:
             self.stdout.write(
                 f"    {worker.model_name} on queue {worker.queue} "
@@ -77,7 +80,11 @@ class Command(BaseCommand):
         children = [
             subprocess.Popen(
                 [sys.executable, "-m", *worker_args(worker.queue)],
-                env={**_environ(), "LLM_WORKER_QUEUE": worker.queue},
+                env={
+                    **_environ(),
+                    "LLM_WORKER_QUEUE": worker.queue,
+                    "LLM_WORKER_THREADS": str(plan.threads_each),
+                },
             )
             for worker in plan.started
         ]
