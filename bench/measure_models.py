@@ -11,6 +11,7 @@ and then both together; tokens/s of each.
 """
 
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -62,8 +63,9 @@ def _prompt_length(model: LoadedModel, turns: list[Turn]) -> int:
     )
 
 
-def _ask(model: LoadedModel, turns: list[Turn]) -> tuple[str, float]:
-    """Answer ``turns`` at temperature 0; the answer and its time to first token (ms)."""
+def _ask(model: LoadedModel, turns: list[Turn], *, context: str = "") -> tuple[str, float]:
+    """Answer ``turns`` (and ``context`` after them) at temperature 0; the answer and its
+    time to first token (ms)."""
     pieces: list[str] = []
     result = infer(
         model,
@@ -74,6 +76,7 @@ def _ask(model: LoadedModel, turns: list[Turn]) -> tuple[str, float]:
             max_tokens=FOLLOW_UP_ANSWER_TOKENS,
             temperature=0.0,
             repeat_penalty=1.0,
+            context=context,
         ),
         on_piece=pieces.append,
         should_stop=lambda: False,
@@ -128,16 +131,18 @@ def measure_followups(model: LoadedModel, *, reps: int) -> dict[str, Any]:
 
 
 def measure_two_models(*, tokens: int) -> dict[str, Any]:
-    """Tokens/s of each bundled model decoding alone, then both at once, in two processes."""
+    """Tokens/s of each bundled model decoding alone, then both at once, in two processes,
+    each with its share of the cores, as ``model_workers`` gives two workers."""
     from llm.services import models_register_bundled
 
     paths = {m.name: m.path for m in models_register_bundled() if m.available}
     if len(paths) < 2:
         return {"models": sorted(paths), "skipped": "a second bundled model is not installed"}
-    alone = {name: _rates([path], tokens)[0] for name, path in paths.items()}
-    together = dict(zip(paths, _rates(list(paths.values()), tokens), strict=True))
+    threads = max(1, (os.cpu_count() or 1) // len(paths))
+    alone = {name: _rates([path], tokens, threads)[0] for name, path in paths.items()}
+    together = dict(zip(paths, _rates(list(paths.values()), tokens, threads), strict=True))
     return {
-        "n_threads_each": settings.LLM_N_THREADS,
+        "n_threads_each": threads,
         "tokens": tokens,
         "alone_tokens_per_s": {name: r(rate) for name, rate in alone.items()},
         "together_tokens_per_s": {name: r(rate) for name, rate in together.items()},
@@ -147,11 +152,11 @@ def measure_two_models(*, tokens: int) -> dict[str, Any]:
     }
 
 
-def _rates(paths: list[str], tokens: int) -> list[float]:
+def _rates(paths: list[str], tokens: int, threads: int) -> list[float]:
     """Start a decoder per model; once all are loaded, let them decode at the same moment."""
     decoders = [
         subprocess.Popen(
-            [sys.executable, "-m", "bench.decoder", path, str(tokens), str(settings.LLM_N_THREADS)],
+            [sys.executable, "-m", "bench.decoder", path, str(tokens), str(threads)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,

@@ -52,6 +52,7 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
          catch_up["bytes_sent"] < catch_up["newest_page_bytes"]),
     ]  # fmt: skip
     rows += _document_rows(results) + _model_rows(results) + _api_rows(results)
+    rows += _knowledge_rows(results)
     return [{"what": w, "target": t, "value": v, "met": m} for w, t, v, m in rows]
 
 
@@ -124,6 +125,30 @@ def _api_rows(results: dict[str, Any]) -> list[tuple[str, str, Any, bool | None]
         ("SSE answer efficiency vs plain llama-cpp-python", "(reported)",
          results.get("sse_efficiency"), None),
     ]  # fmt: skip
+
+
+def _knowledge_rows(results: dict[str, Any]) -> list[tuple[str, str, Any, bool | None]]:
+    if "recall_at_5" not in results:
+        return []
+    ingestion, recall = results["ingestion"], results["recall_at_5"]
+    chat = results["chat_latency_during_ingestion_ms"]
+    rows: list[tuple[str, str, Any, bool | None]] = [
+        ("ingestion: pages/s, passages/s", "(reported)",
+         f"{ingestion['pages_per_s']} / {ingestion['chunks_per_s']}", None),
+    ]  # fmt: skip
+    for point in results.get("retrieval_ms", []):
+        met = _le(point["p95"], 50) if point["chunks"] == 100_000 else None
+        rows.append((f"retrieval, {point['chunks']:,} passages, {point['database']}: p50 / p95 ms",
+                     "p95 ≤ 50 at 100,000", f"{point['p50']} / {point['p95']}", met))  # fmt: skip
+    rows += [
+        ("recall@5 fused (full-text alone / vectors alone)", "≥ 0.9",
+         f"{recall['fused']} ({recall['bm25']} / {recall['vector']})", _ge(recall["fused"], 0.9)),
+        ("chat p99 while a PDF is read (ms) vs without", f"≤ {chat['p99_without']}",
+         chat["p99"], _le(chat["p99"], chat["p99_without"])),
+        ("time to first token, with retrieval minus without, p50 (ms)", "(reported)",
+         results["retrieval_ttft_overhead_ms"]["p50"], None),
+    ]  # fmt: skip
+    return rows
 
 
 def _ge(value: float | None, limit: float) -> bool:

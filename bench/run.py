@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--plots", type=Path, help="where the PNGs go (default: next to --out)")
     parser.add_argument(
         "--only",
-        choices=["documents", "models", "api"],
+        choices=["documents", "models", "api", "knowledge"],
         help="run one section and update its figures in --out, keeping the others",
     )
     args = parser.parse_args(argv)
@@ -98,6 +98,7 @@ def _run(*, smoke: bool, env: environment.BenchEnvironment) -> dict[str, Any]:
         measure_documents,
         measure_efficiency,
         measure_fanout,
+        measure_knowledge,
         measure_long_thread,
         measure_models,
         measure_polling,
@@ -147,10 +148,11 @@ def _run(*, smoke: bool, env: environment.BenchEnvironment) -> dict[str, Any]:
         bench.progress(f"   p50 {chat['p50']} ms, p99 {chat['p99']} ms at {chat['members']}")
         bench.progress(f"8. a thread of {config.long_thread_messages} messages: open, reconnect")
         long_thread = measure_long_thread.measure(bench)
-        documents, models, api = (
+        documents, models, api, knowledge = (
             measure_documents.measure(bench),
             measure_models.measure(bench),
             measure_api.measure(bench),
+            measure_knowledge.measure(bench),
         )
     finally:
         pool.shutdown()
@@ -180,6 +182,7 @@ def _run(*, smoke: bool, env: environment.BenchEnvironment) -> dict[str, Any]:
         "assistant_document_efficiency": documents["assistant_document_efficiency"],
         **models,
         **api,
+        **knowledge,
         "baselines": {
             "per_token_sends": {
                 "efficiency": per_token["efficiency"],
@@ -208,7 +211,7 @@ def _run_section(section: str, *, smoke: bool) -> dict[str, Any]:
     django.setup()
     from llm.model import model_load
 
-    from . import measure_api, measure_documents, measure_models
+    from . import measure_api, measure_documents, measure_knowledge, measure_models
     from .context import Bench, Config
     from .reference import reference_model
     from .stack import BenchStack
@@ -216,16 +219,21 @@ def _run_section(section: str, *, smoke: bool) -> dict[str, Any]:
 
     config = Config.for_run(smoke=smoke)
     load_before = os.getloadavg()
-    world = world_create(members=max(config.document_editors) + 1)
+    world = world_create(members=max(max(config.document_editors) + 1, config.chat_members))
     stack = BenchStack(web_processes=2)
     bench = Bench(
-        config=config, world=world, stack=stack, pool=ClientPool(0), model=reference_model()
+        config=config,
+        world=world,
+        stack=stack,
+        pool=ClientPool(config.client_processes),
+        model=reference_model(),
     )
     try:
         measure = {
             "documents": measure_documents,
             "models": measure_models,
             "api": measure_api,
+            "knowledge": measure_knowledge,
         }[section].measure
         measured = measure(bench)
     finally:
@@ -238,7 +246,12 @@ def _run_section(section: str, *, smoke: bool) -> dict[str, Any]:
         "section_run_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "load_average_before": [round(x, 2) for x in load_before],
     }
-    where = {"documents": "assistant_document", "models": "two_models_at_once", "api": "sse"}
+    where = {
+        "documents": "assistant_document",
+        "models": "two_models_at_once",
+        "api": "sse",
+        "knowledge": "ingestion",
+    }
     measured[where[section]].update(ran)
     return measured
 

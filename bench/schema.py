@@ -63,6 +63,10 @@ _FIELDS: dict[str, dict[str, Check] | Check] = {
         "llama_cpp_server": lambda v: isinstance(v, dict) and _number(v.get("ttft_ms_p50")),
     },
     "sse_efficiency": _number,
+    "ingestion": {"pages_per_s": _number, "chunks_per_s": _number},
+    "recall_at_5": {"fused": _number, "bm25": _number, "vector": _number},
+    "chat_latency_during_ingestion_ms": {"p99": _number, "p99_without": _number},
+    "retrieval_ttft_overhead_ms": {"p50": _number},
     "reconnect_catch_up": {
         "messages_in_thread": _int,
         "new_events": _int,
@@ -79,6 +83,12 @@ _FANOUT: dict[str, Check] = {
     "all_in_order": lambda v: isinstance(v, bool),
 }
 _PERCENTILES: dict[str, Check] = {"p50": _number, "p95": _number}
+_RETRIEVAL: dict[str, Check] = {
+    "chunks": _int,
+    "database": lambda v: v in ("sqlite", "postgresql"),
+    "p50": _number,
+    "p95": _number,
+}
 _PROPAGATION: dict[str, Check] = {
     "editors": _int,
     "replicas": _int,
@@ -132,6 +142,7 @@ def problems(results: Any) -> list[str]:
     for i, point in enumerate(results.get("fanout_slower_frames", [])):
         found += _check_dict(point, _FANOUT, f"fanout_slower_frames[{i}]")
     found += _check_points(results, "document_edit_propagation_ms", _PROPAGATION)
+    found += _check_points(results, "retrieval_ms", _RETRIEVAL)
     if "stop_latency_ms" not in results:
         found.append("stop_latency_ms: missing (null when there is no stop)")
     elif results["stop_latency_ms"] is not None:

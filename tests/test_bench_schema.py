@@ -61,6 +61,14 @@ def _valid() -> dict:
             "llama_cpp_server": {"ttft_ms_p50": 35.0, "tokens_per_s": 61.0},
         },
         "sse_efficiency": 0.96,
+        "ingestion": {"pages_per_s": 0.8, "chunks_per_s": 3.1},
+        "retrieval_ms": [
+            {"chunks": 10000, "database": "sqlite", "p50": 20.0, "p95": 30.0},
+            {"chunks": 100000, "database": "postgresql", "p50": 40.0, "p95": 60.0},
+        ],
+        "recall_at_5": {"fused": 0.96, "bm25": 0.6, "vector": 0.9},
+        "chat_latency_during_ingestion_ms": {"p99": 25.0, "p99_without": 24.0},
+        "retrieval_ttft_overhead_ms": {"p50": 300.0},
         "reconnect_catch_up": {
             "messages_in_thread": 5010,
             "new_events": 10,
