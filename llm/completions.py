@@ -18,7 +18,7 @@ from .completion_jobs import (
 from .model import LoadedModel, model_load, model_spec_from_settings
 from .models import LanguageModel
 from .services import language_model_ready, language_model_spec
-from .streaming import FramePacer, ThrottledPoll
+from .streaming import BackgroundCalls, FramePacer, ThrottledPoll
 
 logger = logging.getLogger(__name__)
 
@@ -87,8 +87,27 @@ def _room_check(job: CompletionJob, model: LoadedModel, prompt_tokens: int) -> i
 
 
 def _generate(job: CompletionJob, model: LoadedModel, prompt: list[int], max_tokens: int) -> None:
+    sending = BackgroundCalls(name=f"completion-{job.id}-frames")
+    try:
+        _decode(job, model, prompt, max_tokens, sending)
+    finally:
+        sending.close()
+
+
+def _decode(
+    job: CompletionJob,
+    model: LoadedModel,
+    prompt: list[int],
+    max_tokens: int,
+    sending: BackgroundCalls,
+) -> None:
     def frame(*, seq: int, delta: str, text: str, persist: bool) -> None:
-        completion_publish(job.id, CHUNK, seq=seq, delta=delta)
+        # The first chunk leaves from here (time to first token); later ones from the sender
+        # thread, in order, so that publishing overlaps decoding, as for answers in threads.
+        if seq == 1:
+            completion_publish(job.id, CHUNK, seq=seq, delta=delta)
+        else:
+            sending.submit(lambda: completion_publish(job.id, CHUNK, seq=seq, delta=delta))
 
     pacer = FramePacer(
         sink=frame,
@@ -114,6 +133,7 @@ def _generate(job: CompletionJob, model: LoadedModel, prompt: list[int], max_tok
             cancelled = True
             break  # leaving the generator ends llama.cpp's decoding loop
     pacer.finish()
+    sending.close()  # every chunk leaves before the end
     if cancelled:
         logger.info("Completion %s cancelled: its client left", job.id)
     completion_publish(
