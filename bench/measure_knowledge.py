@@ -47,7 +47,7 @@ LINES_PER_PAGE = 40
 
 def measure(bench: Bench) -> dict[str, Any]:
     smoke = bench.config.smoke
-    bench.progress("11. knowledge: ingestion, retrieval at scale, recall, TTFT, chat")
+    bench.progress("12. knowledge: ingestion, retrieval at scale, recall, TTFT, chat")
     ingestion = measure_ingestion(bench, pages=5 if smoke else 40)
     bench.progress(f"   ingestion: {ingestion}")
     corpus = _corpus(bench)
