@@ -11,9 +11,9 @@ and an answer streamed over Server-Sent Events beside plain llama-cpp-python.
 """
 
 import json
+import os
 import statistics
 import subprocess
-import sys
 import time
 import urllib.request
 from typing import Any
@@ -21,7 +21,7 @@ from typing import Any
 from django.conf import settings
 
 from api.services import api_token_create
-from harness.live_stack import processes_stop
+from harness.live_stack import processes_stop, server_start
 from llm.model import model_spec_from_settings
 from llm.prompt import Turn
 
@@ -32,7 +32,6 @@ from .stats import r
 
 QUESTION = "Round {n}: in about eight sentences, explain what a release checklist is for."
 ANSWER_TOKENS = 160
-START_TIMEOUT_S = 120
 
 
 def measure(bench: Bench) -> dict[str, Any]:
@@ -63,31 +62,14 @@ def _model_name() -> str:
 
 
 def _llama_server_start() -> tuple[subprocess.Popen[bytes], int]:
-    from harness.live_stack import _free_port
-
-    port = _free_port()
-    LOG_DIR.mkdir(parents=True, exist_ok=True)
-    with (LOG_DIR / "llama-cpp-server.log").open("wb") as log:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "llama_cpp.server", *_server_options(port)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=1).close()
-            return server, port
-        except OSError:
-            if server.poll() is not None:
-                break
-            time.sleep(0.5)
-    processes_stop([server])
-    raise RuntimeError("llama_cpp.server did not start: see var/bench-logs/llama-cpp-server.log")
+    """llama-cpp-python's own server, started as the harness starts daphne (its log in
+    var/bench-logs/llama-cpp-server.log); it listens once the model is loaded."""
+    return server_start("llama-cpp-server", _server_args, dict(os.environ), log_dir=LOG_DIR)
 
 
-def _server_options(port: int) -> list[str]:
-    """llama_cpp.server on ``port``, with the same model settings as our workers."""
+def _server_args(port: int) -> list[str]:
+    """llama_cpp.server on ``port`` (``python -m`` arguments), with the same model settings
+    as our workers."""
     spec = model_spec_from_settings()
     options = {
         "--model": str(spec.path),
@@ -97,7 +79,7 @@ def _server_options(port: int) -> list[str]:
         "--host": "127.0.0.1",
         "--port": str(port),
     }
-    return [part for option in options.items() for part in option]
+    return ["llama_cpp.server", *(part for option in options.items() for part in option)]
 
 
 def _streamed(base_url: str, api_key: str, model: str, n: int) -> dict[str, float]:

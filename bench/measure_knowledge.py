@@ -144,7 +144,7 @@ def measure_recall(workspace: Workspace) -> dict[str, Any]:
 
 def measure_ttft_overhead(bench: Bench, workspace: Workspace, *, reps: int) -> dict[str, Any]:
     """First token with the passages (retrieval included) minus without."""
-    from .measure_models import _ask
+    from .measure_models import ask
 
     model = bench.model
     question = "How many vacation days do employees get, and how are expenses paid back?"
@@ -154,12 +154,12 @@ def measure_ttft_overhead(bench: Bench, workspace: Workspace, *, reps: int) -> d
     model.kept_states = KeptStates(capacity_bytes=0)  # every prompt read from scratch
     for _ in range(reps):
         model.llama.reset()
-        without = _ask(model, turns)[1]
+        without = ask(model, turns)[1]
         model.llama.reset()
         started = time.perf_counter()
         passages = passages_for(scope, model)
         retrieval_ms = (time.perf_counter() - started) * 1000
-        with_sources = _ask(model, turns, context=sources_block(passages))[1]
+        with_sources = ask(model, turns, context=sources_block(passages))[1]
         differences.append(retrieval_ms + with_sources - without)
         passages_given = len(passages)
     model.kept_states = KeptStates(capacity_bytes=settings.LLM_KEPT_STATES_MIB * 2**20)

@@ -63,7 +63,7 @@ def _prompt_length(model: LoadedModel, turns: list[Turn]) -> int:
     )
 
 
-def _ask(model: LoadedModel, turns: list[Turn], *, context: str = "") -> tuple[str, float]:
+def ask(model: LoadedModel, turns: list[Turn], *, context: str = "") -> tuple[str, float]:
     """Answer ``turns`` (and ``context`` after them) at temperature 0; the answer and its
     time to first token (ms)."""
     pieces: list[str] = []
@@ -99,9 +99,9 @@ def measure_followups(model: LoadedModel, *, reps: int) -> dict[str, Any]:
     prompt_tokens = 0
     for _ in range(reps):
         _forget(model, capacity)
-        fresh.append(_ask(model, short)[1])
+        fresh.append(ask(model, short)[1])
         _forget(model, capacity)
-        answer, _ = _ask(model, thread)
+        answer, _ = ask(model, thread)
         kept_mib.append(model.kept_states.size_bytes / 2**20)
         follow_up = [
             *thread,
@@ -109,14 +109,14 @@ def measure_followups(model: LoadedModel, *, reps: int) -> dict[str, Any]:
             Turn(speaker="alice", text="Which item needs a decision first?"),
         ]
         prompt_tokens = _prompt_length(model, follow_up)
-        warm.append(_ask(model, follow_up)[1])
+        warm.append(ask(model, follow_up)[1])
         _forget(model, capacity)
-        _ask(model, thread)
+        ask(model, thread)
         for other in others:
-            _ask(model, other)
-        interleaved.append(_ask(model, follow_up)[1])
+            ask(model, other)
+        interleaved.append(ask(model, follow_up)[1])
         _forget(model, 0)
-        cold.append(_ask(model, follow_up)[1])
+        cold.append(ask(model, follow_up)[1])
     _forget(model, capacity)
     return {
         "followup_ttft_ms": {

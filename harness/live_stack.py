@@ -79,9 +79,21 @@ def web_start(
     env: dict[str, str], *, name: str = "daphne", log_dir: Path = TEST_LOG_DIR
 ) -> tuple[subprocess.Popen[bytes], int]:
     """Start daphne on a free port and wait until it accepts connections."""
+    return server_start(name, daphne_args, env, log_dir=log_dir)
+
+
+def server_start(
+    name: str,
+    args_for: Callable[[int], list[str]],
+    env: dict[str, str],
+    *,
+    log_dir: Path = TEST_LOG_DIR,
+) -> tuple[subprocess.Popen[bytes], int]:
+    """Start the server ``args_for(port)`` (``python -m`` arguments) on a free port and wait
+    until it accepts connections (daphne, or the benchmark's reference server)."""
     port = _free_port()
-    web = _process_start(name, daphne_args(port), env, log_dir, ready=lambda _: _port_open(port))
-    return web, port
+    server = _process_start(name, args_for(port), env, log_dir, ready=lambda _: _port_open(port))
+    return server, port
 
 
 def worker_start(
