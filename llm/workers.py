@@ -12,6 +12,7 @@ from .gguf import GgufError, gguf_read
 from .model import model_spec_from_settings
 from .models import LanguageModel
 from .routing import DEFAULT_QUEUE
+from .services import machine_memory_bytes
 
 # What a worker process takes besides its model: Python, Django, Celery, llama.cpp's buffers.
 WORKER_OVERHEAD_BYTES = 250 * 2**20
@@ -86,4 +87,4 @@ def available_memory_bytes() -> int:
                 return int(line.split()[1]) * 1024
     except OSError:
         pass
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return machine_memory_bytes()
