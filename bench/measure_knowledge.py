@@ -151,18 +151,16 @@ def measure_ttft_overhead(bench: Bench, workspace: Workspace, *, reps: int) -> d
     turns = [Turn(speaker="alice", text=question)]
     scope = KnowledgeScope(workspace_id=workspace.pk, query=question, source_ids=None)
     differences, passages_given = [], 0
-    model.kept_states = KeptStates(capacity_bytes=0)  # every prompt read from scratch
+    model.engine.kept_states = KeptStates(capacity_bytes=0)  # every prompt read from scratch
     for _ in range(reps):
-        model.llama.reset()
         without = ask(model, turns)[1]
-        model.llama.reset()
         started = time.perf_counter()
         passages = passages_for(scope, model)
         retrieval_ms = (time.perf_counter() - started) * 1000
         with_sources = ask(model, turns, context=sources_block(passages))[1]
         differences.append(retrieval_ms + with_sources - without)
         passages_given = len(passages)
-    model.kept_states = KeptStates(capacity_bytes=settings.LLM_KEPT_STATES_MIB * 2**20)
+    model.engine.kept_states = KeptStates(capacity_bytes=settings.LLM_KEPT_STATES_MIB * 2**20)
     return {"p50": r(statistics.median(differences)), "passages": passages_given, "reps": reps}
 
 

@@ -86,8 +86,7 @@ def ask(model: LoadedModel, turns: list[Turn], *, context: str = "") -> tuple[st
 
 def _forget(model: LoadedModel, capacity_bytes: int) -> None:
     """Nothing kept, nothing in the context: the next prompt is read from scratch."""
-    model.kept_states = KeptStates(capacity_bytes=capacity_bytes)
-    model.llama.reset()
+    model.engine.kept_states = KeptStates(capacity_bytes=capacity_bytes)
 
 
 def measure_followups(model: LoadedModel, *, reps: int) -> dict[str, Any]:
@@ -102,7 +101,7 @@ def measure_followups(model: LoadedModel, *, reps: int) -> dict[str, Any]:
         fresh.append(ask(model, short)[1])
         _forget(model, capacity)
         answer, _ = ask(model, thread)
-        kept_mib.append(model.kept_states.size_bytes / 2**20)
+        kept_mib.append(model.engine.kept_states.size_bytes / 2**20)
         follow_up = [
             *thread,
             Turn(speaker="a", text=answer, is_assistant=True),

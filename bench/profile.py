@@ -53,9 +53,9 @@ def _spy(spy: str, pid: int, output: Path) -> subprocess.Popen[bytes]:
 
 
 def _free_models() -> None:
-    from llm.model import model_load
+    from llm.model import models_unload
 
-    model_load.cache_clear()
+    models_unload()
     gc.collect()
 
 

@@ -1,19 +1,31 @@
 """Plain llama-cpp-python: the worker's model, prompt and settings, with nothing around it.
 
 Runs in the bench process while the worker is idle, so the two never share the 2 cores.
+``reference_model`` builds prompts exactly as the worker does; ``plain_run`` decodes them
+with llama-cpp-python's own ``Llama`` (one sequence, its own context), not our engine.
 """
 
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from functools import cache
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import numpy.typing as npt
 from django.conf import settings
 
-from llm.model import LoadedModel, model_load, model_spec_from_settings
+from llm.model import (
+    LoadedModel,
+    model_load,
+    model_spec_from_settings,
+    models_unload,
+    worker_threads,
+)
 from llm.prompt import Turn, stop_strings
+
+if TYPE_CHECKING:
+    from llama_cpp import Llama
 
 
 @dataclass
@@ -41,6 +53,27 @@ def reference_model() -> LoadedModel:
     return model_load(model_spec_from_settings())
 
 
+def models_free() -> None:
+    """Free the worker's model and the plain one while the interpreter is still whole."""
+    models_unload()
+    plain_llama.cache_clear()
+
+
+@cache
+def plain_llama() -> "Llama":
+    """The default model in llama-cpp-python's ``Llama``, as a plain program would load it."""
+    from llama_cpp import Llama
+
+    spec = model_spec_from_settings()
+    return Llama(
+        model_path=str(spec.path),
+        n_ctx=spec.n_ctx,
+        n_threads=worker_threads(spec.n_threads),
+        n_gpu_layers=spec.n_gpu_layers,
+        verbose=False,
+    )
+
+
 def prompt_for(model: LoadedModel, turns: Sequence[Turn], system: str | None = None) -> list[int]:
     """The prompt the worker builds for a thread of ``turns`` (a short thread fits whole), or
     for another request with its own ``system`` instructions (a document write)."""
@@ -54,8 +87,9 @@ def plain_run(model: LoadedModel, turns: Sequence[Turn], system: str | None = No
     from llama_cpp import StoppingCriteriaList
 
     stop = stop_strings(speakers={t.speaker for t in turns if not t.is_assistant})
+    llama = plain_llama()
     if model.has_chat_template:
-        eos = model.llama.detokenize([model.llama.token_eos()], special=True)
+        eos = llama.detokenize([llama.token_eos()], special=True)
         stop.append(eos.decode("utf-8", errors="ignore"))
     generated = [0]
 
@@ -64,7 +98,7 @@ def plain_run(model: LoadedModel, turns: Sequence[Turn], system: str | None = No
         return False
 
     started = time.monotonic()
-    chunks = model.llama.create_completion(
+    chunks = llama.create_completion(
         prompt=prompt,
         stream=True,
         stop=stop,

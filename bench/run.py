@@ -89,8 +89,6 @@ def _run(*, smoke: bool, env: environment.BenchEnvironment) -> dict[str, Any]:
     import django
 
     django.setup()
-    from llm.model import model_load
-
     from . import (
         measure_api,
         measure_chat,
@@ -104,7 +102,7 @@ def _run(*, smoke: bool, env: environment.BenchEnvironment) -> dict[str, Any]:
         measure_polling,
     )
     from .context import Bench, Config
-    from .reference import reference_model
+    from .reference import models_free, reference_model
     from .stack import BenchStack
     from .world import world_create
 
@@ -157,7 +155,7 @@ def _run(*, smoke: bool, env: environment.BenchEnvironment) -> dict[str, Any]:
     finally:
         pool.shutdown()
         stack.close()
-        model_load.cache_clear()
+        models_free()
         del model, bench
         gc.collect()
     return {
@@ -209,11 +207,9 @@ def _run_section(section: str, *, smoke: bool) -> dict[str, Any]:
     import django
 
     django.setup()
-    from llm.model import model_load
-
     from . import measure_api, measure_documents, measure_knowledge, measure_models
     from .context import Bench, Config
-    from .reference import reference_model
+    from .reference import models_free, reference_model
     from .stack import BenchStack
     from .world import world_create
 
@@ -239,7 +235,7 @@ def _run_section(section: str, *, smoke: bool) -> dict[str, Any]:
     finally:
         bench.pool.shutdown()
         stack.close()
-        model_load.cache_clear()  # freed while the interpreter is whole
+        models_free()  # freed while the interpreter is whole
         gc.collect()
     # This section ran apart from the others: say when, and how busy the machine was.
     ran = {

@@ -7,6 +7,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from .gguf import GgufInfo
+from .model import default_slots
 from .models import LanguageModel
 from .services import language_model_check, language_model_facts_apply, language_model_inspect
 
@@ -18,14 +19,17 @@ class LanguageModelForm(forms.ModelForm):
 
     class Meta:
         model = LanguageModel
-        fields = ["name", "path", "enabled", "n_ctx", "n_gpu_layers", "n_threads"]
+        fields = ["name", "path", "enabled", "n_ctx", "slots", "n_gpu_layers", "n_threads"]
 
     def clean(self) -> dict[str, object]:
         data = super().clean() or {}
         path, n_ctx = data.get("path"), data.get("n_ctx")
         if isinstance(path, str) and isinstance(n_ctx, int):
+            slots = int(data.get("slots") or 0) or default_slots(
+                n_gpu_layers=int(data.get("n_gpu_layers") or 0)
+            )
             try:
-                self.inspected = language_model_inspect(path=Path(path), n_ctx=n_ctx)
+                self.inspected = language_model_inspect(path=Path(path), n_ctx=n_ctx, slots=slots)
             except ValidationError as exc:
                 self.add_error("path", exc)
         return data
@@ -41,7 +45,7 @@ class LanguageModelAdmin(admin.ModelAdmin):
         "unavailable_reason",
         "queue",
         "source",
-        "n_ctx",
+        "context_per_answer",
         "n_gpu_layers",
         "n_threads",
         "has_chat_template",
@@ -51,6 +55,7 @@ class LanguageModelAdmin(admin.ModelAdmin):
     search_fields = ["name", "path"]
     readonly_fields = [
         "queue",
+        "context_per_answer",
         "source",
         "available",
         "unavailable_reason",
@@ -59,6 +64,11 @@ class LanguageModelAdmin(admin.ModelAdmin):
         "checked_at",
     ]
     actions = ["check_files"]
+
+    @admin.display(description="context per answer")
+    def context_per_answer(self, obj: LanguageModel) -> str:
+        """What each of the answers decoded together may hold (the memory holds them all)."""
+        return f"{obj.n_ctx:,} tokens × {obj.answers_at_once} answers at once"
 
     def save_model(
         self, request: HttpRequest, obj: LanguageModel, form: LanguageModelForm, change: bool

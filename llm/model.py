@@ -1,25 +1,26 @@
 """The GGUF model a worker process owns: where it is, loading it once, and streaming from it.
 
-The loaded model is a per-process cache (one per worker process), never shared state.
+The loaded model is a per-process cache (one per worker process), never shared state. It
+answers through its engine (``llm.engine``), which decodes several jobs together.
 """
 
-import ctypes
 import importlib.util
 import logging
-from collections.abc import Generator, Iterator, Sequence
-from dataclasses import dataclass, field
-from functools import lru_cache
+import os
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from django.conf import settings
 
-from .kept_states import KeptState, KeptStates, common_prefix_length
+from .backends import FakeBackend, FakeVocabulary, LlamaBackend, LlamaVocabulary, Vocabulary
+from .engine import Backend, Engine, EngineJob, Sampling
+from .kept_states import KeptStates
 from .prompt import Turn, chat_messages, transcript_prompt
 
 if TYPE_CHECKING:
-    import numpy as np
-    import numpy.typing as npt
     from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
 # llama_cpp (and numpy, which comes with it) is imported where a model is loaded, never at
@@ -50,9 +51,10 @@ def bundled_model_path() -> Path:
 class ModelSpec:
     path: Path
     name: str
-    n_ctx: int
-    n_threads: int
+    n_ctx: int  # tokens of context for each answer (each sequence)
+    n_threads: int  # 0: this worker's share of the cores
     n_gpu_layers: int
+    slots: int = 0  # answers decoded together; 0: ``default_slots``
 
 
 def model_spec_from_settings() -> ModelSpec:
@@ -63,15 +65,35 @@ def model_spec_from_settings() -> ModelSpec:
         n_ctx=settings.LLM_N_CTX,
         n_threads=settings.LLM_N_THREADS,
         n_gpu_layers=settings.LLM_N_GPU_LAYERS,
+        slots=settings.LLM_SLOTS,
     )
 
 
+# On a CPU, batching pays until the cores run out of compute (bench/README.md: 4 sequences
+# give about 1.75 times one's tokens/s on 2 cores, 8 little more); a GPU has room for many.
+CPU_SLOTS_PER_CORE = 2
+CPU_SLOTS_MAX = 8
+GPU_SLOTS = 16
+
+
+def default_slots(*, n_gpu_layers: int) -> int:
+    """How many answers a model decodes together when its setting leaves it to us."""
+    if n_gpu_layers:
+        return GPU_SLOTS
+    return max(2, min(CPU_SLOTS_MAX, CPU_SLOTS_PER_CORE * (os.cpu_count() or 1)))
+
+
+def spec_slots(spec: ModelSpec) -> int:
+    return spec.slots or default_slots(n_gpu_layers=spec.n_gpu_layers)
+
+
 def worker_threads(wanted: int) -> int:
-    """The CPU threads a model may use here: its own setting, at most this worker's share of
-    the cores (``LLM_WORKER_THREADS``, set when several workers share one machine: llama.cpp's
-    threads spin while they wait, so more threads than cores slows every model down)."""
-    share = settings.LLM_WORKER_THREADS
-    return min(wanted, share) if share else wanted
+    """The CPU threads a model may use here: its own setting (0: as many as it may), at most
+    this worker's share of the cores (``LLM_WORKER_THREADS``, set when several workers share
+    one machine: llama.cpp's threads spin while they wait, so more threads than cores slows
+    every model down)."""
+    share = settings.LLM_WORKER_THREADS or os.cpu_count() or 1
+    return min(wanted, share) if wanted else share
 
 
 @dataclass
@@ -81,59 +103,36 @@ class Completion:
     prompt_tokens: int
     completion_tokens: int = 0
     finish_reason: str = ""
-
-
-@dataclass
-class _TokenCounter:
-    """A llama-cpp stopping criterion that never stops, used to count generated tokens."""
-
-    prompt_tokens: int
-    completion: Completion = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.completion = Completion(prompt_tokens=self.prompt_tokens)
-
-    def __call__(self, input_ids: "npt.NDArray[np.intc]", logits: "npt.NDArray[np.single]") -> bool:
-        self.completion.completion_tokens = max(
-            self.completion.completion_tokens, len(input_ids) - self.prompt_tokens
-        )
-        return False
+    reused_tokens: int = 0  # of the prompt's, read from a kept state instead of decoded
 
 
 class LoadedModel:
-    def __init__(self, spec: ModelSpec) -> None:
-        if not spec.path.is_file():
-            raise FileNotFoundError(f"No model file at {spec.path} (LLM_MODEL_PATH).")
-        from llama_cpp import Llama
+    """A model as a worker serves it: its tokenizer and chat template, and the engine that
+    decodes its jobs together."""
 
-        self.llama = Llama(
-            model_path=str(spec.path),
-            n_ctx=spec.n_ctx,
-            n_threads=worker_threads(spec.n_threads),
-            n_gpu_layers=spec.n_gpu_layers,
-            verbose=False,
-        )
-        self.n_ctx = self.llama.n_ctx()
+    def __init__(self, spec: ModelSpec, vocabulary: Vocabulary, backend: Backend) -> None:
         self.name = spec.name or spec.path.stem
+        self.vocabulary = vocabulary
+        self.n_ctx = backend.n_ctx_seq
+        self.slots = backend.slots
+        self.engine = Engine(
+            backend,
+            prompt_slice=settings.LLM_PROMPT_SLICE,
+            kept_states=KeptStates(capacity_bytes=settings.LLM_KEPT_STATES_MIB * 2**20),
+            name=f"engine-{self.name}",
+        )
         self._formatter = self._chat_formatter()
-        self.kept_states = KeptStates(capacity_bytes=settings.LLM_KEPT_STATES_MIB * 2**20)
 
     def _chat_formatter(self) -> "Jinja2ChatFormatter | None":
+        if self.vocabulary.chat_template is None:
+            return None
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
-        template = self.llama.metadata.get("tokenizer.chat_template")
-        if not template:
-            return None
         return Jinja2ChatFormatter(
-            template=template,
-            eos_token=self._token_text(self.llama.token_eos()),
-            bos_token=self._token_text(self.llama.token_bos()),
+            template=self.vocabulary.chat_template,
+            eos_token=self.vocabulary.eos_text,
+            bos_token=self.vocabulary.bos_text,
         )
-
-    def _token_text(self, token_id: int) -> str:
-        if token_id < 0:
-            return ""
-        return self.llama.detokenize([token_id], special=True).decode("utf-8", errors="ignore")
 
     @property
     def has_chat_template(self) -> bool:
@@ -146,21 +145,21 @@ class LoadedModel:
         if self._formatter is not None:
             messages = cast(Any, chat_messages(system=system, turns=turns))
             text = self._formatter(messages=messages).prompt
-            return self.llama.tokenize(text.encode(), add_bos=False, special=True)
+            return self.vocabulary.tokenize(text, add_bos=False, special=True)
         text = transcript_prompt(system=system, turns=turns, assistant_name=assistant_name)
-        return self.llama.tokenize(text.encode(), add_bos=True, special=False)
+        return self.vocabulary.tokenize(text, add_bos=True, special=False)
 
     def messages_prompt_tokens(self, messages: Sequence[dict[str, str]]) -> list[int]:
         """The tokens of a chat given as role/content messages (the OpenAI-compatible API),
         through the GGUF's chat template; without one, a plain ``role: content`` transcript."""
         if self._formatter is not None:
             text = self._formatter(messages=cast(Any, list(messages))).prompt
-            return self.llama.tokenize(text.encode(), add_bos=False, special=True)
+            return self.vocabulary.tokenize(text, add_bos=False, special=True)
         lines = [f"{m['role']}: {m['content']}" for m in messages] + ["assistant:"]
-        return self.llama.tokenize("\n".join(lines).encode(), add_bos=True, special=False)
+        return self.vocabulary.tokenize("\n".join(lines), add_bos=True, special=False)
 
     def token_count(self, text: str) -> int:
-        return len(self.llama.tokenize(text.encode(), add_bos=False, special=False))
+        return len(self.vocabulary.tokenize(text, add_bos=False, special=False))
 
     def stream(
         self,
@@ -172,89 +171,95 @@ class LoadedModel:
         repeat_penalty: float,
         top_p: float = 0.95,  # llama.cpp's default
     ) -> tuple[Iterator[str], Completion]:
-        """Stream the answer's text pieces; the Completion fills in as the stream is read."""
-        from llama_cpp import StoppingCriteriaList
-
-        counter = _TokenCounter(prompt_tokens=len(prompt))
-        if self._formatter is not None:
-            stop = [*stop, self._token_text(self.llama.token_eos())]
-        self._state_restore_for(prompt)
-        chunks = self.llama.create_completion(
-            prompt=prompt,
-            stream=True,
-            stop=stop,
-            max_tokens=max_tokens,
-            temperature=temperature,
-            top_p=top_p,
-            repeat_penalty=repeat_penalty,
-            stopping_criteria=StoppingCriteriaList([counter]),
+        """Stream the answer's text pieces, decoded beside the model's other jobs; the
+        Completion fills in as the stream is read. Leaving the stream early stops the job."""
+        job = self.engine.submit(
+            EngineJob(
+                prompt,
+                max_tokens=max_tokens,
+                sampling=Sampling(
+                    temperature=temperature, top_p=top_p, repeat_penalty=repeat_penalty
+                ),
+                stop=stop,
+            )
         )
+        completion = Completion(prompt_tokens=len(prompt))
 
         def pieces() -> Iterator[str]:
-            stream = cast(Generator[dict[str, Any]], chunks)
             try:
-                for chunk in stream:
-                    choice = chunk["choices"][0]
-                    if choice.get("finish_reason"):
-                        counter.completion.finish_reason = choice["finish_reason"]
-                    if choice["text"]:
-                        yield choice["text"]
+                yield from job.pieces()
             finally:
-                stream.close()
-                self._state_keep()
+                completion.completion_tokens = job.figures.completion_tokens
+                completion.finish_reason = job.figures.finish_reason
+                completion.reused_tokens = job.figures.reused_tokens
 
-        return pieces(), counter.completion
-
-    def _state_restore_for(self, prompt: list[int]) -> None:
-        """Put back the kept state sharing the longest start with ``prompt``, when it shares
-        more than the context holds now (llama.cpp then reads only the rest)."""
-        state, shared = self.kept_states.best_for(prompt)
-        if state is None or shared <= common_prefix_length(self.llama._input_ids.tolist(), prompt):
-            return
-        import llama_cpp
-
-        data = (ctypes.c_uint8 * len(state.data)).from_buffer_copy(state.data)
-        if llama_cpp.llama_state_set_data(self.llama._ctx.ctx, data, len(state.data)) != len(
-            state.data
-        ):
-            logger.warning("A kept state could not be restored; the prompt is read in full")
-            self.llama.reset()
-            return
-        self.llama.input_ids[: len(state.tokens)] = state.tokens
-        self.llama.n_tokens = len(state.tokens)
-        self.llama._requires_eval = True  # its logits are not live: sample only after a decode
-
-    def _state_keep(self) -> None:
-        """Keep the context's state as this answer left it (prompt and answer evaluated)."""
-        if not self.kept_states.capacity_bytes or not self.llama.n_tokens:
-            return
-        import llama_cpp
-
-        try:
-            ctx = self.llama._ctx.ctx
-            size = llama_cpp.llama_state_get_size(ctx)
-            buffer = (ctypes.c_uint8 * size)()
-            written = llama_cpp.llama_state_get_data(ctx, buffer, size)
-            self.kept_states.keep(
-                KeptState(
-                    tokens=tuple(int(t) for t in self.llama._input_ids),
-                    data=ctypes.string_at(buffer, written),
-                )
-            )
-        except Exception:  # only a later answer's speed depends on it
-            logger.exception("The context's state could not be kept")
+        return pieces(), completion
 
 
-# Models a worker process keeps loaded: a worker serves one model (llm.routing), so one; a
-# change of the model's settings in the admin loads it afresh and lets the old one go.
-MODELS_KEPT_LOADED = 1
+# A llama.cpp context of its own holds the model's answers (``LlamaBackend``); the one
+# ``Llama`` makes beside it is only needed to load the weights and tokenizer, so it is tiny.
+LOADER_CONTEXT = 64
+ENGINE_BATCH = 512
 
 
-@lru_cache(maxsize=MODELS_KEPT_LOADED)
-def model_load(spec: ModelSpec) -> LoadedModel:
-    """The model ``spec`` names, loaded once and kept while it is among the most recently used
-    (a worker generates one answer at a time, so an evicted model is not in use)."""
-    logger.info(
-        "Loading model %s (n_ctx=%d, n_gpu_layers=%d)", spec.path, spec.n_ctx, spec.n_gpu_layers
+def _model_build(spec: ModelSpec) -> LoadedModel:
+    slots = spec_slots(spec)
+    if settings.LLM_BACKEND == "fake":
+        fake = FakeBackend(
+            slots=slots,
+            n_ctx_seq=spec.n_ctx,
+            step_s=settings.LLM_FAKE_STEP_S,
+            answer_tokens=settings.LLM_FAKE_ANSWER_TOKENS,
+        )
+        return LoadedModel(spec, FakeVocabulary(), fake)
+    if not spec.path.is_file():
+        raise FileNotFoundError(f"No model file at {spec.path} (LLM_MODEL_PATH).")
+    from llama_cpp import Llama
+
+    llama = Llama(
+        model_path=str(spec.path),
+        n_ctx=LOADER_CONTEXT,
+        n_batch=LOADER_CONTEXT,
+        n_threads=1,
+        n_gpu_layers=spec.n_gpu_layers,
+        verbose=False,
     )
-    return LoadedModel(spec)
+    backend = LlamaBackend(
+        llama,
+        n_ctx_seq=spec.n_ctx,
+        slots=slots,
+        n_batch=ENGINE_BATCH,
+        n_threads=worker_threads(spec.n_threads),
+    )
+    return LoadedModel(spec, LlamaVocabulary(llama), backend)
+
+
+# The model a worker process keeps loaded: a worker serves one model file (llm.workers), so
+# one; a change of the model's settings in the admin loads it afresh, and the old one is let
+# go once its running jobs have ended.
+_loaded: dict[ModelSpec, LoadedModel] = {}
+_loading = threading.Lock()
+
+
+def model_load(spec: ModelSpec) -> LoadedModel:
+    """The model ``spec`` names, loaded once (by whichever of the worker's threads asks
+    first) and kept until another spec is asked for."""
+    with _loading:
+        if (model := _loaded.get(spec)) is None:
+            models_unload()
+            logger.info(
+                "Loading model %s (n_ctx=%d per answer, %d answers at once, n_gpu_layers=%d)",
+                spec.path,
+                spec.n_ctx,
+                spec_slots(spec),
+                spec.n_gpu_layers,
+            )
+            model = _loaded[spec] = _model_build(spec)
+        return model
+
+
+def models_unload() -> None:
+    """Let every loaded model go: each engine ends once its jobs have, and frees its model."""
+    for model in _loaded.values():
+        model.engine.close()
+    _loaded.clear()

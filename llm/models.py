@@ -29,7 +29,17 @@ class LanguageModel(models.Model):
     n_gpu_layers = models.IntegerField(
         "GPU layers", default=0, help_text="Layers to offload to a GPU; -1 for all, 0 for none."
     )
-    n_threads = models.PositiveSmallIntegerField("CPU threads", default=2)
+    n_threads = models.PositiveSmallIntegerField(
+        "CPU threads", default=0, help_text="0: every core its worker may use."
+    )
+    slots = models.PositiveSmallIntegerField(
+        "answers at once",
+        default=0,
+        help_text=(
+            "Answers decoded together, each with the whole context size; memory holds that "
+            "many contexts. 0: 2 per CPU core (at most 8), or 16 with GPU layers."
+        ),
+    )
     enabled = models.BooleanField(
         default=True,
         help_text="Served: `make run` starts a worker for it when it fits in memory.",
@@ -54,6 +64,12 @@ class LanguageModel(models.Model):
     @property
     def file(self) -> Path:
         return Path(self.path)
+
+    @property
+    def answers_at_once(self) -> int:
+        from .model import default_slots
+
+        return self.slots or default_slots(n_gpu_layers=self.n_gpu_layers)
 
     @property
     def queue(self) -> str:

@@ -2,8 +2,9 @@
 
 The installation's default model (``LLM_MODEL_PATH``: the default assistant and the
 assistant's writes into documents) has the queue ``llm``; each registered model its own,
-``llm.model-<id>``. A worker consumes one queue, so it serves one model, one job at a time,
-and two models answer at once on two workers.
+``llm.model-<id>``. A worker serves one model file: its queue, and the queue of the
+registered copy of the same file if there is one (``llm.workers``); it decodes several of
+its jobs together (``llm.engine``), and two models answer at once on two workers.
 
 Celery asks ``route_model_job`` for the queue of each task it sends (``CELERY_TASK_ROUTES``),
 so chat and documents enqueue by task name and never name a queue.
@@ -48,14 +49,14 @@ def route_model_job(name: str, args: Any, kwargs: Any, options: Any, **_: Any) -
     return None
 
 
-def served_queue() -> str:
-    """The queue this worker process consumes (``LLM_WORKER_QUEUE``, set by the
-    ``model_workers`` command); empty when not started by it (any job is run)."""
-    return str(settings.LLM_WORKER_QUEUE)
+def served_queues() -> list[str]:
+    """The queues this worker process consumes (``LLM_WORKER_QUEUE``, comma-separated, set
+    by the ``model_workers`` command); none when not started by it (any job is run)."""
+    return [queue for queue in str(settings.LLM_WORKER_QUEUE).split(",") if queue]
 
 
 def job_belongs_here(queue: str) -> bool:
     """Whether this worker should run a job for ``queue``: an assistant whose model changed
     after its answer was queued is answered by the new model's worker, not loaded here."""
-    served = served_queue()
-    return not served or served == queue
+    served = served_queues()
+    return not served or queue in served

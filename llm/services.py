@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from .gguf import GgufError, GgufInfo, gguf_magic_problem, gguf_read
-from .model import ModelSpec, bundled_model_path
+from .model import ModelSpec, bundled_model_path, model_spec_from_settings
 from .models import LanguageModel
 
 logger = logging.getLogger(__name__)
@@ -29,21 +29,24 @@ def memory_limit_bytes() -> int:
     return machine_memory_bytes()
 
 
-def language_model_inspect(*, path: Path, n_ctx: int) -> GgufInfo:
+def language_model_inspect(*, path: Path, n_ctx: int, slots: int = 1) -> GgufInfo:
     """The file's facts, or ValidationError saying why it cannot serve: it is missing, is not
-    GGUF (magic bytes), is broken, or it and a context of ``n_ctx`` do not fit in memory."""
+    GGUF (magic bytes), is broken, or it and ``slots`` contexts of ``n_ctx`` do not fit in
+    memory."""
     if not path.is_absolute():
         raise ValidationError(f"Give the file's absolute path (not {path}).")
     try:
         info = gguf_read(path)
     except GgufError as exc:
         raise ValidationError(str(exc)) from exc
-    needed, limit = info.memory_needed(n_ctx), memory_limit_bytes()
+    needed, limit = info.memory_needed(n_ctx * slots), memory_limit_bytes()
     if needed > limit:
+        contexts = f"{slots} answers at once with" if slots > 1 else "with"
         raise ValidationError(
-            f"{path.name} with a context of {n_ctx} tokens needs about {needed / 2**20:,.0f} MiB, "
-            f"more than the {limit / 2**20:,.0f} MiB allowed (LLM_MEMORY_LIMIT_MIB or this "
-            "machine's memory): choose a smaller context size or a smaller model."
+            f"{path.name} {contexts} a context of {n_ctx} tokens needs about "
+            f"{needed / 2**20:,.0f} MiB, more than the {limit / 2**20:,.0f} MiB allowed "
+            "(LLM_MEMORY_LIMIT_MIB or this machine's memory): choose a smaller context size, "
+            "fewer answers at once or a smaller model."
         )
     return info
 
@@ -107,7 +110,9 @@ def language_model_mark_unavailable(*, model: LanguageModel, reason: str) -> Non
 
 def _check_and_record(model: LanguageModel) -> None:
     try:
-        info = language_model_inspect(path=model.file, n_ctx=model.n_ctx)
+        info = language_model_inspect(
+            path=model.file, n_ctx=model.n_ctx, slots=model.answers_at_once
+        )
     except ValidationError as exc:
         model.available, model.unavailable_reason = False, " ".join(exc.messages)
         model.checked_at = timezone.now()
@@ -172,11 +177,23 @@ def models_register_folder(folder: Path) -> list[LanguageModel]:
 
 
 def language_model_spec(model: LanguageModel) -> ModelSpec:
-    """How a worker loads the model."""
+    """How a worker loads the model. The registered copy of the default model's file is the
+    default model: one engine serves both (``llm.workers`` plans one worker per file)."""
+    default = model_spec_from_settings()
+    if is_default_model_file(model.file):
+        return default
     return ModelSpec(
         path=model.file,
         name=model.name,
         n_ctx=model.n_ctx,
         n_threads=model.n_threads,
         n_gpu_layers=model.n_gpu_layers,
+        slots=model.slots,
     )
+
+
+def is_default_model_file(path: Path) -> bool:
+    try:
+        return path.resolve() == model_spec_from_settings().path.resolve()
+    except (OSError, FileNotFoundError):  # no default model installed
+        return False

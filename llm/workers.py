@@ -1,4 +1,4 @@
-"""Which model workers this machine runs: one per served model, as many as fit in memory.
+"""Which model workers this machine runs: one per model file, as many as fit in memory.
 
 ``manage.py model_workers`` (``make run``'s ``worker`` process) plans them here, says which it
 starts and which it leaves out (and why), then runs them as child processes.
@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .gguf import GgufError, gguf_read
-from .model import model_spec_from_settings
+from .model import default_slots, model_spec_from_settings, spec_slots
 from .models import LanguageModel
 from .routing import DEFAULT_QUEUE
 from .services import machine_memory_bytes
@@ -20,9 +20,24 @@ WORKER_OVERHEAD_BYTES = 250 * 2**20
 
 @dataclass(frozen=True)
 class PlannedWorker:
-    queue: str
+    queues: list[str]  # its model's queue, and the queue of a registered copy of its file
     model_name: str
-    memory_bytes: int  # its model with a full context, and the process around it
+    slots: int  # answers it decodes together
+    memory_bytes: int  # its model with a full context per answer, and the process around it
+
+    @property
+    def queue(self) -> str:
+        """``LLM_WORKER_QUEUE``: every queue it serves, comma-separated."""
+        return ",".join(self.queues)
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    queue: str
+    name: str
+    path: Path
+    n_ctx: int
+    slots: int
 
 
 @dataclass(frozen=True)
@@ -39,10 +54,17 @@ class WorkersPlan:
 
 def workers_plan(*, memory_bytes: int) -> WorkersPlan:
     """A worker for the default model, then one for each enabled registered model, in name
-    order, while their sum fits in ``memory_bytes``; a model that cannot serve is left out."""
+    order, while their sum fits in ``memory_bytes``; a model that cannot serve is left out,
+    and a registered copy of a file already served is served by that file's worker."""
     default = model_spec_from_settings()
-    candidates: list[tuple[str, str, Path, int]] = [
-        (DEFAULT_QUEUE, default.name or default.path.stem, default.path, default.n_ctx)
+    candidates = [
+        _Candidate(
+            DEFAULT_QUEUE,
+            default.name or default.path.stem,
+            default.path,
+            default.n_ctx,
+            spec_slots(default),
+        )
     ]
     left_out: list[tuple[str, str]] = []
     for model in LanguageModel.objects.order_by("name"):
@@ -51,30 +73,54 @@ def workers_plan(*, memory_bytes: int) -> WorkersPlan:
         elif not model.available:
             left_out.append((model.name, f"unavailable: {model.unavailable_reason}"))
         else:
-            candidates.append((model.queue, model.name, model.file, model.n_ctx))
-    started, free = [], memory_bytes
-    for queue, name, path, n_ctx in candidates:
+            slots = model.slots or default_slots(n_gpu_layers=model.n_gpu_layers)
+            candidates.append(_Candidate(model.queue, model.name, model.file, model.n_ctx, slots))
+    started: dict[Path, PlannedWorker] = {}
+    free = memory_bytes
+    for candidate in candidates:
+        file = _same_file_key(candidate.path)
+        if (served := started.get(file)) is not None:
+            served.queues.append(candidate.queue)
+            continue
         try:
-            needed = gguf_read(path).memory_needed(n_ctx) + WORKER_OVERHEAD_BYTES
+            kv_tokens = candidate.n_ctx * candidate.slots
+            needed = gguf_read(candidate.path).memory_needed(kv_tokens) + WORKER_OVERHEAD_BYTES
         except GgufError as exc:
-            left_out.append((name, str(exc)))
+            left_out.append((candidate.name, str(exc)))
             continue
         if needed > free:
             left_out.append(
-                (name, f"needs about {needed / 2**20:,.0f} MiB, {free / 2**20:,.0f} MiB left")
+                (
+                    candidate.name,
+                    f"needs about {needed / 2**20:,.0f} MiB, {free / 2**20:,.0f} MiB left",
+                )
             )
             continue
-        started.append(PlannedWorker(queue=queue, model_name=name, memory_bytes=needed))
+        started[file] = PlannedWorker(
+            queues=[candidate.queue],
+            model_name=candidate.name,
+            slots=candidate.slots,
+            memory_bytes=needed,
+        )
         free -= needed
-    return WorkersPlan(started=started, left_out=left_out)
+    return WorkersPlan(started=list(started.values()), left_out=left_out)
 
 
-def worker_args(queue: str, *, log_level: str = "warning") -> list[str]:
-    """The Celery worker that serves ``queue``'s model, as ``python -m`` arguments: one
-    process, one job at a time."""
+def _same_file_key(path: Path) -> Path:
+    try:
+        return path.resolve()
+    except OSError:
+        return path
+
+
+def worker_args(queue: str, *, slots: int, log_level: str = "warning") -> list[str]:
+    """The Celery worker that serves ``queue``'s model (queues, comma-separated), as
+    ``python -m`` arguments: one process, a thread per answer it decodes at once, each
+    handing its job to the model's one engine."""
+    name = queue.split(",", maxsplit=1)[0]
     return [
         "celery", "-A", "workspace", "--quiet", "worker",
-        "-Q", queue, "-n", f"{queue}@%h", "--pool", "solo", "--concurrency", "1",
+        "-Q", queue, "-n", f"{name}@%h", "--pool", "threads", "--concurrency", str(slots),
         "--without-gossip", "--without-mingle", "-l", log_level,
     ]  # fmt: skip
 

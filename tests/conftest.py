@@ -25,7 +25,7 @@ from django.contrib.auth.models import User
 from chat import events
 from chat.models import Message, Thread
 from harness.live_stack import LiveStack, WebStack, live_stack_running, web_stack_running
-from llm.model import LoadedModel, model_load, model_spec_from_settings
+from llm.model import LoadedModel, model_load, model_spec_from_settings, models_unload
 from workspace.celery import app as celery_app
 from workspace.embedded_redis import is_running, start
 from workspace.models import Membership, Workspace
@@ -97,7 +97,7 @@ def redis_server() -> Iterator[RedisServer]:
 def loaded_models_freed() -> Iterator[None]:
     """Free models loaded in the test process while the interpreter is still whole."""
     yield
-    model_load.cache_clear()
+    models_unload()
     gc.collect()
 
 

@@ -1,6 +1,5 @@
 """A follow-up reads only its new part: evaluated states are kept, bounded, and put back."""
 
-from llm.inference import InferenceRequest, infer
 from llm.kept_states import KeptState, KeptStates
 from llm.model import LoadedModel
 from llm.prompt import Turn
@@ -56,32 +55,22 @@ def _thread(turns: int) -> list[Turn]:
 
 
 def _answer(model: LoadedModel, turns: list[Turn]) -> tuple[str, int]:
-    pieces: list[str] = []
-    request = InferenceRequest(
-        system="You are a helpful assistant.",
-        turns=turns,
-        assistant_name="assistant",
-        max_tokens=24,
-        temperature=0.0,
-        repeat_penalty=1.0,
+    """The greedy answer to ``turns``, and how many of its prompt's tokens were read."""
+    prompt = model.prompt_tokens(
+        system="You are a helpful assistant.", turns=turns, assistant_name="assistant"
     )
-    infer(model, request, on_piece=pieces.append, should_stop=lambda: False)
-    return "".join(pieces), model.llama.n_tokens
+    pieces, completion = model.stream(
+        prompt, stop=[], max_tokens=24, temperature=0.0, repeat_penalty=1.0
+    )
+    text = "".join(pieces)
+    return text, completion.prompt_tokens - completion.reused_tokens
 
 
 def test_a_follow_up_after_other_threads_reuses_its_threads_state_and_answers_as_a_cold_run(
     loaded_model, monkeypatch
 ):
     thread = _thread(12)
-    monkeypatch.setattr(loaded_model, "kept_states", KeptStates(capacity_bytes=256 * 2**20))
-    evaluated: list[int] = []
-    evaluate = loaded_model.llama.eval
-
-    def counted_eval(tokens: list[int]) -> None:
-        evaluated.append(len(tokens))
-        evaluate(tokens)
-
-    monkeypatch.setattr(loaded_model.llama, "eval", counted_eval)
+    monkeypatch.setattr(loaded_model.engine, "kept_states", KeptStates(capacity_bytes=256 * 2**20))
     first, _ = _answer(loaded_model, thread)
     follow_up = [
         *thread,
@@ -93,18 +82,14 @@ def test_a_follow_up_after_other_threads_reuses_its_threads_state_and_answers_as
     prompt = loaded_model.prompt_tokens(
         system="You are a helpful assistant.", turns=follow_up, assistant_name="assistant"
     )
-    state, shared = loaded_model.kept_states.best_for(prompt)
+    state, shared = loaded_model.engine.kept_states.best_for(prompt)
     assert state is not None
     assert shared > len(prompt) // 2, "the thread's own state is found"
 
-    evaluated.clear()
-    warm, _ = _answer(loaded_model, follow_up)
-    read_warm = evaluated[0]
-    monkeypatch.setattr(loaded_model, "kept_states", KeptStates(capacity_bytes=0))
-    loaded_model.llama.reset()
-    evaluated.clear()
-    cold, _ = _answer(loaded_model, follow_up)
+    warm, read_warm = _answer(loaded_model, follow_up)
+    monkeypatch.setattr(loaded_model.engine, "kept_states", KeptStates(capacity_bytes=0))
+    cold, read_cold = _answer(loaded_model, follow_up)
 
-    assert evaluated[0] == len(prompt), "cold: the whole prompt is read"
+    assert read_cold == len(prompt), "cold: the whole prompt is read"
     assert read_warm == len(prompt) - shared, "warm: only what the kept state lacks is read"
     assert warm == cold

@@ -7,9 +7,8 @@ import pytest
 from django.core.management import call_command
 from django.urls import reverse
 
-import llm.model
 from llm.gguf import gguf_read
-from llm.model import MODELS_KEPT_LOADED, ModelSpec, bundled_model_path, model_load
+from llm.model import ModelSpec, bundled_model_path, model_load, models_unload
 from llm.models import LanguageModel
 from llm.services import (
     language_model_ready,
@@ -26,7 +25,14 @@ ADD_URL = reverse("admin:llm_languagemodel_add")
 
 
 def _add(admin_client, path, **fields):
-    data = {"name": "Tiny", "path": str(path), "n_ctx": 2048, "n_gpu_layers": 0, "n_threads": 2}
+    data = {
+        "name": "Tiny",
+        "path": str(path),
+        "n_ctx": 2048,
+        "slots": 0,
+        "n_gpu_layers": 0,
+        "n_threads": 2,
+    }
     return admin_client.post(ADD_URL, {**data, **fields})
 
 
@@ -78,12 +84,15 @@ def test_a_file_that_cannot_serve_is_refused_with_the_reason(admin_client, tmp_p
 
 def test_a_model_too_big_for_the_memory_allowed_is_refused(admin_client, tmp_path, settings):
     settings.LLM_MEMORY_LIMIT_MIB = 1
-    path = tiny_llama(tmp_path / "big.gguf", padding=2 * 2**20)  # and 0.5 MiB of context
+    path = tiny_llama(tmp_path / "big.gguf", padding=2 * 2**20)  # and 0.5 MiB per context
 
-    response = _add(admin_client, path)
+    response = _add(admin_client, path, slots=4)
 
     errors = " ".join(response.context["adminform"].form.errors["path"])
-    assert "with a context of 2048 tokens needs about 3 MiB, more than the 1 MiB allowed" in errors
+    assert (
+        "4 answers at once with a context of 2048 tokens needs about 4 MiB, "
+        "more than the 1 MiB allowed" in errors
+    )
 
 
 def test_a_relative_path_is_refused(admin_client):
@@ -181,25 +190,20 @@ def test_the_admin_shows_why_a_model_is_unavailable_and_checks_again(admin_clien
     assert model.available
 
 
-def test_a_worker_keeps_only_its_most_recently_used_models_loaded(monkeypatch, tmp_path):
-    loads: list[ModelSpec] = []
-
-    def load(spec: ModelSpec) -> ModelSpec:
-        loads.append(spec)
-        return spec
-
-    monkeypatch.setattr(llm.model, "LoadedModel", load)
-    model_load.cache_clear()
-    specs = [
+def test_a_worker_keeps_one_model_loaded_and_lets_the_replaced_one_finish(settings, tmp_path):
+    settings.LLM_BACKEND = "fake"
+    first, second = (
         ModelSpec(path=tmp_path / f"{n}.gguf", name=str(n), n_ctx=512, n_threads=1, n_gpu_layers=0)
-        for n in range(MODELS_KEPT_LOADED + 1)
-    ]
+        for n in (1, 2)
+    )
     try:
-        for spec in specs:
-            model_load(spec)
-        model_load(specs[-1])  # still loaded
-        model_load(specs[0])  # the least recently used: let go, so loaded again
+        model = model_load(first)
+        pieces, _ = model.stream([1, 2, 3], stop=[], max_tokens=5, temperature=0, repeat_penalty=1)
+        assert model_load(first) is model
+        replacement = model_load(second)  # the admin changed the model's settings
+        assert replacement is not model
+        assert "".join(pieces) == " w1 w2 w3 w4 w5"  # the running job still ends
+        model.engine.join(timeout=5)  # and the replaced engine then ends, freeing its model
+        assert model_load(first) is not model
     finally:
-        model_load.cache_clear()
-
-    assert loads == [*specs, specs[0]]
+        models_unload()

@@ -13,8 +13,8 @@ from documents import writes
 from documents.selectors import write_list_active
 from llm import generation
 from llm.model import worker_threads
-from llm.routing import DEFAULT_QUEUE, route_model_job
-from llm.workers import WORKER_OVERHEAD_BYTES, workers_plan
+from llm.routing import DEFAULT_QUEUE, job_belongs_here, route_model_job
+from llm.workers import WORKER_OVERHEAD_BYTES, worker_args, workers_plan
 from workspace.celery import app as celery_app
 
 from .factories import (
@@ -205,5 +205,33 @@ def test_workers_share_the_cores_and_a_model_asks_for_no_more_than_its_share(set
     assert plan.threads_each == os.cpu_count()
     settings.LLM_WORKER_THREADS = 1
     assert worker_threads(4) == 1
-    settings.LLM_WORKER_THREADS = 0
-    assert worker_threads(4) == 4
+    settings.LLM_WORKER_THREADS = 0  # a lone worker: every core
+    assert worker_threads(0) == os.cpu_count()
+    assert worker_threads(64) == os.cpu_count(), "never more threads than cores"
+
+
+def test_the_registered_copy_of_the_default_models_file_is_served_by_its_one_worker(
+    settings, tmp_path
+):
+    settings.LLM_MODEL_PATH = str(tiny_llama(tmp_path / "default.gguf"))
+    settings.LLM_SLOTS = 3
+    copy = LanguageModelFactory.create(
+        name="Default again", path=settings.LLM_MODEL_PATH, available=True
+    )
+
+    plan = workers_plan(memory_bytes=2**30)
+
+    assert [(w.queues, w.slots) for w in plan.started] == [([DEFAULT_QUEUE, copy.queue], 3)]
+    assert plan.threads_each == os.cpu_count(), "a lone model gets every core"
+    args = worker_args(plan.started[0].queue, slots=3)
+    assert args[args.index("-Q") + 1] == f"{DEFAULT_QUEUE},{copy.queue}"
+    assert args[args.index("--pool") + 1] == "threads", "a thread per answer decoded at once"
+    assert args[args.index("--concurrency") + 1] == "3"
+
+
+def test_a_worker_serving_two_queues_runs_the_jobs_of_both_and_no_other(settings):
+    settings.LLM_WORKER_QUEUE = f"{DEFAULT_QUEUE},llm.model-7"
+
+    assert job_belongs_here(DEFAULT_QUEUE)
+    assert job_belongs_here("llm.model-7")
+    assert not job_belongs_here("llm.model-8")

@@ -251,8 +251,10 @@ ASSISTANT_MAX_PENDING_PER_USER = env.int("ASSISTANT_MAX_PENDING_PER_USER", defau
 
 LLM_MODEL_PATH = env.str("LLM_MODEL_PATH", default="")  # empty: the bundled SmolLM2-135M
 LLM_MODEL_NAME = env.str("LLM_MODEL_NAME", default="")  # empty: the file name without .gguf
+# Tokens of context each answer may fill (its prompt and its text).
 LLM_N_CTX = env.int("LLM_N_CTX", default=2048)
-LLM_N_THREADS = env.int("LLM_N_THREADS", default=2)
+# CPU threads for the model; 0: every core this worker may use (LLM_WORKER_THREADS).
+LLM_N_THREADS = env.int("LLM_N_THREADS", default=0)
 LLM_N_GPU_LAYERS = env.int("LLM_N_GPU_LAYERS", default=0)
 # Every GGUF in this folder is registered as a model (`manage.py models_register`).
 LLM_MODELS_DIR = Path(env.str("LLM_MODELS_DIR", default=str(VAR_DIR / "models")))
@@ -264,6 +266,17 @@ LLM_WORKER_QUEUE = env.str("LLM_WORKER_QUEUE", default="")
 # At most this many CPU threads for this worker's model; set by `manage.py model_workers` to
 # each worker's share of the cores when it starts several; 0: the model's own setting.
 LLM_WORKER_THREADS = env.int("LLM_WORKER_THREADS", default=0)
+# Answers the default model decodes together (llm.engine); 0: 2 per core (at most 8) on a
+# CPU, 16 with GPU layers. The model's memory holds this many contexts of LLM_N_CTX tokens.
+LLM_SLOTS = env.int("LLM_SLOTS", default=0)
+# Prompt tokens read per step while other answers stream: a long prompt is read in slices
+# between their tokens instead of freezing them.
+LLM_PROMPT_SLICE = env.int("LLM_PROMPT_SLICE", default=64)
+# "llama" (llama.cpp), or "fake": deterministic answers (" w1 w2 ...", LLM_FAKE_ANSWER_TOKENS
+# of them, one step per LLM_FAKE_STEP_S) through the same engine, for tests without a model.
+LLM_BACKEND = env.str("LLM_BACKEND", default="llama")
+LLM_FAKE_STEP_S = env.float("LLM_FAKE_STEP_S", default=0.01)
+LLM_FAKE_ANSWER_TOKENS = env.int("LLM_FAKE_ANSWER_TOKENS", default=24)
 # Each model worker keeps the evaluated states of recent conversations, up to this much memory,
 # so that a follow-up reads only its new part (llm.kept_states).
 LLM_KEPT_STATES_MIB = env.int("LLM_KEPT_STATES_MIB", default=256)

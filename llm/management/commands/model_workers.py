@@ -8,6 +8,7 @@ from types import FrameType
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from llm.model import model_spec_from_settings, spec_slots
 from llm.models import LanguageModel
 from llm.routing import DEFAULT_QUEUE
 from llm.services import models_register_bundled
@@ -50,16 +51,19 @@ class Command(BaseCommand):
     ) -> None:
         models_register_bundled()  # joins a bundled file this machine lacks (a new container)
         if model or default_model:
-            queue = DEFAULT_QUEUE
+            queue, slots = DEFAULT_QUEUE, spec_slots(model_spec_from_settings())
             if model:
                 registered = LanguageModel.objects.filter(name=model).first()
                 if registered is None:
                     raise CommandError(f"No model is registered as {model!r}.")
-                queue = registered.queue
-            self.stdout.write(f"Model worker for {model or 'the default model'} on queue {queue}")
+                queue, slots = registered.queue, registered.answers_at_once
+            self.stdout.write(
+                f"Model worker for {model or 'the default model'} on queue {queue}, "
+                f"{slots} answers at once"
+            )
             self.stdout.flush()
             os.environ["LLM_WORKER_QUEUE"] = queue
-            argv = [sys.executable, "-m", *worker_args(queue)]
+            argv = [sys.executable, "-m", *worker_args(queue, slots=slots)]
             os.execv(argv[0], argv)  # noqa: S606 - become the worker, so signals reach it
         budget = memory_mib * 2**20 or available_memory_bytes()
         plan = workers_plan(memory_bytes=budget)
@@ -69,8 +73,8 @@ class Command(BaseCommand):
         )
         for worker in plan.started:
             self.stdout.write(
-                f"    {worker.model_name} on queue {worker.queue} "
-                f"(about {worker.memory_bytes / 2**20:,.0f} MiB)"
+                f"    {worker.model_name} on queue {worker.queue}: {worker.slots} answers at "
+                f"once (about {worker.memory_bytes / 2**20:,.0f} MiB)"
             )
         for name, why in plan.left_out:
             self.stdout.write(f"    not started: {name} ({why})")
@@ -79,7 +83,7 @@ class Command(BaseCommand):
         self.stdout.flush()
         children = [
             subprocess.Popen(
-                [sys.executable, "-m", *worker_args(worker.queue)],
+                [sys.executable, "-m", *worker_args(worker.queue, slots=worker.slots)],
                 env={
                     **_environ(),
                     "LLM_WORKER_QUEUE": worker.queue,
