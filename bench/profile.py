@@ -55,7 +55,7 @@ def _spy(spy: str, pid: int, output: Path) -> subprocess.Popen[bytes]:
 def _free_models() -> None:
     from llm.model import models_unload
 
-    models_unload()
+    models_unload(wait=True)
     gc.collect()
 
 

@@ -55,7 +55,7 @@ def reference_model() -> LoadedModel:
 
 def models_free() -> None:
     """Free the worker's model and the plain one while the interpreter is still whole."""
-    models_unload()
+    models_unload(wait=True)
     plain_llama.cache_clear()
 
 

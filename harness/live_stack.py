@@ -22,7 +22,6 @@ from urllib.parse import quote
 from django.conf import settings
 from django.db import connection
 
-from llm.model import model_spec_from_settings, spec_slots
 from llm.routing import DEFAULT_QUEUE
 from llm.workers import worker_args
 from workspace.celery import app as celery_app
@@ -107,13 +106,8 @@ def worker_start(
     """Start a worker for the model of ``queue`` (the default model's unless told otherwise)
     and wait until it is ready for tasks."""
     env = {**env, "LLM_WORKER_QUEUE": queue}
-    slots = spec_slots(model_spec_from_settings())
     return _process_start(
-        name,
-        worker_args(queue, slots=slots, log_level="info"),
-        env,
-        log_dir,
-        ready=lambda log: "ready." in log,
+        name, worker_args(queue, log_level="info"), env, log_dir, ready=lambda log: "ready." in log
     )
 
 

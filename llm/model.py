@@ -4,6 +4,7 @@ The loaded model is a per-process cache (one per worker process), never shared s
 answers through its engine (``llm.engine``), which decodes several jobs together.
 """
 
+import atexit
 import importlib.util
 import logging
 import os
@@ -258,8 +259,17 @@ def model_load(spec: ModelSpec) -> LoadedModel:
         return model
 
 
-def models_unload() -> None:
-    """Let every loaded model go: each engine ends once its jobs have, and frees its model."""
-    for model in _loaded.values():
-        model.engine.close()
+def models_unload(*, wait: bool = False) -> None:
+    """Let every loaded model go: each engine ends once its jobs have, and frees its model;
+    with ``wait``, before this returns (llama.cpp must be freed while the interpreter is
+    whole, so a process ends this way too)."""
+    models = list(_loaded.values())
     _loaded.clear()
+    for model in models:
+        model.engine.close()
+    if wait:
+        for model in models:
+            model.engine.join()
+
+
+atexit.register(models_unload, wait=True)

@@ -113,16 +113,25 @@ def _same_file_key(path: Path) -> Path:
         return path
 
 
-def worker_args(queue: str, *, slots: int, log_level: str = "warning") -> list[str]:
+def worker_args(queue: str, *, log_level: str = "warning") -> list[str]:
     """The Celery worker that serves ``queue``'s model (queues, comma-separated), as
-    ``python -m`` arguments: one process, a thread per answer it decodes at once, each
-    handing its job to the model's one engine."""
+    ``python -m`` arguments: one process whose tasks start their jobs on threads of their own
+    (``llm.job_threads``, as many as ``LLM_WORKER_SLOTS``), all decoded by one engine."""
     name = queue.split(",", maxsplit=1)[0]
     return [
         "celery", "-A", "workspace", "--quiet", "worker",
-        "-Q", queue, "-n", f"{name}@%h", "--pool", "threads", "--concurrency", str(slots),
+        "-Q", queue, "-n", f"{name}@%h", "--pool", "solo", "--concurrency", "1",
         "--without-gossip", "--without-mingle", "-l", log_level,
     ]  # fmt: skip
+
+
+def worker_env(worker: PlannedWorker, *, threads_each: int) -> dict[str, str]:
+    """What a planned worker is told of its share: its queues, slots and cores."""
+    return {
+        "LLM_WORKER_QUEUE": worker.queue,
+        "LLM_WORKER_SLOTS": str(worker.slots),
+        "LLM_WORKER_THREADS": str(threads_each),
+    }
 
 
 def available_memory_bytes() -> int:

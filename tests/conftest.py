@@ -97,7 +97,7 @@ def redis_server() -> Iterator[RedisServer]:
 def loaded_models_freed() -> Iterator[None]:
     """Free models loaded in the test process while the interpreter is still whole."""
     yield
-    models_unload()
+    models_unload(wait=True)
     gc.collect()
 
 

@@ -206,4 +206,4 @@ def test_a_worker_keeps_one_model_loaded_and_lets_the_replaced_one_finish(settin
         model.engine.join(timeout=5)  # and the replaced engine then ends, freeing its model
         assert model_load(first) is not model
     finally:
-        models_unload()
+        models_unload(wait=True)

@@ -14,7 +14,7 @@ from documents.selectors import write_list_active
 from llm import generation
 from llm.model import worker_threads
 from llm.routing import DEFAULT_QUEUE, job_belongs_here, route_model_job
-from llm.workers import WORKER_OVERHEAD_BYTES, worker_args, workers_plan
+from llm.workers import WORKER_OVERHEAD_BYTES, worker_args, worker_env, workers_plan
 from workspace.celery import app as celery_app
 
 from .factories import (
@@ -223,10 +223,10 @@ def test_the_registered_copy_of_the_default_models_file_is_served_by_its_one_wor
 
     assert [(w.queues, w.slots) for w in plan.started] == [([DEFAULT_QUEUE, copy.queue], 3)]
     assert plan.threads_each == os.cpu_count(), "a lone model gets every core"
-    args = worker_args(plan.started[0].queue, slots=3)
+    args = worker_args(plan.started[0].queue)
     assert args[args.index("-Q") + 1] == f"{DEFAULT_QUEUE},{copy.queue}"
-    assert args[args.index("--pool") + 1] == "threads", "a thread per answer decoded at once"
-    assert args[args.index("--concurrency") + 1] == "3"
+    told = worker_env(plan.started[0], threads_each=plan.threads_each)
+    assert told["LLM_WORKER_SLOTS"] == "3", "it runs as many jobs at once as its model decodes"
 
 
 def test_a_worker_serving_two_queues_runs_the_jobs_of_both_and_no_other(settings):

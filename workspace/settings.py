@@ -266,6 +266,9 @@ LLM_WORKER_QUEUE = env.str("LLM_WORKER_QUEUE", default="")
 # At most this many CPU threads for this worker's model; set by `manage.py model_workers` to
 # each worker's share of the cores when it starts several; 0: the model's own setting.
 LLM_WORKER_THREADS = env.int("LLM_WORKER_THREADS", default=0)
+# Jobs a model worker runs at once (its model's slots), set by `manage.py model_workers`;
+# 0: the default model's slots.
+LLM_WORKER_SLOTS = env.int("LLM_WORKER_SLOTS", default=0)
 # Answers the default model decodes together (llm.engine); 0: 2 per core (at most 8) on a
 # CPU, 16 with GPU layers. The model's memory holds this many contexts of LLM_N_CTX tokens.
 LLM_SLOTS = env.int("LLM_SLOTS", default=0)

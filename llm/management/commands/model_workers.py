@@ -12,7 +12,7 @@ from llm.model import model_spec_from_settings, spec_slots
 from llm.models import LanguageModel
 from llm.routing import DEFAULT_QUEUE
 from llm.services import models_register_bundled
-from llm.workers import available_memory_bytes, worker_args, workers_plan
+from llm.workers import available_memory_bytes, worker_args, worker_env, workers_plan
 
 
 class Command(BaseCommand):
@@ -62,8 +62,8 @@ class Command(BaseCommand):
                 f"{slots} answers at once"
             )
             self.stdout.flush()
-            os.environ["LLM_WORKER_QUEUE"] = queue
-            argv = [sys.executable, "-m", *worker_args(queue, slots=slots)]
+            os.environ.update({"LLM_WORKER_QUEUE": queue, "LLM_WORKER_SLOTS": str(slots)})
+            argv = [sys.executable, "-m", *worker_args(queue)]
             os.execv(argv[0], argv)  # noqa: S606 - become the worker, so signals reach it
         budget = memory_mib * 2**20 or available_memory_bytes()
         plan = workers_plan(memory_bytes=budget)
@@ -83,12 +83,8 @@ class Command(BaseCommand):
         self.stdout.flush()
         children = [
             subprocess.Popen(
-                [sys.executable, "-m", *worker_args(worker.queue, slots=worker.slots)],
-                env={
-                    **_environ(),
-                    "LLM_WORKER_QUEUE": worker.queue,
-                    "LLM_WORKER_THREADS": str(plan.threads_each),
-                },
+                [sys.executable, "-m", *worker_args(worker.queue)],
+                env={**_environ(), **worker_env(worker, threads_each=plan.threads_each)},
             )
             for worker in plan.started
         ]
