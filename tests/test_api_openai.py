@@ -190,6 +190,41 @@ def test_bad_requests_are_refused_before_any_job_is_queued(
     assert sent_tasks == []
 
 
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [
+        ("temperature", -0.1),
+        ("temperature", 2.01),
+        ("temperature", "NaN"),
+        ("temperature", "Infinity"),
+        ("top_p", 0),
+        ("top_p", 1.5),
+        ("top_p", "NaN"),
+        ("max_tokens", 0),
+        ("max_tokens", -5),
+        ("max_tokens", 1_000_001),
+        ("max_completion_tokens", 0),
+    ],
+)
+def test_sampler_settings_out_of_range_are_refused_before_any_job_is_queued(
+    client, key, sent_tasks, setting, value
+):
+    body = json.dumps(
+        {"model": default_model_name(), "messages": [{"role": "user", "content": "hi"}]}
+    )
+    # NaN and Infinity as Python's JSON reader takes them (bare words, not strings).
+    body = body[:-1] + f', "{setting}": {value}}}'
+    response = client.post(
+        "/v1/chat/completions", body, content_type="application/json", headers=auth(key)
+    )
+    assert response.status_code == 400, response.content
+    error = response.json()["error"]
+    assert (error["code"], error["param"]) == ("invalid", f"body.{setting}")
+    assert error["message"].startswith(f"body.{setting}: ")
+    assert sent_tasks == []
+
+
 def test_completions_go_to_their_models_queue():
     assert route_model_job("llm.complete_chat", ["job", None], {}, {}) == {"queue": "llm"}
     assert route_model_job("llm.complete_chat", ["job", 7], {}, {}) == {"queue": "llm.model-7"}
