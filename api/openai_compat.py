@@ -9,16 +9,17 @@ in ``data: [DONE]``. A client that goes away cancels its job, queued or generati
 """
 
 import asyncio
-import contextlib
+import functools
 import json
+import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import redis
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from ninja import NinjaAPI, Router, Schema
 from pydantic import ConfigDict, Field, field_validator
@@ -42,6 +43,8 @@ from workspace.selectors import workspace_list_for_user
 from .auth import TokenAuth, token_of, user_of
 from .errors import ApiError, error_body, exception_handlers_install
 from .streaming import EventStreamResponse, TopicListener
+
+logger = logging.getLogger(__name__)
 
 router = Router(tags=["openai"])
 
@@ -226,35 +229,121 @@ def _job_for(request: HttpRequest, payload: ChatCompletionIn) -> CompletionJob:
 
 
 def _slots_key(user_id: int) -> str:
-    return f"completions-open:{user_id}"
+    return f"{settings.REDIS_KEY_PREFIX}:completions-open:{user_id}"
 
 
-def completion_slot_take(user_id: int) -> None:
+# Each script runs whole in Redis, so concurrent takes and gives never interleave: a take
+# counts only under the limit (a refused request never touches the count), a give never goes
+# below zero. KEYS[1]: the count; ARGV: the limit, the count's lifetime in seconds.
+_SLOT_TAKE = """
+local open = tonumber(redis.call('GET', KEYS[1]) or '0')
+if open >= tonumber(ARGV[1]) then return -1 end
+open = redis.call('INCR', KEYS[1])
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return open
+"""
+_SLOT_GIVE = """
+local open = tonumber(redis.call('GET', KEYS[1]) or '0')
+if open <= 0 then return -1 end
+return redis.call('DECR', KEYS[1])
+"""
+
+
+@functools.cache
+def _slots_redis() -> redis.Redis:
+    """The Redis server the counts live on (the cache's): Lua scripts need a plain client."""
+    return redis.Redis.from_url(settings.REDIS_URL)
+
+
+def completion_slot_take(user_id: int) -> bool:
     """Count one more completion open for the person, or refuse it (429) over
     ASSISTANT_MAX_PENDING_PER_USER, as their questions in threads are limited: one person's
     script must not fill a model's queue ahead of everyone. Counted in Redis, so it holds
-    across web replicas; a count a crashed process left expires with the job's lifetime."""
+    across web replicas; a count a crashed process left expires with the job's lifetime.
+
+    True when counted (give it back with ``completion_slot_give``); False when Redis is away
+    (nothing counted: the limit must not take the API down with it)."""
     limit = settings.ASSISTANT_MAX_PENDING_PER_USER
-    key = _slots_key(user_id)
+    client = _slots_redis()
     try:
-        cache.add(key, 0, timeout=JOB_TTL_S)
-        count = cache.incr(key)
-    except Exception:  # the cache is away: the rate limit still holds
-        return
-    if count > limit:
-        cache.decr(key)
+        opened = int(client.eval(_SLOT_TAKE, 1, _slots_key(user_id), limit, JOB_TTL_S))
+    except redis.RedisError:
+        logger.warning("Open completions not counted: Redis is unavailable", exc_info=True)
+        return False
+    if opened < 0:
         raise ApiError(
             429,
             "too_many_completions",
             f"You already have {limit} completions running or waiting; wait for one to end.",
             headers={"Retry-After": "5"},
         )
+    return True
 
 
-def completion_slot_give(user_id: int) -> None:
-    with contextlib.suppress(Exception):
-        if (cache.get(_slots_key(user_id)) or 0) > 0:
-            cache.decr(_slots_key(user_id))
+def completion_slot_give(user_id: int) -> bool:
+    """Give back one of the person's open completions; False if none was counted (the count
+    never goes below zero, whoever gives at the same time)."""
+    try:
+        return int(_slots_redis().eval(_SLOT_GIVE, 1, _slots_key(user_id))) >= 0
+    except redis.RedisError:
+        logger.warning("Open completion not given back: Redis is unavailable", exc_info=True)
+        return False
+
+
+def completion_slots_open(user_id: int) -> int:
+    """How many completions the person has open, as counted."""
+    return int(_slots_redis().get(_slots_key(user_id)) or 0)
+
+
+class CompletionSlot:
+    """One request's place among its person's open completions, from its take to its
+    give-back, which happens once, however the request ends: a place left taken would refuse
+    the person's next requests until the count expires (an hour)."""
+
+    def __init__(self, user_id: int) -> None:
+        self.user_id = user_id
+        self.held = False
+
+    async def take(self) -> None:
+        """Take the place, or raise the 429. A request cancelled meanwhile (its client left)
+        still gives back the place once the count has it."""
+        taking = asyncio.ensure_future(_in_a_thread(completion_slot_take, self.user_id))
+        try:
+            self.held = await asyncio.shield(taking)
+        except asyncio.CancelledError:
+            taking.add_done_callback(self._given_back_when_taken)
+            raise
+
+    def _given_back_when_taken(self, taking: "asyncio.Future[bool]") -> None:
+        if not taking.cancelled() and taking.exception() is None and taking.result():
+            self.held = True
+            _background(self.give())
+
+    async def give(self) -> None:
+        """Give the place back; again, or never taken: nothing. The give-back runs to its end
+        even if the caller is cancelled while it waits for it."""
+        if not self.held:
+            return
+        self.held = False  # before any await: no other call can start a second give-back
+        await asyncio.shield(_background(_in_a_thread(completion_slot_give, self.user_id)))
+
+
+# Tasks that must finish although their caller may not wait for them (the loop holds tasks
+# only weakly).
+_running: set["asyncio.Task[Any]"] = set()
+
+
+async def _in_a_thread(count: Callable[[int], bool], user_id: int) -> bool:
+    """A count's Redis call, off the event loop. Not on the request's own thread (it touches
+    no database): a give-back may run after the request's thread is gone."""
+    return await sync_to_async(count, thread_sensitive=False)(user_id)
+
+
+def _background(work: Coroutine[Any, Any, Any]) -> "asyncio.Task[Any]":
+    task = asyncio.ensure_future(work)
+    _running.add(task)
+    task.add_done_callback(_running.discard)
+    return task
 
 
 @router.post(
@@ -275,41 +364,43 @@ async def chat_completion(
 ) -> HttpResponse | StreamingHttpResponse:
     """A chat completion by one of the installation's models, in the OpenAI format."""
     job = await sync_to_async(_job_for)(request, payload)
-    user_id = user_of(request).pk
-    await sync_to_async(completion_slot_take)(user_id)
+    slot = CompletionSlot(user_of(request).pk)
+    await slot.take()
     try:
         listener = await TopicListener(completion_topic(job.id)).open()
     except BaseException:
-        await sync_to_async(completion_slot_give)(user_id)
+        await slot.give()
         raise
-    completion = Completion(job, listener, user_id=user_id)
+    completion = Completion(job, listener, slot=slot)
+    streaming = False
     try:
         await sync_to_async(completion_job_enqueue)(job)
         await completion.accepted()
-    except BaseException:
-        await completion.abandon()
-        raise
-    if payload.stream:
+        if not payload.stream:
+            return JsonResponse(await completion.whole())
         include_usage = bool(payload.stream_options and payload.stream_options.include_usage)
-        return EventStreamResponse(
+        response = EventStreamResponse(
             completion.sse(include_usage=include_usage), cleanup=completion.abandon
         )
-    try:
-        return JsonResponse(await completion.whole())
+        streaming = True  # from here on the response ends it, however it ends
+        return response
     finally:
-        await completion.abandon()
+        if not streaming:
+            await completion.abandon()
 
 
 class Completion:
     """One job's events, turned into the OpenAI answer."""
 
-    def __init__(self, job: CompletionJob, listener: TopicListener, *, user_id: int) -> None:
-        self.job, self.listener, self.user_id = job, listener, user_id
+    def __init__(
+        self, job: CompletionJob, listener: TopicListener, *, slot: CompletionSlot
+    ) -> None:
+        self.job, self.listener, self.slot = job, listener, slot
         self.id = f"chatcmpl-{job.id}"
         self.created = int(time.time())
         self.prompt_tokens = 0
         self.ended = False
-        self.abandoned = False
+        self.stop_requested = False
 
     async def _next(self) -> dict[str, Any]:
         """The job's next event. Before it starts it may wait its turn as long as the queue
@@ -339,14 +430,17 @@ class Completion:
 
     async def abandon(self) -> None:
         """Stop listening; a job that has not ended is cancelled (its client is gone), and
-        its place among its person's open completions is given back. Runs once."""
-        if self.abandoned:
-            return
-        self.abandoned = True
-        await self.listener.close()
-        if not self.ended:
-            await asyncio.shield(sync_to_async(completion_stop_request)(self.job.id))
-        await sync_to_async(completion_slot_give)(self.user_id)
+        its place among its person's open completions is given back, exactly once. It runs
+        from the stream's end and again from the response's close, and may be cancelled
+        midway (a client that hangs up as the stream ends): each run gives the place back
+        unless an earlier one already has."""
+        try:
+            await asyncio.shield(_background(self.listener.close()))
+            if not self.ended and not self.stop_requested:
+                self.stop_requested = True
+                await asyncio.shield(sync_to_async(completion_stop_request)(self.job.id))
+        finally:
+            await self.slot.give()
 
     async def events(self) -> AsyncIterator[dict[str, Any]]:
         while not self.ended:

@@ -250,10 +250,14 @@ def answer_response(
     stream = AnswerStream(listener, reply_id=reply_id, offset=offset)
 
     async def cleanup() -> None:
-        await listener.close()
-        if stop_by is not None and not stream.ended and not stream.stopped:
-            stream.stopped = True
-            await _stop_quietly(reply_id, stop_by)
+        # Leaving the topic comes last: a process that no longer follows it has no stop to
+        # make (what the live tests wait for).
+        try:
+            if stop_by is not None and not stream.ended and not stream.stopped:
+                stream.stopped = True
+                await _stop_quietly(reply_id, stop_by)
+        finally:
+            await listener.close()
 
     async def body() -> AsyncIterator[bytes]:
         try:

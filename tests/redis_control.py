@@ -1,4 +1,5 @@
-"""The Redis server the tests use, and a way to restart it mid-test (a fault to inject).
+"""The Redis server the tests use, and a way to restart it mid-test (a fault to inject); who
+follows a topic on it.
 
 The embedded server is the suite's own. A configured REDIS_URL (CI's second tier) names the
 machine's server, which is restarted with the same flags the machine starts it with, keeping
@@ -13,6 +14,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import redis
+from django.conf import settings
 
 from workspace.embedded_redis import start
 
@@ -64,3 +66,26 @@ class RedisServer:
     def _client(self) -> redis.Redis:
         address = urlparse(self.url)
         return redis.Redis(host=address.hostname or "127.0.0.1", port=address.port or 6379)
+
+
+def topic_followers(topic: str) -> int:
+    """How many processes follow ``topic`` on the channel layer (Redis Pub/Sub: each process
+    subscribes once to a group's channel, while at least one of its own channels is in it)."""
+    prefix: str = settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"]  # type: ignore[index]
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    try:
+        [(_, followers)] = client.pubsub_numsub(f"{prefix}__group__{topic}")
+    finally:
+        client.close()
+    return int(followers)
+
+
+def topic_followed_wait(topic: str, *, followed: bool, timeout_s: float = 10.0) -> bool:
+    """Wait until ``topic`` is followed (by a process at least), or no longer; False if it
+    is not so after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while (topic_followers(topic) > 0) != followed:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True

@@ -7,14 +7,22 @@ import contextlib
 import json
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
 from django.core.cache import cache
+from django.core.handlers.asgi import ASGIHandler
 from django.db import connections
 
+from api.openai_compat import (
+    CompletionSlot,
+    completion_slot_give,
+    completion_slot_take,
+    completion_slots_open,
+)
 from api.services import api_token_create
 from llm import completions
 from llm.completion_jobs import completion_stop_requested
@@ -96,6 +104,17 @@ def auth(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 
 
+async def open_completions_when_settled(user_id: int, expected: int = 0) -> int:
+    """The person's count of open completions once it is ``expected``, or as it is when
+    READ_TIMEOUT_S have passed (a give-back may finish after the response has ended)."""
+    deadline = time.monotonic() + READ_TIMEOUT_S
+    while True:
+        count = await sync_to_async(completion_slots_open)(user_id)
+        if count == expected or time.monotonic() > deadline:
+            return count
+        await asyncio.sleep(0.02)
+
+
 def default_model_name() -> str:
     from llm.model import model_spec_from_settings
 
@@ -168,6 +187,41 @@ def test_bad_requests_are_refused_before_any_job_is_queued(
     error = response.json()["error"]
     assert error["code"] == code
     assert error["message"]
+    assert sent_tasks == []
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [
+        ("temperature", -0.1),
+        ("temperature", 2.01),
+        ("temperature", "NaN"),
+        ("temperature", "Infinity"),
+        ("top_p", 0),
+        ("top_p", 1.5),
+        ("top_p", "NaN"),
+        ("max_tokens", 0),
+        ("max_tokens", -5),
+        ("max_tokens", 1_000_001),
+        ("max_completion_tokens", 0),
+    ],
+)
+def test_sampler_settings_out_of_range_are_refused_before_any_job_is_queued(
+    client, key, sent_tasks, setting, value
+):
+    body = json.dumps(
+        {"model": default_model_name(), "messages": [{"role": "user", "content": "hi"}]}
+    )
+    # NaN and Infinity as Python's JSON reader takes them (bare words, not strings).
+    body = body[:-1] + f', "{setting}": {value}}}'
+    response = client.post(
+        "/v1/chat/completions", body, content_type="application/json", headers=auth(key)
+    )
+    assert response.status_code == 400, response.content
+    error = response.json()["error"]
+    assert (error["code"], error["param"]) == ("invalid", f"body.{setting}")
+    assert error["message"].startswith(f"body.{setting}: ")
     assert sent_tasks == []
 
 
@@ -254,7 +308,7 @@ async def test_a_streamed_completion_is_standard_chunks_then_done(async_client, 
 
 
 @pytest_async
-async def test_a_prompt_over_the_context_window_is_a_400(async_client, key, model):
+async def test_a_prompt_over_the_context_window_is_a_400(async_client, team, key, model):
     long = {"role": "user", "content": "word " * 100}
     response = await async_client.post(
         "/v1/chat/completions",
@@ -267,10 +321,13 @@ async def test_a_prompt_over_the_context_window_is_a_400(async_client, key, mode
     assert error["code"] == "context_length_exceeded"
     assert "64 tokens" in error["message"]
     assert model.pieces_given == 0
+    assert await sync_to_async(completion_slots_open)(team.member.pk) == 0, "its place is back"
 
 
 @pytest_async
-async def test_a_client_that_leaves_mid_stream_cancels_its_generation(async_client, key, model):
+async def test_a_client_that_leaves_mid_stream_cancels_its_generation(
+    async_client, team, key, model
+):
     model.words = [f" w{i}" for i in range(200)]
     model.delay = 0.02
     response = await async_client.post(
@@ -295,6 +352,7 @@ async def test_a_client_that_leaves_mid_stream_cancels_its_generation(async_clie
     with contextlib.suppress(asyncio.CancelledError):
         await reader
     assert await sync_to_async(completion_stop_requested)(job_id)
+    assert await open_completions_when_settled(team.member.pk) == 0, "its place is back"
     await asyncio.sleep(0.5)
     given = model.pieces_given
     await asyncio.sleep(0.3)
@@ -320,7 +378,7 @@ def test_the_v1_schema_and_docs_are_served(client):
 
 @pytest_async
 async def test_a_client_that_leaves_before_the_whole_answer_cancels_it_too(
-    async_client, key, model
+    async_client, team, key, model
 ):
     model.words = [f" w{i}" for i in range(200)]
     model.delay = 0.02
@@ -334,6 +392,7 @@ async def test_a_client_that_leaves_before_the_whole_answer_cancels_it_too(
     request.cancel()  # as Django's handler cancels a view whose client disconnected
     with contextlib.suppress(asyncio.CancelledError):
         await request
+    assert await open_completions_when_settled(team.member.pk) == 0, "its place is back"
     await asyncio.sleep(0.5)
     given = model.pieces_given
     await asyncio.sleep(0.3)
@@ -449,3 +508,124 @@ async def test_a_worker_that_goes_silent_mid_answer_ends_the_stream_with_an_erro
     error = json.loads(data[-1])["error"]
     assert error["code"] == "worker_lost"
     assert "[DONE]" not in data
+
+
+# --- Each person's open completions: counted once, given back once ----------------------
+
+
+def asgi_scope(path: str, key: str, body: bytes) -> dict[str, Any]:
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [
+            (b"host", b"testserver"),
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"authorization", f"Bearer {key}".encode()),
+        ],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+    }
+
+
+async def stream_closed_after_done(key: str, body: dict[str, Any], *, turns: int) -> bytes:
+    """A streamed completion through Django's own ASGI handler, read by a client that hangs
+    up right after ``data: [DONE]``: ``turns`` turns of the event loop later, so that a set
+    of such clients has the hang-up land at every step of the server's clean-up."""
+    request = json.dumps(body).encode()
+    received = bytearray()
+    done = asyncio.Event()
+    requested = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal requested
+        if not requested:
+            requested = True
+            return {"type": "http.request", "body": request, "more_body": False}
+        await done.wait()
+        for _ in range(turns):
+            await asyncio.sleep(0)  # one turn of the loop: no time passes
+        return {"type": "http.disconnect"}
+
+    async def send(message: Mapping[str, Any]) -> None:
+        if message["type"] == "http.response.body":
+            received.extend(message.get("body", b""))
+            if b"data: [DONE]" in received:
+                done.set()
+
+    await ASGIHandler()(asgi_scope("/v1/chat/completions", key, request), receive, send)
+    return bytes(received)
+
+
+@pytest_async
+async def test_streams_closed_right_after_done_give_every_place_back(team, key, model, settings):
+    clients = 30
+    settings.ASSISTANT_MAX_PENDING_PER_USER = clients
+    one_by_one = [
+        await stream_closed_after_done(key, question(stream=True), turns=n) for n in range(clients)
+    ]
+    assert await open_completions_when_settled(team.member.pk) == 0
+    at_once = await asyncio.gather(
+        *(stream_closed_after_done(key, question(stream=True), turns=n) for n in range(clients))
+    )
+    assert await open_completions_when_settled(team.member.pk) == 0
+    assert all(sse_data(raw)[-1] == "[DONE]" for raw in [*one_by_one, *at_once])
+
+
+@pytest_async
+async def test_a_place_is_given_back_once_however_often_its_end_is_handled(team, settings):
+    settings.ASSISTANT_MAX_PENDING_PER_USER = 2
+    person = team.member.pk
+    first, second = CompletionSlot(person), CompletionSlot(person)
+    await first.take()
+    await second.take()
+    assert await sync_to_async(completion_slots_open)(person) == 2
+    await first.give()
+    await first.give()  # the stream's end, then the response's close: one give-back
+    assert await sync_to_async(completion_slots_open)(person) == 1
+    await second.give()
+    assert await sync_to_async(completion_slots_open)(person) == 0
+    assert await sync_to_async(completion_slot_give)(person) is False
+    assert await sync_to_async(completion_slots_open)(person) == 0, "never below zero"
+
+
+@pytest_async
+async def test_a_give_back_cancelled_midway_still_happens(team, settings):
+    person = team.member.pk
+    slot = CompletionSlot(person)
+    await slot.take()
+    giving = asyncio.ensure_future(slot.give())
+    await asyncio.sleep(0)  # the give-back has started
+    giving.cancel()  # as Django cancels a response whose client hung up
+    with contextlib.suppress(asyncio.CancelledError):
+        await giving
+    assert await open_completions_when_settled(person) == 0
+    await slot.give()
+    assert await sync_to_async(completion_slots_open)(person) == 0
+
+
+@pytest.mark.django_db
+def test_concurrent_takes_and_give_backs_keep_an_exact_count(team, settings):
+    settings.ASSISTANT_MAX_PENDING_PER_USER = 10
+    person = team.member.pk
+
+    def take(_: int) -> bool:
+        try:
+            return completion_slot_take(person)
+        except Exception:  # the 429
+            return False
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        taken = list(pool.map(take, range(40)))
+        assert taken.count(True) == 10
+        assert completion_slots_open(person) == 10
+        given = list(pool.map(lambda _: completion_slot_give(person), range(40)))
+    assert given.count(True) == 10
+    assert completion_slots_open(person) == 0

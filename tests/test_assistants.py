@@ -237,6 +237,76 @@ def test_a_clashing_handle_is_shown_on_the_form(client, team):
     assert not Assistant.objects.exists()
 
 
+@pytest.mark.parametrize(
+    ("field", "value", "error"),
+    [
+        ("temperature", "2.5", "less than or equal to 2"),
+        ("temperature", "-1", "greater than or equal to 0"),
+        ("temperature", "inf", "Enter a number"),
+        ("max_tokens", "0", "greater than or equal to 1"),
+        ("max_tokens", "100000", "less than or equal to 8192"),
+    ],
+)
+def test_sampler_settings_out_of_range_are_shown_on_the_form_and_nothing_is_saved(
+    client, team, scribe, field, value, error
+):
+    client.force_login(team.member)
+    fields = {**_fields(model=scribe.model.pk), field: value}
+
+    added = client.post(reverse("assistant-create", args=[team.workspace.pk]), fields)
+    edited = client.post(
+        reverse("assistant-edit", args=[scribe.pk]),
+        {**fields, "handle": "scribe", "display_name": "Note taker"},
+    )
+
+    for response in (added, edited):
+        assert response.status_code == 200
+        assert error in response.content.decode()
+    assert list(Assistant.objects.values_list("handle", flat=True)) == ["scribe"]
+    scribe.refresh_from_db()
+    assert (scribe.display_name, scribe.temperature, scribe.max_tokens) == ("Scribe", 0.2, 64)
+
+
+@pytest.mark.parametrize(("field", "value"), [("temperature", 2.5), ("max_tokens", 0)])
+def test_the_services_refuse_sampler_settings_out_of_range(team, scribe, field, value):
+    with pytest.raises(ValidationError) as refused:
+        assistant_create(
+            workspace=team.workspace, created_by=team.member, **_fields(**{field: value})
+        )
+    assert field in refused.value.message_dict
+    with pytest.raises(ValidationError):
+        assistant_update(assistant=scribe, **_fields(handle="scribe", **{field: value}))
+    assert list(Assistant.objects.values_list("handle", flat=True)) == ["scribe"]
+    scribe.refresh_from_db()
+    assert (scribe.temperature, scribe.max_tokens) == (0.2, 64)
+
+
+def test_the_admin_refuses_sampler_settings_out_of_range(admin_client, team):
+    model = LanguageModelFactory.create()
+    fields = {
+        "workspace": team.workspace.pk,
+        "handle": "critic",
+        "display_name": "Critic",
+        "colour": "#aa0000",
+        "model": model.pk,
+        "system_prompt": "",
+        "temperature": "3",
+        "max_tokens": "0",
+    }
+
+    response = admin_client.post(reverse("admin:chat_assistant_add"), fields)
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "less than or equal to 2" in page
+    assert "greater than or equal to 1" in page
+    assert not Assistant.objects.exists()
+    accepted = admin_client.post(
+        reverse("admin:chat_assistant_add"), {**fields, "temperature": "2", "max_tokens": "1"}
+    )
+    assert accepted.status_code == 302, "the same form with values in range is saved"
+
+
 def test_members_edit_an_assistant(client, team, scribe):
     client.force_login(team.owner)
 

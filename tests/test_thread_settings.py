@@ -121,17 +121,30 @@ def test_members_change_the_settings_from_the_thread_page(client, team, scribe):
     assert "temperature 0.3" in page
 
 
-def test_a_bad_value_is_shown_on_the_form_and_nothing_changes(client, team):
+@pytest.mark.parametrize(
+    ("field", "value", "error"),
+    [
+        ("max_tokens_override", "0", "greater than or equal to 1"),
+        ("max_tokens_override", "8193", "less than or equal to 8192"),
+        ("temperature_override", "-0.5", "greater than or equal to 0"),
+        ("temperature_override", "2.5", "less than or equal to 2"),
+        ("temperature_override", "nan", "Enter a number"),
+    ],
+)
+def test_a_bad_value_is_shown_on_the_form_and_nothing_changes(client, team, field, value, error):
     client.force_login(team.member)
 
     response = client.post(
         reverse("thread-settings", args=[team.thread.pk]),
-        {"answerer": "", "max_tokens_override": "0"},
+        {"answerer": "", "system_prompt_override": "Be brief.", field: value},
     )
 
-    assert "greater than or equal to 1" in response.content.decode()
+    assert response.status_code == 200
+    assert error in response.content.decode()
+    assert "Saved." not in response.content.decode()
     team.thread.refresh_from_db()
-    assert team.thread.max_tokens_override is None
+    assert (team.thread.temperature_override, team.thread.max_tokens_override) == (None, None)
+    assert team.thread.system_prompt_override == "", "nothing of the form is saved"
 
 
 def test_the_form_is_read_again_as_the_settings_now_are(client, team, scribe):
