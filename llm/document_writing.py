@@ -1,11 +1,12 @@
-"""The assistant writing into a shared document: run by the model worker, like answers.
+"""The assistant writing into a shared document: a model job, run by the worker like answers.
 
 Documents decide where the text goes and what the model reads (``documents.writing``); this
-module streams the model's text into the document: each frame becomes a Yjs update, stored in
-the document's log and sent to every editor, with the assistant's cursor after it.
+adapter turns each frame of the model's text into a Yjs update, stored in the document's log
+and sent to every editor, with the assistant's cursor after it.
 """
 
 import logging
+from collections.abc import Callable
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -23,10 +24,10 @@ from documents.writes import (
 )
 from documents.writing import CoAuthor, thread_transcript_text, write_brief
 
-from .inference import InferenceRequest, infer
-from .model import model_load, model_spec_from_settings
+from .inference import InferenceRequest, ModelPrompt, request_prompt
+from .model import LoadedModel
+from .model_jobs import Frame, JobRefused, Outcome, failure_reason, model_job_run
 from .prompt import Turn
-from .streaming import BackgroundCalls, FramePacer, ThrottledPoll
 
 logger = logging.getLogger(__name__)
 
@@ -41,90 +42,91 @@ def document_write_generate(*, write_id: int) -> None:
     if write is None or write.status != DocumentWrite.Status.QUEUED:
         logger.info("Write %s is not queued: nothing to do", write_id)
         return
-    document = write.document
-    if document.deleted_at is not None:
-        write_fail(write=write, written="", reason="The document was deleted.")
-        return
-    try:
-        author = CoAuthor(
-            document_state_get(document_id=document.pk), anchor=write.anchor, head=write.head
-        )
-        model = model_load(model_spec_from_settings())
-    except Exception as exc:
-        logger.exception("Write %s could not begin", write_id)
-        write_fail(write=write, written="", reason=f"The write could not begin ({exc}).")
-        return
-    if not write_start(write=write):
-        return
-    pen = _Pen(write, author)
-    try:
-        pen.begin()
+    model_job_run(DocumentWriting(write))
+
+
+class DocumentWriting:
+    """The assistant's write into a document, as a model job: each frame an update of the
+    assistant's own Yjs client."""
+
+    model_id: int | None = None  # writes use the installation's default model
+
+    def __init__(self, write: DocumentWrite) -> None:
+        self.write = write
+        self.name = f"write-{write.pk}"
+        self.frame_interval = settings.DOCUMENT_WRITE_FRAME_INTERVAL_S
+        self.author: CoAuthor | None = None
+        self.refused: str | None = None  # why the document took no more (it is full, say)
+        self._presence_clock = 0
+
+    def begin(self, model: LoadedModel, *, model_name: str) -> ModelPrompt | None:
+        write, document = self.write, self.write.document
+        if document.deleted_at is not None:
+            raise JobRefused("The document was deleted.")
+        try:
+            self.author = CoAuthor(
+                document_state_get(document_id=document.pk), anchor=write.anchor, head=write.head
+            )
+        except Exception as exc:
+            logger.exception("Write %s could not begin", write.pk)
+            raise JobRefused(f"The write could not begin ({exc}).") from exc
+        if not write_start(write=write):
+            return None
+        if (update := self.author.opening_update()) is not None:
+            self._append(update)
+        self._present({"user": self._identity(), "cursor": self._cursor()})
         brief = write_brief(
             instruction=write.instruction,
-            requester=_name(write),
-            author=author,
+            requester=self._requester(),
+            author=self.author,
             thread_transcript=(
                 thread_transcript_text(thread=write.source_thread) if write.source_thread else ""
             ),
         )
-        stop = ThrottledPoll(
-            check=lambda: write_stop_requested(write.pk), interval=settings.LLM_STOP_POLL_S
-        )
-        infer(
+        return request_prompt(
             model,
             InferenceRequest(
                 system=brief.system,
-                turns=[Turn(speaker=_name(write), text=brief.prompt, is_assistant=False)],
+                turns=[Turn(speaker=self._requester(), text=brief.prompt, is_assistant=False)],
                 assistant_name=settings.ASSISTANT_NAME,
                 max_tokens=brief.max_tokens,
                 temperature=settings.LLM_TEMPERATURE,
                 repeat_penalty=settings.LLM_REPEAT_PENALTY,
             ),
-            on_piece=pen.pacer.add,
-            should_stop=lambda: stop() is not None or pen.refused is not None,
         )
-        pen.finish()
-        if pen.refused is not None:
-            write_fail(write=write, written=pen.pacer.text, reason=pen.refused)
+
+    def frame(self, frame: Frame) -> Callable[[], None]:
+        assert self.author is not None
+        update, cursor = self.author.write(frame.delta), self._cursor()
+
+        def send() -> None:
+            self._send(update, cursor)
+            if frame.persist:
+                write_progress(write=self.write, written=frame.text)
+
+        return send
+
+    def stop_requested(self) -> str | None:
+        if self.refused is not None:  # the document took no more: the write ends
+            return self.refused
+        return write_stop_requested(self.write.pk)
+
+    def end(self, outcome: Outcome) -> None:
+        if self.refused is not None:
+            write_fail(write=self.write, written=outcome.text, reason=self.refused)
             return
         write_finish(
-            write=write,
-            written=pen.pacer.text,
-            stopped_by_id=int(stop.answer) if stop.answer is not None else None,
+            write=self.write,
+            written=outcome.text,
+            stopped_by_id=int(outcome.stopped_by) if outcome.stopped_by is not None else None,
         )
-    except Exception as exc:
-        logger.exception("Write %s failed", write_id)
-        write_fail(write=write, written=pen.pacer.text, reason=f"{type(exc).__name__}: {exc}"[:500])
-    finally:
-        pen.leave()
 
+    def fail(self, *, text: str, seq: int, error: Exception) -> None:
+        write_fail(write=self.write, written=text, reason=failure_reason(error))
 
-class _Pen:
-    """Each frame of text into the document, as an update of the assistant's own client."""
-
-    def __init__(self, write: DocumentWrite, author: CoAuthor) -> None:
-        self.write, self.author = write, author
-        self.pacer = FramePacer(
-            sink=self._frame,
-            frame_interval=settings.DOCUMENT_WRITE_FRAME_INTERVAL_S,
-            persist_interval=settings.LLM_PERSIST_INTERVAL_S,
-        )
-        # Storing and publishing each frame (a commit, two publishes) overlaps decoding on a
-        # thread of its own, in order, as an answer's frames do (llm.streaming.BackgroundCalls).
-        self.sending = BackgroundCalls(name=f"write-{write.pk}-frames")
-        self.refused: str | None = None  # why the document took no more (it is full, say)
-        self._presence_clock = 0
-
-    def begin(self) -> None:
-        if (update := self.author.opening_update()) is not None:
-            self._append(update)
-        self._present({"user": self._identity(), "cursor": self._cursor()})
-
-    def _frame(self, *, seq: int, delta: str, text: str, persist: bool) -> None:
-        update, cursor = self.author.write(delta), self._cursor()
-        self.sending.submit(lambda: self._send(update, cursor))
-        if persist:
-            self.sending.submit(lambda: write_progress(write=self.write, written=text))
+    def leave(self) -> None:
+        if self._presence_clock:  # it was shown: it leaves
+            self._present(None)
 
     def _send(self, update: bytes, cursor: dict[str, object]) -> None:
         if self.refused is not None:
@@ -140,21 +142,13 @@ class _Pen:
             return
         self._present({"user": self._identity(), "cursor": cursor})
 
-    def finish(self) -> None:
-        """Every frame stored and sent: call before the write's final status."""
-        self.pacer.finish()
-        self.sending.close()
-
-    def leave(self) -> None:
-        self.sending.close()
-        self._present(None)
-
     def _append(self, update: bytes) -> None:
         document_update_append(
             document_id=self.write.document_id, update=update, author=None, sender=events.SERVER
         )
 
     def _cursor(self) -> dict[str, object]:
+        assert self.author is not None
         position = self.author.cursor_json()
         return {"anchor": position, "head": position}
 
@@ -162,6 +156,7 @@ class _Pen:
         return {"name": settings.ASSISTANT_NAME, "color": ASSISTANT_COLOUR}
 
     def _present(self, state: dict[str, object] | None) -> None:
+        assert self.author is not None
         self._presence_clock += 1
         entry = protocol.Presence(self.author.client_id, self._presence_clock, state)
         events.document_publish(
@@ -171,7 +166,6 @@ class _Pen:
             sender=events.SERVER,
         )
 
-
-def _name(write: DocumentWrite) -> str:
-    person = write.requested_by
-    return (person.get_full_name() or person.get_username()) if person else "A member"
+    def _requester(self) -> str:
+        person = self.write.requested_by
+        return (person.get_full_name() or person.get_username()) if person else "A member"

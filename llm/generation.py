@@ -1,11 +1,11 @@
-"""Answers in threads: the thin adapter between chat and inference, run by the model worker.
+"""Answers in threads: the model job's adapter between chat and the model, run by the worker.
 
 Chat decides what the model reads and how the answer ends (``chat.answering``,
-``chat.replies``); inference turns a conversation into text (``llm.inference``). This module
-connects them: it paces the text into frames, polls for a member's stop, and reports back.
+``chat.replies``); ``llm.model_jobs`` runs it like every other kind of model job.
 """
 
 import logging
+from collections.abc import Callable
 
 from django.conf import settings
 
@@ -23,13 +23,11 @@ from chat.streaming_state import stop_request_get
 from workspace.celery import app as celery_app
 
 from .grounding import answer_sources, passages_for, sources_block
-from .inference import InferenceRequest, infer
-from .model import LoadedModel, model_load, model_spec_from_settings
-from .models import LanguageModel
+from .inference import InferenceRequest, ModelPrompt, request_prompt
+from .model import LoadedModel
+from .model_jobs import Frame, JobEnded, Outcome, failure_reason, model_job_run
 from .prompt import Turn
 from .routing import GENERATE_REPLY_TASK, job_belongs_here, model_queue
-from .services import language_model_mark_unavailable, language_model_ready, language_model_spec
-from .streaming import BackgroundCalls, FramePacer, ThrottledPoll
 
 logger = logging.getLogger(__name__)
 
@@ -49,115 +47,69 @@ def reply_generate(*, reply_id: int) -> None:
         logger.info("Reply %s is for the model of queue %s: sent there", reply_id, queue)
         celery_app.send_task(GENERATE_REPLY_TASK, args=[reply_id])
         return
-    try:
-        model = _model_for(brief)
-    except ModelUnavailable as exc:
-        logger.warning("Reply %s: %s", reply_id, exc)
-        reply_fail(reply=reply, text="", seq=0, reason=str(exc))
-        return
-    parameters = {**brief.parameters, "n_ctx": model.n_ctx}
-    passages = passages_for(brief.knowledge, model)
-    if not reply_start(
-        reply=reply,
-        brief=brief,
-        model_name=model.name,
-        parameters=parameters,
-        sources=answer_sources(passages),
-    ):
-        return
-    sending = BackgroundCalls(name=f"reply-{reply_id}-frames")
-
-    def frame(*, seq: int, delta: str, text: str, persist: bool) -> None:
-        # Saved here, in order and in this thread's transaction. The first frame is also sent
-        # from here: handing it over would cost time to first token (GIL hand-offs, 5-8 ms).
-        snapshot = reply_progress_record(reply=reply, text=text, seq=seq, persist=persist)
-        if seq == 1:
-            reply_frame_send(frame=snapshot, delta=delta)
-        else:
-            sending.submit(lambda: reply_frame_send(frame=snapshot, delta=delta))
-
-    pacer = FramePacer(
-        sink=frame,
-        frame_interval=settings.LLM_FRAME_INTERVAL_S,
-        persist_interval=settings.LLM_PERSIST_INTERVAL_S,
-    )
-    try:
-        request = inference_request(brief, context=sources_block(passages))
-        _answer(pacer, sending, reply=reply, request=request, model=model)
-    except ReplyNoLongerStreaming:
-        logger.warning("Reply %s was ended elsewhere; this attempt stops", reply_id)
-    except Exception as exc:
-        logger.exception("Generation failed for reply %s", reply_id)
-        pacer.finish()
-        sending.close()
-        reply_fail(reply=reply, text=pacer.text, seq=pacer.seq, reason=_reason(exc))
-    finally:
-        sending.close()
+    model_job_run(Answer(reply, brief))
 
 
-class ModelUnavailable(Exception):
-    """The answer's model cannot serve; the message says why, for the people in the thread."""
+class Answer:
+    """An assistant's answer in a thread, as a model job."""
 
+    def __init__(self, reply: Message, brief: AnswerBrief) -> None:
+        self.reply, self.brief = reply, brief
+        self.name = f"reply-{reply.pk}"
+        self.model_id = brief.model_id
+        self.frame_interval = settings.LLM_FRAME_INTERVAL_S
 
-def _model_for(brief: AnswerBrief) -> LoadedModel:
-    """The assistant's model, loaded once per worker process. A registered model whose file
-    is missing or broken is marked unavailable (the admin shows why), and only its answers fail."""
-    if brief.model_id is None:
+    def begin(self, model: LoadedModel, *, model_name: str) -> ModelPrompt | None:
+        passages = passages_for(self.brief.knowledge, model)
+        started = reply_start(
+            reply=self.reply,
+            brief=self.brief,
+            model_name=model_name,
+            parameters={**self.brief.parameters, "n_ctx": model.n_ctx},
+            sources=answer_sources(passages),
+        )
+        if not started:
+            return None
+        return request_prompt(model, inference_request(self.brief, context=sources_block(passages)))
+
+    def frame(self, frame: Frame) -> Callable[[], None]:
+        # Saved here, in order and in the decoding thread's transaction (the save is the
+        # heartbeat and the check that this attempt still owns the reply).
         try:
-            return model_load(model_spec_from_settings())
-        except Exception as exc:
-            logger.exception("Could not load the default model")
-            raise ModelUnavailable(f"The model could not be loaded ({exc}).") from exc
-    registered = LanguageModel.objects.filter(pk=brief.model_id).first()
-    if registered is None:  # the assistant's model is protected from deletion; a race at most
-        raise ModelUnavailable("The assistant's model is no longer registered.")
-    # The people in the thread are told which model; the reason (file paths) is the admin's.
-    unavailable = (
-        f"The model {registered.name} is unavailable; an admin can see why on its page "
-        "in the admin (Language models)."
-    )
-    if not language_model_ready(model=registered):
-        raise ModelUnavailable(unavailable)
-    try:
-        return model_load(language_model_spec(registered))
-    except Exception as exc:
-        logger.exception("Could not load the model %s", registered.name)
-        language_model_mark_unavailable(model=registered, reason=f"It could not be loaded: {exc}")
-        raise ModelUnavailable(unavailable) from exc
+            snapshot = reply_progress_record(
+                reply=self.reply, text=frame.text, seq=frame.seq, persist=frame.persist
+            )
+        except ReplyNoLongerStreaming as exc:
+            raise JobEnded(str(exc)) from exc
+        return lambda: reply_frame_send(frame=snapshot, delta=frame.delta)
 
+    def stop_requested(self) -> str | None:
+        return stop_request_get(self.reply.pk)
 
-def _answer(
-    pacer: FramePacer,
-    sending: BackgroundCalls,
-    *,
-    reply: Message,
-    request: InferenceRequest,
-    model: LoadedModel,
-) -> None:
-    stop_requested = ThrottledPoll(
-        check=lambda: stop_request_get(reply.pk), interval=settings.LLM_STOP_POLL_S
-    )
-    result = infer(
-        model,
-        request,
-        on_piece=pacer.add,
-        should_stop=lambda: stop_requested() is not None,
-    )
-    pacer.finish()
-    sending.close()  # every frame leaves before the final status
-    reply_finish(
-        reply=reply,
-        text=pacer.text,
-        seq=pacer.seq,
-        stopped_by=stop_requested.answer if result.stopped else None,
-        finish_reason=result.finish_reason,
-        figures={
-            "prompt_tokens": result.prompt_tokens,
-            "completion_tokens": result.completion_tokens,
-            "time_to_first_token_ms": result.time_to_first_token_ms,
-            "tokens_per_second": result.tokens_per_second,
-        },
-    )
+    def end(self, outcome: Outcome) -> None:
+        result = outcome.result
+        try:
+            reply_finish(
+                reply=self.reply,
+                text=outcome.text,
+                seq=outcome.seq,
+                stopped_by=outcome.stopped_by,
+                finish_reason=result.finish_reason,
+                figures={
+                    "prompt_tokens": result.prompt_tokens,
+                    "completion_tokens": result.completion_tokens,
+                    "time_to_first_token_ms": result.time_to_first_token_ms,
+                    "tokens_per_second": result.tokens_per_second,
+                },
+            )
+        except ReplyNoLongerStreaming as exc:
+            raise JobEnded(str(exc)) from exc
+
+    def fail(self, *, text: str, seq: int, error: Exception) -> None:
+        reply_fail(reply=self.reply, text=text, seq=seq, reason=failure_reason(error))
+
+    def leave(self) -> None:
+        pass
 
 
 def inference_request(brief: AnswerBrief, *, context: str = "") -> InferenceRequest:
@@ -176,7 +128,3 @@ def inference_request(brief: AnswerBrief, *, context: str = "") -> InferenceRequ
         repeat_penalty=brief.repeat_penalty,
         context=context,
     )
-
-
-def _reason(exc: Exception) -> str:
-    return f"{type(exc).__name__}: {exc}"[:500]

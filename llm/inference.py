@@ -1,13 +1,14 @@
 """Inference: a conversation and sampling parameters in, a stream of text out.
 
 Knows nothing of threads, replies or the database: whatever asks for an answer (a thread's
-reply now; a document's co-author or an API request later) brings the turns, the instructions
-and the parameters, hands over where the text goes, and gets the run's figures back.
+reply, a document's co-author, an API request) brings the turns and instructions
+(``InferenceRequest``, fitted into a prompt by ``request_prompt``) or its own prompt tokens
+(``ModelPrompt``), hands over where the text goes, and gets the run's figures back.
 """
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .model import LoadedModel
 from .prompt import Turn, fit_turns, stop_strings, turns_with_context
@@ -25,6 +26,18 @@ class InferenceRequest:
 
 
 @dataclass(frozen=True)
+class ModelPrompt:
+    """Exactly what the model reads, and how it may answer."""
+
+    tokens: list[int]
+    max_tokens: int
+    temperature: float
+    repeat_penalty: float = 1.0
+    top_p: float = 0.95  # llama.cpp's default
+    stop: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class InferenceResult:
     prompt_tokens: int
     completion_tokens: int
@@ -34,15 +47,9 @@ class InferenceResult:
     tokens_per_second: float | None
 
 
-def infer(
-    model: LoadedModel,
-    request: InferenceRequest,
-    *,
-    on_piece: Callable[[str], None],
-    should_stop: Callable[[], bool],
-) -> InferenceResult:
-    """Stream the answer to ``request`` into ``on_piece``, asking ``should_stop`` after each
-    piece; the prompt is fitted to the context window, leaving room for the answer."""
+def request_prompt(model: LoadedModel, request: InferenceRequest) -> ModelPrompt:
+    """The prompt for ``request``, fitted to the model's context window (the oldest turns
+    dropped first), leaving room for the answer."""
     answer_room = min(request.max_tokens, model.n_ctx // 2)
 
     def prompt_for(kept: Sequence[Turn]) -> list[int]:
@@ -55,25 +62,47 @@ def infer(
     kept = fit_turns(
         request.turns, fits=lambda kept: len(prompt_for(kept)) + answer_room <= model.n_ctx
     )
-    prompt = prompt_for(kept)
+    tokens = prompt_for(kept)
     speakers = {turn.speaker for turn in request.turns if not turn.is_assistant}
-    started = time.monotonic()
-    pieces, completion = model.stream(
-        prompt,
-        stop=stop_strings(speakers=speakers),
-        max_tokens=min(request.max_tokens, model.n_ctx - len(prompt)),
+    return ModelPrompt(
+        tokens=tokens,
+        max_tokens=min(request.max_tokens, model.n_ctx - len(tokens)),
         temperature=request.temperature,
         repeat_penalty=request.repeat_penalty,
+        stop=stop_strings(speakers=speakers),
+    )
+
+
+def decode(
+    model: LoadedModel,
+    prompt: ModelPrompt,
+    *,
+    on_piece: Callable[[str], None],
+    should_stop: Callable[[], bool],
+) -> InferenceResult:
+    """Stream the answer to ``prompt`` into ``on_piece``, asking ``should_stop`` after each
+    piece."""
+    started = time.monotonic()
+    pieces, completion = model.stream(
+        prompt.tokens,
+        stop=prompt.stop,
+        max_tokens=prompt.max_tokens,
+        temperature=prompt.temperature,
+        repeat_penalty=prompt.repeat_penalty,
+        top_p=prompt.top_p,
     )
     first_at: float | None = None
     stopped = False
-    for piece in pieces:
-        if first_at is None:
-            first_at = time.monotonic()
-        on_piece(piece)
-        if should_stop():
-            stopped = True
-            break  # leaving the generator ends llama.cpp's decoding loop
+    try:
+        for piece in pieces:
+            if first_at is None:
+                first_at = time.monotonic()
+            on_piece(piece)
+            if should_stop():
+                stopped = True
+                break
+    finally:
+        pieces.close()  # a stream left early (stopped, or an error) stops the job in the engine
     ended = time.monotonic()
     streaming_s = ended - first_at if first_at is not None else 0.0
     return InferenceResult(
@@ -84,3 +113,14 @@ def infer(
         time_to_first_token_ms=(first_at - started) * 1000 if first_at is not None else None,
         tokens_per_second=(completion.completion_tokens / streaming_s if streaming_s > 0 else None),
     )
+
+
+def infer(
+    model: LoadedModel,
+    request: InferenceRequest,
+    *,
+    on_piece: Callable[[str], None],
+    should_stop: Callable[[], bool],
+) -> InferenceResult:
+    """``decode`` the prompt fitted for ``request``."""
+    return decode(model, request_prompt(model, request), on_piece=on_piece, should_stop=should_stop)

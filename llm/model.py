@@ -9,7 +9,7 @@ import importlib.util
 import logging
 import os
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -171,7 +171,7 @@ class LoadedModel:
         temperature: float,
         repeat_penalty: float,
         top_p: float = 0.95,  # llama.cpp's default
-    ) -> tuple[Iterator[str], Completion]:
+    ) -> tuple[Generator[str], Completion]:
         """Stream the answer's text pieces, decoded beside the model's other jobs; the
         Completion fills in as the stream is read. Leaving the stream early stops the job."""
         job = self.engine.submit(
@@ -186,7 +186,7 @@ class LoadedModel:
         )
         completion = Completion(prompt_tokens=len(prompt))
 
-        def pieces() -> Iterator[str]:
+        def pieces() -> Generator[str]:
             try:
                 yield from job.pieces()
             finally:

@@ -24,7 +24,7 @@ from api.openai_compat import (
     completion_slots_open,
 )
 from api.services import api_token_create
-from llm import completions
+from llm import completions, model_jobs
 from llm.completion_jobs import completion_stop_requested
 from llm.model import Completion
 from llm.routing import route_model_job
@@ -80,7 +80,7 @@ class StandInModel:
 def model(monkeypatch) -> StandInModel:
     """The default model's worker, in a thread, answering every job sent to the queue."""
     stand_in = StandInModel(["The", " plan", " is", " ready."])
-    monkeypatch.setattr(completions, "_model_for", lambda job: stand_in)
+    monkeypatch.setattr(model_jobs, "model_for", lambda model_id: (stand_in, "stand-in"))
     sent = []
 
     def send_task(name, args, **options):

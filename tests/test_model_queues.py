@@ -11,7 +11,7 @@ from chat.selectors import message_page
 from chat.services import message_create
 from documents import writes
 from documents.selectors import write_list_active
-from llm import generation
+from llm import generation, model_jobs
 from llm.model import worker_threads
 from llm.routing import DEFAULT_QUEUE, job_belongs_here, route_model_job
 from llm.workers import WORKER_OVERHEAD_BYTES, worker_args, worker_env, workers_plan
@@ -83,7 +83,7 @@ def test_a_worker_sends_an_answer_whose_model_changed_to_that_models_queue(
         "send_task",
         lambda name, args, **options: sent.append({"name": name, "args": args}),
     )
-    monkeypatch.setattr(generation, "_model_for", lambda brief: pytest.fail("loaded here"))
+    monkeypatch.setattr(model_jobs, "model_for", lambda model_id: pytest.fail("loaded here"))
 
     generation.reply_generate(reply_id=reply.pk)
 

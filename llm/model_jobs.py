@@ -1,0 +1,172 @@
+"""Running a model job, whatever its kind: one loader, one stream loop, one stop, one end.
+
+An answer in a thread, the assistant's write into a document and an OpenAI-compatible
+completion each bring a small adapter (a ``JobKind``: what the model reads, what to do with
+each frame, how the job ends); ``model_job_run`` does the rest the same way for all of them:
+loads the model (``model_for``), starts the job, streams its pieces through a ``FramePacer``
+(the first frame sent at once from the decoding thread, later ones from a sender thread, in
+order), polls for a stop at most every ``LLM_STOP_POLL_S``, and ends the job as done,
+stopped or failed keeping its text. The next kind (a summary, an agent step) is an adapter,
+not a copy.
+"""
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from django.conf import settings
+
+from .inference import InferenceResult, ModelPrompt, decode
+from .model import LoadedModel, model_load, model_spec_from_settings
+from .models import LanguageModel
+from .services import language_model_mark_unavailable, language_model_ready, language_model_spec
+from .streaming import BackgroundCalls, FramePacer, ThrottledPoll
+
+logger = logging.getLogger(__name__)
+
+
+class ModelUnavailable(Exception):
+    """The job's model cannot serve; the message says why, for the person who asked."""
+
+
+class JobRefused(Exception):
+    """The job cannot be run as asked (its prompt does not fit, say); the message says why."""
+
+
+class JobEnded(Exception):
+    """The job was ended elsewhere (stopped while queued, interrupted as stale): this attempt
+    stops quietly."""
+
+
+@dataclass(frozen=True)
+class Frame:
+    """A frame of a job's text: its number, what it adds, the whole text so far, and whether
+    it is due to be saved (about once a second)."""
+
+    seq: int
+    delta: str
+    text: str
+    persist: bool
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a job's decoding ended."""
+
+    text: str
+    seq: int
+    stopped_by: str | None  # who stopped it, as its kind's stop check said
+    result: InferenceResult
+
+
+class JobKind(Protocol):
+    """What one kind of model job brings; ``model_job_run`` calls these in this order."""
+
+    name: str  # for logs and thread names, e.g. "reply 12"
+    model_id: int | None  # the registered model; None: the installation's default model
+    frame_interval: float
+
+    def begin(self, model: LoadedModel, *, model_name: str) -> ModelPrompt | None:
+        """Build the prompt and mark the job started (conditionally) on ``model`` (as the
+        installation names it); None if it ended meanwhile. Raises JobRefused when it
+        cannot run."""
+
+    def frame(self, frame: Frame) -> Callable[[], None]:
+        """Take a frame on the decoding thread (record it); return its sending, which runs
+        at once for the first frame and on the sender thread, in order, for later ones."""
+
+    def stop_requested(self) -> str | None:
+        """Who asked to stop the job, if anyone did (polled between tokens)."""
+
+    def end(self, outcome: Outcome) -> None:
+        """The model is done: end the job as done, or stopped by ``outcome.stopped_by``."""
+
+    def fail(self, *, text: str, seq: int, error: Exception) -> None:
+        """End the job as failed because of ``error``, keeping ``text``
+        (``failure_reason`` words it)."""
+
+    def leave(self) -> None:
+        """Whatever happened: let go of what the job held (presence, say)."""
+
+
+def model_job_run(kind: JobKind) -> None:
+    """Run ``kind``'s job on its model, from start to its end."""
+    try:
+        model, model_name = model_for(kind.model_id)
+        prompt = kind.begin(model, model_name=model_name)
+    except (ModelUnavailable, JobRefused) as exc:
+        logger.warning("%s: %s", kind.name, exc)
+        kind.fail(text="", seq=0, error=exc)
+        return
+    if prompt is None:
+        return
+    sending = BackgroundCalls(name=f"{kind.name}-frames")
+
+    def sink(*, seq: int, delta: str, text: str, persist: bool) -> None:
+        send = kind.frame(Frame(seq=seq, delta=delta, text=text, persist=persist))
+        if seq == 1:  # handing it over would cost time to first token
+            send()
+        else:
+            sending.submit(send)
+
+    pacer = FramePacer(
+        sink=sink,
+        frame_interval=kind.frame_interval,
+        persist_interval=settings.LLM_PERSIST_INTERVAL_S,
+    )
+    stop = ThrottledPoll(check=kind.stop_requested, interval=settings.LLM_STOP_POLL_S)
+    try:
+        result = decode(model, prompt, on_piece=pacer.add, should_stop=lambda: stop() is not None)
+        pacer.finish()
+        sending.close()  # every frame leaves before the end
+        stopped_by = stop.answer if result.stopped else None
+        kind.end(Outcome(text=pacer.text, seq=pacer.seq, stopped_by=stopped_by, result=result))
+    except JobEnded:
+        logger.warning("%s was ended elsewhere; this attempt stops", kind.name)
+    except Exception as exc:
+        logger.exception("%s failed", kind.name)
+        pacer.finish()
+        sending.close()
+        kind.fail(text=pacer.text, seq=pacer.seq, error=exc)
+    finally:
+        sending.close()
+        kind.leave()
+
+
+def failure_reason(error: Exception) -> str:
+    """Why a job failed, for the people who see it: our own refusals as they are worded,
+    anything else by its type and message."""
+    if isinstance(error, ModelUnavailable | JobRefused):
+        return str(error)
+    return f"{type(error).__name__}: {error}"[:500]
+
+
+def model_for(model_id: int | None) -> tuple[LoadedModel, str]:
+    """The model ``model_id`` names (None: the default), loaded once per worker process, and
+    its name (a registered copy of the default model's file shares its engine, not its name).
+    A registered model whose file is missing or broken is marked unavailable (the admin shows
+    why), and only its jobs fail."""
+    if model_id is None:
+        try:
+            model = model_load(model_spec_from_settings())
+            return model, model.name
+        except Exception as exc:
+            logger.exception("Could not load the default model")
+            raise ModelUnavailable(f"The model could not be loaded ({exc}).") from exc
+    registered = LanguageModel.objects.filter(pk=model_id).first()
+    if registered is None:  # a model in use is protected from deletion; a race at most
+        raise ModelUnavailable("The model is no longer registered.")
+    # Who asked is told which model; the reason (file paths) is the admin's.
+    unavailable = (
+        f"The model {registered.name} is unavailable; an admin can see why on its page "
+        "in the admin (Language models)."
+    )
+    if not language_model_ready(model=registered):
+        raise ModelUnavailable(unavailable)
+    try:
+        return model_load(language_model_spec(registered)), registered.name
+    except Exception as exc:
+        logger.exception("Could not load the model %s", registered.name)
+        language_model_mark_unavailable(model=registered, reason=f"It could not be loaded: {exc}")
+        raise ModelUnavailable(unavailable) from exc
