@@ -37,6 +37,10 @@ class ModelPrompt:
     stop: list[str] = field(default_factory=list)
 
 
+class PromptTooLong(ValueError):
+    """Not even the instructions fit the model's context for one answer; says the numbers."""
+
+
 @dataclass(frozen=True)
 class InferenceResult:
     prompt_tokens: int
@@ -59,9 +63,16 @@ def request_prompt(model: LoadedModel, request: InferenceRequest) -> ModelPrompt
             assistant_name=request.assistant_name,
         )
 
-    kept = fit_turns(
-        request.turns, fits=lambda kept: len(prompt_for(kept)) + answer_room <= model.n_ctx
-    )
+    try:
+        kept = fit_turns(
+            request.turns, fits=lambda kept: len(prompt_for(kept)) + answer_room <= model.n_ctx
+        )
+    except ValueError:
+        raise PromptTooLong(
+            f"The instructions alone take {len(prompt_for([]))} tokens and the answer needs "
+            f"room for {answer_room}, but this model's context holds {model.n_ctx} tokens "
+            "per answer: shorten the instructions or give the model a larger context."
+        ) from None
     tokens = prompt_for(kept)
     speakers = {turn.speaker for turn in request.turns if not turn.is_assistant}
     return ModelPrompt(

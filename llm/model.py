@@ -238,15 +238,22 @@ def _model_build(spec: ModelSpec) -> LoadedModel:
 # The model a worker process keeps loaded: a worker serves one model file (llm.workers), so
 # one; a change of the model's settings in the admin loads it afresh, and the old one is let
 # go once its running jobs have ended.
-_loaded: dict[ModelSpec, LoadedModel] = {}
+_loaded: dict[tuple[ModelSpec, tuple[object, ...]], LoadedModel] = {}
 _loading = threading.Lock()
+
+
+def _backend_settings() -> tuple[object, ...]:
+    if settings.LLM_BACKEND == "fake":
+        return ("fake", settings.LLM_FAKE_STEP_S, settings.LLM_FAKE_ANSWER_TOKENS)
+    return (settings.LLM_BACKEND,)
 
 
 def model_load(spec: ModelSpec) -> LoadedModel:
     """The model ``spec`` names, loaded once (by whichever of the worker's threads asks
     first) and kept until another spec is asked for."""
+    key = (spec, _backend_settings())
     with _loading:
-        if (model := _loaded.get(spec)) is None:
+        if (model := _loaded.get(key)) is None:
             models_unload()
             logger.info(
                 "Loading model %s (n_ctx=%d per answer, %d answers at once, n_gpu_layers=%d)",
@@ -255,7 +262,7 @@ def model_load(spec: ModelSpec) -> LoadedModel:
                 spec_slots(spec),
                 spec.n_gpu_layers,
             )
-            model = _loaded[spec] = _model_build(spec)
+            model = _loaded[key] = _model_build(spec)
         return model
 
 

@@ -17,7 +17,7 @@ from typing import Protocol
 
 from django.conf import settings
 
-from .inference import InferenceResult, ModelPrompt, decode
+from .inference import InferenceResult, ModelPrompt, PromptTooLong, decode
 from .model import LoadedModel, model_load, model_spec_from_settings
 from .models import LanguageModel
 from .services import language_model_mark_unavailable, language_model_ready, language_model_spec
@@ -95,8 +95,12 @@ def model_job_run(kind: JobKind) -> None:
     try:
         model, model_name = model_for(kind.model_id)
         prompt = kind.begin(model, model_name=model_name)
-    except (ModelUnavailable, JobRefused) as exc:
+    except (ModelUnavailable, JobRefused, PromptTooLong) as exc:
         logger.warning("%s: %s", kind.name, exc)
+        kind.fail(text="", seq=0, error=exc)
+        return
+    except Exception as exc:
+        logger.exception("%s could not begin", kind.name)
         kind.fail(text="", seq=0, error=exc)
         return
     if prompt is None:
@@ -137,7 +141,7 @@ def model_job_run(kind: JobKind) -> None:
 def failure_reason(error: Exception) -> str:
     """Why a job failed, for the people who see it: our own refusals as they are worded,
     anything else by its type and message."""
-    if isinstance(error, ModelUnavailable | JobRefused):
+    if isinstance(error, ModelUnavailable | JobRefused | PromptTooLong):
         return str(error)
     return f"{type(error).__name__}: {error}"[:500]
 
