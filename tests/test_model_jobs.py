@@ -13,6 +13,7 @@ from chat.replies import reply_stop
 from chat.streaming_state import live_text_get_many
 from documents.models import DocumentWrite
 from documents.writes import write_request
+from llm.backends import FakeBackend
 from llm.document_writing import document_write_generate
 from llm.generation import reply_generate
 from llm.model import model_load, model_spec_from_settings, models_unload
@@ -43,6 +44,12 @@ def in_threads(*jobs: Callable[[], None]) -> None:
         assert not thread.is_alive(), "a job did not end"
 
 
+def fake_backend() -> FakeBackend:
+    backend = model_load(model_spec_from_settings()).engine.backend
+    assert isinstance(backend, FakeBackend)
+    return backend
+
+
 def words(count: int) -> str:
     return "".join(f" w{n}" for n in range(1, count + 1))
 
@@ -60,8 +67,7 @@ def test_answers_asked_at_once_are_decoded_together_and_each_ends_whole(team):
         assert reply.status == Message.Status.DONE
         assert reply.body == words(40)
         assert reply.generation.completion_tokens == 40
-    backend = model_load(model_spec_from_settings()).engine.backend
-    assert max(backend.decodes) >= 3, "one step held a token of each answer"
+    assert max(fake_backend().decodes) >= 3, "one step held a token of each answer"
 
 
 def test_a_members_stop_ends_a_streaming_answer_and_keeps_its_text(team, settings):
@@ -115,8 +121,7 @@ def test_a_document_write_and_an_answer_run_on_the_one_engine_at_once(team):
     assert write.status == DocumentWrite.Status.DONE
     assert write.written == words(40)
     assert reply.status == Message.Status.DONE
-    backend = model_load(model_spec_from_settings()).engine.backend
-    assert max(backend.decodes) >= 2
+    assert max(fake_backend().decodes) >= 2
 
 
 def test_a_prompt_longer_than_an_answers_context_fails_the_answer_saying_so(team, settings):
