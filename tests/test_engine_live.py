@@ -68,7 +68,7 @@ def test_questions_asked_at_the_same_moment_are_answered_side_by_side(
         try:
             while True:
                 kind, _ = stream.next()
-                if kind == "chunk" and not seen_chunk or kind in ("done", "error"):
+                if (kind == "chunk" and not seen_chunk) or kind in ("done", "error"):
                     with arrived:
                         events.append((n, kind))
                     seen_chunk = seen_chunk or kind == "chunk"
