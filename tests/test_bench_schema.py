@@ -150,3 +150,19 @@ def test_the_command_line_check_exits_non_zero_on_a_bad_file(tmp_path, capsys):
     assert schema.main([str(tmp_path / "missing.json")]) == 1
     assert "efficiency: missing" in capsys.readouterr().err
 
+
+def test_the_engine_targets_compare_ours_at_four_with_the_limit_and_a_lone_question():
+    from bench import report
+
+    results = _valid()
+    results["engine"]["ours"]["1"].update(ttft_ms_p50=50.0, ttft_ms_max=50.0)
+    results["engine"]["ours"]["4"].update(tokens_per_s=141.0, ttft_ms_max=100.0)
+    rows = {row["what"]: row for row in report.targets(results)}
+    assert rows["4 asking at once: tokens/s, ours (limit)"]["met"] is True  # 141 ≥ 0.9 x 156
+    assert rows["4 asking at once: slowest TTFT (ms) vs 2 x a lone question's"]["met"] is True
+    assert rows["the limit's own gain, tokens/s at 4 ÷ at 1"]["value"] == 1.75
+
+    results["engine"]["ours"]["4"].update(tokens_per_s=140.0, ttft_ms_max=101.0)
+    rows = {row["what"]: row for row in report.targets(results)}
+    assert rows["4 asking at once: tokens/s, ours (limit)"]["met"] is False
+    assert rows["4 asking at once: slowest TTFT (ms) vs 2 x a lone question's"]["met"] is False
