@@ -125,7 +125,9 @@ def engine(results: dict[str, Any], path: Path) -> None:
     ax.set_ylim(bottom=0)
     ax.set_xlabel("people asking at the same moment")
     ax.set_ylabel("tokens/s, all answers together")
-    ax.set_title(f"Several answers at once (worker slots {engine['slots']}; 8 with 8)")
+    most = max(xs)
+    slots = engine["slots"] if engine["slots"] >= most else f"{engine['slots']}, {most} for {most}"
+    ax.set_title(f"Several people asking at once (the worker's slots: {slots})")
     ax.legend(fontsize="small", loc="lower right")
     _save(fig, path)
 
