@@ -43,6 +43,8 @@ class Config:
     document_log_updates: int = 10_000
     document_opens: int = 10
     document_typists: int = 5
+    engine_askers: tuple[int, ...] = (1, 2, 4, 8)  # people asking at the same moment
+    engine_tokens: int = 128  # each answer's tokens (the limit's too)
 
     @classmethod
     def for_run(cls, *, smoke: bool) -> "Config":
@@ -74,6 +76,7 @@ class Config:
             document_log_updates=300,
             document_opens=2,
             document_typists=2,
+            engine_tokens=16,
         )
 
 

@@ -108,6 +108,30 @@ def latency(results: dict[str, Any], path: Path) -> None:
     _save(fig, path)
 
 
+def engine(results: dict[str, Any], path: Path) -> None:
+    engine = results["engine"]
+    askers = sorted(engine["limit"], key=int)
+    xs = [int(n) for n in askers]
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.plot(xs, [_none_to_nan(engine["limit"][n]) for n in askers], "o--",
+            label="limit: plain batched llama-cpp-python loop")  # fmt: skip
+    ax.plot(xs, [_none_to_nan(engine["ours"][n]["tokens_per_s"]) for n in askers], "s-",
+            label="ours: people asking through the stack")  # fmt: skip
+    if "4" in engine["limit"]:
+        ax.plot([4], [0.9 * engine["limit"]["4"]], "r_", markersize=20,
+                label="target at 4: 0.9 × the limit")  # fmt: skip
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(xs, [str(x) for x in xs])
+    ax.set_ylim(bottom=0)
+    ax.set_xlabel("people asking at the same moment")
+    ax.set_ylabel("tokens/s, all answers together")
+    most = max(xs)
+    slots = engine["slots"] if engine["slots"] >= most else f"{engine['slots']}, {most} for {most}"
+    ax.set_title(f"Several people asking at once (the worker's slots: {slots})")
+    ax.legend(fontsize="small", loc="lower right")
+    _save(fig, path)
+
+
 def _save(fig: Any, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=100)
@@ -120,6 +144,7 @@ ALL = {
     "fanout.png": fanout,
     "memory.png": memory,
     "latency.png": latency,
+    "engine.png": engine,
 }
 
 

@@ -52,6 +52,7 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
          catch_up["bytes_sent"] < catch_up["newest_page_bytes"]),
     ]  # fmt: skip
     rows += _document_rows(results) + _model_rows(results) + _api_rows(results)
+    rows += _engine_rows(results)
     rows += _knowledge_rows(results)
     return [{"what": w, "target": t, "value": v, "met": m} for w, t, v, m in rows]
 
@@ -125,6 +126,35 @@ def _api_rows(results: dict[str, Any]) -> list[tuple[str, str, Any, bool | None]
         ("SSE answer efficiency vs plain llama-cpp-python", "(reported)",
          results.get("sse_efficiency"), None),
     ]  # fmt: skip
+
+
+def _engine_rows(results: dict[str, Any]) -> list[tuple[str, str, Any, bool | None]]:
+    """Several people asking at once: ours against the plain batched loop (the limit)."""
+    engine = results.get("engine")
+    if not engine:
+        return []
+    limit, ours = engine["limit"], engine["ours"]
+    rows: list[tuple[str, str, Any, bool | None]] = []
+    for askers in ("1", "2", "4", "8"):
+        value = f"{ours[askers]['tokens_per_s']} ({limit[askers]})"
+        if askers == "4":
+            wanted = 0.9 * limit["4"]
+            rows.append((f"{askers} asking at once: tokens/s, ours (limit)", f"≥ {wanted:.1f}",
+                         value, _ge(ours["4"]["tokens_per_s"], wanted)))  # fmt: skip
+        else:
+            rows.append((f"{askers} asking at once: tokens/s, ours (limit)", "(reported)", value,
+                         None))  # fmt: skip
+    lone = ours["1"]["ttft_ms_p50"]
+    slowest = ours["4"]["ttft_ms_max"]
+    rows += [
+        ("4 asking at once: slowest TTFT (ms) vs 2 x a lone question's", f"≤ {2 * lone:.0f}",
+         f"{slowest} (p50 {ours['4']['ttft_ms_p50']})", _le(slowest, 2 * lone)),
+        ("8 asking at once: TTFT p50 / slowest (ms)", "(reported)",
+         f"{ours['8']['ttft_ms_p50']} / {ours['8']['ttft_ms_max']}", None),
+        ("the limit's own gain, tokens/s at 4 ÷ at 1", "(reported)",
+         round(limit["4"] / limit["1"], 2) if limit["1"] else None, None),
+    ]  # fmt: skip
+    return rows
 
 
 def _knowledge_rows(results: dict[str, Any]) -> list[tuple[str, str, Any, bool | None]]:

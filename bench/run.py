@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--plots", type=Path, help="where the PNGs go (default: next to --out)")
     parser.add_argument(
         "--only",
-        choices=["documents", "models", "api", "knowledge"],
+        choices=["documents", "models", "api", "knowledge", "engine"],
         help="run one section and update its figures in --out, keeping the others",
     )
     args = parser.parse_args(argv)
@@ -75,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
             measured = _run_section(args.only, smoke=args.smoke)
             if "assistant_document" in measured:
                 results["details"]["assistant_document"] = measured.pop("assistant_document")
+            if "engine_details" in measured:
+                results["details"]["engine"] = measured.pop("engine_details")
             results.update(measured)
         else:
             results = _run(smoke=args.smoke, env=env)
@@ -95,6 +97,7 @@ def _run(*, smoke: bool, env: environment.BenchEnvironment) -> dict[str, Any]:
         measure_db_writes,
         measure_documents,
         measure_efficiency,
+        measure_engine,
         measure_fanout,
         measure_knowledge,
         measure_long_thread,
@@ -109,7 +112,7 @@ def _run(*, smoke: bool, env: environment.BenchEnvironment) -> dict[str, Any]:
     config = Config.for_run(smoke=smoke)
     load_before = os.getloadavg()
     print(f"==> bench ({'smoke' if smoke else 'full'}): {env.database}, Redis {env.redis}")
-    world = world_create(members=max(config.chat_members, 2))
+    world = world_create(members=max(config.chat_members, *config.engine_askers, 2))
     model = reference_model()
     pool = ClientPool(config.client_processes)
     stack = BenchStack(web_processes=2)
@@ -146,10 +149,11 @@ def _run(*, smoke: bool, env: environment.BenchEnvironment) -> dict[str, Any]:
         bench.progress(f"   p50 {chat['p50']} ms, p99 {chat['p99']} ms at {chat['members']}")
         bench.progress(f"8. a thread of {config.long_thread_messages} messages: open, reconnect")
         long_thread = measure_long_thread.measure(bench)
-        documents, models, api, knowledge = (
+        documents, models, api, engine, knowledge = (
             measure_documents.measure(bench),
             measure_models.measure(bench),
             measure_api.measure(bench),
+            measure_engine.measure(bench),
             measure_knowledge.measure(bench),
         )
     finally:
@@ -180,6 +184,7 @@ def _run(*, smoke: bool, env: environment.BenchEnvironment) -> dict[str, Any]:
         "assistant_document_efficiency": documents["assistant_document_efficiency"],
         **models,
         **api,
+        "engine": engine["engine"],
         **knowledge,
         "baselines": {
             "per_token_sends": {
@@ -198,16 +203,23 @@ def _run(*, smoke: bool, env: environment.BenchEnvironment) -> dict[str, Any]:
             "one_model_thread_generation_runs": one_thread["runs"],
             "memory": fanout["memory"],
             "assistant_document": documents["assistant_document"],
+            "engine": engine["engine_details"],
         },
     }
 
 
 def _run_section(section: str, *, smoke: bool) -> dict[str, Any]:
-    """One section alone (``--only documents`` or ``--only models``), with when it ran."""
+    """One section alone (``--only documents``, ``--only engine``...), with when it ran."""
     import django
 
     django.setup()
-    from . import measure_api, measure_documents, measure_knowledge, measure_models
+    from . import (
+        measure_api,
+        measure_documents,
+        measure_engine,
+        measure_knowledge,
+        measure_models,
+    )
     from .context import Bench, Config
     from .reference import models_free, reference_model
     from .stack import BenchStack
@@ -215,7 +227,9 @@ def _run_section(section: str, *, smoke: bool) -> dict[str, Any]:
 
     config = Config.for_run(smoke=smoke)
     load_before = os.getloadavg()
-    world = world_create(members=max(max(config.document_editors) + 1, config.chat_members))
+    world = world_create(
+        members=max(max(config.document_editors) + 1, config.chat_members, *config.engine_askers)
+    )
     stack = BenchStack(web_processes=2)
     bench = Bench(
         config=config,
@@ -230,6 +244,7 @@ def _run_section(section: str, *, smoke: bool) -> dict[str, Any]:
             "models": measure_models,
             "api": measure_api,
             "knowledge": measure_knowledge,
+            "engine": measure_engine,
         }[section].measure
         measured = measure(bench)
     finally:
@@ -247,6 +262,7 @@ def _run_section(section: str, *, smoke: bool) -> dict[str, Any]:
         "models": "two_models_at_once",
         "api": "sse",
         "knowledge": "ingestion",
+        "engine": "engine_details",  # "engine" itself keeps its exact shape
     }
     measured[where[section]].update(ran)
     return measured

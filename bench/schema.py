@@ -83,6 +83,12 @@ _FANOUT: dict[str, Check] = {
     "all_in_order": lambda v: isinstance(v, bool),
 }
 _PERCENTILES: dict[str, Check] = {"p50": _number, "p95": _number}
+ENGINE_ASKERS = ("1", "2", "4", "8")
+_ENGINE_OURS: dict[str, Check] = {
+    "tokens_per_s": _number,
+    "ttft_ms_p50": _number,
+    "ttft_ms_max": _number,
+}
 _RETRIEVAL: dict[str, Check] = {
     "chunks": _int,
     "database": lambda v: v in ("sqlite", "postgresql"),
@@ -122,6 +128,35 @@ def _top_level(results: dict[str, Any]) -> list[str]:
     return found
 
 
+def _check_exactly(value: Any, fields: dict[str, Check], where: str) -> list[str]:
+    """``_check_dict``, and no key beyond ``fields``."""
+    found = _check_dict(value, fields, where)
+    if isinstance(value, dict):
+        found += [f"{where}.{key}: unexpected key" for key in value if key not in fields]
+    return found
+
+
+def _check_engine(results: dict[str, Any]) -> list[str]:
+    """``engine``: exactly ``{"slots", "limit": {askers: tokens/s}, "ours": {askers: {...}}}``
+    for 1, 2, 4 and 8 askers."""
+    if "engine" not in results:
+        return ["engine: missing"]
+    engine = results["engine"]
+    found = _check_exactly(engine, {"slots": _int, "limit": _is_dict, "ours": _is_dict}, "engine")
+    if found:
+        return found
+    found += _check_exactly(engine["limit"], dict.fromkeys(ENGINE_ASKERS, _number), "engine.limit")
+    found += _check_exactly(engine["ours"], dict.fromkeys(ENGINE_ASKERS, _is_dict), "engine.ours")
+    for askers in ENGINE_ASKERS:
+        if isinstance(engine["ours"].get(askers), dict):
+            found += _check_exactly(engine["ours"][askers], _ENGINE_OURS, f"engine.ours.{askers}")
+    return found
+
+
+def _is_dict(value: Any) -> bool:
+    return isinstance(value, dict)
+
+
 def _check_points(results: dict[str, Any], key: str, fields: dict[str, Check]) -> list[str]:
     """``results[key]`` is a non-empty list of objects with ``fields``."""
     points = results.get(key)
@@ -143,6 +178,7 @@ def problems(results: Any) -> list[str]:
         found += _check_dict(point, _FANOUT, f"fanout_slower_frames[{i}]")
     found += _check_points(results, "document_edit_propagation_ms", _PROPAGATION)
     found += _check_points(results, "retrieval_ms", _RETRIEVAL)
+    found += _check_engine(results)
     if "stop_latency_ms" not in results:
         found.append("stop_latency_ms: missing (null when there is no stop)")
     elif results["stop_latency_ms"] is not None:

@@ -77,6 +77,14 @@ def _valid() -> dict:
             "newest_page_bytes": 60000,
             "newest_page_ms": 40.0,
         },
+        "engine": {
+            "slots": 4,
+            "limit": {"1": 89.0, "2": 129.0, "4": 156.0, "8": 200.0},
+            "ours": {
+                askers: {"tokens_per_s": 80.0, "ttft_ms_p50": 60.0, "ttft_ms_max": 90.0}
+                for askers in ("1", "2", "4", "8")
+            },
+        },
         "baselines": {"per_token_sends": {"efficiency": {}}, "polling_250ms": {"requests": 9}},
     }
 
@@ -110,6 +118,14 @@ def test_stop_latency_may_be_measured():
         (lambda r: r.pop("stop_latency_ms"), "stop_latency_ms: missing"),
         (lambda r: r.update(stop_latency_ms={"p50": 1}), "stop_latency_ms.p95: missing"),
         (lambda r: r["baselines"].pop("polling_250ms"), "baselines.polling_250ms"),
+        (lambda r: r.pop("engine"), "engine: missing"),
+        (lambda r: r["engine"].update(slots=4.0), "engine.slots"),
+        (lambda r: r["engine"]["limit"].pop("8"), "engine.limit.8: missing"),
+        (lambda r: r["engine"]["limit"].update({"16": 1.0}), "engine.limit.16: unexpected key"),
+        (lambda r: r["engine"]["ours"].pop("4"), "engine.ours.4: missing"),
+        (lambda r: r["engine"]["ours"]["2"].pop("ttft_ms_max"), "engine.ours.2.ttft_ms_max"),
+        (lambda r: r["engine"]["ours"]["1"].update(tokens_per_s=None), "engine.ours.1.tokens"),
+        (lambda r: r["engine"].update(details={}), "engine.details: unexpected key"),
     ],
 )
 def test_each_problem_is_reported(change, expected):
@@ -133,3 +149,20 @@ def test_the_command_line_check_exits_non_zero_on_a_bad_file(tmp_path, capsys):
     assert schema.main([str(bad)]) == 1
     assert schema.main([str(tmp_path / "missing.json")]) == 1
     assert "efficiency: missing" in capsys.readouterr().err
+
+
+def test_the_engine_targets_compare_ours_at_four_with_the_limit_and_a_lone_question():
+    from bench import report
+
+    results = _valid()
+    results["engine"]["ours"]["1"].update(ttft_ms_p50=50.0, ttft_ms_max=50.0)
+    results["engine"]["ours"]["4"].update(tokens_per_s=141.0, ttft_ms_max=100.0)
+    rows = {row["what"]: row for row in report.targets(results)}
+    assert rows["4 asking at once: tokens/s, ours (limit)"]["met"] is True  # 141 ≥ 0.9 x 156
+    assert rows["4 asking at once: slowest TTFT (ms) vs 2 x a lone question's"]["met"] is True
+    assert rows["the limit's own gain, tokens/s at 4 ÷ at 1"]["value"] == 1.75
+
+    results["engine"]["ours"]["4"].update(tokens_per_s=140.0, ttft_ms_max=101.0)
+    rows = {row["what"]: row for row in report.targets(results)}
+    assert rows["4 asking at once: tokens/s, ours (limit)"]["met"] is False
+    assert rows["4 asking at once: slowest TTFT (ms) vs 2 x a lone question's"]["met"] is False
