@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--plots", type=Path, help="where the PNGs go (default: next to --out)")
     parser.add_argument(
         "--only",
-        choices=["documents", "models", "api", "knowledge"],
+        choices=["documents", "models", "api", "knowledge", "ttft"],
         help="run one section and update its figures in --out, keeping the others",
     )
     args = parser.parse_args(argv)
@@ -75,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
             measured = _run_section(args.only, smoke=args.smoke)
             if "assistant_document" in measured:
                 results["details"]["assistant_document"] = measured.pop("assistant_document")
+            if "ttft_section" in measured:
+                results["details"]["ttft_section"] = measured.pop("ttft_section")
             results.update(measured)
         else:
             results = _run(smoke=args.smoke, env=env)
@@ -170,6 +172,7 @@ def _run(*, smoke: bool, env: environment.BenchEnvironment) -> dict[str, Any]:
         "efficiency": generation["efficiency"],
         "efficiency_one_model_thread": one_thread["efficiency"],
         "ttft_overhead_ms": generation["ttft_overhead_ms"],
+        "ttft_breakdown_ms": generation["ttft_breakdown_ms"],
         "fanout": fanout["fanout"],
         "fanout_slower_frames": fanout["slower_frames_fanout"],
         "chat_latency_ms": chat,
@@ -205,13 +208,19 @@ def _run(*, smoke: bool, env: environment.BenchEnvironment) -> dict[str, Any]:
 
 
 def _run_section(section: str, *, smoke: bool) -> dict[str, Any]:
-    """One section alone (``--only documents`` or ``--only models``), with when it ran."""
+    """One section alone (``--only documents``, ``--only ttft``...), with when it ran."""
     import django
 
     django.setup()
     from llm.model import model_load
 
-    from . import measure_api, measure_documents, measure_knowledge, measure_models
+    from . import (
+        measure_api,
+        measure_documents,
+        measure_efficiency,
+        measure_knowledge,
+        measure_models,
+    )
     from .context import Bench, Config
     from .reference import reference_model
     from .stack import BenchStack
@@ -230,11 +239,12 @@ def _run_section(section: str, *, smoke: bool) -> dict[str, Any]:
     )
     try:
         measure = {
-            "documents": measure_documents,
-            "models": measure_models,
-            "api": measure_api,
-            "knowledge": measure_knowledge,
-        }[section].measure
+            "documents": measure_documents.measure,
+            "models": measure_models.measure,
+            "api": measure_api.measure,
+            "knowledge": measure_knowledge.measure,
+            "ttft": measure_efficiency.measure_ttft,
+        }[section]
         measured = measure(bench)
     finally:
         bench.pool.shutdown()
@@ -251,6 +261,7 @@ def _run_section(section: str, *, smoke: bool) -> dict[str, Any]:
         "models": "two_models_at_once",
         "api": "sse",
         "knowledge": "ingestion",
+        "ttft": "ttft_section",
     }
     measured[where[section]].update(ran)
     return measured
