@@ -7,8 +7,14 @@ the database, Celery, the worker's model, the channel layer and back (bench proc
 - tokens/s = (completion tokens - 1) / (time of the last piece - time of the first piece); for
   the client, the pieces are frames received (frame 1 is the first token, sent at once).
 - TTFT: plain, from the call to the first piece; client, from sending the mention to frame 1.
+- TTFT breakdown: the client's TTFT cut into the steps it went through (``TTFT_STEPS``): ``web``
+  (the mention sent -> the answer's row written, ``Message.created_at``), the worker's own steps
+  as it recorded them (``Generation.first_token_steps_ms``: ``queue`` ... ``first_frame``), and
+  ``delivery`` (what is left: frame 1 published -> received by the client). Clients note
+  ``time.monotonic()``; the bench turns it into wall-clock time to meet the database's stamps.
 """
 
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -19,6 +25,7 @@ from llm.prompt import Turn
 
 from .context import Bench
 from .reference import PlainRun, decode_rate, plain_run
+from .schema import TTFT_STEPS
 from .stats import percentile, r
 from .world import history_seed
 
@@ -50,6 +57,7 @@ class PairedRun:
     plain_ttft_ms: float
     client_ttft_ms: float
     status: str
+    ttft_breakdown_ms: dict[str, float]
 
     @property
     def efficiency(self) -> float:
@@ -98,9 +106,12 @@ def paired_run(bench: Bench, label: str, question: str, history: Sequence[str] =
     pool.call(0, "close_all")
     frames = [(e[0], e[3]) for e in events if e[2] == reply_id]
     reply = Message.objects.get(pk=reply_id)
+    # The clients' clock is time.monotonic() (one clock for every process on Linux); the
+    # database's stamps are wall-clock time.
+    sent_at_wall = sent_at + (time.time() - time.monotonic())
     return _pair(
         label, plain=plain, reply=reply, frames=frames, sent_at=sent_at,
-        status=status or "timeout",
+        sent_at_wall=sent_at_wall, status=status or "timeout",
     )  # fmt: skip
 
 
@@ -111,10 +122,12 @@ def _pair(
     reply: Message,
     frames: list[tuple[float, int]],
     sent_at: float,
+    sent_at_wall: float,
     status: str,
 ) -> PairedRun:
     tokens = reply.generation.completion_tokens or 0
     first = frames[0][0] if frames else float("nan")
+    client_ttft_ms = (first - sent_at) * 1000
     last = frames[-1][0] if frames else float("nan")
     return PairedRun(
         label=label,
@@ -127,9 +140,32 @@ def _pair(
         plain_tokens_per_s=plain.tokens_per_s,
         client_tokens_per_s=decode_rate(tokens, first, last) if frames else 0.0,
         plain_ttft_ms=plain.ttft_s * 1000,
-        client_ttft_ms=(first - sent_at) * 1000,
+        client_ttft_ms=client_ttft_ms,
         status=status,
+        ttft_breakdown_ms=ttft_breakdown(reply, sent_at_wall=sent_at_wall, total_ms=client_ttft_ms),
     )
+
+
+def ttft_breakdown(reply: Message, *, sent_at_wall: float, total_ms: float) -> dict[str, float]:
+    """``total_ms`` (mention sent -> frame 1 received) cut into ``TTFT_STEPS``; empty when the
+    worker recorded no steps (the answer failed before its first frame)."""
+    steps = reply.generation.first_token_steps_ms or {}
+    if not steps or math.isnan(total_ms):  # no frame arrived
+        return {}
+    web = (reply.created_at.timestamp() - sent_at_wall) * 1000
+    breakdown = {"web": web, **steps}
+    breakdown["delivery"] = total_ms - sum(breakdown.values())
+    return {step: round(breakdown[step], 2) for step in TTFT_STEPS if step in breakdown}
+
+
+def breakdown_medians(runs: Sequence[PairedRun]) -> dict[str, float | None]:
+    """Each step's median over ``runs`` (the medians of the parts need not add up to the
+    median of the whole)."""
+    medians: dict[str, float | None] = {}
+    for step in TTFT_STEPS:
+        values = [run.ttft_breakdown_ms[step] for run in runs if step in run.ttft_breakdown_ms]
+        medians[step] = r(percentile(values, 50)) if values else None
+    return medians
 
 
 def history_lines(count: int) -> list[str]:
@@ -146,8 +182,8 @@ def best_ratio(runs: Sequence[PairedRun]) -> float:
     return max(run.client_tokens_per_s for run in runs) / plain if plain else float("nan")
 
 
-def measure(bench: Bench, *, reps: int, long_reps: int, tag: str = "") -> dict[str, Any]:
-    """Efficiency (short, long answer, long thread) and TTFT overhead over ``reps`` short runs."""
+def short_runs(bench: Bench, *, reps: int, tag: str = "") -> list[PairedRun]:
+    """A warm-up pair, then ``reps`` short answers, each question of its own round."""
     bench.progress(f"{tag}warm-up run (plain + stack)")
     paired_run(bench, "warm-up", SHORT_QUESTION.format(n=0))
     short: list[PairedRun] = []
@@ -159,6 +195,46 @@ def measure(bench: Bench, *, reps: int, long_reps: int, tag: str = "") -> dict[s
             f"TTFT {run.plain_ttft_ms:.0f} ms plain, {run.client_ttft_ms:.0f} ms client"
         )
         short.append(run)
+    return short
+
+
+def ttft_figures(short: Sequence[PairedRun]) -> dict[str, Any]:
+    """Figure 2 from the short pairs: the overhead, its breakdown, both sides' TTFT."""
+    overheads = [run.ttft_overhead_ms for run in short]
+    return {
+        "ttft_overhead_ms": {
+            "p50": r(percentile(overheads, 50)),
+            "p95": r(percentile(overheads, 95)),
+        },
+        "ttft_breakdown_ms": breakdown_medians(short),
+        "ttft_ms": {
+            "plain_p50": r(percentile([run.plain_ttft_ms for run in short], 50)),
+            "client_p50": r(percentile([run.client_ttft_ms for run in short], 50)),
+        },
+    }
+
+
+def measure_ttft(bench: Bench) -> dict[str, Any]:
+    """Figure 2 alone (``python -m bench.run --only ttft``): the short pairs, no long answers."""
+    bench.progress("2. time to first token: overhead and where it goes")
+    bench.stack.start_worker()
+    short = short_runs(bench, reps=bench.config.ttft_reps)
+    figures = ttft_figures(short)
+    bench.progress(f"   overhead {figures['ttft_overhead_ms']}")
+    bench.progress(f"   breakdown {figures['ttft_breakdown_ms']}")
+    return {
+        "ttft_overhead_ms": figures["ttft_overhead_ms"],
+        "ttft_breakdown_ms": figures["ttft_breakdown_ms"],
+        "ttft_section": {
+            "ttft_ms": figures["ttft_ms"],
+            "runs": [run.as_dict() for run in short],
+        },
+    }
+
+
+def measure(bench: Bench, *, reps: int, long_reps: int, tag: str = "") -> dict[str, Any]:
+    """Efficiency (short, long answer, long thread) and TTFT overhead over ``reps`` short runs."""
+    short = short_runs(bench, reps=reps, tag=tag)
     groups: dict[str, list[PairedRun]] = {"long_answer": [], "long_thread": []}
     for n in range(1, long_reps + 1):
         run = paired_run(bench, "long answer", LONG_QUESTION)
@@ -175,7 +251,6 @@ def measure(bench: Bench, *, reps: int, long_reps: int, tag: str = "") -> dict[s
             f"{run.completion_tokens_stack} answer tokens, {run.plain_tokens_per_s:.0f} tokens/s "
             f"plain, {run.client_tokens_per_s:.0f} client"
         )
-    overheads = [run.ttft_overhead_ms for run in short]
     groups["short_answer"] = short
     return {
         "efficiency": {
@@ -186,13 +261,6 @@ def measure(bench: Bench, *, reps: int, long_reps: int, tag: str = "") -> dict[s
             key: r(percentile([run.efficiency for run in runs], 50), 3)
             for key, runs in groups.items()
         },
-        "ttft_overhead_ms": {
-            "p50": r(percentile(overheads, 50)),
-            "p95": r(percentile(overheads, 95)),
-        },
-        "ttft_ms": {
-            "plain_p50": r(percentile([run.plain_ttft_ms for run in short], 50)),
-            "client_p50": r(percentile([run.client_ttft_ms for run in short], 50)),
-        },
+        **ttft_figures(short),
         "runs": [run.as_dict() for run in [*short, *groups["long_answer"], *groups["long_thread"]]],
     }

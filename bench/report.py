@@ -28,6 +28,9 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
         ("TTFT overhead p50 (ms)", "≤ 30", ttft["p50"], _le(ttft["p50"], 30)),
         ("TTFT overhead p95 (ms)", "≤ 100", ttft["p95"], _le(ttft["p95"], 100)),
     ]  # fmt: skip
+    if breakdown := results.get("ttft_breakdown_ms"):
+        steps = " · ".join(f"{step} {_fmt(ms)}" for step, ms in breakdown.items())
+        rows.append(("TTFT by step, p50 of each (ms)", "(reported)", steps, None))
     if five_hundred:
         point = five_hundred[0]
         rows += [

@@ -32,6 +32,21 @@ def _iso(value: Any) -> bool:
     return True
 
 
+# The steps of a short answer's time to first token, in order (bench/measure_efficiency.py):
+# the web process, then the worker's own (llm.generation.FIRST_TOKEN_STEPS), then delivery.
+TTFT_STEPS = (
+    "web",
+    "queue",
+    "brief",
+    "model",
+    "retrieval",
+    "start",
+    "prompt",
+    "model_first_token",
+    "first_frame",
+    "delivery",
+)
+
 Check = Callable[[Any], bool]
 _FIELDS: dict[str, dict[str, Check] | Check] = {
     "machine": lambda v: isinstance(v, dict) and bool(v),
@@ -39,6 +54,7 @@ _FIELDS: dict[str, dict[str, Check] | Check] = {
     "when": _iso,
     "efficiency": {"short_answer": _number, "long_answer": _number, "long_thread": _number},
     "ttft_overhead_ms": {"p50": _number, "p95": _number},
+    "ttft_breakdown_ms": dict.fromkeys(TTFT_STEPS, _number),
     "chat_latency_ms": {"members": _int, "p50": _number, "p99": _number},
     "memory_per_connection_kib": _number,
     "db_writes_per_generation": {"writes": _int, "generation_s": _number},

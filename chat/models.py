@@ -277,6 +277,11 @@ class Generation(models.Model):
     completion_tokens = models.PositiveIntegerField(null=True, blank=True)
     time_to_first_token_ms = models.FloatField(null=True, blank=True)
     tokens_per_second = models.FloatField(null=True, blank=True)
+    first_token_steps_ms = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Where the time before the first frame went, by step (ms), as the worker saw it.",
+    )
     started_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:

@@ -7,7 +7,7 @@ writes, then broadcasts.
 import copy
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import TypedDict
+from typing import NotRequired, TypedDict
 
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
@@ -36,6 +36,7 @@ class GenerationFigures(TypedDict):
     completion_tokens: int
     time_to_first_token_ms: float | None
     tokens_per_second: float | None
+    first_token_steps_ms: NotRequired[dict[str, float]]
 
 
 def reply_start(

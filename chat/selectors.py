@@ -104,11 +104,10 @@ def reply_queue_ahead(messages: list[Message]) -> list[Message]:
     each (a model's queue serves them in that order). Other workspaces' answers are not
     counted: a place in the queue must not tell one team how busy another is."""
     queued = [m for m in messages if m.status == Message.Status.QUEUED]
-    workspace_of = dict(
-        Thread.objects.filter(pk__in={m.thread_id for m in queued}).values_list(
-            "pk", "workspace_id"
-        )
-    )
+    # A reply just queued has its thread at hand: no query on the way to its enqueueing.
+    workspace_of = {m.thread_id: m.thread.workspace_id for m in queued if _thread_cached(m)}
+    if unknown := {m.thread_id for m in queued} - workspace_of.keys():
+        workspace_of.update(Thread.objects.filter(pk__in=unknown).values_list("pk", "workspace_id"))
     groups: dict[tuple[int, int | None], list[Message]] = {}
     for message in queued:
         key = (workspace_of[message.thread_id], reply_model_id(message))
@@ -123,6 +122,10 @@ def reply_queue_ahead(messages: list[Message]) -> list[Message]:
         for message in group:
             message.queue_ahead = bisect_left(active_ids, message.pk)
     return messages
+
+
+def _thread_cached(message: Message) -> bool:
+    return Message.thread.is_cached(message)
 
 
 def reply_model_id(reply: Message) -> int | None:

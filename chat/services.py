@@ -13,10 +13,13 @@ from workspace.rate_limit import rate_limit_wait
 from . import events
 from .mentions import default_handle
 from .models import Assistant, Message, Thread
-from .selectors import mentions_resolve, thread_source_choices
+from .selectors import mentions_resolve, reply_model_id, thread_source_choices
 
 # The assistant's task, enqueued by name: chat never imports llm.
 GENERATE_REPLY_TASK = "llm.generate_reply"
+# The task's header naming the answer's model (None: the default), so that routing it to that
+# model's queue (llm.routing) reads nothing from the database on the way.
+REPLY_MODEL_HEADER = "reply_model_id"
 
 
 def thread_create(*, workspace: Workspace, title: str, created_by: User) -> Thread:
@@ -190,7 +193,9 @@ def _pending_questions_check(person: User) -> None:
 
 def reply_enqueue(reply: Message) -> None:
     """Hand the reply to the model workers. Safe to repeat: only one attempt can start it."""
-    celery_app.send_task(GENERATE_REPLY_TASK, args=[reply.pk])
+    celery_app.send_task(
+        GENERATE_REPLY_TASK, args=[reply.pk], headers={REPLY_MODEL_HEADER: reply_model_id(reply)}
+    )
 
 
 @transaction.atomic

@@ -69,6 +69,10 @@ def retrieve(
     sources = list(source_ids) if source_ids is not None else None
     if k <= 0 or sources == [] or not query.strip():
         return []
+    if not _passages_exist(workspace_id=workspace.pk, source_ids=sources):
+        # Nothing to find: skip embedding the question (and loading the embedder) and the
+        # searches. Every answer asks, so a workspace without sources must pay almost nothing.
+        return []
     candidates = max(MIN_CANDIDATES, k * CANDIDATES_PER_RESULT)
     # The question's embedding runs in C (the GIL released) while this thread queries the
     # database: full-text search and the vector cache's freshness check.
@@ -89,6 +93,15 @@ def retrieve(
     chunks = Chunk.objects.select_related("source").defer("embedding", "source__data")
     found = chunks.in_bulk([chunk_id for chunk_id, _ in fused])
     return [_passage(found[chunk_id], score) for chunk_id, score in fused if chunk_id in found]
+
+
+def _passages_exist(*, workspace_id: int, source_ids: list[int] | None) -> bool:
+    """Whether the workspace (or the given sources of it) has any passage at all: one indexed
+    lookup, against the question's embedding and two searches."""
+    chunks = Chunk.objects.filter(workspace_id=workspace_id)
+    if source_ids is not None:
+        chunks = chunks.filter(source_id__in=source_ids)
+    return chunks.exists()
 
 
 def _passage(chunk: Chunk, score: float) -> Passage:

@@ -5,6 +5,7 @@ Chat decides what the model reads and how the answer ends (``chat.answering``,
 """
 
 import logging
+import time
 from collections.abc import Callable
 
 from django.conf import settings
@@ -34,6 +35,7 @@ logger = logging.getLogger(__name__)
 
 def reply_generate(*, reply_id: int) -> None:
     """Generate the queued assistant message ``reply_id``; a no-op unless it is still queued."""
+    steps = FirstTokenSteps()
     reply = Message.objects.select_related("thread").filter(pk=reply_id).first()
     if reply is None:
         logger.info("Reply %s no longer exists: nothing to do", reply_id)
@@ -41,26 +43,74 @@ def reply_generate(*, reply_id: int) -> None:
     if reply.status != Message.Status.QUEUED:
         logger.info("Reply %s is %s, not queued: nothing to do", reply_id, reply.status)
         return
+    steps.queued_since(reply.created_at.timestamp())
     brief = answer_brief(reply)
     queue = model_queue(brief.model_id)
     if not job_belongs_here(queue):
         logger.info("Reply %s is for the model of queue %s: sent there", reply_id, queue)
         celery_app.send_task(GENERATE_REPLY_TASK, args=[reply_id])
         return
-    model_job_run(Answer(reply, brief))
+    steps.lap("brief")
+    model_job_run(Answer(reply, brief, steps))
+
+
+class FirstTokenSteps:
+    """Where the time before an answer's first frame went, step by step, in milliseconds
+    (recorded on its ``Generation``; the benchmark's ``ttft_breakdown_ms`` reads them).
+
+    ``queue``: from the reply's row being written (the web process) to this worker starting
+    it: the commit, what runs on commit (broadcasts, routing), the broker. It compares two
+    machines' clocks where the web and the worker run apart. The rest is this process's
+    ``perf_counter``, each step from the end of the one before; ``model_first_token`` is from
+    the prompt handed to the engine to its first text (reading the prompt, beside the other
+    answers the engine decodes).
+    """
+
+    def __init__(self) -> None:
+        self.began_at = time.time()
+        self._last = time.perf_counter()
+        self.steps: dict[str, float] = {}
+
+    def queued_since(self, written_at: float) -> None:
+        self.steps["queue"] = max(0.0, (self.began_at - written_at) * 1000)
+
+    def lap(self, step: str) -> None:
+        now = time.perf_counter()
+        self.steps[step] = (now - self._last) * 1000
+        self._last = now
+
+    def as_recorded(self) -> dict[str, float]:
+        return {
+            step: round(self.steps[step], 2) for step in FIRST_TOKEN_STEPS if step in self.steps
+        }
+
+
+# The steps before an answer's first frame, in the order they run.
+FIRST_TOKEN_STEPS = (
+    "queue",
+    "brief",
+    "model",
+    "retrieval",
+    "start",
+    "prompt",
+    "model_first_token",
+    "first_frame",
+)
 
 
 class Answer:
     """An assistant's answer in a thread, as a model job."""
 
-    def __init__(self, reply: Message, brief: AnswerBrief) -> None:
-        self.reply, self.brief = reply, brief
+    def __init__(self, reply: Message, brief: AnswerBrief, steps: FirstTokenSteps) -> None:
+        self.reply, self.brief, self.steps = reply, brief, steps
         self.name = f"reply-{reply.pk}"
         self.model_id = brief.model_id
         self.frame_interval = settings.LLM_FRAME_INTERVAL_S
 
     def begin(self, model: LoadedModel, *, model_name: str) -> ModelPrompt | None:
+        self.steps.lap("model")
         passages = passages_for(self.brief.knowledge, model)
+        self.steps.lap("retrieval")
         started = reply_start(
             reply=self.reply,
             brief=self.brief,
@@ -70,18 +120,31 @@ class Answer:
         )
         if not started:
             return None
-        return request_prompt(model, inference_request(self.brief, context=sources_block(passages)))
+        self.steps.lap("start")
+        prompt = request_prompt(
+            model, inference_request(self.brief, context=sources_block(passages))
+        )
+        self.steps.lap("prompt")
+        return prompt
 
     def frame(self, frame: Frame) -> Callable[[], None]:
         # Saved here, in order and in the decoding thread's transaction (the save is the
         # heartbeat and the check that this attempt still owns the reply).
+        if frame.seq == 1:
+            self.steps.lap("model_first_token")
         try:
             snapshot = reply_progress_record(
                 reply=self.reply, text=frame.text, seq=frame.seq, persist=frame.persist
             )
         except ReplyNoLongerStreaming as exc:
             raise JobEnded(str(exc)) from exc
-        return lambda: reply_frame_send(frame=snapshot, delta=frame.delta)
+
+        def send() -> None:
+            reply_frame_send(frame=snapshot, delta=frame.delta)
+            if frame.seq == 1:  # sent at once, from this thread
+                self.steps.lap("first_frame")
+
+        return send
 
     def stop_requested(self) -> str | None:
         return stop_request_get(self.reply.pk)
@@ -100,6 +163,7 @@ class Answer:
                     "completion_tokens": result.completion_tokens,
                     "time_to_first_token_ms": result.time_to_first_token_ms,
                     "tokens_per_second": result.tokens_per_second,
+                    "first_token_steps_ms": self.steps.as_recorded(),
                 },
             )
         except ReplyNoLongerStreaming as exc:

@@ -15,6 +15,7 @@ def _valid() -> dict:
         "when": "2025-01-01T12:00:00+00:00",
         "efficiency": {"short_answer": 0.98, "long_answer": 0.97, "long_thread": 0.9},
         "ttft_overhead_ms": {"p50": 20.5, "p95": 80},
+        "ttft_breakdown_ms": dict.fromkeys(schema.TTFT_STEPS, 2.5),
         "fanout": [
             {
                 "clients": 500,
@@ -108,6 +109,8 @@ def test_stop_latency_may_be_measured():
         (lambda r: r["reconnect_catch_up"].update(bytes_sent=1.5), "reconnect_catch_up.bytes_sent"),
         (lambda r: r["efficiency"].pop("long_thread"), "efficiency.long_thread: missing"),
         (lambda r: r["ttft_overhead_ms"].update(p95="fast"), "ttft_overhead_ms.p95"),
+        (lambda r: r["ttft_breakdown_ms"].pop("retrieval"), "ttft_breakdown_ms.retrieval: missing"),
+        (lambda r: r["ttft_breakdown_ms"].update(queue=None), "ttft_breakdown_ms.queue"),
         (lambda r: r.update(when="yesterday"), "when"),
         (lambda r: r.update(fanout=[]), "fanout: expected a non-empty list"),
         (lambda r: r["fanout"][0].update(replicas=3), "fanout[0].replicas"),

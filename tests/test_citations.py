@@ -1,6 +1,8 @@
 """Answers that cite: the passages an answer reads are numbered, its [n] map to them on the
 server, and a marker that no passage backs is shown as unbacked, never linked elsewhere."""
 
+import logging
+
 import pytest
 from django.test import override_settings
 
@@ -10,6 +12,7 @@ from chat.models import Message, Thread
 from chat.rendering import message_html
 from chat.selectors import message_page
 from chat.services import message_create
+from knowledge.embedding import embedder_get
 from knowledge.models import Source
 from knowledge.services import source_add_file, source_ingest
 from llm import generation
@@ -158,6 +161,31 @@ def test_an_answer_reads_the_files_passage_and_lists_it_as_its_source(
     html = message_html(shown)
     assert f'id="message-{reply.pk}-source-1"' in html
     assert "widget-spec.md" in html
+
+
+@pytest.mark.django_db
+@pytest.mark.model
+def test_in_a_workspace_without_sources_an_answer_never_embeds_its_question(
+    team, loaded_model, settings, caplog
+):
+    """Every answer asks for passages; where there are none, the question is not embedded (the
+    embedding model configured here cannot even be loaded) and the answer simply has none."""
+    settings.KNOWLEDGE_EMBEDDING_MODEL_PATH = "/nowhere/no-such-embedder.gguf"
+    settings.LLM_MAX_TOKENS = 8
+    embedder_get.cache_clear()
+    reply = assistant_reply(
+        thread=team.thread, asker=team.member, question="@assistant what voltage does it use?"
+    )
+    try:
+        with caplog.at_level(logging.WARNING):
+            generation.reply_generate(reply_id=reply.pk)
+    finally:
+        embedder_get.cache_clear()
+
+    reply.refresh_from_db()
+    assert reply.status == Message.Status.DONE, reply.error
+    assert reply.generation.sources == []
+    assert not [r for r in caplog.records if "Retrieval failed" in r.getMessage()]
 
 
 @pytest.mark.django_db

@@ -48,6 +48,9 @@ def test_a_reply_is_generated_saved_and_measured(team, loaded_model):
     assert (reply.generation.tokens_per_second or 0) > 0
     assert reply.last_seq >= 1
     assert reply.finished_at is not None
+    steps = reply.generation.first_token_steps_ms  # where the time to the first frame went
+    assert set(steps) == set(generation.FIRST_TOKEN_STEPS)
+    assert all(ms >= 0 for ms in steps.values())
 
 
 @pytest.mark.model

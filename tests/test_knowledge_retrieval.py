@@ -4,10 +4,13 @@ Runs on whichever database the suite runs on: FTS5 on SQLite, text search on Pos
 The corpus is small and labelled: each question has one passage that answers it.
 """
 
+from collections.abc import Iterator
+
 import numpy as np
 import pytest
 from django.contrib.auth.models import User
 
+from knowledge.embedding import embedder_get
 from knowledge.models import Chunk, Source
 from knowledge.search import fts5_query, query_words, rank_fuse, text_search, vector_search
 from knowledge.selectors import retrieve
@@ -89,6 +92,33 @@ def corpus(team: Team, sent_tasks: list) -> dict[str, Source]:
         name: _add(team.workspace, f"{name}.md", text, team.member)
         for name, text in (("handbook", HANDBOOK), ("spec", SPEC), ("menu", MENU))
     }
+
+
+@pytest.fixture
+def embedder_unloadable(settings) -> Iterator[None]:
+    """An embedding model that cannot be loaded: any question embedded fails the call."""
+    settings.KNOWLEDGE_EMBEDDING_MODEL_PATH = "/nowhere/no-such-embedder.gguf"
+    embedder_get.cache_clear()
+    yield
+    embedder_get.cache_clear()
+
+
+def test_a_workspace_without_sources_is_not_searched_and_its_question_not_embedded(
+    team: Team, embedder_unloadable: None, django_assert_num_queries
+) -> None:
+    with django_assert_num_queries(1):  # does it have any passage? no: done
+        assert retrieve(workspace=team.workspace, query="what voltage does it use?", k=5) == []
+
+
+def test_chosen_sources_without_passages_are_not_searched(
+    team: Team, corpus: dict, embedder_unloadable: None, django_assert_num_queries
+) -> None:
+    pending = source_add_file(
+        workspace=team.workspace, added_by=team.member, name="later.md", content_type="",
+        data=b"# Later\n\nNot read yet.",
+    )  # fmt: skip
+    with django_assert_num_queries(1):
+        assert retrieve(workspace=team.workspace, query="soup", k=5, source_ids=[pending.pk]) == []
 
 
 def test_each_labelled_question_finds_its_passage_first(team: Team, corpus: dict) -> None:

@@ -8,7 +8,7 @@ from django.core.management import call_command
 
 from chat.models import Message
 from chat.selectors import message_page
-from chat.services import message_create
+from chat.services import message_create, reply_enqueue
 from documents import writes
 from documents.selectors import write_list_active
 from llm import generation, model_jobs
@@ -48,6 +48,29 @@ def test_each_answer_waits_on_the_queue_of_its_assistants_model(team):
     assert len(set(queues)) == 3
     assert _queue_of("llm.write_document", [1]) == DEFAULT_QUEUE, "writes use the default model"
     assert route_model_job("chat.interrupt_stale_replies", [], {}, {}) is None
+
+
+def _taken_from_queue(queue: str) -> tuple[str, list[object]]:
+    """The next task waiting on ``queue`` in the broker, taken off it: (name, args)."""
+    with celery_app.connection_for_write() as connection, connection.SimpleQueue(queue) as q:
+        message = q.get(timeout=5)
+        message.ack()
+    return message.headers["task"], message.payload[0]
+
+
+def test_an_answer_reaches_its_models_queue_without_a_database_read_on_the_way(
+    team, django_assert_num_queries
+):
+    scribe = AssistantFactory.create(workspace=team.workspace, handle="scribe")
+    by_scribe = assistant_reply(thread=team.thread, asker=team.member, assistant=scribe)
+    by_default = assistant_reply(thread=team.thread, asker=team.member)
+
+    with django_assert_num_queries(0):  # in the web process, after the write commits
+        reply_enqueue(by_scribe)
+        reply_enqueue(by_default)
+
+    assert _taken_from_queue(scribe.model.queue) == ("llm.generate_reply", [by_scribe.pk])
+    assert _taken_from_queue(DEFAULT_QUEUE) == ("llm.generate_reply", [by_default.pk])
 
 
 def test_an_assistant_whose_model_is_switched_off_fails_at_once_saying_why(
