@@ -1,15 +1,16 @@
 """Evaluated prompts kept between answers, so a follow-up does not re-read its whole thread.
 
-llama.cpp reuses the part of a new prompt that the context already holds; but the context
-holds one conversation, the last one answered. After each answer its state (the evaluated
-tokens and llama.cpp's memory of them) is kept here, up to a memory bound, the least recently
-used dropped first; before the next answer the state sharing the longest start with its
-prompt is put back, and only the rest of the prompt is read. Keyed by tokens, not threads:
-whatever shares a start gains (a thread, a document's transcript, an API conversation).
+Each job the engine runs has a sequence of the context, cleared when the job ends. Before it
+is cleared, its state (the evaluated tokens and llama.cpp's memory of them, for that sequence
+alone) is kept here, up to a memory bound, the least recently used dropped first; when a job
+joins, the state sharing the longest start with its prompt is copied into its sequence, and
+only the rest of the prompt is read (``llm.engine``). Keyed by tokens, not threads: whatever
+shares a start gains (a thread, a document's transcript, an API conversation), whichever
+other jobs ran in between.
 
-llama-cpp-python has a cache of its own (``Llama.set_cache``), but each state it keeps
-copies the logits buffer too (``n_batch`` × vocabulary floats: 100 MB for SmolLM2, 500 MB
-for Gemma 3), which sampling no longer reads.
+llama-cpp-python has a cache of its own (``Llama.set_cache``), but it serves its one-sequence
+``Llama``, and each state it keeps copies the logits buffer too (``n_batch`` × vocabulary
+floats: 100 MB for SmolLM2, 500 MB for Gemma 3), which sampling no longer reads.
 """
 
 from collections import OrderedDict
