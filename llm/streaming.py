@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from django.db import connections
+
 logger = logging.getLogger(__name__)
 
 
@@ -103,8 +105,11 @@ class BackgroundCalls:
             self._thread.join()
 
     def _run(self) -> None:
-        while (call := self._calls.get()) is not None:
-            try:
-                call()
-            except Exception:  # a lost frame is caught up from the cache and the final status
-                logger.exception("A background call failed")
+        try:
+            while (call := self._calls.get()) is not None:
+                try:
+                    call()
+                except Exception:  # a lost frame is caught up from the cache and the end
+                    logger.exception("A background call failed")
+        finally:
+            connections.close_all()  # this thread's (a document write's frames use one)

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Iterator
 
 import pytest
+from django.db import connections
 
 from chat.models import Message
 from chat.replies import reply_stop
@@ -35,8 +36,21 @@ def fake_model(settings) -> Iterator[None]:
     models_unload(wait=True)
 
 
+def on_own_connection(job: Callable[[], None]) -> Callable[[], None]:
+    """``job`` as a worker thread runs it: closing its database connection when done (else
+    PostgreSQL cannot drop the test database at the end)."""
+
+    def run() -> None:
+        try:
+            job()
+        finally:
+            connections.close_all()
+
+    return run
+
+
 def in_threads(*jobs: Callable[[], None]) -> None:
-    threads = [threading.Thread(target=job) for job in jobs]
+    threads = [threading.Thread(target=on_own_connection(job)) for job in jobs]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -74,7 +88,9 @@ def test_a_members_stop_ends_a_streaming_answer_and_keeps_its_text(team, setting
     settings.LLM_FAKE_ANSWER_TOKENS = 100_000
     settings.LLM_MAX_TOKENS = 100_000
     reply = assistant_reply(thread=team.thread, asker=team.owner)
-    answering = threading.Thread(target=reply_generate, kwargs={"reply_id": reply.pk})
+    answering = threading.Thread(
+        target=on_own_connection(lambda: reply_generate(reply_id=reply.pk))
+    )
     answering.start()
     deadline = time.monotonic() + WAIT_S
     while live_text_get_many([reply.pk]).get(reply.pk, (0, ""))[0] < 2:
