@@ -343,14 +343,13 @@ def measure(bench: Bench) -> dict[str, Any]:
         bench.stack.stop_worker()
     # On two cores, llama.cpp's two threads share them with the typists' daphne and the
     # frames' commits; with one model thread the pipeline has a core, as beside a GPU.
-    two_threads = bench.model
     bench.stack.start_worker(LLM_N_THREADS="1")
     try:
         with override_settings(LLM_N_THREADS=1):
             bench.model = reference_model()
             one_thread = measure_assistant(bench, label=" (LLM_N_THREADS=1)")
     finally:
-        bench.model = two_threads
+        bench.model = reference_model()  # the one-thread model was let go: load it again
         bench.stack.stop_worker()
     detail["one_model_thread"] = one_thread
     results["assistant_document_efficiency"] = detail["efficiency"]

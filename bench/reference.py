@@ -8,7 +8,7 @@ with llama-cpp-python's own ``Llama`` (one sequence, its own context), not our e
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
@@ -17,6 +17,7 @@ from django.conf import settings
 
 from llm.model import (
     LoadedModel,
+    ModelSpec,
     model_load,
     model_spec_from_settings,
     models_unload,
@@ -56,19 +57,24 @@ def reference_model() -> LoadedModel:
 def models_free() -> None:
     """Free the worker's model and the plain one while the interpreter is still whole."""
     models_unload(wait=True)
-    plain_llama.cache_clear()
+    _plain_llama.cache_clear()
 
 
-@cache
 def plain_llama() -> "Llama":
-    """The default model in llama-cpp-python's ``Llama``, as a plain program would load it."""
+    """The default model in llama-cpp-python's ``Llama``, as a plain program would load it,
+    with the threads the worker's model gets under the current settings."""
+    spec = model_spec_from_settings()
+    return _plain_llama(spec, worker_threads(spec.n_threads))
+
+
+@lru_cache(maxsize=1)
+def _plain_llama(spec: ModelSpec, n_threads: int) -> "Llama":
     from llama_cpp import Llama
 
-    spec = model_spec_from_settings()
     return Llama(
         model_path=str(spec.path),
         n_ctx=spec.n_ctx,
-        n_threads=worker_threads(spec.n_threads),
+        n_threads=n_threads,
         n_gpu_layers=spec.n_gpu_layers,
         verbose=False,
     )

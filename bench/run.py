@@ -286,7 +286,6 @@ def _one_model_thread(bench: "Bench") -> dict[str, Any]:
     from .measure_efficiency import measure
     from .reference import reference_model
 
-    two_threads = bench.model
     bench.stack.start_worker(LLM_N_THREADS="1")
     try:
         with override_settings(LLM_N_THREADS=1):
@@ -295,7 +294,7 @@ def _one_model_thread(bench: "Bench") -> dict[str, Any]:
                 bench, reps=bench.config.one_thread_reps, long_reps=1, tag="1 model thread: "
             )
     finally:
-        bench.model = two_threads
+        bench.model = reference_model()  # the one-thread model was let go: load it again
 
 
 def model_name() -> str:
