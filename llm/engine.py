@@ -135,17 +135,43 @@ class EngineJob:
     def stop_requested(self) -> bool:
         return self._stop.is_set()
 
-    def pieces(self) -> Iterator[str]:
+    def pieces(self, *, gather_s: float = 0.0) -> Iterator[str]:
         """The text as it is decoded; raises EngineError if the model failed the job.
-        Leaving the loop early stops the job."""
+        Leaving the loop early stops the job.
+
+        The first piece comes at once; with ``gather_s``, each later one holds what was decoded
+        since the one before, at most every ``gather_s``: the caller's thread wakes once per
+        frame instead of once per token, leaving the cores to the model (on 2 cores, every
+        wake-up pre-empts one of llama.cpp's threads).
+        """
         try:
-            while (item := self._out.get()) is not _END:
-                yield str(item)
+            given, ended = 0, False
+            while not ended:
+                item = self._out.get()
+                if item is _END:
+                    break
+                text = str(item)
+                if gather_s and given:
+                    time.sleep(gather_s)
+                    text, ended = self._drained(text)
+                given += 1
+                yield text
         finally:
             if not self.ended.is_set():
                 self.stop()
         if self.error is not None:
             raise self.error
+
+    def _drained(self, text: str) -> tuple[str, bool]:
+        """``text`` and every piece waiting after it; whether the end was among them."""
+        while True:
+            try:
+                item = self._out.get_nowait()
+            except queue.Empty:
+                return text, False
+            if item is _END:
+                return text, True
+            text += str(item)
 
     # Called by the engine's thread.
     def _emit(self, text: str) -> None:

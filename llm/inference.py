@@ -90,9 +90,10 @@ def decode(
     *,
     on_piece: Callable[[str], None],
     should_stop: Callable[[], bool],
+    gather_s: float = 0.0,
 ) -> InferenceResult:
     """Stream the answer to ``prompt`` into ``on_piece``, asking ``should_stop`` after each
-    piece."""
+    piece (after the first, a piece holds what was decoded in ``gather_s``)."""
     started = time.monotonic()
     pieces, completion = model.stream(
         prompt.tokens,
@@ -101,6 +102,7 @@ def decode(
         temperature=prompt.temperature,
         repeat_penalty=prompt.repeat_penalty,
         top_p=prompt.top_p,
+        gather_s=gather_s,
     )
     first_at: float | None = None
     stopped = False

@@ -171,9 +171,11 @@ class LoadedModel:
         temperature: float,
         repeat_penalty: float,
         top_p: float = 0.95,  # llama.cpp's default
+        gather_s: float = 0.0,
     ) -> tuple[Generator[str], Completion]:
-        """Stream the answer's text pieces, decoded beside the model's other jobs; the
-        Completion fills in as the stream is read. Leaving the stream early stops the job."""
+        """Stream the answer's text pieces, decoded beside the model's other jobs (after the
+        first, what was decoded in each ``gather_s``: ``EngineJob.pieces``); the Completion
+        fills in as the stream is read. Leaving the stream early stops the job."""
         job = self.engine.submit(
             EngineJob(
                 prompt,
@@ -188,7 +190,7 @@ class LoadedModel:
 
         def pieces() -> Generator[str]:
             try:
-                yield from job.pieces()
+                yield from job.pieces(gather_s=gather_s)
             finally:
                 completion.completion_tokens = job.figures.completion_tokens
                 completion.finish_reason = job.figures.finish_reason

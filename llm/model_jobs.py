@@ -121,7 +121,13 @@ def model_job_run(kind: JobKind) -> None:
     )
     stop = ThrottledPoll(check=kind.stop_requested, interval=settings.LLM_STOP_POLL_S)
     try:
-        result = decode(model, prompt, on_piece=pacer.add, should_stop=lambda: stop() is not None)
+        result = decode(
+            model,
+            prompt,
+            on_piece=pacer.add,
+            should_stop=lambda: stop() is not None,
+            gather_s=kind.frame_interval,  # a piece per frame: the job's thread wakes less
+        )
         pacer.finish()
         sending.close()  # every frame leaves before the end
         stopped_by = stop.answer if result.stopped else None

@@ -222,3 +222,14 @@ def test_each_job_measures_its_own_time_to_first_token(engine: Engine) -> None:
         assert ttft is not None
         assert 0 < ttft < time.monotonic() - started
         assert running.figures.decode_s > 0
+
+
+def test_a_reader_that_gathers_gets_the_first_piece_alone_then_fewer_larger_ones(
+    engine: Engine,
+) -> None:
+    running = engine.submit(job(max_tokens=40))
+    pieces = list(running.pieces(gather_s=0.05))
+
+    assert "".join(pieces) == words(24)
+    assert pieces[0] == " w1", "the first piece is not held back"
+    assert len(pieces) < 24, "later pieces hold several tokens each"
