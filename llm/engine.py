@@ -257,9 +257,10 @@ class _Sequence:
 class Engine:
     """Decodes up to ``backend.slots`` jobs together on one thread of its own.
 
-    ``prompt_slice`` bounds the prompt tokens read in a step while other sequences are
-    answering (with none answering, a step reads as much as a batch takes): a larger slice
-    gives a new job its first token sooner and costs the others a slower step.
+    While other sequences are answering, a step reads at most ``prompt_slice`` prompt tokens
+    for each prompt still being read, the oldest first (with none answering, as much as a
+    batch takes): a larger slice gives new jobs their first token sooner and costs the
+    others a slower step.
     """
 
     def __init__(
@@ -389,12 +390,15 @@ class Engine:
         answering = [s for s in self._running.values() if not s.reading]
         for sequence in answering:
             rows.append(Row(sequence.seq, sequence.generated[-1], sequence.position, logits=True))
-        room = self.backend.n_batch - len(rows)
-        budget = min(room, self.prompt_slice) if answering else room
-        reading: dict[int, int] = {}
-        for sequence in sorted(
+        readers = sorted(
             (s for s in self._running.values() if s.reading), key=lambda s: s.job.submitted_at
-        ):
+        )
+        # A slice per prompt being read: several people asking at once all get their first
+        # words within a few steps, and one long prompt still takes only one slice a step.
+        room = self.backend.n_batch - len(rows)
+        budget = min(room, self.prompt_slice * len(readers)) if answering else room
+        reading: dict[int, int] = {}
+        for sequence in readers:
             if budget <= 0:
                 break
             take = min(budget, len(sequence.job.prompt) - sequence.read)

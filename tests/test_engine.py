@@ -233,3 +233,22 @@ def test_a_reader_that_gathers_gets_the_first_piece_alone_then_fewer_larger_ones
     assert "".join(pieces) == words(24)
     assert pieces[0] == " w1", "the first piece is not held back"
     assert len(pieces) < 24, "later pieces hold several tokens each"
+
+
+def test_prompts_joining_together_each_get_a_slice_per_step(
+    engine: Engine, backend: FakeBackend
+) -> None:
+    backend.answer_tokens = 10_000
+    answering = engine.submit(job(max_tokens=10_000))
+    pieces = answering.pieces()
+    next(pieces)
+    decodes_before = len(backend.decodes)
+    joining = [engine.submit(job(prompt_length=40, max_tokens=1)) for _ in range(3)]
+    for running in joining:
+        assert "".join(running.pieces()) == words(1)
+    answering.stop()
+    "".join(pieces)
+
+    reading_steps = backend.decodes[decodes_before:]
+    assert max(reading_steps) <= 3 * 16 + 1, "a slice per prompt, and the streaming token"
+    assert len(reading_steps) < 120 // 16, "fewer steps than one slice a step would take"

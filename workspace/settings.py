@@ -272,8 +272,8 @@ LLM_WORKER_SLOTS = env.int("LLM_WORKER_SLOTS", default=0)
 # Answers the default model decodes together (llm.engine); 0: 2 per core (at most 8) on a
 # CPU, 16 with GPU layers. The model's memory holds this many contexts of LLM_N_CTX tokens.
 LLM_SLOTS = env.int("LLM_SLOTS", default=0)
-# Prompt tokens read per step while other answers stream: a long prompt is read in slices
-# between their tokens instead of freezing them.
+# Prompt tokens read per step, for each prompt being read, while other answers stream: a long
+# prompt is read in slices between their tokens instead of freezing them.
 LLM_PROMPT_SLICE = env.int("LLM_PROMPT_SLICE", default=64)
 # "llama" (llama.cpp), or "fake": deterministic answers (" w1 w2 ...", LLM_FAKE_ANSWER_TOKENS
 # of them, one step per LLM_FAKE_STEP_S) through the same engine, for tests without a model.
