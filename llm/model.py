@@ -233,6 +233,7 @@ def _model_build(spec: ModelSpec) -> LoadedModel:
         slots=slots,
         n_batch=ENGINE_BATCH,
         n_threads=worker_threads(spec.n_threads),
+        gpu=spec.n_gpu_layers != 0,
     )
     return LoadedModel(spec, LlamaVocabulary(llama), backend)
 
