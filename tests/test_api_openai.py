@@ -61,7 +61,7 @@ class StandInModel:
         self.messages = messages
         return [0] * sum(len(m["content"].split()) + 2 for m in messages)
 
-    def stream(self, prompt, *, stop, max_tokens, temperature, repeat_penalty, top_p):
+    def stream(self, prompt, *, stop, max_tokens, temperature, repeat_penalty, top_p, gather_s=0.0):
         self.asked = {"max_tokens": max_tokens, "temperature": temperature, "stop": stop}
         completion = Completion(prompt_tokens=len(prompt))
 
