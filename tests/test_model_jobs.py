@@ -120,7 +120,8 @@ def test_an_answer_of_at_most_n_tokens_gets_n(team):
     assert reply.stop_reason == "length"
 
 
-def test_a_document_write_and_an_answer_run_on_the_one_engine_at_once(team):
+def test_a_document_write_and_an_answer_run_on_the_one_engine_at_once(team, sent_tasks):
+    """(``sent_tasks``: the write's task stays here, away from a live test's worker.)"""
     from documents.services import document_create
 
     document = document_create(workspace=team.workspace, title="Plan", created_by=team.owner)
