@@ -11,6 +11,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from llm.first_token_steps import FIRST_TOKEN_STEPS
+
 
 class SchemaError(ValueError):
     pass
@@ -33,19 +35,8 @@ def _iso(value: Any) -> bool:
 
 
 # The steps of a short answer's time to first token, in order (bench/measure_efficiency.py):
-# the web process, then the worker's own (llm.generation.FIRST_TOKEN_STEPS), then delivery.
-TTFT_STEPS = (
-    "web",
-    "queue",
-    "brief",
-    "model",
-    "retrieval",
-    "start",
-    "prompt",
-    "model_first_token",
-    "first_frame",
-    "delivery",
-)
+# the web process, then the worker's own, then delivery.
+TTFT_STEPS = ("web", *FIRST_TOKEN_STEPS, "delivery")
 
 Check = Callable[[Any], bool]
 _FIELDS: dict[str, dict[str, Check] | Check] = {
