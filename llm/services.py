@@ -179,8 +179,11 @@ def models_register_folder(folder: Path) -> list[LanguageModel]:
 def language_model_spec(model: LanguageModel) -> ModelSpec:
     """How a worker loads the model. The registered copy of the default model's file is the
     default model: one engine serves both (``llm.workers`` plans one worker per file)."""
-    default = model_spec_from_settings()
-    if is_default_model_file(model.file):
+    try:
+        default: ModelSpec | None = model_spec_from_settings()
+    except FileNotFoundError:  # no default model installed
+        default = None
+    if default is not None and file_identity(model.file) == file_identity(default.path):
         return default
     return ModelSpec(
         path=model.file,
@@ -192,8 +195,9 @@ def language_model_spec(model: LanguageModel) -> ModelSpec:
     )
 
 
-def is_default_model_file(path: Path) -> bool:
+def file_identity(path: Path) -> Path:
+    """The file ``path`` names, links resolved, so two names of one file compare equal."""
     try:
-        return path.resolve() == model_spec_from_settings().path.resolve()
-    except (OSError, FileNotFoundError):  # no default model installed
-        return False
+        return path.resolve()
+    except OSError:
+        return path

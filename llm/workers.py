@@ -12,7 +12,7 @@ from .gguf import GgufError, gguf_read
 from .model import default_slots, model_spec_from_settings, spec_slots
 from .models import LanguageModel
 from .routing import DEFAULT_QUEUE
-from .services import machine_memory_bytes
+from .services import file_identity, machine_memory_bytes
 
 # What a worker process takes besides its model: Python, Django, Celery, llama.cpp's buffers.
 WORKER_OVERHEAD_BYTES = 250 * 2**20
@@ -78,7 +78,7 @@ def workers_plan(*, memory_bytes: int) -> WorkersPlan:
     started: dict[Path, PlannedWorker] = {}
     free = memory_bytes
     for candidate in candidates:
-        file = _same_file_key(candidate.path)
+        file = file_identity(candidate.path)
         if (served := started.get(file)) is not None:
             served.queues.append(candidate.queue)
             continue
@@ -104,13 +104,6 @@ def workers_plan(*, memory_bytes: int) -> WorkersPlan:
         )
         free -= needed
     return WorkersPlan(started=list(started.values()), left_out=left_out)
-
-
-def _same_file_key(path: Path) -> Path:
-    try:
-        return path.resolve()
-    except OSError:
-        return path
 
 
 def worker_args(queue: str, *, log_level: str = "warning") -> list[str]:
