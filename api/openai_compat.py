@@ -9,15 +9,13 @@ in ``data: [DONE]``. A client that goes away cancels its job, queued or generati
 """
 
 import asyncio
-import functools
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import redis
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
@@ -25,15 +23,16 @@ from ninja import NinjaAPI, Router, Schema
 from pydantic import ConfigDict, Field, field_validator
 
 from chat.models import Assistant
+from jobs.models import ModelJob
+from jobs.services import JobLimitReached, job_stop
 from llm.completion_jobs import (
     CHUNK,
     DONE,
     ERROR,
-    JOB_TTL_S,
     STARTED,
-    CompletionJob,
+    CompletionRequest,
+    completion_job_create,
     completion_job_enqueue,
-    completion_stop_request,
 )
 from llm.model import model_spec_from_settings
 from llm.models import LanguageModel
@@ -186,7 +185,7 @@ def model_list(request: HttpRequest) -> dict[str, Any]:
     }
 
 
-def _job_for(request: HttpRequest, payload: ChatCompletionIn) -> CompletionJob:
+def _request_for(request: HttpRequest, payload: ChatCompletionIn) -> CompletionRequest:
     served = models_served(request).get(payload.model)
     if served is None:
         raise ApiError(
@@ -217,7 +216,7 @@ def _job_for(request: HttpRequest, payload: ChatCompletionIn) -> CompletionJob:
         if limit is None:
             limit = min(assistant.max_tokens, served.n_ctx - 1)
     stop = [payload.stop] if isinstance(payload.stop, str) else list(payload.stop or [])
-    return CompletionJob(
+    return CompletionRequest(
         model_id=served.model_id,
         model_name=payload.model,
         messages=messages,
@@ -228,115 +227,21 @@ def _job_for(request: HttpRequest, payload: ChatCompletionIn) -> CompletionJob:
     )
 
 
-def _slots_key(user_id: int) -> str:
-    return f"{settings.REDIS_KEY_PREFIX}:completions-open:{user_id}"
-
-
-# Each script runs whole in Redis, so concurrent takes and gives never interleave: a take
-# counts only under the limit (a refused request never touches the count), a give never goes
-# below zero. KEYS[1]: the count; ARGV: the limit, the count's lifetime in seconds.
-_SLOT_TAKE = """
-local open = tonumber(redis.call('GET', KEYS[1]) or '0')
-if open >= tonumber(ARGV[1]) then return -1 end
-open = redis.call('INCR', KEYS[1])
-redis.call('EXPIRE', KEYS[1], ARGV[2])
-return open
-"""
-_SLOT_GIVE = """
-local open = tonumber(redis.call('GET', KEYS[1]) or '0')
-if open <= 0 then return -1 end
-return redis.call('DECR', KEYS[1])
-"""
-
-
-@functools.cache
-def _slots_redis() -> redis.Redis:
-    """The Redis server the counts live on (the cache's): Lua scripts need a plain client."""
-    return redis.Redis.from_url(settings.REDIS_URL)
-
-
-def completion_slot_take(user_id: int) -> bool:
-    """Count one more completion open for the person, or refuse it (429) over
-    ASSISTANT_MAX_PENDING_PER_USER, as their questions in threads are limited: one person's
-    script must not fill a model's queue ahead of everyone. Counted in Redis, so it holds
-    across web replicas; a count a crashed process left expires with the job's lifetime.
-
-    True when counted (give it back with ``completion_slot_give``); False when Redis is away
-    (nothing counted: the limit must not take the API down with it)."""
-    limit = settings.ASSISTANT_MAX_PENDING_PER_USER
-    client = _slots_redis()
+def _job_create(request: CompletionRequest, *, user: Any) -> ModelJob:
+    """The completion's job, or the 429 when the person already has as many model jobs
+    (answers, document writes, completions) waiting or running as allowed: one person's
+    script must not fill a model's queue ahead of everyone."""
     try:
-        opened = int(client.eval(_SLOT_TAKE, 1, _slots_key(user_id), limit, JOB_TTL_S))
-    except redis.RedisError:
-        logger.warning("Open completions not counted: Redis is unavailable", exc_info=True)
-        return False
-    if opened < 0:
+        return completion_job_create(request, requested_by=user)
+    except JobLimitReached as exc:
         raise ApiError(
-            429,
-            "too_many_completions",
-            f"You already have {limit} completions running or waiting; wait for one to end.",
-            headers={"Retry-After": "5"},
-        )
-    return True
-
-
-def completion_slot_give(user_id: int) -> bool:
-    """Give back one of the person's open completions; False if none was counted (the count
-    never goes below zero, whoever gives at the same time)."""
-    try:
-        return int(_slots_redis().eval(_SLOT_GIVE, 1, _slots_key(user_id))) >= 0
-    except redis.RedisError:
-        logger.warning("Open completion not given back: Redis is unavailable", exc_info=True)
-        return False
-
-
-def completion_slots_open(user_id: int) -> int:
-    """How many completions the person has open, as counted."""
-    return int(_slots_redis().get(_slots_key(user_id)) or 0)
-
-
-class CompletionSlot:
-    """One request's place among its person's open completions, from its take to its
-    give-back, which happens once, however the request ends: a place left taken would refuse
-    the person's next requests until the count expires (an hour)."""
-
-    def __init__(self, user_id: int) -> None:
-        self.user_id = user_id
-        self.held = False
-
-    async def take(self) -> None:
-        """Take the place, or raise the 429. A request cancelled meanwhile (its client left)
-        still gives back the place once the count has it."""
-        taking = asyncio.ensure_future(_in_a_thread(completion_slot_take, self.user_id))
-        try:
-            self.held = await asyncio.shield(taking)
-        except asyncio.CancelledError:
-            taking.add_done_callback(self._given_back_when_taken)
-            raise
-
-    def _given_back_when_taken(self, taking: "asyncio.Future[bool]") -> None:
-        if not taking.cancelled() and taking.exception() is None and taking.result():
-            self.held = True
-            _background(self.give())
-
-    async def give(self) -> None:
-        """Give the place back; again, or never taken: nothing. The give-back runs to its end
-        even if the caller is cancelled while it waits for it."""
-        if not self.held:
-            return
-        self.held = False  # before any await: no other call can start a second give-back
-        await asyncio.shield(_background(_in_a_thread(completion_slot_give, self.user_id)))
+            429, "too_many_completions", " ".join(exc.messages), headers={"Retry-After": "5"}
+        ) from None
 
 
 # Tasks that must finish although their caller may not wait for them (the loop holds tasks
 # only weakly).
 _running: set["asyncio.Task[Any]"] = set()
-
-
-async def _in_a_thread(count: Callable[[int], bool], user_id: int) -> bool:
-    """A count's Redis call, off the event loop. Not on the request's own thread (it touches
-    no database): a give-back may run after the request's thread is gone."""
-    return await sync_to_async(count, thread_sensitive=False)(user_id)
 
 
 def _background(work: Coroutine[Any, Any, Any]) -> "asyncio.Task[Any]":
@@ -363,15 +268,14 @@ async def chat_completion(
     request: HttpRequest, payload: ChatCompletionIn
 ) -> HttpResponse | StreamingHttpResponse:
     """A chat completion by one of the installation's models, in the OpenAI format."""
-    job = await sync_to_async(_job_for)(request, payload)
-    slot = CompletionSlot(user_of(request).pk)
-    await slot.take()
+    asked = await sync_to_async(_request_for)(request, payload)
+    job = await sync_to_async(_job_create)(asked, user=user_of(request))
     try:
-        listener = await TopicListener(completion_topic(job.id)).open()
+        listener = await TopicListener(completion_topic(str(job.pk))).open()
     except BaseException:
-        await slot.give()
+        await _job_stop(job)
         raise
-    completion = Completion(job, listener, slot=slot)
+    completion = Completion(job, asked, listener)
     streaming = False
     try:
         await sync_to_async(completion_job_enqueue)(job)
@@ -392,31 +296,20 @@ async def chat_completion(
 class Completion:
     """One job's events, turned into the OpenAI answer."""
 
-    def __init__(
-        self, job: CompletionJob, listener: TopicListener, *, slot: CompletionSlot
-    ) -> None:
-        self.job, self.listener, self.slot = job, listener, slot
-        self.id = f"chatcmpl-{job.id}"
+    def __init__(self, job: ModelJob, asked: CompletionRequest, listener: TopicListener) -> None:
+        self.job, self.asked, self.listener = job, asked, listener
+        self.id = f"chatcmpl-{job.pk}"
         self.created = int(time.time())
         self.prompt_tokens = 0
         self.ended = False
-        self.stop_requested = False
+        self.stop_asked = False
 
     async def _next(self) -> dict[str, Any]:
         """The job's next event. Before it starts it may wait its turn as long as the queue
-        takes (a client that gives up cancels it); once started, a worker silent for
-        ``REPLY_STALE_AFTER_S`` is taken as lost, as for thread answers."""
-        silent_s = 0.0
+        takes (a client that gives up stops it); a worker that goes silent is found by the
+        jobs' sweep, which ends the job with the error ``worker_lost``."""
         while (event := await self.listener.next(EVENT_WAIT_S)) is None:
-            silent_s += EVENT_WAIT_S
-            if self.prompt_tokens and silent_s >= settings.REPLY_STALE_AFTER_S:
-                self.ended = True
-                return {
-                    "type": ERROR,
-                    "status": 503,
-                    "code": "worker_lost",
-                    "message": "The model worker stopped responding; try again.",
-                }
+            pass
         return event
 
     async def accepted(self) -> None:
@@ -429,18 +322,17 @@ class Completion:
         self.prompt_tokens = event["prompt_tokens"]
 
     async def abandon(self) -> None:
-        """Stop listening; a job that has not ended is cancelled (its client is gone), and
-        its place among its person's open completions is given back, exactly once. It runs
-        from the stream's end and again from the response's close, and may be cancelled
-        midway (a client that hangs up as the stream ends): each run gives the place back
-        unless an earlier one already has."""
+        """Stop listening; a job that has not ended is stopped (its client is gone): queued,
+        it ends at once; running, at its next token. Either way it no longer counts among the
+        person's jobs once it ends (the count is of the jobs' rows: nothing to give back).
+        It runs from the stream's end and again from the response's close, and may be
+        cancelled midway (a client that hangs up as the stream ends): the stop still runs."""
         try:
             await asyncio.shield(_background(self.listener.close()))
-            if not self.ended and not self.stop_requested:
-                self.stop_requested = True
-                await asyncio.shield(sync_to_async(completion_stop_request)(self.job.id))
         finally:
-            await self.slot.give()
+            if not self.ended and not self.stop_asked:
+                self.stop_asked = True
+                await _job_stop(self.job)
 
     async def events(self) -> AsyncIterator[dict[str, Any]]:
         while not self.ended:
@@ -463,7 +355,7 @@ class Completion:
             "id": self.id,
             "object": "chat.completion",
             "created": self.created,
-            "model": self.job.model_name,
+            "model": self.asked.model_name,
             "choices": [
                 {
                     "index": 0,
@@ -479,7 +371,7 @@ class Completion:
             "id": self.id,
             "object": "chat.completion.chunk",
             "created": self.created,
-            "model": self.job.model_name,
+            "model": self.asked.model_name,
             "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}],
         }
         return _data(chunk)
@@ -500,7 +392,7 @@ class Completion:
                             "id": self.id,
                             "object": "chat.completion.chunk",
                             "created": self.created,
-                            "model": self.job.model_name,
+                            "model": self.asked.model_name,
                             "choices": [],
                             "usage": _usage(event),
                         }
@@ -508,6 +400,12 @@ class Completion:
             yield b"data: [DONE]\n\n"
         finally:
             await self.abandon()
+
+
+async def _job_stop(job: ModelJob) -> None:
+    """Stop the job of a client that left; runs to its end even if the caller is cancelled."""
+    stopping = sync_to_async(job_stop)(job, by=None, reason="its client left")
+    await asyncio.shield(_background(stopping))
 
 
 def _usage(done: dict[str, Any]) -> dict[str, int]:

@@ -180,6 +180,14 @@ class Message(models.Model):
         related_name="+",
         help_text="For an answer: who asked for it (the question's author, or who retried it).",
     )
+    job = models.OneToOneField(
+        "jobs.ModelJob",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="answer",
+        help_text="For an answer: its model job, whose lifecycle its status follows.",
+    )
     body = models.TextField(blank=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.DONE)
     # How an answer ended, when it did not simply finish (see also its Generation).

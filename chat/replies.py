@@ -1,12 +1,12 @@
 """The assistant's side of a thread: a reply's life from queued to done, stopped or failed.
 
-The generation service (in the worker) moves a reply along; members may stop it. Each function
-writes, then broadcasts.
+A reply is a model job of the kind ``answer`` (``jobs``): the job's lifecycle decides every
+move (start, end, stop, the sweep of a silent worker), and the reply follows it in the same
+transaction, then tells everyone. The generation service (in the worker) moves a reply along;
+members may stop it.
 """
 
 import copy
-from collections.abc import Callable
-from datetime import datetime, timedelta
 from typing import NotRequired, TypedDict
 
 from django.contrib.auth.models import User
@@ -14,19 +14,24 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from jobs.kinds import JobKind
+from jobs.models import ModelJob
+from jobs.services import (
+    JobEnded,
+    job_end,
+    job_end_stopped_or_done,
+    job_progress,
+    job_start,
+    job_stop,
+)
+
 from . import events
 from .answering import AnswerBrief
 from .citations import AnswerSource, sources_mark_cited
 from .models import Generation, Message, Thread
-from .selectors import reply_list_queued
-from .services import assistant_reply_queue, reply_enqueue
-from .signals import reply_queue_moved
-from .streaming_state import (
-    live_text_get_many,
-    live_text_set,
-    stop_request_set,
-    streaming_state_clear,
-)
+from .selectors import reply_queue_ahead
+from .services import ANSWER_KIND, GENERATE_REPLY_TASK, assistant_reply_queue
+from .streaming_state import live_text_get_many, live_text_set, streaming_state_clear
 
 
 class GenerationFigures(TypedDict):
@@ -52,20 +57,16 @@ def reply_start(
     thread's settings chose, and the numbered passages of the workspace's sources it reads
     (everyone sees them under the answer as it streams).
 
-    False if it is not queued (e.g. a task run twice).
+    False if its job is not queued (stopped meanwhile, or a task run twice).
     """
-    if reply.status != Message.Status.QUEUED:
-        return False
-    # Clear what a lost attempt left; a stop asked for from here on is kept, since while
-    # queued it is handled in the database and the update below then fails.
-    streaming_state_clear(reply.pk)
     # No new revision: a client catching up is sent every active answer whatever its revision.
     with transaction.atomic():
-        started = Message.objects.filter(pk=reply.pk, status=Message.Status.QUEUED).update(
+        if not job_start(_job_of(reply)):
+            return False
+        streaming_state_clear(reply.pk)  # what a lost attempt left
+        Message.objects.filter(pk=reply.pk).update(
             status=Message.Status.STREAMING, updated_at=timezone.now()
         )
-        if not started:
-            return False
         Generation.objects.create(
             message=reply,
             assistant=brief.assistant,
@@ -81,21 +82,22 @@ def reply_start(
     return True
 
 
-class ReplyNoLongerStreaming(Exception):
-    """The reply was ended elsewhere (e.g. interrupted as stale): this attempt must stop."""
-
-
 def reply_progress_record(*, reply: Message, text: str, seq: int, persist: bool) -> Message:
     """Note that frame ``seq`` holds ``text``; when ``persist``, save it (a reload shows it).
 
-    Saving doubles as the attempt's heartbeat, and checks that the attempt still owns the reply.
-    Returns a copy of the reply as of this frame, for ``reply_frame_send``, which the worker
-    runs on another thread while ``reply`` goes on changing.
+    Saving doubles as the job's heartbeat, and checks that the attempt still owns the reply
+    (raises JobEnded if not). Returns a copy of the reply as of this frame, for
+    ``reply_frame_send``, which the worker runs on another thread while ``reply`` goes on
+    changing.
     """
     reply.body = text
     reply.last_seq = seq
     if persist:
-        _save_while_streaming(reply, body=text, last_seq=seq)
+        with transaction.atomic():
+            job_progress(_job_of(reply), seq=seq)
+            Message.objects.filter(pk=reply.pk).update(
+                body=text, last_seq=seq, updated_at=timezone.now()
+            )
     return copy.copy(reply)
 
 
@@ -106,21 +108,13 @@ def reply_frame_send(*, frame: Message, delta: str) -> None:
 
 
 def reply_stop(*, reply: Message, by: User) -> bool:
-    """A member stops a reply. False if it had already ended.
-
-    A queued reply is stopped here and never generated. A streaming one is flagged in the
-    shared cache; the worker sees the flag between tokens and ends the reply as stopped,
-    keeping its text, whichever web replica took the request.
-    """
-    reason = f"stopped by {by.get_username()}"
-    if _end_if(reply, Message.Status.QUEUED, status=Message.Status.STOPPED, stop_reason=reason):
-        _queue_moved()
-        return True
-    reply.refresh_from_db()
-    if reply.status != Message.Status.STREAMING:
+    """A member stops a reply, queued or streaming, from any replica. False if it had
+    already ended (``jobs.services.job_stop``)."""
+    if reply.job_id is None:  # an answer that never ran (its model was switched off)
         return False
-    stop_request_set(reply_id=reply.pk, reason=reason)
-    return True
+    stopping = job_stop(_job_of(reply), by=by, reason=f"stopped by {by.get_username()}")
+    reply.refresh_from_db()
+    return stopping
 
 
 def reply_finish(
@@ -128,100 +122,50 @@ def reply_finish(
     reply: Message,
     text: str,
     seq: int,
-    stopped_by: str | None,
     finish_reason: str,
     figures: GenerationFigures,
 ) -> None:
-    """The model is done with the reply: ``stopped`` if a member's stop ended it (the reason
-    is who), else ``done`` with the model's own reason; its figures go to its Generation, and
-    each of its sources is marked cited or not by the final text's ``[n]`` markers."""
+    """The model is done with the reply: ``stopped`` if a member's stop ended it, else
+    ``done`` with the model's own reason; its figures go to its job and its Generation, and
+    each of its sources is marked cited or not by the final text's ``[n]`` markers.
+    Raises JobEnded if the reply was ended elsewhere."""
+    job = _job_of(reply)
 
     def record() -> None:
         run = Generation.objects.filter(message_id=reply.pk)
         sources = run.values_list("sources", flat=True).first() or []
         run.update(**figures, sources=sources_mark_cited(sources, text))
+        stopped = job.status == ModelJob.Status.STOPPED
+        _reply_follow(
+            reply,
+            job,
+            body=text,
+            last_seq=seq,
+            stop_reason=job.stop_reason if stopped else finish_reason or "stop",
+        )
 
-    ended = _end_if(
-        reply,
-        Message.Status.STREAMING,
-        also=record,
-        body=text,
-        last_seq=seq,
-        status=Message.Status.STOPPED if stopped_by else Message.Status.DONE,
-        stop_reason=stopped_by or finish_reason or "stop",
-    )
-    if not ended:
-        raise ReplyNoLongerStreaming(f"Reply {reply.pk} is no longer streaming")
-    _queue_moved()
+    job_figures = {key: figures[key] for key in GenerationFigures.__required_keys__}  # type: ignore[literal-required]
+    if not job_end_stopped_or_done(job, also=record, last_seq=seq, **job_figures):
+        raise JobEnded(f"Reply {reply.pk} is no longer streaming")
 
 
 def reply_fail(*, reply: Message, text: str, seq: int, reason: str) -> None:
     """End a reply as failed, keeping whatever text was generated (unless it ended already)."""
-    if _end_if(
-        reply,
-        Message.Status.QUEUED,
-        Message.Status.STREAMING,
-        body=text,
-        last_seq=seq,
-        status=Message.Status.FAILED,
+    job = _job_of(reply)
+    job_end(
+        job,
+        status=ModelJob.Status.FAILED,
+        also=lambda: _reply_follow(reply, job, body=text, last_seq=seq),
         error=reason,
-    ):
-        _queue_moved()
-
-
-def reply_requeue_waiting(*, waiting_for: timedelta) -> list[int]:
-    """Enqueue again the replies queued for longer than ``waiting_for``.
-
-    Their task may be gone (a Redis restart without persistence, a failed enqueue); if it is
-    not, the extra delivery finds the reply started or ended and does nothing. Each reply is
-    sent again at most once per ``waiting_for``.
-    """
-    cutoff = timezone.now() - waiting_for
-    requeued = []
-    for reply in Message.objects.filter(status=Message.Status.QUEUED, updated_at__lt=cutoff):
-        if Message.objects.filter(
-            pk=reply.pk, status=Message.Status.QUEUED, updated_at__lt=cutoff
-        ).update(updated_at=timezone.now()):
-            reply_enqueue(reply)
-            requeued.append(reply.pk)
-    return requeued
-
-
-def reply_interrupt_stale(*, silent_for: timedelta) -> list[int]:
-    """End as interrupted the replies whose worker has not been heard of for ``silent_for``.
-
-    A streaming reply saves its text at least once a second, so a long silence means its
-    worker died (killed, out of memory, machine lost). The newest text, from the cache when
-    it has it, is kept; a late frame from the lost attempt then finds the reply ended and stops.
-    """
-    cutoff = timezone.now() - silent_for
-    stale = list(Message.objects.filter(status=Message.Status.STREAMING, updated_at__lt=cutoff))
-    live = live_text_get_many([reply.pk for reply in stale])
-    interrupted = []
-    for reply in stale:
-        seq, text = live.get(reply.pk, (reply.last_seq, reply.body))
-        if seq < reply.last_seq:
-            seq, text = reply.last_seq, reply.body
-        if _end_if(
-            reply,
-            Message.Status.STREAMING,
-            silent_since=cutoff,
-            status=Message.Status.INTERRUPTED,
-            body=text,
-            last_seq=seq,
-            stop_reason="interrupted: the model worker stopped responding",
-        ):
-            interrupted.append(reply.pk)
-    if interrupted:
-        _queue_moved()
-    return interrupted
+        last_seq=seq,
+    )
 
 
 def reply_retry(*, reply: Message, by: User) -> Message:
     """Answer the same question again, asked for by ``by``; the earlier answer stays as it was.
 
     Raises ValidationError, with a message for ``by``, when the reply is still active, its
-    question was deleted, or ``by`` already has as many questions waiting as allowed.
+    question was deleted, or ``by`` already has as many requests waiting as allowed.
     """
     question = reply.in_reply_to
     if not reply.can_retry or question is None:
@@ -232,45 +176,67 @@ def reply_retry(*, reply: Message, by: User) -> Message:
         return assistant_reply_queue(prompt=question, requested_by=by, assistant=reply.assistant)
 
 
-def _queue_moved() -> None:
-    """A reply ended: every queued reply is now nearer the front; show everyone where."""
-    for queued in reply_list_queued():
-        events.broadcast_message_changed(queued)
-    reply_queue_moved.send(sender=Message)
+_STATUS_OF_JOB = {
+    ModelJob.Status.QUEUED: Message.Status.QUEUED,
+    ModelJob.Status.RUNNING: Message.Status.STREAMING,
+    ModelJob.Status.DONE: Message.Status.DONE,
+    ModelJob.Status.STOPPED: Message.Status.STOPPED,
+    ModelJob.Status.FAILED: Message.Status.FAILED,
+    ModelJob.Status.INTERRUPTED: Message.Status.INTERRUPTED,
+}
 
 
-def _end_if(
-    reply: Message,
-    *statuses: Message.Status,
-    silent_since: datetime | None = None,
-    also: Callable[[], None] | None = None,
-    **fields: object,
-) -> bool:
-    """End the reply with ``fields`` if it is still in one of ``statuses`` (and, with
-    ``silent_since``, unsaved since then); then tell everyone. False if it had moved on.
-
-    The condition is part of the update, so of two parties ending a reply only one does;
-    ``also`` runs in the same transaction when it is this one.
-    """
-    still = Message.objects.filter(pk=reply.pk, status__in=statuses)
-    if silent_since is not None:
-        still = still.filter(updated_at__lt=silent_since)
-    now = timezone.now()
-    with transaction.atomic():  # the thread's revision, which clients catch up from, and the end
-        revision = Thread.objects.revision_take(reply.thread_id)
-        if not still.update(revision=revision, finished_at=now, updated_at=now, **fields):
-            return False
-        if also is not None:
-            also()
-    reply.refresh_from_db()
-    streaming_state_clear(reply.pk)
-    events.broadcast_message_changed(reply)
-    return True
-
-
-def _save_while_streaming(reply: Message, **fields: object) -> None:
-    saved = Message.objects.filter(pk=reply.pk, status=Message.Status.STREAMING).update(
-        updated_at=timezone.now(), **fields
+def _reply_follow(reply: Message, job: ModelJob, **fields: object) -> None:
+    """In the transaction that ended ``job``: its reply ends the same way (with ``fields``),
+    at a new revision of its thread (which clients catch up from); everyone is told on commit."""
+    fields.setdefault("stop_reason", job.stop_reason)
+    Message.objects.filter(pk=reply.pk).update(
+        status=_STATUS_OF_JOB[ModelJob.Status(job.status)],
+        error=job.error,
+        finished_at=job.finished_at,
+        updated_at=timezone.now(),
+        revision=Thread.objects.revision_take(reply.thread_id),
+        **fields,
     )
-    if not saved:
-        raise ReplyNoLongerStreaming(f"Reply {reply.pk} is no longer streaming")
+
+    def tell() -> None:
+        reply.refresh_from_db()
+        streaming_state_clear(reply.pk)
+        events.broadcast_message_changed(reply)
+
+    transaction.on_commit(tell)
+
+
+def _job_of(reply: Message) -> ModelJob:
+    assert reply.job is not None, f"Reply {reply.pk} has no model job"
+    return reply.job
+
+
+def _answer_ended_here(job: ModelJob) -> None:
+    """The lifecycle ended an answer's job itself: stopped while queued, or interrupted as
+    silent. An interrupted answer keeps its newest text, from the cache when it has it (the
+    database holds it as of its last save, at most about a second old)."""
+    reply = Message.objects.get(job=job)
+    fields: dict[str, object] = {}
+    if job.status == ModelJob.Status.INTERRUPTED:
+        seq, text = live_text_get_many([reply.pk]).get(reply.pk, (reply.last_seq, reply.body))
+        if seq >= reply.last_seq:
+            fields = {"body": text, "last_seq": seq}
+    _reply_follow(reply, job, **fields)
+
+
+def _answers_moved_up(jobs: list[ModelJob]) -> None:
+    """Show the queued answers of ``jobs`` their new places."""
+    for reply in reply_queue_ahead(
+        list(Message.objects.filter(job__in=jobs).select_related("job", "thread"))
+    ):
+        events.broadcast_message_changed(reply)
+
+
+ANSWER = JobKind(
+    name=ANSWER_KIND,
+    task=GENERATE_REPLY_TASK,
+    task_args=lambda job: [job.answer.pk],
+    ended_here=_answer_ended_here,
+    places_changed=_answers_moved_up,
+)

@@ -1,6 +1,5 @@
 """Reads about threads and messages, always on behalf of a user."""
 
-from bisect import bisect_left
 from dataclasses import dataclass
 from typing import Any
 
@@ -9,6 +8,8 @@ from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
+from jobs.models import ModelJob
+from jobs.selectors import job_places
 from workspace.models import Workspace
 
 from .mentions import default_handle, mentioned_handles
@@ -99,61 +100,18 @@ def _as_shown(messages: list[Message]) -> list[Message]:
 
 
 def reply_queue_ahead(messages: list[Message]) -> list[Message]:
-    """Set ``queue_ahead`` on the queued replies among ``messages``: how many unfinished
-    replies for the same model, in any thread of the same workspace, were asked for before
-    each (a model's queue serves them in that order). Other workspaces' answers are not
-    counted: a place in the queue must not tell one team how busy another is."""
-    queued = [m for m in messages if m.status == Message.Status.QUEUED]
-    # A reply just queued has its thread at hand: no query on the way to its enqueueing.
-    workspace_of = {m.thread_id: m.thread.workspace_id for m in queued if _thread_cached(m)}
-    if unknown := {m.thread_id for m in queued} - workspace_of.keys():
-        workspace_of.update(Thread.objects.filter(pk__in=unknown).values_list("pk", "workspace_id"))
-    groups: dict[tuple[int, int | None], list[Message]] = {}
+    """Set ``queue_ahead`` on the queued replies among ``messages``: how many jobs are ahead
+    of each on its model's queue in its workspace (``jobs.selectors.job_places``)."""
+    queued = [m for m in messages if m.status == Message.Status.QUEUED and m.job_id is not None]
+    if not queued:
+        return messages
+    jobs = [m.job for m in queued] if all(Message.job.is_cached(m) for m in queued) else None
+    if jobs is None:  # one query, not one per reply
+        jobs = list(ModelJob.objects.filter(pk__in=[m.job_id for m in queued]))
+    places = job_places([job for job in jobs if job is not None])
     for message in queued:
-        key = (workspace_of[message.thread_id], reply_model_id(message))
-        groups.setdefault(key, []).append(message)
-    for (workspace_id, model_id), group in groups.items():
-        active_ids = list(
-            reply_list_active_for_model(workspace_id=workspace_id, model_id=model_id)
-            .filter(pk__lt=max(m.pk for m in group))
-            .order_by("pk")
-            .values_list("pk", flat=True)
-        )
-        for message in group:
-            message.queue_ahead = bisect_left(active_ids, message.pk)
+        message.queue_ahead = places.get(message.job_id)  # type: ignore[arg-type]
     return messages
-
-
-def _thread_cached(message: Message) -> bool:
-    return Message.thread.is_cached(message)
-
-
-def reply_model_id(reply: Message) -> int | None:
-    """The model that answers ``reply``: its assistant's; None for the default model."""
-    return reply.assistant.model_id if reply.assistant is not None else None
-
-
-def reply_list_active_for_model(*, workspace_id: int, model_id: int | None) -> QuerySet[Message]:
-    """The workspace's answers queued for or being written by model ``model_id`` (None: the
-    installation's default model)."""
-    active = Message.objects.filter(
-        role=Message.Role.ASSISTANT,
-        status__in=Message.ACTIVE_STATUSES,
-        thread__workspace_id=workspace_id,
-    )
-    if model_id is None:
-        return active.filter(assistant__isnull=True)
-    return active.filter(assistant__model_id=model_id)
-
-
-def reply_list_queued() -> list[Message]:
-    return reply_queue_ahead(
-        list(
-            Message.objects.filter(status=Message.Status.QUEUED)
-            .select_related("assistant")
-            .order_by("pk")
-        )
-    )
 
 
 def thread_source_choices(thread: Thread) -> QuerySet[Any]:

@@ -6,20 +6,18 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from workspace.celery import app as celery_app
+from jobs.services import job_create, job_enqueue
 from workspace.models import Workspace
 from workspace.rate_limit import rate_limit_wait
 
 from . import events
 from .mentions import default_handle
 from .models import Assistant, Message, Thread
-from .selectors import mentions_resolve, reply_model_id, thread_source_choices
+from .selectors import mentions_resolve, thread_source_choices
 
-# The assistant's task, enqueued by name: chat never imports llm.
+# An answer is a model job of this kind; its task is enqueued by name: chat never imports llm.
+ANSWER_KIND = "answer"
 GENERATE_REPLY_TASK = "llm.generate_reply"
-# The task's header naming the answer's model (None: the default), so that routing it to that
-# model's queue (llm.routing) reads nothing from the database on the way.
-REPLY_MODEL_HEADER = "reply_model_id"
 
 
 def thread_create(*, workspace: Workspace, title: str, created_by: User) -> Thread:
@@ -142,27 +140,36 @@ def assistant_reply_queue(
     *, prompt: Message, requested_by: User, assistant: Assistant | None = None
 ) -> Message:
     """Create a queued answer of ``assistant`` (None: the default assistant) to ``prompt``
-    and enqueue its generation.
+    and enqueue its model job.
 
-    Every way of asking for an answer (a mention, Retry) comes through here, so the limit on
-    questions waiting per person holds for all of them. Raises ValidationError over the limit.
+    Every way of asking for an answer (a mention, Retry) comes through here. Raises
+    ValidationError (``jobs.services.JobLimitReached``) when ``requested_by`` already has as
+    many model jobs waiting as allowed.
     """
-    _pending_questions_check(requested_by)
     switched_off = _switched_off_reason(assistant)
+    job = None
+    if not switched_off:
+        job = job_create(
+            kind=ANSWER_KIND,
+            requested_by=requested_by,
+            workspace_id=prompt.thread.workspace_id,
+            model_id=assistant.model_id if assistant is not None else None,
+        )
     reply = Message.objects.create(
         thread=prompt.thread,
         role=Message.Role.ASSISTANT,
         assistant=assistant,
         in_reply_to=prompt,
         requested_by=requested_by,
+        job=job,
         status=Message.Status.FAILED if switched_off else Message.Status.QUEUED,
         error=switched_off,
         finished_at=timezone.now() if switched_off else None,
         revision=Thread.objects.revision_take(prompt.thread_id),
     )
     transaction.on_commit(lambda: events.broadcast_message_created(reply))
-    if not switched_off:
-        transaction.on_commit(lambda: reply_enqueue(reply))
+    if job is not None:
+        job_enqueue(job)
     return reply
 
 
@@ -177,28 +184,6 @@ def _switched_off_reason(assistant: Assistant | None) -> str:
     )
 
 
-def _pending_questions_check(person: User) -> None:
-    limit = settings.ASSISTANT_MAX_PENDING_PER_USER
-    pending = Message.objects.filter(
-        role=Message.Role.ASSISTANT,
-        status__in=Message.ACTIVE_STATUSES,
-        requested_by=person,
-    ).count()
-    if pending >= limit:
-        raise ValidationError(
-            f"You already have {pending} questions waiting for the assistant (the limit is "
-            f"{limit}). Ask again once one is answered, or stop one."
-        )
-
-
-def reply_enqueue(reply: Message) -> None:
-    """Hand the reply to the model workers. Safe to repeat: only one attempt can start it."""
-    celery_app.send_task(
-        GENERATE_REPLY_TASK, args=[reply.pk], headers={REPLY_MODEL_HEADER: reply_model_id(reply)}
-    )
-
-
-@transaction.atomic
 def message_edit(*, message: Message, by: User, body: str) -> Message:
     """The author changes their message; everyone sees the new text, marked as edited."""
     _authored_check(message, by)

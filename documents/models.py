@@ -133,6 +133,14 @@ class DocumentWrite(models.Model):
         related_name="+",
         help_text="A thread the assistant drafts from.",
     )
+    job = models.OneToOneField(
+        "jobs.ModelJob",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="document_write",
+        help_text="Its model job, whose lifecycle its status follows.",
+    )
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
     written = models.TextField(blank=True, help_text="What the assistant wrote (saved ~1/s).")
     error = models.TextField(blank=True)

@@ -10,7 +10,7 @@ from django.db.models import QuerySet
 from django.http import Http404
 from django.utils import timezone
 
-from chat.selectors import reply_list_active_for_model
+from jobs.selectors import job_places
 from workspace.models import Workspace
 from workspace.selectors import membership_get
 
@@ -100,7 +100,7 @@ def write_list_active(*, document_id: int) -> list[dict[str, Any]]:
     """The assistant's writes into the document that are queued or being written."""
     writes = DocumentWrite.objects.filter(
         document_id=document_id, status__in=DocumentWrite.ACTIVE_STATUSES
-    ).select_related("requested_by")
+    ).select_related("requested_by", "job")
     return [
         events.write_data(write, ahead=write_queue_ahead(write))
         for write in writes.order_by("created_at")
@@ -108,27 +108,12 @@ def write_list_active(*, document_id: int) -> list[dict[str, Any]]:
 
 
 def write_queue_ahead(write: DocumentWrite) -> int | None:
-    """While ``write`` is queued, how many of its workspace's requests to the default model
-    (writes and answers of the default assistant, which share its queue) were made before it.
-    Other workspaces' are not counted: a place must not tell one team how busy another is."""
-    if write.status != DocumentWrite.Status.QUEUED:
+    """While ``write`` is queued, how many of its workspace's jobs for the default model
+    (writes and answers of the default assistant, which share its queue) are ahead of it
+    (``jobs.selectors.job_places``)."""
+    if write.status != DocumentWrite.Status.QUEUED or write.job is None:
         return None
-    workspace_id = write.document.workspace_id
-    writes = DocumentWrite.objects.filter(
-        status__in=DocumentWrite.ACTIVE_STATUSES,
-        document__workspace_id=workspace_id,
-        pk__lt=write.pk,
-    )
-    answers = reply_list_active_for_model(workspace_id=workspace_id, model_id=None).filter(
-        created_at__lt=write.created_at
-    )
-    return writes.count() + answers.count()
-
-
-def write_list_queued() -> QuerySet[DocumentWrite]:
-    return DocumentWrite.objects.filter(status=DocumentWrite.Status.QUEUED).select_related(
-        "document", "requested_by"
-    )
+    return job_places([write.job]).get(write.job.pk)
 
 
 def write_get(*, document: Document, write_id: int) -> DocumentWrite:

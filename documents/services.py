@@ -15,7 +15,7 @@ from . import events
 from .crdt import EMPTY_UPDATE, doc_from, text_of, text_replace_update, update_check
 from .models import Document, DocumentUpdate, DocumentVersion, DocumentWrite
 from .selectors import document_purge_before, document_state_get
-from .writes import write_stop, writes_interrupt_stale
+from .writes import write_stop
 
 KeptUpdate = tuple[int, bytes, int | None]  # document id, the update, its author's id
 
@@ -195,7 +195,6 @@ def documents_tidy() -> None:
             document_compact(document_id=row["document_id"])
     documents_sessions_end()
     Document.objects.deleted().filter(deleted_at__lt=document_purge_before()).delete()
-    writes_interrupt_stale(silent_for=timedelta(seconds=settings.REPLY_STALE_AFTER_S))
 
 
 def version_create(*, document: Document, name: str, created_by: User) -> DocumentVersion:

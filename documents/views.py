@@ -176,11 +176,7 @@ def write_stop_view(
     request: AuthenticatedHttpRequest, access: DocumentAccess, write_id: int
 ) -> JsonResponse:
     write = write_get(document=access.document, write_id=write_id)
-    try:
-        stopping = write_stop(write=write, by=request.user)
-    except ValidationError as exc:
-        return JsonResponse({"error": " ".join(exc.messages)}, status=503)
-    if not stopping:
+    if not write_stop(write=write, by=request.user):
         return JsonResponse({"error": "This write has already ended."}, status=409)
     return JsonResponse({"id": write.pk}, status=202)
 

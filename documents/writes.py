@@ -1,40 +1,43 @@
 """The assistant's writes into documents: asked for, queued, written, stopped, ended.
 
-A write lives like an answer in a thread: queued on the model's queue, written by the model
-worker (``llm.document_writing``), stoppable by any member of the workspace, and ended as
-interrupted by housekeeping if its worker goes silent. Its text is in the document already
-(every frame is an update), so whatever ends it keeps what was written.
+A write is a model job of the kind ``document write`` (``jobs``): queued on the default
+model's queue beside its answers, written by the model worker (``llm.document_writing``),
+stoppable by any member of the workspace, and ended as interrupted by the jobs' sweep if its
+worker goes silent. The write follows its job in the same transaction. Its text is in the
+document already (every frame is an update), so whatever ends it keeps what was written.
 """
 
 import logging
-from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth.models import User
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from chat.models import Thread
-from workspace.celery import app as celery_app
+from jobs.kinds import JobKind
+from jobs.models import ModelJob
+from jobs.services import (
+    job_create,
+    job_end,
+    job_end_stopped_or_done,
+    job_enqueue,
+    job_progress,
+    job_start,
+    job_stop,
+)
 
 from . import events
 from .models import Document, DocumentWrite
-from .selectors import write_list_queued, write_queue_ahead
+from .selectors import write_queue_ahead
 from .writing import position_check
 
 logger = logging.getLogger(__name__)
 
+WRITE_KIND = "document write"
 WRITE_TASK = "llm.write_document"
 INSTRUCTION_MAX_LENGTH = 2000
-STOP_TTL_S = 24 * 3600
-# Writes one person may have waiting for (or being written by) the assistant at once.
-MAX_PENDING_PER_PERSON = 3
-
-
-def _stop_key(write_id: int) -> str:
-    return f"document-write-stop:{write_id}"
 
 
 def write_request(
@@ -60,138 +63,123 @@ def write_request(
         head = None if head is None else position_check(head)
     except ValueError as exc:
         raise ValidationError(f"The cursor position could not be read: {exc}") from exc
-    pending = DocumentWrite.objects.filter(
-        requested_by=by, status__in=DocumentWrite.ACTIVE_STATUSES
-    ).count()
-    if pending >= MAX_PENDING_PER_PERSON:
-        raise ValidationError(
-            f"You already have {pending} writes waiting for the assistant; wait for one to end."
+    with transaction.atomic():
+        job = job_create(
+            kind=WRITE_KIND, requested_by=by, workspace_id=document.workspace_id, model_id=None
         )
-    write = DocumentWrite.objects.create(
-        document=document,
-        requested_by=by,
-        instruction=instruction,
-        anchor=anchor,
-        head=head,
-        source_thread=source_thread,
-    )
-    transaction.on_commit(lambda: _enqueue(write))
+        write = DocumentWrite.objects.create(
+            document=document,
+            requested_by=by,
+            instruction=instruction,
+            anchor=anchor,
+            head=head,
+            source_thread=source_thread,
+            job=job,
+        )
+        transaction.on_commit(lambda: events.write_publish(write, ahead=write_queue_ahead(write)))
+        job_enqueue(job)
     return write
 
 
-def _enqueue(write: DocumentWrite) -> None:
-    events.write_publish(write, ahead=write_queue_ahead(write))
-    celery_app.send_task(WRITE_TASK, args=[write.pk])
-
-
-def writes_queue_moved(**_: object) -> None:
-    """Something ahead of the queued writes started or ended: show each its new place."""
-    for write in write_list_queued():
-        events.write_publish(write, ahead=write_queue_ahead(write))
-
-
 def write_stop(*, write: DocumentWrite, by: User) -> bool:
-    """Stop a write that is queued or writing; False once it has ended."""
-    if _end_if(write, DocumentWrite.Status.QUEUED, status="stopped", stopped_by=by):
-        return True
-    write.refresh_from_db(fields=["status"])
-    if write.status == DocumentWrite.Status.WRITING:
-        try:
-            cache.set(_stop_key(write.pk), by.pk, timeout=STOP_TTL_S)
-        except Exception:  # Redis away: the worker cannot hear it, say so
-            raise ValidationError("The stop could not reach the assistant; try again.") from None
-        return True
-    return False
-
-
-def write_stop_requested(write_id: int) -> str | None:
-    """The id (as text) of the member who asked to stop the write, if one did (polled by the
-    worker between tokens)."""
-    try:
-        by = cache.get(_stop_key(write_id))
-    except Exception:
-        return None
-    return str(by) if by is not None else None
+    """Stop a write that is queued or writing; False once it has ended
+    (``jobs.services.job_stop``)."""
+    return job_stop(_job_of(write), by=by, reason=f"stopped by {by.get_username()}")
 
 
 def write_start(*, write: DocumentWrite) -> bool:
-    """Mark the write as being written; False if it ended meanwhile (stopped while queued).
-
-    A stop request left in the cache under this id by an earlier life of the database (ids
-    start again after a reset) must not stop this write: a write is stopped through the cache
-    only once it is being written, so anything there now is stale.
-    """
-    _stop_request_clear(write.pk)
-    now = timezone.now()
-    return _end_if(
-        write, DocumentWrite.Status.QUEUED, status="writing", started_at=now, heartbeat_at=now
-    )
-
-
-def write_progress(*, write: DocumentWrite, written: str) -> None:
-    """Save how far the write got (about once a second): the worker is alive."""
-    DocumentWrite.objects.filter(pk=write.pk, status=DocumentWrite.Status.WRITING).update(
-        written=written, heartbeat_at=timezone.now()
-    )
+    """Mark the write as being written; False if its job is not queued (stopped meanwhile,
+    or a task run twice)."""
+    with transaction.atomic():
+        if not job_start(_job_of(write)):
+            return False
+        now = timezone.now()
+        DocumentWrite.objects.filter(pk=write.pk).update(
+            status=DocumentWrite.Status.WRITING, started_at=now, heartbeat_at=now
+        )
+    write.refresh_from_db()
+    events.write_publish(write)
+    return True
 
 
-def write_finish(*, write: DocumentWrite, written: str, stopped_by_id: int | None) -> None:
-    status = "stopped" if stopped_by_id is not None else "done"
-    _end_if(
-        write,
-        DocumentWrite.Status.WRITING,
-        status=status,
-        written=written,
-        stopped_by_id=stopped_by_id,
+def write_progress(*, write: DocumentWrite, written: str, seq: int) -> None:
+    """Save how far the write got (about once a second): the job's heartbeat. Raises
+    JobEnded if the write was ended elsewhere."""
+    with transaction.atomic():
+        job_progress(_job_of(write), seq=seq)
+        DocumentWrite.objects.filter(pk=write.pk).update(
+            written=written, heartbeat_at=timezone.now()
+        )
+
+
+def write_finish(*, write: DocumentWrite, written: str, seq: int, figures: dict[str, Any]) -> None:
+    """The model is done: the write ends ``stopped`` if a member's stop ended it, else
+    ``done``."""
+    job = _job_of(write)
+    job_end_stopped_or_done(
+        job, also=lambda: _write_follow(write, job, written=written), last_seq=seq, **figures
     )
 
 
 def write_fail(*, write: DocumentWrite, written: str, reason: str) -> None:
-    _end_if(
-        write,
-        *DocumentWrite.ACTIVE_STATUSES,
-        status="failed",
-        written=written,
+    job = _job_of(write)
+    job_end(
+        job,
+        status=ModelJob.Status.FAILED,
+        also=lambda: _write_follow(write, job, written=written),
         error=reason,
     )
 
 
-def writes_interrupt_stale(*, silent_for: timedelta) -> list[int]:
-    """End as interrupted the writes whose worker has been silent for ``silent_for``; what
-    they wrote is in the document already."""
-    cutoff = timezone.now() - silent_for
-    stale = DocumentWrite.objects.filter(
-        status=DocumentWrite.Status.WRITING, heartbeat_at__lt=cutoff
+_STATUS_OF_JOB = {
+    ModelJob.Status.DONE: DocumentWrite.Status.DONE,
+    ModelJob.Status.STOPPED: DocumentWrite.Status.STOPPED,
+    ModelJob.Status.FAILED: DocumentWrite.Status.FAILED,
+    ModelJob.Status.INTERRUPTED: DocumentWrite.Status.INTERRUPTED,
+}
+_INTERRUPTED_ERROR = "The model worker stopped responding; what it wrote is kept."
+
+
+def _write_follow(write: DocumentWrite, job: ModelJob, **fields: Any) -> None:
+    """In the transaction that ended ``job``: its write ends the same way; editors are told
+    on commit."""
+    status = _STATUS_OF_JOB[ModelJob.Status(job.status)]
+    error = _INTERRUPTED_ERROR if status == DocumentWrite.Status.INTERRUPTED else job.error
+    DocumentWrite.objects.filter(pk=write.pk).update(
+        status=status,
+        stopped_by_id=job.stopped_by_id,
+        error=error,
+        finished_at=job.finished_at,
+        **fields,
     )
-    interrupted = []
-    for write in stale:
-        if _end_if(
-            write,
-            DocumentWrite.Status.WRITING,
-            status="interrupted",
-            error="The model worker stopped responding; what it wrote is kept.",
-        ):
-            interrupted.append(write.pk)
-    return interrupted
+
+    def tell() -> None:
+        write.refresh_from_db()
+        events.write_publish(write)
+
+    transaction.on_commit(tell)
 
 
-def _end_if(write: DocumentWrite, *statuses: str, **fields: Any) -> bool:
-    """Set ``fields`` if the write is still in one of ``statuses``; publish the change."""
-    if fields.get("status") not in DocumentWrite.ACTIVE_STATUSES:
-        fields["finished_at"] = timezone.now()
-    with transaction.atomic():
-        changed = DocumentWrite.objects.filter(pk=write.pk, status__in=statuses).update(**fields)
-        if changed:
-            write.refresh_from_db()
-            transaction.on_commit(lambda: events.write_publish(write))
-            transaction.on_commit(writes_queue_moved)
-    if changed and write.status not in DocumentWrite.ACTIVE_STATUSES:
-        _stop_request_clear(write.pk)
-    return bool(changed)
+def _job_of(write: DocumentWrite) -> ModelJob:
+    assert write.job is not None, f"Write {write.pk} has no model job"
+    return write.job
 
 
-def _stop_request_clear(write_id: int) -> None:
-    try:
-        cache.delete(_stop_key(write_id))
-    except Exception:  # it expires by itself
-        logger.warning("Could not clear the stop request of write %s", write_id)
+def _write_ended_here(job: ModelJob) -> None:
+    """The lifecycle ended a write's job itself (stopped while queued, interrupted as
+    silent); what it wrote is in the document already."""
+    _write_follow(DocumentWrite.objects.get(job=job), job)
+
+
+def _writes_moved_up(jobs: list[ModelJob]) -> None:
+    for write in DocumentWrite.objects.filter(job__in=jobs).select_related("job", "requested_by"):
+        events.write_publish(write, ahead=write_queue_ahead(write))
+
+
+DOCUMENT_WRITE = JobKind(
+    name=WRITE_KIND,
+    task=WRITE_TASK,
+    task_args=lambda job: [job.document_write.pk],
+    ended_here=_write_ended_here,
+    places_changed=_writes_moved_up,
+)

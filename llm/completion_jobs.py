@@ -1,12 +1,13 @@
 """OpenAI-compatible completions as model jobs: what the web process and the worker share.
 
-A request to ``/v1/chat/completions`` becomes a job: its messages and parameters wait in the
-cache (``completion-job:<id>``), and the task ``llm.complete_chat`` goes to the model's own
-queue (``llm.routing``), behind the thread answers and document writes already waiting for
-that model, so a busy model is shared in arrival order. The worker publishes the job's
-events to ``completion.<id>`` (``realtime.topics``); the request follows that topic before
-it enqueues the job, so it misses nothing. A request whose client goes away leaves a stop
-request (``completion-stop:<id>``) that the worker reads before it starts and between tokens.
+A request to ``/v1/chat/completions`` becomes a model job of the kind ``completion``
+(``jobs``: the person's limit, stop, the sweep, as for answers and writes): its messages and
+parameters wait in the cache (``completion-request:<job id>``), and the task
+``llm.complete_chat`` goes to the model's own queue (``llm.routing``), behind the thread
+answers and document writes already waiting for that model, so a busy model is shared in
+arrival order. The worker publishes the job's events to ``completion.<job id>``
+(``realtime.topics``); the request follows that topic before it enqueues the job, so it
+misses nothing. A request whose client goes away stops its job.
 
 Imported by web processes: nothing here loads llama.cpp.
 
@@ -23,20 +24,23 @@ completion.error       ``status`` (400, 503...), ``code``, ``message``: nothing 
 """
 
 import logging
-import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.core.cache import cache
 
+from jobs.kinds import JobKind
+from jobs.models import ModelJob
+from jobs.services import job_create, job_enqueue
 from realtime.publish import publish
 from realtime.topics import completion_topic
-from workspace.celery import app as celery_app
 
 from .routing import COMPLETE_CHAT_TASK
 
 logger = logging.getLogger(__name__)
 
+COMPLETION_KIND = "completion"
 JOB_TTL_S = 3600
 
 STARTED = "completion.started"
@@ -46,7 +50,9 @@ ERROR = "completion.error"
 
 
 @dataclass(frozen=True)
-class CompletionJob:
+class CompletionRequest:
+    """What a client asked for: the messages, the model and the sampling."""
+
     model_id: int | None  # None: the installation's default model
     model_name: str  # as the client named it, for the answer
     messages: list[dict[str, str]]  # role and content, in order
@@ -54,44 +60,53 @@ class CompletionJob:
     temperature: float
     top_p: float
     stop: list[str] = field(default_factory=list)
-    id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
 
-def _job_key(job_id: str) -> str:
-    return f"completion-job:{job_id}"
+def _request_key(job_id: int) -> str:
+    return f"completion-request:{job_id}"
 
 
-def _stop_key(job_id: str) -> str:
-    return f"completion-stop:{job_id}"
+def completion_job_create(request: CompletionRequest, *, requested_by: User) -> ModelJob:
+    """The completion's model job (raises JobLimitReached over the person's limit), with its
+    request left where its worker reads it. ``completion_job_enqueue`` sends it once the
+    caller follows its topic."""
+    job = job_create(kind=COMPLETION_KIND, requested_by=requested_by, model_id=request.model_id)
+    cache.set(_request_key(job.pk), asdict(request), timeout=JOB_TTL_S)
+    return job
 
 
-def completion_job_enqueue(job: CompletionJob) -> None:
-    """Leave the job where its worker reads it, then send it to its model's queue."""
-    cache.set(_job_key(job.id), asdict(job), timeout=JOB_TTL_S)
-    celery_app.send_task(COMPLETE_CHAT_TASK, args=[job.id, job.model_id])
+def completion_job_enqueue(job: ModelJob) -> None:
+    job_enqueue(job)
 
 
-def completion_job_take(job_id: str) -> CompletionJob | None:
-    """The job, for its worker, once: a second delivery of the task finds nothing."""
-    data = cache.get(_job_key(job_id))
-    cache.delete(_job_key(job_id))
-    return CompletionJob(**data) if data else None
+def completion_request_take(job_id: int) -> CompletionRequest | None:
+    """The job's request, for its worker, once: a second delivery of the task finds nothing."""
+    data = cache.get(_request_key(job_id))
+    cache.delete(_request_key(job_id))
+    return CompletionRequest(**data) if data else None
 
 
-def completion_stop_request(job_id: str) -> None:
-    """The client went away: its job is not started, or stops at its next token."""
-    try:
-        cache.set(_stop_key(job_id), True, timeout=JOB_TTL_S)
-    except Exception:  # the worker then generates to the end: wasted, not wrong
-        logger.warning("Could not ask completion %s to stop", job_id, exc_info=True)
+def completion_publish(job_id: int, event_type: str, **fields: Any) -> None:
+    publish(completion_topic(str(job_id)), {"type": event_type, **fields})
 
 
-def completion_stop_requested(job_id: str) -> bool:
-    try:
-        return bool(cache.get(_stop_key(job_id)))
-    except Exception:
-        return False
+def _completion_ended_here(job: ModelJob) -> None:
+    """The lifecycle ended a completion itself: a worker gone silent is the client's error
+    (a stop while it waited came from the client, who is gone)."""
+    if job.status == ModelJob.Status.INTERRUPTED:
+        completion_publish(
+            job.pk,
+            ERROR,
+            status=503,
+            code="worker_lost",
+            message="The model worker stopped responding; try again.",
+        )
 
 
-def completion_publish(job_id: str, event_type: str, **fields: Any) -> None:
-    publish(completion_topic(job_id), {"type": event_type, **fields})
+COMPLETION = JobKind(
+    name=COMPLETION_KIND,
+    task=COMPLETE_CHAT_TASK,
+    task_args=lambda job: [job.pk],
+    ended_here=_completion_ended_here,
+    places_changed=lambda jobs: None,  # a client waits without a place shown
+)

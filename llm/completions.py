@@ -6,15 +6,23 @@ from collections.abc import Callable
 
 from django.conf import settings
 
+from jobs.models import ModelJob
+from jobs.services import (
+    job_end,
+    job_end_stopped_or_done,
+    job_progress,
+    job_start,
+    job_stop_requested,
+)
+
 from .completion_jobs import (
     CHUNK,
     DONE,
     ERROR,
     STARTED,
-    CompletionJob,
-    completion_job_take,
+    CompletionRequest,
     completion_publish,
-    completion_stop_requested,
+    completion_request_take,
 )
 from .inference import ModelPrompt
 from .model import LoadedModel
@@ -23,16 +31,15 @@ from .model_jobs import Frame, JobRefused, ModelUnavailable, Outcome, model_job_
 logger = logging.getLogger(__name__)
 
 
-def completion_generate(*, job_id: str) -> None:
-    """Run the job ``job_id`` unless it is gone (run already) or its client left."""
-    job = completion_job_take(job_id)
-    if job is None:
-        logger.info("Completion %s is gone (done already, or expired)", job_id)
+def completion_generate(*, job_id: int) -> None:
+    """Run the completion job ``job_id`` unless it is not queued (run already, or its client
+    left) or its request is gone (expired)."""
+    job = ModelJob.objects.filter(pk=job_id, status=ModelJob.Status.QUEUED).first()
+    request = completion_request_take(job_id) if job is not None else None
+    if job is None or request is None:
+        logger.info("Completion %s is not waiting to run: nothing to do", job_id)
         return
-    if completion_stop_requested(job_id):
-        logger.info("Completion %s: its client left while it waited", job_id)
-        return
-    model_job_run(ChatCompletion(job))
+    model_job_run(ChatCompletion(job, request))
 
 
 class ContextExceeded(JobRefused):
@@ -42,45 +49,51 @@ class ContextExceeded(JobRefused):
 class ChatCompletion:
     """An OpenAI-compatible chat completion, as a model job: its events go to its topic."""
 
-    def __init__(self, job: CompletionJob) -> None:
-        self.job = job
-        self.name = f"completion-{job.id}"
-        self.model_id = job.model_id
+    def __init__(self, job: ModelJob, request: CompletionRequest) -> None:
+        self.job, self.request = job, request
+        self.name = f"completion-{job.pk}"
+        self.model_id = request.model_id
         self.frame_interval = settings.LLM_FRAME_INTERVAL_S
 
-    def begin(self, model: LoadedModel, *, model_name: str) -> ModelPrompt:
-        job = self.job
-        tokens = model.messages_prompt_tokens(job.messages)
-        wanted = job.max_tokens or 1
+    def begin(self, model: LoadedModel, *, model_name: str) -> ModelPrompt | None:
+        request = self.request
+        tokens = model.messages_prompt_tokens(request.messages)
+        wanted = request.max_tokens or 1
         if len(tokens) + wanted > model.n_ctx:
-            asked = f" + max_tokens {job.max_tokens}" if job.max_tokens else ""
+            asked = f" + max_tokens {request.max_tokens}" if request.max_tokens else ""
             raise ContextExceeded(
                 f"This model's maximum context length is {model.n_ctx} tokens; your messages "
                 f"are {len(tokens)} tokens{asked}. Shorten the messages or max_tokens."
             )
-        completion_publish(job.id, STARTED, prompt_tokens=len(tokens))
+        if not job_start(self.job):
+            return None
+        completion_publish(self.job.pk, STARTED, prompt_tokens=len(tokens))
         return ModelPrompt(
             tokens=tokens,
-            max_tokens=job.max_tokens or model.n_ctx - len(tokens),
-            temperature=job.temperature,
-            top_p=job.top_p,
-            stop=job.stop,
+            max_tokens=request.max_tokens or model.n_ctx - len(tokens),
+            temperature=request.temperature,
+            top_p=request.top_p,
+            stop=request.stop,
         )
 
     def frame(self, frame: Frame) -> Callable[[], None]:
-        return lambda: completion_publish(self.job.id, CHUNK, seq=frame.seq, delta=frame.delta)
+        if frame.persist:  # the heartbeat, and the check that the job still runs
+            job_progress(self.job, seq=frame.seq)
+        return lambda: completion_publish(self.job.pk, CHUNK, seq=frame.seq, delta=frame.delta)
 
     def stop_requested(self) -> str | None:
-        return "its client" if completion_stop_requested(self.job.id) else None
+        return job_stop_requested(self.job.pk)
 
     def end(self, outcome: Outcome) -> None:
         result = outcome.result
-        if outcome.stopped_by:
-            logger.info("Completion %s cancelled: its client left", self.job.id)
+        job_end_stopped_or_done(self.job, also=None, last_seq=outcome.seq, **outcome.figures())
+        cancelled = self.job.status == ModelJob.Status.STOPPED
+        if cancelled:
+            logger.info("Completion %s cancelled: its client left", self.job.pk)
         completion_publish(
-            self.job.id,
+            self.job.pk,
             DONE,
-            finish_reason="cancelled" if outcome.stopped_by else result.finish_reason,
+            finish_reason="cancelled" if cancelled else result.finish_reason,
             prompt_tokens=result.prompt_tokens,
             completion_tokens=result.completion_tokens,
         )
@@ -91,10 +104,11 @@ class ChatCompletion:
             status, code, message = 400, "context_length_exceeded", str(error)
         elif isinstance(error, ModelUnavailable):
             status, code = 503, "model_unavailable"
-            message = f"{self.job.model_name} is unavailable."
+            message = f"{self.request.model_name} is unavailable."
         else:
             status, code, message = 500, "generation_failed", type(error).__name__
-        completion_publish(self.job.id, ERROR, status=status, code=code, message=message)
+        job_end(self.job, status=ModelJob.Status.FAILED, error=str(error)[:500], last_seq=seq)
+        completion_publish(self.job.pk, ERROR, status=status, code=code, message=message)
 
     def leave(self) -> None:
         pass

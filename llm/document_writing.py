@@ -15,14 +15,9 @@ from documents import events, protocol
 from documents.models import DocumentWrite
 from documents.selectors import document_state_get
 from documents.services import document_update_append
-from documents.writes import (
-    write_fail,
-    write_finish,
-    write_progress,
-    write_start,
-    write_stop_requested,
-)
+from documents.writes import write_fail, write_finish, write_progress, write_start
 from documents.writing import CoAuthor, thread_transcript_text, write_brief
+from jobs.services import job_stop_requested
 
 from .inference import InferenceRequest, ModelPrompt, request_prompt
 from .model import LoadedModel
@@ -37,7 +32,9 @@ ASSISTANT_COLOUR = "#7c3aed"
 def document_write_generate(*, write_id: int) -> None:
     """Write the queued ``write_id`` into its document; a no-op unless it is still queued."""
     write = (
-        DocumentWrite.objects.select_related("document", "requested_by").filter(pk=write_id).first()
+        DocumentWrite.objects.select_related("document", "requested_by", "job")
+        .filter(pk=write_id)
+        .first()
     )
     if write is None or write.status != DocumentWrite.Status.QUEUED:
         logger.info("Write %s is not queued: nothing to do", write_id)
@@ -98,27 +95,21 @@ class DocumentWriting:
     def frame(self, frame: Frame) -> Callable[[], None]:
         assert self.author is not None
         update, cursor = self.author.write(frame.delta), self._cursor()
-
-        def send() -> None:
-            self._send(update, cursor)
-            if frame.persist:
-                write_progress(write=self.write, written=frame.text)
-
-        return send
+        if frame.persist:  # the heartbeat, and the check that the write still runs
+            write_progress(write=self.write, written=frame.text, seq=frame.seq)
+        return lambda: self._send(update, cursor)
 
     def stop_requested(self) -> str | None:
         if self.refused is not None:  # the document took no more: the write ends
             return self.refused
-        return write_stop_requested(self.write.pk)
+        return job_stop_requested(self.write.job_id)
 
     def end(self, outcome: Outcome) -> None:
         if self.refused is not None:
             write_fail(write=self.write, written=outcome.text, reason=self.refused)
             return
         write_finish(
-            write=self.write,
-            written=outcome.text,
-            stopped_by_id=int(outcome.stopped_by) if outcome.stopped_by is not None else None,
+            write=self.write, written=outcome.text, seq=outcome.seq, figures=outcome.figures()
         )
 
     def fail(self, *, text: str, seq: int, error: Exception) -> None:

@@ -12,23 +12,21 @@ from django.conf import settings
 from chat.answering import AnswerBrief, answer_brief
 from chat.models import Message
 from chat.replies import (
-    ReplyNoLongerStreaming,
     reply_fail,
     reply_finish,
     reply_frame_send,
     reply_progress_record,
     reply_start,
 )
-from chat.streaming_state import stop_request_get
-from workspace.celery import app as celery_app
+from jobs.services import job_move, job_stop_requested
 
 from .first_token_steps import FirstTokenSteps
 from .grounding import answer_sources, passages_for, sources_block
 from .inference import InferenceRequest, ModelPrompt, request_prompt
 from .model import LoadedModel
-from .model_jobs import Frame, JobEnded, Outcome, failure_reason, model_job_run
+from .model_jobs import Frame, Outcome, failure_reason, model_job_run
 from .prompt import Turn
-from .routing import GENERATE_REPLY_TASK, job_belongs_here, model_queue
+from .routing import job_belongs_here, model_queue
 
 logger = logging.getLogger(__name__)
 
@@ -36,11 +34,11 @@ logger = logging.getLogger(__name__)
 def reply_generate(*, reply_id: int) -> None:
     """Generate the queued assistant message ``reply_id``; a no-op unless it is still queued."""
     steps = FirstTokenSteps()
-    reply = Message.objects.select_related("thread").filter(pk=reply_id).first()
+    reply = Message.objects.select_related("thread", "job").filter(pk=reply_id).first()
     if reply is None:
         logger.info("Reply %s no longer exists: nothing to do", reply_id)
         return
-    if reply.status != Message.Status.QUEUED:
+    if reply.status != Message.Status.QUEUED or reply.job is None:
         logger.info("Reply %s is %s, not queued: nothing to do", reply_id, reply.status)
         return
     steps.queued_since(reply.created_at.timestamp())
@@ -48,7 +46,7 @@ def reply_generate(*, reply_id: int) -> None:
     queue = model_queue(brief.model_id)
     if not job_belongs_here(queue):
         logger.info("Reply %s is for the model of queue %s: sent there", reply_id, queue)
-        celery_app.send_task(GENERATE_REPLY_TASK, args=[reply_id])
+        job_move(reply.job, model_id=brief.model_id)
         return
     steps.lap("brief")
     model_job_run(Answer(reply, brief, steps))
@@ -88,12 +86,9 @@ class Answer:
         # heartbeat and the check that this attempt still owns the reply).
         if frame.seq == 1:
             self.steps.lap("model_first_token")
-        try:
-            snapshot = reply_progress_record(
-                reply=self.reply, text=frame.text, seq=frame.seq, persist=frame.persist
-            )
-        except ReplyNoLongerStreaming as exc:
-            raise JobEnded(str(exc)) from exc
+        snapshot = reply_progress_record(
+            reply=self.reply, text=frame.text, seq=frame.seq, persist=frame.persist
+        )
 
         def send() -> None:
             reply_frame_send(frame=snapshot, delta=frame.delta)
@@ -103,27 +98,19 @@ class Answer:
         return send
 
     def stop_requested(self) -> str | None:
-        return stop_request_get(self.reply.pk)
+        return job_stop_requested(self.reply.job_id)
 
     def end(self, outcome: Outcome) -> None:
-        result = outcome.result
-        try:
-            reply_finish(
-                reply=self.reply,
-                text=outcome.text,
-                seq=outcome.seq,
-                stopped_by=outcome.stopped_by,
-                finish_reason=result.finish_reason,
-                figures={
-                    "prompt_tokens": result.prompt_tokens,
-                    "completion_tokens": result.completion_tokens,
-                    "time_to_first_token_ms": result.time_to_first_token_ms,
-                    "tokens_per_second": result.tokens_per_second,
-                    "first_token_steps_ms": self.steps.as_recorded(),
-                },
-            )
-        except ReplyNoLongerStreaming as exc:
-            raise JobEnded(str(exc)) from exc
+        reply_finish(
+            reply=self.reply,
+            text=outcome.text,
+            seq=outcome.seq,
+            finish_reason=outcome.result.finish_reason,
+            figures={
+                **outcome.figures(),  # type: ignore[typeddict-item]
+                "first_token_steps_ms": self.steps.as_recorded(),
+            },
+        )
 
     def fail(self, *, text: str, seq: int, error: Exception) -> None:
         reply_fail(reply=self.reply, text=text, seq=seq, reason=failure_reason(error))

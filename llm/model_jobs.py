@@ -13,9 +13,11 @@ not a copy.
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from django.conf import settings
+
+from jobs.services import JobEnded
 
 from .inference import InferenceResult, ModelPrompt, PromptTooLong, decode
 from .model import LoadedModel, model_load, model_spec_from_settings
@@ -32,11 +34,6 @@ class ModelUnavailable(Exception):
 
 class JobRefused(Exception):
     """The job cannot be run as asked (its prompt does not fit, say); the message says why."""
-
-
-class JobEnded(Exception):
-    """The job was ended elsewhere (stopped while queued, interrupted as stale): this attempt
-    stops quietly."""
 
 
 @dataclass(frozen=True)
@@ -59,6 +56,16 @@ class Outcome:
     stopped_by: str | None  # who stopped it, as its kind's stop check said
     result: InferenceResult
 
+    def figures(self) -> dict[str, Any]:
+        """What the job's record keeps of how it went."""
+        result = self.result
+        return {
+            "prompt_tokens": result.prompt_tokens,
+            "completion_tokens": result.completion_tokens,
+            "time_to_first_token_ms": result.time_to_first_token_ms,
+            "tokens_per_second": result.tokens_per_second,
+        }
+
 
 class JobKind(Protocol):
     """What one kind of model job brings; ``model_job_run`` calls these in this order."""
@@ -77,7 +84,8 @@ class JobKind(Protocol):
         at once for the first frame and on the sender thread, in order, for later ones."""
 
     def stop_requested(self) -> str | None:
-        """Who asked to stop the job, if anyone did (polled between tokens)."""
+        """Why the job is to stop, if it is (polled between tokens): its lifecycle's stop
+        (``jobs.services.job_stop_requested``), or the kind's own reason to end early."""
 
     def end(self, outcome: Outcome) -> None:
         """The model is done: end the job as done, or stopped by ``outcome.stopped_by``."""

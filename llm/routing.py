@@ -7,9 +7,10 @@ registered copy of the same file if there is one (``llm.workers``); it decodes s
 its jobs together (``llm.engine``), and two models answer at once on two workers.
 
 Celery asks ``route_model_job`` for the queue of each task it sends (``CELERY_TASK_ROUTES``),
-so chat and documents enqueue by task name and never name a queue. Chat says which model an
-answer is for in a header of the task (``reply_model_id``): routing it, in the web process,
-then reads nothing; without the header (a worker passing an answer on) the database says.
+so model jobs are enqueued by task name and never name a queue. The job lifecycle
+(``jobs.services.job_enqueue``) says which model a job is for in a header of its task
+(``JOB_MODEL_HEADER``): routing it, in the web process, then reads nothing; without the
+header (a worker passing an answer on) the database says.
 """
 
 from typing import Any
@@ -22,8 +23,8 @@ from .models import LanguageModel
 
 DEFAULT_QUEUE = "llm"
 GENERATE_REPLY_TASK = "llm.generate_reply"
-REPLY_MODEL_HEADER = "reply_model_id"  # args: reply id; header: its model's id (None: default)
-COMPLETE_CHAT_TASK = "llm.complete_chat"  # args: job id, model id (None: the default model)
+COMPLETE_CHAT_TASK = "llm.complete_chat"
+JOB_MODEL_HEADER = "model_id"  # a model job's task: its model's id (None: the default model)
 
 
 def model_queue(model_id: int | None) -> str:
@@ -43,13 +44,11 @@ def reply_queue(reply_id: int) -> str:
 def route_model_job(name: str, args: Any, kwargs: Any, options: Any, **_: Any) -> Any:
     """Celery's router for the model tasks (``llm.*``); None leaves other tasks to the routes
     that follow it."""
+    headers = (options or {}).get("headers") or {}
+    if JOB_MODEL_HEADER in headers:
+        return {"queue": model_queue(headers[JOB_MODEL_HEADER])}
     if name == GENERATE_REPLY_TASK and args:
-        headers = (options or {}).get("headers") or {}
-        if REPLY_MODEL_HEADER in headers:
-            return {"queue": model_queue(headers[REPLY_MODEL_HEADER])}
         return {"queue": reply_queue(int(args[0]))}
-    if name == COMPLETE_CHAT_TASK and len(args) > 1:
-        return {"queue": model_queue(args[1])}
     if name.startswith("llm."):
         return {"queue": DEFAULT_QUEUE}
     return None

@@ -25,7 +25,6 @@ def write_document(write_id: int) -> None:
 
 
 @shared_task(name="llm.complete_chat", ignore_result=True)
-def complete_chat(job_id: str, model_id: int | None) -> None:
-    """An OpenAI-compatible chat completion (``model_id`` routes it: ``llm.routing``). Safe
-    to run twice: the job is taken from the cache once."""
+def complete_chat(job_id: int) -> None:
+    """An OpenAI-compatible chat completion. Safe to run twice: only a queued job runs."""
     job_threads_run(lambda: completion_generate(job_id=job_id), name=f"completion-{job_id}")

@@ -5,7 +5,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
 from functools import cache
-from typing import cast
+from typing import Any, cast
 
 import factory
 from django.contrib.auth import get_user_model
@@ -16,6 +16,9 @@ from django.utils import timezone
 
 from chat.models import Assistant, Message, Thread
 from chat.replies import reply_frame_send, reply_progress_record
+from chat.services import ANSWER_KIND
+from jobs.models import ModelJob
+from jobs.services import job_start
 from llm.models import LanguageModel
 from workspace.models import Membership, Workspace
 
@@ -79,8 +82,33 @@ class MessageFactory(factory.django.DjangoModelFactory):
     body = factory.Sequence(lambda n: f"Message {n}")
 
 
+_JOB_STATUS_OF_ANSWER = {
+    Message.Status.QUEUED: ModelJob.Status.QUEUED,
+    Message.Status.STREAMING: ModelJob.Status.RUNNING,
+    Message.Status.DONE: ModelJob.Status.DONE,
+    Message.Status.STOPPED: ModelJob.Status.STOPPED,
+    Message.Status.INTERRUPTED: ModelJob.Status.INTERRUPTED,
+    Message.Status.FAILED: ModelJob.Status.FAILED,
+}
+
+
+def _answer_job(answer: Any) -> ModelJob:
+    status = _JOB_STATUS_OF_ANSWER[Message.Status(answer.status)]
+    running = status == ModelJob.Status.RUNNING
+    return ModelJob.objects.create(
+        kind=ANSWER_KIND,
+        status=status,
+        workspace_id=answer.thread.workspace_id,
+        model_id=answer.assistant.model_id if answer.assistant is not None else None,
+        requested_by=answer.requested_by,
+        started_at=timezone.now() if running else None,
+        heartbeat_at=timezone.now() if running else None,
+    )
+
+
 class AssistantMessageFactory(factory.django.DjangoModelFactory):
-    """An answer of the assistant's, waiting to be generated unless told otherwise."""
+    """An answer of the assistant's, waiting to be generated unless told otherwise, with
+    its model job in the same state (as ``assistant_reply_queue`` and the worker leave it)."""
 
     class Meta:
         model = Message
@@ -88,6 +116,9 @@ class AssistantMessageFactory(factory.django.DjangoModelFactory):
     thread = factory.SubFactory(ThreadFactory)
     role = Message.Role.ASSISTANT
     status = Message.Status.QUEUED
+    assistant = None
+    requested_by = None
+    job = factory.LazyAttribute(_answer_job)
 
 
 class LanguageModelFactory(factory.django.DjangoModelFactory):
@@ -188,6 +219,14 @@ def assistant_reply(
     return AssistantMessageFactory.create(
         thread=thread, status=status, in_reply_to=asked, requested_by=asker, **fields
     )
+
+
+def answer_streaming(reply_id: int) -> Message:
+    """The queued answer ``reply_id`` as a worker leaves it once started: its job running,
+    the answer streaming (without a Generation: no model read anything)."""
+    job_start(ModelJob.objects.get(answer__pk=reply_id))
+    Message.objects.filter(pk=reply_id).update(status=Message.Status.STREAMING)
+    return Message.objects.select_related("job").get(pk=reply_id)
 
 
 def frame_send(reply: Message, *, text: str, seq: int, delta: str) -> None:

@@ -19,7 +19,7 @@ from api.services import api_token_create
 from chat.models import Generation, Message
 from chat.replies import reply_finish
 from realtime.topics import thread_topic
-from tests.factories import AssistantFactory, assistant_reply, frame_send
+from tests.factories import AssistantFactory, answer_streaming, assistant_reply, frame_send
 from tests.redis_control import topic_followed_wait
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
@@ -90,7 +90,7 @@ def answer_in_background(thread_id: int, pieces: list[str]) -> threading.Thread:
             time.sleep(0.05)
         else:
             return
-        Message.objects.filter(pk=reply.pk).update(status=Message.Status.STREAMING)
+        reply = answer_streaming(reply.pk)
         Generation.objects.create(message=reply, model_name="stand-in", sources=[SOURCE])
         if not topic_followed_wait(thread_topic(thread_id), followed=True):
             return
@@ -103,7 +103,6 @@ def answer_in_background(thread_id: int, pieces: list[str]) -> threading.Thread:
             reply=reply,
             text=text,
             seq=len(pieces),
-            stopped_by=None,
             finish_reason="stop",
             figures={
                 "prompt_tokens": 9,

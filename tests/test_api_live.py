@@ -8,9 +8,9 @@ from django.core.cache import cache
 
 from api.services import api_token_create
 from chat.models import Message
-from chat.streaming_state import stop_request_get
+from jobs.services import job_stop_requested
 from realtime.topics import thread_topic
-from tests.factories import AssistantFactory, frame_send
+from tests.factories import AssistantFactory, answer_streaming, frame_send
 from tests.redis_control import topic_followed_wait
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
@@ -44,8 +44,7 @@ class SseConnection:
 
 
 def _streaming(reply_id: int) -> Message:
-    Message.objects.filter(pk=reply_id).update(status=Message.Status.STREAMING)
-    return Message.objects.get(pk=reply_id)
+    return answer_streaming(reply_id)
 
 
 @pytest.mark.parametrize("stop_on_disconnect", [False, True])
@@ -79,7 +78,7 @@ def test_under_daphne_an_answer_streams_and_a_disconnect_stops_it_only_when_aske
     # it was asked to: once the topic has no follower, no stop is still to come.
     assert topic_followed_wait(thread_topic(team.thread.pk), followed=False)
     expected = f"stopped by {team.member.username}" if stop_on_disconnect else None
-    assert stop_request_get(reply.pk) == expected
+    assert job_stop_requested(reply.job_id) == expected
 
 
 def test_with_the_real_model_an_asked_answer_streams_whole_and_ends_with_its_figures(

@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -17,15 +18,10 @@ from django.core.cache import cache
 from django.core.handlers.asgi import ASGIHandler
 from django.db import connections
 
-from api.openai_compat import (
-    CompletionSlot,
-    completion_slot_give,
-    completion_slot_take,
-    completion_slots_open,
-)
 from api.services import api_token_create
+from jobs.models import ModelJob
+from jobs.services import JobLimitReached, job_create, job_stop, jobs_sweep
 from llm import completions, model_jobs
-from llm.completion_jobs import completion_stop_requested
 from llm.model import Completion
 from llm.routing import route_model_job
 from tests.factories import AssistantFactory, LanguageModelFactory, WorkspaceFactory
@@ -84,7 +80,7 @@ def model(monkeypatch) -> StandInModel:
     sent = []
 
     def send_task(name, args, **options):
-        sent.append((name, args))
+        sent.append((name, args, options["headers"]["model_id"]))
         if name == "llm.complete_chat":
             threading.Thread(
                 target=completions.completion_generate, kwargs={"job_id": args[0]}, daemon=True
@@ -104,12 +100,19 @@ def auth(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 
 
+def completions_open(user_id: int) -> int:
+    """The person's completions waiting or running: what counts against their limit."""
+    return ModelJob.objects.filter(
+        requested_by_id=user_id, kind="completion", status__in=ModelJob.ACTIVE_STATUSES
+    ).count()
+
+
 async def open_completions_when_settled(user_id: int, expected: int = 0) -> int:
     """The person's count of open completions once it is ``expected``, or as it is when
-    READ_TIMEOUT_S have passed (a give-back may finish after the response has ended)."""
+    READ_TIMEOUT_S have passed (a stopped job ends after the response has ended)."""
     deadline = time.monotonic() + READ_TIMEOUT_S
     while True:
-        count = await sync_to_async(completion_slots_open)(user_id)
+        count = await sync_to_async(completions_open)(user_id)
         if count == expected or time.monotonic() > deadline:
             return count
         await asyncio.sleep(0.02)
@@ -226,8 +229,11 @@ def test_sampler_settings_out_of_range_are_refused_before_any_job_is_queued(
 
 
 def test_completions_go_to_their_models_queue():
-    assert route_model_job("llm.complete_chat", ["job", None], {}, {}) == {"queue": "llm"}
-    assert route_model_job("llm.complete_chat", ["job", 7], {}, {}) == {"queue": "llm.model-7"}
+    def queue_of(model_id: int | None) -> dict[str, str]:
+        return route_model_job("llm.complete_chat", [1], {}, {"headers": {"model_id": model_id}})
+
+    assert queue_of(None) == {"queue": "llm"}
+    assert queue_of(7) == {"queue": "llm.model-7"}
 
 
 # --- Completions (the worker in a thread) -----------------------------------------------
@@ -266,7 +272,8 @@ async def test_a_completion_in_the_standard_format_with_usage(async_client, key,
     assert choice["message"] == {"role": "assistant", "content": "The plan is ready."}
     assert choice["finish_reason"] == "stop"
     assert answer["usage"] == {"prompt_tokens": 10, "completion_tokens": 4, "total_tokens": 14}
-    assert model.sent == [("llm.complete_chat", [answer["id"].removeprefix("chatcmpl-"), None])]
+    job_id = int(answer["id"].removeprefix("chatcmpl-"))
+    assert model.sent == [("llm.complete_chat", [job_id], None)], "the default model's queue"
 
 
 @pytest_async
@@ -321,7 +328,7 @@ async def test_a_prompt_over_the_context_window_is_a_400(async_client, team, key
     assert error["code"] == "context_length_exceeded"
     assert "64 tokens" in error["message"]
     assert model.pieces_given == 0
-    assert await sync_to_async(completion_slots_open)(team.member.pk) == 0, "its place is back"
+    assert await sync_to_async(completions_open)(team.member.pk) == 0, "its place is back"
 
 
 @pytest_async
@@ -351,7 +358,7 @@ async def test_a_client_that_leaves_mid_stream_cancels_its_generation(
     reader.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await reader
-    assert await sync_to_async(completion_stop_requested)(job_id)
+    assert await sync_to_async(_stop_reason)(int(job_id)) == "its client left"
     assert await open_completions_when_settled(team.member.pk) == 0, "its place is back"
     await asyncio.sleep(0.5)
     given = model.pieces_given
@@ -443,12 +450,12 @@ async def test_an_assistant_answers_with_its_model_instructions_and_settings(
     assert model.messages[0] == {"role": "system", "content": "You are Scribe; you write minutes."}
     assert model.asked["temperature"] == 0.2
     assert model.asked["max_tokens"] == 3
-    assert model.sent[0][1][1] == model_id  # routed to the assistant's model's queue
+    assert model.sent[0][2] == model_id  # routed to the assistant's model's queue
 
 
 @pytest_async
 async def test_one_person_has_a_few_completions_open_at_once(async_client, key, model, settings):
-    settings.ASSISTANT_MAX_PENDING_PER_USER = 2
+    settings.MODEL_JOBS_MAX_PER_PERSON = 2
     model.words = [f" w{i}" for i in range(30)]
     model.delay = 0.02
 
@@ -476,10 +483,8 @@ async def test_one_person_has_a_few_completions_open_at_once(async_client, key, 
 
 @pytest_async
 async def test_a_worker_that_goes_silent_mid_answer_ends_the_stream_with_an_error(
-    async_client, key, model, monkeypatch, settings
+    async_client, key, model, monkeypatch
 ):
-    monkeypatch.setattr("api.openai_compat.EVENT_WAIT_S", 0.1)
-    settings.REPLY_STALE_AFTER_S = 0.3
     model.words = [" one", " two"]
     released = threading.Event()
 
@@ -488,7 +493,7 @@ async def test_a_worker_that_goes_silent_mid_answer_ends_the_stream_with_an_erro
 
         def hanging():
             yield from pieces
-            released.wait(5)  # the worker hangs here: no end is published meanwhile
+            released.wait(READ_TIMEOUT_S)  # the worker hangs here: no end is published
             raise RuntimeError("the stand-in worker gives up")
 
         return hanging(), completion
@@ -500,17 +505,29 @@ async def test_a_worker_that_goes_silent_mid_answer_ends_the_stream_with_an_erro
         content_type="application/json",
         headers=auth(key),
     )
+    chunks = aiter(response.streaming_content)
+    received = [await asyncio.wait_for(anext(chunks), READ_TIMEOUT_S) for _ in range(2)]
+    # What the housekeeping worker's beat does every REPLY_SWEEP_EVERY_S, once the job's
+    # worker has been silent too long:
+    interrupted, _ = await sync_to_async(jobs_sweep)(
+        silent_for=timedelta(seconds=-1), waiting_for=timedelta(hours=1)
+    )
     try:
-        raw = b"".join([chunk async for chunk in response.streaming_content])
+        received += [chunk async for chunk in chunks]
     finally:
         released.set()
-    data = sse_data(raw)
+    assert len(interrupted) == 1
+    data = sse_data(b"".join(received))
     error = json.loads(data[-1])["error"]
     assert error["code"] == "worker_lost"
     assert "[DONE]" not in data
 
 
 # --- Each person's open completions: counted once, given back once ----------------------
+
+
+def _stop_reason(job_id: int) -> str:
+    return ModelJob.objects.get(pk=job_id).stop_reason
 
 
 def asgi_scope(path: str, key: str, body: bytes) -> dict[str, Any]:
@@ -567,7 +584,7 @@ async def stream_closed_after_done(key: str, body: dict[str, Any], *, turns: int
 @pytest_async
 async def test_streams_closed_right_after_done_give_every_place_back(team, key, model, settings):
     clients = 30
-    settings.ASSISTANT_MAX_PENDING_PER_USER = clients
+    settings.MODEL_JOBS_MAX_PER_PERSON = clients
     one_by_one = [
         await stream_closed_after_done(key, question(stream=True), turns=n) for n in range(clients)
     ]
@@ -579,53 +596,40 @@ async def test_streams_closed_right_after_done_give_every_place_back(team, key, 
     assert all(sse_data(raw)[-1] == "[DONE]" for raw in [*one_by_one, *at_once])
 
 
-@pytest_async
-async def test_a_place_is_given_back_once_however_often_its_end_is_handled(team, settings):
-    settings.ASSISTANT_MAX_PENDING_PER_USER = 2
-    person = team.member.pk
-    first, second = CompletionSlot(person), CompletionSlot(person)
-    await first.take()
-    await second.take()
-    assert await sync_to_async(completion_slots_open)(person) == 2
-    await first.give()
-    await first.give()  # the stream's end, then the response's close: one give-back
-    assert await sync_to_async(completion_slots_open)(person) == 1
-    await second.give()
-    assert await sync_to_async(completion_slots_open)(person) == 0
-    assert await sync_to_async(completion_slot_give)(person) is False
-    assert await sync_to_async(completion_slots_open)(person) == 0, "never below zero"
-
-
-@pytest_async
-async def test_a_give_back_cancelled_midway_still_happens(team, settings):
-    person = team.member.pk
-    slot = CompletionSlot(person)
-    await slot.take()
-    giving = asyncio.ensure_future(slot.give())
-    await asyncio.sleep(0)  # the give-back has started
-    giving.cancel()  # as Django cancels a response whose client hung up
-    with contextlib.suppress(asyncio.CancelledError):
-        await giving
-    assert await open_completions_when_settled(person) == 0
-    await slot.give()
-    assert await sync_to_async(completion_slots_open)(person) == 0
-
-
 @pytest.mark.django_db
-def test_concurrent_takes_and_give_backs_keep_an_exact_count(team, settings):
-    settings.ASSISTANT_MAX_PENDING_PER_USER = 10
-    person = team.member.pk
+def test_a_place_is_given_back_once_however_often_its_job_is_stopped(team, settings):
+    settings.MODEL_JOBS_MAX_PER_PERSON = 2
+    person = team.member
+    first = job_create(kind="completion", requested_by=person)
+    job_create(kind="completion", requested_by=person)
+    with pytest.raises(JobLimitReached):
+        job_create(kind="completion", requested_by=person)
+
+    assert job_stop(first, by=None, reason="its client left")
+    assert not job_stop(first, by=None, reason="its client left"), (
+        "the stream's end, then the close"
+    )
+
+    assert completions_open(person.pk) == 1
+    job_create(kind="completion", requested_by=person)  # the place is back, once
+    assert completions_open(person.pk) == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_requests_never_take_more_places_than_the_limit(team, settings):
+    settings.MODEL_JOBS_MAX_PER_PERSON = 10
+    person = team.member
 
     def take(_: int) -> bool:
         try:
-            return completion_slot_take(person)
-        except Exception:  # the 429
+            job_create(kind="completion", requested_by=person)
+        except JobLimitReached:
             return False
+        finally:
+            connections.close_all()
+        return True
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         taken = list(pool.map(take, range(40)))
-        assert taken.count(True) == 10
-        assert completion_slots_open(person) == 10
-        given = list(pool.map(lambda _: completion_slot_give(person), range(40)))
-    assert given.count(True) == 10
-    assert completion_slots_open(person) == 0
+    assert taken.count(True) == 10
+    assert completions_open(person.pk) == 10

@@ -16,10 +16,11 @@ from api.services import api_token_create
 from api.streaming import KEEPALIVE_S, TopicListener
 from chat.models import Generation, Message
 from chat.replies import reply_fail, reply_finish
-from chat.streaming_state import live_text_set, stop_request_get
+from chat.streaming_state import live_text_set
+from jobs.services import job_stop_requested
 from realtime.channel_layer import RECONNECTED
 from realtime.publish import publish
-from tests.factories import MessageFactory, assistant_reply, frame_send
+from tests.factories import MessageFactory, answer_streaming, assistant_reply, frame_send
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -89,8 +90,7 @@ class Events:
 
 @sync_to_async
 def streaming_started(reply_id: int) -> Message:
-    Message.objects.filter(pk=reply_id).update(status=Message.Status.STREAMING)
-    return Message.objects.get(pk=reply_id)
+    return answer_streaming(reply_id)
 
 
 @sync_to_async
@@ -108,7 +108,6 @@ def finished(reply: Message, text: str, seq: int) -> None:
         reply=reply,
         text=text,
         seq=seq,
-        stopped_by=None,
         finish_reason="stop",
         figures={
             "prompt_tokens": 12,
@@ -214,7 +213,7 @@ async def test_a_client_that_disconnects_does_not_stop_the_shared_answer(
     await frames_sent(reply, ["Once"])
     await events.next()
     await events.close()
-    assert await sync_to_async(stop_request_get)(reply.pk) is None
+    assert await sync_to_async(job_stop_requested)(reply.job_id) is None
     await sync_to_async(reply.refresh_from_db)()
     assert reply.status == Message.Status.STREAMING
 
@@ -234,7 +233,10 @@ async def test_a_client_that_asked_for_it_stops_the_answer_when_it_disconnects(
     await frames_sent(reply, ["Once"])
     await events.next()
     await events.close()
-    assert await sync_to_async(stop_request_get)(reply.pk) == f"stopped by {team.member.username}"
+    assert (
+        await sync_to_async(job_stop_requested)(reply.job_id)
+        == f"stopped by {team.member.username}"
+    )
 
 
 async def test_an_ended_answer_streams_its_text_and_its_end_at_once(async_client, team, bearer):

@@ -12,15 +12,11 @@ from pycrdt import Assoc, Doc, Text
 from documents.crdt import TEXT_NAME, doc_from, text_of
 from documents.models import Document, DocumentWrite
 from documents.services import document_create
-from documents.writes import (
-    write_request,
-    write_start,
-    write_stop,
-    write_stop_requested,
-    writes_interrupt_stale,
-)
+from documents.writes import write_request, write_start, write_stop
 from documents.writing import CoAuthor, write_brief
 from harness.document_client import text_insert
+from jobs.models import ModelJob
+from jobs.services import job_stop_requested, jobs_sweep
 
 pytestmark = pytest.mark.django_db
 
@@ -133,7 +129,7 @@ def test_a_write_is_queued_on_the_model_queue(
 def test_each_person_has_a_limit_of_waiting_writes(document, team):
     for _ in range(3):
         write_request(document=document, by=team.member, instruction="more")
-    with pytest.raises(ValidationError, match="already have 3"):
+    with pytest.raises(ValidationError, match="already have 3 requests waiting"):
         write_request(document=document, by=team.member, instruction="more")
 
 
@@ -146,17 +142,18 @@ def test_any_editor_stops_a_write_queued_or_being_written(document, team):
     writing = write_request(document=document, by=team.member, instruction="two")
     assert write_start(write=writing)
     assert write_stop(write=writing, by=team.owner)
-    assert write_stop_requested(writing.pk) == str(team.owner.pk)
+    assert job_stop_requested(writing.job_id) == f"stopped by {team.owner.username}"
 
 
 def test_a_write_whose_worker_went_silent_ends_as_interrupted(document, team):
     write = write_request(document=document, by=team.member, instruction="one")
     write_start(write=write)
-    DocumentWrite.objects.filter(pk=write.pk).update(
+    ModelJob.objects.filter(document_write=write).update(
         heartbeat_at=timezone.now() - timedelta(minutes=5)
     )
 
-    assert writes_interrupt_stale(silent_for=timedelta(seconds=30)) == [write.pk]
+    interrupted, _ = jobs_sweep(silent_for=timedelta(seconds=30), waiting_for=timedelta(hours=1))
+    assert interrupted == [write.job_id]
     write.refresh_from_db()
     assert write.status == DocumentWrite.Status.INTERRUPTED
 
@@ -199,7 +196,7 @@ def test_the_thread_page_offers_to_draft_a_document(client, team):
 
 def test_a_stale_stop_request_under_the_same_id_does_not_stop_a_new_write(document, team):
     write = write_request(document=document, by=team.member, instruction="one")
-    cache.set(f"document-write-stop:{write.pk}", team.outsider.pk)  # left from another life
+    cache.set(f"job-stop:{write.job_id}", "stopped by someone")  # left from another life
 
     assert write_start(write=write)
-    assert write_stop_requested(write.pk) is None
+    assert job_stop_requested(write.job_id) is None

@@ -14,7 +14,6 @@ from websockets import ClientConnection
 
 from chat.models import Message
 from chat.rendering import message_body_html
-from chat.replies import reply_interrupt_stale
 from chat.services import GENERATE_REPLY_TASK, message_create
 from harness.live_stack import TEST_LOG_DIR, LiveStack, worker_start
 from harness.ws_client import (
@@ -26,6 +25,7 @@ from harness.ws_client import (
     send_message,
     thread_socket,
 )
+from jobs.services import jobs_sweep
 from workspace.celery import app as celery_app
 
 from .event_order import received_before_marker
@@ -216,6 +216,11 @@ def _rendered_body(message: Message) -> str:
     return body[3]
 
 
+@database_sync_to_async
+def _job_of(reply_id: int) -> int | None:
+    return Message.objects.get(pk=reply_id).job_id
+
+
 async def test_a_worker_killed_mid_answer_leaves_an_interrupted_reply_with_its_text_and_retry_works(
     live_stack, team
 ):
@@ -226,8 +231,10 @@ async def test_a_worker_killed_mid_answer_leaves_an_interrupted_reply_with_its_t
         await asyncio.to_thread(live_stack.kill_worker)
         await asyncio.sleep(2.5)  # longer than the silence the sweep below allows
         # What the housekeeping worker's beat does every REPLY_SWEEP_EVERY_S:
-        swept = await database_sync_to_async(reply_interrupt_stale)(silent_for=timedelta(seconds=2))
-        assert swept == [reply_id]
+        swept, _ = await database_sync_to_async(jobs_sweep)(
+            silent_for=timedelta(seconds=2), waiting_for=timedelta(hours=1)
+        )
+        assert swept == [await _job_of(reply_id)]
 
     try:
         reply_id, alice_received, bob_received = await _alice_asks_and_both_read_the_answer(

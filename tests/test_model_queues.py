@@ -8,9 +8,10 @@ from django.core.management import call_command
 
 from chat.models import Message
 from chat.selectors import message_page
-from chat.services import message_create, reply_enqueue
+from chat.services import message_create
 from documents import writes
 from documents.selectors import write_list_active
+from jobs.services import job_enqueue
 from llm import generation, model_jobs
 from llm.model import worker_threads
 from llm.routing import DEFAULT_QUEUE, job_belongs_here, route_model_job
@@ -47,7 +48,7 @@ def test_each_answer_waits_on_the_queue_of_its_assistants_model(team):
     assert queues == [DEFAULT_QUEUE, scribe.model.queue, critic.model.queue]
     assert len(set(queues)) == 3
     assert _queue_of("llm.write_document", [1]) == DEFAULT_QUEUE, "writes use the default model"
-    assert route_model_job("chat.interrupt_stale_replies", [], {}, {}) is None
+    assert route_model_job("jobs.sweep", [], {}, {}) is None
 
 
 def _taken_from_queue(queue: str) -> tuple[str, list[object]]:
@@ -59,15 +60,17 @@ def _taken_from_queue(queue: str) -> tuple[str, list[object]]:
 
 
 def test_an_answer_reaches_its_models_queue_without_a_database_read_on_the_way(
-    team, django_assert_num_queries
+    team, django_assert_num_queries, django_capture_on_commit_callbacks
 ):
     scribe = AssistantFactory.create(workspace=team.workspace, handle="scribe")
     by_scribe = assistant_reply(thread=team.thread, asker=team.member, assistant=scribe)
     by_default = assistant_reply(thread=team.thread, asker=team.member)
 
-    with django_assert_num_queries(0):  # in the web process, after the write commits
-        reply_enqueue(by_scribe)
-        reply_enqueue(by_default)
+    # In the web process, after the write commits:
+    with django_capture_on_commit_callbacks(execute=True), django_assert_num_queries(0):
+        for answer in (by_scribe, by_default):
+            assert answer.job is not None
+            job_enqueue(answer.job)
 
     assert _taken_from_queue(scribe.model.queue) == ("llm.generate_reply", [by_scribe.pk])
     assert _taken_from_queue(DEFAULT_QUEUE) == ("llm.generate_reply", [by_default.pk])
@@ -93,7 +96,7 @@ def test_an_assistant_whose_model_is_switched_off_fails_at_once_saying_why(
 
 
 def test_a_worker_sends_an_answer_whose_model_changed_to_that_models_queue(
-    team, settings, monkeypatch
+    team, settings, monkeypatch, django_capture_on_commit_callbacks
 ):
     """The assistant was moved to another model after its answer was queued: the worker of
     the old model must not load the new one, and the answer must not be lost."""
@@ -104,13 +107,16 @@ def test_a_worker_sends_an_answer_whose_model_changed_to_that_models_queue(
     monkeypatch.setattr(
         celery_app,
         "send_task",
-        lambda name, args, **options: sent.append({"name": name, "args": args}),
+        lambda name, args, **options: sent.append({"name": name, "args": args, **options}),
     )
     monkeypatch.setattr(model_jobs, "model_for", lambda model_id: pytest.fail("loaded here"))
 
-    generation.reply_generate(reply_id=reply.pk)
+    with django_capture_on_commit_callbacks(execute=True):
+        generation.reply_generate(reply_id=reply.pk)
 
-    assert sent == [{"name": "llm.generate_reply", "args": [reply.pk]}]
+    assert sent == [
+        {"name": "llm.generate_reply", "args": [reply.pk], "headers": {"model_id": scribe.model_id}}
+    ]
     assert _queue_of("llm.generate_reply", [reply.pk]) == scribe.model.queue
     reply.refresh_from_db()
     assert reply.status == Message.Status.QUEUED

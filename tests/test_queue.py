@@ -26,11 +26,14 @@ def test_a_queued_reply_shows_how_many_replies_in_any_thread_are_ahead_of_it(tea
     assert sorted(m.queue_ahead or 0 for m in queued) == [1, 2]
 
 
-def test_when_a_reply_ends_the_queue_moves_for_everyone(team, broadcasts):
+def test_when_a_reply_ends_the_queue_moves_for_everyone(
+    team, broadcasts, django_capture_on_commit_callbacks
+):
     first = assistant_reply(thread=team.thread, asker=team.member, status=Message.Status.QUEUED)
     second = assistant_reply(thread=team.thread, asker=team.owner, status=Message.Status.QUEUED)
 
-    replies.reply_stop(reply=first, by=team.member)
+    with django_capture_on_commit_callbacks(execute=True):
+        replies.reply_stop(reply=first, by=team.member)
 
     assert [m.pk for m in broadcasts.changed] == [first.pk, second.pk]
     assert broadcasts.changed[1].queue_ahead == 0
@@ -45,12 +48,12 @@ def test_the_queue_position_is_shown_on_the_page(client, team):
 
 
 def test_one_person_may_have_only_a_few_questions_waiting(team, settings):
-    settings.ASSISTANT_MAX_PENDING_PER_USER = 2
+    settings.MODEL_JOBS_MAX_PER_PERSON = 2
     assistant_reply(thread=team.thread, asker=team.member, status=Message.Status.QUEUED)
     assistant_reply(thread=team.thread, asker=team.member, status=Message.Status.STREAMING)
     before = Message.objects.count()
 
-    with pytest.raises(ValidationError, match="already have 2 questions waiting"):
+    with pytest.raises(ValidationError, match="already have 2 requests waiting"):
         services.message_create(thread=team.thread, author=team.member, body="@assistant more?")
 
     assert Message.objects.count() == before, "the refused message is not saved"

@@ -4,20 +4,17 @@ from datetime import timedelta
 
 import pytest
 from django.conf import settings as django_settings
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
-from chat import replies
 from chat.answering import reply_history
 from chat.models import Message
-from chat.replies import (
-    ReplyNoLongerStreaming,
-    reply_interrupt_stale,
-    reply_progress_record,
-    reply_retry,
-)
+from chat.replies import reply_progress_record, reply_retry
 from chat.services import message_delete
+from jobs.models import ModelJob
+from jobs.services import JobEnded, jobs_sweep
 from llm import generation
 from llm.generation import reply_generate
 
@@ -26,14 +23,28 @@ from .factories import assistant_reply, frame_send
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def fresh_cache() -> None:
+    """Answers' newest text lives in the cache under their ids, which the next test reuses."""
+    cache.clear()
+
+
 def _reply(team, *, status=Message.Status.STREAMING, **fields) -> Message:
     return assistant_reply(thread=team.thread, asker=team.owner, status=status, **fields)
 
 
 def _silence(reply: Message, seconds: int) -> None:
-    Message.objects.filter(pk=reply.pk).update(
-        updated_at=timezone.now() - timedelta(seconds=seconds)
+    """The reply's worker was last heard of ``seconds`` ago (its job's heartbeat); a queued
+    reply was last sent then."""
+    ModelJob.objects.filter(answer=reply).update(
+        heartbeat_at=timezone.now() - timedelta(seconds=seconds)
     )
+
+
+def reply_interrupt_stale(*, silent_for: timedelta) -> list[int]:
+    """The jobs' sweep, as housekeeping runs it: the answers it interrupted."""
+    interrupted, _ = jobs_sweep(silent_for=silent_for, waiting_for=timedelta(hours=1))
+    return list(Message.objects.filter(job__in=interrupted).values_list("pk", flat=True))
 
 
 def test_a_reply_whose_worker_went_silent_is_interrupted_keeping_every_token_sent(team):
@@ -65,7 +76,7 @@ def test_a_lost_attempt_that_comes_back_cannot_write_into_the_ended_reply(team):
     _silence(reply, 60)
     reply_interrupt_stale(silent_for=timedelta(seconds=30))
 
-    with pytest.raises(ReplyNoLongerStreaming):
+    with pytest.raises(JobEnded):
         reply_progress_record(reply=reply, text="Nova, late", seq=2, persist=True)
 
     reply.refresh_from_db()
@@ -80,6 +91,7 @@ def test_generation_stops_quietly_when_its_reply_was_interrupted_meanwhile(team,
 
     def interrupted_after_second_frame(**frame):
         if frame["seq"] == 2:
+            ModelJob.objects.filter(answer=reply).update(status=ModelJob.Status.INTERRUPTED)
             Message.objects.filter(pk=reply.pk).update(status=Message.Status.INTERRUPTED)
             frame["persist"] = True
         return real_record(**frame)
@@ -110,7 +122,7 @@ def test_retry_answers_the_same_question_again_and_keeps_the_old_answer(
 
 
 def test_retries_count_against_the_waiting_questions_limit_of_who_retries(team, settings):
-    settings.ASSISTANT_MAX_PENDING_PER_USER = 2
+    settings.MODEL_JOBS_MAX_PER_PERSON = 2
     ended = _reply(team, status=Message.Status.DONE, body="Nova")
 
     reply_retry(reply=ended, by=team.member)
@@ -138,7 +150,7 @@ def test_an_answer_whose_question_was_deleted_cannot_be_retried_over_http(client
 
 
 def test_retry_over_the_limit_over_http_is_refused_with_the_reason(client, team, settings):
-    settings.ASSISTANT_MAX_PENDING_PER_USER = 1
+    settings.MODEL_JOBS_MAX_PER_PERSON = 1
     ended = _reply(team, status=Message.Status.DONE, body="Nova")
     client.force_login(team.member)
     url = reverse("message-retry", args=[ended.pk])
@@ -177,23 +189,23 @@ def test_members_retry_over_http_outsiders_get_404_and_active_replies_refuse(cli
 
 
 def test_the_housekeeping_sweep_runs_on_its_own_queue_every_few_seconds():
-    schedule = django_settings.CELERY_BEAT_SCHEDULE["interrupt-stale-replies"]
-    assert schedule["task"] == "chat.interrupt_stale_replies"
+    schedule = django_settings.CELERY_BEAT_SCHEDULE["sweep-model-jobs"]
+    assert schedule["task"] == "jobs.sweep"
     assert schedule["schedule"] <= django_settings.REPLY_STALE_AFTER_S
-    assert django_settings.TASK_QUEUES["chat.*"]["queue"] == "housekeeping"
+    assert django_settings.TASK_QUEUES["jobs.*"]["queue"] == "housekeeping"
     assert django_settings.TASK_QUEUES["llm.*"]["queue"] == "llm"
 
 
-def test_a_reply_queued_for_too_long_is_enqueued_again_at_most_once_per_period(team, monkeypatch):
+def test_a_reply_queued_for_too_long_is_enqueued_again_at_most_once_per_period(team, sent_tasks):
     waiting = _reply(team, status=Message.Status.QUEUED)
     fresh = _reply(team, status=Message.Status.QUEUED)
     _silence(waiting, 400)
-    sent: list[int] = []
-    monkeypatch.setattr(replies, "reply_enqueue", lambda reply: sent.append(reply.pk))
 
-    assert replies.reply_requeue_waiting(waiting_for=timedelta(seconds=300)) == [waiting.pk]
-    assert replies.reply_requeue_waiting(waiting_for=timedelta(seconds=300)) == []
+    _, requeued = jobs_sweep(silent_for=timedelta(seconds=30), waiting_for=timedelta(seconds=300))
+    _, again = jobs_sweep(silent_for=timedelta(seconds=30), waiting_for=timedelta(seconds=300))
 
-    assert sent == [waiting.pk]
+    assert requeued == [waiting.job_id]
+    assert again == []
+    assert [args for name, args in sent_tasks] == [[waiting.pk]]
     fresh.refresh_from_db()
     assert fresh.status == Message.Status.QUEUED

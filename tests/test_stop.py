@@ -26,8 +26,9 @@ def test_a_queued_reply_that_is_stopped_is_never_generated(team):
 
 
 def test_a_reply_that_has_ended_cannot_be_stopped(team):
-    reply = assistant_reply(thread=team.thread, asker=team.owner, question=LONG_ANSWER_PROMPT)
-    Message.objects.filter(pk=reply.pk).update(status=Message.Status.DONE, body="Nova.")
+    reply = assistant_reply(
+        thread=team.thread, asker=team.owner, status=Message.Status.DONE, body="Nova."
+    )
 
     assert not reply_stop(reply=reply, by=team.member)
 

@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "knowledge",
     "search",
     "llm",
+    "jobs",
     "ninja",
     "api",
 ]
@@ -138,6 +139,7 @@ CELERY_TASK_IGNORE_RESULT = True
 TASK_QUEUES = {
     "llm.*": {"queue": "llm"},
     "chat.*": {"queue": "housekeeping"},
+    "jobs.*": {"queue": "housekeeping"},
     "documents.*": {"queue": "housekeeping"},
     # Reading and indexing sources: their own worker, never the model's.
     "knowledge.*": {"queue": "ingest"},
@@ -150,8 +152,8 @@ REPLY_SWEEP_EVERY_S = env.int("REPLY_SWEEP_EVERY_S", default=10)
 # A reply queued this long is enqueued again, in case its task was lost (harmless if not).
 REPLY_REQUEUE_AFTER_S = env.int("REPLY_REQUEUE_AFTER_S", default=300)
 CELERY_BEAT_SCHEDULE = {
-    "interrupt-stale-replies": {
-        "task": "chat.interrupt_stale_replies",
+    "sweep-model-jobs": {
+        "task": "jobs.sweep",
         "schedule": REPLY_SWEEP_EVERY_S,
     },
     "tidy-documents": {
@@ -246,8 +248,9 @@ MESSAGE_MAX_LENGTH = env.int("MESSAGE_MAX_LENGTH", default=4000)
 # Messages one person may post per window, across every socket and replica (Redis counts).
 MESSAGE_RATE_LIMIT = env.int("MESSAGE_RATE_LIMIT", default=20)
 MESSAGE_RATE_WINDOW_S = env.int("MESSAGE_RATE_WINDOW_S", default=10)
-# Questions one person may have waiting for (or being answered by) the assistant at once.
-ASSISTANT_MAX_PENDING_PER_USER = env.int("ASSISTANT_MAX_PENDING_PER_USER", default=3)
+# Model jobs one person may have waiting or running at once: answers, document writes and
+# /v1 completions together.
+MODEL_JOBS_MAX_PER_PERSON = env.int("MODEL_JOBS_MAX_PER_PERSON", default=3)
 
 LLM_MODEL_PATH = env.str("LLM_MODEL_PATH", default="")  # empty: the bundled SmolLM2-135M
 LLM_MODEL_NAME = env.str("LLM_MODEL_NAME", default="")  # empty: the file name without .gguf
