@@ -40,6 +40,7 @@ from .update_log import pending_updates
 logger = logging.getLogger(__name__)
 
 CLOSE_CHANGE_REFUSED = 4413  # a change could not be kept: the editor ends, saying why
+CHANGE_REFUSED_CODES = ("too_large", "document_full", "not_text")
 RESYNC = "document.resync"  # after a lost Redis connection: the whole state, once per topic
 READ_ONLY = "You can read this document but not change it: your role in this workspace is viewer."
 EDITABLE_AGAIN = "You can edit this document again: reload the page to start editing."
@@ -162,7 +163,7 @@ class DocumentConsumer(MemberSocket):
             return
         except ValidationError as exc:
             await self._notice("error", " ".join(exc.messages))
-            if exc.code in ("too_large", "document_full"):
+            if exc.code in CHANGE_REFUSED_CODES:
                 # The editor's later changes build on this one: none could be kept. It ends,
                 # with the reason, keeping the text for the person to copy.
                 await self.close_with(CLOSE_CHANGE_REFUSED)
