@@ -11,6 +11,7 @@ from pycrdt import Array, Doc, Map, Text
 from documents import protocol
 from documents.crdt import TEXT_NAME, MalformedUpdate, doc_from, text_of
 from documents.models import Document, DocumentUpdate, DocumentVersion
+from documents.presence import EditorClient
 from documents.selectors import document_state_get, document_text_get
 from documents.services import (
     document_compact,
@@ -90,6 +91,22 @@ def test_presence_is_restamped_with_the_account_and_limited_to_the_sockets_own_c
         protocol.Presence(7, 3, {"user": bob, "cursor": {"anchor": 2}}),
         protocol.Presence(7, 4, None),
     ]
+
+
+async def test_a_client_id_is_one_persons_and_their_reconnected_socket_takes_it_over(document):
+    """Claims as the sockets make them, against the real Redis every replica shares."""
+    alice_old = EditorClient(document_id=document.pk, person_id=1, socket_id="old")
+    alice_new = EditorClient(document_id=document.pk, person_id=1, socket_id="new")
+    bob = EditorClient(document_id=document.pk, person_id=2, socket_id="bob")
+
+    assert await alice_old.speaks_for(42)
+    assert not await alice_old.speaks_for(43)  # one client per socket
+    assert not await bob.speaks_for(42)
+    assert await alice_new.speaks_for(42)  # her editor reconnected before the old socket closed
+    assert await alice_old.let_go() is None  # so its leaving announces nobody gone
+    assert await alice_new.let_go() == 42
+    assert await bob.speaks_for(42)  # free once she has left
+    assert await bob.let_go() == 42
 
 
 # --- Storage: the log, compaction, limits ---------------------------------------------------
