@@ -1,9 +1,9 @@
 """How a request is admitted: its token, its size, its rate; and what the token may reach.
 
 A token acts as its person: every endpoint reads through the same selectors as the browser
-(membership checked on every call, 404 alike for unknown objects and other workspaces'). On
-top, a token limited to one workspace reaches nothing outside it (404 too), and a read-only
-token changes nothing (403).
+(membership checked on every call, 404 alike for unknown objects and other workspaces'). An
+expired token gets 401 saying so. On top, a token limited to one workspace reaches nothing
+outside it (404 too), and a read-only token changes nothing (403).
 """
 
 from typing import Any
@@ -11,11 +11,13 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.http import HttpRequest, RawPostDataException
+from django.urls import reverse
+from django.utils import timezone
 from ninja.security import HttpBearer
 
 from workspace.rate_limit import rate_limit_wait
 
-from .errors import ApiError
+from .errors import BEARER_CHALLENGE, ApiError
 from .models import ApiToken
 from .selectors import api_token_find
 from .services import api_token_used
@@ -35,10 +37,26 @@ class TokenAuth(HttpBearer):
         found = api_token_find(raw=token.strip())
         if found is None:
             return None
+        token_expiry_check(found)
         request_admit(request, found, writes_need_write_token=self.writes_need_write_token)
         api_token_used(token=found)
         request.user = found.user
         return found
+
+
+def token_expiry_check(token: ApiToken) -> None:
+    """Refuse an expired token with its own reason: the person knows to make a new one
+    rather than look for a typo."""
+    if token.is_expired:
+        assert token.expires_at is not None
+        when = timezone.localtime(token.expires_at).strftime("%Y-%m-%d %H:%M %Z")
+        raise ApiError(
+            401,
+            "token_expired",
+            f"This API token expired on {when}. Make a new one on your API tokens page "
+            f"({reverse('api-tokens')}) and use it instead.",
+            headers={"WWW-Authenticate": BEARER_CHALLENGE},
+        )
 
 
 def request_admit(request: HttpRequest, token: ApiToken, *, writes_need_write_token: bool) -> None:

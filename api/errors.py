@@ -34,6 +34,9 @@ ERROR_TYPES = {
     429: "rate_limit_error",
 }
 
+# What a 401 answers in ``WWW-Authenticate`` (RFC 6750): the scheme to use.
+BEARER_CHALLENGE = 'Bearer realm="roundtable"'
+
 
 class ApiError(Exception):
     """A refusal with its status, reason and message; raised anywhere under the API."""
@@ -127,7 +130,7 @@ def exception_handlers_install(api: NinjaAPI) -> None:
                 "invalid_token",
                 "Send a valid API token: `Authorization: Bearer rt_…` (make one on your "
                 "API tokens page). A revoked token no longer works.",
-                headers={"WWW-Authenticate": 'Bearer realm="roundtable"'},
+                headers={"WWW-Authenticate": BEARER_CHALLENGE},
             )
         )
 

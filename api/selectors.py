@@ -23,7 +23,8 @@ def api_token_get_for_user(*, user: User, token_id: int) -> ApiToken:
 
 
 def api_token_find(*, raw: str) -> ApiToken | None:
-    """The usable token ``raw`` names: not revoked, its person's account active."""
+    """The token ``raw`` names, if not revoked and its person's account is active; it may
+    have expired (``auth.token_expiry_check`` refuses it then, saying so)."""
     if not raw.startswith("rt_") or len(raw) > 100:
         return None
     return (

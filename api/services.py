@@ -11,17 +11,23 @@ from django.utils import timezone
 from workspace.models import Workspace
 from workspace.selectors import workspace_list_for_user
 
-from .models import TOKEN_PREFIX, ApiToken
+from .models import TOKEN_LIFETIME_DEFAULT, TOKEN_PREFIX, ApiToken
 
 # ``last_used_at`` is written at most this often per token, not once per request.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
 def api_token_create(
-    *, user: User, name: str, workspace: Workspace | None = None, read_only: bool = False
+    *,
+    user: User,
+    name: str,
+    workspace: Workspace | None = None,
+    read_only: bool = False,
+    lifetime: timedelta | None = TOKEN_LIFETIME_DEFAULT,
 ) -> tuple[ApiToken, str]:
-    """Make a token for ``user``; returns it and the secret, which is never stored or shown
-    again. Raises ValidationError for a workspace the person is not a member of."""
+    """Make a token for ``user`` that works for ``lifetime`` (None: until revoked); returns
+    it and the secret, which is never stored or shown again. Raises ValidationError for a
+    workspace the person is not a member of."""
     if (
         workspace is not None
         and not workspace_list_for_user(user=user).filter(pk=workspace.pk).exists()
@@ -30,6 +36,8 @@ def api_token_create(
     name = name.strip()
     if not name:
         raise ValidationError({"name": "Give the token a name, to know it again."})
+    if lifetime is not None and lifetime <= timedelta(0):
+        raise ValidationError({"lifetime": "A token must work for some time, or never expire."})
     raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken.objects.create(
         user=user,
@@ -38,6 +46,7 @@ def api_token_create(
         hint=raw[: len(TOKEN_PREFIX) + 6],
         workspace=workspace,
         read_only=read_only,
+        expires_at=None if lifetime is None else timezone.now() + lifetime,
     )
     return token, raw
 

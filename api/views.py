@@ -18,7 +18,7 @@ from .exports import (
     thread_export_data,
     thread_export_markdown,
 )
-from .forms import ApiTokenForm
+from .forms import NEVER_WARNING, ApiTokenForm
 from .selectors import api_token_get_for_user, api_token_list
 from .services import api_token_create, api_token_revoke
 
@@ -36,6 +36,7 @@ def api_token_list_view(request: AuthenticatedHttpRequest) -> HttpResponse:
                 name=form.cleaned_data["name"],
                 workspace=form.cleaned_data["workspace"],
                 read_only=form.cleaned_data["read_only"],
+                lifetime=form.cleaned_data["lifetime"],
             )
         except ValidationError as exc:
             form.add_error(None, exc)
@@ -46,6 +47,7 @@ def api_token_list_view(request: AuthenticatedHttpRequest) -> HttpResponse:
         "tokens": api_token_list(user=request.user),
         "form": form,
         "created": created,
+        "never_warning": NEVER_WARNING,
         "api_base": request.build_absolute_uri("/api/"),
         "v1_base": request.build_absolute_uri("/v1"),
     }

@@ -18,6 +18,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.http import Http404
 from pycrdt import get_state
+from redis.exceptions import RedisError
 
 from realtime.consumers import CLOSE_NOT_FOUND, MemberSocket
 from realtime.fanout import Event
@@ -26,7 +27,7 @@ from realtime.topics import document_topic
 
 from . import events, protocol
 from .crdt import EMPTY_UPDATE, MalformedUpdate, update_missing
-from .presence import person_colour
+from .presence import EditorClient, person_colour
 from .selectors import (
     DocumentAccess,
     document_access_get,
@@ -40,10 +41,15 @@ from .update_log import pending_updates
 logger = logging.getLogger(__name__)
 
 CLOSE_CHANGE_REFUSED = 4413  # a change could not be kept: the editor ends, saying why
+CHANGE_REFUSED_CODES = ("too_large", "document_full", "not_text")
 RESYNC = "document.resync"  # after a lost Redis connection: the whole state, once per topic
 READ_ONLY = "You can read this document but not change it: your role in this workspace is viewer."
 EDITABLE_AGAIN = "You can edit this document again: reload the page to start editing."
 REFUSED = "Your change was not saved: " + READ_ONLY[0].lower() + READ_ONLY[1:]
+PRESENCE_REFUSED = (
+    "Another person's editor on this document already uses your editor's id, so the others do "
+    "not see where you are. Your changes are saved as usual; reload the page to get a new id."
+)
 DELETED = (
     "{by} deleted this document; it can be restored from the workspace page. Changes made "
     "here from now on are not saved."
@@ -104,7 +110,11 @@ class DocumentConsumer(MemberSocket):
 
     async def joined(self) -> None:
         self._sender = uuid.uuid4().hex
-        self._client_id: int | None = None  # the editor's Yjs client, known from its presence
+        document_id = self.access.document.pk
+        self._client = EditorClient(
+            document_id=document_id, person_id=self._user_id, socket_id=self._sender
+        )
+        self._clients_refused: set[int] = set()  # told once each
         self._presence_clock = 0
         self._refusal_due = self._refusal_told = False  # one notice per socket is enough
         self._could_edit = self.access.can_edit
@@ -113,7 +123,6 @@ class DocumentConsumer(MemberSocket):
             "name": user.get_full_name() or user.get_username(),
             "color": person_colour(user.pk),
         }
-        document_id = self.access.document.pk
         await self.follow(
             document_topic(document_id), catch_up=_document_catch_up, prepare=_frame_once
         )
@@ -162,7 +171,7 @@ class DocumentConsumer(MemberSocket):
             return
         except ValidationError as exc:
             await self._notice("error", " ".join(exc.messages))
-            if exc.code in ("too_large", "document_full"):
+            if exc.code in CHANGE_REFUSED_CODES:
                 # The editor's later changes build on this one: none could be kept. It ends,
                 # with the reason, keeping the text for the person to copy.
                 await self.close_with(CLOSE_CHANGE_REFUSED)
@@ -191,7 +200,8 @@ class DocumentConsumer(MemberSocket):
             await self._update_take(message.payload)
             return []
         if message.kind == protocol.Kind.AWARENESS:
-            if presence := await database_sync_to_async(self._presence_own)(message.payload):
+            entries = await database_sync_to_async(self._presence_read)(message.payload)
+            if presence := await self._presence_own(entries):
                 await self._publish(events.PRESENCE, presence=presence)
             return []
         if message.kind == protocol.Kind.SYNC_STEP1:
@@ -241,18 +251,34 @@ class DocumentConsumer(MemberSocket):
         missing = update_missing(state, state_vector)
         return [protocol.sync_step2(missing), protocol.sync_step1(get_state(state))]
 
-    def _presence_own(self, update: bytes) -> bytes | None:
-        """The sender's presence, re-stamped for the others (in a database thread, after the
-        access check); None when it holds nothing of the sender's own client."""
+    def _presence_read(self, update: bytes) -> list[protocol.Presence]:
+        """An awareness update's entries (in a database thread, after the access check)."""
         self._access_check()
         if len(update) > settings.DOCUMENT_PRESENCE_MAX_BYTES:
             raise protocol.ProtocolError("That presence update is too large.")
-        entries = protocol.awareness_read(update)
-        if self._client_id is None and entries:
-            self._client_id = entries[0].client_id
-        if self._client_id is None:
+        return protocol.awareness_read(update)
+
+    async def _presence_own(self, entries: list[protocol.Presence]) -> bytes | None:
+        """The sender's presence, re-stamped for the others; None when the frame holds nothing
+        of the client this socket speaks for. Entries of other clients are editors' echoes of
+        what they were sent: dropped. The first client a socket names is claimed for it; one
+        that another person's socket holds is refused with a notice, and the frame dropped."""
+        if not entries:
             return None
-        own = protocol.presence_restamp(entries, client_id=self._client_id, user=self._person)
+        client_id = self._client.client_id
+        if client_id is None:
+            client_id = entries[0].client_id
+        try:
+            speaks = await self._client.speaks_for(client_id)
+        except RedisError:  # presence is a courtesy: the document works without it
+            logger.warning("Could not claim a Yjs client of document %s", self.access.document.pk)
+            return None
+        if not speaks:
+            if client_id not in self._clients_refused:
+                self._clients_refused.add(client_id)
+                await self._notice("error", PRESENCE_REFUSED)
+            return None
+        own = protocol.presence_restamp(entries, client_id=client_id, user=self._person)
         if not own:
             return None
         self._presence_clock = max(entry.clock for entry in own)
@@ -260,13 +286,23 @@ class DocumentConsumer(MemberSocket):
 
     async def disconnect(self, code: int) -> None:
         """Others see this editor leave at once, not when its presence times out (30 s); its
-        last changes reach the log now rather than with the next batch."""
+        last changes reach the log now rather than with the next batch. Only a client the
+        socket still held is announced gone."""
         await pending_updates().flush()
-        client_id = getattr(self, "_client_id", None)
-        if client_id is not None:
+        if (client_id := await self._client_let_go()) is not None:
             gone = protocol.Presence(client_id, self._presence_clock + 1, None)
             await self._publish(events.PRESENCE, presence=protocol.awareness_write([gone]))
         await super().disconnect(code)
+
+    async def _client_let_go(self) -> int | None:
+        """The Yjs client this socket held until now, if any."""
+        if not hasattr(self, "_client"):
+            return None  # closed before it joined
+        try:
+            return await self._client.let_go()
+        except RedisError:  # the claim expires by itself
+            logger.warning("Could not free a Yjs client of document %s", self.access.document.pk)
+            return None
 
     async def _publish(self, event_type: str, **fields: Any) -> None:
         """An event of this socket's to the document's other editors, from daphne's loop."""

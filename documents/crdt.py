@@ -3,11 +3,17 @@
 The server never turns text back into CRDT history (other projects duplicated content that
 way): states are only ever merged from the updates editors sent, and the one change the server
 makes itself (restoring a version) is made as edits on the current state.
+
+pycrdt counts a text's offsets in UTF-8 bytes, and an embed as one, while ``str(text)`` leaves
+embeds out: offsets are computed from the text only once it holds nothing else.
 """
 
 from difflib import SequenceMatcher
 
 from pycrdt import Doc, Text
+
+from .protocol import ProtocolError
+from .update_shape import update_plain_text_check
 
 # The shared text's name in every editor's Y.Doc (static/src/document-editor.js).
 TEXT_NAME = "content"
@@ -16,6 +22,9 @@ EMPTY_UPDATE = b"\x00\x00"
 
 class MalformedUpdate(ValueError):
     """Bytes that are not a Yjs update."""
+
+
+MALFORMED = "That change could not be read (malformed update)."
 
 
 def doc_from(*updates: bytes) -> Doc:
@@ -38,11 +47,16 @@ def text_of(doc: Doc) -> str:
 
 
 def update_check(update: bytes) -> None:
-    """Raise MalformedUpdate unless ``update`` decodes as a Yjs update."""
+    """Raise MalformedUpdate unless ``update`` decodes as a Yjs update, and NotPlainText
+    unless all it inserts is text in the document's text."""
     try:
         Doc().apply_update(update)
     except Exception as exc:  # pycrdt raises ValueError, and Rust panics as other types
-        raise MalformedUpdate("That change could not be read (malformed update).") from exc
+        raise MalformedUpdate(MALFORMED) from exc
+    try:
+        update_plain_text_check(update, text_name=TEXT_NAME)
+    except ProtocolError as exc:
+        raise MalformedUpdate(MALFORMED) from exc
 
 
 def update_missing(state: bytes, state_vector: bytes) -> bytes:
@@ -54,18 +68,20 @@ def text_replace_update(state: bytes, target: str) -> bytes:
     """The update that turns the text of ``state`` into ``target`` by edits (restoring a version).
 
     Line by line: unchanged lines keep their CRDT items (and so everyone's cursors and
-    concurrent edits around them); changed runs of lines are deleted and inserted.
+    concurrent edits around them); changed runs of lines are deleted and inserted. Embeds that
+    editors put in before they were refused go too: the result is text alone.
     """
     doc = doc_from(state)
     before = doc.get_state()
     text = doc.get(TEXT_NAME, type=Text)
-    current_lines = str(text).splitlines(keepends=True)
-    target_lines = target.splitlines(keepends=True)
-    starts = [0]  # of each line, in UTF-8 bytes: pycrdt's text offsets
-    for line in current_lines:
-        starts.append(starts[-1] + len(line.encode()))
-    opcodes = SequenceMatcher(None, current_lines, target_lines, autojunk=False).get_opcodes()
     with doc.transaction():
+        embeds_remove(text)
+        current_lines = str(text).splitlines(keepends=True)
+        target_lines = target.splitlines(keepends=True)
+        starts = [0]  # of each line, in UTF-8 bytes: pycrdt's text offsets
+        for line in current_lines:
+            starts.append(starts[-1] + len(line.encode()))
+        opcodes = SequenceMatcher(None, current_lines, target_lines, autojunk=False).get_opcodes()
         for tag, i1, i2, j1, j2 in reversed(opcodes):  # from the end: offsets stay valid
             if tag == "equal":
                 continue
@@ -74,3 +90,17 @@ def text_replace_update(state: bytes, target: str) -> bytes:
             if j2 > j1:
                 text.insert(starts[i1], "".join(target_lines[j1:j2]))
     return doc.get_update(before)
+
+
+def embeds_remove(text: Text) -> None:
+    """Delete every embed from ``text`` (in the caller's transaction): afterwards the offsets
+    of ``str(text)`` are the CRDT's. Formatting marks stay: they take no room in the text."""
+    at, embeds = 0, []
+    for content, _attributes in text.diff():
+        if isinstance(content, str):
+            at += len(content.encode())
+        else:
+            embeds.append(at)
+            at += 1
+    for at in reversed(embeds):  # from the end: offsets stay valid
+        del text[at : at + 1]

@@ -50,6 +50,12 @@ class Reader:
         self._data = data
         self._at = 0
 
+    def uint8(self) -> int:
+        if self._at >= len(self._data):
+            raise ProtocolError("That change could not be read (truncated frame).")
+        self._at += 1
+        return self._data[self._at - 1]
+
     def var_uint(self) -> int:
         value = shift = 0
         for _ in range(MAX_VAR_UINT_BYTES):

@@ -15,6 +15,7 @@ from . import events
 from .crdt import EMPTY_UPDATE, doc_from, text_of, text_replace_update, update_check
 from .models import Document, DocumentUpdate, DocumentVersion, DocumentWrite
 from .selectors import document_purge_before, document_state_get
+from .update_shape import NotPlainText
 from .writes import write_stop
 
 KeptUpdate = tuple[int, bytes, int | None]  # document id, the update, its author's id
@@ -72,11 +73,19 @@ def document_update_append(
 
 def document_update_check(*, document_id: int, update: bytes, pending_bytes: int = 0) -> None:
     """Raise ValidationError, worded for the editor, unless ``update`` may be kept: it is a
-    Yjs update, not over DOCUMENT_UPDATE_MAX_BYTES, and the document (with ``pending_bytes``
-    of changes not yet in its log) stays within DOCUMENT_MAX_BYTES."""
+    Yjs update (else MalformedUpdate) that adds only text to the document's text, not over
+    DOCUMENT_UPDATE_MAX_BYTES, and the document (with ``pending_bytes`` of changes not yet in
+    its log) stays within DOCUMENT_MAX_BYTES."""
     if len(update) > settings.DOCUMENT_UPDATE_MAX_BYTES:
         raise ValidationError(update_too_large_message(len(update)), code="too_large")
-    update_check(update)
+    try:
+        update_check(update)
+    except NotPlainText as exc:
+        raise ValidationError(
+            f"That change was not saved: a document holds plain text only, and {exc}. "
+            f"{REFUSED_CHANGE_ADVICE}",
+            code="not_text",
+        ) from exc
     stored = _document_stored_bytes(document_id) + pending_bytes
     if stored + len(update) > settings.DOCUMENT_MAX_BYTES:
         raise ValidationError(

@@ -8,6 +8,7 @@ from functools import cache
 from typing import Any, cast
 
 import factory
+import pycrdt
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group
@@ -17,6 +18,9 @@ from django.utils import timezone
 from chat.models import Assistant, Message, Thread
 from chat.replies import reply_frame_send, reply_progress_record
 from chat.services import ANSWER_KIND
+from documents.crdt import TEXT_NAME, doc_from
+from documents.models import Document, DocumentUpdate
+from documents.selectors import document_state_get
 from jobs.models import ModelJob
 from jobs.services import job_start
 from llm.models import LanguageModel
@@ -233,3 +237,12 @@ def frame_send(reply: Message, *, text: str, seq: int, delta: str) -> None:
     """Frame ``seq`` of a streaming reply, recorded and sent as the worker does (not saved)."""
     frame = reply_progress_record(reply=reply, text=text, seq=seq, persist=False)
     reply_frame_send(frame=frame, delta=delta)
+
+
+def embed_stored_unchecked(document: Document) -> None:
+    """An embed at the start of the document's text, written straight into its log, as the
+    socket let editors do before it refused anything but text."""
+    doc = doc_from(document_state_get(document_id=document.pk))
+    before = doc.get_state()
+    doc.get(TEXT_NAME, type=pycrdt.Text).insert_embed(0, {"image": "x.png"})
+    DocumentUpdate.objects.create(document=document, data=doc.get_update(before), size=1)

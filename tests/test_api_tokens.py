@@ -1,8 +1,11 @@
 """API tokens: made and revoked by their person, stored hashed, acting as their person."""
 
+from datetime import timedelta
+
 import pytest
 from django.core.cache import cache
 from django.urls import reverse
+from django.utils import timezone
 
 from api.models import ApiToken
 from api.services import api_token_create, api_token_revoke
@@ -152,3 +155,104 @@ def test_every_page_links_to_the_persons_tokens(client, team):
     client.force_login(team.member)
     page = client.get("/").content.decode()
     assert f'href="{reverse("api-tokens")}"' in page
+
+
+# --- Expiry -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("choice", "days"), [("30", 30), ("90", 90), ("365", 365), ("never", None)]
+)
+def test_a_person_chooses_when_a_new_token_expires(client, team, choice, days):
+    client.force_login(team.member)
+    response = client.post(reverse("api-tokens"), {"name": "ci", "lifetime": choice})
+
+    assert response.status_code == 201
+    token = ApiToken.objects.get(user=team.member)
+    page = response.content.decode()
+    if days is None:
+        assert token.expires_at is None
+        assert "It never expires" in page
+        assert 'class="warning"' in page
+    else:
+        assert token.expires_at is not None
+        expected = timezone.now() + timedelta(days=days)
+        assert abs(token.expires_at - expected) < timedelta(minutes=1)
+        assert "It works until" in page
+
+
+def test_a_token_expires_after_90_days_unless_said_otherwise(client, team):
+    client.force_login(team.member)
+    form = client.get(reverse("api-tokens")).context["form"]
+    assert form["lifetime"].value() == "90"
+    # A page loaded before tokens could expire posts no choice: the default holds.
+    client.post(reverse("api-tokens"), {"name": "from an old page"})
+    api_token_create(user=team.member, name="script")
+    for made in ApiToken.objects.filter(user=team.member):
+        assert made.expires_at is not None
+        expected = timezone.now() + timedelta(days=90)
+        assert abs(made.expires_at - expected) < timedelta(minutes=1)
+
+
+@pytest.mark.parametrize("choice", ["7", "forever", "90 days"])
+def test_the_form_refuses_an_expiry_it_does_not_offer_and_keeps_what_was_typed(
+    client, team, choice
+):
+    client.force_login(team.member)
+    response = client.post(reverse("api-tokens"), {"name": "release script", "lifetime": choice})
+
+    assert response.status_code == 200
+    assert not ApiToken.objects.exists()
+    assert "Choose when the token expires" in response.content.decode()
+    assert response.context["form"]["name"].value() == "release script"
+
+
+@pytest.mark.parametrize("path", ["/api/workspaces", "/v1/models"])
+def test_an_expired_token_gets_401_saying_it_expired(client, team, path):
+    token, secret = api_token_create(user=team.member, name="old script")
+    assert client.get(path, **bearer(secret)).status_code == 200
+    ApiToken.objects.filter(pk=token.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+
+    response = client.get(path, **bearer(secret))
+
+    assert response.status_code == 401
+    error = response.json()["error"]
+    assert error["type"] == "authentication_error"
+    assert error["code"] == "token_expired"
+    assert "expired on" in error["message"]
+    assert reverse("api-tokens") in error["message"]
+    assert response["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_the_tokens_page_shows_when_each_token_expires(client, team):
+    dated, _ = api_token_create(user=team.member, name="dated", lifetime=timedelta(days=30))
+    api_token_create(user=team.member, name="forever", lifetime=None)
+    expired, _ = api_token_create(user=team.member, name="gone")
+    lapsed_at = timezone.now() - timedelta(days=1)
+    ApiToken.objects.filter(pk=expired.pk).update(expires_at=lapsed_at)
+    client.force_login(team.member)
+
+    page = client.get(reverse("api-tokens")).content.decode()
+
+    def shown(moment):
+        return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M")
+
+    assert shown(dated.expires_at) in page
+    assert "never: works until revoked" in page
+    assert f"expired {shown(lapsed_at)}" in page
+
+
+def test_staff_list_the_tokens_that_expire_within_14_days(admin_client, team):
+    soon, _ = api_token_create(user=team.member, name="soon", lifetime=timedelta(days=5))
+    api_token_create(user=team.member, name="later", lifetime=timedelta(days=60))
+    api_token_create(user=team.member, name="unbounded", lifetime=None)
+    expired, _ = api_token_create(user=team.member, name="lapsed")
+    ApiToken.objects.filter(pk=expired.pk).update(expires_at=timezone.now() - timedelta(days=1))
+    changelist = reverse("admin:api_apitoken_changelist")
+
+    listed = admin_client.get(changelist, {"expiry": "soon"})
+
+    assert [token.name for token in listed.context["cl"].result_list] == [soon.name]
+    page = admin_client.get(changelist).content.decode()
+    assert "Expiring within 14 days" in page
+    assert "never" in page  # the unbounded token's expiry column

@@ -12,7 +12,7 @@ from documents.crdt import TEXT_NAME, doc_from
 from documents.selectors import document_state_get, document_text_get
 from documents.services import document_create, document_update_append
 from harness.document_client import text_insert
-from tests.factories import MessageFactory, assistant_reply
+from tests.factories import MessageFactory, assistant_reply, embed_stored_unchecked
 from workspace.models import Membership
 
 pytestmark = pytest.mark.django_db
@@ -214,6 +214,24 @@ def test_reading_and_replacing_a_documents_text_converges_with_open_editors(
     )
     assert str(alice_text) == "Hello! Intro\nPlan B\nOutro\n"
     assert document_text_get(document_id=document.pk) == "Hello! Intro\nPlan B\nOutro\n"
+
+
+def test_replacing_the_text_of_a_document_holding_an_embed_leaves_text_alone(api, team):
+    document = document_create(workspace=team.workspace, title="Plan", created_by=team.owner)
+    base = doc_from()
+    start = base.get_state()
+    text_insert(base.get(TEXT_NAME, type=Text), 0, "Früh\nPlan A\n")
+    document_update_append(
+        document_id=document.pk, update=base.get_update(start), author=team.owner, sender="t"
+    )
+    embed_stored_unchecked(document)  # from before embeds were refused
+
+    response = api.send("put", f"/api/documents/{document.pk}/text", {"text": "Spät\nPlan A\n"})
+
+    assert response.status_code == 200
+    assert response.json()["text"] == "Spät\nPlan A\n"
+    text = doc_from(document_state_get(document_id=document.pk)).get(TEXT_NAME, type=Text)
+    assert text.diff() == [("Spät\nPlan A\n", None)]
 
 
 def test_viewers_read_documents_but_cannot_replace_their_text(api, team):

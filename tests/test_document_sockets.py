@@ -16,9 +16,9 @@ from pycrdt import Doc, Text
 
 from documents import protocol
 from documents.consumers import CLOSE_CHANGE_REFUSED
-from documents.crdt import TEXT_NAME
+from documents.crdt import TEXT_NAME, doc_from
 from documents.models import Document, DocumentUpdate
-from documents.selectors import document_text_get
+from documents.selectors import document_state_get, document_text_get
 from documents.services import document_create, document_delete
 from harness.document_client import DocumentPeer, document_peer, text_insert
 from harness.live_stack import WebStack
@@ -229,6 +229,29 @@ async def test_an_update_over_the_limit_is_refused_and_nothing_is_lost(
         assert alice.content.endswith("kept")  # the editor keeps what was typed
 
     assert await _server_text(document) == "kept"
+
+
+async def test_an_embed_is_refused_before_it_reaches_anyone_or_the_log(team, document, web_stack):
+    async with (
+        document_peer(web_stack, document.pk, team.owner) as alice,
+        document_peer(web_stack, document.pk, team.member) as bob,
+    ):
+        alice.insert(0, "text only")
+        await alice.send()
+        await bob.receive_until(lambda: bob.content == "text only")
+
+        bob.text.insert_embed(0, {"image": "tracker.png"})
+        await bob.send()
+        assert await _close_code(bob) == CLOSE_CHANGE_REFUSED  # his later changes build on it
+        assert "plain text only, and it adds an embed" in bob.notices[0]["message"]
+
+        alice.insert(len(alice.content), ", still")
+        await alice.send()
+        await alice.resync()
+        assert alice.text.diff() == [("text only, still", None)]
+
+    state = await database_sync_to_async(document_state_get)(document_id=document.pk)
+    assert doc_from(state).get(TEXT_NAME, type=Text).diff() == [("text only, still", None)]
 
 
 async def test_replaying_an_old_update_brings_back_nothing_deleted(team, document, web_stack):

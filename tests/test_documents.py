@@ -3,13 +3,15 @@
 from datetime import timedelta
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
-from pycrdt import Doc, Text
+from pycrdt import Array, Doc, Map, Text
 
 from documents import protocol
 from documents.crdt import TEXT_NAME, MalformedUpdate, doc_from, text_of
 from documents.models import Document, DocumentUpdate, DocumentVersion
+from documents.presence import EditorClient
 from documents.selectors import document_state_get, document_text_get
 from documents.services import (
     document_compact,
@@ -21,6 +23,7 @@ from documents.services import (
     version_restore,
 )
 from harness.document_client import text_insert
+from tests.factories import embed_stored_unchecked
 from workspace.models import Membership
 
 pytestmark = pytest.mark.django_db
@@ -88,6 +91,22 @@ def test_presence_is_restamped_with_the_account_and_limited_to_the_sockets_own_c
         protocol.Presence(7, 3, {"user": bob, "cursor": {"anchor": 2}}),
         protocol.Presence(7, 4, None),
     ]
+
+
+async def test_a_client_id_is_one_persons_and_their_reconnected_socket_takes_it_over(document):
+    """Claims as the sockets make them, against the real Redis every replica shares."""
+    alice_old = EditorClient(document_id=document.pk, person_id=1, socket_id="old")
+    alice_new = EditorClient(document_id=document.pk, person_id=1, socket_id="new")
+    bob = EditorClient(document_id=document.pk, person_id=2, socket_id="bob")
+
+    assert await alice_old.speaks_for(42)
+    assert not await alice_old.speaks_for(43)  # one client per socket
+    assert not await bob.speaks_for(42)
+    assert await alice_new.speaks_for(42)  # her editor reconnected before the old socket closed
+    assert await alice_old.let_go() is None  # so its leaving announces nobody gone
+    assert await alice_new.let_go() == 42
+    assert await bob.speaks_for(42)  # free once she has left
+    assert await bob.let_go() == 42
 
 
 # --- Storage: the log, compaction, limits ---------------------------------------------------
@@ -172,6 +191,93 @@ def test_tidying_compacts_quiet_logs_and_purges_documents_deleted_long_ago(docum
     assert document.text == "quiet now"
     assert not document.updates.exists()
     assert not Document.objects.filter(pk=gone.pk).exists()
+
+
+# --- Plain text only ------------------------------------------------------------------------
+
+
+def _typed(document: Document, value: str) -> Doc:
+    """An editor's Y.Doc on the document with ``value`` typed (and kept) at the start."""
+    editor = Editor(document)
+    editor.type(0, value)
+    return editor.doc
+
+
+def _change(doc: Doc, edit) -> bytes:
+    before = doc.get_state()
+    edit(doc)
+    return doc.get_update(before)
+
+
+@pytest.mark.parametrize(
+    ("edit", "says"),
+    [
+        (lambda doc: doc.get(TEXT_NAME, type=Text).insert_embed(2, {"image": "x"}), "an embed"),
+        (lambda doc: doc.get(TEXT_NAME, type=Text).insert(2, "b", {"bold": True}), "formatting"),
+        (lambda doc: doc.get(TEXT_NAME, type=Text).format(0, 3, {"link": "x"}), "formatting"),
+        (lambda doc: doc.get(TEXT_NAME, type=Text).insert_embed(0, Map({"a": 1})), "nested"),
+        (lambda doc: doc.get("notes", type=Text).insert(0, "hidden"), "beside the document's"),
+        (lambda doc: doc.get("content-2", type=Array).append(1), "beside the document's"),
+    ],
+    ids=["embed", "formatted insert", "formatting", "nested type", "other text", "array"],
+)
+def test_changes_that_add_anything_but_text_are_refused_and_nothing_is_kept(document, edit, says):
+    doc = _typed(document, "intact")
+    kept = DocumentUpdate.objects.filter(document=document).count()
+
+    with pytest.raises(ValidationError, match=f"plain text only, and .*{says}") as refused:
+        document_update_append(
+            document_id=document.pk, update=_change(doc, edit), author=None, sender="x"
+        )
+
+    assert refused.value.code == "not_text"
+    assert DocumentUpdate.objects.filter(document=document).count() == kept
+    assert document_text_get(document_id=document.pk) == "intact"
+
+
+def test_a_map_under_the_texts_name_is_refused(document):
+    other: Doc = Doc()
+    other.get(TEXT_NAME, type=Map)["title"] = "a value where text belongs"
+
+    with pytest.raises(ValidationError, match="under a key"):
+        document_update_append(
+            document_id=document.pk, update=other.get_update(), author=None, sender="x"
+        )
+
+
+def test_typing_deleting_and_pasting_text_of_any_script_is_kept(document):
+    doc = _typed(document, "Grüße, 世界 🎉\n")
+    text = doc.get(TEXT_NAME, type=Text)
+    for edit in (
+        lambda _: text_insert(text, 3, "ẞ"),
+        lambda _: text.__delitem__(slice(0, 2)),
+        lambda _: text_insert(text, len(str(text)), "pasted\n" * 500),
+    ):
+        document_update_append(
+            document_id=document.pk, update=_change(doc, edit), author=None, sender="x"
+        )
+    # Two editors' changes merged into one update (as a resync sends them) pass too.
+    document_update_append(
+        document_id=document.pk,
+        update=document_state_get(document_id=document.pk),
+        author=None,
+        sender="x",
+    )
+
+    assert document_text_get(document_id=document.pk) == str(text)
+
+
+def test_restoring_a_version_cleans_out_embeds_kept_from_before(document, team):
+    Editor(document).type(0, "Intro\nPlan A\nOutro\n")
+    version = version_create(document=document, name="Plan A", created_by=team.owner)
+    Editor(document).type(0, "Überblick\n")  # offsets in bytes, past a two-byte letter
+    embed_stored_unchecked(document)
+
+    version_restore(version=version, restored_by=team.owner)
+
+    text = doc_from(document_state_get(document_id=document.pk)).get(TEXT_NAME, type=Text)
+    assert str(text) == "Intro\nPlan A\nOutro\n"
+    assert text.diff() == [("Intro\nPlan A\nOutro\n", None)]  # nothing but text
 
 
 # --- History --------------------------------------------------------------------------------
