@@ -94,10 +94,9 @@ def source_upload_view(request: AuthenticatedHttpRequest, workspace_id: int) -> 
     upload = request.FILES.get("file")
     if upload is None:
         return _page(request, workspace, error="Choose a file to upload.", status=400)
-    if upload.size is not None and upload.size > settings.KNOWLEDGE_MAX_BYTES:
-        limit = settings.KNOWLEDGE_MAX_BYTES / 1024 / 1024
-        message = f"“{upload.name}” is larger than the limit of {limit:g} MB."
-        return _page(request, workspace, error=message, status=400)
+    if upload.size is not None and upload.size > limit:
+        message = f"“{upload.name}” is larger than the limit of {limit / 1024 / 1024:g} MB."
+        return _page(request, workspace, error=message, status=413)
     try:
         source_add_file(
             workspace=workspace,

@@ -71,8 +71,22 @@ def test_an_upload_over_the_limit_is_refused(
 ) -> None:
     settings.KNOWLEDGE_MAX_BYTES = 100  # type: ignore[attr-defined]
     response = _upload(_client(team.member), team, "notes.txt", b"x" * 101)
-    assert response.status_code == 400
+    assert response.status_code == 413
     assert "larger than the limit" in response.content.decode()
+    assert not Source.objects.exists()
+
+
+def test_a_file_larger_than_what_django_keeps_in_memory_is_uploaded(
+    team: Team, sent_tasks: list, settings: object
+) -> None:
+    size = 3 * 1024 * 1024
+    assert size > settings.DATA_UPLOAD_MAX_MEMORY_SIZE  # type: ignore[attr-defined]
+    data = (b"We ship the widget in May.\n" * (size // 27 + 1))[:size]
+    response = _upload(_client(team.member), team, "handbook.txt", data)
+    assert response.status_code == 302
+    source = Source.objects.get()
+    assert (source.size, bytes(source.data)) == (size, data)
+    assert sent_tasks == [("knowledge.ingest", [source.pk, 0])]
 
 
 def test_a_request_body_far_over_the_limit_is_refused_before_it_is_read(
