@@ -48,6 +48,10 @@ class Source(models.Model):
     )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     error = models.TextField(blank=True, help_text="Why it failed, worded for members.")
+    refused = models.BooleanField(
+        default=False,
+        help_text="Its address was refused (FetchRefused): only another address can help.",
+    )
     notes = models.TextField(blank=True, help_text="What a member should know (skipped pages).")
     size = models.PositiveBigIntegerField(default=0, help_text="Bytes read.")
     pages = models.PositiveIntegerField(null=True, blank=True)

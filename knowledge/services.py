@@ -27,7 +27,7 @@ from workspace.models import Workspace
 from . import events
 from .chunking import Piece, chunks_make
 from .embedding import embedder_get, embedding_model_name, vector_bytes
-from .fetching import FetchError, url_check, url_fetch
+from .fetching import FetchError, FetchRefused, url_check, url_fetch
 from .models import Chunk, Source
 from .parsing import Parsed, ParseError, kind_detect, parse_isolated
 from .search import vectors_changed
@@ -87,9 +87,8 @@ def _too_large(name: str, size: int) -> str:
     return f"“{name}” is {size / 1024 / 1024:.1f} MB; the limit is {limit:g} MB."
 
 
-def source_add_url(*, workspace: Workspace, added_by: User, url: str) -> Source:
-    """Queue a web page (or a PDF or CSV by URL) as a source; the address is checked again,
-    resolved and all, each time it is fetched."""
+def _url_valid(url: str) -> str:
+    """The address, stripped, or ValidationError saying why it cannot be a source."""
     url = url.strip()
     if len(url) > 2000:
         raise ValidationError("That address is too long.", code="invalid")
@@ -97,6 +96,13 @@ def source_add_url(*, workspace: Workspace, added_by: User, url: str) -> Source:
         url_check(url)
     except FetchError as exc:
         raise ValidationError(str(exc), code="invalid") from exc
+    return url
+
+
+def source_add_url(*, workspace: Workspace, added_by: User, url: str) -> Source:
+    """Queue a web page (or a PDF or CSV by URL) as a source; the address is checked again,
+    resolved and all, each time it is fetched."""
+    url = _url_valid(url)
     source = Source.objects.create(
         workspace=workspace, kind=Source.Kind.URL, title=url[:300], url=url, added_by=added_by
     )
@@ -119,6 +125,40 @@ def source_remove(*, source: Source) -> None:
     transaction.on_commit(lambda: vectors_changed(workspace_id))
 
 
+def source_url_change(*, source: Source, url: str) -> None:
+    """Give a web-address source another address (checked as when adding one) and queue it.
+
+    For an address that was refused, which fetching again can only refuse again. The passages
+    of the old address, if any, go at once: they are not what the source now names.
+    """
+    if source.kind != Source.Kind.URL:
+        raise ValidationError("Only a web address's source has an address.", code="not_url")
+    url = _url_valid(url)
+    with transaction.atomic():
+        Source.objects.filter(pk=source.pk).update(
+            generation=F("generation") + 1,
+            url=url,
+            title=url[:300],
+            status=Source.Status.QUEUED,
+            error="",
+            refused=False,
+            notes="",
+            size=0,
+            pages=None,
+            rows=None,
+            chunk_count=0,
+            progress_done=0,
+            progress_total=0,
+            indexed_at=None,
+        )
+        removed, _ = Chunk.objects.filter(source_id=source.pk).delete()
+        source.refresh_from_db()
+        _enqueue(source)
+        if removed:
+            workspace_id = source.workspace_id
+            transaction.on_commit(lambda: vectors_changed(workspace_id))
+
+
 def source_reindex(*, source: Source) -> None:
     """Read and index the source again (a URL is fetched again). Its current passages stay
     searchable until the new ones replace them."""
@@ -127,6 +167,7 @@ def source_reindex(*, source: Source) -> None:
             generation=F("generation") + 1,
             status=Source.Status.QUEUED,
             error="",
+            refused=False,
             progress_done=0,
             progress_total=0,
         )
@@ -206,6 +247,8 @@ def source_ingest(*, source_id: int, generation: int) -> None:
         _chunks_replace(source, run, parsed, chunks)
     except Cancelled:
         logger.info("Ingestion of source %s (generation %s) stopped", source_id, generation)
+    except FetchRefused as exc:
+        _source_fail(source, generation, str(exc), refused=True)
     except (FetchError, ParseError) as exc:
         _source_fail(source, generation, str(exc))
     except Exception:
@@ -282,6 +325,7 @@ def _chunks_replace(source: Source, run: _Run, parsed: Parsed, chunks: list[Chun
         Source.objects.filter(pk=source.pk).update(
             status=Source.Status.READY,
             error="",
+            refused=False,
             notes=" ".join(parsed.notes),
             title=source.title,
             size=source.size,
@@ -298,12 +342,13 @@ def _chunks_replace(source: Source, run: _Run, parsed: Parsed, chunks: list[Chun
         transaction.on_commit(lambda: vectors_changed(source.workspace_id))
 
 
-def _source_fail(source: Source, generation: int, reason: str) -> None:
+def _source_fail(source: Source, generation: int, reason: str, *, refused: bool = False) -> None:
     if source.chunk_count:
         reason += " The previous index is still used."
     failed = Source.objects.filter(pk=source.pk, generation=generation).update(
         status=Source.Status.FAILED,
         error=reason,
+        refused=refused,
         # A document is not read again until it changes (documents_sources_sync).
         document_text_at=source.document_text_at,
     )

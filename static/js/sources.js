@@ -19,4 +19,14 @@
     var empty = document.getElementById("no-sources");
     if (empty) empty.remove();
   });
+
+  // A refused address's new one comes back as a 400 with the reason when it is refused too:
+  // show it in the row's form (htmx swaps no error response by itself).
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var form = event.detail.elt;
+    if (event.detail.xhr.status === 400 && form && form.closest && form.closest(".source-url-edit")) {
+      event.detail.shouldSwap = true;
+      event.detail.isError = false;
+    }
+  });
 })();
