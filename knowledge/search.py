@@ -3,8 +3,8 @@
 Full-text search is native to each database: SQLite's FTS5 (a virtual table kept in step with
 ``knowledge_chunk`` by triggers, ranked by ``bm25``) and PostgreSQL's text search (a GIN index
 on ``to_tsvector(config, text)``, ranked by ``ts_rank_cd``). User input never reaches either
-as syntax: it is reduced to words, each quoted for FTS5 and joined with ``or`` for
-``websearch_to_tsquery``, so ``foo AND (`` is a search for "foo" and "and".
+as syntax: it is reduced to words, each quoted for FTS5 (``fts5_string``) and joined with
+``or`` for ``websearch_to_tsquery``, so ``foo AND (`` is a search for "foo" and "and".
 
 Vector search is brute force with numpy over one workspace's vectors of the current model,
 kept per process and reloaded when the workspace's chunks change. That is milliseconds at
@@ -67,9 +67,29 @@ def query_words(query: str) -> list[str]:
     return (meaningful or words)[:MAX_QUERY_WORDS]
 
 
+def fts5_string(word: str, *, prefix: bool = False) -> str:
+    """``word`` as an FTS5 string: in double quotes, any inside doubled, so nothing in it is
+    syntax; with ``prefix``, it matches the words that begin with it (``"zephy"*``). The one
+    quoting of user words for FTS5 (retrieval's here, the search box's in search.selectors)."""
+    quoted = '"' + word.replace('"', '""') + '"'
+    return f"{quoted}*" if prefix else quoted
+
+
+def tsquery_string(word: str, *, prefix: bool = False) -> str:
+    """``word`` as one operand of PostgreSQL's ``to_tsquery``: in single quotes (quotes and
+    backslashes escaped), so nothing in it is syntax; with ``prefix``, ``:*``."""
+    quoted = "'" + word.replace("\\", "\\\\").replace("'", "''") + "'"
+    return f"{quoted}:*" if prefix else quoted
+
+
+def fts5_any(words: list[str]) -> str:
+    """An FTS5 MATCH expression: any of ``words``, each quoted (no operators survive)."""
+    return " OR ".join(fts5_string(word) for word in words)
+
+
 def fts5_query(query: str) -> str:
-    """An FTS5 MATCH expression: any of the words, each quoted (no operators survive)."""
-    return " OR ".join(f'"{word}"' for word in query_words(query))
+    """An FTS5 MATCH expression: any of the query's words."""
+    return fts5_any(query_words(query))
 
 
 def _search_config() -> str:
@@ -106,7 +126,7 @@ class _Frequencies:
         else:
             cursor.execute(
                 "SELECT count(*) FROM knowledge_chunk_fts WHERE knowledge_chunk_fts MATCH %s",
-                [f'"{word}"'],
+                [fts5_string(word)],
             )
         count = int(cursor.fetchone()[0])
         if count < settings.KNOWLEDGE_FTS_MAX_MATCHES // 10:
@@ -178,7 +198,7 @@ def text_search(
                 params,
             )
         else:
-            params = [" OR ".join(f'"{word}"' for word in words), workspace_id, *(sources or [])]
+            params = [fts5_any(words), workspace_id, *(sources or [])]
             params.append(limit)
             cursor.execute(
                 "SELECT c.id FROM knowledge_chunk_fts f "  # noqa: S608 - no user text inlined
