@@ -87,3 +87,34 @@ def test_a_row_that_went_from_queued_to_ready_live_is_removed_after_its_confirma
     assert asked == ["Remove “widget-spec.md” and its passages?"]
     assert not Source.objects.filter(workspace=team.workspace).exists()
     expect(bob.locator("body")).not_to_contain_text("CSRF")
+
+
+def test_a_refused_address_is_edited_in_its_row_and_a_bad_new_one_says_why(
+    live_stack, team, logged_in_page
+):
+    source = Source.objects.create(
+        workspace=team.workspace, kind=Source.Kind.URL, title="http://127.0.0.1/",
+        url="http://127.0.0.1/", status=Source.Status.FAILED, refused=True,
+        error="127.0.0.1 is a loopback address (this server itself): only addresses on the "
+        "public internet are fetched.",
+    )  # fmt: skip
+    bob = logged_in_page(team.member)
+    bob.goto(f"/w/{team.workspace.pk}/sources/")
+    row = bob.locator(f"#source-{source.pk}")
+    expect(row).to_contain_text("loopback address")
+    expect(row.get_by_role("button", name="Re-index")).to_have_count(0)
+
+    row.get_by_text("Edit address").click()
+    address = row.get_by_label("New address of “http://127.0.0.1/”")
+    address.fill("ftp://example.com/handbook")
+    row.get_by_role("button", name="Fetch").click()
+    expect(row.locator(".edit-error")).to_have_text(
+        "Only http:// and https:// addresses can be fetched."
+    )
+
+    address.fill("https://example.com/handbook")
+    row.get_by_role("button", name="Fetch").click()
+    expect(row).to_have_attribute("data-status", "queued")
+    expect(row).to_contain_text("https://example.com/handbook")
+    source.refresh_from_db()
+    assert (source.url, source.refused) == ("https://example.com/handbook", False)
