@@ -10,6 +10,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, RawPostDataException
 from django.urls import reverse
 from django.utils import timezone
@@ -85,28 +86,38 @@ MULTIPART_OVERHEAD = 64 * 1024
 
 def body_size_check(request: HttpRequest) -> None:
     """Bodies are JSON up to API_MAX_BODY_BYTES; a file upload (multipart: only the sources
-    endpoint reads one) up to the largest source, judged by its declared length alone."""
+    endpoint reads one) up to the largest source.
+
+    A multipart body is judged by its declared length alone and never read here: Django
+    streams its file parts to temporary files as it parses them, whereas ``request.body``
+    would hold it all in memory and refuses (RequestDataTooBig) anything over
+    DATA_UPLOAD_MAX_MEMORY_SIZE. The endpoint checks the parsed file's own size.
+    """
     limit = settings.API_MAX_BODY_BYTES
-    if request.content_type == "multipart/form-data":
+    multipart = request.content_type == "multipart/form-data"
+    if multipart:
         limit = settings.KNOWLEDGE_MAX_BYTES + MULTIPART_OVERHEAD
     try:
         declared = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
         declared = 0
     if declared > limit:
-        raise ApiError(
-            413,
-            "body_too_large",
-            f"The request body is {declared:,} bytes; the limit is {limit:,}.",
-        )
+        raise body_too_large(declared, limit)
+    if multipart:
+        return
     try:
         size = len(request.body)
     except RawPostDataException:  # already read as a stream: Django's own limit applied
         return
+    except RequestDataTooBig as exc:
+        raise body_too_large(declared, limit) from exc
     if size > limit:
-        raise ApiError(
-            413, "body_too_large", f"The request body is {size:,} bytes; the limit is {limit:,}."
-        )
+        raise body_too_large(size, limit)
+
+
+def body_too_large(size: int, limit: int) -> ApiError:
+    said = f"The request body is {size:,} bytes; the limit" if size else "The limit"
+    return ApiError(413, "body_too_large", f"{said} is {limit:,}.")
 
 
 def token_of(request: HttpRequest) -> ApiToken:

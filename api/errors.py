@@ -13,7 +13,7 @@ what to do, ``param`` names the field at fault when there is one. Validation err
 import logging
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from ninja import NinjaAPI
@@ -139,6 +139,13 @@ def exception_handlers_install(api: NinjaAPI) -> None:
             return error_response(exc.__cause__)
         return error_response(ApiError(exc.status_code, "http_error", str(exc)))
 
+    def on_too_large(request: HttpRequest, exc: Any) -> HttpResponse:
+        """Django's own limits on a request (DATA_UPLOAD_MAX_MEMORY_SIZE and the like),
+        met while the body is parsed: the client's fault, not the server's."""
+        return error_response(
+            ApiError(413, "body_too_large", "The request is too large for the server to read.")
+        )
+
     def on_unexpected(request: HttpRequest, exc: Any) -> HttpResponse:
         logger.exception("API request failed: %s %s", request.method, request.path)
         response = JsonResponse(
@@ -154,4 +161,5 @@ def exception_handlers_install(api: NinjaAPI) -> None:
     api.add_exception_handler(PermissionDenied, on_forbidden)
     api.add_exception_handler(AuthenticationError, on_unauthenticated)
     api.add_exception_handler(HttpError, on_http_error)
+    api.add_exception_handler(RequestDataTooBig, on_too_large)
     api.add_exception_handler(Exception, on_unexpected)

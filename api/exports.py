@@ -7,6 +7,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from chat.citations import AnswerSource
 from chat.events import MessageData, message_data
 from chat.models import Message, Thread
 from documents.models import Document
@@ -94,11 +95,20 @@ def thread_export_markdown(*, thread: Thread) -> str:
         sources = message.get("sources") or []
         if sources:
             lines += ["", "Sources:", ""]
+            ended = message["status"] not in Message.ACTIVE_STATUSES
             for source in sources:
                 where = f", {source['locator']}" if source["locator"] else ""
-                lines.append(f"- [{source['number']}] {source['title']}{where}")
+                mark = _cited_mark(source) if ended else ""
+                lines.append(f"- [{source['number']}] {source['title']}{where}{mark}")
         lines.append("")
     return "\n".join(lines)
+
+
+def _cited_mark(source: AnswerSource) -> str:
+    """Whether the ended answer cited the source, as the page and the JSON export say."""
+    if "cited" not in source:  # recorded before answers said which they cited
+        return ""
+    return " (cited)" if source["cited"] else " (not cited)"
 
 
 def document_export_markdown(*, document: Document) -> str:

@@ -5,7 +5,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from .models import Chunk, Source
-from .services import source_cancel, source_reindex
+from .services import chunks_delete, source_cancel, source_reindex
 
 
 class ChunkInline(admin.TabularInline):
@@ -90,3 +90,9 @@ class ChunkAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+    def delete_model(self, request: HttpRequest, obj: Chunk) -> None:
+        chunks_delete(chunks=Chunk.objects.filter(pk=obj.pk))
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Chunk]) -> None:
+        chunks_delete(chunks=queryset)

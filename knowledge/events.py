@@ -38,6 +38,7 @@ def source_data(source: "Source") -> dict[str, Any]:
         "status_label": source.get_status_display(),
         "active": source.is_active,
         "error": source.error,
+        "refused": source.refused,
         "notes": source.notes,
         "size": source.size,
         "pages": source.pages,

@@ -58,6 +58,12 @@ class FetchError(Exception):
     """The URL could not be fetched; the message says why, worded for the member."""
 
 
+class FetchRefused(FetchError):
+    """The address itself is refused (not a web address, or one the rules above forbid: where
+    it leads, its scheme, credentials in it): fetching it again can only fail again; another
+    address is the remedy."""
+
+
 @dataclass(frozen=True)
 class Fetched:
     url: str  # where the content came from, after redirects
@@ -137,7 +143,7 @@ def host_check(host: str, port: int) -> list[IPAddress]:
         refusal = None if _loopback_allowed(ip) else address_refusal(ip)
         if refusal is not None:
             shown = host if host == str(ip) else f"{host} ({ip})"
-            raise FetchError(
+            raise FetchRefused(
                 f"{shown} is {refusal}: only addresses on the public internet are fetched."
             )
         addresses.append(ip)
@@ -147,19 +153,19 @@ def host_check(host: str, port: int) -> list[IPAddress]:
 
 
 def url_check(url: str) -> tuple[str, int]:
-    """The URL's host and port, or FetchError if it is not an http(s) URL we may request."""
+    """The URL's host and port, or FetchRefused if it is not an http(s) URL we may request."""
     try:
         parts = urlsplit(url.strip())
         port = parts.port
     except ValueError as exc:
-        raise FetchError("That is not a valid web address.") from exc
+        raise FetchRefused("That is not a valid web address.") from exc
     scheme = parts.scheme.lower()
     if scheme not in ALLOWED_SCHEMES:
-        raise FetchError("Only http:// and https:// addresses can be fetched.")
+        raise FetchRefused("Only http:// and https:// addresses can be fetched.")
     if parts.username is not None or parts.password is not None:
-        raise FetchError("Addresses with a user name or password are not fetched.")
+        raise FetchRefused("Addresses with a user name or password are not fetched.")
     if not parts.hostname:
-        raise FetchError("That address has no host name.")
+        raise FetchRefused("That address has no host name.")
     return parts.hostname, port or (443 if scheme == "https" else 80)
 
 
@@ -204,7 +210,7 @@ def url_fetch(
                 headers={"Accept": "*/*", "Accept-Encoding": "gzip, deflate"},
             )
         except InvalidIPAddress as exc:  # the name changed its answer since host_check
-            raise FetchError(
+            raise FetchRefused(
                 f"{host} now resolves to {exc}, which is not public: not fetched."
             ) from exc
         except requests.Timeout as exc:

@@ -48,6 +48,10 @@ class Source(models.Model):
     )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     error = models.TextField(blank=True, help_text="Why it failed, worded for members.")
+    refused = models.BooleanField(
+        default=False,
+        help_text="Its address was refused (FetchRefused): only another address can help.",
+    )
     notes = models.TextField(blank=True, help_text="What a member should know (skipped pages).")
     size = models.PositiveBigIntegerField(default=0, help_text="Bytes read.")
     pages = models.PositiveIntegerField(null=True, blank=True)
@@ -106,3 +110,17 @@ class Chunk(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source} #{self.ordinal}"
+
+
+class PassagesVersion(models.Model):
+    """A workspace's passages' version, bumped in the transaction of every change to them
+    (``services``): a process's cached vectors of the workspace are current while the version
+    they were loaded at is, which one primary-key lookup tells, at any number of passages."""
+
+    workspace = models.OneToOneField(
+        Workspace, on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    version = models.PositiveBigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.workspace_id}: {self.version}"

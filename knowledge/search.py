@@ -3,13 +3,13 @@
 Full-text search is native to each database: SQLite's FTS5 (a virtual table kept in step with
 ``knowledge_chunk`` by triggers, ranked by ``bm25``) and PostgreSQL's text search (a GIN index
 on ``to_tsvector(config, text)``, ranked by ``ts_rank_cd``). User input never reaches either
-as syntax: it is reduced to words, each quoted for FTS5 and joined with ``or`` for
-``websearch_to_tsquery``, so ``foo AND (`` is a search for "foo" and "and".
+as syntax: it is reduced to words, each quoted for FTS5 (``fts5_string``) and joined with
+``or`` for ``websearch_to_tsquery``, so ``foo AND (`` is a search for "foo" and "and".
 
 Vector search is brute force with numpy over one workspace's vectors of the current model,
-kept per process and reloaded when the workspace's chunks change. That is milliseconds at
-tens of thousands of chunks; ``vector_search`` is the one function a real vector store would
-replace (docs/architecture.md, "Knowledge").
+kept per process and reloaded when the workspace's passages change (``PassagesVersion``).
+That is milliseconds at tens of thousands of chunks; ``vector_search`` is the one function a
+real vector store would replace (docs/architecture.md, "Knowledge").
 
 The two rankings are fused with reciprocal rank fusion (each list gives 1 / (60 + rank)), which
 needs no score calibration between BM25 and cosine. Vector search ranks *every* passage, so in
@@ -22,7 +22,6 @@ import logging
 import re
 import threading
 import time
-import uuid
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -30,17 +29,15 @@ from typing import Any
 
 import numpy as np
 from django.conf import settings
-from django.core.cache import cache
 from django.db import connection
 
 from .embedding import embedder_get, embedding_model_name, vector_from
-from .models import Chunk
+from .models import Chunk, PassagesVersion
 
 logger = logging.getLogger(__name__)
 
 RRF_K = 60
 FREQUENCY_TTL_S = 60.0
-VECTOR_RECHECK_S = 30.0
 MAX_QUERY_WORDS = 32
 _WORD = re.compile(r"\w+", re.UNICODE)
 _CONFIG = re.compile(r"^[a-z_]+$")
@@ -67,9 +64,29 @@ def query_words(query: str) -> list[str]:
     return (meaningful or words)[:MAX_QUERY_WORDS]
 
 
+def fts5_string(word: str, *, prefix: bool = False) -> str:
+    """``word`` as an FTS5 string: in double quotes, any inside doubled, so nothing in it is
+    syntax; with ``prefix``, it matches the words that begin with it (``"zephy"*``). The one
+    quoting of user words for FTS5 (retrieval's here, the search box's in search.selectors)."""
+    quoted = '"' + word.replace('"', '""') + '"'
+    return f"{quoted}*" if prefix else quoted
+
+
+def tsquery_string(word: str, *, prefix: bool = False) -> str:
+    """``word`` as one operand of PostgreSQL's ``to_tsquery``: in single quotes (quotes and
+    backslashes escaped), so nothing in it is syntax; with ``prefix``, ``:*``."""
+    quoted = "'" + word.replace("\\", "\\\\").replace("'", "''") + "'"
+    return f"{quoted}:*" if prefix else quoted
+
+
+def fts5_any(words: list[str]) -> str:
+    """An FTS5 MATCH expression: any of ``words``, each quoted (no operators survive)."""
+    return " OR ".join(fts5_string(word) for word in words)
+
+
 def fts5_query(query: str) -> str:
-    """An FTS5 MATCH expression: any of the words, each quoted (no operators survive)."""
-    return " OR ".join(f'"{word}"' for word in query_words(query))
+    """An FTS5 MATCH expression: any of the query's words."""
+    return fts5_any(query_words(query))
 
 
 def _search_config() -> str:
@@ -106,7 +123,7 @@ class _Frequencies:
         else:
             cursor.execute(
                 "SELECT count(*) FROM knowledge_chunk_fts WHERE knowledge_chunk_fts MATCH %s",
-                [f'"{word}"'],
+                [fts5_string(word)],
             )
         count = int(cursor.fetchone()[0])
         if count < settings.KNOWLEDGE_FTS_MAX_MATCHES // 10:
@@ -178,7 +195,7 @@ def text_search(
                 params,
             )
         else:
-            params = [" OR ".join(f'"{word}"' for word in words), workspace_id, *(sources or [])]
+            params = [fts5_any(words), workspace_id, *(sources or [])]
             params.append(limit)
             cursor.execute(
                 "SELECT c.id FROM knowledge_chunk_fts f "  # noqa: S608 - no user text inlined
@@ -192,41 +209,26 @@ def text_search(
 
 @dataclass
 class WorkspaceVectors:
-    signature: tuple[int, int, str]  # newest id, count, version
-    checked_at: float  # when the count was last compared with the database's
+    version: int  # the workspace's PassagesVersion when these were read
     ids: np.ndarray
     source_ids: np.ndarray
     matrix: np.ndarray
 
 
-def _version_key(workspace_id: int) -> str:
-    return f"knowledge-vectors:{workspace_id}"
-
-
-def vectors_changed(workspace_id: int) -> None:
-    """Tell every process that the workspace's passages changed (their vectors are reloaded
-    at the next search). Called after the change commits; without Redis, the next full check
-    (VECTOR_RECHECK_S) notices instead."""
-    try:
-        cache.set(_version_key(workspace_id), uuid.uuid4().hex, timeout=None)
-    except Exception:
-        logger.warning("Could not announce new passages of workspace %s", workspace_id)
-
-
-def _version(workspace_id: int) -> str:
-    try:
-        return str(cache.get(_version_key(workspace_id)) or "")
-    except Exception:
-        return "unavailable"
+def passages_version(workspace_id: int) -> int:
+    """The workspace's passages' version (0 before their first change): one primary-key
+    lookup, whatever the number of passages."""
+    found = PassagesVersion.objects.filter(pk=workspace_id).values_list("version", flat=True)
+    return found.first() or 0
 
 
 class VectorCache:
     """Each workspace's vectors of the current model as one matrix, per process (LRU).
 
-    Whether an entry is still current is asked cheaply on each search: the version that
-    ``vectors_changed`` sets in the shared cache, and the newest chunk id (an index lookup).
-    Counting the workspace's chunks, which also notices deletions made behind the services'
-    back (the admin), costs more at scale and is done at most every VECTOR_RECHECK_S.
+    An entry is current while its workspace's ``PassagesVersion`` is the one it was loaded
+    at: each search reads that one row, nothing of the passages themselves. The version is
+    read before the vectors, so a change committed in between makes the entry look older than
+    it is (it is read again next time), never newer.
     """
 
     def __init__(self, size: int = 16) -> None:
@@ -235,20 +237,14 @@ class VectorCache:
         self._lock = threading.Lock()
 
     def get(self, workspace_id: int, model: str) -> WorkspaceVectors:
-        chunks = Chunk.objects.filter(workspace_id=workspace_id, embedding_model=model)
         key = (workspace_id, model)
-        version = _version(workspace_id)
-        newest = chunks.order_by("-id").values_list("id", flat=True).first() or 0
-        now = time.monotonic()
+        version = passages_version(workspace_id)
         with self._lock:
             entry = self._entries.get(key)
-        if entry is not None and entry.signature[0] == newest and entry.signature[2] == version:
-            if now - entry.checked_at < VECTOR_RECHECK_S:
-                return self._touched(key, entry)
-            if chunks.count() == entry.signature[1]:
-                entry.checked_at = now
-                return self._touched(key, entry)
-        entry = self._load(chunks, version=version, now=now)
+        if entry is not None and entry.version == version:
+            return self._touched(key, entry)
+        chunks = Chunk.objects.filter(workspace_id=workspace_id, embedding_model=model)
+        entry = self._load(chunks, version=version)
         with self._lock:
             self._entries[key] = entry
             self._entries.move_to_end(key)
@@ -263,10 +259,9 @@ class VectorCache:
         return entry
 
     @staticmethod
-    def _load(chunks: Any, *, version: str, now: float) -> WorkspaceVectors:
+    def _load(chunks: Any, *, version: int) -> WorkspaceVectors:
         rows = list(chunks.order_by("id").values_list("id", "source_id", "embedding", "dimension"))
         dimension = rows[0][3] if rows else 0
-        count, newest = len(rows), (rows[-1][0] if rows else 0)
         rows = [row for row in rows if row[2] is not None and row[3] == dimension]
         matrix = (
             np.vstack([vector_from(bytes(row[2] or b""), dimension) for row in rows])
@@ -274,8 +269,7 @@ class VectorCache:
             else np.zeros((0, dimension), dtype=np.float32)
         )
         return WorkspaceVectors(
-            signature=(newest, count, version),
-            checked_at=now,
+            version=version,
             ids=np.array([row[0] for row in rows], dtype=np.int64),
             source_ids=np.array([row[1] for row in rows], dtype=np.int64),
             matrix=matrix,

@@ -1,7 +1,9 @@
 """Writes about knowledge: adding, removing, re-indexing and cancelling sources, and ingestion.
 
 Each change commits, then tells the workspace's sources page (``events``) and, where there is
-work to do, enqueues ``knowledge.ingest`` with the source's id and *generation*. Re-indexing and
+work to do, enqueues ``knowledge.ingest`` with the source's id and *generation*. A change to a
+workspace's passages bumps its ``PassagesVersion`` in the same transaction
+(``passages_changed``), which is how every process's cached vectors learn of it. Re-indexing and
 cancelling bump the generation: a run of an older generation finds its source moved on and
 stops at its next progress step, and never replaces the newer run's passages.
 """
@@ -16,7 +18,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -27,10 +29,9 @@ from workspace.models import Workspace
 from . import events
 from .chunking import Piece, chunks_make
 from .embedding import embedder_get, embedding_model_name, vector_bytes
-from .fetching import FetchError, url_check, url_fetch
-from .models import Chunk, Source
+from .fetching import FetchError, FetchRefused, url_check, url_fetch
+from .models import Chunk, PassagesVersion, Source
 from .parsing import Parsed, ParseError, kind_detect, parse_isolated
-from .search import vectors_changed
 
 logger = logging.getLogger(__name__)
 
@@ -87,9 +88,8 @@ def _too_large(name: str, size: int) -> str:
     return f"“{name}” is {size / 1024 / 1024:.1f} MB; the limit is {limit:g} MB."
 
 
-def source_add_url(*, workspace: Workspace, added_by: User, url: str) -> Source:
-    """Queue a web page (or a PDF or CSV by URL) as a source; the address is checked again,
-    resolved and all, each time it is fetched."""
+def _url_valid(url: str) -> str:
+    """The address, stripped, or ValidationError saying why it cannot be a source."""
     url = url.strip()
     if len(url) > 2000:
         raise ValidationError("That address is too long.", code="invalid")
@@ -97,6 +97,13 @@ def source_add_url(*, workspace: Workspace, added_by: User, url: str) -> Source:
         url_check(url)
     except FetchError as exc:
         raise ValidationError(str(exc), code="invalid") from exc
+    return url
+
+
+def source_add_url(*, workspace: Workspace, added_by: User, url: str) -> Source:
+    """Queue a web page (or a PDF or CSV by URL) as a source; the address is checked again,
+    resolved and all, each time it is fetched."""
+    url = _url_valid(url)
     source = Source.objects.create(
         workspace=workspace, kind=Source.Kind.URL, title=url[:300], url=url, added_by=added_by
     )
@@ -111,12 +118,73 @@ def source_remove(*, source: Source) -> None:
             "A shared document is a source as long as it exists: delete the document to remove it.",
             code="document",
         )
+    _source_delete(source)
+
+
+def _source_delete(source: Source) -> None:
     workspace_id, source_id = source.workspace_id, source.pk
-    source.delete()
+    with transaction.atomic():
+        source.delete()
+        passages_changed(workspace_id=workspace_id)
     transaction.on_commit(
         lambda: events.source_removed_publish(workspace_id=workspace_id, source_id=source_id)
     )
-    transaction.on_commit(lambda: vectors_changed(workspace_id))
+
+
+def passages_changed(*, workspace_id: int) -> None:
+    """Bump the workspace's passages' version, inside the transaction that changes them: the
+    change and the new version commit together (a search never sees one without the other).
+
+    The row is made first if missing, then incremented: two first changes at once both count
+    (on PostgreSQL the second insert waits for the first, then the update waits its turn).
+    """
+    PassagesVersion.objects.bulk_create(
+        [PassagesVersion(workspace_id=workspace_id)], ignore_conflicts=True
+    )
+    PassagesVersion.objects.filter(pk=workspace_id).update(version=F("version") + 1)
+
+
+def chunks_delete(*, chunks: QuerySet[Chunk]) -> int:
+    """Delete passages (the admin's way) with their workspaces' versions bumped; how many."""
+    with transaction.atomic():
+        workspace_ids = set(chunks.values_list("workspace_id", flat=True).distinct())
+        deleted, _ = chunks.delete()
+        for workspace_id in sorted(workspace_ids):
+            passages_changed(workspace_id=workspace_id)
+    return deleted
+
+
+def source_url_change(*, source: Source, url: str) -> None:
+    """Give a web-address source another address (checked as when adding one) and queue it.
+
+    For an address that was refused, which fetching again can only refuse again. The passages
+    of the old address, if any, go at once: they are not what the source now names.
+    """
+    if source.kind != Source.Kind.URL:
+        raise ValidationError("Only a web address's source has an address.", code="not_url")
+    url = _url_valid(url)
+    with transaction.atomic():
+        Source.objects.filter(pk=source.pk).update(
+            generation=F("generation") + 1,
+            url=url,
+            title=url[:300],
+            status=Source.Status.QUEUED,
+            error="",
+            refused=False,
+            notes="",
+            size=0,
+            pages=None,
+            rows=None,
+            chunk_count=0,
+            progress_done=0,
+            progress_total=0,
+            indexed_at=None,
+        )
+        removed, _ = Chunk.objects.filter(source_id=source.pk).delete()
+        if removed:
+            passages_changed(workspace_id=source.workspace_id)
+        source.refresh_from_db()
+        _enqueue(source)
 
 
 def source_reindex(*, source: Source) -> None:
@@ -127,6 +195,7 @@ def source_reindex(*, source: Source) -> None:
             generation=F("generation") + 1,
             status=Source.Status.QUEUED,
             error="",
+            refused=False,
             progress_done=0,
             progress_total=0,
         )
@@ -206,6 +275,8 @@ def source_ingest(*, source_id: int, generation: int) -> None:
         _chunks_replace(source, run, parsed, chunks)
     except Cancelled:
         logger.info("Ingestion of source %s (generation %s) stopped", source_id, generation)
+    except FetchRefused as exc:
+        _source_fail(source, generation, str(exc), refused=True)
     except (FetchError, ParseError) as exc:
         _source_fail(source, generation, str(exc))
     except Exception:
@@ -282,6 +353,7 @@ def _chunks_replace(source: Source, run: _Run, parsed: Parsed, chunks: list[Chun
         Source.objects.filter(pk=source.pk).update(
             status=Source.Status.READY,
             error="",
+            refused=False,
             notes=" ".join(parsed.notes),
             title=source.title,
             size=source.size,
@@ -293,17 +365,18 @@ def _chunks_replace(source: Source, run: _Run, parsed: Parsed, chunks: list[Chun
             indexed_at=timezone.now(),
             document_text_at=source.document_text_at,
         )
+        passages_changed(workspace_id=source.workspace_id)
         source.refresh_from_db()
         transaction.on_commit(lambda: events.source_publish(source))
-        transaction.on_commit(lambda: vectors_changed(source.workspace_id))
 
 
-def _source_fail(source: Source, generation: int, reason: str) -> None:
+def _source_fail(source: Source, generation: int, reason: str, *, refused: bool = False) -> None:
     if source.chunk_count:
         reason += " The previous index is still used."
     failed = Source.objects.filter(pk=source.pk, generation=generation).update(
         status=Source.Status.FAILED,
         error=reason,
+        refused=refused,
         # A document is not read again until it changes (documents_sources_sync).
         document_text_at=source.document_text_at,
     )
@@ -365,12 +438,7 @@ def _document_titles_follow() -> None:
 
 
 def _document_source_drop(source: Source) -> None:
-    workspace_id, source_id = source.workspace_id, source.pk
-    source.delete()
-    transaction.on_commit(
-        lambda: events.source_removed_publish(workspace_id=workspace_id, source_id=source_id)
-    )
-    transaction.on_commit(lambda: vectors_changed(workspace_id))
+    _source_delete(source)
 
 
 def sources_requeue_stale(*, silent_for: timedelta) -> int:
@@ -405,13 +473,14 @@ def chunks_reembed(*, budget_s: float = 30.0, now: Callable[[], float] = time.mo
             break
         embedder = embedder_get()
         vectors = embedder.passages([chunk.text for chunk in batch])
-        for chunk, vector in zip(batch, vectors, strict=True):
-            Chunk.objects.filter(pk=chunk.pk).update(
-                embedding=vector_bytes(vector),
-                embedding_model=embedder.name,
-                dimension=embedder.dimension,
-            )
-        for workspace_id in {chunk.workspace_id for chunk in batch}:
-            vectors_changed(workspace_id)
+        with transaction.atomic():
+            for chunk, vector in zip(batch, vectors, strict=True):
+                Chunk.objects.filter(pk=chunk.pk).update(
+                    embedding=vector_bytes(vector),
+                    embedding_model=embedder.name,
+                    dimension=embedder.dimension,
+                )
+            for workspace_id in sorted({chunk.workspace_id for chunk in batch}):
+                passages_changed(workspace_id=workspace_id)
         done += len(batch)
     return done

@@ -13,5 +13,6 @@ urlpatterns = [
     path("w/<int:workspace_id>/sources/url/", views.source_url_view, name="source-url"),
     path("sources/<int:source_id>/remove/", views.source_remove_view, name="source-remove"),
     path("sources/<int:source_id>/reindex/", views.source_reindex_view, name="source-reindex"),
+    path("sources/<int:source_id>/url/", views.source_url_change_view, name="source-url-change"),
     path("sources/<int:source_id>/cancel/", views.source_cancel_view, name="source-cancel"),
 ]

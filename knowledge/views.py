@@ -1,4 +1,5 @@
-"""The sources page: list, upload a file, add a URL, remove, re-index, cancel.
+"""The sources page: list, upload a file, add a URL, change a refused URL, remove, re-index,
+cancel.
 
 Rows change live over the sources socket (``knowledge.consumers``); these views only change
 things and redirect back (or answer 204 to htmx, whose page the event updates).
@@ -12,6 +13,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.html import format_html
 from django.views.decorators.http import require_GET, require_POST
 
 from workspace.http import AuthenticatedHttpRequest
@@ -26,6 +28,7 @@ from .services import (
     source_cancel,
     source_reindex,
     source_remove,
+    source_url_change,
 )
 
 MULTIPART_OVERHEAD = 64 * 1024  # the form's other fields and boundaries, generously
@@ -94,10 +97,9 @@ def source_upload_view(request: AuthenticatedHttpRequest, workspace_id: int) -> 
     upload = request.FILES.get("file")
     if upload is None:
         return _page(request, workspace, error="Choose a file to upload.", status=400)
-    if upload.size is not None and upload.size > settings.KNOWLEDGE_MAX_BYTES:
-        limit = settings.KNOWLEDGE_MAX_BYTES / 1024 / 1024
-        message = f"“{upload.name}” is larger than the limit of {limit:g} MB."
-        return _page(request, workspace, error=message, status=400)
+    if upload.size is not None and upload.size > limit:
+        message = f"“{upload.name}” is larger than the limit of {limit / 1024 / 1024:g} MB."
+        return _page(request, workspace, error=message, status=413)
     try:
         source_add_file(
             workspace=workspace,
@@ -146,4 +148,21 @@ def source_reindex_view(request: AuthenticatedHttpRequest, access: SourceAccess)
 @editors_only
 def source_cancel_view(request: AuthenticatedHttpRequest, access: SourceAccess) -> HttpResponse:
     source_cancel(source=access.source, by=request.user)
+    return _done(request, access.source.workspace_id)
+
+
+@login_required
+@require_POST
+@editors_only
+def source_url_change_view(request: AuthenticatedHttpRequest, access: SourceAccess) -> HttpResponse:
+    """A refused address edited in its row: fetched anew, or the reason it is refused too (the
+    row's form shows it; sources.js lets htmx swap that 400 in)."""
+    try:
+        source_url_change(source=access.source, url=request.POST.get("url", ""))
+    except ValidationError as exc:
+        reason = " ".join(exc.messages)
+        if request.htmx:
+            return HttpResponse(format_html("{}", reason), status=400)
+        workspace = access.source.workspace
+        return _page(request, workspace, error=reason, status=400)
     return _done(request, access.source.workspace_id)

@@ -75,9 +75,12 @@ def idle(team) -> str:
     return "@idle"
 
 
-def answer_in_background(thread_id: int, pieces: list[str]) -> threading.Thread:
-    """Play the model worker: the thread's next queued answer streams ``pieces`` and ends,
-    once the request that asked for it follows the thread (then it misses no frame)."""
+def answer_in_background(
+    thread_id: int, pieces: list[str], sources: list[dict] | None = None
+) -> threading.Thread:
+    """Play the model worker: the thread's next queued answer, given ``sources`` (SOURCE
+    alone unless told), streams ``pieces`` and ends, once the request that asked for it
+    follows the thread (then it misses no frame)."""
 
     def work() -> None:
         deadline = time.monotonic() + 20
@@ -91,7 +94,8 @@ def answer_in_background(thread_id: int, pieces: list[str]) -> threading.Thread:
         else:
             return
         reply = answer_streaming(reply.pk)
-        Generation.objects.create(message=reply, model_name="stand-in", sources=[SOURCE])
+        given = [SOURCE] if sources is None else sources
+        Generation.objects.create(message=reply, model_name="stand-in", sources=given)
         if not topic_followed_wait(thread_topic(thread_id), followed=True):
             return
         text = ""
@@ -183,6 +187,16 @@ def test_the_cli_asks_and_prints_the_answer_and_its_sources(
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("Ship in May.\n")
     assert "[1] Release notes, page 2" in done.stdout
+
+
+def test_the_cli_marks_which_sources_the_answer_cited(web_stack, team, token, installed, idle):
+    wifi = {**SOURCE, "number": 2, "chunk_id": 31, "title": "Office Wi-Fi", "locator": ""}
+    worker = answer_in_background(team.thread.pk, ["In May", " [1]."], sources=[SOURCE, wifi])
+    done = run_cli(installed, web_stack, token, "ask", str(team.thread.pk), f"{idle} when?")
+    worker.join()
+    assert done.returncode == 0, done.stderr
+    assert "  [1] Release notes, page 2 (cited)\n" in done.stdout
+    assert "  [2] Office Wi-Fi (not cited)\n" in done.stdout
 
 
 def test_the_cli_shows_status_and_stops_an_answer(web_stack, team, token, installed):

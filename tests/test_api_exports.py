@@ -73,6 +73,24 @@ def test_a_thread_as_markdown_names_authors_times_figures_and_sources(client, te
     assert text.index("when do we ship") < text.index("In May")
 
 
+def test_the_markdown_marks_which_sources_the_answer_cited(client, team, answered):
+    uncited = {**SOURCE, "number": 2, "chunk_id": 31, "title": "Office Wi-Fi", "locator": ""}
+    Generation.objects.filter(message=answered).update(
+        sources=[SOURCE, {**uncited, "cited": False}]
+    )
+    client.force_login(team.member)
+    text = client.get(reverse("thread-export", args=[team.thread.pk])).content.decode()
+    assert "- [1] Release notes, page 2 (cited)\n" in text
+    assert "- [2] Office Wi-Fi (not cited)\n" in text
+
+
+def test_an_answer_still_being_written_has_no_cited_marks_yet(client, team, answered):
+    Message.objects.filter(pk=answered.pk).update(status=Message.Status.STREAMING)
+    client.force_login(team.member)
+    text = client.get(reverse("thread-export", args=[team.thread.pk])).content.decode()
+    assert "- [1] Release notes, page 2\n" in text
+
+
 def test_a_thread_as_json_has_every_message_with_its_statistics_and_sources(client, team, answered):
     for n in range(250):  # more than one batch
         MessageFactory.create(thread=team.thread, author=team.member, body=f"note {n}")

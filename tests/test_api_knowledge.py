@@ -65,6 +65,25 @@ def test_a_file_is_uploaded_as_a_source(client, team, headers, sent_tasks):
     assert Source.objects.get().file_name == "notes.md"
 
 
+def test_a_file_larger_than_what_django_keeps_in_memory_is_accepted_and_queued(
+    client, team, headers, sent_tasks, settings, django_capture_on_commit_callbacks
+):
+    size = 3 * 1024 * 1024  # over DATA_UPLOAD_MAX_MEMORY_SIZE and FILE_UPLOAD_MAX_MEMORY_SIZE
+    assert size > settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    assert size > settings.FILE_UPLOAD_MAX_MEMORY_SIZE
+    data = (b"We ship the widget in May.\n" * (size // 27 + 1))[:size]
+    upload = SimpleUploadedFile("handbook.txt", data, "text/plain")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            f"/api/workspaces/{team.workspace.pk}/sources/file", {"file": upload}, headers=headers
+        )
+    assert response.status_code == 201, response.content
+    assert (response.json()["status"], response.json()["size"]) == ("queued", size)
+    source = Source.objects.get()
+    assert bytes(source.data) == data
+    assert sent_tasks == [("knowledge.ingest", [source.pk, 0])]
+
+
 def test_an_oversize_upload_is_refused_by_its_declared_length(client, team, headers, settings):
     settings.KNOWLEDGE_MAX_BYTES = 1000
     upload = SimpleUploadedFile("big.txt", b"x" * 100_000, "text/plain")
@@ -72,6 +91,38 @@ def test_an_oversize_upload_is_refused_by_its_declared_length(client, team, head
         f"/api/workspaces/{team.workspace.pk}/sources/file", {"file": upload}, headers=headers
     )
     assert response.status_code == 413
+    error = response.json()["error"]
+    assert (error["type"], error["code"]) == ("invalid_request_error", "body_too_large")
+    assert not Source.objects.exists()
+
+
+def test_a_file_just_over_the_limit_gets_413_in_the_apis_error_format_and_adds_nothing(
+    client, team, headers, settings, sent_tasks
+):
+    settings.KNOWLEDGE_MAX_BYTES = 3 * 1024 * 1024
+    upload = SimpleUploadedFile("big.txt", b"x" * (settings.KNOWLEDGE_MAX_BYTES + 1), "text/plain")
+    response = client.post(
+        f"/api/workspaces/{team.workspace.pk}/sources/file", {"file": upload}, headers=headers
+    )
+    assert response.status_code == 413, response.content
+    error = response.json()["error"]
+    assert (error["type"], error["code"]) == ("invalid_request_error", "file_too_large")
+    assert "3,145,728 bytes" in error["message"]
+    assert not Source.objects.exists()
+    assert sent_tasks == []
+
+
+def test_a_body_over_djangos_own_limit_gets_413_not_a_server_error(client, team, headers, settings):
+    settings.API_MAX_BODY_BYTES = 10 * 1024 * 1024
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    response = client.post(
+        f"/api/workspaces/{team.workspace.pk}/sources",
+        {"url": "https://example.com/" + "a" * 1500},
+        content_type="application/json",
+        headers=headers,
+    )
+    assert response.status_code == 413, response.content
+    assert response.json()["error"]["code"] == "body_too_large"
     assert not Source.objects.exists()
 
 

@@ -304,3 +304,73 @@ def test_the_cached_vectors_follow_a_removed_source_at_once(team: Team, corpus: 
     after = vector_cache.get(team.workspace.pk, embedding_model_name())
     assert after is not before
     assert not handbook_ids & set(after.ids.tolist())
+
+
+def test_a_search_knows_its_cached_vectors_are_current_without_reading_any_passage(
+    team: Team, corpus: dict
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from knowledge.embedding import embedding_model_name
+    from knowledge.search import vector_cache
+
+    vector_cache.clear()
+    first = vector_cache.get(team.workspace.pk, embedding_model_name())
+    with CaptureQueriesContext(connection) as queries:
+        again = vector_cache.get(team.workspace.pk, embedding_model_name())
+    assert again is first
+    [lookup] = queries.captured_queries
+    assert "knowledge_passagesversion" in lookup["sql"]
+    assert "knowledge_chunk" not in lookup["sql"]
+
+
+def _cached_ids(workspace: Workspace) -> set[int]:
+    from knowledge.embedding import embedding_model_name
+    from knowledge.search import vector_cache
+
+    return set(vector_cache.get(workspace.pk, embedding_model_name()).ids.tolist())
+
+
+def test_the_cached_vectors_follow_a_reindexed_source(team: Team, corpus: dict) -> None:
+    from knowledge.services import source_reindex
+
+    menu = corpus["menu"]
+    old = set(menu.chunks.values_list("id", flat=True))
+    assert old <= _cached_ids(team.workspace)
+    source_reindex(source=menu)
+    source_ingest(source_id=menu.pk, generation=menu.generation)
+    new = set(menu.chunks.values_list("id", flat=True))
+    assert new
+    assert not new & old
+    assert new <= _cached_ids(team.workspace)
+    assert not old & _cached_ids(team.workspace)
+
+
+def test_the_cached_vectors_drop_the_passages_of_an_address_that_changed(
+    team: Team, corpus: dict
+) -> None:
+    from knowledge.search import vector_cache
+    from knowledge.services import source_add_url, source_url_change
+
+    page = source_add_url(workspace=team.workspace, added_by=team.member, url="https://a.test/")
+    Chunk.objects.filter(source=corpus["menu"]).update(source=page)  # as if read from there
+    vector_cache.clear()
+    ids = set(page.chunks.values_list("id", flat=True))
+    assert ids <= _cached_ids(team.workspace)
+    source_url_change(source=page, url="https://b.test/")
+    assert not ids & _cached_ids(team.workspace)
+
+
+def test_passages_deleted_in_the_admin_leave_the_cached_vectors_at_once(
+    team: Team, corpus: dict
+) -> None:
+    from knowledge.embedding import embedding_model_name
+    from knowledge.search import vector_cache
+    from knowledge.services import chunks_delete
+
+    spec_ids = set(corpus["spec"].chunks.values_list("id", flat=True))
+    assert spec_ids <= set(vector_cache.get(team.workspace.pk, embedding_model_name()).ids.tolist())
+    chunks_delete(chunks=Chunk.objects.filter(source=corpus["spec"]))
+    after = vector_cache.get(team.workspace.pk, embedding_model_name())
+    assert not spec_ids & set(after.ids.tolist())

@@ -71,8 +71,22 @@ def test_an_upload_over_the_limit_is_refused(
 ) -> None:
     settings.KNOWLEDGE_MAX_BYTES = 100  # type: ignore[attr-defined]
     response = _upload(_client(team.member), team, "notes.txt", b"x" * 101)
-    assert response.status_code == 400
+    assert response.status_code == 413
     assert "larger than the limit" in response.content.decode()
+    assert not Source.objects.exists()
+
+
+def test_a_file_larger_than_what_django_keeps_in_memory_is_uploaded(
+    team: Team, sent_tasks: list, settings: object
+) -> None:
+    size = 3 * 1024 * 1024
+    assert size > settings.DATA_UPLOAD_MAX_MEMORY_SIZE  # type: ignore[attr-defined]
+    data = (b"We ship the widget in May.\n" * (size // 27 + 1))[:size]
+    response = _upload(_client(team.member), team, "handbook.txt", data)
+    assert response.status_code == 302
+    source = Source.objects.get()
+    assert (source.size, bytes(source.data)) == (size, data)
+    assert sent_tasks == [("knowledge.ingest", [source.pk, 0])]
 
 
 def test_a_request_body_far_over_the_limit_is_refused_before_it_is_read(
@@ -135,6 +149,105 @@ def test_remove_reindex_and_cancel(team: Team, sent_tasks: list) -> None:
 
     assert client.post(reverse("source-remove", args=[source.pk])).status_code == 302
     assert not Source.objects.exists()
+
+
+def _refused_source(team: Team) -> Source:
+    """A web address the fetch rules refused when it was read (it leads to this server)."""
+    client = _client(team.member)
+    client.post(reverse("source-url", args=[team.workspace.pk]), {"url": "http://127.0.0.1/"})
+    source = Source.objects.get()
+    source_ingest(source_id=source.pk, generation=source.generation)
+    source.refresh_from_db()
+    return source
+
+
+def _row(page: str, source: Source) -> str:
+    start = page.index(f'<tr id="source-{source.pk}"')
+    return page[start : page.index("</tr>", start)]
+
+
+def test_a_refused_address_says_why_and_offers_to_edit_it_instead_of_reindexing(
+    team: Team, sent_tasks: list
+) -> None:
+    source = _refused_source(team)
+    assert (source.status, source.refused) == ("failed", True)
+    assert "loopback" in source.error
+
+    page = _client(team.member).get(reverse("sources", args=[team.workspace.pk]))
+    row = _row(page.content.decode(), source)
+    assert "127.0.0.1 is a loopback address" in row
+    assert "Edit address" in row
+    assert f'action="{reverse("source-url-change", args=[source.pk])}"' in row
+    assert 'value="http://127.0.0.1/"' in row
+    assert "Re-index" not in row
+    assert "Remove" in row
+
+
+def test_a_failure_that_may_pass_keeps_its_reindex(team: Team, sent_tasks: list) -> None:
+    source = Source.objects.create(
+        workspace=team.workspace, kind="url", title="x", url="https://example.com/",
+        status="failed", error="example.com did not answer in time.",
+    )  # fmt: skip
+    page = _client(team.member).get(reverse("sources", args=[team.workspace.pk]))
+    row = _row(page.content.decode(), source)
+    assert "Re-index" in row
+    assert "Edit address" not in row
+
+
+def test_an_edited_address_is_fetched_anew(team: Team, sent_tasks: list) -> None:
+    source = _refused_source(team)
+    response = _client(team.member).post(
+        reverse("source-url-change", args=[source.pk]),
+        {"url": " https://example.com/handbook "},
+        HTTP_HX_REQUEST="true",
+    )
+    assert response.status_code == 204
+    source.refresh_from_db()
+    assert (source.url, source.title) == ("https://example.com/handbook",) * 2
+    assert (source.status, source.error, source.refused) == ("queued", "", False)
+    assert sent_tasks[-1] == ("knowledge.ingest", [source.pk, source.generation])
+    assert source.generation == 1
+
+
+def test_an_edited_address_is_checked_as_a_new_one_and_a_bad_one_changes_nothing(
+    team: Team, sent_tasks: list
+) -> None:
+    source = _refused_source(team)
+    client = _client(team.member)
+    url = reverse("source-url-change", args=[source.pk])
+    refused = client.post(url, {"url": "gopher://<b>x</b>/"}, HTTP_HX_REQUEST="true")
+    assert refused.status_code == 400
+    assert refused.content.decode() == "Only http:// and https:// addresses can be fetched."
+    too_long = client.post(url, {"url": "https://example.com/" + "a" * 2000})
+    assert too_long.status_code == 400
+    assert "That address is too long." in too_long.content.decode()
+    source.refresh_from_db()
+    assert (source.url, source.status, source.refused) == ("http://127.0.0.1/", "failed", True)
+    assert len(sent_tasks) == 1  # the first fetch's only
+
+
+def test_only_editors_of_the_workspace_edit_an_address(team: Team, sent_tasks: list) -> None:
+    source = _refused_source(team)
+    url = reverse("source-url-change", args=[source.pk])
+    body = {"url": "https://example.com/"}
+    assert _client(team.outsider).post(url, body).status_code == 404
+    Membership.objects.filter(user=team.member).update(role=Membership.Role.VIEWER)
+    assert _client(team.member).post(url, body).status_code == 403
+    source.refresh_from_db()
+    assert source.url == "http://127.0.0.1/"
+
+
+def test_only_a_web_address_has_an_address_to_edit(team: Team, sent_tasks: list) -> None:
+    _upload(_client(team.member), team, "handbook.md", MARKDOWN.encode())
+    source = Source.objects.get()
+    response = _client(team.member).post(
+        reverse("source-url-change", args=[source.pk]),
+        {"url": "https://example.com/"},
+        HTTP_HX_REQUEST="true",
+    )
+    assert response.status_code == 400
+    source.refresh_from_db()
+    assert (source.kind, source.url) == ("file", "")
 
 
 def test_the_workspace_page_links_to_its_sources(team: Team) -> None:

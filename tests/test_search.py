@@ -202,3 +202,50 @@ def test_postgresql_ranks_only_the_newest_matches_and_sqlite_all(
         assert found == [newest]
     else:
         assert sorted(found) == sorted([newest, reverse("search-message", args=[older.pk])])
+
+
+@pytest.fixture
+def zephyr(team: Team, sent_tasks: list) -> None:
+    MessageFactory.create(
+        thread=team.thread, author=team.member, body="The Zephyr release ships on Friday."
+    )
+    Document.objects.create(
+        workspace=team.workspace, title="Rollout", text="Zephyr goes out in two waves.",
+        created_by=team.owner,
+    )  # fmt: skip
+    source = source_add_file(
+        workspace=team.workspace, added_by=team.owner, name="notes.md", content_type="",
+        data=b"# Notes\n\nZephyr needs the new firmware first.",
+    )  # fmt: skip
+    source_ingest(source_id=source.pk, generation=source.generation)
+
+
+@pytest.mark.parametrize("typed", ["zephy", "Zeph", "zephyr", "ZEPHYR"])
+def test_a_word_is_found_by_its_beginning_as_people_type_it(
+    team: Team, zephyr: None, typed: str
+) -> None:
+    results = workspace_search(workspace=team.workspace, query=typed)
+    assert [len(results.messages), len(results.documents), len(results.passages)] == [1, 1, 1]
+    for hit in (*results.messages, *results.documents, *results.passages):
+        assert "<mark>Zephyr</mark>" in hit.snippet
+
+
+def test_every_word_may_be_the_beginning_of_one_and_all_must_be_there(
+    team: Team, zephyr: None
+) -> None:
+    assert len(workspace_search(workspace=team.workspace, query="zeph relea").messages) == 1
+    assert len(workspace_search(workspace=team.workspace, query="zephy released").messages) == 1
+    assert workspace_search(workspace=team.workspace, query="zephy waves").messages == []
+    assert len(workspace_search(workspace=team.workspace, query="zephy waves").documents) == 1
+
+
+def test_a_word_of_two_letters_matches_whole_words_only(team: Team, zephyr: None) -> None:
+    assert workspace_search(workspace=team.workspace, query="ze").count == 0
+    assert workspace_search(workspace=team.workspace, query="fr").count == 0
+
+
+@pytest.mark.parametrize("typed", ["zephy*", "zephy:*", "'zephy' | ! &", '"zephy" OR', "zephy\\"])
+def test_prefix_search_obeys_no_syntax_of_either_database(
+    team: Team, zephyr: None, typed: str
+) -> None:
+    assert len(workspace_search(workspace=team.workspace, query=typed).messages) == 1

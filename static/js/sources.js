@@ -1,5 +1,7 @@
 // The sources page. A source's row arrives whole over the socket, to be put first in the list:
 // if the row is already shown (it progressed, or it was re-indexed), it is replaced in place.
+// A row put in place here, not by htmx's own swap, must be handed to htmx.process: until then
+// its buttons are plain forms (no CSRF header, no confirmation) that the server refuses.
 (function () {
   "use strict";
   document.addEventListener("htmx:oobBeforeSwap", function (event) {
@@ -10,9 +12,21 @@
     if (!target || target.id !== "sources-body" || !incoming || incoming.tagName !== "TBODY") return;
     Array.prototype.slice.call(incoming.children).forEach(function (row) {
       var shown = document.getElementById(row.id);
-      if (shown) shown.replaceWith(row);
+      if (!shown) return; // htmx inserts (and processes) the rows not yet shown
+      shown.replaceWith(row);
+      htmx.process(row);
     });
     var empty = document.getElementById("no-sources");
     if (empty) empty.remove();
+  });
+
+  // A refused address's new one comes back as a 400 with the reason when it is refused too:
+  // show it in the row's form (htmx swaps no error response by itself).
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var form = event.detail.elt;
+    if (event.detail.xhr.status === 400 && form && form.closest && form.closest(".source-url-edit")) {
+      event.detail.shouldSwap = true;
+      event.detail.isError = false;
+    }
   });
 })();

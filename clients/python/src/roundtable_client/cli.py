@@ -65,7 +65,14 @@ def _ask(client: Client, thread: int, question: str, *, stop: bool) -> int:
         print("\nSources:")
         for source in answer.sources:
             where = f", {source['locator']}" if source.get("locator") else ""
-            print(f"  [{source['number']}] {source['title']}{where}")
+            print(f"  [{source['number']}] {source['title']}{where}{_cited_mark(source)}")
     message = answer.message or {}
     print(f"(answer {message.get('id')}: {message.get('status')})", file=sys.stderr)
     return 0
+
+
+def _cited_mark(source: dict[str, object]) -> str:
+    """Whether the answer cited the source (the server says so once the answer has ended)."""
+    if "cited" not in source:
+        return ""
+    return " (cited)" if source["cited"] else " (not cited)"
