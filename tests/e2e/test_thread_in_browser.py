@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from chat.models import Message
 from chat.selectors import MESSAGE_PAGE_SIZE
@@ -314,3 +314,72 @@ def test_members_see_who_has_the_thread_open_and_who_is_typing(live_stack, team,
     expect(alice.locator("#thread-typing")).to_be_hidden(timeout=10_000)  # once bob stops
     bob.close()
     expect(alice.locator("#thread-presence li")).to_have_text(["alice"])
+
+
+def start_editing(page: Page, text: str) -> Locator:
+    """Open the in-place editor of my message that reads ``text``; its text field."""
+    mine = page.locator("#transcript article.message", has_text=text)
+    mine.get_by_role("button", name="Edit").click()
+    editor = mine.get_by_role("textbox", name="Your message")
+    expect(editor).to_be_focused()
+    return editor
+
+
+def test_the_author_edits_a_message_in_place_over_several_lines_and_everyone_sees_it_edited(
+    live_stack, team, alice_and_bob
+):
+    alice, bob = alice_and_bob
+    send(bob, "Ship on Friday")
+    expect(alice.locator("#transcript .message.user .body")).to_have_text("Ship on Friday")
+    expect(
+        alice.locator("#transcript .message.user").get_by_role("button", name="Edit")
+    ).to_be_hidden()
+
+    editor = start_editing(bob, "Ship on Friday")
+
+    expect(editor).to_have_value("Ship on Friday")  # prefilled, the cursor at its end
+    editor.press("Shift+Enter")
+    editor.press_sequentially("after the review")
+    expect(editor).to_have_value("Ship on Friday\nafter the review")
+    editor.press("Enter")
+
+    expect(bob.locator(".message-edit")).to_have_count(0)
+    for page in (alice, bob):
+        message = page.locator("#transcript article.message.user")
+        expect(message.locator(".body")).to_contain_text("after the review")
+        expect(message.locator("header .state")).to_have_text("edited")
+    message = Message.objects.get(thread=team.thread)
+    assert message.body == "Ship on Friday\nafter the review"
+    assert message.edited_at is not None
+
+
+def test_escape_cancels_an_edit_and_the_message_stays_as_it_was(live_stack, team, alice_and_bob):
+    _, bob = alice_and_bob
+    send(bob, "Ship on Friday")
+
+    editor = start_editing(bob, "Ship on Friday")
+    editor.press_sequentially(", or not")
+    editor.press("Escape")
+
+    expect(bob.locator(".message-edit")).to_have_count(0)
+    body = bob.locator("#transcript article.message.user .body")
+    expect(body).to_be_visible()
+    expect(body).to_have_text("Ship on Friday")
+    expect(bob.locator("#transcript article.message.user header .state")).to_have_count(0)
+    assert start_editing(bob, "Ship on Friday").input_value() == "Ship on Friday"
+    assert Message.objects.get(thread=team.thread).edited_at is None
+
+
+def test_an_edit_the_server_refuses_says_why_in_the_editor_and_keeps_the_text(
+    live_stack, team, alice_and_bob
+):
+    _, bob = alice_and_bob
+    send(bob, "Ship on Friday")
+
+    editor = start_editing(bob, "Ship on Friday")
+    editor.fill("   ")
+    editor.press("Enter")
+
+    expect(bob.locator(".message-edit .error")).to_have_text("Write something before sending.")
+    expect(editor).to_have_value("   ")
+    assert Message.objects.get(thread=team.thread).body == "Ship on Friday"
