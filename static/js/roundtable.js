@@ -211,6 +211,27 @@
     composer.focus();
   });
 
+  // Copy buttons: a code block's Copy copies its code; another names what it copies with
+  // data-copy-from (a field's value or an element's text). The button says whether it worked.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("button.copy");
+    if (!button) return;
+    var source = button.dataset.copyFrom
+      ? document.querySelector(button.dataset.copyFrom)
+      : button.closest(".code-block") && button.closest(".code-block").querySelector("pre");
+    if (!source) return;
+    var text = "value" in source ? source.value : source.textContent;
+    var label = button.dataset.label || (button.dataset.label = button.textContent);
+    var said = function (word) {
+      button.textContent = word;
+      setTimeout(function () { button.textContent = label; }, 1500);
+    };
+    navigator.clipboard.writeText(text).then(
+      function () { said("Copied"); },
+      function () { said("Could not copy"); }
+    );
+  });
+
   document.addEventListener("DOMContentLoaded", function () {
     localizeTimes(document.body);
     var transcript = document.getElementById("transcript");

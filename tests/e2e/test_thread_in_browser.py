@@ -9,6 +9,7 @@ from playwright.sync_api import Locator, Page, expect
 
 from chat.models import Message
 from chat.selectors import MESSAGE_PAGE_SIZE
+from tests.e2e.conftest import STUB_CLIPBOARD_JS
 from tests.factories import LONG_ANSWER_PROMPT, MessageFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.live, pytest.mark.django_db(transaction=True)]
@@ -383,3 +384,21 @@ def test_an_edit_the_server_refuses_says_why_in_the_editor_and_keeps_the_text(
     expect(bob.locator(".message-edit .error")).to_have_text("Write something before sending.")
     expect(editor).to_have_value("   ")
     assert Message.objects.get(thread=team.thread).body == "Ship on Friday"
+
+
+def test_a_code_block_is_highlighted_and_its_copy_button_copies_the_code(
+    live_stack, team, alice_and_bob
+):
+    alice, bob = alice_and_bob
+    code = 'def greet(name):\n    return f"<b>hi</b> {name}"\n'
+
+    send(alice, f"Try this:\n\n```python\n{code}```")
+
+    block = bob.locator("#transcript .message.user .code-block")
+    expect(block.locator("pre .k")).to_have_text(["def", "return"])
+    expect(block.locator("pre .nf")).to_have_text(["greet"])
+    expect(block.locator("pre b")).to_have_count(0)  # the code's HTML is text
+    bob.evaluate(STUB_CLIPBOARD_JS)
+    block.get_by_role("button", name="Copy").click()
+    expect(block.get_by_role("button")).to_have_text("Copied")
+    assert bob.evaluate("window.__copied") == [code]
