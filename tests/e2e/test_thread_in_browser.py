@@ -89,7 +89,9 @@ def test_a_member_watches_the_answer_stream_in_and_sees_the_saved_text_after_rel
     expect(answer).to_have_attribute("data-status", "done")
     stats = answer.locator("footer.stats")
     expect(stats).to_be_visible()
-    expect(stats).to_contain_text(f"stop: {reply.stop_reason}")
+    expect(stats.locator(".ended")).to_have_text(
+        {"stop": "finished", "length": "hit the length limit"}[reply.stop_reason]
+    )
     expect(stats).to_contain_text(
         f"{reply.generation.prompt_tokens} prompt + {reply.generation.completion_tokens} completion tokens"
     )
