@@ -584,8 +584,9 @@ function presenceRender(list, awareness, peers) {
 
 // --- The assistant's writes ---------------------------------------------------------------
 // The form #document-ask asks the assistant to write (data-write-url); the socket tells every
-// editor how each write stands ({"type": "write", id, status, instruction, by, error, ahead}), and
-// #document-writes lists them, with a Stop button (data-stop-url, for write 0) while active.
+// editor how each write stands ({"type": "write", id, status, instruction, by, stopped_by,
+// error, ahead}), and #document-writes lists them, with a Stop button (data-stop-url, for
+// write 0) while active; a stopped one says who stopped it.
 const WRITE_ACTIVE = new Set(["queued", "writing"]);
 const WRITE_STATES = {
   queued: "waiting for the assistant",
@@ -652,6 +653,9 @@ class Writes {
     const state = document.createElement("span");
     state.className = "state";
     state.textContent = WRITE_STATES[write.status] || write.status;
+    if (write.status === "stopped" && write.stopped_by) {
+      state.textContent = `stopped by ${write.stopped_by}`;
+    }
     if (write.status === "queued" && typeof write.ahead === "number") {
       state.textContent += write.ahead ? ` · ${write.ahead} ahead` : " · next";
     }

@@ -443,6 +443,7 @@ def test_any_editor_stops_the_assistant_midway_and_what_it_wrote_stays(
     for page in (alice, bob):
         write = page.locator("#document-writes .write")
         expect(write).to_have_attribute("data-status", "stopped", timeout=30_000)
+        expect(write.locator(".state")).to_have_text("stopped by bob")
         expect(write.get_by_role("button", name="Stop")).to_have_count(0)
     stopped = DocumentWrite.objects.get(document=document)
     assert stopped.status == DocumentWrite.Status.STOPPED
