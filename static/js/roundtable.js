@@ -59,8 +59,19 @@
     var transcript = document.getElementById("transcript");
     if (transcript && stickToBottom) transcript.scrollTop = transcript.scrollHeight;
   });
+  // The composer is replaced by an empty one when a message is posted: the new one keeps the
+  // height the person gave the old one (set through the CSSOM, which the CSP allows).
+  var composerHeight = "";
+  document.addEventListener("htmx:oobBeforeSwap", function (event) {
+    if (event.detail.target && event.detail.target.id === "composer-body") {
+      composerHeight = event.detail.target.style.height;
+    }
+  });
   document.addEventListener("htmx:oobAfterSwap", function (event) {
-    if (event.detail.target && event.detail.target.id === "composer-body") event.detail.target.focus();
+    var composer = document.getElementById("composer-body");
+    if (!event.detail.target || event.detail.target.id !== "composer-body" || !composer) return;
+    if (composerHeight) composer.style.height = composerHeight;
+    composer.focus();
   });
 
   // Frames carry the whole text of an answer, numbered by data-seq. One that is older than

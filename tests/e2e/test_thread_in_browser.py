@@ -1,5 +1,6 @@
 """The thread page in a real browser: htmx, the socket, streaming and escaping as people see them."""
 
+import re
 from itertools import pairwise
 from pathlib import Path
 
@@ -285,6 +286,24 @@ def test_the_thread_works_under_the_content_security_policy_without_a_violation(
     expect(mine).to_be_visible()
     # The per-person rule in the one inline <style>, allowed by its nonce, shows my own links.
     expect(mine.locator(".own-only")).to_be_visible()
+    assert violations == []
+
+    # A composer made taller by dragging its corner carries a style attribute, which the
+    # composer that replaces it on each send must not be given by copying it (htmx settling).
+    composer = alice.locator("#composer-body")
+    box = composer.bounding_box()
+    assert box is not None
+    alice.mouse.move(box["x"] + box["width"] - 3, box["y"] + box["height"] - 3)
+    alice.mouse.down()
+    alice.mouse.move(box["x"] + box["width"] - 3, box["y"] + box["height"] + 60)
+    alice.mouse.up()
+    expect(composer).to_have_attribute("style", re.compile("height"))
+    height = composer.evaluate("composer => composer.style.height")
+    for text in ("Sent from a taller composer", "and again"):
+        send(alice, text)
+        expect(alice.locator("#transcript .message.user .body").last).to_have_text(text)
+        expect(composer).to_have_value("")
+    assert composer.evaluate("composer => composer.style.height") == height  # kept, via the CSSOM
     assert violations == []
 
 
