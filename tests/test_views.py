@@ -149,3 +149,14 @@ def test_an_answers_footer_says_how_it_ended_in_words(client, team, stop_reason,
 
     assert f'<span class="ended" title="How the answer ended">{footer}</span>' in page
     assert "stop: " not in page
+
+
+def test_pages_name_their_icon_and_favicon_ico_leads_to_it(client):
+    page = client.get(reverse("login")).text
+    assert '<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">' in page
+
+    icon = client.get("/favicon.ico", follow=True)
+
+    assert icon.redirect_chain == [("/static/favicon.svg", 302)]
+    assert icon.status_code == 200
+    assert icon.headers["Content-Type"] == "image/svg+xml"
