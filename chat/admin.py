@@ -1,6 +1,7 @@
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
+from django.http import HttpRequest
 
 from .models import Assistant, Generation, Message, Thread
 from .services import assistant_handle_free_check
@@ -57,25 +58,16 @@ class ThreadAdmin(admin.ModelAdmin):
 
 
 class GenerationInline(admin.StackedInline):
-    """What produced an answer: written by the model worker, read here."""
+    """What produced an answer: written by the model worker, read here, every field of it
+    (its sources too: the answer's [n] link to them)."""
 
     model = Generation
     can_delete = False
     extra = 0
     max_num = 0
-    readonly_fields = [
-        "assistant",
-        "assistant_handle",
-        "model_name",
-        "system_prompt",
-        "parameters",
-        "thread_overrides",
-        "prompt_tokens",
-        "completion_tokens",
-        "time_to_first_token_ms",
-        "tokens_per_second",
-        "started_at",
-    ]
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
 
 
 @admin.register(Message)
@@ -98,3 +90,10 @@ class MessageAdmin(admin.ModelAdmin):
     raw_id_fields = ["thread", "author", "assistant", "in_reply_to", "requested_by"]
     readonly_fields = ["created_at", "updated_at", "finished_at", "last_seq", "revision"]
     inlines = [GenerationInline]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Message | None = None) -> list[str]:
+        """An answer is the model's work: staff read it (and may delete it), never rewrite its
+        text, state or sources, which its readers and citations rely on."""
+        if obj is not None and obj.is_assistant:
+            return [field.name for field in Message._meta.fields]
+        return list(self.readonly_fields)

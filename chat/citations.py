@@ -12,13 +12,13 @@ from typing import TypedDict
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
-from .markdown import markdown_to_html
+from .markdown import CITATION_CLOSE, CITATION_OPEN, markdown_to_html
 
 # [n] as the model writes it; not a Markdown link's text ("[1](…)") or reference ("[1]:").
 MARKER = re.compile(r"\[(\d{1,3})\](?![(:])")
 # Where a marker stood, through Markdown rendering and sanitizing: private-use characters,
-# which neither touches.
-_PLACEHOLDER = re.compile("\ue000(\\d{1,3})\ue001")
+# which neither touches (code blocks show the marker as written).
+_PLACEHOLDER = re.compile(f"{CITATION_OPEN}(\\d{{1,3}}){CITATION_CLOSE}")
 
 
 class AnswerSource(TypedDict):
@@ -50,8 +50,8 @@ def source_anchor(message_dom_id: str, number: int) -> str:
 def markdown_with_citations(text: str, *, sources: int, message_dom_id: str) -> SafeString:
     """The answer as safe HTML, each ``[n]`` a link to source n of the ``sources`` it was
     given, or marked unbacked when it names none of them."""
-    text = text.replace("\ue000", "").replace("\ue001", "")  # only ours mark markers
-    marked = MARKER.sub(lambda match: f"\ue000{match.group(1)}\ue001", text)
+    text = text.replace(CITATION_OPEN, "").replace(CITATION_CLOSE, "")  # only ours mark markers
+    marked = MARKER.sub(lambda match: f"{CITATION_OPEN}{match.group(1)}{CITATION_CLOSE}", text)
     html = markdown_to_html(marked)
 
     def marker_html(match: re.Match[str]) -> str:

@@ -2,7 +2,7 @@
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -15,6 +15,7 @@ from .events import thread_settings_data
 from .forms import AssistantForm, ThreadForm, ThreadSettingsForm
 from .mentions import trailing_mention
 from .models import Message
+from .rendering import message_html
 from .replies import reply_retry, reply_stop
 from .selectors import (
     assistant_get_for_member,
@@ -198,15 +199,29 @@ def message_retry_view(request: AuthenticatedHttpRequest, message_id: int) -> Js
 
 
 @login_required
-@require_POST
-def message_edit_view(request: AuthenticatedHttpRequest, message_id: int) -> JsonResponse:
-    """The author's new text comes as ``body`` (form) or htmx's ``HX-Prompt`` header."""
+@require_http_methods(["GET", "POST"])
+def message_edit_view(request: AuthenticatedHttpRequest, message_id: int) -> HttpResponse:
+    """The author changes their message in place.
+
+    GET: the editor, its text prefilled, which the page shows in place of the message.
+    POST: the new text, as ``body`` (form) or htmx's ``HX-Prompt`` header (older pages).
+    Answers htmx with the changed message, which replaces the editor (everyone else is sent
+    it over the socket); other clients with the message as JSON.
+    """
     message = message_get_for_member(user=request.user, message_id=message_id)
+    if request.method == "GET":
+        if message.is_assistant or message.author_id != request.user.pk:
+            raise PermissionDenied("Only its author can change a message.")
+        if message.deleted_at is not None:
+            return JsonResponse({"error": "That message was deleted."}, status=409)
+        return render(request, "chat/_message_edit.html", {"message": message})
     body = request.POST.get("body", request.headers.get("HX-Prompt", ""))
     try:
         message_edit(message=message, by=request.user, body=body)
     except ValidationError as exc:
         return JsonResponse({"error": " ".join(exc.messages)}, status=400)
+    if request.htmx:
+        return HttpResponse(message_html(message))
     return JsonResponse(_message_json(message))
 
 

@@ -44,7 +44,7 @@ CLOSE_CHANGE_REFUSED = 4413  # a change could not be kept: the editor ends, sayi
 CHANGE_REFUSED_CODES = ("too_large", "document_full", "not_text")
 RESYNC = "document.resync"  # after a lost Redis connection: the whole state, once per topic
 READ_ONLY = "You can read this document but not change it: your role in this workspace is viewer."
-EDITABLE_AGAIN = "You can edit this document again: reload the page to start editing."
+EDITABLE_AGAIN = "You can edit this document again: your role in this workspace is member."
 REFUSED = "Your change was not saved: " + READ_ONLY[0].lower() + READ_ONLY[1:]
 PRESENCE_REFUSED = (
     "Another person's editor on this document already uses your editor's id, so the others do "
@@ -100,12 +100,14 @@ class DocumentConsumer(MemberSocket):
         return True
 
     async def access_rechecked(self) -> None:
-        """Made viewer (or member again) while editing: the editor follows at once."""
+        """Made viewer (or member again) while editing: the editor follows at once, turning
+        read-only (or editable again) without a reload."""
         could_edit = getattr(self, "_could_edit", self.access.can_edit)
         if could_edit and not self.access.can_edit:
             await self._notice("read_only", READ_ONLY)
         elif self.access.can_edit and not could_edit:
-            await self._notice("error", EDITABLE_AGAIN)
+            self._refusal_told = False  # made viewer again later, they are told again
+            await self._notice("editable", EDITABLE_AGAIN)
         self._could_edit = self.access.can_edit
 
     async def joined(self) -> None:

@@ -7,9 +7,23 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from .gguf import GgufInfo
-from .model import default_slots
+from .model import default_slots, model_spec_from_settings
 from .models import LanguageModel
-from .services import language_model_check, language_model_facts_apply, language_model_inspect
+from .routing import DEFAULT_QUEUE
+from .services import (
+    file_identity,
+    language_model_check,
+    language_model_facts_apply,
+    language_model_inspect,
+)
+
+
+def _is_default_model_file(path: Path) -> bool:
+    try:
+        default = model_spec_from_settings().path
+    except FileNotFoundError:  # no default model installed
+        return False
+    return file_identity(path) == file_identity(default)
 
 
 class LanguageModelForm(forms.ModelForm):
@@ -38,23 +52,12 @@ class LanguageModelForm(forms.ModelForm):
 @admin.register(LanguageModel)
 class LanguageModelAdmin(admin.ModelAdmin):
     form = LanguageModelForm
-    list_display = [
-        "name",
-        "enabled",
-        "available",
-        "unavailable_reason",
-        "queue",
-        "source",
-        "context_per_answer",
-        "n_gpu_layers",
-        "n_threads",
-        "has_chat_template",
-        "checked_at",
-    ]
+    # Few columns, so that the list fits a laptop's screen; the rest is on each model's page.
+    list_display = ["name", "enabled", "serving", "queues", "source", "context_per_answer"]
     list_filter = ["enabled", "available", "source", "has_chat_template"]
     search_fields = ["name", "path"]
     readonly_fields = [
-        "queue",
+        "queues",
         "context_per_answer",
         "source",
         "available",
@@ -64,6 +67,20 @@ class LanguageModelAdmin(admin.ModelAdmin):
         "checked_at",
     ]
     actions = ["check_files"]
+
+    @admin.display(description="serving", ordering="available")
+    def serving(self, obj: LanguageModel) -> str:
+        return "available" if obj.available else f"unavailable: {obj.unavailable_reason}"
+
+    @admin.display(description="queues")
+    def queues(self, obj: LanguageModel) -> str:
+        """Its own queue; the file of the installation's default model (LLM_MODEL_PATH, the
+        default assistant's) also serves the default queue, on the same worker."""
+        if obj.pk is None:
+            return "-"
+        if _is_default_model_file(obj.file):
+            return f"{DEFAULT_QUEUE} (the default model), {obj.queue}"
+        return obj.queue
 
     @admin.display(description="context per answer")
     def context_per_answer(self, obj: LanguageModel) -> str:

@@ -10,7 +10,9 @@ from django.contrib import admin
 from django.db import models
 from django.urls import reverse
 
-from .factories import object_create
+from chat.models import Generation, Message
+
+from .factories import AssistantMessageFactory, MessageFactory, object_create
 
 pytestmark = pytest.mark.django_db
 
@@ -53,3 +55,33 @@ def test_the_change_page_of_an_object_renders(admin_client, model, model_admin):
 
     assert response.status_code == 200
     assert response.context["original"] == obj
+
+
+def test_staff_read_an_answer_but_cannot_rewrite_what_the_model_made(admin_client, team):
+    answer = AssistantMessageFactory.create(
+        thread=team.thread,
+        status=Message.Status.DONE,
+        body="Ship on Friday [1]",
+        stop_reason="stop",
+    )
+    sources = [{"number": 1, "title": "Plan", "cited": True}]
+    Generation.objects.create(message=answer, model_name="SmolLM2", sources=sources)
+    url = _url(Message, "change", answer.pk)
+
+    page = admin_client.get(url).content.decode()
+
+    assert "Ship on Friday [1]" in page  # shown
+    for field in ("body", "status", "stop_reason", "error", "generation-0-sources"):
+        assert f'name="{field}"' not in page  # but not as a field to change
+    admin_client.post(url, {"body": "Forged", "status": "failed", "generation-0-sources": "[]"})
+    answer.refresh_from_db()
+    assert (answer.body, answer.status) == ("Ship on Friday [1]", Message.Status.DONE)
+    assert answer.generation.sources == sources
+
+
+def test_staff_can_still_correct_a_persons_message(admin_client, team):
+    message = MessageFactory.create(thread=team.thread, author=team.member, body="Typo")
+
+    page = admin_client.get(_url(Message, "change", message.pk)).content.decode()
+
+    assert 'name="body"' in page

@@ -188,6 +188,25 @@ async def test_a_member_made_viewer_while_editing_is_told_at_once(team, document
     assert await _server_text(document) == ""
 
 
+async def test_a_viewer_made_member_again_is_told_at_once_and_their_changes_are_kept(
+    team, document, web_stack
+):
+    set_role = database_sync_to_async(membership_role_set)
+    await set_role(workspace=team.workspace, user=team.member, role=Membership.Role.VIEWER)
+    async with document_peer(web_stack, document.pk, team.member) as bob:
+        assert bob.notices[0]["type"] == "read_only"
+
+        await set_role(workspace=team.workspace, user=team.member, role=Membership.Role.MEMBER)
+        await bob.receive_until(lambda: len(bob.notices) == 2)
+        assert bob.notices[1]["type"] == "editable"
+
+        bob.insert(0, "back to work")
+        await bob.send()
+        await bob.resync()
+
+    assert await _server_text(document) == "back to work"
+
+
 @pytest.mark.parametrize(
     ("frame", "says"),
     [

@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 from pycrdt import Assoc, Doc, Text
 
+from documents import events
 from documents.crdt import TEXT_NAME, doc_from, text_of
 from documents.models import Document, DocumentWrite
 from documents.services import document_create
@@ -143,6 +144,27 @@ def test_any_editor_stops_a_write_queued_or_being_written(document, team):
     assert write_start(write=writing)
     assert write_stop(write=writing, by=team.owner)
     assert job_stop_requested(writing.job_id) == f"stopped by {team.owner.username}"
+
+
+def test_editors_are_told_who_stopped_a_write(
+    document, team, monkeypatch, django_capture_on_commit_callbacks
+):
+    published: list[dict[str, object]] = []
+    monkeypatch.setattr(events, "publish", lambda topic, event: published.append(event))
+    write = write_request(document=document, by=team.member, instruction="one")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        write_stop(write=write, by=team.owner)
+
+    told = [event["write"] for event in published if event["type"] == events.WRITE]
+    assert isinstance(told[-1], dict)
+    assert (told[-1]["status"], told[-1]["by"], told[-1]["stopped_by"]) == (
+        "stopped",
+        "bob",
+        "alice",
+    )
+    running = write_request(document=document, by=team.member, instruction="two")
+    assert events.write_data(running)["stopped_by"] == ""
 
 
 def test_a_write_whose_worker_went_silent_ends_as_interrupted(document, team):

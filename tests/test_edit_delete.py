@@ -81,3 +81,43 @@ def test_the_assistants_answers_cannot_be_edited(client, team):
     )
     client.force_login(team.member)
     assert client.post(reverse("message-edit", args=[reply.pk]), {"body": "x"}).status_code == 403
+
+
+def test_the_author_is_given_an_editor_holding_their_text_escaped(client, team):
+    hostile = MessageFactory.create(
+        thread=team.thread, author=team.member, body="Line one\n</textarea><script>x()</script>"
+    )
+    client.force_login(team.member)
+
+    editor = client.get(reverse("message-edit", args=[hostile.pk])).text
+
+    assert "<textarea" in editor
+    assert "Line one\n&lt;/textarea&gt;&lt;script&gt;x()&lt;/script&gt;</textarea>" in editor
+    assert "<script>" not in editor
+
+
+def test_only_the_author_gets_the_editor(client, team, message):
+    client.force_login(team.owner)
+    assert client.get(reverse("message-edit", args=[message.pk])).status_code == 403
+    client.force_login(team.outsider)
+    assert client.get(reverse("message-edit", args=[message.pk])).status_code == 404
+    reply = AssistantMessageFactory.create(thread=team.thread, status=Message.Status.DONE)
+    client.force_login(team.member)
+    assert client.get(reverse("message-edit", args=[reply.pk])).status_code == 403
+
+
+def test_saving_from_the_page_answers_with_the_message_as_everyone_now_sees_it(
+    client, team, message
+):
+    client.force_login(team.member)
+
+    response = client.post(
+        reverse("message-edit", args=[message.pk]),
+        {"body": "Ship on Monday\nafter the review"},
+        headers={"HX-Request": "true"},
+    )
+
+    assert response.status_code == 200
+    assert response.text.startswith(f'<article id="message-{message.pk}"')
+    assert "Ship on Monday" in response.text
+    assert ">edited<" in response.text

@@ -207,3 +207,12 @@ def test_a_worker_keeps_one_model_loaded_and_lets_the_replaced_one_finish(settin
         assert model_load(first) is not model
     finally:
         models_unload(wait=True)
+
+
+def test_the_admin_lists_the_default_models_file_once_with_both_its_queues(admin_client):
+    (smollm2,) = [m for m in models_register_bundled() if m.name == "SmolLM2-135M-Instruct"]
+
+    response = admin_client.get(reverse("admin:llm_languagemodel_changelist"))
+
+    assert [model.name for model in response.context["cl"].result_list] == [smollm2.name]
+    assert f"llm (the default model), {smollm2.queue}" in response.content.decode()

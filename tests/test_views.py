@@ -5,10 +5,10 @@ from datetime import UTC, datetime
 import pytest
 from django.urls import reverse
 
-from chat.models import Thread
+from chat.models import Generation, Message, Thread
 from workspace.models import Membership, Workspace
 
-from .factories import MessageFactory, UserFactory
+from .factories import AssistantMessageFactory, MessageFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -126,3 +126,37 @@ def test_message_times_carry_the_instant_for_the_viewers_clock(client, team, set
     page = client.get(reverse("thread-detail", args=[team.thread.pk])).text
     assert '<time datetime="2026-01-16T08:30:00+09:00">08:30</time>' in page
     assert "js/roundtable.js" in page
+
+
+@pytest.mark.parametrize(
+    ("stop_reason", "footer"),
+    [
+        ("stop", "finished"),
+        ("length", "hit the length limit"),
+        ("stopped by bob", "stopped by bob"),
+    ],
+)
+def test_an_answers_footer_says_how_it_ended_in_words(client, team, stop_reason, footer):
+    reply = AssistantMessageFactory.create(
+        thread=team.thread, status=Message.Status.DONE, body="Nova", stop_reason=stop_reason
+    )
+    Generation.objects.create(
+        message=reply, model_name="SmolLM2", prompt_tokens=10, completion_tokens=5
+    )
+    client.force_login(team.member)
+
+    page = client.get(reverse("thread-detail", args=[team.thread.pk])).text
+
+    assert f'<span class="ended" title="How the answer ended">{footer}</span>' in page
+    assert "stop: " not in page
+
+
+def test_pages_name_their_icon_and_favicon_ico_leads_to_it(client):
+    page = client.get(reverse("login")).text
+    assert '<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">' in page
+
+    icon = client.get("/favicon.ico", follow=True)
+
+    assert icon.redirect_chain == [("/static/favicon.svg", 302)]
+    assert icon.status_code == 200
+    assert icon.headers["Content-Type"] == "image/svg+xml"

@@ -8,6 +8,7 @@ from . import views
 
 urlpatterns = [
     path("", views.workspace_list_view, name="workspace-list"),
+    path("favicon.ico", views.favicon_view, name="favicon"),
     path("w/<int:workspace_id>/members/", views.member_add_view, name="member-add"),
     path(
         "w/<int:workspace_id>/members/<int:user_id>/remove/",

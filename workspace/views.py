@@ -11,8 +11,9 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.templatetags.static import static
 from django.urls import reverse
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from .forms import InvitationForm, MemberAddForm, SignupForm, WorkspaceForm
 from .http import AuthenticatedHttpRequest
@@ -36,6 +37,13 @@ from .services import (
     membership_role_set,
     workspace_create,
 )
+
+
+@require_GET
+def favicon_view(request: HttpRequest) -> HttpResponse:
+    """``/favicon.ico``, which browsers ask for on pages that name no icon (the admin's): the
+    icon our own pages name."""
+    return redirect(static("favicon.svg"))
 
 
 @login_required

@@ -1,6 +1,6 @@
-// Small behaviours of our own on top of htmx: the composer's keys, keeping the transcript
-// scrolled to the newest message, showing the state of the live connection, and showing
-// times in the viewer's own time zone.
+// Small behaviours of our own on top of htmx: the composer's keys, editing a message in place,
+// keeping the transcript scrolled to the newest message, showing the state of the live
+// connection, and showing times in the viewer's own time zone.
 (function () {
   "use strict";
 
@@ -10,10 +10,44 @@
 
   document.addEventListener("keydown", function (event) {
     var target = event.target;
-    if (target.id === "composer-body" && event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+    var editing = target.matches && target.matches(".message-edit textarea");
+    if (event.isComposing || (target.id !== "composer-body" && !editing)) return;
+    if (event.key === "Enter" && !event.shiftKey) {
       event.preventDefault();
       target.form.requestSubmit();
+    } else if (event.key === "Escape" && editing) {
+      event.preventDefault();
+      editCancel(target.form);
     }
+  });
+
+  // Editing a message in place: Edit asks the server for the editor (its text prefilled),
+  // shown in place of the message's text; Save replaces the message with its new version,
+  // Cancel (or Esc) takes the editor away and shows the text again.
+  function editCancel(form) {
+    var article = form.closest("article");
+    form.remove();
+    var edit = article && article.querySelector("[data-edit]");
+    if (edit) edit.focus();
+  }
+  document.addEventListener("click", function (event) {
+    var cancel = event.target.closest && event.target.closest(".message-edit [data-edit-cancel]");
+    if (cancel) editCancel(cancel.form);
+  });
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var edit = event.detail.elt;
+    if (!edit.matches("[data-edit]")) return;
+    var open = edit.closest("article").querySelector(".message-edit textarea");
+    if (open) {
+      event.preventDefault(); // one editor per message
+      open.focus();
+    }
+  });
+  document.addEventListener("htmx:load", function (event) {
+    var textarea = event.detail.elt.matches(".message-edit") && event.detail.elt.querySelector("textarea");
+    if (!textarea) return;
+    textarea.focus();
+    textarea.setSelectionRange(textarea.value.length, textarea.value.length);
   });
 
   var stickToBottom = true;
@@ -25,8 +59,19 @@
     var transcript = document.getElementById("transcript");
     if (transcript && stickToBottom) transcript.scrollTop = transcript.scrollHeight;
   });
+  // The composer is replaced by an empty one when a message is posted: the new one keeps the
+  // height the person gave the old one (set through the CSSOM, which the CSP allows).
+  var composerHeight = "";
+  document.addEventListener("htmx:oobBeforeSwap", function (event) {
+    if (event.detail.target && event.detail.target.id === "composer-body") {
+      composerHeight = event.detail.target.style.height;
+    }
+  });
   document.addEventListener("htmx:oobAfterSwap", function (event) {
-    if (event.detail.target && event.detail.target.id === "composer-body") event.detail.target.focus();
+    var composer = document.getElementById("composer-body");
+    if (!event.detail.target || event.detail.target.id !== "composer-body" || !composer) return;
+    if (composerHeight) composer.style.height = composerHeight;
+    composer.focus();
   });
 
   // Frames carry the whole text of an answer, numbered by data-seq. One that is older than
@@ -113,9 +158,10 @@
   });
 
   // A button's request refused (e.g. Retry over the waiting-questions limit): show why where
-  // the composer shows its errors.
+  // the composer shows its errors; an edit refused (empty, too long), in its editor.
   document.addEventListener("htmx:responseError", function (event) {
-    var error = document.getElementById("composer-error");
+    var editor = event.detail.elt.closest && event.detail.elt.closest(".message-edit");
+    var error = editor ? editor.querySelector(".error") : document.getElementById("composer-error");
     if (!error) return;
     var reason;
     try {
@@ -174,6 +220,27 @@
     composer.value = composer.value.replace(/@[\w-]*$/, "@" + choice.dataset.handle + " ");
     choice.parentElement.replaceChildren();
     composer.focus();
+  });
+
+  // Copy buttons: a code block's Copy copies its code; another names what it copies with
+  // data-copy-from (a field's value or an element's text). The button says whether it worked.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("button.copy");
+    if (!button) return;
+    var source = button.dataset.copyFrom
+      ? document.querySelector(button.dataset.copyFrom)
+      : button.closest(".code-block") && button.closest(".code-block").querySelector("pre");
+    if (!source) return;
+    var text = "value" in source ? source.value : source.textContent;
+    var label = button.dataset.label || (button.dataset.label = button.textContent);
+    var said = function (word) {
+      button.textContent = word;
+      setTimeout(function () { button.textContent = label; }, 1500);
+    };
+    navigator.clipboard.writeText(text).then(
+      function () { said("Copied"); },
+      function () { said("Could not copy"); }
+    );
   });
 
   document.addEventListener("DOMContentLoaded", function () {

@@ -111,13 +111,31 @@ function start(host) {
     view.dispatch({ effects: colourScheme.reconfigure(colourSchemeTheme()) }),
   );
 
+  // A viewer's page, or a member's made viewer while it is open: the editor and the editors'
+  // controls (Ask the assistant, Save version, Rename, Delete: class editors-only) go away.
   function readOnlySet(reason) {
     readOnly = true;
     passingError = false;
     view.dispatch({ effects: editable.reconfigure(editableExtensions(false)) });
     host.dataset.readOnly = "true";
+    ui.page?.classList.add("read-only");
     if (ui.ask) ui.ask.hidden = true; // nor may they ask the assistant to write
+    noticeShow(ui, "");
     if (reason) showError(ui, reason);
+    statusShow();
+  }
+
+  // Made member again while the page is open: editable at once, no reload needed.
+  function editableSet(message) {
+    readOnly = false;
+    view.dispatch({ effects: editable.reconfigure(editableExtensions(true)) });
+    host.dataset.readOnly = "false";
+    ui.page?.classList.remove("read-only");
+    if (ui.ask) ui.ask.hidden = false;
+    if (ui.error) ui.error.hidden = true;
+    noticeShow(ui, message);
+    stateVectorSend(); // the server answers with its state vector: saving resumes
+    statusShow();
   }
 
   function end(reason) {
@@ -133,6 +151,8 @@ function start(host) {
       passingError = true;
     } else if (notice.type === "read_only") {
       if (!readOnly) readOnlySet(notice.message); // a viewer's page says so already
+    } else if (notice.type === "editable") {
+      if (readOnly && !ended) editableSet(notice.message);
     } else if (notice.type === "deleted") {
       end(notice.message);
       provider.disconnect();
@@ -165,6 +185,11 @@ function start(host) {
   provider.messageHandlers[MESSAGE_SYNC] = (encoder, decoder, ...rest) => {
     const peek = decoding.clone(decoder);
     if (decoding.readVarUint(peek) === messageYjsSyncStep1) {
+      // A read-only editor sends no changes, so it leaves the server's state vector
+      // unanswered: Yjs would answer with at least the document's whole delete set (any
+      // document with a deletion: one the assistant rewrote, a restored version), which the
+      // server refuses from a viewer.
+      if (readOnly) return;
       const serverState = Y.decodeStateVector(decoding.readVarUint8Array(peek));
       serverHasOwn = serverState.get(ydoc.clientID) || 0;
       // Behind: the edits were sent (on joining, an answer to this very message sends them);
@@ -275,8 +300,10 @@ function pageParts(host) {
     (host.closest(".document-columns") || host).before(presence);
   }
   return {
+    page: host.closest(".document-page"),
     status: document.getElementById("document-status"),
     error: document.getElementById("document-error"),
+    notice: document.getElementById("document-notice"),
     preview: document.getElementById("document-preview"),
     title: document.getElementById("document-title"),
     ask: document.getElementById("document-ask"),
@@ -375,6 +402,12 @@ function showError(ui, message) {
   if (!ui.error) return;
   ui.error.textContent = message;
   ui.error.hidden = false;
+}
+
+function noticeShow(ui, message) {
+  if (!ui.notice) return;
+  ui.notice.textContent = message;
+  ui.notice.hidden = !message;
 }
 
 function csrfToken() {
@@ -551,8 +584,9 @@ function presenceRender(list, awareness, peers) {
 
 // --- The assistant's writes ---------------------------------------------------------------
 // The form #document-ask asks the assistant to write (data-write-url); the socket tells every
-// editor how each write stands ({"type": "write", id, status, instruction, by, error, ahead}), and
-// #document-writes lists them, with a Stop button (data-stop-url, for write 0) while active.
+// editor how each write stands ({"type": "write", id, status, instruction, by, stopped_by,
+// error, ahead}), and #document-writes lists them, with a Stop button (data-stop-url, for
+// write 0) while active; a stopped one says who stopped it.
 const WRITE_ACTIVE = new Set(["queued", "writing"]);
 const WRITE_STATES = {
   queued: "waiting for the assistant",
@@ -619,6 +653,9 @@ class Writes {
     const state = document.createElement("span");
     state.className = "state";
     state.textContent = WRITE_STATES[write.status] || write.status;
+    if (write.status === "stopped" && write.stopped_by) {
+      state.textContent = `stopped by ${write.stopped_by}`;
+    }
     if (write.status === "queued" && typeof write.ahead === "number") {
       state.textContent += write.ahead ? ` · ${write.ahead} ahead` : " · next";
     }
@@ -627,7 +664,7 @@ class Writes {
     if (WRITE_ACTIVE.has(write.status) && this.form && !this.readOnly()) {
       const stop = document.createElement("button");
       stop.type = "button";
-      stop.className = "stop";
+      stop.className = "stop editors-only";
       stop.textContent = "Stop";
       stop.addEventListener("click", () => this.stop(write.id, stop));
       item.append(" ", stop);

@@ -78,3 +78,13 @@ def logged_in_page(browser: Browser, live_stack: LiveStack) -> Iterator[LogIn]:
     yield log_in
     for context in contexts:
         context.close()
+
+
+# The clipboard, stubbed in the page only: what the page copies is kept in window.__copied.
+STUB_CLIPBOARD_JS = """() => {
+  window.__copied = [];
+  Object.defineProperty(navigator, "clipboard", {
+    configurable: true,
+    value: { writeText: (text) => { window.__copied.push(text); return Promise.resolve(); } },
+  });
+}"""

@@ -1,14 +1,16 @@
 """The thread page in a real browser: htmx, the socket, streaming and escaping as people see them."""
 
+import re
 from itertools import pairwise
 from pathlib import Path
 
 import pytest
 from django.conf import settings
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from chat.models import Message
 from chat.selectors import MESSAGE_PAGE_SIZE
+from tests.e2e.conftest import STUB_CLIPBOARD_JS
 from tests.factories import LONG_ANSWER_PROMPT, MessageFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.live, pytest.mark.django_db(transaction=True)]
@@ -88,7 +90,9 @@ def test_a_member_watches_the_answer_stream_in_and_sees_the_saved_text_after_rel
     expect(answer).to_have_attribute("data-status", "done")
     stats = answer.locator("footer.stats")
     expect(stats).to_be_visible()
-    expect(stats).to_contain_text(f"stop: {reply.stop_reason}")
+    expect(stats.locator(".ended")).to_have_text(
+        {"stop": "finished", "length": "hit the length limit"}[reply.stop_reason]
+    )
     expect(stats).to_contain_text(
         f"{reply.generation.prompt_tokens} prompt + {reply.generation.completion_tokens} completion tokens"
     )
@@ -284,6 +288,24 @@ def test_the_thread_works_under_the_content_security_policy_without_a_violation(
     expect(mine.locator(".own-only")).to_be_visible()
     assert violations == []
 
+    # A composer made taller by dragging its corner carries a style attribute, which the
+    # composer that replaces it on each send must not be given by copying it (htmx settling).
+    composer = alice.locator("#composer-body")
+    box = composer.bounding_box()
+    assert box is not None
+    alice.mouse.move(box["x"] + box["width"] - 3, box["y"] + box["height"] - 3)
+    alice.mouse.down()
+    alice.mouse.move(box["x"] + box["width"] - 3, box["y"] + box["height"] + 60)
+    alice.mouse.up()
+    expect(composer).to_have_attribute("style", re.compile("height"))
+    height = composer.evaluate("composer => composer.style.height")
+    for text in ("Sent from a taller composer", "and again"):
+        send(alice, text)
+        expect(alice.locator("#transcript .message.user .body").last).to_have_text(text)
+        expect(composer).to_have_value("")
+    assert composer.evaluate("composer => composer.style.height") == height  # kept, via the CSSOM
+    assert violations == []
+
 
 def test_a_long_thread_opens_at_its_newest_messages_and_loads_earlier_ones_on_scroll(
     live_stack, team, logged_in_page
@@ -314,3 +336,90 @@ def test_members_see_who_has_the_thread_open_and_who_is_typing(live_stack, team,
     expect(alice.locator("#thread-typing")).to_be_hidden(timeout=10_000)  # once bob stops
     bob.close()
     expect(alice.locator("#thread-presence li")).to_have_text(["alice"])
+
+
+def start_editing(page: Page, text: str) -> Locator:
+    """Open the in-place editor of my message that reads ``text``; its text field."""
+    mine = page.locator("#transcript article.message", has_text=text)
+    mine.get_by_role("button", name="Edit").click()
+    editor = mine.get_by_role("textbox", name="Your message")
+    expect(editor).to_be_focused()
+    return editor
+
+
+def test_the_author_edits_a_message_in_place_over_several_lines_and_everyone_sees_it_edited(
+    live_stack, team, alice_and_bob
+):
+    alice, bob = alice_and_bob
+    send(bob, "Ship on Friday")
+    expect(alice.locator("#transcript .message.user .body")).to_have_text("Ship on Friday")
+    expect(
+        alice.locator("#transcript .message.user").get_by_role("button", name="Edit")
+    ).to_be_hidden()
+
+    editor = start_editing(bob, "Ship on Friday")
+
+    expect(editor).to_have_value("Ship on Friday")  # prefilled, the cursor at its end
+    editor.press("Shift+Enter")
+    editor.press_sequentially("after the review")
+    expect(editor).to_have_value("Ship on Friday\nafter the review")
+    editor.press("Enter")
+
+    expect(bob.locator(".message-edit")).to_have_count(0)
+    for page in (alice, bob):
+        message = page.locator("#transcript article.message.user")
+        expect(message.locator(".body")).to_contain_text("after the review")
+        expect(message.locator("header .state")).to_have_text("edited")
+    message = Message.objects.get(thread=team.thread)
+    assert message.body == "Ship on Friday\nafter the review"
+    assert message.edited_at is not None
+
+
+def test_escape_cancels_an_edit_and_the_message_stays_as_it_was(live_stack, team, alice_and_bob):
+    _, bob = alice_and_bob
+    send(bob, "Ship on Friday")
+
+    editor = start_editing(bob, "Ship on Friday")
+    editor.press_sequentially(", or not")
+    editor.press("Escape")
+
+    expect(bob.locator(".message-edit")).to_have_count(0)
+    body = bob.locator("#transcript article.message.user .body")
+    expect(body).to_be_visible()
+    expect(body).to_have_text("Ship on Friday")
+    expect(bob.locator("#transcript article.message.user header .state")).to_have_count(0)
+    assert start_editing(bob, "Ship on Friday").input_value() == "Ship on Friday"
+    assert Message.objects.get(thread=team.thread).edited_at is None
+
+
+def test_an_edit_the_server_refuses_says_why_in_the_editor_and_keeps_the_text(
+    live_stack, team, alice_and_bob
+):
+    _, bob = alice_and_bob
+    send(bob, "Ship on Friday")
+
+    editor = start_editing(bob, "Ship on Friday")
+    editor.fill("   ")
+    editor.press("Enter")
+
+    expect(bob.locator(".message-edit .error")).to_have_text("Write something before sending.")
+    expect(editor).to_have_value("   ")
+    assert Message.objects.get(thread=team.thread).body == "Ship on Friday"
+
+
+def test_a_code_block_is_highlighted_and_its_copy_button_copies_the_code(
+    live_stack, team, alice_and_bob
+):
+    alice, bob = alice_and_bob
+    code = 'def greet(name):\n    return f"<b>hi</b> {name}"\n'
+
+    send(alice, f"Try this:\n\n```python\n{code}```")
+
+    block = bob.locator("#transcript .message.user .code-block")
+    expect(block.locator("pre .k")).to_have_text(["def", "return"])
+    expect(block.locator("pre .nf")).to_have_text(["greet"])
+    expect(block.locator("pre b")).to_have_count(0)  # the code's HTML is text
+    bob.evaluate(STUB_CLIPBOARD_JS)
+    block.get_by_role("button", name="Copy").click()
+    expect(block.get_by_role("button")).to_have_text("Copied")
+    assert bob.evaluate("window.__copied") == [code]
