@@ -61,8 +61,7 @@ class DocumentWriteAdmin(admin.ModelAdmin):
     search_fields = ["instruction", "document__title"]
     readonly_fields = [
         "document", "requested_by", "instruction", "anchor", "head", "source_thread", "status",
-        "written", "error", "stopped_by", "created_at", "started_at", "heartbeat_at",
-        "finished_at",
+        "written", "error", "stopped_by", "created_at", "finished_at", "job",
     ]  # fmt: skip
 
     def has_add_permission(self, request: HttpRequest) -> bool:

@@ -13,7 +13,6 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils import timezone
 
 from chat.models import Thread
 from jobs.kinds import JobKind
@@ -93,10 +92,7 @@ def write_start(*, write: DocumentWrite) -> bool:
     with transaction.atomic():
         if not job_start(_job_of(write)):
             return False
-        now = timezone.now()
-        DocumentWrite.objects.filter(pk=write.pk).update(
-            status=DocumentWrite.Status.WRITING, started_at=now, heartbeat_at=now
-        )
+        DocumentWrite.objects.filter(pk=write.pk).update(status=DocumentWrite.Status.WRITING)
     write.refresh_from_db()
     events.write_publish(write)
     return True
@@ -107,9 +103,7 @@ def write_progress(*, write: DocumentWrite, written: str, seq: int) -> None:
     JobEnded if the write was ended elsewhere."""
     with transaction.atomic():
         job_progress(_job_of(write), seq=seq)
-        DocumentWrite.objects.filter(pk=write.pk).update(
-            written=written, heartbeat_at=timezone.now()
-        )
+        DocumentWrite.objects.filter(pk=write.pk).update(written=written)
 
 
 def write_finish(*, write: DocumentWrite, written: str, seq: int, figures: dict[str, Any]) -> None:
