@@ -16,7 +16,7 @@ CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGM
 LLAMA_CPP := $(shell grep -E '^llama-cpp-python==' requirements.txt)
 EDITOR_BUNDLE := static/dist/document-editor.js
 
-.PHONY: install run test lint format clean bench bench-smoke
+.PHONY: install run test test-services lint format clean bench bench-smoke
 
 # Everything, as CI wants it. `make run` installs only what running needs; `make test`, `make
 # lint` and `make bench` add the tools of requirements-dev.txt.
@@ -85,6 +85,11 @@ run: $(VENV)/.installed node_modules/.installed $(EDITOR_BUNDLE) var/static
 # The tests' embedded Redis is their own, so they never share a queue with `make run`.
 test: $(VENV)/.installed-dev node_modules/.installed $(EDITOR_BUNDLE) var/static
 	@EMBEDDED_REDIS_SOCKET="$(CURDIR)/var/test-redis.sock" $(BIN)/pytest
+
+# What depends on the database and the channel layer, for a run against PostgreSQL and a Redis
+# server (DATABASE_URL, REDIS_URL): every test but the model's, plus a live and a browser test.
+test-services: $(VENV)/.installed-dev node_modules/.installed $(EDITOR_BUNDLE) var/static
+	@$(BIN)/pytest -m "not model or full_stack"
 
 # Issue #4: the whole stack under load on this machine; writes bench/results.json and bench/*.png.
 bench: $(VENV)/.installed-dev node_modules/.installed $(EDITOR_BUNDLE) var/static

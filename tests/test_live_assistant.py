@@ -265,6 +265,7 @@ async def test_a_worker_killed_mid_answer_leaves_an_interrupted_reply_with_its_t
     assert again.in_reply_to_id == reply.in_reply_to_id
 
 
+@pytest.mark.full_stack
 async def test_a_redis_restart_mid_answer_loses_nothing(live_stack, team, redis_server):
     """Redis restarts (losing groups, cache and queue) while the answer streams."""
     view = ClientView()
@@ -309,6 +310,7 @@ async def test_a_member_stays_connected_through_a_redis_outage_and_misses_nothin
     assert "posted while Redis was down" in view.messages[missed.pk].body
 
 
+@pytest.mark.full_stack
 async def test_a_member_on_another_web_replica_sees_the_answer_and_stops_it_there(live_stack, team):
     """Alice is on one daphne, Bob on another; Bob's stop goes to his own replica."""
     with live_stack.another_web_replica() as second:

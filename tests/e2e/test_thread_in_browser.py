@@ -65,6 +65,7 @@ def send(page: Page, text: str) -> None:
     composer.press("Enter")
 
 
+@pytest.mark.full_stack
 def test_a_member_watches_the_answer_stream_in_and_sees_the_saved_text_after_reload(
     live_stack, team, alice_and_bob
 ):
