@@ -9,20 +9,16 @@ its jobs together (``llm.engine``), and two models answer at once on two workers
 Celery asks ``route_model_job`` for the queue of each task it sends (``CELERY_TASK_ROUTES``),
 so model jobs are enqueued by task name and never name a queue. The job lifecycle
 (``jobs.services.job_enqueue``) says which model a job is for in a header of its task
-(``JOB_MODEL_HEADER``): routing it, in the web process, then reads nothing; without the
-header (a worker passing an answer on) the database says.
+(``JOB_MODEL_HEADER``): routing it, in the web process, then reads nothing.
 """
 
 from typing import Any
 
 from django.conf import settings
 
-from chat.models import Message
-
 from .models import LanguageModel
 
 DEFAULT_QUEUE = "llm"
-GENERATE_REPLY_TASK = "llm.generate_reply"
 COMPLETE_CHAT_TASK = "llm.complete_chat"
 JOB_MODEL_HEADER = "model_id"  # a model job's task: its model's id (None: the default model)
 
@@ -33,22 +29,12 @@ def model_queue(model_id: int | None) -> str:
     return DEFAULT_QUEUE if model_id is None else LanguageModel(pk=model_id).queue
 
 
-def reply_queue(reply_id: int) -> str:
-    """The queue of the model that answers ``reply_id``: its assistant's, at this moment."""
-    model_id = (
-        Message.objects.filter(pk=reply_id).values_list("assistant__model_id", flat=True).first()
-    )
-    return model_queue(model_id)
-
-
 def route_model_job(name: str, args: Any, kwargs: Any, options: Any, **_: Any) -> Any:
     """Celery's router for the model tasks (``llm.*``); None leaves other tasks to the routes
     that follow it."""
     headers = (options or {}).get("headers") or {}
     if JOB_MODEL_HEADER in headers:
         return {"queue": model_queue(headers[JOB_MODEL_HEADER])}
-    if name == GENERATE_REPLY_TASK and args:
-        return {"queue": reply_queue(int(args[0]))}
     if name.startswith("llm."):
         return {"queue": DEFAULT_QUEUE}
     return None

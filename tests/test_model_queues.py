@@ -30,8 +30,8 @@ from .gguf_files import tiny_llama
 pytestmark = pytest.mark.django_db
 
 
-def _queue_of(task: str, args: list[object]) -> str:
-    return route_model_job(task, args, {}, {})["queue"]
+def _queue_of(task: str, args: list[object], *, model_id: int | None = None) -> str:
+    return route_model_job(task, args, {}, {"headers": {"model_id": model_id}})["queue"]
 
 
 def test_each_answer_waits_on_the_queue_of_its_assistants_model(team):
@@ -42,7 +42,9 @@ def test_each_answer_waits_on_the_queue_of_its_assistants_model(team):
     by_critic = assistant_reply(thread=team.thread, asker=team.member, assistant=critic)
 
     queues = [
-        _queue_of("llm.generate_reply", [reply.pk]) for reply in (by_default, by_scribe, by_critic)
+        _queue_of("llm.generate_reply", [reply.pk], model_id=reply.job.model_id)
+        for reply in (by_default, by_scribe, by_critic)
+        if reply.job is not None
     ]
 
     assert queues == [DEFAULT_QUEUE, scribe.model.queue, critic.model.queue]
@@ -117,7 +119,9 @@ def test_a_worker_sends_an_answer_whose_model_changed_to_that_models_queue(
     assert sent == [
         {"name": "llm.generate_reply", "args": [reply.pk], "headers": {"model_id": scribe.model_id}}
     ]
-    assert _queue_of("llm.generate_reply", [reply.pk]) == scribe.model.queue
+    assert (
+        _queue_of("llm.generate_reply", [reply.pk], model_id=scribe.model_id) == scribe.model.queue
+    )
     reply.refresh_from_db()
     assert reply.status == Message.Status.QUEUED
 
