@@ -84,11 +84,6 @@ def fts5_any(words: list[str]) -> str:
     return " OR ".join(fts5_string(word) for word in words)
 
 
-def fts5_query(query: str) -> str:
-    """An FTS5 MATCH expression: any of the query's words."""
-    return fts5_any(query_words(query))
-
-
 def _search_config() -> str:
     config = settings.KNOWLEDGE_SEARCH_CONFIG
     if not _CONFIG.match(config):

@@ -15,7 +15,7 @@ import asyncio
 import json
 import logging
 import time
-from typing import Any, TypedDict
+from typing import TypedDict
 
 import redis.asyncio as redis
 from django.conf import settings
@@ -102,7 +102,3 @@ presence_board = PerLoop(PresenceBoard)
 
 async def typing_announce(topic: str, person: Person) -> None:
     await publish_async(topic, {"type": PRESENCE_TYPING, "person": person})
-
-
-def presence_event(event: dict[str, Any]) -> bool:
-    return event.get("type") in (PRESENCE_CHANGED, PRESENCE_TYPING)

@@ -12,7 +12,7 @@ from django.contrib.auth.models import User
 
 from knowledge.embedding import embedder_get
 from knowledge.models import Chunk, Source
-from knowledge.search import fts5_query, query_words, rank_fuse, text_search, vector_search
+from knowledge.search import fts5_any, query_words, rank_fuse, text_search, vector_search
 from knowledge.selectors import retrieve
 from knowledge.services import source_add_file, source_ingest
 from workspace.models import Workspace
@@ -187,8 +187,8 @@ def test_search_syntax_in_the_question_is_searched_for_not_obeyed(
 
 def test_a_question_without_words_finds_nothing_by_text() -> None:
     assert query_words("?!( )*") == []
-    assert fts5_query('foo AND ("x') == '"foo" OR "x"'
-    assert fts5_query("how AND the") == '"how" OR "and" OR "the"'
+    assert fts5_any(query_words('foo AND ("x')) == '"foo" OR "x"'
+    assert fts5_any(query_words("how AND the")) == '"how" OR "and" OR "the"'
 
 
 def test_retrieval_keeps_to_the_workspace(team: Team, corpus: dict) -> None:
