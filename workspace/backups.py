@@ -333,8 +333,11 @@ def backup_restore(
     if not archive.is_file():
         raise BackupError(f"There is no file {archive}.")
     with tempfile.TemporaryDirectory(prefix="roundtable-restore-") as tmp:
-        manifest, database = archive_unpack(archive, into=Path(tmp), progress=progress)
-        _compatibility_check(manifest)
+        # The manifest comes first in the archive: an archive that does not fit is refused
+        # before its database is read.
+        manifest, database = archive_unpack(
+            archive, into=Path(tmp), manifest_check=_compatibility_check, progress=progress
+        )
         previous = None
         present = database_counts()
         held = {key: present[key] for key in CONTENT if present.get(key)}
@@ -372,10 +375,15 @@ def backup_restore(
 
 
 def archive_unpack(
-    archive: Path, *, into: Path, progress: Progress = _quiet
+    archive: Path,
+    *,
+    into: Path,
+    manifest_check: Callable[[dict[str, Any]], None] | None = None,
+    progress: Progress = _quiet,
 ) -> tuple[dict[str, Any], Path]:
-    """The archive's manifest, and its database file written into ``into`` once its checksum
-    matches. Raises BackupError for anything that is not a whole Roundtable archive."""
+    """The archive's manifest (passed to ``manifest_check`` as soon as it is read), and its
+    database file written into ``into`` once its checksum matches. Raises BackupError for
+    anything that is not a whole Roundtable archive."""
     manifest: dict[str, Any] | None = None
     database: Path | None = None
     digest = hashlib.sha256()
@@ -387,6 +395,8 @@ def archive_unpack(
                     if member.size > MANIFEST_MAX_BYTES:
                         raise _foreign(archive, "its manifest is too large")
                     manifest = _manifest_parse(archive, _member_read(tar, member))
+                    if manifest_check:
+                        manifest_check(manifest)
                     continue
                 expected = manifest["database"]["file"] if manifest else None
                 if member.name != expected or not member.isfile() or database is not None:
