@@ -71,11 +71,17 @@ ENV DEBIAN_FRONTEND=noninteractive \
     PATH=/opt/venv/bin:$PATH
 
 # libgomp1: llama.cpp's OpenMP runtime. python3 only for the CUDA runtime image.
+# PostgreSQL's client tools for `manage.py backup`/`restore` (pg_dump refuses a server newer
+# than itself): from PostgreSQL's own apt repository (set up by postgresql-common's script,
+# with the signing key the package ships), of the major version of compose's postgres image.
+ARG PG_CLIENT_MAJOR=16
 RUN set -eux; \
     apt-get update; \
     pkgs="libgomp1"; \
     if ! command -v python3 >/dev/null 2>&1; then pkgs="$pkgs python3"; fi; \
-    apt-get install -y --no-install-recommends $pkgs; \
+    apt-get install -y --no-install-recommends $pkgs ca-certificates postgresql-common; \
+    /usr/share/postgresql-common/pgdg/apt.postgresql.org.sh -y; \
+    apt-get install -y --no-install-recommends postgresql-client-${PG_CLIENT_MAJOR}; \
     rm -rf /var/lib/apt/lists/*
 
 # A fixed, high uid so it clashes with no user of the base image (Ubuntu has uid 1000).

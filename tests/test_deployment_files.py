@@ -408,6 +408,15 @@ def test_daphne_accepts_messages_as_large_as_a_document_everywhere_it_is_started
         assert int(size) >= 8 * 1024 * 1024
 
 
+def test_dockerfile_installs_postgres_client_tools_as_new_as_the_compose_server():
+    """`manage.py backup` runs pg_dump, which refuses a server of a newer major version."""
+    server_major = str(service("postgres")["image"]).split(":")[1].split(".")[0]
+    assert dockerfile_declared_args()["PG_CLIENT_MAJOR"] == server_major
+    assert any(
+        "postgresql-client-${PG_CLIENT_MAJOR}" in command for command in dockerfile_run_commands()
+    )
+
+
 def test_dockerfile_runs_the_app_as_a_non_root_user():
     users = dockerfile_args("USER")
     assert users

@@ -366,3 +366,7 @@ API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=1024 * 1024)
 # Full-text search ranks at most about this many passages: the query's rarest words are used
 # until they match this many (common words weigh next to nothing in BM25 but cost the most).
 KNOWLEDGE_FTS_MAX_MATCHES = env.int("KNOWLEDGE_FTS_MAX_MATCHES", default=5000)
+
+# --- Backups ------------------------------------------------------------------------------
+# Where `manage.py backup` writes its archives unless told otherwise (--output).
+BACKUP_DIR = Path(env.str("BACKUP_DIR", default=str(VAR_DIR / "backups")))
