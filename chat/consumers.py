@@ -24,14 +24,19 @@ from realtime.presence import (
     presence_board,
     typing_announce,
 )
-from realtime.topics import thread_topic
+from realtime.topics import thread_topic, workspace_topic
+from workspace.models import Workspace
+from workspace.selectors import workspace_get_for_member
 
 from .models import Thread
 from .rendering import (
     ThreadRenderer,
+    navigation_catch_up,
+    navigation_prepare,
     thread_catch_up,
     thread_catch_up_html,
     thread_transcript_html,
+    threads_nav_html,
 )
 from .selectors import mentions_resolve, mentions_unknown_hint, thread_get_for_member
 from .services import message_create
@@ -44,8 +49,44 @@ MALFORMED = "That message could not be read (malformed frame)."
 TYPING_EVERY_S = 2  # "typing" is shown for a few seconds: saying it more often adds nothing
 
 
-class ThreadConsumer(MemberSocket):
-    """One member's socket on one thread."""
+class NavigationFollower(MemberSocket):
+    """A socket that also keeps its page's sidebar current: the workspace's threads move to
+    the top of it as they become active."""
+
+    async def navigation_follow(self, workspace_id: int) -> None:
+        await self.follow(
+            workspace_topic(workspace_id), catch_up=navigation_catch_up, prepare=navigation_prepare
+        )
+        # Joined first, read second: whatever happens after the read arrives as an event.
+        html = await database_sync_to_async(threads_nav_html)(workspace_id=workspace_id)
+        await self.send(text_data=html)
+
+
+class WorkspaceConsumer(NavigationFollower):
+    """The sidebar's own socket, on the pages of a workspace that have none that brings it
+    the workspace's events (all but a thread's)."""
+
+    workspace: Workspace
+
+    def authorize(self, user: Any) -> bool:
+        try:
+            self.workspace = workspace_get_for_member(
+                user=user, workspace_id=self.scope["url_route"]["kwargs"]["workspace_id"]
+            )
+        except Http404:
+            return False
+        return True
+
+    async def joined(self) -> None:
+        await self.navigation_follow(self.workspace.pk)
+
+    async def topic_event(self, event: Event) -> None:
+        await self.send(text_data=event["html"])
+
+
+class ThreadConsumer(NavigationFollower):
+    """One member's socket on one thread; with ``?nav=1`` (the thread page's), it keeps the
+    page's sidebar current too."""
 
     thread: Thread
 
@@ -69,6 +110,8 @@ class ThreadConsumer(MemberSocket):
             html = await database_sync_to_async(thread_catch_up_html)(self.thread.pk, since=since)
         await self.send(text_data=html)
         await self._presence_enter(topic)
+        if _flag_from_query(self.scope["query_string"], "nav"):
+            await self.navigation_follow(self.thread.workspace_id)
 
     async def _presence_enter(self, topic: str) -> None:
         """Be listed among the thread's viewers while the socket is open."""
@@ -173,6 +216,10 @@ def _since_from_query(query_string: bytes) -> int | None:
     script); without it, or unreadable, the client gets the newest page."""
     values = parse_qs(query_string.decode("latin-1")).get("since", [])
     return int(values[0]) if values and values[0].isdigit() else None
+
+
+def _flag_from_query(query_string: bytes, name: str) -> bool:
+    return parse_qs(query_string.decode("latin-1")).get(name, [""])[0] == "1"
 
 
 def _frame_parse(text_data: str | None) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
+from django.utils import timezone
 
 from workspace.models import Workspace
 
@@ -85,6 +86,10 @@ class Thread(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    last_activity_at = models.DateTimeField(
+        default=timezone.now,
+        help_text="When it was started or last had a person's message: the sidebar's order.",
+    )
     revision = models.PositiveBigIntegerField(
         default=0, help_text="Number of the thread's latest change to a message."
     )
@@ -131,6 +136,11 @@ class Thread(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(
+                fields=["workspace", "-last_activity_at", "-id"], name="thread_workspace_activity"
+            )
+        ]
 
     def __str__(self) -> str:
         return self.title

@@ -21,6 +21,7 @@ from django.template.loader import render_to_string
 
 from realtime.fanout import Event
 from realtime.presence import PRESENCE_CHANGED, PRESENCE_TYPING, Person
+from workspace.models import Workspace
 
 from .citations import AnswerSource
 from .events import (
@@ -30,6 +31,7 @@ from .events import (
     MessageChanged,
     MessageData,
     Statistics,
+    ThreadActive,
     ThreadSettingsChanged,
     ThreadSettingsData,
     event_from_wire,
@@ -40,6 +42,7 @@ from .selectors import (
     MessagePage,
     message_changes,
     message_page,
+    thread_list_by_activity,
 )
 from .streaming_state import live_text_get_many
 
@@ -101,6 +104,39 @@ async def thread_catch_up(topic: str) -> Event:
     thread_id = int(topic.rsplit(".", 1)[1])
     html = await database_sync_to_async(thread_transcript_html)(thread_id)
     return {"type": TRANSCRIPT, "topic": topic, "html": html}
+
+
+# What a workspace topic's prepared events carry: HTML for every socket of the topic.
+NAVIGATION = "chat.navigation"
+
+
+def threads_nav_html(*, workspace_id: int) -> str:
+    """The sidebar's threads, most recently active first, replacing the page's list; marked
+    ``data-live``: the socket that sends it follows the workspace from then on."""
+    threads = thread_list_by_activity(workspace=Workspace(pk=workspace_id)).only("pk", "title")
+    return render_to_string("chat/_nav_threads.html", {"threads": threads, "oob": True})
+
+
+async def navigation_catch_up(topic: str) -> Event:
+    """After a lost Redis connection: the sidebar's threads, read once for the process."""
+    workspace_id = int(topic.rsplit(".", 1)[1])
+    html = await database_sync_to_async(threads_nav_html)(workspace_id=workspace_id)
+    return {"type": NAVIGATION, "topic": topic, "html": html}
+
+
+async def navigation_prepare(event: Event) -> Event | None:
+    """A workspace event as its sidebars show it: the active thread moves to the top (the
+    page's script takes its old entry away)."""
+    if event["type"] == NAVIGATION:
+        return event
+    if event["type"] != ThreadActive.type:
+        return None
+    active = event_from_wire(event)
+    assert isinstance(active, ThreadActive)
+    item = render_to_string(
+        "chat/_nav_thread.html", {"thread": {"id": active.thread_id, "title": active.title}}
+    )
+    return {**event, "html": f'<div hx-swap-oob="afterbegin:#nav-threads">{item}</div>'}
 
 
 class ThreadRenderer:

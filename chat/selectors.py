@@ -20,6 +20,11 @@ def thread_list(*, workspace: Workspace) -> QuerySet[Thread]:
     return workspace.threads.select_related("created_by")
 
 
+def thread_list_by_activity(*, workspace: Workspace) -> QuerySet[Thread]:
+    """The workspace's threads, the most recently active first (one indexed query)."""
+    return workspace.threads.order_by("-last_activity_at", "-id")
+
+
 def thread_get_for_member(*, user: User | AnonymousUser, thread_id: int) -> Thread:
     """Return the thread, or raise 404 alike for unknown threads and non-members."""
     if user.is_authenticated:

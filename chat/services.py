@@ -22,8 +22,12 @@ GENERATE_REPLY_TASK = "llm.generate_reply"
 REPLY_MODEL_HEADER = "reply_model_id"
 
 
+@transaction.atomic
 def thread_create(*, workspace: Workspace, title: str, created_by: User) -> Thread:
-    return Thread.objects.create(workspace=workspace, title=title.strip(), created_by=created_by)
+    """Start a thread; every member's sidebar lists it at the top."""
+    thread = Thread.objects.create(workspace=workspace, title=title.strip(), created_by=created_by)
+    transaction.on_commit(lambda: events.broadcast_thread_active(thread))
+    return thread
 
 
 @transaction.atomic
@@ -110,7 +114,10 @@ def message_create(*, thread: Thread, author: User, body: str) -> Message:
         body=body,
         revision=Thread.objects.revision_take(thread.pk),
     )
+    thread.last_activity_at = message.created_at
+    Thread.objects.filter(pk=thread.pk).update(last_activity_at=thread.last_activity_at)
     transaction.on_commit(lambda: events.broadcast_message_created(message))
+    transaction.on_commit(lambda: events.broadcast_thread_active(thread, message=message))
     for assistant in answerers_of(thread=thread, body=body):
         assistant_reply_queue(prompt=message, requested_by=author, assistant=assistant)
     return message

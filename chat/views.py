@@ -24,7 +24,7 @@ from .selectors import (
     message_get_for_member,
     message_page,
     thread_get_for_member,
-    thread_list,
+    thread_list_by_activity,
 )
 from .services import (
     ASSISTANT_FIELDS,
@@ -48,7 +48,7 @@ def workspace_threads_view(request: AuthenticatedHttpRequest, workspace_id: int)
         )
         return redirect("thread-detail", thread_id=thread.pk)
     context = {
-        "threads": thread_list(workspace=workspace),
+        "threads": thread_list_by_activity(workspace=workspace),
         "thread_form": form,
         "assistants": assistant_list(workspace=workspace),
         "default_assistant": settings.ASSISTANT_NAME,

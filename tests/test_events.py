@@ -11,6 +11,7 @@ from chat.events import (
     MessageAdded,
     MessageChanged,
     MessageData,
+    ThreadActive,
     ThreadSettingsChanged,
     event_from_wire,
     message_data,
@@ -65,6 +66,14 @@ EXAMPLES = [
             "chosen_sources": ["Spec <v2>.pdf"],
             "changed_by": "bob",
         },
+    ),
+    ThreadActive(
+        thread_id=1,
+        workspace_id=3,
+        title="Launch <plan>",
+        last_activity_at="2026-12-02T15:00:00+00:00",
+        message_id=2,
+        author_id=5,
     ),
 ]
 

@@ -243,6 +243,35 @@
     );
   });
 
+  // The sidebar: a thread that became active comes in at the top of the list; its old entry
+  // (and the "no threads" line) goes. The current place stays marked, and on a narrow screen
+  // the Menu button shows and hides the sidebar.
+  document.addEventListener("htmx:oobBeforeSwap", function (event) {
+    var target = event.detail.target;
+    var fragment = event.detail.fragment;
+    if (!target || target.id !== "nav-threads" || !fragment || !fragment.querySelectorAll) return;
+    fragment.querySelectorAll(":scope > li[id]").forEach(function (item) {
+      var shown = document.getElementById(item.id);
+      if (shown && shown.parentElement === target) shown.remove();
+    });
+    var empty = document.getElementById("nav-no-threads");
+    if (empty && fragment.querySelector(":scope > li[id^=nav-thread-]")) empty.remove();
+  });
+  function navCurrentMark() {
+    var sidebar = document.getElementById("sidebar");
+    var current = sidebar && sidebar.dataset.current && document.getElementById(sidebar.dataset.current);
+    var link = current && current.querySelector("a");
+    if (link) link.setAttribute("aria-current", "page");
+  }
+  document.addEventListener("htmx:oobAfterSwap", navCurrentMark);
+  document.addEventListener("click", function (event) {
+    var toggle = event.target.closest && event.target.closest(".nav-toggle");
+    var sidebar = toggle && document.getElementById(toggle.getAttribute("aria-controls"));
+    if (!sidebar) return;
+    var open = sidebar.classList.toggle("open");
+    toggle.setAttribute("aria-expanded", open ? "true" : "false");
+  });
+
   document.addEventListener("DOMContentLoaded", function () {
     localizeTimes(document.body);
     var transcript = document.getElementById("transcript");

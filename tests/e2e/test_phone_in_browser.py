@@ -102,6 +102,21 @@ def test_a_page_fits_a_phone_without_scrolling_sideways(live_stack, team, object
     )
 
 
+def test_on_a_phone_the_menu_button_opens_the_sidebar_and_it_fits(live_stack, team, objects, phone):
+    log_in(phone, team.owner.get_username())
+    phone.goto(f"/t/{team.thread.pk}/")
+    sidebar = phone.locator("#sidebar")
+    expect(sidebar).to_be_hidden()
+
+    phone.get_by_role("button", name="Menu").click()
+
+    expect(sidebar.get_by_role("link", name="Release planning")).to_be_visible()
+    expect(phone.get_by_role("button", name="Menu")).to_have_attribute("aria-expanded", "true")
+    assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    phone.get_by_role("button", name="Menu").click()
+    expect(sidebar).to_be_hidden()
+
+
 def test_on_a_phone_the_composer_is_in_view_below_the_thread(live_stack, team, objects, phone):
     log_in(phone, team.owner.get_username())
     phone.goto(f"/t/{team.thread.pk}/")
