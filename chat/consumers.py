@@ -28,17 +28,26 @@ from realtime.topics import thread_topic, workspace_topic
 from workspace.models import Workspace
 from workspace.selectors import workspace_get_for_member
 
+from .events import ThreadActive, ThreadReadChanged
 from .models import Thread
 from .rendering import (
+    NAVIGATION_RELOAD,
     ThreadRenderer,
     navigation_catch_up,
     navigation_prepare,
+    navigation_view,
     thread_catch_up,
     thread_catch_up_html,
     thread_transcript_html,
-    threads_nav_html,
+    unread_html,
 )
-from .selectors import mentions_resolve, mentions_unknown_hint, thread_get_for_member
+from .selectors import (
+    UnreadCount,
+    mentions_resolve,
+    mentions_unknown_hint,
+    thread_get_for_member,
+    thread_unread_count,
+)
 from .services import message_create
 
 logger = logging.getLogger(__name__)
@@ -51,15 +60,67 @@ TYPING_EVERY_S = 2  # "typing" is shown for a few seconds: saying it more often 
 
 class NavigationFollower(MemberSocket):
     """A socket that also keeps its page's sidebar current: the workspace's threads move to
-    the top of it as they become active."""
+    the top of it as they become active, with its person's unread counts.
+
+    The counts are read when the socket starts following, then kept here: a message of
+    another person adds one (the event says which), and the person's reading a thread (on any
+    page of theirs: ``chat.read`` on their own topic) counts that thread again.
+    """
+
+    _navigation_workspace_id: int | None = None
+    _unread: dict[int, UnreadCount]
 
     async def navigation_follow(self, workspace_id: int) -> None:
+        self._navigation_workspace_id = workspace_id
         await self.follow(
             workspace_topic(workspace_id), catch_up=navigation_catch_up, prepare=navigation_prepare
         )
         # Joined first, read second: whatever happens after the read arrives as an event.
-        html = await database_sync_to_async(threads_nav_html)(workspace_id=workspace_id)
-        await self.send(text_data=html)
+        await self._navigation_send()
+
+    async def _navigation_send(self) -> None:
+        assert self._navigation_workspace_id is not None
+        view = await database_sync_to_async(navigation_view)(
+            workspace_id=self._navigation_workspace_id, reader=self.scope["user"]
+        )
+        self._unread = view.unread
+        await self.send(text_data=view.html)
+
+    async def navigation_event(self, event: Event) -> bool:
+        """Show a workspace or reading event in the sidebar; False for any other event."""
+        kind = event["type"]
+        if self._navigation_workspace_id is None:
+            return kind in (NAVIGATION_RELOAD, ThreadActive.type, ThreadReadChanged.type)
+        if kind == NAVIGATION_RELOAD:
+            await self._navigation_send()
+        elif kind == ThreadActive.type:
+            count = self._unread_count_add(event)
+            await self.send(text_data=event["html"] + unread_html(**count))
+        elif kind == ThreadReadChanged.type:
+            if event["workspace_id"] == self._navigation_workspace_id:
+                await self._unread_recount(event["thread_id"], event["last_read_message_id"])
+        else:
+            return False
+        return True
+
+    def _unread_count_add(self, event: Event) -> dict[str, int]:
+        """Another person's message is one more unread, unless counted when the list was read."""
+        thread_id, message_id = event["thread_id"], event["message_id"]
+        known = self._unread.get(thread_id, UnreadCount(count=0, newest_message_id=0))
+        if message_id is not None and message_id > known.newest_message_id:
+            mine = event["author_id"] == self._user_id
+            known = UnreadCount(
+                count=known.count + (0 if mine else 1), newest_message_id=message_id
+            )
+            self._unread[thread_id] = known
+        return {"thread_id": thread_id, "count": known.count}
+
+    async def _unread_recount(self, thread_id: int, read_up_to: int) -> None:
+        counted = await database_sync_to_async(thread_unread_count)(
+            thread_id=thread_id, reader=self.scope["user"], read_up_to=read_up_to
+        )
+        self._unread[thread_id] = counted
+        await self.send(text_data=unread_html(thread_id=thread_id, count=counted.count))
 
 
 class WorkspaceConsumer(NavigationFollower):
@@ -81,7 +142,7 @@ class WorkspaceConsumer(NavigationFollower):
         await self.navigation_follow(self.workspace.pk)
 
     async def topic_event(self, event: Event) -> None:
-        await self.send(text_data=event["html"])
+        await self.navigation_event(event)
 
 
 class ThreadConsumer(NavigationFollower):
@@ -139,6 +200,8 @@ class ThreadConsumer(NavigationFollower):
         await super().disconnect(code)
 
     async def topic_event(self, event: Event) -> None:
+        if await self.navigation_event(event) or "html" not in event:
+            return
         person = getattr(self, "_person", None)  # set once the socket is listed
         if event["type"] == PRESENCE_TYPING and person and event["person"]["id"] == person["id"]:
             return  # people know when they are typing

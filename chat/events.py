@@ -31,6 +31,14 @@ chat.thread      a thread was started, or a person posted in it, so it moves to 
                  for a thread just started)
 ===============  ==================================================================
 
+And one to a person's own topic (``user.<id>``), for every page they have open anywhere:
+
+===============  ==================================================================
+chat.read        they read a thread further (on another tab or device, say):
+                 ``workspace_id``, ``user_id`` and ``last_read_message_id``, the
+                 newest message of the thread they have read
+===============  ==================================================================
+
 Events carry what a client shows, so a web process renders them without reading the
 database, and no event waits behind another's query.
 
@@ -47,10 +55,10 @@ from typing import Any, ClassVar, TypedDict
 from django.conf import settings
 
 from realtime.publish import publish
-from realtime.topics import thread_topic, workspace_topic
+from realtime.topics import thread_topic, user_topic, workspace_topic
 
 from .citations import AnswerSource
-from .models import Assistant, Generation, Message, Thread
+from .models import Assistant, Generation, Message, Thread, ThreadRead
 from .selectors import reply_queue_ahead
 
 TRANSCRIPT = "chat.transcript"
@@ -163,9 +171,26 @@ class ThreadActive(ThreadEvent):
     author_id: int | None
 
 
+@dataclass(frozen=True, kw_only=True)
+class ThreadReadChanged(ThreadEvent):
+    """Published to the reader's own topic: their other pages update their unread counts."""
+
+    type: ClassVar[str] = "chat.read"
+    workspace_id: int
+    user_id: int
+    last_read_message_id: int
+
+
 EVENT_TYPES: dict[str, type[ThreadEvent]] = {
     cls.type: cls
-    for cls in (MessageAdded, MessageChanged, Frame, ThreadSettingsChanged, ThreadActive)
+    for cls in (
+        MessageAdded,
+        MessageChanged,
+        Frame,
+        ThreadSettingsChanged,
+        ThreadActive,
+        ThreadReadChanged,
+    )
 }
 
 
@@ -263,6 +288,17 @@ def broadcast_thread_active(thread: Thread, *, message: Message | None = None) -
         author_id=message.author_id if message else None,
     )
     publish(workspace_topic(thread.workspace_id), event.to_wire())
+
+
+def broadcast_thread_read(read: ThreadRead, *, workspace_id: int) -> None:
+    """``read.user`` has read ``read.thread`` up to a newer message than before."""
+    event = ThreadReadChanged(
+        thread_id=read.thread_id,
+        workspace_id=workspace_id,
+        user_id=read.user_id,
+        last_read_message_id=read.last_read_message_id,
+    )
+    publish(user_topic(read.user_id), event.to_wire())
 
 
 def _assistant_data(assistant: Assistant | None) -> AssistantData | None:

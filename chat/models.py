@@ -309,3 +309,26 @@ class Generation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.model_name} for message {self.message_id}"
+
+
+class ThreadRead(models.Model):
+    """How far a person has read a thread: the newest message they were shown there.
+
+    Kept on the server, so it follows them across devices and browsers. The messages of other
+    people after it are their unread ones (``selectors.thread_list_by_activity``).
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="thread_reads"
+    )
+    thread = models.ForeignKey(Thread, on_delete=models.CASCADE, related_name="reads")
+    last_read_message_id = models.PositiveBigIntegerField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "thread"], name="unique_thread_read")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} read {self.thread} up to message {self.last_read_message_id}"

@@ -12,11 +12,13 @@ leaves it before publishing each frame.
 """
 
 import time
+from dataclasses import dataclass
 from datetime import datetime
 
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from django.template.loader import render_to_string
 
 from realtime.fanout import Event
@@ -40,6 +42,7 @@ from .models import Assistant, Generation, Message, Thread
 from .selectors import (
     MESSAGE_PAGE_SIZE,
     MessagePage,
+    UnreadCount,
     message_changes,
     message_page,
     thread_list_by_activity,
@@ -106,28 +109,51 @@ async def thread_catch_up(topic: str) -> Event:
     return {"type": TRANSCRIPT, "topic": topic, "html": html}
 
 
-# What a workspace topic's prepared events carry: HTML for every socket of the topic.
-NAVIGATION = "chat.navigation"
+# Made locally after a lost Redis connection: each sidebar reads its list again.
+NAVIGATION_RELOAD = "chat.navigation_reload"
 
 
-def threads_nav_html(*, workspace_id: int) -> str:
-    """The sidebar's threads, most recently active first, replacing the page's list; marked
+@dataclass(frozen=True)
+class NavigationView:
+    """One person's sidebar of a workspace: its threads' list, and for each thread how many
+    messages they have not read and the newest message counted (so that a later event for
+    one counted already is not counted twice)."""
+
+    html: str
+    unread: dict[int, UnreadCount]
+
+
+def navigation_view(*, workspace_id: int, reader: User) -> NavigationView:
+    """The sidebar's threads as ``reader`` sees them, replacing the page's list; marked
     ``data-live``: the socket that sends it follows the workspace from then on."""
-    threads = thread_list_by_activity(workspace=Workspace(pk=workspace_id)).only("pk", "title")
-    return render_to_string("chat/_nav_threads.html", {"threads": threads, "oob": True})
+    workspace = Workspace(pk=workspace_id)
+    threads = list(thread_list_by_activity(workspace=workspace, reader=reader).only("pk", "title"))
+    html = render_to_string("chat/_nav_threads.html", {"threads": threads, "oob": True})
+    annotated = [vars(thread) for thread in threads]  # thread_list_by_activity's, for a reader
+    unread = {
+        each["id"]: UnreadCount(
+            count=each["unread"], newest_message_id=each["newest_message_id"] or 0
+        )
+        for each in annotated
+    }
+    return NavigationView(html=html, unread=unread)
+
+
+def unread_html(*, thread_id: int, count: int) -> str:
+    """A thread's unread count, replacing it wherever the page shows it (sidebar, list)."""
+    context = {"thread_id": thread_id, "count": count, "oob": True}
+    return render_to_string("chat/_unread.html", context)
 
 
 async def navigation_catch_up(topic: str) -> Event:
-    """After a lost Redis connection: the sidebar's threads, read once for the process."""
-    workspace_id = int(topic.rsplit(".", 1)[1])
-    html = await database_sync_to_async(threads_nav_html)(workspace_id=workspace_id)
-    return {"type": NAVIGATION, "topic": topic, "html": html}
+    """After a lost Redis connection, each sidebar reads its person's list again."""
+    return {"type": NAVIGATION_RELOAD, "topic": topic}
 
 
 async def navigation_prepare(event: Event) -> Event | None:
     """A workspace event as its sidebars show it: the active thread moves to the top (the
-    page's script takes its old entry away)."""
-    if event["type"] == NAVIGATION:
+    page's script takes its old entry away). Its unread count is each socket's own."""
+    if event["type"] == NAVIGATION_RELOAD:
         return event
     if event["type"] != ThreadActive.type:
         return None

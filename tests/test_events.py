@@ -12,6 +12,7 @@ from chat.events import (
     MessageChanged,
     MessageData,
     ThreadActive,
+    ThreadReadChanged,
     ThreadSettingsChanged,
     event_from_wire,
     message_data,
@@ -75,6 +76,7 @@ EXAMPLES = [
         message_id=2,
         author_id=5,
     ),
+    ThreadReadChanged(thread_id=1, workspace_id=3, user_id=5, last_read_message_id=2),
 ]
 
 

@@ -25,7 +25,7 @@ ORIGIN = (b"origin", b"http://localhost")
 
 def _nav_titles(html: str) -> list[str]:
     threads = html.split('id="nav-threads"', 1)[1].split("</ul>", 1)[0]
-    return re.findall(r'<li id="nav-thread-\d+"><a [^>]*>([^<]*)</a>', threads)
+    return re.findall(r'<li id="nav-thread-\d+"><a [^>]*><span class="nav-title">([^<]*)<', threads)
 
 
 def _active(thread: Thread, minutes_ago: int) -> None:
@@ -60,7 +60,7 @@ def test_the_sidebar_marks_the_open_thread_and_lists_workspaces_and_documents(cl
     assert "Launch &lt;plan&gt;" in sidebar
     assert (
         f'<li id="nav-thread-{team.thread.pk}"><a href="/t/{team.thread.pk}/" '
-        'aria-current="page">Release planning</a>'
+        'aria-current="page"><span class="nav-title">Release planning</span>'
     ) in sidebar
 
 
@@ -133,10 +133,10 @@ async def test_a_new_thread_and_a_new_message_reach_the_sidebars_of_the_workspac
     moved = await socket.receive_from(timeout=5)
     await socket.disconnect()
 
-    assert added == (
+    assert added.startswith(
         '<div hx-swap-oob="afterbegin:#nav-threads">'
         f'<li id="nav-thread-{started.pk}"><a href="/t/{started.pk}/">'
-        "&lt;b&gt;Launch&lt;/b&gt;</a></li>\n</div>"
+        '<span class="nav-title">&lt;b&gt;Launch&lt;/b&gt;</span>'
     )
     assert f'<li id="nav-thread-{team.thread.pk}">' in moved
     assert moved.startswith('<div hx-swap-oob="afterbegin:#nav-threads">')

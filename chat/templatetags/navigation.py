@@ -1,8 +1,9 @@
 """``{% sidebar %}``: the navigation beside every page of a logged-in person.
 
-Their workspaces, and in the current one its threads (the most recently active first) and its
-documents, the current place marked. Three queries whatever the numbers: the workspaces, the
-threads, the documents (``documents_nav``).
+Their workspaces, and in the current one its threads (the most recently active first, each
+with how many messages they have not read) and its documents, the current place marked. Three
+queries whatever the numbers: the workspaces, the threads with their unread counts, the
+documents (``documents_nav``).
 """
 
 from typing import Any
@@ -29,7 +30,11 @@ def sidebar(context: template.Context, *, live_with_page: bool = False) -> dict[
     return {
         "workspaces": workspaces,
         "workspace": workspace,
-        "threads": thread_list_by_activity(workspace=workspace) if workspace else [],
+        "threads": (
+            thread_list_by_activity(workspace=workspace, reader=user).only("pk", "title")
+            if workspace
+            else []
+        ),
         "current_thread_id": getattr(thread, "pk", None),
         "current_document_id": getattr(document, "pk", None),
         "own_socket": workspace is not None and not live_with_page,

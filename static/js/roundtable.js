@@ -272,7 +272,49 @@
     toggle.setAttribute("aria-expanded", open ? "true" : "false");
   });
 
+  // Unread messages. The thread page tells the server how far it was read (the newest message
+  // shown) when it loads, when messages arrive, and when the tab comes back into view: never
+  // while the tab is hidden. The server keeps it and updates the counts on all the person's
+  // pages; the tab's title starts with their total in the sidebar (the open thread's left out
+  // while it is in view).
+  var readReport = null;
+  var readReported = 0;
+  function threadReadReport() {
+    clearTimeout(readReport);
+    readReport = setTimeout(function () {
+      var thread = document.querySelector("[data-read-url]");
+      var newest = newestShownId();
+      if (!thread || document.hidden) return;
+      if (newest <= Math.max(readReported, Number(thread.dataset.readUpTo || 0))) return;
+      readReported = newest;
+      htmx.ajax("POST", thread.dataset.readUrl, {
+        source: thread, values: { message: newest }, swap: "none",
+      }).then(function () {
+        thread.dataset.readUpTo = Math.max(newest, Number(thread.dataset.readUpTo || 0));
+      });
+    }, 200);
+  }
+  var plainTitle = document.title;
+  function unreadTitle() {
+    var total = 0;
+    document.querySelectorAll("#sidebar [data-unread-for]").forEach(function (badge) {
+      var inView = !document.hidden && badge.closest("[aria-current=page]");
+      if (!inView) total += Number(badge.dataset.count || 0);
+    });
+    document.title = (total ? "(" + total + ") " : "") + plainTitle;
+  }
+  document.addEventListener("htmx:wsAfterMessage", function () {
+    threadReadReport();
+    unreadTitle();
+  });
+  document.addEventListener("visibilitychange", function () {
+    threadReadReport();
+    unreadTitle();
+  });
+
   document.addEventListener("DOMContentLoaded", function () {
+    threadReadReport();
+    unreadTitle();
     localizeTimes(document.body);
     var transcript = document.getElementById("transcript");
     if (transcript) transcript.scrollTop = transcript.scrollHeight;

@@ -39,16 +39,20 @@ def test_the_sidebar_moves_a_thread_to_the_top_when_someone_posts_in_it(
     alice = logged_in_page(team.owner)
     bob = logged_in_page(team.member)
     open_thread(alice, team.thread.pk)
-    sidebar = alice.locator("#nav-threads > li")
+    sidebar = alice.locator("#nav-threads > li .nav-title")
     expect(sidebar).to_have_text(["Newest", "Release planning", "Older"])
-    expect(alice.locator("#sidebar [aria-current=page]")).to_have_text("Release planning")
+    expect(alice.locator("#sidebar [aria-current=page] .nav-title")).to_have_text(
+        "Release planning"
+    )
     expect(alice.locator("#nav-threads[data-live]")).to_be_attached()
 
     open_thread(bob, threads["Older"].pk)
     send(bob, "Picking this up again")
 
     expect(sidebar).to_have_text(["Older", "Newest", "Release planning"])
-    expect(alice.locator("#sidebar [aria-current=page]")).to_have_text("Release planning")
+    expect(alice.locator("#sidebar [aria-current=page] .nav-title")).to_have_text(
+        "Release planning"
+    )
     SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
     alice.screenshot(path=str(SCREENSHOT))
     alice.locator("#sidebar").get_by_role("link", name="Older").click()
@@ -61,7 +65,7 @@ def test_a_thread_someone_starts_appears_at_the_top_of_the_sidebar_on_the_worksp
     alice = logged_in_page(team.owner)
     bob = logged_in_page(team.member)
     alice.goto(f"/w/{team.workspace.pk}/")
-    sidebar = alice.locator("#nav-threads > li")
+    sidebar = alice.locator("#nav-threads > li .nav-title")
     expect(sidebar).to_have_text(["Newest", "Release planning", "Older"])
     expect(alice.locator("#nav-threads[data-live]")).to_be_attached()
 
