@@ -315,7 +315,7 @@ class ThreadRead(models.Model):
     """How far a person has read a thread: the newest message they were shown there.
 
     Kept on the server, so it follows them across devices and browsers. The messages of other
-    people after it are their unread ones (``selectors.thread_list_by_activity``).
+    people after it are their unread ones (``selectors.thread_list_with_unread``).
     """
 
     user = models.ForeignKey(

@@ -45,7 +45,7 @@ from .selectors import (
     UnreadCount,
     message_changes,
     message_page,
-    thread_list_by_activity,
+    thread_list_with_unread,
 )
 from .streaming_state import live_text_get_many
 
@@ -127,14 +127,11 @@ def navigation_view(*, workspace_id: int, reader: User) -> NavigationView:
     """The sidebar's threads as ``reader`` sees them, replacing the page's list; marked
     ``data-live``: the socket that sends it follows the workspace from then on."""
     workspace = Workspace(pk=workspace_id)
-    threads = list(thread_list_by_activity(workspace=workspace, reader=reader).only("pk", "title"))
+    threads = list(thread_list_with_unread(workspace=workspace, reader=reader).only("pk", "title"))
     html = render_to_string("chat/_nav_threads.html", {"threads": threads, "oob": True})
-    annotated = [vars(thread) for thread in threads]  # thread_list_by_activity's, for a reader
     unread = {
-        each["id"]: UnreadCount(
-            count=each["unread"], newest_message_id=each["newest_message_id"] or 0
-        )
-        for each in annotated
+        thread.pk: UnreadCount(count=thread.unread, newest_message_id=thread.newest_message_id)
+        for thread in threads
     }
     return NavigationView(html=html, unread=unread)
 

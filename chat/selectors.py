@@ -2,13 +2,14 @@
 
 from bisect import bisect_left
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.http import Http404
+from django_stubs_ext import WithAnnotations
 
 from workspace.models import Workspace
 
@@ -21,18 +22,22 @@ def thread_list(*, workspace: Workspace) -> QuerySet[Thread]:
     return workspace.threads.select_related("created_by")
 
 
-def thread_list_by_activity(
-    *, workspace: Workspace, reader: User | None = None
-) -> QuerySet[Thread]:
-    """The workspace's threads, the most recently active first (one indexed query).
+def thread_list_by_activity(*, workspace: Workspace) -> QuerySet[Thread]:
+    """The workspace's threads, the most recently active first (one indexed query)."""
+    return workspace.threads.order_by("-last_activity_at", "-id")
 
-    For a ``reader``, each thread also has ``unread``, how many messages of other people they
-    have not read there, and ``newest_message_id``: counted in the same query, by correlated
-    subqueries on the indexes of messages (thread, id) and reads (user, thread).
-    """
-    threads = workspace.threads.order_by("-last_activity_at", "-id")
-    if reader is None:
-        return threads
+
+class ThreadUnread(TypedDict):
+    unread: int  # messages of other people the reader has not read
+    newest_message_id: int  # the thread's newest message (0: none)
+
+
+def thread_list_with_unread(
+    *, workspace: Workspace, reader: User
+) -> "QuerySet[WithAnnotations[Thread, ThreadUnread]]":
+    """``thread_list_by_activity``, and how far ``reader`` is behind in each thread: counted
+    in the same query, by correlated subqueries on the indexes of messages (thread, id) and
+    of reads (user, thread)."""
     read_up_to = ThreadRead.objects.filter(user=reader, thread=OuterRef(OuterRef("pk"))).values(
         "last_read_message_id"
     )[:1]
@@ -45,8 +50,8 @@ def thread_list_by_activity(
         .values("count")
     )
     newest = Message.objects.filter(thread=OuterRef("pk")).order_by("-pk").values("pk")[:1]
-    return threads.annotate(
-        unread=Coalesce(Subquery(unread), 0), newest_message_id=Subquery(newest)
+    return thread_list_by_activity(workspace=workspace).annotate(
+        unread=Coalesce(Subquery(unread), 0), newest_message_id=Coalesce(Subquery(newest), 0)
     )
 
 

@@ -25,7 +25,7 @@ from .selectors import (
     message_get_for_member,
     message_page,
     thread_get_for_member,
-    thread_list_by_activity,
+    thread_list_with_unread,
     thread_read_up_to,
 )
 from .services import (
@@ -51,7 +51,7 @@ def workspace_threads_view(request: AuthenticatedHttpRequest, workspace_id: int)
         )
         return redirect("thread-detail", thread_id=thread.pk)
     context = {
-        "threads": thread_list_by_activity(workspace=workspace, reader=request.user),
+        "threads": thread_list_with_unread(workspace=workspace, reader=request.user),
         "thread_form": form,
         "assistants": assistant_list(workspace=workspace),
         "default_assistant": settings.ASSISTANT_NAME,

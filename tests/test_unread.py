@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from chat.models import ThreadRead
-from chat.selectors import thread_list_by_activity
+from chat.selectors import thread_list_with_unread
 from chat.services import message_create, thread_read_mark
 from harness.ws_client import session_cookie
 from workspace.asgi import application
@@ -22,7 +22,7 @@ ORIGIN = (b"origin", b"http://localhost")
 
 
 def _unread(team, reader) -> dict[str, int]:
-    threads = thread_list_by_activity(workspace=team.workspace, reader=reader)
+    threads = thread_list_with_unread(workspace=team.workspace, reader=reader)
     return {thread.title: thread.unread for thread in threads}
 
 

@@ -12,7 +12,7 @@ from django import template
 
 from workspace.selectors import workspace_list_for_user
 
-from ..selectors import thread_list_by_activity
+from ..selectors import thread_list_with_unread
 
 register = template.Library()
 
@@ -31,7 +31,7 @@ def sidebar(context: template.Context, *, live_with_page: bool = False) -> dict[
         "workspaces": workspaces,
         "workspace": workspace,
         "threads": (
-            thread_list_by_activity(workspace=workspace, reader=user).only("pk", "title")
+            thread_list_with_unread(workspace=workspace, reader=user).only("pk", "title")
             if workspace
             else []
         ),
