@@ -24,16 +24,30 @@ from realtime.presence import (
     presence_board,
     typing_announce,
 )
-from realtime.topics import thread_topic
+from realtime.topics import thread_topic, workspace_topic
+from workspace.models import Workspace
+from workspace.selectors import workspace_get_for_member
 
+from .events import ThreadActive, ThreadReadChanged
 from .models import Thread
 from .rendering import (
+    NAVIGATION_RELOAD,
     ThreadRenderer,
+    navigation_catch_up,
+    navigation_prepare,
+    navigation_view,
     thread_catch_up,
     thread_catch_up_html,
     thread_transcript_html,
+    unread_html,
 )
-from .selectors import mentions_resolve, mentions_unknown_hint, thread_get_for_member
+from .selectors import (
+    UnreadCount,
+    mentions_resolve,
+    mentions_unknown_hint,
+    thread_get_for_member,
+    thread_unread_count,
+)
 from .services import message_create
 
 logger = logging.getLogger(__name__)
@@ -44,8 +58,96 @@ MALFORMED = "That message could not be read (malformed frame)."
 TYPING_EVERY_S = 2  # "typing" is shown for a few seconds: saying it more often adds nothing
 
 
-class ThreadConsumer(MemberSocket):
-    """One member's socket on one thread."""
+class NavigationFollower(MemberSocket):
+    """A socket that also keeps its page's sidebar current: the workspace's threads move to
+    the top of it as they become active, with its person's unread counts.
+
+    The counts are read when the socket starts following, then kept here: a message of
+    another person adds one (the event says which), and the person's reading a thread (on any
+    page of theirs: ``chat.read`` on their own topic) counts that thread again.
+    """
+
+    _navigation_workspace_id: int | None = None
+    _unread: dict[int, UnreadCount]
+
+    async def navigation_follow(self, workspace_id: int) -> None:
+        self._navigation_workspace_id = workspace_id
+        await self.follow(
+            workspace_topic(workspace_id), catch_up=navigation_catch_up, prepare=navigation_prepare
+        )
+        # Joined first, read second: whatever happens after the read arrives as an event.
+        await self._navigation_send()
+
+    async def _navigation_send(self) -> None:
+        assert self._navigation_workspace_id is not None
+        view = await database_sync_to_async(navigation_view)(
+            workspace_id=self._navigation_workspace_id, reader=self.scope["user"]
+        )
+        self._unread = view.unread
+        await self.send(text_data=view.html)
+
+    async def navigation_event(self, event: Event) -> bool:
+        """Show a workspace or reading event in the sidebar; False for any other event."""
+        kind = event["type"]
+        if self._navigation_workspace_id is None:
+            return kind in (NAVIGATION_RELOAD, ThreadActive.type, ThreadReadChanged.type)
+        if kind == NAVIGATION_RELOAD:
+            await self._navigation_send()
+        elif kind == ThreadActive.type:
+            count = self._unread_count_add(event)
+            await self.send(text_data=event["html"] + unread_html(**count))
+        elif kind == ThreadReadChanged.type:
+            if event["workspace_id"] == self._navigation_workspace_id:
+                await self._unread_recount(event["thread_id"], event["last_read_message_id"])
+        else:
+            return False
+        return True
+
+    def _unread_count_add(self, event: Event) -> dict[str, int]:
+        """Another person's message is one more unread, unless counted when the list was read."""
+        thread_id, message_id = event["thread_id"], event["message_id"]
+        known = self._unread.get(thread_id, UnreadCount(count=0, newest_message_id=0))
+        if message_id is not None and message_id > known.newest_message_id:
+            mine = event["author_id"] == self._user_id
+            known = UnreadCount(
+                count=known.count + (0 if mine else 1), newest_message_id=message_id
+            )
+            self._unread[thread_id] = known
+        return {"thread_id": thread_id, "count": known.count}
+
+    async def _unread_recount(self, thread_id: int, read_up_to: int) -> None:
+        counted = await database_sync_to_async(thread_unread_count)(
+            thread_id=thread_id, reader=self.scope["user"], read_up_to=read_up_to
+        )
+        self._unread[thread_id] = counted
+        await self.send(text_data=unread_html(thread_id=thread_id, count=counted.count))
+
+
+class WorkspaceConsumer(NavigationFollower):
+    """The sidebar's own socket, on the pages of a workspace that have none that brings it
+    the workspace's events (all but a thread's)."""
+
+    workspace: Workspace
+
+    def authorize(self, user: Any) -> bool:
+        try:
+            self.workspace = workspace_get_for_member(
+                user=user, workspace_id=self.scope["url_route"]["kwargs"]["workspace_id"]
+            )
+        except Http404:
+            return False
+        return True
+
+    async def joined(self) -> None:
+        await self.navigation_follow(self.workspace.pk)
+
+    async def topic_event(self, event: Event) -> None:
+        await self.navigation_event(event)
+
+
+class ThreadConsumer(NavigationFollower):
+    """One member's socket on one thread; with ``?nav=1`` (the thread page's), it keeps the
+    page's sidebar current too."""
 
     thread: Thread
 
@@ -69,6 +171,8 @@ class ThreadConsumer(MemberSocket):
             html = await database_sync_to_async(thread_catch_up_html)(self.thread.pk, since=since)
         await self.send(text_data=html)
         await self._presence_enter(topic)
+        if _flag_from_query(self.scope["query_string"], "nav"):
+            await self.navigation_follow(self.thread.workspace_id)
 
     async def _presence_enter(self, topic: str) -> None:
         """Be listed among the thread's viewers while the socket is open."""
@@ -96,6 +200,8 @@ class ThreadConsumer(MemberSocket):
         await super().disconnect(code)
 
     async def topic_event(self, event: Event) -> None:
+        if await self.navigation_event(event) or "html" not in event:
+            return
         person = getattr(self, "_person", None)  # set once the socket is listed
         if event["type"] == PRESENCE_TYPING and person and event["person"]["id"] == person["id"]:
             return  # people know when they are typing
@@ -173,6 +279,10 @@ def _since_from_query(query_string: bytes) -> int | None:
     script); without it, or unreadable, the client gets the newest page."""
     values = parse_qs(query_string.decode("latin-1")).get("since", [])
     return int(values[0]) if values and values[0].isdigit() else None
+
+
+def _flag_from_query(query_string: bytes, name: str) -> bool:
+    return parse_qs(query_string.decode("latin-1")).get(name, [""])[0] == "1"
 
 
 def _frame_parse(text_data: str | None) -> dict[str, Any]:

@@ -21,6 +21,24 @@ chat.settings    the thread's settings changed (no ``message_id``): ``settings``
                  who answers unaddressed messages and the overrides, and who changed them
 ===============  ==================================================================
 
+One event goes to the workspace's topic (``workspace.<id>``) instead, for every member with a
+page of the workspace open, whose sidebar lists its threads by last activity:
+
+===============  ==================================================================
+chat.thread      a thread was started, or a person posted in it, so it moves to the
+                 top: ``workspace_id``, ``title``, ``last_activity_at``, and the
+                 message that made it active (``message_id`` and ``author_id``; None
+                 for a thread just started)
+===============  ==================================================================
+
+And one to a person's own topic (``user.<id>``), for every page they have open anywhere:
+
+===============  ==================================================================
+chat.read        they read a thread further (on another tab or device, say):
+                 ``workspace_id``, ``user_id`` and ``last_read_message_id``, the
+                 newest message of the thread they have read
+===============  ==================================================================
+
 Events carry what a client shows, so a web process renders them without reading the
 database, and no event waits behind another's query.
 
@@ -37,10 +55,10 @@ from typing import Any, ClassVar, TypedDict
 from django.conf import settings
 
 from realtime.publish import publish
-from realtime.topics import thread_topic
+from realtime.topics import thread_topic, user_topic, workspace_topic
 
 from .citations import AnswerSource
-from .models import Assistant, Generation, Message, Thread
+from .models import Assistant, Generation, Message, Thread, ThreadRead
 from .selectors import reply_queue_ahead
 
 TRANSCRIPT = "chat.transcript"
@@ -141,8 +159,38 @@ class ThreadSettingsChanged(ThreadEvent):
     settings: ThreadSettingsData
 
 
+@dataclass(frozen=True, kw_only=True)
+class ThreadActive(ThreadEvent):
+    """Published to the workspace's topic, not the thread's: the sidebars follow it."""
+
+    type: ClassVar[str] = "chat.thread"
+    workspace_id: int
+    title: str
+    last_activity_at: str  # ISO 8601
+    message_id: int | None
+    author_id: int | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ThreadReadChanged(ThreadEvent):
+    """Published to the reader's own topic: their other pages update their unread counts."""
+
+    type: ClassVar[str] = "chat.read"
+    workspace_id: int
+    user_id: int
+    last_read_message_id: int
+
+
 EVENT_TYPES: dict[str, type[ThreadEvent]] = {
-    cls.type: cls for cls in (MessageAdded, MessageChanged, Frame, ThreadSettingsChanged)
+    cls.type: cls
+    for cls in (
+        MessageAdded,
+        MessageChanged,
+        Frame,
+        ThreadSettingsChanged,
+        ThreadActive,
+        ThreadReadChanged,
+    )
 }
 
 
@@ -227,6 +275,30 @@ def broadcast_thread_settings_changed(thread: Thread, *, by: str) -> None:
             thread_id=thread.pk, settings=thread_settings_data(thread, changed_by=by)
         )
     )
+
+
+def broadcast_thread_active(thread: Thread, *, message: Message | None = None) -> None:
+    """The thread was started (no ``message``) or a person posted ``message`` in it."""
+    event = ThreadActive(
+        thread_id=thread.pk,
+        workspace_id=thread.workspace_id,
+        title=thread.title,
+        last_activity_at=thread.last_activity_at.isoformat(),
+        message_id=message.pk if message else None,
+        author_id=message.author_id if message else None,
+    )
+    publish(workspace_topic(thread.workspace_id), event.to_wire())
+
+
+def broadcast_thread_read(read: ThreadRead, *, workspace_id: int) -> None:
+    """``read.user`` has read ``read.thread`` up to a newer message than before."""
+    event = ThreadReadChanged(
+        thread_id=read.thread_id,
+        workspace_id=workspace_id,
+        user_id=read.user_id,
+        last_read_message_id=read.last_read_message_id,
+    )
+    publish(user_topic(read.user_id), event.to_wire())
 
 
 def _assistant_data(assistant: Assistant | None) -> AssistantData | None:

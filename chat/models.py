@@ -4,6 +4,7 @@ from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
+from django.utils import timezone
 
 from workspace.models import Workspace
 
@@ -85,6 +86,10 @@ class Thread(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    last_activity_at = models.DateTimeField(
+        default=timezone.now,
+        help_text="When it was started or last had a person's message: the sidebar's order.",
+    )
     revision = models.PositiveBigIntegerField(
         default=0, help_text="Number of the thread's latest change to a message."
     )
@@ -131,6 +136,11 @@ class Thread(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(
+                fields=["workspace", "-last_activity_at", "-id"], name="thread_workspace_activity"
+            )
+        ]
 
     def __str__(self) -> str:
         return self.title
@@ -307,3 +317,26 @@ class Generation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.model_name} for message {self.message_id}"
+
+
+class ThreadRead(models.Model):
+    """How far a person has read a thread: the newest message they were shown there.
+
+    Kept on the server, so it follows them across devices and browsers. The messages of other
+    people after it are their unread ones (``selectors.thread_list_with_unread``).
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="thread_reads"
+    )
+    thread = models.ForeignKey(Thread, on_delete=models.CASCADE, related_name="reads")
+    last_read_message_id = models.PositiveBigIntegerField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "thread"], name="unique_thread_read")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} read {self.thread} up to message {self.last_read_message_id}"

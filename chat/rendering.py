@@ -12,15 +12,18 @@ leaves it before publishing each frame.
 """
 
 import time
+from dataclasses import dataclass
 from datetime import datetime
 
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from django.template.loader import render_to_string
 
 from realtime.fanout import Event
 from realtime.presence import PRESENCE_CHANGED, PRESENCE_TYPING, Person
+from workspace.models import Workspace
 
 from .citations import AnswerSource
 from .events import (
@@ -30,6 +33,7 @@ from .events import (
     MessageChanged,
     MessageData,
     Statistics,
+    ThreadActive,
     ThreadSettingsChanged,
     ThreadSettingsData,
     event_from_wire,
@@ -38,8 +42,10 @@ from .models import Assistant, Generation, Message, Thread
 from .selectors import (
     MESSAGE_PAGE_SIZE,
     MessagePage,
+    UnreadCount,
     message_changes,
     message_page,
+    thread_list_with_unread,
 )
 from .streaming_state import live_text_get_many
 
@@ -101,6 +107,59 @@ async def thread_catch_up(topic: str) -> Event:
     thread_id = int(topic.rsplit(".", 1)[1])
     html = await database_sync_to_async(thread_transcript_html)(thread_id)
     return {"type": TRANSCRIPT, "topic": topic, "html": html}
+
+
+# Made locally after a lost Redis connection: each sidebar reads its list again.
+NAVIGATION_RELOAD = "chat.navigation_reload"
+
+
+@dataclass(frozen=True)
+class NavigationView:
+    """One person's sidebar of a workspace: its threads' list, and for each thread how many
+    messages they have not read and the newest message counted (so that a later event for
+    one counted already is not counted twice)."""
+
+    html: str
+    unread: dict[int, UnreadCount]
+
+
+def navigation_view(*, workspace_id: int, reader: User) -> NavigationView:
+    """The sidebar's threads as ``reader`` sees them, replacing the page's list; marked
+    ``data-live``: the socket that sends it follows the workspace from then on."""
+    workspace = Workspace(pk=workspace_id)
+    threads = list(thread_list_with_unread(workspace=workspace, reader=reader).only("pk", "title"))
+    html = render_to_string("chat/_nav_threads.html", {"threads": threads, "oob": True})
+    unread = {
+        thread.pk: UnreadCount(count=thread.unread, newest_message_id=thread.newest_message_id)
+        for thread in threads
+    }
+    return NavigationView(html=html, unread=unread)
+
+
+def unread_html(*, thread_id: int, count: int) -> str:
+    """A thread's unread count, replacing it wherever the page shows it (sidebar, list)."""
+    context = {"thread_id": thread_id, "count": count, "oob": True}
+    return render_to_string("chat/_unread.html", context)
+
+
+async def navigation_catch_up(topic: str) -> Event:
+    """After a lost Redis connection, each sidebar reads its person's list again."""
+    return {"type": NAVIGATION_RELOAD, "topic": topic}
+
+
+async def navigation_prepare(event: Event) -> Event | None:
+    """A workspace event as its sidebars show it: the active thread moves to the top (the
+    page's script takes its old entry away). Its unread count is each socket's own."""
+    if event["type"] == NAVIGATION_RELOAD:
+        return event
+    if event["type"] != ThreadActive.type:
+        return None
+    active = event_from_wire(event)
+    assert isinstance(active, ThreadActive)
+    item = render_to_string(
+        "chat/_nav_thread.html", {"thread": {"id": active.thread_id, "title": active.title}}
+    )
+    return {**event, "html": f'<div hx-swap-oob="afterbegin:#nav-threads">{item}</div>'}
 
 
 class ThreadRenderer:

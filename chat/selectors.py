@@ -1,24 +1,92 @@
 """Reads about threads and messages, always on behalf of a user."""
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.http import Http404
+from django_stubs_ext import WithAnnotations
 
 from jobs.models import ModelJob
 from jobs.selectors import job_places
 from workspace.models import Workspace
 
 from .mentions import default_handle, mentioned_handles
-from .models import Assistant, Message, Thread
+from .models import Assistant, Message, Thread, ThreadRead
 from .streaming_state import live_text_get_many
 
 
 def thread_list(*, workspace: Workspace) -> QuerySet[Thread]:
     return workspace.threads.select_related("created_by")
+
+
+def thread_list_by_activity(*, workspace: Workspace) -> QuerySet[Thread]:
+    """The workspace's threads, the most recently active first (one indexed query)."""
+    return workspace.threads.order_by("-last_activity_at", "-id")
+
+
+class ThreadUnread(TypedDict):
+    unread: int  # messages of other people the reader has not read
+    newest_message_id: int  # the thread's newest message (0: none)
+
+
+def thread_list_with_unread(
+    *, workspace: Workspace, reader: User
+) -> "QuerySet[WithAnnotations[Thread, ThreadUnread]]":
+    """``thread_list_by_activity``, and how far ``reader`` is behind in each thread: counted
+    in the same query, by correlated subqueries on the indexes of messages (thread, id) and
+    of reads (user, thread)."""
+    read_up_to = ThreadRead.objects.filter(user=reader, thread=OuterRef(OuterRef("pk"))).values(
+        "last_read_message_id"
+    )[:1]
+    unread = (
+        _others_messages(reader)
+        .filter(thread=OuterRef("pk"), pk__gt=Coalesce(Subquery(read_up_to), 0))
+        .order_by()
+        .values("thread")
+        .annotate(count=Count("pk"))
+        .values("count")
+    )
+    newest = Message.objects.filter(thread=OuterRef("pk")).order_by("-pk").values("pk")[:1]
+    return thread_list_by_activity(workspace=workspace).annotate(
+        unread=Coalesce(Subquery(unread), 0), newest_message_id=Coalesce(Subquery(newest), 0)
+    )
+
+
+@dataclass(frozen=True)
+class UnreadCount:
+    count: int
+    newest_message_id: int  # the newest message of the thread when counted (0: none)
+
+
+def thread_unread_count(*, thread_id: int, reader: User, read_up_to: int) -> UnreadCount:
+    """How many messages of other people in the thread ``reader`` has not read, having read
+    up to message ``read_up_to`` (one query)."""
+    figures = Message.objects.filter(thread_id=thread_id).aggregate(
+        newest=Max("pk"),
+        count=Count(
+            "pk",
+            filter=Q(role=Message.Role.USER, deleted_at__isnull=True, pk__gt=read_up_to)
+            & ~Q(author=reader),
+        ),
+    )
+    return UnreadCount(count=figures["count"], newest_message_id=figures["newest"] or 0)
+
+
+def thread_read_up_to(*, thread: Thread, reader: User) -> int:
+    """The newest message ``reader`` has read in the thread (0: none yet)."""
+    read = ThreadRead.objects.filter(user=reader, thread=thread).first()
+    return read.last_read_message_id if read else 0
+
+
+def _others_messages(reader: User) -> QuerySet[Message]:
+    """What counts as unread: people's messages, not deleted, not the reader's own."""
+    return Message.objects.filter(role=Message.Role.USER, deleted_at__isnull=True).exclude(
+        author=reader
+    )
 
 
 def thread_get_for_member(*, user: User | AnonymousUser, thread_id: int) -> Thread:

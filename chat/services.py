@@ -12,7 +12,7 @@ from workspace.rate_limit import rate_limit_wait
 
 from . import events
 from .mentions import default_handle
-from .models import Assistant, Message, Thread
+from .models import Assistant, Message, Thread, ThreadRead
 from .selectors import mentions_resolve, thread_source_choices
 
 # An answer is a model job of this kind; its task is enqueued by name: chat never imports llm.
@@ -20,8 +20,12 @@ ANSWER_KIND = "answer"
 GENERATE_REPLY_TASK = "llm.generate_reply"
 
 
+@transaction.atomic
 def thread_create(*, workspace: Workspace, title: str, created_by: User) -> Thread:
-    return Thread.objects.create(workspace=workspace, title=title.strip(), created_by=created_by)
+    """Start a thread; every member's sidebar lists it at the top."""
+    thread = Thread.objects.create(workspace=workspace, title=title.strip(), created_by=created_by)
+    transaction.on_commit(lambda: events.broadcast_thread_active(thread))
+    return thread
 
 
 @transaction.atomic
@@ -108,10 +112,33 @@ def message_create(*, thread: Thread, author: User, body: str) -> Message:
         body=body,
         revision=Thread.objects.revision_take(thread.pk),
     )
+    thread.last_activity_at = message.created_at
+    Thread.objects.filter(pk=thread.pk).update(last_activity_at=thread.last_activity_at)
     transaction.on_commit(lambda: events.broadcast_message_created(message))
+    transaction.on_commit(lambda: events.broadcast_thread_active(thread, message=message))
     for assistant in answerers_of(thread=thread, body=body):
         assistant_reply_queue(prompt=message, requested_by=author, assistant=assistant)
     return message
+
+
+@transaction.atomic
+def thread_read_mark(*, thread: Thread, reader: User, message_id: int) -> ThreadRead:
+    """``reader`` was shown the thread up to message ``message_id``: their unread messages
+    there end at it. It only moves forward (an older page's report changes nothing); when it
+    moves, their other pages are told, on commit."""
+    if not Message.objects.filter(thread=thread, pk=message_id).exists():
+        raise ValidationError("There is no such message in this thread.")
+    read, created = ThreadRead.objects.select_for_update().get_or_create(
+        user=reader, thread=thread, defaults={"last_read_message_id": message_id}
+    )
+    if not created:
+        if read.last_read_message_id >= message_id:
+            return read
+        read.last_read_message_id = message_id
+        read.save(update_fields=["last_read_message_id", "updated_at"])
+    workspace_id = thread.workspace_id
+    transaction.on_commit(lambda: events.broadcast_thread_read(read, workspace_id=workspace_id))
+    return read
 
 
 def answerers_of(*, thread: Thread, body: str) -> list[Assistant | None]:

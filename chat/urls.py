@@ -8,6 +8,7 @@ urlpatterns = [
     path("t/<int:thread_id>/earlier/", views.thread_earlier_view, name="thread-earlier"),
     path("t/<int:thread_id>/handles/", views.handle_suggestions_view, name="handle-suggestions"),
     path("t/<int:thread_id>/settings/", views.thread_settings_view, name="thread-settings"),
+    path("t/<int:thread_id>/read/", views.thread_read_view, name="thread-read"),
     path(
         "w/<int:workspace_id>/assistants/new/",
         views.assistant_create_view,

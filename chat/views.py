@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -24,7 +25,8 @@ from .selectors import (
     message_get_for_member,
     message_page,
     thread_get_for_member,
-    thread_list,
+    thread_list_with_unread,
+    thread_read_up_to,
 )
 from .services import (
     ASSISTANT_FIELDS,
@@ -33,6 +35,7 @@ from .services import (
     message_delete,
     message_edit,
     thread_create,
+    thread_read_mark,
     thread_settings_update,
 )
 
@@ -48,7 +51,7 @@ def workspace_threads_view(request: AuthenticatedHttpRequest, workspace_id: int)
         )
         return redirect("thread-detail", thread_id=thread.pk)
     context = {
-        "threads": thread_list(workspace=workspace),
+        "threads": thread_list_with_unread(workspace=workspace, reader=request.user),
         "thread_form": form,
         "assistants": assistant_list(workspace=workspace),
         "default_assistant": settings.ASSISTANT_NAME,
@@ -61,16 +64,50 @@ def workspace_threads_view(request: AuthenticatedHttpRequest, workspace_id: int)
 @require_GET
 def thread_detail_view(request: AuthenticatedHttpRequest, thread_id: int) -> HttpResponse:
     thread = thread_get_for_member(user=request.user, thread_id=thread_id)
+    page = message_page(thread=thread)
+    read_up_to = thread_read_up_to(thread=thread, reader=request.user)
     context = {
         "thread": thread,
         "workspace": thread.workspace,
-        "page": message_page(thread=thread),
+        "page": page,
+        "read_up_to": read_up_to,
+        "first_unread_id": _first_unread_id(page.messages, read_up_to, reader=request.user),
         "settings": thread_settings_data(thread),
         "settings_form": ThreadSettingsForm(thread=thread),
         "assistant_name": settings.ASSISTANT_NAME,
         "max_length": settings.MESSAGE_MAX_LENGTH,
     }
     return render(request, "chat/thread.html", context)
+
+
+def _first_unread_id(messages: list[Message], read_up_to: int, *, reader: User) -> int | None:
+    """Where the "new messages" line goes: before the first message of another person's
+    that the reader has not read."""
+    for message in messages:
+        if (
+            message.pk > read_up_to
+            and not message.is_assistant
+            and message.author_id != reader.pk
+            and message.deleted_at is None
+        ):
+            return message.pk
+    return None
+
+
+@login_required
+@require_POST
+def thread_read_view(request: AuthenticatedHttpRequest, thread_id: int) -> HttpResponse:
+    """The thread page was shown up to message ``message`` (the page reports it while the
+    tab is visible): the person's unread messages there end at it, on all their pages."""
+    thread = thread_get_for_member(user=request.user, thread_id=thread_id)
+    try:
+        message_id = int(request.POST["message"])
+        thread_read_mark(thread=thread, reader=request.user, message_id=message_id)
+    except (KeyError, ValueError):
+        return JsonResponse({"error": "Say which message was read (message=<id>)."}, status=400)
+    except ValidationError as exc:
+        return JsonResponse({"error": " ".join(exc.messages)}, status=400)
+    return HttpResponse(status=204)
 
 
 @login_required

@@ -1,8 +1,8 @@
 """Topic names: the channel-layer groups that events are published to, defined in one place.
 
-A topic is one stream of events that a socket can follow: a thread's messages, a document's
-changes and presence, or everything that concerns one person's account (which tells their
-sockets to check their access again).
+A topic is one stream of events that a socket can follow: a thread's messages, a workspace's
+navigation (which thread was last active), a document's changes and presence, or everything
+that concerns one person's account (which tells their sockets to check their access again).
 """
 
 
@@ -12,6 +12,11 @@ def thread_topic(thread_id: int) -> str:
 
 def user_topic(user_id: int) -> str:
     return f"user.{user_id}"
+
+
+def workspace_topic(workspace_id: int) -> str:
+    """What changes a workspace's navigation: threads started or active, for its sidebar."""
+    return f"workspace.{workspace_id}"
 
 
 def document_topic(document_id: int) -> str:

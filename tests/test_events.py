@@ -11,6 +11,8 @@ from chat.events import (
     MessageAdded,
     MessageChanged,
     MessageData,
+    ThreadActive,
+    ThreadReadChanged,
     ThreadSettingsChanged,
     event_from_wire,
     message_data,
@@ -66,6 +68,15 @@ EXAMPLES = [
             "changed_by": "bob",
         },
     ),
+    ThreadActive(
+        thread_id=1,
+        workspace_id=3,
+        title="Launch <plan>",
+        last_activity_at="2026-12-02T15:00:00+00:00",
+        message_id=2,
+        author_id=5,
+    ),
+    ThreadReadChanged(thread_id=1, workspace_id=3, user_id=5, last_read_message_id=2),
 ]
 
 

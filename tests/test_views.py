@@ -85,7 +85,7 @@ def test_the_thread_page_shows_the_transcript_escaped_and_connects_its_socket(cl
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in response.text
     assert "<script>alert(1)" not in response.text
     assert "<strong>bold</strong>" in response.text
-    assert f'ws-connect="/ws/threads/{team.thread.pk}/"' in response.text
+    assert f'ws-connect="/ws/threads/{team.thread.pk}/?nav=1"' in response.text
 
 
 def test_an_owner_adds_a_member_by_username_or_email(client, team):

@@ -243,7 +243,78 @@
     );
   });
 
+  // The sidebar: a thread that became active comes in at the top of the list; its old entry
+  // (and the "no threads" line) goes. The current place stays marked, and on a narrow screen
+  // the Menu button shows and hides the sidebar.
+  document.addEventListener("htmx:oobBeforeSwap", function (event) {
+    var target = event.detail.target;
+    var fragment = event.detail.fragment;
+    if (!target || target.id !== "nav-threads" || !fragment || !fragment.querySelectorAll) return;
+    fragment.querySelectorAll(":scope > li[id]").forEach(function (item) {
+      var shown = document.getElementById(item.id);
+      if (shown && shown.parentElement === target) shown.remove();
+    });
+    var empty = document.getElementById("nav-no-threads");
+    if (empty && fragment.querySelector(":scope > li[id^=nav-thread-]")) empty.remove();
+  });
+  function navCurrentMark() {
+    var sidebar = document.getElementById("sidebar");
+    var current = sidebar && sidebar.dataset.current && document.getElementById(sidebar.dataset.current);
+    var link = current && current.querySelector("a");
+    if (link) link.setAttribute("aria-current", "page");
+  }
+  document.addEventListener("htmx:oobAfterSwap", navCurrentMark);
+  document.addEventListener("click", function (event) {
+    var toggle = event.target.closest && event.target.closest(".nav-toggle");
+    var sidebar = toggle && document.getElementById(toggle.getAttribute("aria-controls"));
+    if (!sidebar) return;
+    var open = sidebar.classList.toggle("open");
+    toggle.setAttribute("aria-expanded", open ? "true" : "false");
+  });
+
+  // Unread messages. The thread page tells the server how far it was read (the newest message
+  // shown) when it loads, when messages arrive, and when the tab comes back into view: never
+  // while the tab is hidden. The server keeps it and updates the counts on all the person's
+  // pages; the tab's title starts with their total in the sidebar (the open thread's left out
+  // while it is in view).
+  var readReport = null;
+  var readReported = 0;
+  function threadReadReport() {
+    clearTimeout(readReport);
+    readReport = setTimeout(function () {
+      var thread = document.querySelector("[data-read-url]");
+      var newest = newestShownId();
+      if (!thread || document.hidden) return;
+      if (newest <= Math.max(readReported, Number(thread.dataset.readUpTo || 0))) return;
+      readReported = newest;
+      htmx.ajax("POST", thread.dataset.readUrl, {
+        source: thread, values: { message: newest }, swap: "none",
+      }).then(function () {
+        thread.dataset.readUpTo = Math.max(newest, Number(thread.dataset.readUpTo || 0));
+      });
+    }, 200);
+  }
+  var plainTitle = document.title;
+  function unreadTitle() {
+    var total = 0;
+    document.querySelectorAll("#sidebar [data-unread-for]").forEach(function (badge) {
+      var inView = !document.hidden && badge.closest("[aria-current=page]");
+      if (!inView) total += Number(badge.dataset.count || 0);
+    });
+    document.title = (total ? "(" + total + ") " : "") + plainTitle;
+  }
+  document.addEventListener("htmx:wsAfterMessage", function () {
+    threadReadReport();
+    unreadTitle();
+  });
+  document.addEventListener("visibilitychange", function () {
+    threadReadReport();
+    unreadTitle();
+  });
+
   document.addEventListener("DOMContentLoaded", function () {
+    threadReadReport();
+    unreadTitle();
     localizeTimes(document.body);
     var transcript = document.getElementById("transcript");
     if (transcript) transcript.scrollTop = transcript.scrollHeight;

@@ -1,0 +1,41 @@
+"""``{% sidebar %}``: the navigation beside every page of a logged-in person.
+
+Their workspaces, and in the current one its threads (the most recently active first, each
+with how many messages they have not read) and its documents, the current place marked. Three
+queries whatever the numbers: the workspaces, the threads with their unread counts, the
+documents (``documents_nav``).
+"""
+
+from typing import Any
+
+from django import template
+
+from workspace.selectors import workspace_list_for_user
+
+from ..selectors import thread_list_with_unread
+
+register = template.Library()
+
+
+@register.inclusion_tag("chat/_sidebar.html", takes_context=True)
+def sidebar(context: template.Context, *, live_with_page: bool = False) -> dict[str, Any]:
+    """``live_with_page``: the page's own socket brings the sidebar's events (a thread's
+    does), so the sidebar opens none of its own."""
+    user = context["user"]
+    workspaces = list(workspace_list_for_user(user=user))
+    shown = context.get("workspace")
+    # Only a workspace the person is a member of (an invitation's page names another one).
+    workspace = next((each for each in workspaces if shown and each.pk == shown.pk), None)
+    thread, document = context.get("thread"), context.get("document")
+    return {
+        "workspaces": workspaces,
+        "workspace": workspace,
+        "threads": (
+            thread_list_with_unread(workspace=workspace, reader=user).only("pk", "title")
+            if workspace
+            else []
+        ),
+        "current_thread_id": getattr(thread, "pk", None),
+        "current_document_id": getattr(document, "pk", None),
+        "own_socket": workspace is not None and not live_with_page,
+    }

@@ -1,0 +1,156 @@
+"""Unread messages: how far each person has read each thread, kept on the server, counted in
+one query for a whole workspace, and shown live on all of that person's pages."""
+
+import re
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from chat.models import ThreadRead
+from chat.selectors import thread_list_with_unread
+from chat.services import message_create, thread_read_mark
+from harness.ws_client import session_cookie
+from workspace.asgi import application
+
+from .factories import AssistantMessageFactory, MessageFactory, ThreadFactory
+
+HOST = (b"host", b"localhost")
+ORIGIN = (b"origin", b"http://localhost")
+
+
+def _unread(team, reader) -> dict[str, int]:
+    threads = thread_list_with_unread(workspace=team.workspace, reader=reader)
+    return {thread.title: thread.unread for thread in threads}
+
+
+@pytest.mark.django_db
+def test_other_peoples_messages_after_the_last_one_read_are_unread(team):
+    first = MessageFactory.create(thread=team.thread, author=team.member, body="One")
+    MessageFactory.create(thread=team.thread, author=team.member, body="Two")
+    MessageFactory.create(thread=team.thread, author=team.owner, body="Mine")
+    AssistantMessageFactory.create(thread=team.thread, status="done", body="An answer")
+    MessageFactory.create(
+        thread=team.thread, author=team.member, body="", deleted_at=timezone.now()
+    )
+
+    assert _unread(team, team.owner) == {"Release planning": 2}
+    thread_read_mark(thread=team.thread, reader=team.owner, message_id=first.pk)
+    assert _unread(team, team.owner) == {"Release planning": 1}
+    assert _unread(team, team.member) == {"Release planning": 1}  # alice's, never read
+
+
+@pytest.mark.django_db
+def test_reading_only_moves_forward(team):
+    older, newer = (MessageFactory.create(thread=team.thread) for _ in range(2))
+
+    thread_read_mark(thread=team.thread, reader=team.owner, message_id=newer.pk)
+    thread_read_mark(thread=team.thread, reader=team.owner, message_id=older.pk)
+
+    assert ThreadRead.objects.get(user=team.owner).last_read_message_id == newer.pk
+
+
+@pytest.mark.django_db
+def test_a_message_of_another_thread_cannot_be_marked_read(team):
+    elsewhere = MessageFactory.create()
+
+    with pytest.raises(ValidationError):
+        thread_read_mark(thread=team.thread, reader=team.owner, message_id=elsewhere.pk)
+
+    assert not ThreadRead.objects.exists()
+
+
+@pytest.mark.django_db
+def test_unread_counts_of_a_whole_workspace_take_one_query(team, django_assert_num_queries):
+    for number in range(30):
+        thread = ThreadFactory.create(workspace=team.workspace, title=f"Thread {number}")
+        read = MessageFactory.create(thread=thread, author=team.member)
+        MessageFactory.create(thread=thread, author=team.member)
+        if number % 2:
+            thread_read_mark(thread=thread, reader=team.owner, message_id=read.pk)
+
+    with django_assert_num_queries(1):
+        counts = _unread(team, team.owner)
+
+    assert sorted(counts.values()) == [0] + [1] * 15 + [2] * 15
+
+
+@pytest.mark.django_db
+def test_the_read_endpoint_is_for_members_and_messages_of_the_thread(client, team):
+    message = MessageFactory.create(thread=team.thread, author=team.member)
+    url = f"/t/{team.thread.pk}/read/"
+
+    client.force_login(team.outsider)
+    assert client.post(url, {"message": message.pk}).status_code == 404
+    client.force_login(team.owner)
+    assert client.post(url, {"message": "many"}).status_code == 400
+    assert client.post(url, {"message": MessageFactory.create().pk}).status_code == 400
+    assert client.post(url, {"message": message.pk}).status_code == 204
+
+    assert _unread(team, team.owner) == {"Release planning": 0}
+
+
+@pytest.mark.django_db
+def test_the_thread_shows_a_line_before_the_first_message_not_read(client, team):
+    read = MessageFactory.create(thread=team.thread, author=team.member, body="Seen")
+    MessageFactory.create(thread=team.thread, author=team.owner, body="Mine, after")
+    first_unread = MessageFactory.create(thread=team.thread, author=team.member, body="New")
+    thread_read_mark(thread=team.thread, reader=team.owner, message_id=read.pk)
+    client.force_login(team.owner)
+
+    page = client.get(f"/t/{team.thread.pk}/").content.decode()
+
+    divider = page.index('id="unread-divider"')
+    assert page.index("Mine, after") < divider < page.index(f'id="message-{first_unread.pk}"')
+
+
+@pytest.mark.django_db
+def test_the_workspace_page_lists_each_threads_unread_count(client, team):
+    MessageFactory.create_batch(3, thread=team.thread, author=team.member)
+    client.force_login(team.owner)
+
+    page = client.get(f"/w/{team.workspace.pk}/").content.decode()
+
+    counts = re.findall(rf'data-unread-for="{team.thread.pk}" data-count="(\d+)"', page)
+    assert counts == ["3", "3"]  # in the sidebar and in the list
+
+
+@pytest.fixture
+def cookies(team) -> dict[str, tuple[bytes, bytes]]:
+    return {
+        "alice": (b"cookie", session_cookie(team.owner).encode()),
+        "bob": (b"cookie", session_cookie(team.member).encode()),
+    }
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_counts_rise_live_as_others_post_and_fall_when_read_elsewhere(team, cookies):
+    socket = WebsocketCommunicator(
+        application,
+        f"/ws/workspaces/{team.workspace.pk}/",
+        headers=[HOST, ORIGIN, cookies["alice"]],
+    )
+    assert (await socket.connect())[0]
+    await socket.receive_from(timeout=5)  # the list, as it was
+    badge = f'data-unread-for="{team.thread.pk}" data-count="{{}}"'
+
+    await database_sync_to_async(message_create)(thread=team.thread, author=team.member, body="One")
+    assert badge.format(1) in await socket.receive_from(timeout=5)
+    second = await database_sync_to_async(message_create)(
+        thread=team.thread, author=team.member, body="Two"
+    )
+    assert badge.format(2) in await socket.receive_from(timeout=5)
+    await database_sync_to_async(message_create)(
+        thread=team.thread, author=team.owner, body="My own"
+    )
+    assert badge.format(2) in await socket.receive_from(timeout=5)
+
+    await database_sync_to_async(thread_read_mark)(
+        thread=team.thread, reader=team.owner, message_id=second.pk
+    )
+    read_elsewhere = await socket.receive_from(timeout=5)
+    await socket.disconnect()
+
+    assert read_elsewhere.startswith(f'<span class="unread" {badge.format(0)}')
