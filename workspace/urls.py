@@ -30,6 +30,7 @@ urlpatterns = [
         views.invitation_revoke_view,
         name="invitation-revoke",
     ),
+    path("people/<int:user_id>/", views.person_detail_view, name="person-detail"),
     path("invite/<str:token>/", views.invitation_view, name="invitation"),
     path("", include("chat.urls")),
     path("", include("documents.urls")),
