@@ -37,6 +37,7 @@ urlpatterns = [
     path("", include("api.urls")),
     path("", include("knowledge.urls")),
     path("", include("search.urls")),
+    path("", include("notifications.urls")),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
