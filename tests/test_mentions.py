@@ -2,9 +2,9 @@ from html.parser import HTMLParser
 
 import pytest
 
+from chat.events import message_data
 from chat.markdown import markdown_to_html
 from chat.mentions import PersonMention, mentions_assistant, mentions_linked
-from chat.events import message_data
 from chat.models import Message
 from chat.rendering import message_from_data, message_html
 from chat.selectors import message_page
