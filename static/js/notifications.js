@@ -15,8 +15,13 @@
     socket.addEventListener("open", function () { retries = 0; });
     socket.addEventListener("message", function (event) {
       htmx.swap(document.body, event.data, { swapStyle: "none" });
+      // The first message is the count, sent once the socket follows the inbox: live.
+      var bell = document.getElementById("inbox-bell");
+      if (bell) bell.dataset.state = "live";
     });
     socket.addEventListener("close", function (event) {
+      var bell = document.getElementById("inbox-bell");
+      if (bell) bell.dataset.state = "closed";
       if (CLOSED_FOR_GOOD.indexOf(event.code) >= 0) return;
       var pause = Math.random() * 1000 * Math.pow(2, Math.min(retries++, 5));
       setTimeout(function () { connect(path); }, pause);
@@ -28,9 +33,10 @@
     if (!id || id === lastShown) return;
     lastShown = id;
     var list = document.getElementById("inbox-list");
-    var item = alert.querySelector("li");
+    var template = alert.querySelector("template");
+    var item = template && template.content.querySelector("li");
     if (list && item && !document.getElementById(item.id)) {
-      var shown = item.cloneNode(true);
+      var shown = document.importNode(item, true);
       withCsrfToken(shown);
       list.prepend(shown);
       htmx.process(shown);
