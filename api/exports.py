@@ -10,6 +10,7 @@ from django.utils import timezone
 from chat.citations import AnswerSource
 from chat.events import MessageData, message_data
 from chat.models import Message, Thread
+from chat.selectors import messages_mentions_resolve
 from documents.models import Document
 from documents.selectors import document_text_get
 
@@ -25,6 +26,7 @@ def _messages(thread: Thread) -> Iterator[MessageData]:
     )
     last_id = 0
     while batch := list(messages.filter(pk__gt=last_id).order_by("id")[:BATCH]):
+        messages_mentions_resolve(batch, workspace_id=thread.workspace_id)  # one query a batch
         for message in batch:
             yield message_data(message_live(message))
         last_id = batch[-1].pk

@@ -58,8 +58,9 @@ from realtime.publish import publish
 from realtime.topics import thread_topic, user_topic, workspace_topic
 
 from .citations import AnswerSource
+from .mentions import PersonMention
 from .models import Assistant, Generation, Message, Thread, ThreadRead
-from .selectors import reply_queue_ahead
+from .selectors import messages_mentions_resolve, reply_queue_ahead
 
 TRANSCRIPT = "chat.transcript"
 
@@ -104,6 +105,7 @@ class MessageData(TypedDict):
     created_at: str  # ISO 8601, like the two below
     edited_at: str | None
     deleted_at: str | None
+    mentions: list[PersonMention]  # a person's message: the members it mentions, as links
 
 
 class ThreadSettingsData(TypedDict):
@@ -205,6 +207,8 @@ def message_data(message: Message) -> MessageData:
     """The message as event data. A queued answer's place in the queue is counted if unset."""
     if message.status == Message.Status.QUEUED and message.queue_ahead is None:
         reply_queue_ahead([message])
+    if not message.is_assistant and message.mentioned is None:
+        messages_mentions_resolve([message], workspace_id=message.thread.workspace_id)
     began = message.is_assistant and message.status != Message.Status.QUEUED
     run = message.generation_or_none if began else None
     return {
@@ -227,6 +231,7 @@ def message_data(message: Message) -> MessageData:
         "created_at": message.created_at.isoformat(),
         "edited_at": message.edited_at.isoformat() if message.edited_at else None,
         "deleted_at": message.deleted_at.isoformat() if message.deleted_at else None,
+        "mentions": message.mentioned or [],
     }
 
 

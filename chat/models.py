@@ -8,6 +8,8 @@ from django.utils import timezone
 
 from workspace.models import Workspace
 
+from .mentions import PersonMention
+
 # A handle is what people type after "@": lowercase, so that a mention matches whatever the case.
 HANDLE_PATTERN = r"[a-z][a-z0-9_-]*"
 HANDLE_MAX_LENGTH = 30
@@ -238,6 +240,9 @@ class Message(models.Model):
 
     # Set by selectors.reply_queue_ahead on queued replies; not stored.
     queue_ahead: int | None = None
+    # Set by selectors.messages_mentions_resolve on people's messages: the members their text
+    # mentions, each shown as a link (``chat.mentions.PersonMention``); not stored.
+    mentioned: list[PersonMention] | None = None
 
     @property
     def is_assistant(self) -> bool:

@@ -253,6 +253,7 @@ def message_from_data(data: MessageData, *, thread_id: int) -> Message:
         deleted_at=_when(data["deleted_at"]),
     )
     message.queue_ahead = data["queue_ahead"]
+    message.mentioned = data.get("mentions", [])
     if data["author_id"] is not None:
         message.author = get_user_model()(pk=data["author_id"], username=data["author"])
     if (speaker := data["assistant"]) is not None:

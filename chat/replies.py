@@ -25,7 +25,7 @@ from jobs.services import (
     job_stop,
 )
 
-from . import events
+from . import events, signals
 from .answering import AnswerBrief
 from .citations import AnswerSource, sources_mark_cited
 from .models import Generation, Message, Thread
@@ -198,6 +198,7 @@ def _reply_follow(reply: Message, job: ModelJob, **fields: object) -> None:
         revision=Thread.objects.revision_take(reply.thread_id),
         **fields,
     )
+    signals.answer_ended.send(sender=Message, answer=reply, job=job)
 
     def tell() -> None:
         reply.refresh_from_db()

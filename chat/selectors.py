@@ -14,7 +14,7 @@ from jobs.models import ModelJob
 from jobs.selectors import job_places
 from workspace.models import Workspace
 
-from .mentions import default_handle, mentioned_handles
+from .mentions import PersonMention, default_handle, mentioned_handles
 from .models import Assistant, Message, Thread, ThreadRead
 from .streaming_state import live_text_get_many
 
@@ -144,6 +144,7 @@ def message_page(
         messages.select_related("author", "assistant", "generation").order_by("-id")[: size + 1]
     )
     shown = _as_shown(newest[:size][::-1])
+    messages_mentions_resolve(shown, workspace_id=thread.workspace_id)
     return MessagePage(thread_id=thread.pk, messages=shown, has_earlier=len(newest) > size)
 
 
@@ -154,7 +155,8 @@ def message_changes(*, thread: Thread, since: int) -> list[Message]:
     messages = Message.objects.filter(changed, thread=thread).select_related(
         "author", "assistant", "generation"
     )
-    return _as_shown(list(messages.order_by("id")))
+    shown = _as_shown(list(messages.order_by("id")))
+    return messages_mentions_resolve(shown, workspace_id=thread.workspace_id)
 
 
 def _as_shown(messages: list[Message]) -> list[Message]:
@@ -211,34 +213,68 @@ class Mentions:
     """Who a message mentions, in the order mentioned."""
 
     assistants: list[Assistant | None]  # None: the installation's default assistant
-    members: list[str]
+    people: list[PersonMention]  # members of the workspace
     unknown: list[str]  # handles that are neither
 
     @property
     def anyone(self) -> bool:
-        return bool(self.assistants or self.members or self.unknown)
+        return bool(self.assistants or self.people or self.unknown)
+
+    @property
+    def members(self) -> list[str]:
+        """The mentioned members' usernames, lowercased."""
+        return [person["username"].lower() for person in self.people]
 
 
 def mentions_resolve(*, workspace: Workspace, body: str) -> Mentions:
     """The assistants and members of ``workspace`` that ``body`` mentions, and who is unknown."""
     handles = mentioned_handles(body)
     if not handles:
-        return Mentions(assistants=[], members=[], unknown=[])
+        return Mentions(assistants=[], people=[], unknown=[])
     by_handle = {
         a.handle: a for a in assistant_list(workspace=workspace).filter(handle__in=handles)
     }
-    usernames = {name.lower() for name in workspace.members.values_list("username", flat=True)}
-    mentions = Mentions(assistants=[], members=[], unknown=[])
+    members = _members_by_name(workspace.pk)
+    mentions = Mentions(assistants=[], people=[], unknown=[])
     for handle in handles:
         if handle == default_handle():
             mentions.assistants.append(None)
         elif handle in by_handle:
             mentions.assistants.append(by_handle[handle])
-        elif member := _member_mentioned(handle, usernames, body.lower()):
-            mentions.members.append(member)
+        elif member := _member_mentioned(handle, set(members), body.lower()):
+            if members[member] not in mentions.people:
+                mentions.people.append(members[member])
         else:
             mentions.unknown.append(handle)
     return mentions
+
+
+def _members_by_name(workspace_id: int) -> dict[str, PersonMention]:
+    """The workspace's members by lowercased username."""
+    members = User.objects.filter(memberships__workspace_id=workspace_id).values_list(
+        "id", "username"
+    )
+    return {name.lower(): {"id": pk, "username": name} for pk, name in members}
+
+
+def messages_mentions_resolve(messages: list[Message], *, workspace_id: int) -> list[Message]:
+    """Set ``mentioned`` on each person's message: the members of the workspace its text
+    mentions, as of now (someone who left is no longer linked). One query, and only when
+    some message has an ``@`` in it."""
+    people_messages = [m for m in messages if not m.is_assistant]
+    for message in people_messages:
+        message.mentioned = []
+    written = [m for m in people_messages if "@" in m.body and not m.deleted_at]
+    if not written:
+        return messages
+    members = _members_by_name(workspace_id)
+    for message in written:
+        body = message.body.lower()
+        found = (
+            _member_mentioned(handle, set(members), body) for handle in mentioned_handles(body)
+        )
+        message.mentioned = list({name: members[name] for name in found if name}.values())
+    return messages
 
 
 def _member_mentioned(handle: str, usernames: set[str], body: str) -> str | None:

@@ -10,10 +10,10 @@ from jobs.services import job_create, job_enqueue
 from workspace.models import Workspace
 from workspace.rate_limit import rate_limit_wait
 
-from . import events
+from . import events, signals
 from .mentions import default_handle
 from .models import Assistant, Message, Thread, ThreadRead
-from .selectors import mentions_resolve, thread_source_choices
+from .selectors import Mentions, mentions_resolve, thread_source_choices
 
 # An answer is a model job of this kind; its task is enqueued by name: chat never imports llm.
 ANSWER_KIND = "answer"
@@ -114,9 +114,13 @@ def message_create(*, thread: Thread, author: User, body: str) -> Message:
     )
     thread.last_activity_at = message.created_at
     Thread.objects.filter(pk=thread.pk).update(last_activity_at=thread.last_activity_at)
+    mentions = mentions_resolve(workspace=thread.workspace, body=body)
+    message.mentioned = mentions.people
     transaction.on_commit(lambda: events.broadcast_message_created(message))
     transaction.on_commit(lambda: events.broadcast_thread_active(thread, message=message))
-    for assistant in answerers_of(thread=thread, body=body):
+    mentioned = [person["id"] for person in mentions.people if person["id"] != author.pk]
+    signals.message_posted.send(sender=Message, message=message, mentioned=mentioned)
+    for assistant in answerers_of(thread=thread, body=body, mentions=mentions):
         assistant_reply_queue(prompt=message, requested_by=author, assistant=assistant)
     return message
 
@@ -141,10 +145,14 @@ def thread_read_mark(*, thread: Thread, reader: User, message_id: int) -> Thread
     return read
 
 
-def answerers_of(*, thread: Thread, body: str) -> list[Assistant | None]:
+def answerers_of(
+    *, thread: Thread, body: str, mentions: Mentions | None = None
+) -> list[Assistant | None]:
     """Who answers a message: every assistant it mentions, in order (None being the default
-    assistant); or, for a message that mentions nobody, the thread's answerer if it has one."""
-    mentions = mentions_resolve(workspace=thread.workspace, body=body)
+    assistant); or, for a message that mentions nobody, the thread's answerer if it has one.
+    ``mentions``: the body's, when the caller has resolved them already."""
+    if mentions is None:
+        mentions = mentions_resolve(workspace=thread.workspace, body=body)
     if mentions.assistants:
         return mentions.assistants
     if thread.answers_unaddressed and not mentions.anyone:
@@ -215,6 +223,7 @@ def message_edit(*, message: Message, by: User, body: str) -> Message:
     """The author changes their message; everyone sees the new text, marked as edited."""
     _authored_check(message, by)
     message.body = message_body_clean(body)
+    message.mentioned = None  # read again from the new text when it is shown
     message.edited_at = timezone.now()
     message.revision = Thread.objects.revision_take(message.thread_id)
     message.save(update_fields=["body", "edited_at", "revision", "updated_at"])

@@ -27,7 +27,7 @@ from jobs.services import (
     job_stop,
 )
 
-from . import events
+from . import events, signals
 from .models import Document, DocumentWrite
 from .selectors import write_queue_ahead
 from .writing import position_check
@@ -146,6 +146,7 @@ def _write_follow(write: DocumentWrite, job: ModelJob, **fields: Any) -> None:
         finished_at=job.finished_at,
         **fields,
     )
+    signals.write_ended.send(sender=DocumentWrite, write=write, job=job)
 
     def tell() -> None:
         write.refresh_from_db()

@@ -31,3 +31,12 @@ def sources_topic(workspace_id: int) -> str:
 def completion_topic(job_id: str) -> str:
     """One OpenAI-compatible completion's events, from its model worker to its request."""
     return f"completion.{job_id}"
+
+
+def inbox_topic(user_id: int) -> str:
+    """One person's notifications: new ones and their unread count, for the bell on every page.
+
+    Apart from ``user.<id>``, which every socket of the person follows for access checks, so
+    that only the inbox socket is handed notifications.
+    """
+    return f"inbox.{user_id}"

@@ -24,6 +24,7 @@ from documents.selectors import document_state_get
 from jobs.models import ModelJob
 from jobs.services import job_start
 from llm.models import LanguageModel
+from notifications.models import Notification, NotificationSettings
 from workspace.models import Membership, Workspace
 
 PASSWORD = "correct horse battery staple"
@@ -145,6 +146,24 @@ class AssistantFactory(factory.django.DjangoModelFactory):
     handle = factory.Sequence(lambda n: f"helper{n}")
     display_name = factory.LazyAttribute(lambda assistant: assistant.handle.title())
     model = factory.SubFactory(LanguageModelFactory)
+
+
+class NotificationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Notification
+
+    recipient = factory.SubFactory(UserFactory)
+    kind = Notification.Kind.MENTION
+    workspace = factory.SubFactory(WorkspaceFactory)
+    target_url = "/"
+    text = "alice mentioned you"
+
+
+class NotificationSettingsFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = NotificationSettings
+
+    person = factory.SubFactory(UserFactory)
 
 
 def factory_for(model: type[models.Model]) -> type[factory.django.DjangoModelFactory] | None:

@@ -50,6 +50,7 @@ MESSAGE: MessageData = {
     "created_at": "2026-12-02T15:00:00+00:00",
     "edited_at": None,
     "deleted_at": None,
+    "mentions": [],
 }
 EXAMPLES = [
     MessageAdded(thread_id=1, message_id=2, message={**MESSAGE, "status": "queued"}),

@@ -14,6 +14,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from chat.routing import websocket_urlpatterns as chat_sockets  # noqa: E402
 from documents.routing import websocket_urlpatterns as document_sockets  # noqa: E402
 from knowledge.routing import websocket_urlpatterns as source_sockets  # noqa: E402
+from notifications.routing import websocket_urlpatterns as inbox_sockets  # noqa: E402
 from realtime.origin import OriginValidator  # noqa: E402
 from realtime.publish import WebLoopBinding  # noqa: E402
 
@@ -22,7 +23,9 @@ application = WebLoopBinding(
         {
             "http": django_asgi_app,
             "websocket": OriginValidator(
-                AuthMiddlewareStack(URLRouter(chat_sockets + document_sockets + source_sockets))
+                AuthMiddlewareStack(
+                    URLRouter(chat_sockets + document_sockets + source_sockets + inbox_sockets)
+                )
             ),
         }
     )

@@ -60,3 +60,16 @@ def invitation_get_by_token(*, token: str) -> Invitation:
         )
     except Invitation.DoesNotExist as exc:
         raise Http404("No such invitation.") from exc
+
+
+def person_get_for_member(
+    *, user: User | AnonymousUser, person_id: int
+) -> tuple[User, list[Workspace]]:
+    """Someone ``user`` shares a workspace with, and the workspaces they share; 404 alike for
+    unknown people and people who share none (a mention links here)."""
+    shared = list(
+        workspace_list_for_user(user=user).filter(memberships__user_id=person_id).order_by("name")
+    )
+    if not shared:
+        raise Http404("No such person.")
+    return User.objects.get(pk=person_id), shared

@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "search",
     "llm",
     "jobs",
+    "notifications",
     "ninja",
     "api",
 ]
@@ -77,6 +78,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.csp",
+                "notifications.context_processors.inbox",
             ],
         },
     },

@@ -24,6 +24,7 @@ from .selectors import (
     invitation_list_usable,
     membership_is_owner,
     membership_list,
+    person_get_for_member,
     workspace_get_for_member,
     workspace_list_for_user,
 )
@@ -44,6 +45,14 @@ def favicon_view(request: HttpRequest) -> HttpResponse:
     """``/favicon.ico``, which browsers ask for on pages that name no icon (the admin's): the
     icon our own pages name."""
     return redirect(static("favicon.svg"))
+
+
+@login_required
+@require_GET
+def person_detail_view(request: AuthenticatedHttpRequest, user_id: int) -> HttpResponse:
+    """Who a mention names: their username and the workspaces you share with them."""
+    person, shared = person_get_for_member(user=request.user, person_id=user_id)
+    return render(request, "workspace/person.html", {"person": person, "shared": shared})
 
 
 @login_required

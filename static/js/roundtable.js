@@ -212,15 +212,49 @@
   });
 
   // The composer's mention suggestions (server-rendered as you type "@"): choosing one
-  // completes the handle being typed at the end of the message.
-  document.addEventListener("click", function (event) {
-    var choice = event.target.closest && event.target.closest("#handle-suggestions [data-handle]");
+  // completes the handle being typed at the end of the message. A click chooses; so do the
+  // keys: the arrows move through them, Tab takes the one marked (else the first), Enter the
+  // one the arrows marked (otherwise Enter sends, as always), Esc closes them.
+  function suggestionChoose(choice) {
     var composer = document.getElementById("composer-body");
     if (!choice || !composer) return;
     composer.value = composer.value.replace(/@[\w-]*$/, "@" + choice.dataset.handle + " ");
     choice.parentElement.replaceChildren();
     composer.focus();
+  }
+  document.addEventListener("click", function (event) {
+    suggestionChoose(event.target.closest && event.target.closest("#handle-suggestions [data-handle]"));
   });
+  document.addEventListener("keydown", function (event) {
+    if (event.target.id !== "composer-body" || event.isComposing) return;
+    var options = Array.prototype.slice.call(
+      document.querySelectorAll("#handle-suggestions [data-handle]"));
+    if (!options.length) return;
+    var marked = options.findIndex(function (option) {
+      return option.getAttribute("aria-selected") === "true";
+    });
+    var handled = true;
+    if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+      var step = event.key === "ArrowDown" ? 1 : -1;
+      var next = marked < 0 ? (step > 0 ? 0 : options.length - 1)
+        : (marked + step + options.length) % options.length;
+      options.forEach(function (option, index) {
+        option.setAttribute("aria-selected", index === next ? "true" : "false");
+      });
+    } else if (event.key === "Tab" && !event.shiftKey) {
+      suggestionChoose(options[Math.max(marked, 0)]);
+    } else if (event.key === "Enter" && !event.shiftKey && marked >= 0) {
+      suggestionChoose(options[marked]);
+    } else if (event.key === "Escape") {
+      options[0].parentElement.replaceChildren();
+    } else {
+      handled = false;
+    }
+    if (handled) {
+      event.preventDefault();
+      event.stopPropagation(); // before the composer's own keys: Enter must not send too
+    }
+  }, true);
 
   // Copy buttons: a code block's Copy copies its code; another names what it copies with
   // data-copy-from (a field's value or an element's text). The button says whether it worked.

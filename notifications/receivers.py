@@ -1,0 +1,58 @@
+"""Where notifications come from: chat's and documents' signals, and memberships ending.
+
+Each signal is sent inside the transaction that makes its change; the receivers only take
+ids from it and make the notifications once it has committed (``robust``: a notification that
+fails is logged, and never fails the write that caused it, nor the other on-commit work).
+"""
+
+from typing import Any
+
+from django.db import transaction
+from django.db.models.signals import post_delete
+from django.dispatch import receiver
+
+from chat.models import Message
+from chat.signals import answer_ended, message_posted
+from documents.models import DocumentWrite
+from documents.signals import write_ended
+from jobs.models import ModelJob
+from workspace.models import Membership
+
+from . import services
+
+
+@receiver(message_posted)
+def _message_posted(sender: Any, message: Message, mentioned: list[int], **kwargs: Any) -> None:
+    if mentioned:
+        message_id = message.pk
+        transaction.on_commit(
+            lambda: services.notifications_for_mention(message_id=message_id, person_ids=mentioned),
+            robust=True,
+        )
+
+
+@receiver(answer_ended)
+def _answer_ended(sender: Any, answer: Message, job: ModelJob, **kwargs: Any) -> None:
+    answer_id = answer.pk
+    transaction.on_commit(
+        lambda: services.notification_for_answer_end(answer_id=answer_id), robust=True
+    )
+
+
+@receiver(write_ended)
+def _write_ended(sender: Any, write: DocumentWrite, job: ModelJob, **kwargs: Any) -> None:
+    write_id = write.pk
+    transaction.on_commit(
+        lambda: services.notification_for_write_end(write_id=write_id), robust=True
+    )
+
+
+@receiver(post_delete, sender=Membership)
+def _membership_ended(sender: Any, instance: Membership, **kwargs: Any) -> None:
+    person_id, workspace_id = instance.user_id, instance.workspace_id
+    transaction.on_commit(
+        lambda: services.notifications_workspace_left(
+            person_id=person_id, workspace_id=workspace_id
+        ),
+        robust=True,
+    )
