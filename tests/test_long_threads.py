@@ -52,7 +52,7 @@ def test_the_page_shows_the_newest_messages_and_earlier_ones_load_a_page_at_a_ti
 
     first = client.get(first_url).content.decode()
     assert _ids(first) == [m.pk for m in messages[:5]]
-    assert "hx-get" not in first, "nothing earlier to load"
+    assert 'id="earlier"' not in first, "nothing earlier to load"
 
 
 @pytest.mark.django_db
