@@ -18,6 +18,8 @@ from django.test.utils import CaptureQueriesContext
 
 import chat.replies
 from chat.models import Message
+from chat.services import ANSWER_KIND
+from jobs.services import job_create
 from llm.generation import reply_generate
 
 from .context import Bench
@@ -31,11 +33,16 @@ def measure_writes(bench: Bench) -> dict[str, Any]:
     world = bench.world
     thread = world.thread("db writes")
     question = Message.objects.create(thread=thread, author=world.asker, body=LONG_QUESTION)
+    # Queued as assistant_reply_queue queues it, but its task is not sent: it runs here.
     reply = Message.objects.create(
         thread=thread,
         role=Message.Role.ASSISTANT,
         in_reply_to=question,
+        requested_by=world.asker,
         status=Message.Status.QUEUED,
+        job=job_create(
+            kind=ANSWER_KIND, requested_by=world.asker, workspace_id=thread.workspace_id
+        ),
     )
     started = time.monotonic()
     with CaptureQueriesContext(connection) as queries:
@@ -50,6 +57,8 @@ def measure_writes(bench: Bench) -> dict[str, Any]:
         "bookkeeping_writes": {
             table: tables.count(table) for table in ("chat_thread", "chat_generation")
         },
+        # The answer's model job: started, its heartbeat with each save, ended.
+        "job_writes": tables.count("jobs_modeljob"),
         "generation_s": r(generation_s, 2),
         "completion_tokens": reply.generation.completion_tokens,
         "frames": reply.last_seq,

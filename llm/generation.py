@@ -38,8 +38,11 @@ def reply_generate(*, reply_id: int) -> None:
     if reply is None:
         logger.info("Reply %s no longer exists: nothing to do", reply_id)
         return
-    if reply.status != Message.Status.QUEUED or reply.job is None:
+    if reply.status != Message.Status.QUEUED:
         logger.info("Reply %s is %s, not queued: nothing to do", reply_id, reply.status)
+        return
+    if reply.job is None:  # made by hand: nothing queued it
+        logger.warning("Reply %s has no model job: nothing to do", reply_id)
         return
     steps.queued_since(reply.created_at.timestamp())
     brief = answer_brief(reply)
