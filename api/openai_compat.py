@@ -24,7 +24,7 @@ from pydantic import ConfigDict, Field, field_validator
 
 from chat.models import Assistant
 from jobs.models import ModelJob
-from jobs.services import JobLimitReached, job_stop
+from jobs.services import JobLimitReached, job_enqueue, job_stop
 from llm.completion_jobs import (
     CHUNK,
     DONE,
@@ -32,7 +32,6 @@ from llm.completion_jobs import (
     STARTED,
     CompletionRequest,
     completion_job_create,
-    completion_job_enqueue,
 )
 from llm.model import model_spec_from_settings
 from llm.models import LanguageModel
@@ -278,7 +277,7 @@ async def chat_completion(
     completion = Completion(job, asked, listener)
     streaming = False
     try:
-        await sync_to_async(completion_job_enqueue)(job)
+        await sync_to_async(job_enqueue)(job)
         await completion.accepted()
         if not payload.stream:
             return JsonResponse(await completion.whole())

@@ -32,7 +32,7 @@ from django.core.cache import cache
 
 from jobs.kinds import JobKind
 from jobs.models import ModelJob
-from jobs.services import job_create, job_enqueue
+from jobs.services import job_create
 from realtime.publish import publish
 from realtime.topics import completion_topic
 
@@ -68,15 +68,11 @@ def _request_key(job_id: int) -> str:
 
 def completion_job_create(request: CompletionRequest, *, requested_by: User) -> ModelJob:
     """The completion's model job (raises JobLimitReached over the person's limit), with its
-    request left where its worker reads it. ``completion_job_enqueue`` sends it once the
+    request left where its worker reads it. ``jobs.services.job_enqueue`` sends it once the
     caller follows its topic."""
     job = job_create(kind=COMPLETION_KIND, requested_by=requested_by, model_id=request.model_id)
     cache.set(_request_key(job.pk), asdict(request), timeout=JOB_TTL_S)
     return job
-
-
-def completion_job_enqueue(job: ModelJob) -> None:
-    job_enqueue(job)
 
 
 def completion_request_take(job_id: int) -> CompletionRequest | None:

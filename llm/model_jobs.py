@@ -1,7 +1,7 @@
 """Running a model job, whatever its kind: one loader, one stream loop, one stop, one end.
 
 An answer in a thread, the assistant's write into a document and an OpenAI-compatible
-completion each bring a small adapter (a ``JobKind``: what the model reads, what to do with
+completion each bring a small adapter (a ``JobAdapter``: what the model reads, what to do with
 each frame, how the job ends); ``model_job_run`` does the rest the same way for all of them:
 loads the model (``model_for``), starts the job, streams its pieces through a ``FramePacer``
 (the first frame sent at once from the decoding thread, later ones from a sender thread, in
@@ -67,7 +67,7 @@ class Outcome:
         }
 
 
-class JobKind(Protocol):
+class JobAdapter(Protocol):
     """What one kind of model job brings; ``model_job_run`` calls these in this order."""
 
     name: str  # for logs and thread names, e.g. "reply 12"
@@ -98,7 +98,7 @@ class JobKind(Protocol):
         """Whatever happened: let go of what the job held (presence, say)."""
 
 
-def model_job_run(kind: JobKind) -> None:
+def model_job_run(kind: JobAdapter) -> None:
     """Run ``kind``'s job on its model, from start to its end."""
     try:
         model, model_name = model_for(kind.model_id)
