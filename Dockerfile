@@ -106,4 +106,4 @@ USER app
 
 EXPOSE 8000
 
-CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "--websocket-max-message-size", "8388608", "--websocket-max-frame-size", "8388608", "workspace.asgi:application"]
+CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "--websocket-max-message-size", "8388608", "--websocket-max-frame-size", "8388608", "config.asgi:application"]

@@ -2,7 +2,7 @@
 the OpenAI chat API, authenticated by a Roundtable token as the API key.
 
 ``POST /v1/chat/completions`` becomes a model job on the model's own queue, behind the
-workspace's answers (``llm.completion_jobs``); the request follows the job's topic before it
+workspace's answers (``api.completion_jobs``); the request follows the job's topic before it
 enqueues it, waits for the worker to accept the prompt (or refuse it: over the context
 window is a 400), then answers with the whole completion or streams standard chunks ending
 in ``data: [DONE]``. A client that goes away cancels its job, queued or generating.
@@ -22,10 +22,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpRe
 from ninja import NinjaAPI, Router, Schema
 from pydantic import ConfigDict, Field, field_validator
 
-from chat.models import Assistant
-from jobs.models import ModelJob
-from jobs.services import JobLimitReached, job_enqueue, job_stop
-from llm.completion_jobs import (
+from api.completion_jobs import (
     CHUNK,
     DONE,
     ERROR,
@@ -33,6 +30,9 @@ from llm.completion_jobs import (
     CompletionRequest,
     completion_job_create,
 )
+from chat.models import Assistant
+from jobs.models import ModelJob
+from jobs.services import JobLimitReached, job_enqueue, job_stop
 from llm.model import model_spec_from_settings
 from llm.models import LanguageModel
 from realtime.topics import completion_topic

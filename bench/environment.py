@@ -45,7 +45,7 @@ class BenchEnvironment:
 
 def prepare(*, max_tokens: int | None = None) -> BenchEnvironment:
     """Point this process (and the servers it starts) at the bench database and Redis."""
-    os.environ["DJANGO_SETTINGS_MODULE"] = "workspace.settings"
+    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
     os.environ["CHANNELS_PREFIX"] = "roundtable-bench"
     os.environ.update(MODEL_ENV)
     if max_tokens is not None:
@@ -93,7 +93,7 @@ def _prepare_redis() -> tuple[str, subprocess.Popen[bytes] | None]:
         bench_url = bench_redis_url(url)
         redis.Redis.from_url(bench_url).flushdb()
         return bench_url, None
-    from workspace.embedded_redis import start
+    from config.embedded_redis import start
 
     process = start(REDIS_SOCKET)
     return f"unix://{REDIS_SOCKET}", process

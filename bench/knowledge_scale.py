@@ -25,7 +25,7 @@ BATCH = 2000
 
 def main(url: str, sizes: list[int]) -> list[dict[str, object]]:
     os.environ["DATABASE_URL"] = url
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "workspace.settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     import django
 
     django.setup()

@@ -1,6 +1,6 @@
 """Figure 6: database writes per generation, and stop latency (when stop exists).
 
-Writes: ``llm.generation.reply_generate`` runs in the bench process (the worker is idle) on the
+Writes: ``assistant.answers.reply_generate`` runs in the bench process (the worker is idle) on the
 long-answer prompt, inside Django's ``CaptureQueriesContext``; every INSERT/UPDATE/DELETE on
 ``chat_message`` counts. Target: at most 2 + one per second of generation. The constant
 bookkeeping beside it (the thread's revision at the end, the Generation row) is reported too.
@@ -17,10 +17,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 import chat.replies
+from assistant.answers import reply_generate
 from chat.models import Message
 from chat.services import ANSWER_KIND
 from jobs.services import job_create
-from llm.generation import reply_generate
 
 from .context import Bench
 from .measure_efficiency import ANSWER_TIMEOUT_S, LONG_QUESTION

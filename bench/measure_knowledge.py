@@ -23,6 +23,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from django.conf import settings
 
+from assistant.grounding import passages_for, sources_block
 from chat.answering import KnowledgeScope
 from harness.live_stack import processes_stop, worker_start
 from harness.pdf import pdf_make
@@ -30,7 +31,6 @@ from knowledge.models import Source
 from knowledge.search import query_embed, text_search, vector_search
 from knowledge.selectors import retrieve
 from knowledge.services import source_add_file, source_ingest
-from llm.grounding import passages_for, sources_block
 from llm.kept_states import KeptStates
 from llm.prompt import Turn
 from workspace.models import Workspace

@@ -3,7 +3,6 @@ from django.urls import path
 from . import views
 
 urlpatterns = [
-    path("w/<int:workspace_id>/", views.workspace_threads_view, name="workspace-detail"),
     path("t/<int:thread_id>/", views.thread_detail_view, name="thread-detail"),
     path("t/<int:thread_id>/earlier/", views.thread_earlier_view, name="thread-earlier"),
     path("t/<int:thread_id>/handles/", views.handle_suggestions_view, name="handle-suggestions"),

@@ -10,22 +10,19 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from workspace.http import AuthenticatedHttpRequest
 from workspace.selectors import workspace_get_for_member
-from workspace.views import members_panel_context
 
 from .events import thread_settings_data
-from .forms import AssistantForm, ThreadForm, ThreadSettingsForm
+from .forms import AssistantForm, ThreadSettingsForm
 from .mentions import trailing_mention
 from .models import Message
 from .rendering import message_html
 from .replies import reply_retry, reply_stop
 from .selectors import (
     assistant_get_for_member,
-    assistant_list,
     handle_suggestions,
     message_get_for_member,
     message_page,
     thread_get_for_member,
-    thread_list_with_unread,
     thread_read_up_to,
 )
 from .services import (
@@ -34,30 +31,9 @@ from .services import (
     assistant_update,
     message_delete,
     message_edit,
-    thread_create,
     thread_read_mark,
     thread_settings_update,
 )
-
-
-@login_required
-def workspace_threads_view(request: AuthenticatedHttpRequest, workspace_id: int) -> HttpResponse:
-    """A workspace's page: its threads, a form to start one, and its members."""
-    workspace = workspace_get_for_member(user=request.user, workspace_id=workspace_id)
-    form = ThreadForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        thread = thread_create(
-            workspace=workspace, title=form.cleaned_data["title"], created_by=request.user
-        )
-        return redirect("thread-detail", thread_id=thread.pk)
-    context = {
-        "threads": thread_list_with_unread(workspace=workspace, reader=request.user),
-        "thread_form": form,
-        "assistants": assistant_list(workspace=workspace),
-        "default_assistant": settings.ASSISTANT_NAME,
-        **members_panel_context(request, workspace),
-    }
-    return render(request, "chat/workspace.html", context)
 
 
 @login_required

@@ -1,7 +1,7 @@
 """The assistant's writes into documents: asked for, queued, written, stopped, ended.
 
 A write is a model job of the kind ``document write`` (``jobs``): queued on the default
-model's queue beside its answers, written by the model worker (``llm.document_writing``),
+model's queue beside its answers, written by the model worker (``documents.write_job``),
 stoppable by any member of the workspace, and ended as interrupted by the jobs' sweep if its
 worker goes silent. The write follows its job in the same transaction. Its text is in the
 document already (every frame is an update), so whatever ends it keeps what was written.

@@ -22,9 +22,9 @@ from urllib.parse import quote
 from django.conf import settings
 from django.db import connection
 
+from config.celery import app as celery_app
 from llm.routing import DEFAULT_QUEUE
 from llm.workers import worker_args
-from workspace.celery import app as celery_app
 
 TEST_LOG_DIR = settings.VAR_DIR / "test-logs"
 START_TIMEOUT_S = 90
@@ -42,7 +42,7 @@ def daphne_args(port: int) -> list[str]:
         "daphne", "-b", "127.0.0.1", "-p", str(port),
         "--websocket-max-message-size", DAPHNE_MESSAGE_LIMIT,
         "--websocket-max-frame-size", DAPHNE_MESSAGE_LIMIT,
-        "workspace.asgi:application",
+        "config.asgi:application",
     ]  # fmt: skip
 
 
@@ -64,7 +64,7 @@ def server_env() -> dict[str, str]:
         **os.environ,
         "DATABASE_URL": database_url(),
         "REDIS_URL": settings.REDIS_URL,
-        "DJANGO_SETTINGS_MODULE": "workspace.settings",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
         "PYTHONUNBUFFERED": "1",
     }
 

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable
 from datetime import timedelta
 
+from celery import current_app as celery_app
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
@@ -22,7 +23,6 @@ from django.db.models import Q
 from django.utils import timezone
 
 from llm.routing import JOB_MODEL_HEADER
-from workspace.celery import app as celery_app
 
 from .kinds import job_kind
 from .models import ModelJob

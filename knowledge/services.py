@@ -14,6 +14,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from functools import partial
 
+from celery import current_app as celery_app
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
@@ -23,7 +24,6 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from documents.models import Document
-from workspace.celery import app as celery_app
 from workspace.models import Workspace
 
 from . import events

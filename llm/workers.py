@@ -109,10 +109,10 @@ def workers_plan(*, memory_bytes: int) -> WorkersPlan:
 def worker_args(queue: str, *, log_level: str = "warning") -> list[str]:
     """The Celery worker that serves ``queue``'s model (queues, comma-separated), as
     ``python -m`` arguments: one process whose tasks start their jobs on threads of their own
-    (``llm.job_threads``, as many as ``LLM_WORKER_SLOTS``), all decoded by one engine."""
+    (``jobs.threads``, as many as ``LLM_WORKER_SLOTS``), all decoded by one engine."""
     name = queue.split(",", maxsplit=1)[0]
     return [
-        "celery", "-A", "workspace", "--quiet", "worker",
+        "celery", "-A", "config", "--quiet", "worker",
         "-Q", queue, "-n", f"{name}@%h", "--pool", "solo", "--concurrency", "1",
         "--without-gossip", "--without-mingle", "-l", log_level,
     ]  # fmt: skip

@@ -6,4 +6,4 @@ class RealtimeConfig(AppConfig):
     verbose_name = "Real-time core"
 
     def ready(self) -> None:
-        from . import signals  # noqa: F401 - connects the account and membership receivers
+        from . import signals  # noqa: F401 - connects the account receivers

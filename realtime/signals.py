@@ -1,10 +1,10 @@
 """Sockets follow accounts: whatever can end a person's access tells their open sockets.
 
-Logging out, a password change, deactivation, removal from a workspace and a change of role
-can happen through
-our views, the admin or a shell, so they are caught where Django reports them, not in one view.
-Each publishes ``account.changed`` to the person's user topic after the change commits; every
-web replica's sockets of that person then check their access again (``MemberSocket``).
+Logging out, a password change or deactivation can happen through our views, the admin or a
+shell, so they are caught where Django reports them, not in one view. Each publishes
+``account.changed`` to the person's user topic after the change commits; every web replica's
+sockets of that person then check their access again (``MemberSocket``). A change of
+membership tells them the same way, from the workspace app (``workspace.receivers``).
 """
 
 from typing import Any
@@ -12,11 +12,9 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.signals import user_logged_out
 from django.db import transaction
-from django.db.models.signals import post_delete, post_save
+from django.db.models.signals import post_save
 from django.dispatch import receiver
 from django.http import HttpRequest
-
-from workspace.models import Membership
 
 from .events import account_changed
 
@@ -39,19 +37,4 @@ def _account_saved(
     if created or (update_fields is not None and set(update_fields) <= _HARMLESS_UPDATES):
         return
     user_id = instance.pk
-    transaction.on_commit(lambda: account_changed(user_id))
-
-
-@receiver(post_save, sender=Membership)
-def _membership_changed(sender: Any, instance: Membership, created: bool, **kwargs: Any) -> None:
-    # A new membership gives access to what no socket of the person holds yet; a changed one
-    # (a member made viewer, say) changes what their open sockets may do.
-    if not created:
-        user_id = instance.user_id
-        transaction.on_commit(lambda: account_changed(user_id))
-
-
-@receiver(post_delete, sender=Membership)
-def _membership_ended(sender: Any, instance: Membership, **kwargs: Any) -> None:
-    user_id = instance.user_id
     transaction.on_commit(lambda: account_changed(user_id))

@@ -80,6 +80,6 @@ def installation_contents() -> dict[str, Any]:
 if __name__ == "__main__":
     import django
 
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "workspace.settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     django.setup()
     print(json.dumps(installation_contents()))

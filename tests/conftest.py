@@ -24,10 +24,10 @@ from django.contrib.auth.models import User
 
 from chat import events
 from chat.models import Message, Thread
+from config.celery import app as celery_app
+from config.embedded_redis import is_running, start
 from harness.live_stack import LiveStack, WebStack, live_stack_running, web_stack_running
 from llm.model import LoadedModel, model_load, model_spec_from_settings, models_unload
-from workspace.celery import app as celery_app
-from workspace.embedded_redis import is_running, start
 from workspace.models import Membership, Workspace
 
 from .factories import MembershipFactory, ThreadFactory, UserFactory

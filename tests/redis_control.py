@@ -16,7 +16,7 @@ from urllib.parse import urlparse
 import redis
 from django.conf import settings
 
-from workspace.embedded_redis import start
+from config.embedded_redis import start
 
 MACHINE_REDIS_FLAGS = [
     "--daemonize", "yes", "--bind", "127.0.0.1", "-::1", "--save", "", "--appendonly", "no",

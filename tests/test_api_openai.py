@@ -18,14 +18,15 @@ from django.core.cache import cache
 from django.core.handlers.asgi import ASGIHandler
 from django.db import connections
 
+from api import completion_generation
 from api.services import api_token_create
+from config.celery import app as celery_app
+from jobs import runner
 from jobs.models import ModelJob
 from jobs.services import JobLimitReached, job_create, job_stop, jobs_sweep
-from llm import completions, model_jobs
 from llm.model import Completion
 from llm.routing import route_model_job
 from tests.factories import AssistantFactory, LanguageModelFactory, WorkspaceFactory
-from workspace.celery import app as celery_app
 
 READ_TIMEOUT_S = 10
 
@@ -76,14 +77,16 @@ class StandInModel:
 def model(monkeypatch) -> StandInModel:
     """The default model's worker, in a thread, answering every job sent to the queue."""
     stand_in = StandInModel(["The", " plan", " is", " ready."])
-    monkeypatch.setattr(model_jobs, "model_for", lambda model_id: (stand_in, "stand-in"))
+    monkeypatch.setattr(runner, "model_for", lambda model_id: (stand_in, "stand-in"))
     sent = []
 
     def send_task(name, args, **options):
         sent.append((name, args, options["headers"]["model_id"]))
         if name == "llm.complete_chat":
             threading.Thread(
-                target=completions.completion_generate, kwargs={"job_id": args[0]}, daemon=True
+                target=completion_generation.completion_generate,
+                kwargs={"job_id": args[0]},
+                daemon=True,
             ).start()
 
     monkeypatch.setattr(celery_app, "send_task", send_task)

@@ -10,6 +10,7 @@ from channels.testing import WebsocketCommunicator
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
+from assistant.answers import inference_request, reply_generate
 from chat.answering import answer_brief
 from chat.events import message_data
 from chat.models import Assistant, Generation, Message
@@ -17,11 +18,10 @@ from chat.rendering import message_from_data, message_html
 from chat.replies import reply_retry
 from chat.selectors import mentions_resolve, mentions_unknown_hint
 from chat.services import assistant_create, assistant_update, message_create
+from config.asgi import application
 from harness.ws_client import session_cookie
-from llm.generation import inference_request, reply_generate
 from llm.models import LanguageModel
 from llm.services import models_register_bundled
-from workspace.asgi import application
 
 from .factories import AssistantFactory, LanguageModelFactory, MessageFactory, assistant_reply
 

@@ -9,9 +9,9 @@ from channels.testing import WebsocketCommunicator
 from django.conf import settings
 
 from chat.models import Message
+from config.asgi import application
 from harness.ws_client import session_cookie
 from realtime.consumers import CLOSE_NOT_AUTHENTICATED, CLOSE_NOT_FOUND
-from workspace.asgi import application
 
 from .event_order import received_before_marker
 from .factories import AssistantMessageFactory, MessageFactory, frame_send

@@ -1,7 +1,7 @@
 """The deployment files (Dockerfile, docker-compose*.yml) checked against the code they run.
 
 These tests read files only: no Docker, no database, and Django is not imported, so they pass
-or fail on the content of the files alone. Settings are read from workspace/settings.py's
+or fail on the content of the files alone. Settings are read from config/settings.py's
 source, so that a variable set in compose but never read by the app is caught.
 """
 
@@ -19,7 +19,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = BASE_DIR / "docker-compose.yml"
 GPU_COMPOSE_FILE = BASE_DIR / "docker-compose.gpu.yml"
 DOCKERFILE = BASE_DIR / "Dockerfile"
-SETTINGS_FILE = BASE_DIR / "workspace" / "settings.py"
+SETTINGS_FILE = BASE_DIR / "config" / "settings.py"
 
 APP_SERVICES = ("migrate", "web", "worker", "worker-gemma", "housekeeping")
 MODEL_WORKERS = ("worker", "worker-gemma")
@@ -201,7 +201,7 @@ def test_app_services_share_one_image_built_from_this_repository():
 def test_web_service_runs_daphne_on_the_asgi_application():
     argv = command_of(service("web"))
     assert Path(argv[0]).name == "daphne"
-    assert argv[-1] == "workspace.asgi:application"
+    assert argv[-1] == "config.asgi:application"
     assert option_value(argv, "-b", "--bind") == "0.0.0.0"
 
     module_path, _, attribute = argv[-1].partition(":")
@@ -435,7 +435,7 @@ def test_dockerignore_keeps_local_environments_out_of_the_build_context():
 def test_housekeeping_runs_beat_on_the_queue_that_chat_tasks_are_routed_to():
     argv = command_of(service("housekeeping"))
     assert Path(argv[0]).name == "celery"
-    assert option_value(argv, "-A", "--app") == "workspace"
+    assert option_value(argv, "-A", "--app") == "config"
     assert "--beat" in argv or "-B" in argv
     queues = option_value(argv, "-Q", "--queues")
     assert queues is not None

@@ -10,10 +10,10 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from assistant import answers
+from assistant.answers import reply_generate
 from chat.models import Message
-from llm import generation
 from llm.first_token_steps import FIRST_TOKEN_STEPS
-from llm.generation import reply_generate
 from llm.prompt import Turn
 
 from .factories import LONG_ANSWER_PROMPT, MessageFactory, assistant_reply
@@ -171,7 +171,7 @@ def test_every_frame_is_sent_in_order_before_the_final_status(
     settings.LLM_FRAME_INTERVAL_S = 0.0  # a frame per piece: many frames, little time
     reply = assistant_reply(thread=team.thread, asker=team.owner, question=LONG_ANSWER_PROMPT)
     sent: list[object] = []
-    real_send, real_finish = generation.reply_frame_send, generation.reply_finish
+    real_send, real_finish = answers.reply_frame_send, answers.reply_finish
 
     def send(*, frame, delta):
         time.sleep(0.002)  # a slow Redis: frames pile up behind the first
@@ -182,8 +182,8 @@ def test_every_frame_is_sent_in_order_before_the_final_status(
         sent.append("final status")
         return real_finish(**fields)
 
-    monkeypatch.setattr(generation, "reply_frame_send", send)
-    monkeypatch.setattr(generation, "reply_finish", finish)
+    monkeypatch.setattr(answers, "reply_frame_send", send)
+    monkeypatch.setattr(answers, "reply_finish", finish)
 
     reply_generate(reply_id=reply.pk)
 

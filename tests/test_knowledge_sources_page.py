@@ -7,11 +7,11 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
+from config.asgi import application
 from harness.ws_client import session_cookie
 from knowledge.models import Source
 from knowledge.services import source_cancel, source_ingest
 from realtime.consumers import CLOSE_NOT_AUTHENTICATED, CLOSE_NOT_FOUND
-from workspace.asgi import application
 from workspace.models import Membership
 
 from .conftest import Team

@@ -15,6 +15,7 @@ from websockets import ClientConnection
 from chat.models import Message
 from chat.rendering import message_body_html
 from chat.services import GENERATE_REPLY_TASK, message_create
+from config.celery import app as celery_app
 from harness.live_stack import TEST_LOG_DIR, LiveStack, worker_start
 from harness.ws_client import (
     BODY_PATTERN,
@@ -26,7 +27,6 @@ from harness.ws_client import (
     thread_socket,
 )
 from jobs.services import jobs_sweep
-from workspace.celery import app as celery_app
 
 from .event_order import received_before_marker
 from .factories import LONG_ANSWER_PROMPT

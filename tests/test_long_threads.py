@@ -11,8 +11,8 @@ from django.urls import reverse
 from chat.models import Message, Thread
 from chat.selectors import MESSAGE_PAGE_SIZE
 from chat.services import message_create, message_edit
+from config.asgi import application
 from harness.ws_client import session_cookie
-from workspace.asgi import application
 
 from .factories import MessageFactory
 

@@ -9,14 +9,14 @@ from collections.abc import Callable, Iterator
 import pytest
 from django.db import connections
 
+from assistant.answers import reply_generate
 from chat.models import Message
 from chat.replies import reply_stop
 from chat.streaming_state import live_text_get_many
 from documents.models import DocumentWrite
+from documents.write_job import document_write_generate
 from documents.writes import write_request
 from llm.backends import FakeBackend
-from llm.document_writing import document_write_generate
-from llm.generation import reply_generate
 from llm.model import model_load, model_spec_from_settings, models_unload
 
 from .factories import assistant_reply

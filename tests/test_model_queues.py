@@ -6,17 +6,18 @@ import os
 import pytest
 from django.core.management import call_command
 
+from assistant import answers
 from chat.models import Message
 from chat.selectors import message_page
 from chat.services import message_create
+from config.celery import app as celery_app
 from documents import writes
 from documents.selectors import write_list_active
+from jobs import runner
 from jobs.services import job_enqueue
-from llm import generation, model_jobs
 from llm.model import worker_threads
 from llm.routing import DEFAULT_QUEUE, job_belongs_here, route_model_job
 from llm.workers import WORKER_OVERHEAD_BYTES, worker_args, worker_env, workers_plan
-from workspace.celery import app as celery_app
 
 from .factories import (
     AssistantFactory,
@@ -111,10 +112,10 @@ def test_a_worker_sends_an_answer_whose_model_changed_to_that_models_queue(
         "send_task",
         lambda name, args, **options: sent.append({"name": name, "args": args, **options}),
     )
-    monkeypatch.setattr(model_jobs, "model_for", lambda model_id: pytest.fail("loaded here"))
+    monkeypatch.setattr(runner, "model_for", lambda model_id: pytest.fail("loaded here"))
 
     with django_capture_on_commit_callbacks(execute=True):
-        generation.reply_generate(reply_id=reply.pk)
+        answers.reply_generate(reply_id=reply.pk)
 
     assert sent == [
         {"name": "llm.generate_reply", "args": [reply.pk], "headers": {"model_id": scribe.model_id}}

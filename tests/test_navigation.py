@@ -12,10 +12,10 @@ from django.utils import timezone
 
 from chat.models import Thread
 from chat.services import message_create, thread_create
+from config.asgi import application
 from documents.services import document_create
 from harness.ws_client import session_cookie
 from realtime.consumers import CLOSE_NOT_FOUND
-from workspace.asgi import application
 
 from .factories import MembershipFactory, MessageFactory, ThreadFactory
 

@@ -12,6 +12,7 @@ from django.utils import timezone
 from chat.models import Message
 from chat.replies import reply_fail, reply_finish, reply_stop
 from chat.services import message_create
+from config.asgi import application
 from documents.services import document_create
 from documents.writes import write_finish, write_request, write_start
 from harness.ws_client import session_cookie
@@ -22,7 +23,6 @@ from notifications.models import Notification
 from notifications.selectors import notification_settings_get
 from notifications.services import notification_settings_set
 from realtime.topics import inbox_topic
-from workspace.asgi import application
 from workspace.services import membership_remove
 
 from .factories import MembershipFactory, UserFactory, answer_streaming, assistant_reply

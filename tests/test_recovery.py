@@ -9,14 +9,14 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
+from assistant import answers
+from assistant.answers import reply_generate
 from chat.answering import reply_history
 from chat.models import Message
 from chat.replies import reply_progress_record, reply_retry
 from chat.services import message_delete
 from jobs.models import ModelJob
 from jobs.services import JobEnded, jobs_sweep
-from llm import generation
-from llm.generation import reply_generate
 
 from .factories import assistant_reply, frame_send
 
@@ -87,7 +87,7 @@ def test_a_lost_attempt_that_comes_back_cannot_write_into_the_ended_reply(team):
 @pytest.mark.model
 def test_generation_stops_quietly_when_its_reply_was_interrupted_meanwhile(team, monkeypatch):
     reply = _reply(team, status=Message.Status.QUEUED)
-    real_record = generation.reply_progress_record
+    real_record = answers.reply_progress_record
 
     def interrupted_after_second_frame(**frame):
         if frame["seq"] == 2:
@@ -96,7 +96,7 @@ def test_generation_stops_quietly_when_its_reply_was_interrupted_meanwhile(team,
             frame["persist"] = True
         return real_record(**frame)
 
-    monkeypatch.setattr(generation, "reply_progress_record", interrupted_after_second_frame)
+    monkeypatch.setattr(answers, "reply_progress_record", interrupted_after_second_frame)
 
     reply_generate(reply_id=reply.pk)
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from workspace.redis_url import celery_broker_url, redis_database
+from config.redis_url import celery_broker_url, redis_database
 
 
 @pytest.mark.parametrize(

@@ -8,9 +8,9 @@ from channels.testing import WebsocketCommunicator
 from django.contrib.sessions.models import Session
 
 from chat.models import Message
+from config.asgi import application
 from harness.ws_client import session_cookie
 from realtime.consumers import CLOSE_NOT_AUTHENTICATED
-from workspace.asgi import application
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

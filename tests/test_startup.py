@@ -4,8 +4,7 @@ import socket
 
 import pytest
 from django.contrib.auth.models import User
-
-from workspace.management.commands.announce_when_ready import banner, not_ready
+from config.management.commands.announce_when_ready import banner, not_ready
 
 
 def test_the_web_server_is_awaited_first(unused_tcp_port):

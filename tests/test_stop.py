@@ -4,9 +4,9 @@ tests/test_model_jobs.py, on the engine without a model)."""
 import pytest
 from django.urls import reverse
 
+from assistant.answers import reply_generate
 from chat.models import Generation, Message
 from chat.replies import reply_stop
-from llm.generation import reply_generate
 
 from .factories import LONG_ANSWER_PROMPT, MessageFactory, assistant_reply
 

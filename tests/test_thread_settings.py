@@ -8,13 +8,13 @@ from django.core.exceptions import ValidationError
 from django.test import Client
 from django.urls import reverse
 
+from assistant.answers import reply_generate
 from chat.answering import answer_brief
 from chat.models import Message
 from chat.replies import reply_retry
 from chat.services import message_create, thread_settings_update
+from config.asgi import application
 from harness.ws_client import session_cookie
-from llm.generation import reply_generate
-from workspace.asgi import application
 
 from .factories import AssistantFactory, assistant_reply
 

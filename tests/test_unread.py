@@ -12,8 +12,8 @@ from django.utils import timezone
 from chat.models import ThreadRead
 from chat.selectors import thread_list_with_unread
 from chat.services import message_create, thread_read_mark
+from config.asgi import application
 from harness.ws_client import session_cookie
-from workspace.asgi import application
 
 from .factories import AssistantMessageFactory, MessageFactory, ThreadFactory
 

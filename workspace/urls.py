@@ -1,14 +1,11 @@
-"""The project's URLs: workspace pages here, thread pages from chat, auth and admin."""
+"""Workspace pages: the list, members, invitations and the people a mention names."""
 
-from django.contrib import admin
-from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import path
 
 from . import views
 
 urlpatterns = [
     path("", views.workspace_list_view, name="workspace-list"),
-    path("favicon.ico", views.favicon_view, name="favicon"),
     path("w/<int:workspace_id>/members/", views.member_add_view, name="member-add"),
     path(
         "w/<int:workspace_id>/members/<int:user_id>/remove/",
@@ -32,13 +29,4 @@ urlpatterns = [
     ),
     path("people/<int:user_id>/", views.person_detail_view, name="person-detail"),
     path("invite/<str:token>/", views.invitation_view, name="invitation"),
-    path("", include("chat.urls")),
-    path("", include("documents.urls")),
-    path("", include("api.urls")),
-    path("", include("knowledge.urls")),
-    path("", include("search.urls")),
-    path("", include("notifications.urls")),
-    path("login/", auth_views.LoginView.as_view(), name="login"),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("admin/", admin.site.urls),
 ]

@@ -11,7 +11,6 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.templatetags.static import static
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
@@ -38,13 +37,6 @@ from .services import (
     membership_role_set,
     workspace_create,
 )
-
-
-@require_GET
-def favicon_view(request: HttpRequest) -> HttpResponse:
-    """``/favicon.ico``, which browsers ask for on pages that name no icon (the admin's): the
-    icon our own pages name."""
-    return redirect(static("favicon.svg"))
 
 
 @login_required

@@ -3,7 +3,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from workspace.backups import BackupError, archive_describe, backup_restore, counts_phrase
+from config.backups import BackupError, archive_describe, backup_restore, counts_phrase
 
 
 class Command(BaseCommand):

@@ -4,7 +4,7 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
-from workspace.embedded_redis import is_running, server_command
+from config.embedded_redis import is_running, server_command
 
 
 class Command(BaseCommand):

@@ -18,7 +18,7 @@ from functools import cache
 from django.conf import settings
 from django.db import connections
 
-from .model import model_spec_from_settings, spec_slots
+from llm.model import model_spec_from_settings, spec_slots
 
 logger = logging.getLogger(__name__)
 

@@ -17,13 +17,13 @@ from typing import Any, Protocol
 
 from django.conf import settings
 
-from jobs.services import JobEnded
+from llm.inference import InferenceResult, ModelPrompt, PromptTooLong, decode
+from llm.model import LoadedModel, model_load, model_spec_from_settings
+from llm.models import LanguageModel
+from llm.services import language_model_mark_unavailable, language_model_ready, language_model_spec
+from llm.streaming import BackgroundCalls, FramePacer, ThrottledPoll
 
-from .inference import InferenceResult, ModelPrompt, PromptTooLong, decode
-from .model import LoadedModel, model_load, model_spec_from_settings
-from .models import LanguageModel
-from .services import language_model_mark_unavailable, language_model_ready, language_model_spec
-from .streaming import BackgroundCalls, FramePacer, ThrottledPoll
+from .services import JobEnded
 
 logger = logging.getLogger(__name__)
 

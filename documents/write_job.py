@@ -11,18 +11,18 @@ from collections.abc import Callable
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
-from documents import events, protocol
-from documents.models import DocumentWrite
-from documents.selectors import document_state_get
-from documents.services import document_update_append
-from documents.writes import write_fail, write_finish, write_progress, write_start
-from documents.writing import CoAuthor, thread_transcript_text, write_brief
+from jobs.runner import Frame, JobRefused, Outcome, failure_reason, model_job_run
 from jobs.services import job_stop_requested
+from llm.inference import InferenceRequest, ModelPrompt, request_prompt
+from llm.model import LoadedModel
+from llm.prompt import Turn
 
-from .inference import InferenceRequest, ModelPrompt, request_prompt
-from .model import LoadedModel
-from .model_jobs import Frame, JobRefused, Outcome, failure_reason, model_job_run
-from .prompt import Turn
+from . import events, protocol
+from .models import DocumentWrite
+from .selectors import document_state_get
+from .services import document_update_append
+from .writes import write_fail, write_finish, write_progress, write_start
+from .writing import CoAuthor, thread_transcript_text, write_brief
 
 logger = logging.getLogger(__name__)
 

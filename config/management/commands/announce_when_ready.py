@@ -9,7 +9,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandParser
 
-from workspace.celery import app
+from config.celery import app
 
 POLL_S = 0.5
 HINT_AFTER_S = 60

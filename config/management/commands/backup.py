@@ -4,7 +4,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from workspace.backups import (
+from config.backups import (
     PG_FORMATS,
     BackupError,
     archive_describe,

@@ -1,5 +1,5 @@
 """OpenAI-compatible completions as model jobs: a job's messages in, its text out as events
-(``llm.completion_jobs``). Nothing of threads: the messages are the client's own."""
+(``api.completion_jobs``). Nothing of threads: the messages are the client's own."""
 
 import logging
 from collections.abc import Callable
@@ -7,6 +7,7 @@ from collections.abc import Callable
 from django.conf import settings
 
 from jobs.models import ModelJob
+from jobs.runner import Frame, JobRefused, ModelUnavailable, Outcome, model_job_run
 from jobs.services import (
     job_end,
     job_end_stopped_or_done,
@@ -14,6 +15,8 @@ from jobs.services import (
     job_start,
     job_stop_requested,
 )
+from llm.inference import ModelPrompt
+from llm.model import LoadedModel
 
 from .completion_jobs import (
     CHUNK,
@@ -24,9 +27,6 @@ from .completion_jobs import (
     completion_publish,
     completion_request_take,
 )
-from .inference import ModelPrompt
-from .model import LoadedModel
-from .model_jobs import Frame, JobRefused, ModelUnavailable, Outcome, model_job_run
 
 logger = logging.getLogger(__name__)
 

@@ -44,9 +44,11 @@ INSTALLED_APPS = [
     "search",
     "llm",
     "jobs",
+    "assistant",
     "notifications",
     "ninja",
     "api",
+    "config",
 ]
 
 MIDDLEWARE = [
@@ -59,13 +61,13 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
-    "workspace.middleware.private_responses_middleware",
+    "config.middleware.private_responses_middleware",
     "django_htmx.middleware.HtmxMiddleware",
     "axes.middleware.AxesMiddleware",  # last: it turns a locked-out login into its answer
 ]
 
-ROOT_URLCONF = "workspace.urls"
-ASGI_APPLICATION = "workspace.asgi.application"
+ROOT_URLCONF = "config.urls"
+ASGI_APPLICATION = "config.asgi.application"
 
 TEMPLATES = [
     {

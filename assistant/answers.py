@@ -1,7 +1,7 @@
 """Answers in threads: the model job's adapter between chat and the model, run by the worker.
 
 Chat decides what the model reads and how the answer ends (``chat.answering``,
-``chat.replies``); ``llm.model_jobs`` runs it like every other kind of model job.
+``chat.replies``); ``jobs.runner`` runs it like every other kind of model job.
 """
 
 import logging
@@ -18,15 +18,15 @@ from chat.replies import (
     reply_progress_record,
     reply_start,
 )
+from jobs.runner import Frame, Outcome, failure_reason, model_job_run
 from jobs.services import job_move, job_stop_requested
+from llm.first_token_steps import FirstTokenSteps
+from llm.inference import InferenceRequest, ModelPrompt, request_prompt
+from llm.model import LoadedModel
+from llm.prompt import Turn
+from llm.routing import job_belongs_here, model_queue
 
-from .first_token_steps import FirstTokenSteps
 from .grounding import answer_sources, passages_for, sources_block
-from .inference import InferenceRequest, ModelPrompt, request_prompt
-from .model import LoadedModel
-from .model_jobs import Frame, Outcome, failure_reason, model_job_run
-from .prompt import Turn
-from .routing import job_belongs_here, model_queue
 
 logger = logging.getLogger(__name__)
 

@@ -33,10 +33,9 @@ from django.core.cache import cache
 from jobs.kinds import JobKind
 from jobs.models import ModelJob
 from jobs.services import job_create
+from llm.routing import COMPLETE_CHAT_TASK
 from realtime.publish import publish
 from realtime.topics import completion_topic
-
-from .routing import COMPLETE_CHAT_TASK
 
 logger = logging.getLogger(__name__)
 
