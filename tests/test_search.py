@@ -4,6 +4,7 @@ Runs on whichever database the suite runs on (FTS5 on SQLite, text search on Pos
 """
 
 import pytest
+from django.core.management import call_command
 from django.db import connection
 from django.test import Client
 from django.urls import reverse
@@ -13,7 +14,6 @@ from chat.models import Message
 from documents.models import Document
 from knowledge.models import Source
 from knowledge.services import source_add_file, source_ingest
-from search.fulltext import INDEXES, MESSAGES
 from search.selectors import snippet_html, workspace_search
 
 from .conftest import Team
@@ -171,20 +171,22 @@ def test_the_workspace_page_has_the_search_box(team: Team) -> None:
     assert reverse("workspace-search", args=[team.workspace.pk]) in page.content.decode()
 
 
-def test_the_indexes_are_repaired_after_a_migration_drops_their_triggers(
+def test_the_indexes_are_repaired_by_migrate_after_a_table_rebuild_dropped_their_triggers(
     team: Team, material: dict
 ) -> None:
     if connection.vendor != "sqlite":
-        assert not any(index.ensure(connection) for index in INDEXES)
-        return
-    assert not any(index.ensure(connection) for index in INDEXES)
+        pytest.skip("PostgreSQL's indexes are expression indexes, which survive table changes")
     with connection.cursor() as cursor:  # what rebuilding chat_message on SQLite does
-        for event in ("insert", "delete", "update"):
-            cursor.execute(f"DROP TRIGGER {MESSAGES.name}_{event}")
+        cursor.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'chat_message'"
+        )
+        for (name,) in cursor.fetchall():
+            cursor.execute(f"DROP TRIGGER {name}")
     MessageFactory.create(thread=team.thread, author=team.owner, body="Okapi sighted.")
     assert workspace_search(workspace=team.workspace, query="okapi").messages == []
 
-    assert MESSAGES.ensure(connection) is True
+    call_command("migrate", verbosity=0)
+
     assert len(workspace_search(workspace=team.workspace, query="okapi").messages) == 1
 
 
