@@ -61,9 +61,7 @@ def document_update_append(
         return
     with transaction.atomic():
         document_update_check(document_id=document_id, update=update)
-        DocumentUpdate.objects.create(
-            document_id=document_id, data=update, size=len(update), author=author
-        )
+        document_updates_keep([(document_id, update, author.pk if author else None)])
         transaction.on_commit(
             lambda: events.document_publish(
                 document_id, events.UPDATE, update=update, sender=sender
@@ -96,9 +94,10 @@ def document_update_check(*, document_id: int, update: bytes, pending_bytes: int
 
 
 def document_updates_keep(updates: list[KeptUpdate]) -> None:
-    """Append editors' changes to their documents' logs in one transaction.
+    """Append changes to their documents' logs in one statement: the one write of the log,
+    for the server's changes (``document_update_append``) and editors' alike.
 
-    Their sockets published them already (``documents.update_log``): a change the log misses
+    Editors' sockets published theirs already (``documents.update_log``): a change the log misses
     (the database was unavailable, the process died) is still held by the editors, who send it
     again when the server's state vector shows it lacks it, at their next resync.
     """
