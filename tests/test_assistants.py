@@ -18,12 +18,13 @@ from chat.replies import reply_retry
 from chat.selectors import mentions_resolve, mentions_unknown_hint
 from chat.services import assistant_create, assistant_update, message_create
 from harness.ws_client import session_cookie
-from llm.generation import inference_request, reply_generate
+from llm.generation import inference_request
 from llm.models import LanguageModel
 from llm.services import models_register_bundled
 from workspace.asgi import application
 
 from .factories import AssistantFactory, LanguageModelFactory, MessageFactory, assistant_reply
+from .model_worker import reply_generate
 
 pytestmark = pytest.mark.django_db
 

@@ -15,11 +15,11 @@ from chat.services import message_create
 from knowledge.embedding import embedder_get
 from knowledge.models import Source
 from knowledge.services import source_add_file, source_ingest
-from llm import generation
 from llm.grounding import passages_for, sources_block
 from llm.routing import DEFAULT_QUEUE
 
 from .factories import WorkspaceFactory, assistant_reply
+from .model_worker import reply_generate
 
 SPEC = """# Widget specification
 
@@ -146,7 +146,7 @@ def test_an_answer_reads_the_files_passage_and_lists_it_as_its_source(
             body="@assistant Which colours does the widget ship in? Cite the source.",
         )
         reply = Message.objects.get(in_reply_to=question)
-        generation.reply_generate(reply_id=reply.pk)
+        reply_generate(reply_id=reply.pk)
 
     reply.refresh_from_db()
     assert reply.status == Message.Status.DONE
@@ -178,7 +178,7 @@ def test_in_a_workspace_without_sources_an_answer_never_embeds_its_question(
     )
     try:
         with caplog.at_level(logging.WARNING):
-            generation.reply_generate(reply_id=reply.pk)
+            reply_generate(reply_id=reply.pk)
     finally:
         embedder_get.cache_clear()
 

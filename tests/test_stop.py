@@ -6,9 +6,9 @@ from django.urls import reverse
 
 from chat.models import Generation, Message
 from chat.replies import reply_stop
-from llm.generation import reply_generate
 
 from .factories import LONG_ANSWER_PROMPT, MessageFactory, assistant_reply
+from .model_worker import reply_generate
 
 pytestmark = pytest.mark.django_db
 

@@ -13,10 +13,10 @@ from chat.models import Message
 from chat.replies import reply_retry
 from chat.services import message_create, thread_settings_update
 from harness.ws_client import session_cookie
-from llm.generation import reply_generate
 from workspace.asgi import application
 
 from .factories import AssistantFactory, assistant_reply
+from .model_worker import reply_generate
 
 pytestmark = pytest.mark.django_db
 
