@@ -6,7 +6,6 @@ The pages' export links and the API's export endpoints answer with the same file
 """
 
 import json
-
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any

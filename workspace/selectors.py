@@ -53,9 +53,7 @@ class ViewersCannot(PermissionDenied):
         super().__init__(f"Viewers can read {what} but not change them.")
 
 
-def membership_editor_check(
-    *, user: User | AnonymousUser, workspace_id: int, what: str
-) -> None:
+def membership_editor_check(*, user: User | AnonymousUser, workspace_id: int, what: str) -> None:
     """Raise ViewersCannot unless the person may change ``what`` (documents, the sources) in
     the workspace. Callers check membership first, so that outsiders get their 404."""
     if not membership_can_edit(user=user, workspace_id=workspace_id):
