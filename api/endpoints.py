@@ -17,11 +17,9 @@ from chat.models import Message, Thread
 from chat.replies import reply_retry, reply_stop
 from chat.selectors import message_page, thread_list
 from chat.services import message_create, thread_create
-from documents import events as document_events
-from documents.crdt import text_replace_update
 from documents.models import Document
-from documents.selectors import document_list, document_state_get, document_text_get
-from documents.services import document_update_append
+from documents.selectors import document_list, document_text_get
+from documents.services import document_rewrite
 from workspace.models import Membership
 from workspace.selectors import ViewersCannot
 
@@ -178,20 +176,14 @@ def document_text_replace(
 ) -> dict[str, object]:
     """Make the document read ``text``. The change is made as edits on the current state
     (unchanged lines are kept), stored and sent to open editors like a co-author's, so
-    people typing meanwhile keep their work and every editor converges."""
+    people typing meanwhile keep their work and every editor converges
+    (``documents.services.document_rewrite``)."""
     access = document_for(request, document_id)
     if not access.can_edit:
         raise ViewersCannot("documents")
     if "\x00" in payload.text:
         raise ApiError(400, "invalid", "The text contains NUL characters.", param="body.text")
-    state = document_state_get(document_id=document_id)
-    update = text_replace_update(state, payload.text)
-    document_update_append(
-        document_id=document_id,
-        update=update,
-        author=user_of(request),
-        sender=document_events.SERVER,
-    )
+    document_rewrite(document_id=document_id, text=payload.text, author=user_of(request))
     return _document_out(access.document, document_text_get(document_id=document_id), True)
 
 

@@ -69,6 +69,17 @@ def document_update_append(
         )
 
 
+def document_rewrite(*, document_id: int, text: str, author: User | None) -> None:
+    """Make the document read ``text``: as edits on its current state (unchanged lines kept,
+    never a state rebuilt from the text), kept and passed to open editors like a co-author's
+    change, so people typing meanwhile keep their work and every editor converges. Raises
+    ValidationError like ``document_update_check``."""
+    update = text_replace_update(document_state_get(document_id=document_id), text)
+    document_update_append(
+        document_id=document_id, update=update, author=author, sender=events.SERVER
+    )
+
+
 def document_update_check(*, document_id: int, update: bytes, pending_bytes: int = 0) -> None:
     """Raise ValidationError, worded for the editor, unless ``update`` may be kept: it is a
     Yjs update (else MalformedUpdate) that adds only text to the document's text, not over
@@ -218,11 +229,8 @@ def version_create(*, document: Document, name: str, created_by: User) -> Docume
 
 
 def version_restore(*, version: DocumentVersion, restored_by: User) -> None:
-    """Make the document read as ``version`` again, as a new change everyone converges on.
-
-    The change is edits on today's state (never a state rebuilt from the old text), so open
-    editors apply it like any co-author's change; the version before the restore is kept.
-    """
+    """Make the document read as ``version`` again (``document_rewrite``), keeping the
+    version before the restore."""
     document = version.document
     state = document_state_get(document_id=document.pk)
     DocumentVersion.objects.create(
@@ -232,7 +240,4 @@ def version_restore(*, version: DocumentVersion, restored_by: User) -> None:
         text=text_of(doc_from(state)),
         created_by=restored_by,
     )
-    update = text_replace_update(state, version.text)
-    document_update_append(
-        document_id=document.pk, update=update, author=restored_by, sender=events.SERVER
-    )
+    document_rewrite(document_id=document.pk, text=version.text, author=restored_by)
