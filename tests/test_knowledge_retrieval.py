@@ -18,7 +18,7 @@ from knowledge.services import source_add_file, source_ingest
 from workspace.models import Workspace
 
 from .conftest import Team
-from .factories import UserFactory, WorkspaceFactory
+from .factories import UserFactory, WorkspaceFactory, table_rebuilt_on_sqlite
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -253,12 +253,7 @@ def test_the_full_text_index_is_repaired_by_migrate_after_a_table_rebuild_droppe
 
     if connection.vendor != "sqlite":
         pytest.skip("PostgreSQL's index is a generated column's, which survives table changes")
-    with connection.cursor() as cursor:  # what rebuilding knowledge_chunk on SQLite does
-        cursor.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'knowledge_chunk'"
-        )
-        for (name,) in cursor.fetchall():
-            cursor.execute(f"DROP TRIGGER {name}")
+    table_rebuilt_on_sqlite("knowledge_chunk")
     late = _add(team.workspace, "late.md", "# Late\n\nThe okapi arrives on Tuesday.", team.owner)
     assert text_search(workspace_id=team.workspace.pk, query="okapi", limit=3) == []
 

@@ -17,7 +17,7 @@ from knowledge.services import source_add_file, source_ingest
 from search.selectors import snippet_html, workspace_search
 
 from .conftest import Team
-from .factories import MessageFactory, ThreadFactory, WorkspaceFactory
+from .factories import MessageFactory, ThreadFactory, WorkspaceFactory, table_rebuilt_on_sqlite
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -176,12 +176,7 @@ def test_the_indexes_are_repaired_by_migrate_after_a_table_rebuild_dropped_their
 ) -> None:
     if connection.vendor != "sqlite":
         pytest.skip("PostgreSQL's indexes are expression indexes, which survive table changes")
-    with connection.cursor() as cursor:  # what rebuilding chat_message on SQLite does
-        cursor.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'chat_message'"
-        )
-        for (name,) in cursor.fetchall():
-            cursor.execute(f"DROP TRIGGER {name}")
+    table_rebuilt_on_sqlite("chat_message")
     MessageFactory.create(thread=team.thread, author=team.owner, body="Okapi sighted.")
     assert workspace_search(workspace=team.workspace, query="okapi").messages == []
 
