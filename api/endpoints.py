@@ -5,7 +5,6 @@ Endpoints are thin, like the browser's views: they validate (the schemas), autho
 members watching in the browser exactly as when the change comes from a page.
 """
 
-import json
 from typing import Literal
 
 from django.core.exceptions import ValidationError
@@ -18,22 +17,16 @@ from chat.models import Message, Thread
 from chat.replies import reply_retry, reply_stop
 from chat.selectors import message_page, thread_list
 from chat.services import message_create, thread_create
-from documents import events as document_events
-from documents.crdt import text_replace_update
 from documents.models import Document
-from documents.selectors import document_list, document_state_get, document_text_get
-from documents.services import document_update_append
+from documents.selectors import document_list, document_text_get
+from documents.services import document_rewrite
 from workspace.models import Membership
+from workspace.selectors import ViewersCannot
 
-from .access import document_for, editor_check, message_for, thread_for, workspace_for
+from .access import document_for, message_for, thread_for, workspace_for
 from .auth import token_of, user_of
 from .errors import ApiError
-from .exports import (
-    document_export_markdown,
-    export_filename,
-    thread_export_data,
-    thread_export_markdown,
-)
+from .exports import document_export_file, thread_export_file
 from .schemas import (
     DocumentOut,
     DocumentSummaryOut,
@@ -183,19 +176,14 @@ def document_text_replace(
 ) -> dict[str, object]:
     """Make the document read ``text``. The change is made as edits on the current state
     (unchanged lines are kept), stored and sent to open editors like a co-author's, so
-    people typing meanwhile keep their work and every editor converges."""
+    people typing meanwhile keep their work and every editor converges
+    (``documents.services.document_rewrite``)."""
     access = document_for(request, document_id)
-    editor_check(request, access.document.workspace_id)
+    if not access.can_edit:
+        raise ViewersCannot("documents")
     if "\x00" in payload.text:
         raise ApiError(400, "invalid", "The text contains NUL characters.", param="body.text")
-    state = document_state_get(document_id=document_id)
-    update = text_replace_update(state, payload.text)
-    document_update_append(
-        document_id=document_id,
-        update=update,
-        author=user_of(request),
-        sender=document_events.SERVER,
-    )
+    document_rewrite(document_id=document_id, text=payload.text, author=user_of(request))
     return _document_out(access.document, document_text_get(document_id=document_id), True)
 
 
@@ -239,12 +227,7 @@ def thread_export(
 ) -> HttpResponse:
     """The whole thread to keep: authors, times, each answer's model, statistics, end and
     sources; as Markdown or as JSON (the messages as this API gives them)."""
-    thread = thread_for(request, thread_id)
-    if format == "json":
-        body = json.dumps(thread_export_data(thread=thread), ensure_ascii=False, indent=2)
-        return _attachment(body, "application/json", export_filename(thread.title, "json"))
-    markdown = thread_export_markdown(thread=thread)
-    return _attachment(markdown, "text/markdown", export_filename(thread.title, "md"))
+    return thread_export_file(thread=thread_for(request, thread_id), as_json=format == "json")
 
 
 @router.get(
@@ -257,12 +240,4 @@ def thread_export(
 )
 def document_export(request: HttpRequest, document_id: int) -> HttpResponse:
     """The document's text as of now, as a Markdown file."""
-    document = document_for(request, document_id).document
-    markdown = document_export_markdown(document=document)
-    return _attachment(markdown, "text/markdown", export_filename(document.title, "md"))
-
-
-def _attachment(body: str, content_type: str, filename: str) -> HttpResponse:
-    response = HttpResponse(body, content_type=f"{content_type}; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
+    return document_export_file(document=document_for(request, document_id).document)

@@ -20,6 +20,8 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 
+from workspace.selectors import ViewersCannot
+
 logger = logging.getLogger(__name__)
 
 # The broad kind of each status, as OpenAI's clients name them.
@@ -123,6 +125,9 @@ def exception_handlers_install(api: NinjaAPI) -> None:
     def on_forbidden(request: HttpRequest, exc: Any) -> HttpResponse:
         return error_response(ApiError(403, "forbidden", str(exc) or "Not allowed."))
 
+    def on_viewer(request: HttpRequest, exc: Any) -> HttpResponse:
+        return error_response(ApiError(403, "viewer", str(exc)))
+
     def on_unauthenticated(request: HttpRequest, exc: Any) -> HttpResponse:
         return error_response(
             ApiError(
@@ -159,6 +164,7 @@ def exception_handlers_install(api: NinjaAPI) -> None:
     api.add_exception_handler(DjangoValidationError, on_django_validation)
     api.add_exception_handler(Http404, on_not_found)
     api.add_exception_handler(PermissionDenied, on_forbidden)
+    api.add_exception_handler(ViewersCannot, on_viewer)
     api.add_exception_handler(AuthenticationError, on_unauthenticated)
     api.add_exception_handler(HttpError, on_http_error)
     api.add_exception_handler(RequestDataTooBig, on_too_large)

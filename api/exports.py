@@ -1,10 +1,16 @@
 """A thread (Markdown or JSON) and a document (Markdown) as files to keep: who said what and
-when, each answer's model, statistics, end and sources. Read as the member who asks."""
+when, each answer's model, statistics, end and sources. Read as the member who asks.
 
+The pages' export links and the API's export endpoints answer with the same files
+(``thread_export_file``, ``document_export_file``); each door only finds what is asked for.
+"""
+
+import json
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
+from django.http import HttpResponse
 from django.utils import timezone
 
 from chat.citations import AnswerSource
@@ -122,3 +128,25 @@ def document_export_markdown(*, document: Document) -> str:
 def export_filename(title: str, extension: str) -> str:
     safe = "".join(c if c.isalnum() or c in "-_ " else "-" for c in title).strip() or "export"
     return f"{safe[:80]}.{extension}"
+
+
+def thread_export_file(*, thread: Thread, as_json: bool) -> HttpResponse:
+    """The thread as a file to download: Markdown, or JSON (the messages as the API gives
+    them)."""
+    if as_json:
+        body = json.dumps(thread_export_data(thread=thread), ensure_ascii=False, indent=2)
+        return _attachment(body, "application/json", export_filename(thread.title, "json"))
+    markdown = thread_export_markdown(thread=thread)
+    return _attachment(markdown, "text/markdown", export_filename(thread.title, "md"))
+
+
+def document_export_file(*, document: Document) -> HttpResponse:
+    """The document's text as of now, as a Markdown file to download."""
+    markdown = document_export_markdown(document=document)
+    return _attachment(markdown, "text/markdown", export_filename(document.title, "md"))
+
+
+def _attachment(body: str, content_type: str, filename: str) -> HttpResponse:
+    response = HttpResponse(body, content_type=f"{content_type}; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response

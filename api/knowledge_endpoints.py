@@ -14,8 +14,9 @@ from knowledge.events import source_data
 from knowledge.selectors import source_access_get, source_list
 from knowledge.services import source_add_file, source_add_url
 from search.selectors import Hit, workspace_search
+from workspace.selectors import membership_editor_check
 
-from .access import editor_check, workspace_for
+from .access import workspace_for
 from .auth import user_of, workspace_scope_check
 from .errors import ApiError
 from .schemas import Input
@@ -70,7 +71,7 @@ def workspace_source_add_url(
     """Add a web address as a source; it is fetched and indexed on the ingest queue (poll
     ``GET /api/sources/<id>``)."""
     workspace = workspace_for(request, workspace_id)
-    editor_check(request, workspace.pk, what="sources")
+    membership_editor_check(user=user_of(request), workspace_id=workspace.pk, what="sources")
     try:
         source = source_add_url(workspace=workspace, added_by=user_of(request), url=payload.url)
     except ValidationError as exc:
@@ -88,7 +89,7 @@ def workspace_source_add_file(
 ) -> Status:
     """Upload a file (multipart form, field ``file``: PDF, text, Markdown, CSV…) as a source."""
     workspace = workspace_for(request, workspace_id)
-    editor_check(request, workspace.pk, what="sources")
+    membership_editor_check(user=user_of(request), workspace_id=workspace.pk, what="sources")
     if file.size is not None and file.size > settings.KNOWLEDGE_MAX_BYTES:
         limit = settings.KNOWLEDGE_MAX_BYTES
         raise ApiError(413, "file_too_large", f"The file is over the limit of {limit:,} bytes.")

@@ -1,7 +1,5 @@
 """The page where a person makes and revokes their API tokens, and the pages' exports."""
 
-import json
-
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
@@ -12,12 +10,7 @@ from chat.selectors import thread_get_for_member
 from documents.selectors import document_access_get
 from workspace.http import AuthenticatedHttpRequest
 
-from .exports import (
-    document_export_markdown,
-    export_filename,
-    thread_export_data,
-    thread_export_markdown,
-)
+from .exports import document_export_file, thread_export_file
 from .forms import NEVER_WARNING, ApiTokenForm
 from .selectors import api_token_get_for_user, api_token_list
 from .services import api_token_create, api_token_revoke
@@ -66,11 +59,7 @@ def api_token_revoke_view(request: AuthenticatedHttpRequest, token_id: int) -> H
 def thread_export_view(request: AuthenticatedHttpRequest, thread_id: int) -> HttpResponse:
     """The thread page's export: Markdown, or JSON with ``?format=json``; 404 for outsiders."""
     thread = thread_get_for_member(user=request.user, thread_id=thread_id)
-    if request.GET.get("format") == "json":
-        body = json.dumps(thread_export_data(thread=thread), ensure_ascii=False, indent=2)
-        return _download(body, "application/json", export_filename(thread.title, "json"))
-    markdown = thread_export_markdown(thread=thread)
-    return _download(markdown, "text/markdown", export_filename(thread.title, "md"))
+    return thread_export_file(thread=thread, as_json=request.GET.get("format") == "json")
 
 
 @login_required
@@ -78,11 +67,4 @@ def thread_export_view(request: AuthenticatedHttpRequest, thread_id: int) -> Htt
 def document_export_view(request: AuthenticatedHttpRequest, document_id: int) -> HttpResponse:
     """The document page's export, as Markdown; 404 for outsiders."""
     document = document_access_get(user=request.user, document_id=document_id).document
-    markdown = document_export_markdown(document=document)
-    return _download(markdown, "text/markdown", export_filename(document.title, "md"))
-
-
-def _download(body: str, content_type: str, filename: str) -> HttpResponse:
-    response = HttpResponse(body, content_type=f"{content_type}; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
+    return document_export_file(document=document)

@@ -22,11 +22,6 @@ def default_handle() -> str:
     return settings.ASSISTANT_NAME.lower()
 
 
-def mentions_assistant(body: str) -> bool:
-    """Whether ``body`` mentions the installation's default assistant."""
-    return default_handle() in mentioned_handles(body)
-
-
 def trailing_mention(text: str) -> str | None:
     """The handle being typed at the end of ``text`` ("… @scr" gives "scr", "… @" gives "")."""
     match = re.search(r"(?<![\w@])@([\w-]*)\Z", text)

@@ -1,9 +1,9 @@
-"""What streaming answers share through the cache: their newest text and stop requests.
+"""What streaming answers share through the cache: their newest text.
 
 The database holds an answer's text as of its last save (at most about a second old); every
 frame also leaves the whole text here, so a client that (re)connects, a reload, and the sweep
-that interrupts a dead worker's answer all get every token generated so far. A member's stop
-request waits here for the worker, whichever web replica took it.
+that interrupts a dead worker's answer all get every token generated so far. (A member's stop
+request is the job's: ``jobs.services.job_stop``.)
 
 The cache is a help, not the record: if Redis is briefly unavailable, reads find nothing and
 writes are dropped (and logged) rather than failing the answer.
@@ -23,10 +23,6 @@ def _text_key(reply_id: int) -> str:
     return f"reply-text:{reply_id}"
 
 
-def _stop_key(reply_id: int) -> str:
-    return f"reply-stop:{reply_id}"
-
-
 def live_text_set(*, reply_id: int, seq: int, text: str) -> None:
     _tolerant(cache.set, _text_key(reply_id), (seq, text), timeout=TTL_S)
 
@@ -39,17 +35,8 @@ def live_text_get_many(reply_ids: list[int]) -> dict[int, tuple[int, str]]:
     return {rid: found[_text_key(rid)] for rid in reply_ids if _text_key(rid) in found}
 
 
-def stop_request_set(*, reply_id: int, reason: str) -> None:
-    _tolerant(cache.set, _stop_key(reply_id), reason, timeout=TTL_S)
-
-
-def stop_request_get(reply_id: int) -> str | None:
-    reason = _tolerant(cache.get, _stop_key(reply_id))
-    return str(reason) if reason is not None else None
-
-
 def streaming_state_clear(reply_id: int) -> None:
-    _tolerant(cache.delete_many, [_text_key(reply_id), _stop_key(reply_id)])
+    _tolerant(cache.delete, _text_key(reply_id))
 
 
 def _tolerant(operation: Any, *args: Any, **kwargs: Any) -> Any:

@@ -61,14 +61,23 @@ def document_update_append(
         return
     with transaction.atomic():
         document_update_check(document_id=document_id, update=update)
-        DocumentUpdate.objects.create(
-            document_id=document_id, data=update, size=len(update), author=author
-        )
+        document_updates_keep([(document_id, update, author.pk if author else None)])
         transaction.on_commit(
             lambda: events.document_publish(
                 document_id, events.UPDATE, update=update, sender=sender
             )
         )
+
+
+def document_rewrite(*, document_id: int, text: str, author: User | None) -> None:
+    """Make the document read ``text``: as edits on its current state (unchanged lines kept,
+    never a state rebuilt from the text), kept and passed to open editors like a co-author's
+    change, so people typing meanwhile keep their work and every editor converges. Raises
+    ValidationError like ``document_update_check``."""
+    update = text_replace_update(document_state_get(document_id=document_id), text)
+    document_update_append(
+        document_id=document_id, update=update, author=author, sender=events.SERVER
+    )
 
 
 def document_update_check(*, document_id: int, update: bytes, pending_bytes: int = 0) -> None:
@@ -96,9 +105,10 @@ def document_update_check(*, document_id: int, update: bytes, pending_bytes: int
 
 
 def document_updates_keep(updates: list[KeptUpdate]) -> None:
-    """Append editors' changes to their documents' logs in one transaction.
+    """Append changes to their documents' logs in one statement: the one write of the log,
+    for the server's changes (``document_update_append``) and editors' alike.
 
-    Their sockets published them already (``documents.update_log``): a change the log misses
+    Editors' sockets published theirs already (``documents.update_log``): a change the log misses
     (the database was unavailable, the process died) is still held by the editors, who send it
     again when the server's state vector shows it lacks it, at their next resync.
     """
@@ -219,11 +229,8 @@ def version_create(*, document: Document, name: str, created_by: User) -> Docume
 
 
 def version_restore(*, version: DocumentVersion, restored_by: User) -> None:
-    """Make the document read as ``version`` again, as a new change everyone converges on.
-
-    The change is edits on today's state (never a state rebuilt from the old text), so open
-    editors apply it like any co-author's change; the version before the restore is kept.
-    """
+    """Make the document read as ``version`` again (``document_rewrite``), keeping the
+    version before the restore."""
     document = version.document
     state = document_state_get(document_id=document.pk)
     DocumentVersion.objects.create(
@@ -233,7 +240,4 @@ def version_restore(*, version: DocumentVersion, restored_by: User) -> None:
         text=text_of(doc_from(state)),
         created_by=restored_by,
     )
-    update = text_replace_update(state, version.text)
-    document_update_append(
-        document_id=document.pk, update=update, author=restored_by, sender=events.SERVER
-    )
+    document_rewrite(document_id=document.pk, text=version.text, author=restored_by)

@@ -6,7 +6,7 @@ from functools import wraps
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 from chat.markdown import markdown_to_html
 from chat.selectors import thread_get_for_member
 from workspace.http import AuthenticatedHttpRequest
-from workspace.selectors import membership_get, workspace_get_for_member
+from workspace.selectors import ViewersCannot, membership_editor_check, workspace_get_for_member
 
 from .forms import DocumentTitleForm, VersionForm
 from .presence import person_colour
@@ -35,7 +35,7 @@ from .services import (
 )
 from .writes import write_request, write_stop
 
-VIEWERS_CANNOT = "Viewers can read documents but not change them."
+WHAT = "documents"  # what viewers are told they cannot change
 DRAFT_INSTRUCTION = (
     "Draft a document from the conversation: a title line, then the decisions made, the open "
     "questions, and the next steps with who does them."
@@ -52,24 +52,17 @@ def editors_only(view: DocumentView) -> DocumentView:
     ) -> HttpResponse:
         access = document_access_get(user=request.user, document_id=document_id)
         if not access.can_edit:
-            raise PermissionDenied(VIEWERS_CANNOT)
+            raise ViewersCannot(WHAT)
         return view(request, access, **kwargs)
 
     return checked
-
-
-def _editor_check(request: AuthenticatedHttpRequest, workspace_id: int) -> None:
-    """403 saying why for a viewer of the workspace (the caller checked membership)."""
-    membership = membership_get(user=request.user, workspace_id=workspace_id)
-    if membership is None or not membership.can_edit:
-        raise PermissionDenied(VIEWERS_CANNOT)
 
 
 @login_required
 @require_POST
 def document_create_view(request: AuthenticatedHttpRequest, workspace_id: int) -> HttpResponse:
     workspace = workspace_get_for_member(user=request.user, workspace_id=workspace_id)
-    _editor_check(request, workspace.pk)
+    membership_editor_check(user=request.user, workspace_id=workspace.pk, what=WHAT)
     form = DocumentTitleForm(request.POST)
     if not form.is_valid():
         return HttpResponse("A document needs a title of at most 200 characters.", status=400)
@@ -123,7 +116,7 @@ def document_delete_view(request: AuthenticatedHttpRequest, access: DocumentAcce
 def document_restore_view(request: AuthenticatedHttpRequest, document_id: int) -> HttpResponse:
     access = document_access_get(user=request.user, document_id=document_id, deleted=True)
     if not access.can_edit:
-        raise PermissionDenied(VIEWERS_CANNOT)
+        raise ViewersCannot(WHAT)
     document_restore(document=access.document)
     return redirect("document-detail", document_id=document_id)
 
@@ -186,7 +179,7 @@ def write_stop_view(
 def thread_draft_view(request: AuthenticatedHttpRequest, thread_id: int) -> HttpResponse:
     """A new document, drafted by the assistant from the thread's conversation."""
     thread = thread_get_for_member(user=request.user, thread_id=thread_id)
-    _editor_check(request, thread.workspace_id)
+    membership_editor_check(user=request.user, workspace_id=thread.workspace_id, what=WHAT)
     document = document_create(
         workspace=thread.workspace, title=f"Draft: {thread.title}"[:200], created_by=request.user
     )

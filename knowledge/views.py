@@ -10,7 +10,7 @@ from functools import wraps
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.html import format_html
@@ -18,7 +18,12 @@ from django.views.decorators.http import require_GET, require_POST
 
 from workspace.http import AuthenticatedHttpRequest
 from workspace.models import Workspace
-from workspace.selectors import membership_get, workspace_get_for_member
+from workspace.selectors import (
+    ViewersCannot,
+    membership_can_edit,
+    membership_editor_check,
+    workspace_get_for_member,
+)
 
 from .events import source_data
 from .selectors import SourceAccess, source_access_get, source_list
@@ -32,18 +37,17 @@ from .services import (
 )
 
 MULTIPART_OVERHEAD = 64 * 1024  # the form's other fields and boundaries, generously
-VIEWERS_CANNOT = "Viewers can read the sources but not change them."
+WHAT = "the sources"  # what viewers are told they cannot change
 SourceView = Callable[..., HttpResponse]
 
 
 def _page(
     request: AuthenticatedHttpRequest, workspace: Workspace, *, error: str = "", status: int = 200
 ) -> HttpResponse:
-    membership = membership_get(user=request.user, workspace_id=workspace.pk)
     context = {
         "workspace": workspace,
         "sources": [source_data(source) for source in source_list(workspace=workspace)],
-        "can_edit": membership is not None and membership.can_edit,
+        "can_edit": membership_can_edit(user=request.user, workspace_id=workspace.pk),
         "error": error,
         "max_mb": settings.KNOWLEDGE_MAX_BYTES // (1024 * 1024),
     }
@@ -58,9 +62,7 @@ def _done(request: AuthenticatedHttpRequest, workspace_id: int) -> HttpResponse:
 
 def _editable_workspace(request: AuthenticatedHttpRequest, workspace_id: int) -> Workspace:
     workspace = workspace_get_for_member(user=request.user, workspace_id=workspace_id)
-    membership = membership_get(user=request.user, workspace_id=workspace.pk)
-    if membership is None or not membership.can_edit:
-        raise PermissionDenied(VIEWERS_CANNOT)
+    membership_editor_check(user=request.user, workspace_id=workspace.pk, what=WHAT)
     return workspace
 
 
@@ -71,7 +73,7 @@ def editors_only(view: SourceView) -> SourceView:
     def checked(request: AuthenticatedHttpRequest, source_id: int) -> HttpResponse:
         access = source_access_get(user=request.user, source_id=source_id)
         if not access.can_edit:
-            raise PermissionDenied(VIEWERS_CANNOT)
+            raise ViewersCannot(WHAT)
         return view(request, access)
 
     return checked

@@ -11,6 +11,7 @@ import array
 import ctypes
 import random
 import time
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -191,6 +192,7 @@ class LlamaVocabulary:
 # The stand-in: a byte is a token; answers are numbered words.
 FAKE_END = 256
 FAKE_WORDS = 257  # tokens from here on are the words " w1", " w2", ...
+RECORDED = 100  # what the stand-in keeps of what it was asked
 FAKE_DECODE_FAILS = 0  # a NUL in a prompt (no message can hold one) makes its decode fail
 
 
@@ -203,22 +205,27 @@ class _FakeSampler:
 @dataclass
 class FakeBackend:
     """Decodes nothing: each step takes ``step_s``, and every answer is the words " w1 w2
-    ..." ending by itself after ``answer_tokens`` of them. Its sequences keep their tokens,
-    so kept prefixes, truncation and reuse behave as llama.cpp's do."""
+    ..." ending by itself after ``answer_tokens`` of them (or failing at word ``fails_at``).
+    Its sequences keep their tokens, so kept prefixes, truncation and reuse behave as
+    llama.cpp's do."""
 
     slots: int
     n_ctx_seq: int
     n_batch: int = 512
     step_s: float = 0.0
     answer_tokens: int = 24
+    fails_at: int = 0  # if set, decoding an answer's word of this number fails (a GPU falls over)
     decodes: list[int] = field(default_factory=list)  # the rows of each decode, for tests
+    # Each answer's sampling, the newest RECORDED, for tests.
+    samplings: deque[Sampling] = field(default_factory=lambda: deque(maxlen=RECORDED))
     _cells: dict[int, list[int]] = field(default_factory=dict)
 
     def decode(self, rows: Sequence[Row]) -> int:
         self.decodes.append(len(rows))
         if self.step_s:
             time.sleep(self.step_s)
-        if any(row.token == FAKE_DECODE_FAILS for row in rows):
+        failing = (FAKE_DECODE_FAILS, FAKE_WORDS + self.fails_at if self.fails_at else None)
+        if any(row.token in failing for row in rows):
             return -1
         for row in rows:
             cells = self._cells.setdefault(row.seq, [])
@@ -228,6 +235,7 @@ class FakeBackend:
         return 0
 
     def sampler_new(self, sampling: Sampling, recent: Sequence[int]) -> object:
+        self.samplings.append(sampling)
         return _FakeSampler(answer_tokens=self.answer_tokens)
 
     def sample(self, sampler: Any, index: int) -> int:
@@ -264,13 +272,19 @@ class FakeBackend:
 
 
 class FakeVocabulary:
-    """Bytes as tokens, no chat template: the plain transcript prompt is used."""
+    """Bytes as tokens, no chat template: the plain transcript prompt is used. Keeps every
+    text it was given (the newest RECORDED, ``read``), so that tests see what a model was
+    asked."""
 
     chat_template: str | None = None
     bos_text = ""
     eos_text = ""
 
+    def __init__(self) -> None:
+        self.read: deque[str] = deque(maxlen=RECORDED)
+
     def tokenize(self, text: str, *, add_bos: bool, special: bool) -> list[int]:
+        self.read.append(text)
         return list(text.encode())
 
     def text(self, tokens: Sequence[int]) -> str:

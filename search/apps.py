@@ -18,5 +18,7 @@ class SearchConfig(AppConfig):
     verbose_name = "Search"
 
     def ready(self) -> None:
-        # Once per migrate, after every app's migrations (see search/fulltext.py).
-        post_migrate.connect(_indexes_ensure, sender=self)
+        # After every migrate (see search/fulltext.py). Django sends post_migrate once for each
+        # app with models, and this one has none: so it listens to every app's, each check
+        # being one read of SQLite's catalogue.
+        post_migrate.connect(_indexes_ensure, dispatch_uid="search.fulltext")

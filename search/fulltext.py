@@ -1,4 +1,5 @@
-"""SQLite FTS5 indexes over other apps' tables, kept whole across migrations.
+"""SQLite FTS5 indexes over other apps' tables, kept whole across migrations: messages,
+documents, and knowledge's passages (which retrieval queries too).
 
 Each index is an external-content FTS5 table (the text lives once, in the app's table) that
 triggers keep in step. Django alters a table on SQLite by rebuilding it, which drops its
@@ -78,4 +79,6 @@ MESSAGES = FtsIndex(name="search_message_fts", table="chat_message", columns=("b
 DOCUMENTS = FtsIndex(
     name="search_document_fts", table="documents_document", columns=("title", "text")
 )
-INDEXES = (MESSAGES, DOCUMENTS)
+# Made by knowledge's migration 0002 with the same names and statements.
+PASSAGES = FtsIndex(name="knowledge_chunk_fts", table="knowledge_chunk", columns=("text",))
+INDEXES = (MESSAGES, DOCUMENTS, PASSAGES)

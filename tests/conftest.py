@@ -16,6 +16,7 @@ import sys
 import types
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 import redis
@@ -147,6 +148,19 @@ def sent_tasks(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, list[object]]
         celery_app, "send_task", lambda name, args, **options: sent.append((name, args))
     )
     return sent
+
+
+@pytest.fixture
+def fake_model(settings: Any) -> Iterator[None]:
+    """Models are the deterministic stand-in (``LLM_BACKEND=fake``) on the real engine and job
+    runner: every answer is " w1 w2 ..." (``model_worker.fake_answer``), 40 words, a step every
+    5 ms, four at once; no llama.cpp, so the fast tier runs it."""
+    settings.LLM_BACKEND = "fake"
+    settings.LLM_FAKE_STEP_S = 0.005
+    settings.LLM_FAKE_ANSWER_TOKENS = 40
+    settings.LLM_SLOTS = 4
+    yield
+    models_unload(wait=True)
 
 
 @pytest.fixture

@@ -265,3 +265,16 @@ def embed_stored_unchecked(document: Document) -> None:
     before = doc.get_state()
     doc.get(TEXT_NAME, type=pycrdt.Text).insert_embed(0, {"image": "x.png"})
     DocumentUpdate.objects.create(document=document, data=doc.get_update(before), size=1)
+
+
+def table_rebuilt_on_sqlite(table: str) -> None:
+    """What Django's altering ``table`` does on SQLite (a new table, copied, renamed): the old
+    table's triggers are gone, the full-text indexes' among them."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = %s", [table]
+        )
+        for (name,) in cursor.fetchall():
+            cursor.execute(f"DROP TRIGGER {name}")

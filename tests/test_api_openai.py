@@ -1,14 +1,16 @@
 """The OpenAI-compatible API: the standard formats, its refusals, the model queues, and
-cancelling a completion whose client left. The worker's side runs in a thread here, with a
-stand-in for the model (the real model: tests/test_api_openai_live.py)."""
+cancelling a completion whose client left. The worker's side runs in a thread here, on the
+stand-in model (``fake_model``: answers " w1 w2 ..."; the real model:
+tests/test_api_openai_live.py)."""
 
 import asyncio
 import contextlib
 import json
 import threading
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -18,15 +20,17 @@ from django.core.cache import cache
 from django.core.handlers.asgi import ASGIHandler
 from django.db import connections
 
-from api import completion_generation
 from api.services import api_token_create
 from config.celery import app as celery_app
-from jobs import runner
 from jobs.models import ModelJob
 from jobs.services import JobLimitReached, job_create, job_stop, jobs_sweep
-from llm.model import Completion
+from llm.model import model_spec_from_settings
+from llm.models import LanguageModel
 from llm.routing import route_model_job
+from llm.services import language_model_spec
 from tests.factories import AssistantFactory, LanguageModelFactory, WorkspaceFactory
+from tests.gguf_files import tiny_llama
+from tests.model_worker import completion_generate, in_background, joined, stand_in
 
 READ_TIMEOUT_S = 10
 
@@ -44,54 +48,40 @@ async def database_threads_closed() -> AsyncIterator[None]:
     await sync_to_async(connections.close_all)()
 
 
-class StandInModel:
-    """Answers with its words, one piece each, ``delay`` seconds apart."""
+ANSWER = " w1 w2 w3 w4"  # the stand-in's whole answer here (fake_answer(4))
 
-    name = "stand-in"
 
-    def __init__(self, words: list[str], *, n_ctx: int = 64, delay: float = 0.0) -> None:
-        self.words, self.n_ctx, self.delay = words, n_ctx, delay
-        self.pieces_given = 0
-        self.asked: dict = {}
+@dataclass
+class Worker:
+    """The default model's worker: each completion sent to a queue runs on a thread here."""
 
-    def messages_prompt_tokens(self, messages: list[dict[str, str]]) -> list[int]:
-        self.messages = messages
-        return [0] * sum(len(m["content"].split()) + 2 for m in messages)
+    sent: list[tuple[str, list[Any], int | None]] = field(default_factory=list)
+    threads: list[threading.Thread] = field(default_factory=list)
 
-    def stream(self, prompt, *, stop, max_tokens, temperature, repeat_penalty, top_p, gather_s=0.0):
-        self.asked = {"max_tokens": max_tokens, "temperature": temperature, "stop": stop}
-        completion = Completion(prompt_tokens=len(prompt))
+    def send_task(self, name: str, args: list[Any], **options: Any) -> None:
+        self.sent.append((name, args, options["headers"]["model_id"]))
+        if name == "llm.complete_chat":
+            self.threads.append(in_background(lambda: completion_generate(job_id=args[0])))
 
-        def pieces():
-            for word in self.words[:max_tokens]:
-                time.sleep(self.delay)
-                self.pieces_given += 1
-                completion.completion_tokens += 1
-                yield word
-            completion.finish_reason = "length" if max_tokens < len(self.words) else "stop"
-
-        return pieces(), completion
+    def ended(self) -> None:
+        """Wait until every completion's generation has ended."""
+        for thread in self.threads:
+            joined(thread)
 
 
 @pytest.fixture
-def model(monkeypatch) -> StandInModel:
-    """The default model's worker, in a thread, answering every job sent to the queue."""
-    stand_in = StandInModel(["The", " plan", " is", " ready."])
-    monkeypatch.setattr(runner, "model_for", lambda model_id: (stand_in, "stand-in"))
-    sent = []
+def model(fake_model, settings, monkeypatch) -> Iterator[Worker]:
+    """The stand-in model, answering ANSWER, and its worker; each test's generations have
+    ended when it ends."""
+    settings.LLM_FAKE_ANSWER_TOKENS = 4
+    worker = Worker()
+    monkeypatch.setattr(celery_app, "send_task", worker.send_task)
+    yield worker
+    worker.ended()
 
-    def send_task(name, args, **options):
-        sent.append((name, args, options["headers"]["model_id"]))
-        if name == "llm.complete_chat":
-            threading.Thread(
-                target=completion_generation.completion_generate,
-                kwargs={"job_id": args[0]},
-                daemon=True,
-            ).start()
 
-    monkeypatch.setattr(celery_app, "send_task", send_task)
-    stand_in.sent = sent  # type: ignore[attr-defined]
-    return stand_in
+def job_of(answer: dict[str, Any]) -> ModelJob:
+    return ModelJob.objects.get(pk=int(answer["id"].removeprefix("chatcmpl-")))
 
 
 @pytest.fixture
@@ -121,9 +111,15 @@ async def open_completions_when_settled(user_id: int, expected: int = 0) -> int:
         await asyncio.sleep(0.02)
 
 
-def default_model_name() -> str:
-    from llm.model import model_spec_from_settings
+async def answer_begun() -> None:
+    """Wait until the stand-in has decoded a few steps of an answer. (Not from the database:
+    a view waiting for its completion holds the thread that async code reads it on.)"""
+    async with asyncio.timeout(READ_TIMEOUT_S):
+        while len((await asyncio.to_thread(stand_in))[0].decodes) < 4:
+            await asyncio.sleep(0.02)
 
+
+def default_model_name() -> str:
     spec = model_spec_from_settings()
     return spec.name or spec.path.stem
 
@@ -272,11 +268,13 @@ async def test_a_completion_in_the_standard_format_with_usage(async_client, key,
     assert answer["object"] == "chat.completion"
     assert answer["model"] == default_model_name()
     [choice] = answer["choices"]
-    assert choice["message"] == {"role": "assistant", "content": "The plan is ready."}
+    assert choice["message"] == {"role": "assistant", "content": ANSWER}
     assert choice["finish_reason"] == "stop"
-    assert answer["usage"] == {"prompt_tokens": 10, "completion_tokens": 4, "total_tokens": 14}
-    job_id = int(answer["id"].removeprefix("chatcmpl-"))
-    assert model.sent == [("llm.complete_chat", [job_id], None)], "the default model's queue"
+    usage = answer["usage"]
+    assert usage["completion_tokens"] == 4
+    assert usage["total_tokens"] == usage["prompt_tokens"] + 4 > 4
+    job = await sync_to_async(job_of)(answer)
+    assert model.sent == [("llm.complete_chat", [job.pk], None)], "the default model's queue"
 
 
 @pytest_async
@@ -288,7 +286,7 @@ async def test_max_tokens_ends_the_answer_with_length(async_client, key, model):
         headers=auth(key),
     )
     answer = response.json()
-    assert answer["choices"][0]["message"]["content"] == "The plan"
+    assert answer["choices"][0]["message"]["content"] == " w1 w2"
     assert answer["choices"][0]["finish_reason"] == "length"
 
 
@@ -310,7 +308,7 @@ async def test_a_streamed_completion_is_standard_chunks_then_done(async_client, 
     assert len({c["id"] for c in chunks}) == 1
     assert chunks[0]["choices"][0]["delta"] == {"role": "assistant", "content": ""}
     text = "".join(c["choices"][0]["delta"].get("content", "") for c in chunks if c["choices"])
-    assert text == "The plan is ready."
+    assert text == ANSWER
     final = [c for c in chunks if c["choices"]][-1]["choices"][0]
     assert (final["delta"], final["finish_reason"]) == ({}, "stop")
     assert chunks[-1]["choices"] == []
@@ -318,7 +316,8 @@ async def test_a_streamed_completion_is_standard_chunks_then_done(async_client, 
 
 
 @pytest_async
-async def test_a_prompt_over_the_context_window_is_a_400(async_client, team, key, model):
+async def test_a_prompt_over_the_context_window_is_a_400(async_client, team, key, model, settings):
+    settings.LLM_N_CTX = 256
     long = {"role": "user", "content": "word " * 100}
     response = await async_client.post(
         "/v1/chat/completions",
@@ -329,17 +328,18 @@ async def test_a_prompt_over_the_context_window_is_a_400(async_client, team, key
     assert response.status_code == 400
     error = response.json()["error"]
     assert error["code"] == "context_length_exceeded"
-    assert "64 tokens" in error["message"]
-    assert model.pieces_given == 0
+    assert "256 tokens" in error["message"]
+    await asyncio.to_thread(model.ended)
+    assert not (await sync_to_async(stand_in)())[0].samplings, "not answered"
     assert await sync_to_async(completions_open)(team.member.pk) == 0, "its place is back"
 
 
 @pytest_async
 async def test_a_client_that_leaves_mid_stream_cancels_its_generation(
-    async_client, team, key, model
+    async_client, team, key, model, settings
 ):
-    model.words = [f" w{i}" for i in range(200)]
-    model.delay = 0.02
+    settings.LLM_FAKE_ANSWER_TOKENS = 200
+    settings.LLM_FAKE_STEP_S = 0.02
     response = await async_client.post(
         "/v1/chat/completions",
         question(stream=True),
@@ -352,21 +352,21 @@ async def test_a_client_that_leaves_mid_stream_cancels_its_generation(
     await asyncio.wait_for(anext(chunks), READ_TIMEOUT_S)  # some text has come
 
     # The client goes away while reading: the server's response is cancelled.
+    reading = asyncio.Event()
+
     async def read_on() -> None:
         async for _ in chunks:
-            pass
+            reading.set()
 
     reader = asyncio.ensure_future(read_on())
-    await asyncio.sleep(0.2)
+    await asyncio.wait_for(reading.wait(), READ_TIMEOUT_S)
     reader.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await reader
     assert await sync_to_async(_stop_reason)(int(job_id)) == "its client left"
     assert await open_completions_when_settled(team.member.pk) == 0, "its place is back"
-    await asyncio.sleep(0.5)
-    given = model.pieces_given
-    await asyncio.sleep(0.3)
-    assert model.pieces_given == given < 200  # the generation stopped
+    await asyncio.to_thread(model.ended)
+    assert 0 < await sync_to_async(_completion_tokens)(int(job_id)) < 200, "it stopped midway"
 
 
 @pytest_async
@@ -388,25 +388,23 @@ def test_the_v1_schema_and_docs_are_served(client):
 
 @pytest_async
 async def test_a_client_that_leaves_before_the_whole_answer_cancels_it_too(
-    async_client, team, key, model
+    async_client, team, key, model, settings
 ):
-    model.words = [f" w{i}" for i in range(200)]
-    model.delay = 0.02
+    settings.LLM_FAKE_ANSWER_TOKENS = 200
+    settings.LLM_FAKE_STEP_S = 0.02
     request = asyncio.ensure_future(
         async_client.post(
             "/v1/chat/completions", question(), content_type="application/json", headers=auth(key)
         )
     )
-    while model.pieces_given < 3:
-        await asyncio.sleep(0.02)
+    await answer_begun()
     request.cancel()  # as Django's handler cancels a view whose client disconnected
     with contextlib.suppress(asyncio.CancelledError):
         await request
     assert await open_completions_when_settled(team.member.pk) == 0, "its place is back"
-    await asyncio.sleep(0.5)
-    given = model.pieces_given
-    await asyncio.sleep(0.3)
-    assert model.pieces_given == given < 200
+    await asyncio.to_thread(model.ended)
+    job = await sync_to_async(ModelJob.objects.get)(requested_by=team.member)
+    assert 0 < (job.completion_tokens or 0) < 200, "it stopped midway"
 
 
 @pytest.mark.django_db
@@ -425,11 +423,13 @@ def test_models_lists_the_assistants_of_the_workspaces_the_token_reaches(client,
 
 @pytest_async
 async def test_an_assistant_answers_with_its_model_instructions_and_settings(
-    async_client, team, key, model
+    async_client, team, key, model, tmp_path
 ):
     @sync_to_async
-    def scribe_made() -> tuple[str, int]:
-        served = LanguageModelFactory.create(name="served", available=True)
+    def scribe_made() -> tuple[str, LanguageModel]:
+        served = LanguageModelFactory.create(
+            name="served", path=str(tiny_llama(tmp_path / "served.gguf")), available=True
+        )
         scribe = AssistantFactory.create(
             workspace=team.workspace,
             handle="scribe",
@@ -439,9 +439,9 @@ async def test_an_assistant_answers_with_its_model_instructions_and_settings(
             temperature=0.2,
             max_tokens=3,
         )
-        return f"{scribe.workspace_id}/@scribe", served.pk
+        return f"{scribe.workspace_id}/@scribe", served
 
-    name, model_id = await scribe_made()
+    name, served = await scribe_made()
     response = await async_client.post(
         "/v1/chat/completions",
         {"model": name, "messages": [{"role": "user", "content": "Minutes, please."}]},
@@ -450,17 +450,18 @@ async def test_an_assistant_answers_with_its_model_instructions_and_settings(
     )
     assert response.status_code == 200, response.content
     assert response.json()["model"] == name
-    assert model.messages[0] == {"role": "system", "content": "You are Scribe; you write minutes."}
-    assert model.asked["temperature"] == 0.2
-    assert model.asked["max_tokens"] == 3
-    assert model.sent[0][2] == model_id  # routed to the assistant's model's queue
+    assert response.json()["choices"][0]["message"]["content"] == " w1 w2 w3", "its max_tokens"
+    backend, vocabulary = await sync_to_async(lambda: stand_in(language_model_spec(served)))()
+    assert any("You are Scribe; you write minutes." in text for text in vocabulary.read)
+    assert backend.samplings[-1].temperature == 0.2
+    assert model.sent[0][2] == served.pk  # routed to the assistant's model's queue
 
 
 @pytest_async
 async def test_one_person_has_a_few_completions_open_at_once(async_client, key, model, settings):
     settings.MODEL_JOBS_MAX_PER_PERSON = 2
-    model.words = [f" w{i}" for i in range(30)]
-    model.delay = 0.02
+    settings.LLM_FAKE_ANSWER_TOKENS = 30
+    settings.LLM_FAKE_STEP_S = 0.02
 
     async def ask() -> Any:
         return await async_client.post(
@@ -486,22 +487,10 @@ async def test_one_person_has_a_few_completions_open_at_once(async_client, key, 
 
 @pytest_async
 async def test_a_worker_that_goes_silent_mid_answer_ends_the_stream_with_an_error(
-    async_client, key, model, monkeypatch
+    async_client, key, model, settings
 ):
-    model.words = [" one", " two"]
-    released = threading.Event()
-
-    def stream_then_hang(prompt, **kwargs):
-        pieces, completion = StandInModel.stream(model, prompt, **kwargs)
-
-        def hanging():
-            yield from pieces
-            released.wait(READ_TIMEOUT_S)  # the worker hangs here: no end is published
-            raise RuntimeError("the stand-in worker gives up")
-
-        return hanging(), completion
-
-    monkeypatch.setattr(model, "stream", stream_then_hang)
+    settings.LLM_FAKE_ANSWER_TOKENS = 100_000  # it would go on long after the test
+    settings.LLM_FAKE_STEP_S = 0.02
     response = await async_client.post(
         "/v1/chat/completions",
         question(stream=True),
@@ -515,10 +504,7 @@ async def test_a_worker_that_goes_silent_mid_answer_ends_the_stream_with_an_erro
     interrupted, _ = await sync_to_async(jobs_sweep)(
         silent_for=timedelta(seconds=-1), waiting_for=timedelta(hours=1)
     )
-    try:
-        received += [chunk async for chunk in chunks]
-    finally:
-        released.set()
+    received += [chunk async for chunk in chunks]
     assert len(interrupted) == 1
     data = sse_data(b"".join(received))
     error = json.loads(data[-1])["error"]
@@ -531,6 +517,10 @@ async def test_a_worker_that_goes_silent_mid_answer_ends_the_stream_with_an_erro
 
 def _stop_reason(job_id: int) -> str:
     return ModelJob.objects.get(pk=job_id).stop_reason
+
+
+def _completion_tokens(job_id: int) -> int:
+    return ModelJob.objects.get(pk=job_id).completion_tokens or 0
 
 
 def asgi_scope(path: str, key: str, body: bytes) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from channels.testing import WebsocketCommunicator
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
-from assistant.answers import inference_request, reply_generate
+from assistant.answers import inference_request
 from chat.answering import answer_brief
 from chat.events import message_data
 from chat.models import Assistant, Generation, Message
@@ -24,6 +24,7 @@ from llm.models import LanguageModel
 from llm.services import models_register_bundled
 
 from .factories import AssistantFactory, LanguageModelFactory, MessageFactory, assistant_reply
+from .model_worker import reply_generate
 
 pytestmark = pytest.mark.django_db
 

@@ -6,7 +6,6 @@ import logging
 import pytest
 from django.test import override_settings
 
-from assistant import answers
 from assistant.grounding import passages_for, sources_block
 from chat.answering import knowledge_scope
 from chat.citations import AnswerSource, markdown_with_citations, sources_mark_cited
@@ -20,6 +19,7 @@ from knowledge.services import source_add_file, source_ingest
 from llm.routing import DEFAULT_QUEUE
 
 from .factories import WorkspaceFactory, assistant_reply
+from .model_worker import reply_generate
 
 SPEC = """# Widget specification
 
@@ -146,7 +146,7 @@ def test_an_answer_reads_the_files_passage_and_lists_it_as_its_source(
             body="@assistant Which colours does the widget ship in? Cite the source.",
         )
         reply = Message.objects.get(in_reply_to=question)
-        answers.reply_generate(reply_id=reply.pk)
+        reply_generate(reply_id=reply.pk)
 
     reply.refresh_from_db()
     assert reply.status == Message.Status.DONE
@@ -178,7 +178,7 @@ def test_in_a_workspace_without_sources_an_answer_never_embeds_its_question(
     )
     try:
         with caplog.at_level(logging.WARNING):
-            answers.reply_generate(reply_id=reply.pk)
+            reply_generate(reply_id=reply.pk)
     finally:
         embedder_get.cache_clear()
 

@@ -1,5 +1,6 @@
 """The thread socket, through the real ASGI stack (origin check, sessions) and real Redis."""
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable
 
@@ -10,11 +11,12 @@ from django.conf import settings
 
 from chat.models import Message
 from config.asgi import application
-from harness.ws_client import session_cookie
+from harness.ws_client import Received, session_cookie
 from realtime.consumers import CLOSE_NOT_AUTHENTICATED, CLOSE_NOT_FOUND
 
 from .event_order import received_before_marker
-from .factories import AssistantMessageFactory, MessageFactory, frame_send
+from .factories import AssistantMessageFactory, MessageFactory, assistant_reply, frame_send
+from .model_worker import WAIT_S, fake_answer, in_background, joined, reply_generate
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -186,3 +188,26 @@ async def test_a_joining_member_is_sent_the_transcript_with_the_streaming_answer
     )
     assert 'data-seq="3"' in transcript
     assert "Nova, Orbit and Tide" in transcript
+
+
+async def test_an_answer_reaches_members_in_numbered_frames_then_its_final_status(
+    team, cookies, fake_model, settings
+):
+    settings.LLM_FRAME_INTERVAL_S = 0.0  # a frame per piece: many frames, little time
+    bob = _socket(team.thread.pk, ORIGIN, cookies["bob"])
+    await _join(bob)
+    reply = await database_sync_to_async(assistant_reply)(thread=team.thread, asker=team.owner)
+
+    answering = in_background(lambda: reply_generate(reply_id=reply.pk))
+    received = Received()
+    async with asyncio.timeout(WAIT_S):
+        while not received.saw_status(reply.pk, "done"):
+            received.html.append(await bob.receive_from(timeout=WAIT_S))
+    await asyncio.to_thread(joined, answering)
+
+    await database_sync_to_async(reply.refresh_from_db)()
+    frames = received.frames(reply.pk)
+    assert [frame.seq for frame in frames] == list(range(1, reply.last_seq + 1))
+    assert reply.last_seq > 10
+    assert "".join(frame.delta for frame in frames) == reply.body == fake_answer(40)
+    await bob.disconnect()

@@ -4,6 +4,8 @@ sweep, and ending once, the same for answers, document writes and completions.""
 from datetime import timedelta
 
 import pytest
+import redis
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
@@ -138,15 +140,15 @@ def test_a_running_job_is_asked_to_stop_and_its_worker_hears_it(team, document, 
 
 
 def test_a_stop_reaches_the_worker_through_the_database_when_the_cache_is_away(
-    team, monkeypatch, sent_tasks
+    team, settings, sent_tasks, tmp_path
 ):
     answer = answer_streaming(_asked(team, team.member).pk)
     assert reply_stop(reply=answer, by=team.owner)
 
-    def unavailable(*args, **kwargs):
-        raise ConnectionError("Redis is away")
-
-    monkeypatch.setattr("jobs.services.cache.get", unavailable)
+    away = f"unix://{tmp_path / 'no-redis.sock'}"  # the cache's Redis, gone
+    settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": away}}
+    with pytest.raises(redis.ConnectionError):
+        cache.get(f"job-stop:{answer.job_id}")
     assert job_stop_requested(answer.job_id) == "stopped by alice"
 
 

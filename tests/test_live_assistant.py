@@ -217,6 +217,12 @@ def _rendered_body(message: Message) -> str:
 
 
 @database_sync_to_async
+def _sweep(*, silent_for: timedelta) -> list[int]:
+    interrupted, _ = jobs_sweep(silent_for=silent_for, waiting_for=timedelta(hours=1))
+    return interrupted
+
+
+@database_sync_to_async
 def _job_of(reply_id: int) -> int | None:
     return Message.objects.get(pk=reply_id).job_id
 
@@ -229,11 +235,11 @@ async def test_a_worker_killed_mid_answer_leaves_an_interrupted_reply_with_its_t
 
     async def kill_worker_then_sweep(reply_id: int) -> None:
         await asyncio.to_thread(live_stack.kill_worker)
-        await asyncio.sleep(2.5)  # longer than the silence the sweep below allows
-        # What the housekeeping worker's beat does every REPLY_SWEEP_EVERY_S:
-        swept, _ = await database_sync_to_async(jobs_sweep)(
-            silent_for=timedelta(seconds=2), waiting_for=timedelta(hours=1)
-        )
+        # What the housekeeping worker's beat does every REPLY_SWEEP_EVERY_S, until the
+        # killed worker has been silent for longer than the sweep allows:
+        async with asyncio.timeout(ANSWER_TIMEOUT_S):
+            while not (swept := await _sweep(silent_for=timedelta(seconds=2))):
+                await asyncio.sleep(0.2)
         assert swept == [await _job_of(reply_id)]
 
     try:

@@ -4,10 +4,10 @@ import pytest
 
 from chat.events import message_data
 from chat.markdown import markdown_to_html
-from chat.mentions import PersonMention, mentions_assistant, mentions_linked
+from chat.mentions import PersonMention, mentioned_handles, mentions_linked
 from chat.models import Message
 from chat.rendering import message_from_data, message_html
-from chat.selectors import message_page
+from chat.selectors import mentions_resolve, message_page
 from chat.services import message_create
 from workspace.models import Membership
 
@@ -17,7 +17,7 @@ from workspace.models import Membership
     ["@assistant hi", "hey @assistant, what now?", "@Assistant?", "ping\n@assistant"],
 )
 def test_a_mention_of_the_assistant_is_recognised(body):
-    assert mentions_assistant(body)
+    assert mentioned_handles(body) == ["assistant"]
 
 
 @pytest.mark.parametrize(
@@ -25,13 +25,14 @@ def test_a_mention_of_the_assistant_is_recognised(body):
     ["assistant hi", "mail me@assistant.com", "@assistants unite", "@assistant-bot", "@@x"],
 )
 def test_words_that_only_look_like_a_mention_are_not(body):
-    assert not mentions_assistant(body)
+    assert "assistant" not in mentioned_handles(body)
 
 
-def test_the_assistants_name_is_configurable(settings):
+@pytest.mark.django_db
+def test_the_default_assistants_name_is_configurable(team, settings):
     settings.ASSISTANT_NAME = "sage"
-    assert mentions_assistant("@sage help")
-    assert not mentions_assistant("@assistant help")
+    assert mentions_resolve(workspace=team.workspace, body="@sage help").assistants == [None]
+    assert mentions_resolve(workspace=team.workspace, body="@assistant help").assistants == []
 
 
 # --- A person mentioned in a message: a link to them, only for members of the workspace ---

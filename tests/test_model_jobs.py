@@ -2,70 +2,27 @@
 backend (``LLM_BACKEND=fake``: answers " w1 w2 ...", a step every LLM_FAKE_STEP_S), so what is
 proved is the lifecycle and the scheduling, not the model's words; nothing is patched."""
 
-import threading
-import time
-from collections.abc import Callable, Iterator
-
 import pytest
-from django.db import connections
 
-from assistant.answers import reply_generate
 from chat.models import Message
 from chat.replies import reply_stop
 from chat.streaming_state import live_text_get_many
 from documents.models import DocumentWrite
-from documents.write_job import document_write_generate
 from documents.writes import write_request
-from llm.backends import FakeBackend
-from llm.model import model_load, model_spec_from_settings, models_unload
 
 from .factories import assistant_reply
+from .model_worker import (
+    document_write_generate,
+    fake_answer,
+    in_background,
+    in_threads,
+    joined,
+    reply_generate,
+    stand_in,
+    until,
+)
 
-pytestmark = pytest.mark.django_db(transaction=True)
-
-WAIT_S = 30
-
-
-@pytest.fixture(autouse=True)
-def fake_model(settings) -> Iterator[None]:
-    settings.LLM_BACKEND = "fake"
-    settings.LLM_FAKE_STEP_S = 0.005
-    settings.LLM_FAKE_ANSWER_TOKENS = 40
-    settings.LLM_SLOTS = 4
-    yield
-    models_unload(wait=True)
-
-
-def on_own_connection(job: Callable[[], None]) -> Callable[[], None]:
-    """``job`` as a worker thread runs it: closing its database connection when done (else
-    PostgreSQL cannot drop the test database at the end)."""
-
-    def run() -> None:
-        try:
-            job()
-        finally:
-            connections.close_all()
-
-    return run
-
-
-def in_threads(*jobs: Callable[[], None]) -> None:
-    threads = [threading.Thread(target=on_own_connection(job)) for job in jobs]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=WAIT_S)
-        assert not thread.is_alive(), "a job did not end"
-
-
-def fake_backend() -> FakeBackend:
-    backend = model_load(model_spec_from_settings()).engine.backend
-    assert isinstance(backend, FakeBackend)
-    return backend
-
-
-def words(count: int) -> str:
-    return "".join(f" w{n}" for n in range(1, count + 1))
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("fake_model")]
 
 
 def test_answers_asked_at_once_are_decoded_together_and_each_ends_whole(team):
@@ -79,26 +36,20 @@ def test_answers_asked_at_once_are_decoded_together_and_each_ends_whole(team):
     for reply in replies:
         reply.refresh_from_db()
         assert reply.status == Message.Status.DONE
-        assert reply.body == words(40)
+        assert reply.body == fake_answer(40)
         assert reply.generation.completion_tokens == 40
-    assert max(fake_backend().decodes) >= 3, "one step held a token of each answer"
+    assert max(stand_in()[0].decodes) >= 3, "one step held a token of each answer"
 
 
 def test_a_members_stop_ends_a_streaming_answer_and_keeps_its_text(team, settings):
     settings.LLM_FAKE_ANSWER_TOKENS = 100_000
     settings.LLM_MAX_TOKENS = 100_000
     reply = assistant_reply(thread=team.thread, asker=team.owner)
-    answering = threading.Thread(
-        target=on_own_connection(lambda: reply_generate(reply_id=reply.pk))
-    )
-    answering.start()
-    deadline = time.monotonic() + WAIT_S
-    while live_text_get_many([reply.pk]).get(reply.pk, (0, ""))[0] < 2:
-        assert time.monotonic() < deadline, "no frames arrived"
-        time.sleep(0.01)
+    answering = in_background(lambda: reply_generate(reply_id=reply.pk))
+    until(lambda: live_text_get_many([reply.pk]).get(reply.pk, (0, ""))[0] >= 2, what="frames")
 
     assert reply_stop(reply=Message.objects.get(pk=reply.pk), by=team.member)
-    answering.join(timeout=WAIT_S)
+    joined(answering)
 
     reply.refresh_from_db()
     assert reply.status == Message.Status.STOPPED
@@ -115,7 +66,7 @@ def test_an_answer_of_at_most_n_tokens_gets_n(team):
     reply_generate(reply_id=reply.pk)
 
     reply.refresh_from_db()
-    assert reply.body == words(7)
+    assert reply.body == fake_answer(7)
     assert reply.generation.completion_tokens == 7
     assert reply.stop_reason == "length"
 
@@ -136,9 +87,9 @@ def test_a_document_write_and_an_answer_run_on_the_one_engine_at_once(team, sent
     write.refresh_from_db()
     reply.refresh_from_db()
     assert write.status == DocumentWrite.Status.DONE
-    assert write.written == words(40)
+    assert write.written == fake_answer(40)
     assert reply.status == Message.Status.DONE
-    assert max(fake_backend().decodes) >= 2
+    assert max(stand_in()[0].decodes) >= 2
 
 
 def test_a_prompt_longer_than_an_answers_context_fails_the_answer_saying_so(team, settings):

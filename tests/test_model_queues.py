@@ -6,14 +6,12 @@ import os
 import pytest
 from django.core.management import call_command
 
-from assistant import answers
 from chat.models import Message
 from chat.selectors import message_page
 from chat.services import message_create
 from config.celery import app as celery_app
 from documents import writes
 from documents.selectors import write_list_active
-from jobs import runner
 from jobs.services import job_enqueue
 from llm.model import worker_threads
 from llm.routing import DEFAULT_QUEUE, job_belongs_here, route_model_job
@@ -27,6 +25,7 @@ from .factories import (
     assistant_reply,
 )
 from .gguf_files import tiny_llama
+from .model_worker import reply_generate
 
 pytestmark = pytest.mark.django_db
 
@@ -99,7 +98,7 @@ def test_an_assistant_whose_model_is_switched_off_fails_at_once_saying_why(
 
 
 def test_a_worker_sends_an_answer_whose_model_changed_to_that_models_queue(
-    team, settings, monkeypatch, django_capture_on_commit_callbacks
+    team, fake_model, settings, monkeypatch, django_capture_on_commit_callbacks
 ):
     """The assistant was moved to another model after its answer was queued: the worker of
     the old model must not load the new one, and the answer must not be lost."""
@@ -112,10 +111,9 @@ def test_a_worker_sends_an_answer_whose_model_changed_to_that_models_queue(
         "send_task",
         lambda name, args, **options: sent.append({"name": name, "args": args, **options}),
     )
-    monkeypatch.setattr(runner, "model_for", lambda model_id: pytest.fail("loaded here"))
 
     with django_capture_on_commit_callbacks(execute=True):
-        answers.reply_generate(reply_id=reply.pk)
+        reply_generate(reply_id=reply.pk)
 
     assert sent == [
         {"name": "llm.generate_reply", "args": [reply.pk], "headers": {"model_id": scribe.model_id}}

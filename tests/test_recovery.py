@@ -9,8 +9,6 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
-from assistant import answers
-from assistant.answers import reply_generate
 from chat.answering import reply_history
 from chat.models import Message
 from chat.replies import reply_progress_record, reply_retry
@@ -19,6 +17,7 @@ from jobs.models import ModelJob
 from jobs.services import JobEnded, jobs_sweep
 
 from .factories import assistant_reply, frame_send
+from .model_worker import in_background, joined, reply_generate, until
 
 pytestmark = pytest.mark.django_db
 
@@ -84,24 +83,25 @@ def test_a_lost_attempt_that_comes_back_cannot_write_into_the_ended_reply(team):
     assert reply.status == Message.Status.INTERRUPTED
 
 
-@pytest.mark.model
-def test_generation_stops_quietly_when_its_reply_was_interrupted_meanwhile(team, monkeypatch):
+@pytest.mark.django_db(transaction=True)
+def test_generation_stops_quietly_when_its_reply_was_interrupted_meanwhile(
+    team, fake_model, settings
+):
+    settings.LLM_FAKE_ANSWER_TOKENS = settings.LLM_MAX_TOKENS = 100_000
+    settings.LLM_PERSIST_INTERVAL_S = 0.01
     reply = _reply(team, status=Message.Status.QUEUED)
-    real_record = answers.reply_progress_record
+    answering = in_background(lambda: reply_generate(reply_id=reply.pk))
+    until(lambda: Message.objects.get(pk=reply.pk).body.startswith(" w1 w2"), what="saved text")
 
-    def interrupted_after_second_frame(**frame):
-        if frame["seq"] == 2:
-            ModelJob.objects.filter(answer=reply).update(status=ModelJob.Status.INTERRUPTED)
-            Message.objects.filter(pk=reply.pk).update(status=Message.Status.INTERRUPTED)
-            frame["persist"] = True
-        return real_record(**frame)
+    # What the housekeeping worker's sweep does once the job's worker has been silent too long
+    # (here: however short its silence).
+    interrupted, _ = jobs_sweep(silent_for=timedelta(seconds=-1), waiting_for=timedelta(hours=1))
+    joined(answering)
 
-    monkeypatch.setattr(answers, "reply_progress_record", interrupted_after_second_frame)
-
-    reply_generate(reply_id=reply.pk)
-
+    assert interrupted == [reply.job_id]
     reply.refresh_from_db()
     assert reply.status == Message.Status.INTERRUPTED, "neither done nor failed"
+    assert reply.body.startswith(" w1 w2"), "what was streamed before is kept"
 
 
 def test_retry_answers_the_same_question_again_and_keeps_the_old_answer(

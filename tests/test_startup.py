@@ -4,6 +4,7 @@ import socket
 
 import pytest
 from django.contrib.auth.models import User
+
 from config.management.commands.announce_when_ready import banner, not_ready
 
 

@@ -4,11 +4,11 @@ tests/test_model_jobs.py, on the engine without a model)."""
 import pytest
 from django.urls import reverse
 
-from assistant.answers import reply_generate
 from chat.models import Generation, Message
 from chat.replies import reply_stop
 
 from .factories import LONG_ANSWER_PROMPT, MessageFactory, assistant_reply
+from .model_worker import reply_generate
 
 pytestmark = pytest.mark.django_db
 

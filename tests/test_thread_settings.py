@@ -8,7 +8,6 @@ from django.core.exceptions import ValidationError
 from django.test import Client
 from django.urls import reverse
 
-from assistant.answers import reply_generate
 from chat.answering import answer_brief
 from chat.models import Message
 from chat.replies import reply_retry
@@ -17,6 +16,7 @@ from config.asgi import application
 from harness.ws_client import session_cookie
 
 from .factories import AssistantFactory, assistant_reply
+from .model_worker import reply_generate
 
 pytestmark = pytest.mark.django_db
 

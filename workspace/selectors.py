@@ -1,6 +1,7 @@
 """Reads about workspaces, always from the point of view of a user."""
 
 from django.contrib.auth.models import AnonymousUser, User
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404
 
@@ -35,6 +36,28 @@ def membership_get(*, user: User | AnonymousUser, workspace_id: int) -> Membersh
     if not user.is_authenticated:
         return None
     return Membership.objects.filter(workspace_id=workspace_id, user=user).first()
+
+
+def membership_can_edit(*, user: User | AnonymousUser, workspace_id: int) -> bool:
+    """Whether the person may change the workspace's documents and sources: members and
+    owners may, viewers (and everyone else) may not."""
+    membership = membership_get(user=user, workspace_id=workspace_id)
+    return membership is not None and membership.can_edit
+
+
+class ViewersCannot(PermissionDenied):
+    """A viewer asked to change what they may only read: 403 on the pages, the API's
+    ``viewer`` error, with a message that says what they may do."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"Viewers can read {what} but not change them.")
+
+
+def membership_editor_check(*, user: User | AnonymousUser, workspace_id: int, what: str) -> None:
+    """Raise ViewersCannot unless the person may change ``what`` (documents, the sources) in
+    the workspace. Callers check membership first, so that outsiders get their 404."""
+    if not membership_can_edit(user=user, workspace_id=workspace_id):
+        raise ViewersCannot(what)
 
 
 def membership_list(*, workspace: Workspace) -> QuerySet[Membership]:

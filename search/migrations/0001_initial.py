@@ -8,7 +8,9 @@ to_tsvector with an explicit configuration, the expressions search/selectors.py 
 from django.conf import settings
 from django.db import migrations
 
-from search.fulltext import INDEXES
+from search.fulltext import DOCUMENTS, MESSAGES
+
+INDEXES = (MESSAGES, DOCUMENTS)  # this migration's; passages' is knowledge's 0002
 
 
 def _config() -> str:
