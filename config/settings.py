@@ -287,6 +287,8 @@ LLM_PROMPT_SLICE = env.int("LLM_PROMPT_SLICE", default=64)
 LLM_BACKEND = env.str("LLM_BACKEND", default="llama")
 LLM_FAKE_STEP_S = env.float("LLM_FAKE_STEP_S", default=0.01)
 LLM_FAKE_ANSWER_TOKENS = env.int("LLM_FAKE_ANSWER_TOKENS", default=24)
+# The fake's every answer, when set, instead of the words (what a test needs said, e.g. "[1]").
+LLM_FAKE_ANSWER_TEXT = env.str("LLM_FAKE_ANSWER_TEXT", default="")
 # Each model worker keeps the evaluated states of recent conversations, up to this much memory,
 # so that a follow-up reads only its new part (llm.kept_states).
 LLM_KEPT_STATES_MIB = env.int("LLM_KEPT_STATES_MIB", default=256)

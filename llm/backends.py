@@ -197,20 +197,24 @@ FAKE_DECODE_FAILS = 0  # a NUL in a prompt (no message can hold one) makes its d
 @dataclass
 class _FakeSampler:
     answer_tokens: int
+    script: bytes  # the answer's text, a byte a token; empty: the numbered words
     drawn: int = 0
 
 
 @dataclass
 class FakeBackend:
     """Decodes nothing: each step takes ``step_s``, and every answer is the words " w1 w2
-    ..." ending by itself after ``answer_tokens`` of them. Its sequences keep their tokens,
-    so kept prefixes, truncation and reuse behave as llama.cpp's do."""
+    ..." ending by itself after ``answer_tokens`` of them, or, with an ``answer_text``, that
+    text (a byte a token, then the end: what a test needs the model to say, citations say).
+    Its sequences keep their tokens, so kept prefixes, truncation and reuse behave as
+    llama.cpp's do."""
 
     slots: int
     n_ctx_seq: int
     n_batch: int = 512
     step_s: float = 0.0
     answer_tokens: int = 24
+    answer_text: str = ""
     decodes: list[int] = field(default_factory=list)  # the rows of each decode, for tests
     _cells: dict[int, list[int]] = field(default_factory=dict)
 
@@ -228,10 +232,13 @@ class FakeBackend:
         return 0
 
     def sampler_new(self, sampling: Sampling, recent: Sequence[int]) -> object:
-        return _FakeSampler(answer_tokens=self.answer_tokens)
+        return _FakeSampler(answer_tokens=self.answer_tokens, script=self.answer_text.encode())
 
     def sample(self, sampler: Any, index: int) -> int:
         sampler.drawn += 1
+        if sampler.script:
+            said = sampler.script[sampler.drawn - 1 : sampler.drawn]
+            return said[0] if said else FAKE_END
         return FAKE_END if sampler.drawn > sampler.answer_tokens else FAKE_WORDS + sampler.drawn
 
     def sampler_free(self, sampler: object) -> None:

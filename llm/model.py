@@ -213,6 +213,7 @@ def _model_build(spec: ModelSpec) -> LoadedModel:
             n_ctx_seq=spec.n_ctx,
             step_s=settings.LLM_FAKE_STEP_S,
             answer_tokens=settings.LLM_FAKE_ANSWER_TOKENS,
+            answer_text=settings.LLM_FAKE_ANSWER_TEXT,
         )
         return LoadedModel(spec, FakeVocabulary(), fake)
     if not spec.path.is_file():
@@ -247,7 +248,12 @@ _loading = threading.Lock()
 
 def _backend_settings() -> tuple[object, ...]:
     if settings.LLM_BACKEND == "fake":
-        return ("fake", settings.LLM_FAKE_STEP_S, settings.LLM_FAKE_ANSWER_TOKENS)
+        return (
+            "fake",
+            settings.LLM_FAKE_STEP_S,
+            settings.LLM_FAKE_ANSWER_TOKENS,
+            settings.LLM_FAKE_ANSWER_TEXT,
+        )
     return (settings.LLM_BACKEND,)
 
 

@@ -140,11 +140,18 @@
   var EXTENSION_RECONNECTS = [1006, 1011, 1012, 1013];
   var NO_ACCESS = { 4401: "signed out: reload to log in again", 4404: "no access to this thread" };
   var retries = 0;
-  document.addEventListener("htmx:wsOpen", function () {
+  // A side panel's socket (data-side-socket: a catch-up being written) is not the page's
+  // connection: the badge is not about it, and it closes when its panel is done.
+  function pageSocket(event) {
+    return !(event.target.closest && event.target.closest("[data-side-socket]"));
+  }
+  document.addEventListener("htmx:wsOpen", function (event) {
+    if (!pageSocket(event)) return;
     retries = 0;
     showConnection("live", "live");
   });
   document.addEventListener("htmx:wsClose", function (event) {
+    if (!pageSocket(event)) return;
     var code = event.detail.event.code;
     if (code in NO_ACCESS) {
       showConnection("closed", NO_ACCESS[code]);
