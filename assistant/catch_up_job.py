@@ -26,11 +26,11 @@ from llm.prompt import Turn
 from .catch_ups import (
     catch_up_fail,
     catch_up_finish,
-    catch_up_frame_send,
     catch_up_progress,
     catch_up_start,
     given_record,
 )
+from .events import catch_up_frame_publish
 from .grounding import ContextWindow
 from .models import CatchUp
 from .selectors import missed_messages
@@ -107,9 +107,7 @@ class CatchUpWriting:
     def frame(self, frame: Frame) -> Callable[[], None]:
         if frame.persist:  # the heartbeat, and the check that the job still runs
             catch_up_progress(catch_up=self.catch_up, text=frame.text, seq=frame.seq)
-        return lambda: catch_up_frame_send(
-            catch_up_id=self.catch_up.pk, seq=frame.seq, text=frame.text
-        )
+        return lambda: catch_up_frame_publish(self.catch_up.pk, seq=frame.seq, text=frame.text)
 
     def stop_requested(self) -> str | None:
         return job_stop_requested(self.catch_up.job_id)

@@ -27,7 +27,7 @@ from jobs.services import (
     job_stop,
 )
 
-from .events import catch_up_frame_publish, catch_up_status_publish
+from .events import catch_up_status_publish
 from .models import CatchUp
 from .selectors import missed_messages
 
@@ -101,10 +101,6 @@ def catch_up_progress(*, catch_up: CatchUp, text: str, seq: int) -> None:
         CatchUp.objects.filter(pk=catch_up.pk).update(body=text, last_seq=seq)
 
 
-def catch_up_frame_send(*, catch_up_id: int, seq: int, text: str) -> None:
-    catch_up_frame_publish(catch_up_id, seq=seq, text=text)
-
-
 def catch_up_finish(*, catch_up: CatchUp, text: str, seq: int, figures: dict[str, Any]) -> None:
     """The model is done: ``stopped`` if the person stopped it, else ``done``."""
     job = catch_up.job
@@ -129,7 +125,8 @@ def catch_up_stop(*, catch_up: CatchUp, by: User) -> bool:
 
 
 def catch_up_dismiss(*, catch_up: CatchUp) -> None:
-    """The person is done with it: it goes. One still being written is stopped first."""
+    """The person is done with it: it goes. One queued or being written must be stopped
+    first (ValidationError)."""
     if catch_up.job.is_active:
         raise ValidationError("Stop the catch-up before you dismiss it.")
     catch_up.delete()

@@ -10,7 +10,7 @@ from django.http import HttpResponse, JsonResponse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from chat.models import Thread
-from chat.selectors import thread_get_for_member
+from chat.selectors import thread_get_for_member, thread_read_up_to
 from workspace.http import AuthenticatedHttpRequest
 
 from .catch_ups import catch_up_dismiss, catch_up_request, catch_up_stop
@@ -56,20 +56,15 @@ def catch_up_stop_view(request: AuthenticatedHttpRequest, catch_up_id: int) -> H
 @login_required
 @require_POST
 def catch_up_dismiss_view(request: AuthenticatedHttpRequest, catch_up_id: int) -> HttpResponse:
-    """Put an ended catch-up away; the panel offers a new one if more was written since."""
+    """Put an ended catch-up away; the panel offers a new one if others wrote after what the
+    person has read by now."""
     catch_up = catch_up_get_for_requester(user=request.user, catch_up_id=catch_up_id)
     try:
         catch_up_dismiss(catch_up=catch_up)
     except ValidationError as exc:
         return JsonResponse({"error": " ".join(exc.messages)}, status=409)
-    return _panel(request, catch_up.thread, None, after=_read_up_to(request))
-
-
-def _read_up_to(request: AuthenticatedHttpRequest) -> int:
-    try:
-        return max(0, int(request.POST.get("after", "")))
-    except ValueError:
-        return 0
+    read_up_to = thread_read_up_to(thread=catch_up.thread, reader=request.user)
+    return _panel(request, catch_up.thread, None, after=read_up_to)
 
 
 def _panel(

@@ -10,6 +10,7 @@ import re
 import threading
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 from channels.db import database_sync_to_async
@@ -17,20 +18,29 @@ from channels.testing import WebsocketCommunicator
 from django.core.exceptions import ValidationError
 from django.db import connections
 from django.test import Client
+from django.utils import timezone
 
 from assistant.catch_up_job import catch_up_generate
-from assistant.catch_ups import CATCH_UP_TASK, catch_up_request, catch_up_stop
+from assistant.catch_ups import (
+    CATCH_UP_TASK,
+    catch_up_progress,
+    catch_up_request,
+    catch_up_start,
+    catch_up_stop,
+)
 from assistant.models import CatchUp
 from assistant.rendering import catch_up_summary_html
 from chat.models import Message
+from chat.services import thread_read_mark
 from config.asgi import application
 from harness.ws_client import session_cookie
 from jobs.models import ModelJob
+from jobs.services import jobs_sweep
 from llm.model import models_unload
 from realtime.consumers import CLOSE_NOT_FOUND
 
 from .event_order import received_before_marker
-from .factories import AssistantFactory, MessageFactory
+from .factories import AssistantFactory, MessageFactory, assistant_reply
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -111,6 +121,18 @@ def test_the_threads_answer_length_holds(team, missed, settings):
     assert catch_up.job.completion_tokens == 5
 
 
+def test_it_waits_its_turn_behind_the_models_other_jobs_and_the_panel_says_where(team, missed):
+    assistant_reply(thread=team.thread, asker=team.member)  # queued first, same model
+    catch_up = catch_up_request(thread=team.thread, by=team.owner, after=missed[0])
+    alice = Client()
+    alice.force_login(team.owner)
+
+    panel = alice.get(f"/t/{team.thread.pk}/catch-up/", {"after": missed[0]}).content.decode()
+
+    assert "queued · 1 ahead" in panel
+    assert f'hx-post="/catch-ups/{catch_up.pk}/stop/"' in panel
+
+
 def test_there_is_nothing_to_catch_up_on_after_only_ones_own_messages(team):
     read = MessageFactory.create(thread=team.thread, author=team.member, body="Hello")
     MessageFactory.create(thread=team.thread, author=team.owner, body="My own")
@@ -164,6 +186,22 @@ def test_a_stop_ends_it_while_written_and_keeps_its_text(team, missed, settings)
     assert (catch_up.job.completion_tokens or 0) < 100_000
 
 
+def test_the_sweep_interrupts_a_silent_one_and_keeps_its_text_as_saved(team, missed):
+    catch_up = catch_up_request(thread=team.thread, by=team.owner, after=missed[0])
+    assert catch_up_start(catch_up=catch_up, given=[])
+    catch_up_progress(catch_up=catch_up, text="- Ship on", seq=3)
+    ModelJob.objects.filter(pk=catch_up.job_id).update(
+        heartbeat_at=timezone.now() - timedelta(minutes=10)
+    )
+
+    interrupted, _ = jobs_sweep(silent_for=timedelta(minutes=1), waiting_for=timedelta(hours=1))
+
+    assert interrupted == [catch_up.job_id]
+    catch_up = CatchUp.objects.select_related("job").get(pk=catch_up.pk)
+    assert catch_up.job.status == ModelJob.Status.INTERRUPTED
+    assert catch_up.body == "- Ship on"
+
+
 def _on_own_connection(catch_up_id: int) -> None:
     try:
         catch_up_generate(catch_up_id=catch_up_id)
@@ -199,8 +237,9 @@ def test_the_page_offers_it_shows_it_again_after_a_reload_and_only_to_its_person
     assert bob.post(f"/catch-ups/{catch_up.pk}/dismiss/").status_code == 404
     assert alice.post(f"/catch-ups/{catch_up.pk}/stop/").status_code == 409  # ended
 
-    dismissed = alice.post(f"/catch-ups/{catch_up.pk}/dismiss/", {"after": after})
-    assert "Catch me up" in dismissed.content.decode()
+    thread_read_mark(thread=team.thread, reader=team.owner, message_id=missed[1][0].pk)
+    dismissed = alice.post(f"/catch-ups/{catch_up.pk}/dismiss/").content.decode()
+    assert "1 message since you last read" in dismissed  # by now: the newest one only
     assert not CatchUp.objects.exists()
 
 
