@@ -72,11 +72,10 @@ class CatchUpWriting:
         except Http404:
             raise JobRefused("You are no longer a member of this thread's workspace.") from None
         chosen = instructions_in_thread(catch_up.assistant, thread)
-        reader = person.get_full_name() or person.get_username()
         system = chosen.system_prompt.replace("{name}", catch_up.assistant_name)
         answer_room = min(chosen.max_tokens, model.n_ctx // 2)
         room = model.n_ctx - answer_room - FORMAT_ROOM
-        room -= model.token_count(system + catch_up_instruction(reader=reader, numbered=""))
+        room -= model.token_count(system + catch_up_instruction(numbered=""))
         given = messages_that_fit(
             missed_messages(thread=thread, reader=person, after=catch_up.after_message_id),
             model,
@@ -93,7 +92,7 @@ class CatchUpWriting:
                 turns=[
                     Turn(
                         speaker=person.get_username(),
-                        text=catch_up_instruction(reader=reader, numbered=numbered_block(given)),
+                        text=catch_up_instruction(numbered=numbered_block(given)),
                         is_assistant=False,
                     )
                 ],
@@ -148,12 +147,12 @@ def messages_that_fit(messages: list[Message], model: ContextWindow, *, room: in
     return kept[::-1]
 
 
-def catch_up_instruction(*, reader: str, numbered: str) -> str:
-    """What the model is asked, with the missed messages numbered."""
+def catch_up_instruction(*, numbered: str) -> str:
+    """What the person asks the model (their name is the turn's), with the missed messages
+    numbered."""
     return (
-        f"I am {reader}. While I was away, these messages were posted in this thread, "
-        f"numbered:\n\n{numbered}\n\n"
-        "Catch me up: summarise what I missed in a few short bullet points, the most "
-        "important first. End each point with the numbers of the messages it comes from in "
-        "square brackets, like [2]. Cite only the numbers above."
+        f"These messages were posted in this thread while I was away, numbered:\n\n{numbered}"
+        "\n\nSummarise what I missed in a few short bullet points, the most important first. "
+        "End each point with the numbers of the messages it comes from in square brackets, "
+        "like [2]. Cite only the numbers above."
     )
