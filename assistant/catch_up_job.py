@@ -76,11 +76,10 @@ class CatchUpWriting:
         answer_room = min(chosen.max_tokens, model.n_ctx // 2)
         room = model.n_ctx - answer_room - FORMAT_ROOM
         room -= model.token_count(system + catch_up_instruction(numbered=""))
-        given = messages_that_fit(
-            missed_messages(thread=thread, reader=person, after=catch_up.after_message_id),
-            model,
-            room=room,
-        )
+        missed = missed_messages(thread=thread, reader=person, after=catch_up.after_message_id)
+        if not missed:  # deleted while it waited
+            raise JobRefused("There is nothing to catch up on any more.")
+        given = messages_that_fit(missed, model, room=room)
         if not given:
             raise JobRefused("The messages you missed do not fit this model's context.")
         if not catch_up_start(catch_up=catch_up, given=given_record(given)):
