@@ -90,7 +90,7 @@ def answer_brief(reply: Message) -> AnswerBrief:
     assistant, thread = reply.assistant, reply.thread
     name = assistant.display_name if assistant else settings.ASSISTANT_NAME
     overrides = _thread_overrides(thread)
-    chosen = replace(_own_instructions(assistant), **overrides)
+    chosen = instructions_in_thread(assistant, thread)
     return AnswerBrief(
         # replace, not format: a prompt may contain other braces.
         system=chosen.system_prompt.replace("{name}", name),
@@ -104,6 +104,12 @@ def answer_brief(reply: Message) -> AnswerBrief:
         thread_overrides=sorted(overrides),
         knowledge=knowledge_scope(reply),
     )
+
+
+def instructions_in_thread(assistant: Assistant | None, thread: Thread) -> Instructions:
+    """What ``assistant`` (None: the default) writes under in ``thread``: its own
+    instructions, temperature and length, where the thread's settings do not replace them."""
+    return replace(_own_instructions(assistant), **_thread_overrides(thread))
 
 
 def _own_instructions(assistant: Assistant | None) -> Instructions:

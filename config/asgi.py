@@ -11,6 +11,7 @@ django_asgi_app = get_asgi_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402 - needs Django set up
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
+from assistant.routing import websocket_urlpatterns as catch_up_sockets  # noqa: E402
 from chat.routing import websocket_urlpatterns as chat_sockets  # noqa: E402
 from documents.routing import websocket_urlpatterns as document_sockets  # noqa: E402
 from knowledge.routing import websocket_urlpatterns as source_sockets  # noqa: E402
@@ -24,7 +25,13 @@ application = WebLoopBinding(
             "http": django_asgi_app,
             "websocket": OriginValidator(
                 AuthMiddlewareStack(
-                    URLRouter(chat_sockets + document_sockets + source_sockets + inbox_sockets)
+                    URLRouter(
+                        chat_sockets
+                        + catch_up_sockets
+                        + document_sockets
+                        + source_sockets
+                        + inbox_sockets
+                    )
                 )
             ),
         }

@@ -289,6 +289,8 @@ LLM_FAKE_STEP_S = env.float("LLM_FAKE_STEP_S", default=0.01)
 LLM_FAKE_ANSWER_TOKENS = env.int("LLM_FAKE_ANSWER_TOKENS", default=24)
 # Not 0: the stand-in's decoding fails at this word of an answer, as a GPU that falls over.
 LLM_FAKE_FAILS_AT_TOKEN = env.int("LLM_FAKE_FAILS_AT_TOKEN", default=0)
+# The fake's every answer, when set, instead of the words (what a test needs said, e.g. "[1]").
+LLM_FAKE_ANSWER_TEXT = env.str("LLM_FAKE_ANSWER_TEXT", default="")
 # Each model worker keeps the evaluated states of recent conversations, up to this much memory,
 # so that a follow-up reads only its new part (llm.kept_states).
 LLM_KEPT_STATES_MIB = env.int("LLM_KEPT_STATES_MIB", default=256)

@@ -12,6 +12,7 @@ urlpatterns = [
     path("w/<int:workspace_id>/", pages.workspace_page_view, name="workspace-detail"),
     path("", include("workspace.urls")),
     path("", include("chat.urls")),
+    path("", include("assistant.urls")),
     path("", include("documents.urls")),
     path("", include("api.urls")),
     path("", include("knowledge.urls")),

@@ -74,8 +74,8 @@ def _person_limit_check(person: User) -> None:
     if active >= limit:
         raise JobLimitReached(
             f"You already have {active} requests waiting for the assistant (the limit is "
-            f"{limit}, answers, document writes and API completions together). Ask again once "
-            "one has ended, or stop one."
+            f"{limit}, answers, catch-ups, document writes and API completions together). Ask "
+            "again once one has ended, or stop one."
         )
 
 

@@ -199,13 +199,16 @@ FAKE_DECODE_FAILS = 0  # a NUL in a prompt (no message can hold one) makes its d
 @dataclass
 class _FakeSampler:
     answer_tokens: int
+    script: bytes  # the answer's text, a byte a token; empty: the numbered words
     drawn: int = 0
 
 
 @dataclass
 class FakeBackend:
     """Decodes nothing: each step takes ``step_s``, and every answer is the words " w1 w2
-    ..." ending by itself after ``answer_tokens`` of them (or failing at word ``fails_at``).
+    ..." ending by itself after ``answer_tokens`` of them (or failing at word ``fails_at``),
+    or, with an ``answer_text``, that text (a byte a token, then the end: what a test needs
+    the model to say, citations say).
     Its sequences keep their tokens, so kept prefixes, truncation and reuse behave as
     llama.cpp's do."""
 
@@ -215,6 +218,7 @@ class FakeBackend:
     step_s: float = 0.0
     answer_tokens: int = 24
     fails_at: int = 0  # if set, decoding an answer's word of this number fails (a GPU falls over)
+    answer_text: str = ""
     decodes: list[int] = field(default_factory=list)  # the rows of each decode, for tests
     # Each answer's sampling, the newest RECORDED, for tests.
     samplings: deque[Sampling] = field(default_factory=lambda: deque(maxlen=RECORDED))
@@ -236,10 +240,13 @@ class FakeBackend:
 
     def sampler_new(self, sampling: Sampling, recent: Sequence[int]) -> object:
         self.samplings.append(sampling)
-        return _FakeSampler(answer_tokens=self.answer_tokens)
+        return _FakeSampler(answer_tokens=self.answer_tokens, script=self.answer_text.encode())
 
     def sample(self, sampler: Any, index: int) -> int:
         sampler.drawn += 1
+        if sampler.script:
+            said = sampler.script[sampler.drawn - 1 : sampler.drawn]
+            return said[0] if said else FAKE_END
         return FAKE_END if sampler.drawn > sampler.answer_tokens else FAKE_WORDS + sampler.drawn
 
     def sampler_free(self, sampler: object) -> None:

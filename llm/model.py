@@ -214,6 +214,7 @@ def _model_build(spec: ModelSpec) -> LoadedModel:
             step_s=settings.LLM_FAKE_STEP_S,
             answer_tokens=settings.LLM_FAKE_ANSWER_TOKENS,
             fails_at=settings.LLM_FAKE_FAILS_AT_TOKEN,
+            answer_text=settings.LLM_FAKE_ANSWER_TEXT,
         )
         return LoadedModel(spec, FakeVocabulary(), fake)
     if not spec.path.is_file():
@@ -253,6 +254,7 @@ def _backend_settings() -> tuple[object, ...]:
             settings.LLM_FAKE_STEP_S,
             settings.LLM_FAKE_ANSWER_TOKENS,
             settings.LLM_FAKE_FAILS_AT_TOKEN,
+            settings.LLM_FAKE_ANSWER_TEXT,
         )
     return (settings.LLM_BACKEND,)
 

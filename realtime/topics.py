@@ -33,6 +33,12 @@ def completion_topic(job_id: str) -> str:
     return f"completion.{job_id}"
 
 
+def catch_up_topic(catch_up_id: int) -> str:
+    """One person's catch-up summary of a thread, as it is written: only that person's
+    catch-up socket follows it."""
+    return f"catch-up.{catch_up_id}"
+
+
 def inbox_topic(user_id: int) -> str:
     """One person's notifications: new ones and their unread count, for the bell on every page.
 

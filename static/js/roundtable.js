@@ -140,17 +140,24 @@
   var EXTENSION_RECONNECTS = [1006, 1011, 1012, 1013];
   var NO_ACCESS = { 4401: "signed out: reload to log in again", 4404: "no access to this thread" };
   var retries = 0;
-  document.addEventListener("htmx:wsOpen", function () {
+  // A side panel's socket (data-side-socket: a catch-up being written) is not the page's
+  // connection: the badge is not about it (it reconnects all the same).
+  function pageSocket(event) {
+    return !(event.target.closest && event.target.closest("[data-side-socket]"));
+  }
+  document.addEventListener("htmx:wsOpen", function (event) {
+    if (!pageSocket(event)) return;
     retries = 0;
     showConnection("live", "live");
   });
   document.addEventListener("htmx:wsClose", function (event) {
     var code = event.detail.event.code;
+    var page = pageSocket(event);
     if (code in NO_ACCESS) {
-      showConnection("closed", NO_ACCESS[code]);
+      if (page) showConnection("closed", NO_ACCESS[code]);
       return;
     }
-    showConnection("reconnecting", "reconnecting…");
+    if (page) showConnection("reconnecting", "reconnecting…");
     if (EXTENSION_RECONNECTS.indexOf(code) < 0 && document.body.contains(event.target)) {
       var pause = Math.random() * 1000 * Math.pow(2, Math.min(retries++, 5));
       setTimeout(event.detail.socketWrapper.reconnect, pause);
