@@ -16,7 +16,7 @@ from workspace.asgi import application
 from .event_order import received_before_marker
 from .factories import AssistantMessageFactory, MessageFactory, frame_send
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
 ORIGIN = (b"origin", b"http://localhost")
 HOST = (b"host", b"localhost")

@@ -16,6 +16,8 @@ from workspace.asgi import application
 
 from .factories import MessageFactory
 
+pytestmark = pytest.mark.services
+
 ARTICLE_ID = re.compile(r'<article id="message-(\d+)"')
 
 

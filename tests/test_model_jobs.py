@@ -21,7 +21,7 @@ from llm.model import model_load, model_spec_from_settings, models_unload
 
 from .factories import assistant_reply
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
 WAIT_S = 30
 

@@ -20,7 +20,7 @@ from llm.generation import reply_generate
 
 from .factories import assistant_reply, frame_send
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.services, pytest.mark.django_db]
 
 
 @pytest.fixture(autouse=True)

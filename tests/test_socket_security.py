@@ -12,7 +12,7 @@ from harness.ws_client import session_cookie
 from realtime.consumers import CLOSE_NOT_AUTHENTICATED
 from workspace.asgi import application
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
 HOST = "127.0.0.1:8000"
 

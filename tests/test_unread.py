@@ -17,6 +17,8 @@ from workspace.asgi import application
 
 from .factories import AssistantMessageFactory, MessageFactory, ThreadFactory
 
+pytestmark = pytest.mark.services
+
 HOST = (b"host", b"localhost")
 ORIGIN = (b"origin", b"http://localhost")
 
