@@ -89,7 +89,7 @@ run: $(VENV)/.installed node_modules/.installed $(EDITOR_BUNDLE) var/static
 # wait: more threads than cores slows every model down); pytest-django gives each its own
 # test database. With REDIS_URL set, one worker: two would share the server's queues and groups.
 TEST_WORKERS ?= $(if $(REDIS_URL),1,2)
-TEST_THREADS_EACH = $(shell n=$$(( $$(nproc) / $(TEST_WORKERS) )); echo $$(( n > 0 ? n : 1 )))
+TEST_THREADS_EACH = $(shell n=$$(( $$(getconf _NPROCESSORS_ONLN) / $(TEST_WORKERS) )); echo $$(( n > 0 ? n : 1 )))
 test_redis = EMBEDDED_REDIS_SOCKET=$(CURDIR)/var/test-redis-gw$(1).sock
 test_logs = TEST_LOG_DIR=$(CURDIR)/var/test-logs/gw$(1)
 test_threads = LLM_WORKER_THREADS=$(TEST_THREADS_EACH)
