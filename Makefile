@@ -82,14 +82,28 @@ run: $(VENV)/.installed node_modules/.installed $(EDITOR_BUNDLE) var/static
 	@PATH="$(abspath $(BIN)):$$PATH" PYTHONWARNINGS="ignore:You're running the worker with superuser privileges" \
 		$(BIN)/honcho -f Procfile start $(if $(REDIS_URL),,redis) web worker ingest housekeeping ready
 
-# The tests' embedded Redis is their own, so they never share a queue with `make run`.
+# The whole suite on TEST_WORKERS pytest-xdist workers: the browser tests share one worker and
+# its live stack, the other tests that load the model share one too (xdist groups "browser" and
+# "model"), and the rest go to whichever worker is free. Each worker gets its own embedded Redis socket (never `make run`'s), its own
+# server-log folder and its share of the cores for llama.cpp (whose threads spin while they
+# wait: more threads than cores slows every model down); pytest-django gives each its own
+# test database. With REDIS_URL set, one worker: two would share the server's queues and groups.
+TEST_WORKERS ?= $(if $(REDIS_URL),1,2)
+TEST_THREADS_EACH = $(shell n=$$(( $$(getconf _NPROCESSORS_ONLN) / $(TEST_WORKERS) )); echo $$(( n > 0 ? n : 1 )))
+test_redis = EMBEDDED_REDIS_SOCKET=$(CURDIR)/var/test-redis-gw$(1).sock
+test_logs = TEST_LOG_DIR=$(CURDIR)/var/test-logs/gw$(1)
+test_threads = LLM_WORKER_THREADS=$(TEST_THREADS_EACH)
+TEST_WORKER_SPECS = $(foreach n,$(shell seq 0 $$(($(TEST_WORKERS) - 1))),\
+	--tx "popen//env:$(call test_redis,$(n))//env:$(call test_logs,$(n))//env:$(test_threads)")
 test: $(VENV)/.installed-dev node_modules/.installed $(EDITOR_BUNDLE) var/static
-	@EMBEDDED_REDIS_SOCKET="$(CURDIR)/var/test-redis.sock" $(BIN)/pytest
+	@$(BIN)/pytest $(TEST_WORKER_SPECS) --dist loadgroup
 
 # What depends on the database and the channel layer, for a run against PostgreSQL and a Redis
-# server (DATABASE_URL, REDIS_URL): every test but the model's, plus a live and a browser test.
+# server (DATABASE_URL, REDIS_URL): the tests marked `services` (transactions, row locks,
+# full-text search, backups; sockets across processes, presence, rate limits, the broker),
+# and the `full_stack` live and browser tests.
 test-services: $(VENV)/.installed-dev node_modules/.installed $(EDITOR_BUNDLE) var/static
-	@$(BIN)/pytest -m "not model or full_stack"
+	@$(BIN)/pytest -m "services and not model or full_stack"
 
 # Issue #4: the whole stack under load on this machine; writes bench/results.json and bench/*.png.
 bench: $(VENV)/.installed-dev node_modules/.installed $(EDITOR_BUNDLE) var/static

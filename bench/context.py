@@ -18,6 +18,7 @@ class Config:
     one_thread_reps: int = 3
     long_reps: int = 2
     history_turns: int = 20  # a long thread: about 1,350 prompt tokens
+    followup_tokens: int = 1500  # the thread a follow-up is asked in, read cold and warm
     fanout_clients: tuple[int, ...] = (1, 50, 200, 500)
     fanout_replica_clients: tuple[int, ...] = (1, 50, 200, 500)
     fanout_frames: int = 50
@@ -57,6 +58,7 @@ class Config:
             one_thread_reps=1,
             long_reps=1,
             history_turns=4,
+            followup_tokens=300,
             fanout_clients=(1, 3),
             fanout_replica_clients=(2,),
             slower_frames_clients=(3,),

@@ -2,9 +2,9 @@
 
 Follow-ups run in the bench process on the default model, through ``llm.inference.infer``
 (what the worker runs, without the stack around it, whose overhead the efficiency figures
-cover): a fresh 100-token prompt; a follow-up in a thread of about 1,500 tokens read cold
-(nothing kept), warm (the thread's answer just given) and warm after two other threads were
-answered in between; and the memory the thread's kept state takes.
+cover): a fresh 100-token prompt; a follow-up in a thread of about 1,500 tokens (300 in the
+smoke run) read cold (nothing kept), warm (the thread's answer just given) and warm after two
+other threads were answered in between; and the memory the thread's kept state takes.
 
 Two models at once: each model decodes in a process of its own (as two workers would), alone
 and then both together; tokens/s of each.
@@ -27,7 +27,7 @@ from llm.prompt import Turn
 from .context import Bench
 from .stats import r
 
-THREAD_TOKENS = 1500
+IN_BETWEEN_DIVISOR = 3  # each thread answered in between: a third of the follow-up's thread
 FOLLOW_UP_ANSWER_TOKENS = 16
 RATE_TOKENS = 160
 TOPICS = ("the release train", "the hiring plan", "the office move")
@@ -35,7 +35,9 @@ TOPICS = ("the release train", "the hiring plan", "the office move")
 
 def measure(bench: Bench) -> dict[str, Any]:
     bench.progress("10. models: follow-ups with kept states, two models at once")
-    followup = measure_followups(bench.model, reps=1 if bench.config.smoke else 3)
+    followup = measure_followups(
+        bench.model, reps=1 if bench.config.smoke else 3, thread_tokens=bench.config.followup_tokens
+    )
     bench.progress(f"   follow-up TTFT: {followup['followup_ttft_ms']}")
     at_once = measure_two_models(tokens=40 if bench.config.smoke else RATE_TOKENS)
     bench.progress(f"   two models at once: {at_once}")
@@ -89,10 +91,10 @@ def _forget(model: LoadedModel, capacity_bytes: int) -> None:
     model.engine.kept_states = KeptStates(capacity_bytes=capacity_bytes)
 
 
-def measure_followups(model: LoadedModel, *, reps: int) -> dict[str, Any]:
+def measure_followups(model: LoadedModel, *, reps: int, thread_tokens: int) -> dict[str, Any]:
     capacity = settings.LLM_KEPT_STATES_MIB * 2**20
-    thread = _thread(model, TOPICS[0], THREAD_TOKENS - 60)
-    others = [_thread(model, topic, 500) for topic in TOPICS[1:]]
+    thread = _thread(model, TOPICS[0], thread_tokens - 60)
+    others = [_thread(model, topic, thread_tokens // IN_BETWEEN_DIVISOR) for topic in TOPICS[1:]]
     short = _thread(model, "lunch", 100)
     fresh, cold, warm, interleaved, kept_mib = [], [], [], [], []
     prompt_tokens = 0

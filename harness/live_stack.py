@@ -26,7 +26,8 @@ from config.celery import app as celery_app
 from llm.routing import DEFAULT_QUEUE
 from llm.workers import worker_args
 
-TEST_LOG_DIR = settings.VAR_DIR / "test-logs"
+# Where the servers' logs go; `make test` gives each pytest-xdist worker a folder of its own.
+TEST_LOG_DIR = Path(os.environ.get("TEST_LOG_DIR") or settings.VAR_DIR / "test-logs")
 START_TIMEOUT_S = 90
 STOP_TIMEOUT_S = 15
 

@@ -12,6 +12,7 @@ here naming the marker, rather than loading the model in the fast tier.
 
 import contextlib
 import gc
+import os
 import sys
 import types
 from collections.abc import Iterator
@@ -35,13 +36,19 @@ from .factories import MembershipFactory, ThreadFactory, UserFactory
 from .redis_control import RedisServer
 
 MODEL_FIXTURES = frozenset({"live_stack", "loaded_model"})
+XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER")  # "gw0", "gw1"... under pytest-xdist
 
 
-@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker, and before xdist groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if MODEL_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.model)
+        if XDIST_WORKER and item.get_closest_marker("model") is not None:
+            # Under pytest-xdist (`make test`), the browser tests share one worker and its live
+            # stack, the other model tests another, and the rest go to whichever is free.
+            browser = item.get_closest_marker("browser") is not None
+            item.add_marker(pytest.mark.xdist_group("browser" if browser else "model"))
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -84,6 +91,13 @@ def redis_server() -> Iterator[RedisServer]:
     if not settings.USES_EMBEDDED_REDIS:
         yield RedisServer(url=settings.REDIS_URL)
         return
+    if XDIST_WORKER and XDIST_WORKER not in socket_path.name:  # they would stop each other's
+        pytest.fail(
+            f"pytest-xdist worker {XDIST_WORKER} would share the embedded Redis {socket_path}: run "
+            "several workers through `make test`, which gives each its own "
+            "EMBEDDED_REDIS_SOCKET.",
+            pytrace=False,
+        )
     if is_running(socket_path):  # left behind by a run that was killed
         with contextlib.suppress(redis.ConnectionError):
             redis.Redis(unix_socket_path=str(socket_path)).shutdown(nosave=True)
@@ -100,6 +114,13 @@ def loaded_models_freed() -> Iterator[None]:
     yield
     models_unload(wait=True)
     gc.collect()
+
+
+@pytest.fixture
+def admin_user(db: None) -> User:
+    """pytest-django's admin, with the factories' password: hashing a password costs about a
+    third of a CPU second on purpose, and this fixture serves a hundred tests."""
+    return UserFactory.create(username="admin", is_staff=True, is_superuser=True)
 
 
 @dataclass

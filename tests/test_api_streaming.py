@@ -22,7 +22,7 @@ from realtime.channel_layer import RECONNECTED
 from realtime.publish import publish
 from tests.factories import MessageFactory, answer_streaming, assistant_reply, frame_send
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
 READ_TIMEOUT_S = 10
 

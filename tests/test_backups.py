@@ -41,7 +41,7 @@ from .backup_contents import installation_contents
 from .conftest import Team
 from .factories import MessageFactory, ThreadFactory, WorkspaceFactory
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
 ON_POSTGRES = settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
 

@@ -18,7 +18,7 @@ from .event_order import received_before_marker
 from .factories import AssistantMessageFactory, MessageFactory, assistant_reply, frame_send
 from .model_worker import WAIT_S, fake_answer, in_background, joined, reply_generate
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
 ORIGIN = (b"origin", b"http://localhost")
 HOST = (b"host", b"localhost")

@@ -13,7 +13,7 @@ from harness.document_client import DocumentPeer, document_peer
 from harness.live_stack import WebStack
 from tests.factories import MembershipFactory, UserFactory
 
-pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.services, pytest.mark.live, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture(scope="module")

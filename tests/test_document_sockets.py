@@ -26,7 +26,7 @@ from realtime.consumers import CLOSE_NOT_FOUND
 from workspace.models import Membership
 from workspace.services import membership_remove, membership_role_set
 
-pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.services, pytest.mark.live, pytest.mark.django_db(transaction=True)]
 
 TIMEOUT_S = 10
 

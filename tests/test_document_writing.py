@@ -19,7 +19,7 @@ from harness.document_client import text_insert
 from jobs.models import ModelJob
 from jobs.services import job_stop_requested, jobs_sweep
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.services, pytest.mark.django_db]
 
 
 def _person_typing(state: bytes) -> tuple[Doc, Text]:

@@ -26,7 +26,7 @@ from harness.document_client import text_insert
 from tests.factories import embed_stored_unchecked
 from workspace.models import Membership
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.services, pytest.mark.django_db]
 
 
 class Editor:

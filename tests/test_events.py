@@ -24,6 +24,8 @@ from harness.ws_client import FRAME_PATTERN
 
 from .factories import MessageFactory
 
+pytestmark = pytest.mark.services
+
 MESSAGE: MessageData = {
     "id": 2,
     "role": "assistant",

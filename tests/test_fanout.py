@@ -9,6 +9,8 @@ from realtime.channel_layer import RECONNECTED
 from realtime.fanout import Fanout
 from realtime.topics import thread_topic
 
+pytestmark = pytest.mark.services
+
 
 class Socket:
     def __init__(self, *, broken: bool = False) -> None:

@@ -13,7 +13,7 @@ from workspace.services import invitation_accept, invitation_create, invitation_
 
 from .factories import PASSWORD, UserFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.services, pytest.mark.django_db]
 
 HTMX = {"HX-Request": "true"}
 NEW_ACCOUNT = {

@@ -39,7 +39,7 @@ from tests.factories import (
     assistant_reply,
 )
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.services, pytest.mark.django_db]
 
 
 @pytest.fixture

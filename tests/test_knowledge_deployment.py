@@ -26,7 +26,7 @@ def test_compose_runs_an_ingest_worker_on_that_queue_from_the_app_image() -> Non
     ingest = service("ingest")
     argv = command_of(ingest)
     assert Path(argv[0]).name == "celery"
-    assert option_value(argv, "-A", "--app") == "workspace"
+    assert option_value(argv, "-A", "--app") == "config"
     assert option_value(argv, "-Q", "--queues") == _ingest_queue()
     assert "--beat" not in argv
     assert "-B" not in argv

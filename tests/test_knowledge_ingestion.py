@@ -34,7 +34,7 @@ from knowledge.services import (
 from .conftest import Team
 from .knowledge_samples import CSV_LATIN1, MARKDOWN, SPEC_PAGES, pdf_make
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from workspace.models import Workspace
 from .conftest import Team
 from .factories import UserFactory, WorkspaceFactory, table_rebuilt_on_sqlite
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
 HANDBOOK = """# Handbook
 

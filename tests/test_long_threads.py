@@ -16,6 +16,8 @@ from harness.ws_client import session_cookie
 
 from .factories import MessageFactory
 
+pytestmark = pytest.mark.services
+
 ARTICLE_ID = re.compile(r'<article id="message-(\d+)"')
 
 

@@ -5,7 +5,7 @@ from django.urls import reverse
 
 from workspace.models import Membership
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.services, pytest.mark.django_db]
 
 
 def _remove(client, team, user):

@@ -22,7 +22,11 @@ from .model_worker import (
     until,
 )
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("fake_model")]
+pytestmark = [
+    pytest.mark.services,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("fake_model"),
+]
 
 
 def test_answers_asked_at_once_are_decoded_together_and_each_ends_whole(team):

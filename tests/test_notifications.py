@@ -27,7 +27,7 @@ from workspace.services import membership_remove
 
 from .factories import MembershipFactory, UserFactory, answer_streaming, assistant_reply
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.services, pytest.mark.django_db]
 
 FIGURES = {
     "prompt_tokens": 10,

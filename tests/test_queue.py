@@ -9,7 +9,7 @@ from chat.selectors import message_page
 
 from .factories import ThreadFactory, assistant_reply
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.services, pytest.mark.django_db]
 
 
 def test_a_queued_reply_shows_how_many_replies_in_any_thread_are_ahead_of_it(team):

@@ -19,7 +19,7 @@ from jobs.services import JobEnded, jobs_sweep
 from .factories import assistant_reply, frame_send
 from .model_worker import in_background, joined, reply_generate, until
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.services, pytest.mark.django_db]
 
 
 @pytest.fixture(autouse=True)

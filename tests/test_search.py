@@ -19,7 +19,7 @@ from search.selectors import snippet_html, workspace_search
 from .conftest import Team
 from .factories import MessageFactory, ThreadFactory, WorkspaceFactory, table_rebuilt_on_sqlite
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
 
 def _client(user: object) -> Client:

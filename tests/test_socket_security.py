@@ -12,7 +12,7 @@ from config.asgi import application
 from harness.ws_client import session_cookie
 from realtime.consumers import CLOSE_NOT_AUTHENTICATED
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
 HOST = "127.0.0.1:8000"
 

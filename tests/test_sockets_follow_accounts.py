@@ -20,7 +20,7 @@ from harness.ws_client import post_as, send_message, session_cookie, thread_sock
 from realtime.consumers import CLOSE_NOT_AUTHENTICATED, CLOSE_NOT_FOUND
 from workspace.services import membership_remove
 
-pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.services, pytest.mark.live, pytest.mark.django_db(transaction=True)]
 
 CLOSE_TIMEOUT_S = 10  # generous for a slow machine: the benchmark measures how fast
 

@@ -10,7 +10,7 @@ from chat.replies import reply_stop
 from .factories import LONG_ANSWER_PROMPT, MessageFactory, assistant_reply
 from .model_worker import reply_generate
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.services, pytest.mark.django_db]
 
 
 def test_a_queued_reply_that_is_stopped_is_never_generated(team):

@@ -10,7 +10,7 @@ import websockets
 from harness.live_stack import WebStack
 from harness.ws_client import thread_socket
 
-pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.services, pytest.mark.live, pytest.mark.django_db(transaction=True)]
 
 TIMEOUT_S = 10
 

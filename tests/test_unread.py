@@ -17,6 +17,8 @@ from harness.ws_client import session_cookie
 
 from .factories import AssistantMessageFactory, MessageFactory, ThreadFactory
 
+pytestmark = pytest.mark.services
+
 HOST = (b"host", b"localhost")
 ORIGIN = (b"origin", b"http://localhost")
 
