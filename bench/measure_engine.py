@@ -35,15 +35,17 @@ from typing import Any
 import psutil
 from django.conf import settings
 from django.contrib.auth.models import User
+from django.test import override_settings
 
 from api.services import api_token_create
 from chat.models import Message
-from llm.model import model_spec_from_settings, spec_slots, worker_threads
+from llm.engine import EngineJob, Sampling
+from llm.model import LoadedModel, model_spec_from_settings, spec_slots, worker_threads
 from llm.prompt import Turn
 
 from .context import Bench
 from .measure_efficiency import ttft_breakdown
-from .reference import prompt_for
+from .reference import prompt_for, reference_model
 from .stats import percentile, r
 
 # The tiny model keeps counting (temperature 0, no repeat penalty) until max_tokens.
@@ -89,6 +91,13 @@ def measure(bench: Bench) -> dict[str, Any]:
     bench.progress(
         f"   limit (plain batched loop), tokens/s: {dict(zip(counts, limit, strict=True))}"
     )
+    warm_up = f"@{_name()} warm-up: say hello."
+    alone = {}
+    for n in counts:
+        warm_up_turn = Turn(speaker=askers[-1][0].get_username(), text=warm_up)
+        alone[str(n)] = _alone_with_slots(prompts[n], warm_up_turn, max(slots, n), tokens=tokens)
+        bench.progress(f"   our engine alone, {n} at once: {alone[str(n)]}")
+    bench.model = reference_model()  # with the default settings again
     ours: dict[str, dict[str, Any]] = {}
     runs: dict[str, list[dict[str, Any]]] = {}
     cpu_ms: dict[str, dict[str, float | None]] = {}
@@ -98,7 +107,7 @@ def measure(bench: Bench) -> dict[str, Any]:
         if max(slots, n) != worker_slots:
             worker_slots = max(slots, n)
             _worker_with(bench, slots=worker_slots, default=slots)
-            _ask_at_once(bench, [askers[-1]], [f"@{_name()} warm-up: say hello."], 4)
+            _ask_at_once(bench, [askers[-1]], [warm_up], 4)
         cpu_before = cpu_seconds(bench)
         asks = _ask_at_once(bench, askers[:n], questions[n], tokens)
         ours[str(n)] = _summary(asks)
@@ -121,6 +130,7 @@ def measure(bench: Bench) -> dict[str, Any]:
             "limit_gain_1_to_4": _gain(limit, counts),
             "asks": runs,
             "cpu_ms_per_token": cpu_ms,
+            "engine_alone": alone,
         },
     }
 
@@ -238,6 +248,49 @@ def _batched_decode(
         lib.llama_batch_free(batch)
         lib.llama_free(ctx)
     return n * tokens / elapsed
+
+
+# Between the two: our engine alone.
+
+
+def alone_measure(
+    model: LoadedModel, prompts: Sequence[Sequence[int]], *, tokens: int
+) -> dict[str, float | None]:
+    """Our engine on the same prompts in this process, without the stack (no web, broker,
+    database or frames): figures as ours counts them (the N answers' tokens ÷ the common start
+    → the last end, and each one's TTFT). Between the limit and ours, it tells the engine's
+    own cost from the stack's; the worker is idle meanwhile."""
+    sampling = Sampling(temperature=0.0, repeat_penalty=1.0)
+    asks = [Ask() for _ in prompts]
+    readers = []
+    for prompt, ask in zip(prompts, asks, strict=True):
+        ask.sent_at = time.monotonic()
+        job = model.engine.submit(EngineJob(prompt, max_tokens=tokens, sampling=sampling))
+        readers.append(threading.Thread(target=_engine_read, args=(job, ask)))
+    for reader in readers:
+        reader.start()
+    for reader in readers:
+        reader.join(ANSWER_TIMEOUT_S)
+    return _summary(asks)
+
+
+def _alone_with_slots(
+    prompts: Sequence[Sequence[int]], warm_up: Turn, slots: int, *, tokens: int
+) -> dict[str, float | None]:
+    """``alone_measure`` on an engine of ``slots`` sequences that first answered ``warm_up``
+    (as the worker: the instructions are kept from a first answer)."""
+    with override_settings(LLM_SLOTS=slots):
+        engine = reference_model()
+        alone_measure(engine, [prompt_for(engine, [warm_up])], tokens=4)
+        return alone_measure(engine, prompts, tokens=tokens)
+
+
+def _engine_read(job: EngineJob, ask: Ask) -> None:
+    """Read ``job`` as a model job does (a piece per frame), noting when its text came."""
+    for _ in job.pieces(gather_s=settings.LLM_FRAME_INTERVAL_S):
+        ask.first_chunk_at = ask.first_chunk_at or time.monotonic()
+    ask.ended_at = time.monotonic()
+    ask.completion_tokens = job.figures.completion_tokens
 
 
 # Ours: people asking through the stack.
