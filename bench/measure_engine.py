@@ -14,7 +14,9 @@
   answer as long as the limit's (the question has the tiny model count, so it never ends by
   itself first). Aggregate tokens/s = the answers' completion tokens summed ÷ (the common start
   → the end of the last answer); each asker's TTFT = their request sent → its first chunk
-  received, client side; p50 and the worst over the N.
+  received, client side; p50 and the worst over the N. Each asker's TTFT is also cut into the
+  stack's steps (figure 2's breakdown), and the CPU each part of the stack used per answer
+  token is kept beside it: where several people asking at once wait, and where the cores go.
 
 The prompts are the same on both sides: the worker's own (``LoadedModel.prompt_tokens`` with
 the chat template) for the same people and questions. Up to the default number of slots the
@@ -30,15 +32,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import psutil
 from django.conf import settings
 from django.contrib.auth.models import User
+from django.test import override_settings
 
 from api.services import api_token_create
-from llm.model import model_spec_from_settings, spec_slots, worker_threads
+from chat.models import Message
+from llm.engine import EngineJob, Sampling
+from llm.model import LoadedModel, model_spec_from_settings, spec_slots, worker_threads
 from llm.prompt import Turn
 
 from .context import Bench
-from .reference import prompt_for
+from .measure_efficiency import ttft_breakdown
+from .reference import prompt_for, reference_model
 from .stats import percentile, r
 
 # The tiny model keeps counting (temperature 0, no repeat penalty) until max_tokens.
@@ -54,9 +61,11 @@ class Ask:
     """One asker's answer as their client saw it (times from ``time.monotonic``)."""
 
     sent_at: float = 0.0
+    sent_at_wall: float = 0.0  # the same moment by ``time.time``, to compare with the worker's
     first_chunk_at: float = 0.0
     ended_at: float = 0.0
     completion_tokens: int = 0
+    reply_id: int | None = None
     outcome: str = ""  # the last SSE event: "done", "error", or the exception's name
 
 
@@ -82,17 +91,31 @@ def measure(bench: Bench) -> dict[str, Any]:
     bench.progress(
         f"   limit (plain batched loop), tokens/s: {dict(zip(counts, limit, strict=True))}"
     )
+    warm_up = f"@{_name()} warm-up: say hello."
+    alone = {}
+    for n in counts:
+        warm_up_turn = Turn(speaker=askers[-1][0].get_username(), text=warm_up)
+        alone[str(n)] = _alone_with_slots(prompts[n], warm_up_turn, max(slots, n), tokens=tokens)
+        bench.progress(f"   our engine alone, {n} at once: {alone[str(n)]}")
+    bench.model = reference_model()  # with the default settings again
     ours: dict[str, dict[str, Any]] = {}
     runs: dict[str, list[dict[str, Any]]] = {}
+    cpu_ms: dict[str, dict[str, float | None]] = {}
+    model_threads = worker_threads(model_spec_from_settings().n_threads)
     worker_slots = 0
     for n in counts:
         if max(slots, n) != worker_slots:
             worker_slots = max(slots, n)
             _worker_with(bench, slots=worker_slots, default=slots)
-            _ask_at_once(bench, [askers[-1]], [f"@{_name()} warm-up: say hello."], 4)
+            _ask_at_once(bench, [askers[-1]], [warm_up], 4)
+        cpu_before = cpu_seconds(bench)
         asks = _ask_at_once(bench, askers[:n], questions[n], tokens)
         ours[str(n)] = _summary(asks)
         runs[str(n)] = [_ask_row(ask, asks) for ask in asks]
+        cpu_ms[str(n)] = cpu_per_token(
+            cpu_before, cpu_seconds(bench), model_threads=model_threads, asks=asks
+        )
+        bench.progress(f"   CPU ms per token, {n} at once: {cpu_ms[str(n)]}")
         bench.progress(f"   ours, {n} at once (worker slots {worker_slots}): {ours[str(n)]}")
     bench.stack.stop_worker()
     return {
@@ -106,6 +129,8 @@ def measure(bench: Bench) -> dict[str, Any]:
             "prompt_tokens": {str(n): [len(p) for p in prompts[n]] for n in counts},
             "limit_gain_1_to_4": _gain(limit, counts),
             "asks": runs,
+            "cpu_ms_per_token": cpu_ms,
+            "engine_alone": alone,
         },
     }
 
@@ -225,6 +250,49 @@ def _batched_decode(
     return n * tokens / elapsed
 
 
+# Between the two: our engine alone.
+
+
+def alone_measure(
+    model: LoadedModel, prompts: Sequence[Sequence[int]], *, tokens: int
+) -> dict[str, float | None]:
+    """Our engine on the same prompts in this process, without the stack (no web, broker,
+    database or frames): figures as ours counts them (the N answers' tokens ÷ the common start
+    → the last end, and each one's TTFT). Between the limit and ours, it tells the engine's
+    own cost from the stack's; the worker is idle meanwhile."""
+    sampling = Sampling(temperature=0.0, repeat_penalty=1.0)
+    asks = [Ask() for _ in prompts]
+    readers = []
+    for prompt, ask in zip(prompts, asks, strict=True):
+        ask.sent_at = time.monotonic()
+        job = model.engine.submit(EngineJob(prompt, max_tokens=tokens, sampling=sampling))
+        readers.append(threading.Thread(target=_engine_read, args=(job, ask)))
+    for reader in readers:
+        reader.start()
+    for reader in readers:
+        reader.join(ANSWER_TIMEOUT_S)
+    return _summary(asks)
+
+
+def _alone_with_slots(
+    prompts: Sequence[Sequence[int]], warm_up: Turn, slots: int, *, tokens: int
+) -> dict[str, float | None]:
+    """``alone_measure`` on an engine of ``slots`` sequences that first answered ``warm_up``
+    (as the worker: the instructions are kept from a first answer)."""
+    with override_settings(LLM_SLOTS=slots):
+        engine = reference_model()
+        alone_measure(engine, [prompt_for(engine, [warm_up])], tokens=4)
+        return alone_measure(engine, prompts, tokens=tokens)
+
+
+def _engine_read(job: EngineJob, ask: Ask) -> None:
+    """Read ``job`` as a model job does (a piece per frame), noting when its text came."""
+    for _ in job.pieces(gather_s=settings.LLM_FRAME_INTERVAL_S):
+        ask.first_chunk_at = ask.first_chunk_at or time.monotonic()
+    ask.ended_at = time.monotonic()
+    ask.completion_tokens = job.figures.completion_tokens
+
+
 # Ours: people asking through the stack.
 
 
@@ -281,7 +349,7 @@ def _sse_ask(
     event = ""
     try:
         barrier.wait(timeout=30)
-        ask.sent_at = time.monotonic()
+        ask.sent_at, ask.sent_at_wall = time.monotonic(), time.time()
         with urllib.request.urlopen(request, timeout=ANSWER_TIMEOUT_S) as response:  # noqa: S310 - http://127.0.0.1
             for raw in response:
                 line = raw.decode().rstrip("\n")
@@ -292,12 +360,65 @@ def _sse_ask(
                 elif line.startswith("data: ") and event in ("done", "error"):
                     ask.ended_at = time.monotonic()
                     done = json.loads(line[len("data: ") :])
-                    statistics = done.get("message", {}).get("statistics") or {}
+                    message = done.get("message", {})
+                    ask.reply_id = message.get("id")
+                    statistics = message.get("statistics") or {}
                     ask.completion_tokens = statistics.get("completion_tokens") or 0
                     ask.outcome = event
                     break
     except Exception as exc:  # reported by the caller with the others
         ask.outcome = f"{type(exc).__name__}: {exc}"
+
+
+CpuSeconds = dict[str, dict[int, float]]  # part of the stack -> thread or process -> seconds
+
+
+def cpu_seconds(bench: Bench) -> CpuSeconds:
+    """CPU seconds used so far by each thread of the worker, and by each other process of the
+    stack: daphne (the one the askers use), the embedded Redis, and this process (the askers'
+    client threads)."""
+
+    def used(process: psutil.Process) -> float:
+        times = process.cpu_times()
+        return float(times.user + times.system)
+
+    worker = bench.stack.worker_process()
+    assert worker is not None
+    here = psutil.Process()
+    redis = [p for p in here.children() if p.name().startswith("redis")]
+    return {
+        "worker": {t.id: t.user_time + t.system_time for t in worker.threads()},
+        "daphne": {0: used(bench.stack.web_process(0))},
+        "redis": {p.pid: used(p) for p in redis},
+        "clients": {0: used(here)},
+    }
+
+
+def cpu_per_token(
+    before: CpuSeconds, after: CpuSeconds, *, model_threads: int, asks: Sequence[Ask]
+) -> dict[str, float | None]:
+    """Where the cores went while ``asks`` were answered, in CPU ms per answer token: the
+    model's threads (the worker's ``model_threads`` busiest: llama.cpp's, which decode), the
+    worker's other threads (jobs, frames, the broker), daphne, Redis and the clients; and how
+    many cores all of them kept busy on average."""
+
+    def spent(part: str) -> list[float]:
+        return [seconds - before[part].get(key, 0.0) for key, seconds in after[part].items()]
+
+    worker = sorted(spent("worker"), reverse=True)
+    parts = {
+        "model_threads": sum(worker[:model_threads]),
+        "worker_other_threads": sum(worker[model_threads:]),
+        "daphne": sum(spent("daphne")),
+        "redis": sum(spent("redis")),
+        "clients": sum(spent("clients")),
+    }
+    tokens = sum(ask.completion_tokens for ask in asks) or 1
+    wall_s = max(a.ended_at for a in asks) - min(a.sent_at for a in asks)
+    return {
+        **{part: r(seconds * 1000 / tokens, 2) for part, seconds in parts.items()},
+        "cores_busy": r(sum(parts.values()) / wall_s, 2),
+    }
 
 
 def _summary(asks: Sequence[Ask]) -> dict[str, float | None]:
@@ -312,11 +433,23 @@ def _summary(asks: Sequence[Ask]) -> dict[str, float | None]:
 
 
 def _ask_row(ask: Ask, asks: Sequence[Ask]) -> dict[str, Any]:
+    """One asker's figures, with their TTFT cut into the steps it went through (as the
+    efficiency section's ``ttft_breakdown_ms``): which of the stack's steps several people
+    asking at once wait in."""
     start = min(a.sent_at for a in asks)
     decode_s = ask.ended_at - ask.first_chunk_at
+    ttft_ms = (ask.first_chunk_at - ask.sent_at) * 1000
+    reply = (
+        Message.objects.select_related("generation").filter(pk=ask.reply_id).first()
+        if ask.reply_id is not None
+        else None
+    )
     return {
         "sent_s": r(ask.sent_at - start, 3),
-        "ttft_ms": r((ask.first_chunk_at - ask.sent_at) * 1000),
+        "ttft_ms": r(ttft_ms),
+        "ttft_breakdown_ms": (
+            ttft_breakdown(reply, sent_at_wall=ask.sent_at_wall, total_ms=ttft_ms) if reply else {}
+        ),
         "ended_s": r(ask.ended_at - start, 3),
         "completion_tokens": ask.completion_tokens,
         "tokens_per_s": r((ask.completion_tokens - 1) / decode_s, 1) if decode_s > 0 else None,

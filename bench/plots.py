@@ -115,6 +115,10 @@ def engine(results: dict[str, Any], path: Path) -> None:
     fig, ax = plt.subplots(figsize=(7, 4))
     ax.plot(xs, [_none_to_nan(engine["limit"][n]) for n in askers], "o--",
             label="limit: plain batched llama-cpp-python loop")  # fmt: skip
+    alone = results.get("details", {}).get("engine", {}).get("engine_alone", {})
+    if all(n in alone for n in askers):
+        ax.plot(xs, [_none_to_nan(alone[n]["tokens_per_s"]) for n in askers], "^:",
+                label="our engine alone: the same prompts, no stack")  # fmt: skip
     ax.plot(xs, [_none_to_nan(engine["ours"][n]["tokens_per_s"]) for n in askers], "s-",
             label="ours: people asking through the stack")  # fmt: skip
     if "4" in engine["limit"]:
