@@ -37,7 +37,7 @@ from chat.events import Frame, MessageAdded, MessageChanged
 from chat.message_read import MessageData
 from chat.models import Message
 from chat.replies import reply_stop
-from chat.selectors import message_read
+from chat.selectors import message_read_by_id
 from chat.services import answerers_of
 from realtime.channel_layer import RECONNECTED
 from realtime.topics import thread_topic
@@ -148,10 +148,10 @@ def offset_from_last_event_id(value: str | None) -> int:
 
 
 def _answer_read(reply_id: int) -> MessageData:
-    message = Message.objects.select_related("assistant", "author").filter(pk=reply_id).first()
-    if message is None:
+    answer = message_read_by_id(reply_id)
+    if answer is None:
         raise ApiError(404, "not_found", "No such message.")
-    return message_read(message).to_data()
+    return answer.to_data()
 
 
 class AnswerStream:

@@ -42,7 +42,7 @@ from .selectors import (
     UnreadCount,
     message_changes,
     message_page,
-    message_read,
+    message_read_by_id,
     thread_list_with_unread,
 )
 
@@ -200,7 +200,7 @@ class ThreadRenderer:
         if shown is not None and frame.seq == shown.last_seq + 1:
             shown = shown.with_newest_text(frame.seq, shown.body + frame.delta)
         else:  # frames this process did not see: read the answer as it now stands
-            found = await database_sync_to_async(_message_read_by_id)(frame.message_id)
+            found = await database_sync_to_async(message_read_by_id)(frame.message_id)
             if found is None:
                 return None
             shown = found
@@ -223,10 +223,3 @@ class ThreadRenderer:
             self._streaming[message.id] = message
         else:
             self._streaming.pop(message.id, None)
-
-
-def _message_read_by_id(message_id: int) -> MessageRead | None:
-    message = (
-        Message.objects.select_related("assistant", "generation").filter(pk=message_id).first()
-    )
-    return message_read(message) if message is not None else None

@@ -179,6 +179,17 @@ def message_read(message: Message) -> MessageRead:
     return messages_read([message])[0]
 
 
+def message_read_by_id(message_id: int) -> MessageRead | None:
+    """``message_read`` of the message ``message_id``, for whoever was let see it already
+    (a socket or a stream of its thread); None if there is no such message."""
+    message = (
+        Message.objects.select_related("author", "assistant", "generation")
+        .filter(pk=message_id)
+        .first()
+    )
+    return message_read(message) if message is not None else None
+
+
 def reply_queue_ahead(messages: list[Message]) -> list[Message]:
     """Set ``queue_ahead`` on the queued replies among ``messages``: how many jobs are ahead
     of each on its model's queue in its workspace (``jobs.selectors.job_places``)."""
