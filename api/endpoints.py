@@ -12,10 +12,10 @@ from django.http import HttpRequest, HttpResponse
 from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
-from chat.events import MessageData, message_data
+from chat.message_read import MessageData
 from chat.models import Message, Thread
 from chat.replies import reply_retry, reply_stop
-from chat.selectors import message_page, thread_list
+from chat.selectors import message_page, message_read, messages_read, thread_list
 from chat.services import message_create, thread_create
 from documents.models import Document
 from documents.selectors import document_list, document_text_get
@@ -38,7 +38,6 @@ from .schemas import (
     ThreadOut,
     WorkspaceOut,
 )
-from .selectors import message_live
 
 router = Router()
 
@@ -90,7 +89,7 @@ def thread_message_list(
     thread = thread_for(request, thread_id)
     page = message_page(thread=thread, before=query.before, size=query.limit)
     return {
-        "messages": [message_data(message) for message in page.messages],
+        "messages": [message.to_data() for message in page.messages],
         "has_earlier": page.has_earlier,
         "before": page.earliest_id if page.has_earlier else None,
     }
@@ -102,10 +101,7 @@ def thread_message_create(request: HttpRequest, thread_id: int, payload: Message
     mentions (or the thread's answerer) gets a queued answer, listed in ``replies``."""
     thread = thread_for(request, thread_id)
     message, replies = message_post(thread=thread, request=request, body=payload.body)
-    return Status(
-        201,
-        {"message": message_data(message), "replies": [message_data(r) for r in replies]},
-    )
+    return Status(201, posted_data(message, replies))
 
 
 def message_post(
@@ -122,10 +118,16 @@ def message_post(
     return message, replies
 
 
+def posted_data(message: Message, replies: list[Message]) -> dict[str, object]:
+    """A posted message and the answers it queued, as the API gives them."""
+    shown = [read.to_data() for read in messages_read([message, *replies])]
+    return {"message": shown[0], "replies": shown[1:]}
+
+
 @router.get("/messages/{message_id}", response=MessageData, tags=["messages"])
 def message_status(request: HttpRequest, message_id: int) -> MessageData:
     """A message as it stands now: an answer being written has its text so far."""
-    return message_data(message_live(message_for(request, message_id)))
+    return message_read(message_for(request, message_id)).to_data()
 
 
 @router.post("/messages/{message_id}/stop", response={202: MessageData}, tags=["messages"])
@@ -138,7 +140,7 @@ def message_stop(request: HttpRequest, message_id: int) -> Status:
     if not reply_stop(reply=message, by=user_of(request)):
         raise ApiError(409, "already_ended", "This answer has already ended.")
     message.refresh_from_db()
-    return Status(202, message_data(message_live(message)))
+    return Status(202, message_read(message).to_data())
 
 
 @router.post("/messages/{message_id}/retry", response={202: MessageData}, tags=["messages"])
@@ -149,7 +151,7 @@ def message_retry(request: HttpRequest, message_id: int) -> Status:
         again = reply_retry(reply=message, by=user_of(request))
     except ValidationError as exc:
         raise ApiError(409, "cannot_retry", " ".join(exc.messages)) from exc
-    return Status(202, message_data(again))
+    return Status(202, message_read(again).to_data())
 
 
 @router.get(

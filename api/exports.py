@@ -14,13 +14,11 @@ from django.http import HttpResponse
 from django.utils import timezone
 
 from chat.citations import AnswerSource
-from chat.events import MessageData, message_data
+from chat.message_read import MessageData
 from chat.models import Message, Thread
-from chat.selectors import messages_mentions_resolve
+from chat.selectors import messages_read
 from documents.models import Document
 from documents.selectors import document_text_get
-
-from .selectors import message_live
 
 BATCH = 200
 
@@ -32,9 +30,8 @@ def _messages(thread: Thread) -> Iterator[MessageData]:
     )
     last_id = 0
     while batch := list(messages.filter(pk__gt=last_id).order_by("id")[:BATCH]):
-        messages_mentions_resolve(batch, workspace_id=thread.workspace_id)  # one query a batch
-        for message in batch:
-            yield message_data(message_live(message))
+        for message in messages_read(batch, workspace_id=thread.workspace_id):
+            yield message.to_data()
         last_id = batch[-1].pk
 
 

@@ -10,7 +10,7 @@ from django.conf import settings
 from ninja import Schema
 from pydantic import ConfigDict, Field
 
-from chat.events import MessageData
+from chat.message_read import MessageData
 
 
 class Input(Schema):

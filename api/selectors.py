@@ -4,9 +4,6 @@ from django.contrib.auth.models import User
 from django.db.models import QuerySet
 from django.http import Http404
 
-from chat.models import Message
-from chat.streaming_state import live_text_get_many
-
 from .models import ApiToken
 
 
@@ -33,13 +30,3 @@ def api_token_find(*, raw: str) -> ApiToken | None:
         .filter(token_hash=ApiToken.hash_token(raw), user__is_active=True)
         .first()
     )
-
-
-def message_live(message: Message) -> Message:
-    """``message`` with the newest text of a streaming answer (the cache is ahead of the
-    database by up to a second)."""
-    if message.status == Message.Status.STREAMING:
-        seq, text = live_text_get_many([message.pk]).get(message.pk, (0, ""))
-        if seq > message.last_seq:
-            message.last_seq, message.body = seq, text
-    return message

@@ -33,19 +33,20 @@ from django.contrib.auth.models import User
 from django.http import HttpRequest, StreamingHttpResponse
 from ninja import Header, Router
 
-from chat.events import Frame, MessageAdded, MessageChanged, MessageData, message_data
+from chat.events import Frame, MessageAdded, MessageChanged
+from chat.message_read import MessageData
 from chat.models import Message
 from chat.replies import reply_stop
+from chat.selectors import message_read_by_id
 from chat.services import answerers_of
 from realtime.channel_layer import RECONNECTED
 from realtime.topics import thread_topic
 
 from .access import message_for, thread_for
 from .auth import user_of
-from .endpoints import message_post
+from .endpoints import message_post, posted_data
 from .errors import ApiError
 from .schemas import AskIn
-from .selectors import message_live
 
 logger = logging.getLogger(__name__)
 
@@ -147,10 +148,10 @@ def offset_from_last_event_id(value: str | None) -> int:
 
 
 def _answer_read(reply_id: int) -> MessageData:
-    message = Message.objects.select_related("assistant", "author").filter(pk=reply_id).first()
-    if message is None:
+    answer = message_read_by_id(reply_id)
+    if answer is None:
         raise ApiError(404, "not_found", "No such message.")
-    return message_data(message_live(message))
+    return answer.to_data()
 
 
 class AnswerStream:
@@ -335,12 +336,7 @@ async def thread_ask(request: HttpRequest, thread_id: int, payload: AskIn) -> St
     if not replies:  # the settings changed in between
         await listener.close()
         raise ApiError(400, "no_answerer", "Nobody answered that message.")
-    question = await sync_to_async(
-        lambda: {
-            "message": message_data(message),
-            "replies": [message_data(reply) for reply in replies],
-        }
-    )()
+    question = await sync_to_async(posted_data)(message, replies)
     user = user_of(request)
     return answer_response(
         listener,

@@ -39,8 +39,9 @@ chat.read        they read a thread further (on another tab or device, say):
                  newest message of the thread they have read
 ===============  ==================================================================
 
-Events carry what a client shows, so a web process renders them without reading the
-database, and no event waits behind another's query.
+Events carry what a client shows (a message as its read model's data, ``chat.message_read``),
+so a web process renders them without reading the database, and no event waits behind
+another's query (but a frame of an answer whose earlier frames it did not see).
 
 Besides these, a web process sends each socket the whole transcript when it (re)connects, and
 all its sockets of a thread when its Redis connection came back after a loss
@@ -57,55 +58,11 @@ from django.conf import settings
 from realtime.publish import publish
 from realtime.topics import thread_topic, user_topic, workspace_topic
 
-from .citations import AnswerSource
-from .mentions import PersonMention
-from .models import Assistant, Generation, Message, Thread, ThreadRead
-from .selectors import messages_mentions_resolve, reply_queue_ahead
+from .message_read import MessageData
+from .models import Message, Thread, ThreadRead
+from .selectors import message_read
 
 TRANSCRIPT = "chat.transcript"
-
-
-class Statistics(TypedDict):
-    """How an answer's generation went, once it has ended."""
-
-    model: str
-    prompt_tokens: int | None
-    completion_tokens: int | None
-    time_to_first_token_ms: float | None
-    tokens_per_second: float | None
-
-
-class AssistantData(TypedDict):
-    """Which of the workspace's assistants speaks (the default assistant has none)."""
-
-    id: int
-    handle: str
-    colour: str
-
-
-class MessageData(TypedDict):
-    """A message as it now stands: everything a client shows of it."""
-
-    id: int
-    role: str
-    author_id: int | None
-    author: str  # who speaks: a username, or the assistant's name
-    assistant: AssistantData | None
-    body: str
-    status: str
-    stop_reason: str
-    error: str
-    in_reply_to_id: int | None
-    revision: int
-    last_seq: int
-    queue_ahead: int | None  # queued answers: how many are served first
-    model: str  # an answer the model began: which model writes it
-    statistics: Statistics | None  # an answer the model ended
-    sources: list[AnswerSource]  # an answer the model began: the passages it reads, numbered
-    created_at: str  # ISO 8601, like the two below
-    edited_at: str | None
-    deleted_at: str | None
-    mentions: list[PersonMention]  # a person's message: the members it mentions, as links
 
 
 class ThreadSettingsData(TypedDict):
@@ -203,42 +160,12 @@ def event_from_wire(data: dict[str, Any]) -> ThreadEvent:
     return cls(**{key: value for key, value in data.items() if key in names})
 
 
-def message_data(message: Message) -> MessageData:
-    """The message as event data. A queued answer's place in the queue is counted if unset."""
-    if message.status == Message.Status.QUEUED and message.queue_ahead is None:
-        reply_queue_ahead([message])
-    if not message.is_assistant and message.mentioned is None:
-        messages_mentions_resolve([message], workspace_id=message.thread.workspace_id)
-    began = message.is_assistant and message.status != Message.Status.QUEUED
-    run = message.generation_or_none if began else None
-    return {
-        "id": message.pk,
-        "role": message.role,
-        "author_id": message.author_id,
-        "author": message.speaker_name,
-        "assistant": _assistant_data(message.assistant),
-        "body": message.body,
-        "status": message.status,
-        "stop_reason": message.stop_reason,
-        "error": message.error,
-        "in_reply_to_id": message.in_reply_to_id,
-        "revision": message.revision,
-        "last_seq": message.last_seq,
-        "queue_ahead": message.queue_ahead,
-        "model": run.model_name if run else "",
-        "statistics": _statistics(message, run),
-        "sources": run.sources if run else [],
-        "created_at": message.created_at.isoformat(),
-        "edited_at": message.edited_at.isoformat() if message.edited_at else None,
-        "deleted_at": message.deleted_at.isoformat() if message.deleted_at else None,
-        "mentions": message.mentioned or [],
-    }
-
-
 def broadcast_message_created(message: Message) -> None:
     _publish(
         MessageAdded(
-            thread_id=message.thread_id, message_id=message.pk, message=message_data(message)
+            thread_id=message.thread_id,
+            message_id=message.pk,
+            message=message_read(message).to_data(),
         )
     )
 
@@ -246,7 +173,9 @@ def broadcast_message_created(message: Message) -> None:
 def broadcast_message_changed(message: Message) -> None:
     _publish(
         MessageChanged(
-            thread_id=message.thread_id, message_id=message.pk, message=message_data(message)
+            thread_id=message.thread_id,
+            message_id=message.pk,
+            message=message_read(message).to_data(),
         )
     )
 
@@ -304,24 +233,6 @@ def broadcast_thread_read(read: ThreadRead, *, workspace_id: int) -> None:
         last_read_message_id=read.last_read_message_id,
     )
     publish(user_topic(read.user_id), event.to_wire())
-
-
-def _assistant_data(assistant: Assistant | None) -> AssistantData | None:
-    if assistant is None:
-        return None
-    return {"id": assistant.pk, "handle": assistant.handle, "colour": assistant.colour}
-
-
-def _statistics(message: Message, run: Generation | None) -> Statistics | None:
-    if run is None or message.is_active:
-        return None
-    return {
-        "model": run.model_name,
-        "prompt_tokens": run.prompt_tokens,
-        "completion_tokens": run.completion_tokens,
-        "time_to_first_token_ms": run.time_to_first_token_ms,
-        "tokens_per_second": run.tokens_per_second,
-    }
 
 
 def _publish(event: ThreadEvent) -> None:

@@ -148,13 +148,6 @@ class Thread(models.Model):
         return self.title
 
 
-# The model's own reasons for ending an answer (llama.cpp's finish reasons), in words.
-STOP_REASON_WORDS = {
-    "stop": "finished",
-    "length": "hit the length limit",
-}
-
-
 class Message(models.Model):
     class Role(models.TextChoices):
         USER = "user", "User"
@@ -256,12 +249,6 @@ class Message(models.Model):
     def can_retry(self) -> bool:
         """An ended answer to a question that still exists can be generated again."""
         return self.is_assistant and not self.is_active and self.in_reply_to_id is not None
-
-    @property
-    def stop_reason_text(self) -> str:
-        """How the answer ended, in words: "finished", "hit the length limit", or the reason
-        as stored when it already is words ("stopped by ana", "interrupted: ...")."""
-        return STOP_REASON_WORDS.get(self.stop_reason, self.stop_reason)
 
     @property
     def generation_or_none(self) -> "Generation | None":

@@ -5,19 +5,18 @@ renders what its sockets of a thread are sent, through the thread's ``ThreadRend
 the process's fan-out runs once per event for all those sockets. Fragments are server-rendered
 and escaped, and htmx swaps them in by id (``hx-swap-oob``).
 
-A frame carries only the text it adds, so the renderer keeps each streaming answer's text so
-far, as this process has seen it. A process that starts following a thread in the middle of
-an answer, or misses frames, takes the answer's whole text from the cache, where the worker
-leaves it before publishing each frame.
+Events carry a message as its read model's data (``chat.message_read``), which the templates
+render as it comes. A frame carries only the text it adds, so the renderer keeps each
+streaming answer as this process last showed it, and adds each frame's text to it. A process
+that starts following a thread in the middle of an answer, or misses frames, reads the answer
+again through ``chat.selectors.message_read`` (the database, and the whole text so far from
+the cache, where the worker leaves it before publishing each frame).
 """
 
 import time
 from dataclasses import dataclass
-from datetime import datetime
 
-from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
-from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 from django.template.loader import render_to_string
 
@@ -25,42 +24,40 @@ from realtime.fanout import Event
 from realtime.presence import PRESENCE_CHANGED, PRESENCE_TYPING, Person
 from workspace.models import Workspace
 
-from .citations import AnswerSource
 from .events import (
     TRANSCRIPT,
     Frame,
     MessageAdded,
     MessageChanged,
-    MessageData,
-    Statistics,
     ThreadActive,
     ThreadSettingsChanged,
     ThreadSettingsData,
     event_from_wire,
 )
-from .models import Assistant, Generation, Message, Thread
+from .message_read import MessageRead
+from .models import Message, Thread
 from .selectors import (
     MESSAGE_PAGE_SIZE,
     MessagePage,
     UnreadCount,
     message_changes,
     message_page,
+    message_read_by_id,
     thread_list_with_unread,
 )
-from .streaming_state import live_text_get_many
 
 # How long "... is typing" stays after the last keystroke the page reported (the page's CSS
 # hides it after as long, unless a newer report replaces it).
 TYPING_SHOWN_S = 5
 
 
-def message_html(message: Message, *, oob: str = "") -> str:
+def message_html(message: MessageRead, *, oob: str = "") -> str:
     """The message partial, as the thread page renders it; ``oob`` makes it an htmx OOB swap."""
     return render_to_string("chat/_message.html", {"message": message, "oob": oob})
 
 
 def message_body_html(
-    message: Message, *, oob: str = "", seq: int | None = None, delta: str = ""
+    message: MessageRead, *, oob: str = "", seq: int | None = None, delta: str = ""
 ) -> str:
     """A message's body; as a frame, it carries the frame's ``seq`` and ``delta`` too."""
     context = {"message": message, "oob": oob, "seq": seq, "delta": delta}
@@ -166,8 +163,7 @@ class ThreadRenderer:
     """What one web process shows of one thread: each event rendered once for its sockets."""
 
     def __init__(self) -> None:
-        self._live: dict[int, tuple[int, str]] = {}  # streaming answer: (seq, text so far)
-        self._sources: dict[int, list[AnswerSource]] = {}  # streaming answer: its sources
+        self._streaming: dict[int, MessageRead] = {}  # streaming answers, as last shown
         self._typing: dict[int, tuple[str, float]] = {}  # person: (name, when they said so)
 
     async def prepare(self, event: Event) -> Event | None:
@@ -198,86 +194,32 @@ class ThreadRenderer:
         return render_to_string("chat/_typing.html", {"names": names, "oob": True})
 
     async def _frame_html(self, frame: Frame) -> str | None:
-        seq, text = self._live.get(frame.message_id, (0, ""))
-        if frame.seq <= seq:
+        shown = self._streaming.get(frame.message_id)
+        if shown is not None and frame.seq <= shown.last_seq:
             return None  # shown already
-        if frame.seq == seq + 1:
-            seq, text = frame.seq, text + frame.delta
-        else:  # frames this process did not see: the cache has the whole text
-            cached = await sync_to_async(live_text_get_many)([frame.message_id])
-            seq, text = cached.get(frame.message_id, (frame.seq, text + frame.delta))
-            seq = max(seq, frame.seq)
-        self._live[frame.message_id] = (seq, text)
-        shown = Message(pk=frame.message_id, role=Message.Role.ASSISTANT, body=text, last_seq=seq)
-        # The answer's sources, as its start announced them: its [n] link to them.
-        run = Generation(message=shown, sources=self._sources.get(frame.message_id, []))
-        Message._meta.get_field("generation").set_cached_value(shown, run)
-        return message_body_html(shown, oob="outerHTML", seq=seq, delta=frame.delta)
+        if shown is not None and frame.seq == shown.last_seq + 1:
+            shown = shown.with_newest_text(frame.seq, shown.body + frame.delta)
+        else:  # frames this process did not see: read the answer as it now stands
+            found = await database_sync_to_async(message_read_by_id)(frame.message_id)
+            if found is None:
+                return None
+            shown = found
+        self._shown_keep(shown)
+        return message_body_html(shown, oob="outerHTML", seq=shown.last_seq, delta=frame.delta)
 
     def _message_html(self, event: MessageAdded | MessageChanged) -> str:
-        message = message_from_data(event.message, thread_id=event.thread_id)
-        self._newest_text_apply(message)
+        message = MessageRead.from_data(event.message)
+        shown = self._streaming.get(message.id)
+        if shown is not None and message.status == Message.Status.STREAMING:
+            message = message.with_newest_text(shown.last_seq, shown.body)
+        self._shown_keep(message)
         if isinstance(event, MessageAdded):
             return f'<div hx-swap-oob="beforeend:#transcript">{message_html(message)}</div>'
         return message_html(message, oob="outerHTML")
 
-    def _newest_text_apply(self, message: Message) -> None:
-        """A streaming answer shows the newest text seen; an ended one, what was saved."""
-        if message.status != Message.Status.STREAMING:
-            self._live.pop(message.pk, None)
-            self._sources.pop(message.pk, None)
-            return
-        run = message.generation_or_none
-        self._sources[message.pk] = run.sources if run else []
-        seq, text = self._live.get(message.pk, (0, ""))
-        if seq > message.last_seq:
-            message.last_seq, message.body = seq, text
-
-
-def message_from_data(data: MessageData, *, thread_id: int) -> Message:
-    """The message an event describes, as an unsaved instance the templates can render."""
-    message = Message(
-        pk=data["id"],
-        thread_id=thread_id,
-        role=data["role"],
-        author_id=data["author_id"],
-        in_reply_to_id=data["in_reply_to_id"],
-        body=data["body"],
-        status=data["status"],
-        stop_reason=data["stop_reason"],
-        error=data["error"],
-        revision=data["revision"],
-        last_seq=data["last_seq"],
-        created_at=datetime.fromisoformat(data["created_at"]),
-        edited_at=_when(data["edited_at"]),
-        deleted_at=_when(data["deleted_at"]),
-    )
-    message.queue_ahead = data["queue_ahead"]
-    message.mentioned = data.get("mentions", [])
-    if data["author_id"] is not None:
-        message.author = get_user_model()(pk=data["author_id"], username=data["author"])
-    if (speaker := data["assistant"]) is not None:
-        message.assistant = Assistant(display_name=data["author"], **speaker)
-    run = (
-        Generation(
-            message=message,
-            model_name=data["model"],
-            sources=data["sources"],
-            **_figures(data["statistics"]),
-        )
-        if data["model"]
-        else None
-    )
-    # Known, so the templates never ask the database for it.
-    Message._meta.get_field("generation").set_cached_value(message, run)
-    return message
-
-
-def _figures(statistics: Statistics | None) -> dict[str, object]:
-    figures: dict[str, object] = dict(statistics or {})
-    figures.pop("model", None)
-    return figures
-
-
-def _when(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value is not None else None
+    def _shown_keep(self, message: MessageRead) -> None:
+        """Keep a streaming answer as shown, for its next frame; forget an ended one."""
+        if message.status == Message.Status.STREAMING:
+            self._streaming[message.id] = message
+        else:
+            self._streaming.pop(message.id, None)

@@ -29,9 +29,9 @@ from . import events, signals
 from .answering import AnswerBrief
 from .citations import AnswerSource, sources_mark_cited
 from .models import Generation, Message, Thread
-from .selectors import reply_queue_ahead
+from .selectors import message_read, reply_queue_ahead
 from .services import ANSWER_KIND, GENERATE_REPLY_TASK, assistant_reply_queue
-from .streaming_state import live_text_get_many, live_text_set, streaming_state_clear
+from .streaming_state import live_text_set, streaming_state_clear
 
 
 class GenerationFigures(TypedDict):
@@ -220,9 +220,8 @@ def _answer_ended_here(job: ModelJob) -> None:
     reply = Message.objects.get(job=job)
     fields: dict[str, object] = {}
     if job.status == ModelJob.Status.INTERRUPTED:
-        seq, text = live_text_get_many([reply.pk]).get(reply.pk, (reply.last_seq, reply.body))
-        if seq >= reply.last_seq:
-            fields = {"body": text, "last_seq": seq}
+        newest = message_read(reply)
+        fields = {"body": newest.body, "last_seq": newest.last_seq}
     _reply_follow(reply, job, **fields)
 
 

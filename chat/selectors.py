@@ -15,6 +15,7 @@ from jobs.selectors import job_places
 from workspace.models import Workspace
 
 from .mentions import PersonMention, default_handle, mentioned_handles
+from .message_read import MessageRead
 from .models import Assistant, Message, Thread, ThreadRead
 from .streaming_state import live_text_get_many
 
@@ -124,49 +125,69 @@ class MessagePage:
     """A run of a thread's messages, oldest first, and whether earlier ones exist."""
 
     thread_id: int
-    messages: list[Message]
+    messages: list[MessageRead]
     has_earlier: bool
 
     @property
     def earliest_id(self) -> int | None:
-        return self.messages[0].pk if self.messages else None
+        return self.messages[0].id if self.messages else None
 
 
 def message_page(
     *, thread: Thread, before: int | None = None, size: int = MESSAGE_PAGE_SIZE
 ) -> MessagePage:
-    """The newest ``size`` messages (before message ``before``, if given), as clients show
-    them: streaming answers at their newest text, queued ones with their place in the queue."""
+    """The newest ``size`` messages (before message ``before``, if given), as everyone is
+    shown them (``messages_read``)."""
     messages = Message.objects.filter(thread=thread)
     if before is not None:
         messages = messages.filter(pk__lt=before)
     newest = list(
         messages.select_related("author", "assistant", "generation").order_by("-id")[: size + 1]
     )
-    shown = _as_shown(newest[:size][::-1])
-    messages_mentions_resolve(shown, workspace_id=thread.workspace_id)
+    shown = messages_read(newest[:size][::-1], workspace_id=thread.workspace_id)
     return MessagePage(thread_id=thread.pk, messages=shown, has_earlier=len(newest) > size)
 
 
-def message_changes(*, thread: Thread, since: int) -> list[Message]:
+def message_changes(*, thread: Thread, since: int) -> list[MessageRead]:
     """What a client that has seen the thread up to revision ``since`` lacks, oldest first:
     every message that changed after it, and every answer still queued or streaming."""
     changed = Q(revision__gt=since) | Q(status__in=Message.ACTIVE_STATUSES)
     messages = Message.objects.filter(changed, thread=thread).select_related(
         "author", "assistant", "generation"
     )
-    shown = _as_shown(list(messages.order_by("id")))
-    return messages_mentions_resolve(shown, workspace_id=thread.workspace_id)
+    return messages_read(list(messages.order_by("id")), workspace_id=thread.workspace_id)
 
 
-def _as_shown(messages: list[Message]) -> list[Message]:
-    streaming = [m for m in messages if m.status == Message.Status.STREAMING]
-    live = live_text_get_many([m.pk for m in streaming])
-    for message in streaming:
-        seq, text = live.get(message.pk, (0, ""))
-        if seq > message.last_seq:
-            message.last_seq, message.body = seq, text
-    return reply_queue_ahead(messages)
+def messages_read(messages: list[Message], *, workspace_id: int | None = None) -> list[MessageRead]:
+    """``messages`` as everyone is shown them (``chat.message_read``): a streaming answer at
+    its newest text, which the cache holds up to a second ahead of the database; a queued
+    one with its place in its queue; a person's with the members it mentions. A few queries
+    for them all, whatever their number. ``workspace_id``: theirs, if the caller knows it."""
+    streaming = [m.pk for m in messages if m.status == Message.Status.STREAMING]
+    live = live_text_get_many(streaming)
+    reply_queue_ahead([m for m in messages if m.queue_ahead is None])
+    people = [m for m in messages if not m.is_assistant and m.mentioned is None]
+    if people:
+        workspace_id = workspace_id or people[0].thread.workspace_id
+        messages_mentions_resolve(people, workspace_id=workspace_id)
+    shown = [MessageRead.from_message(message) for message in messages]
+    return [read.with_newest_text(*live[read.id]) if read.id in live else read for read in shown]
+
+
+def message_read(message: Message) -> MessageRead:
+    """One message as everyone is shown it (``messages_read``)."""
+    return messages_read([message])[0]
+
+
+def message_read_by_id(message_id: int) -> MessageRead | None:
+    """``message_read`` of the message ``message_id``, for whoever was let see it already
+    (a socket or a stream of its thread); None if there is no such message."""
+    message = (
+        Message.objects.select_related("author", "assistant", "generation")
+        .filter(pk=message_id)
+        .first()
+    )
+    return message_read(message) if message is not None else None
 
 
 def reply_queue_ahead(messages: list[Message]) -> list[Message]:

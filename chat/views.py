@@ -14,7 +14,7 @@ from workspace.selectors import workspace_get_for_member
 from .events import thread_settings_data
 from .forms import AssistantForm, ThreadSettingsForm
 from .mentions import trailing_mention
-from .models import Message
+from .message_read import MessageRead
 from .rendering import message_html
 from .replies import reply_retry, reply_stop
 from .selectors import (
@@ -22,6 +22,7 @@ from .selectors import (
     handle_suggestions,
     message_get_for_member,
     message_page,
+    message_read,
     thread_get_for_member,
     thread_read_up_to,
 )
@@ -56,17 +57,17 @@ def thread_detail_view(request: AuthenticatedHttpRequest, thread_id: int) -> Htt
     return render(request, "chat/thread.html", context)
 
 
-def _first_unread_id(messages: list[Message], read_up_to: int, *, reader: User) -> int | None:
+def _first_unread_id(messages: list[MessageRead], read_up_to: int, *, reader: User) -> int | None:
     """Where the "new messages" line goes: before the first message of another person's
     that the reader has not read."""
     for message in messages:
         if (
-            message.pk > read_up_to
+            message.id > read_up_to
             and not message.is_assistant
             and message.author_id != reader.pk
             and message.deleted_at is None
         ):
-            return message.pk
+            return message.id
     return None
 
 
@@ -180,9 +181,10 @@ def thread_earlier_view(request: AuthenticatedHttpRequest, thread_id: int) -> Ht
 @login_required
 @require_GET
 def message_status_view(request: AuthenticatedHttpRequest, message_id: int) -> JsonResponse:
-    """A message as JSON, for clients that poll instead of holding a socket."""
+    """A message as JSON, for clients that poll instead of holding a socket: as the API
+    gives it (``/api/messages/<id>``), an answer being written at its text so far."""
     message = message_get_for_member(user=request.user, message_id=message_id)
-    return JsonResponse(_message_json(message))
+    return JsonResponse(message_read(message).to_data())
 
 
 @login_required
@@ -194,9 +196,10 @@ def message_stop_view(request: AuthenticatedHttpRequest, message_id: int) -> Jso
         return JsonResponse({"error": "Only the assistant's replies can be stopped."}, status=400)
     if not reply_stop(reply=message, by=request.user):
         return JsonResponse(
-            {"error": "This reply has already ended.", **_message_json(message)}, status=409
+            {"error": "This reply has already ended.", **message_read(message).to_data()},
+            status=409,
         )
-    return JsonResponse(_message_json(message), status=202)
+    return JsonResponse(message_read(message).to_data(), status=202)
 
 
 @login_required
@@ -208,7 +211,7 @@ def message_retry_view(request: AuthenticatedHttpRequest, message_id: int) -> Js
         again = reply_retry(reply=message, by=request.user)
     except ValidationError as exc:
         return JsonResponse({"error": " ".join(exc.messages)}, status=409)
-    return JsonResponse(_message_json(again), status=202)
+    return JsonResponse(message_read(again).to_data(), status=202)
 
 
 @login_required
@@ -234,8 +237,8 @@ def message_edit_view(request: AuthenticatedHttpRequest, message_id: int) -> Htt
     except ValidationError as exc:
         return JsonResponse({"error": " ".join(exc.messages)}, status=400)
     if request.htmx:
-        return HttpResponse(message_html(message))
-    return JsonResponse(_message_json(message))
+        return HttpResponse(message_html(message_read(message)))
+    return JsonResponse(message_read(message).to_data())
 
 
 @login_required
@@ -246,29 +249,4 @@ def message_delete_view(request: AuthenticatedHttpRequest, message_id: int) -> J
         message_delete(message=message, by=request.user)
     except ValidationError as exc:
         return JsonResponse({"error": " ".join(exc.messages)}, status=409)
-    return JsonResponse(_message_json(message))
-
-
-def _message_json(message: Message) -> dict[str, object]:
-    run = message.generation_or_none
-    return {
-        "id": message.pk,
-        "thread": message.thread_id,
-        "role": message.role,
-        "author": message.speaker_name,
-        "assistant": message.assistant.handle if message.assistant else None,
-        "status": message.status,
-        "text": message.body,
-        "model": run.model_name if run else "",
-        "stop_reason": message.stop_reason,
-        "error": message.error,
-        "prompt_tokens": run.prompt_tokens if run else None,
-        "completion_tokens": run.completion_tokens if run else None,
-        "time_to_first_token_ms": run.time_to_first_token_ms if run else None,
-        "tokens_per_second": run.tokens_per_second if run else None,
-        "last_seq": message.last_seq,
-        "created_at": message.created_at.isoformat(),
-        "finished_at": message.finished_at.isoformat() if message.finished_at else None,
-        "edited_at": message.edited_at.isoformat() if message.edited_at else None,
-        "deleted": message.deleted_at is not None,
-    }
+    return JsonResponse(message_read(message).to_data())

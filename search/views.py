@@ -6,6 +6,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from chat.models import Message
+from chat.selectors import messages_read
 from workspace.http import AuthenticatedHttpRequest
 from workspace.selectors import membership_get, workspace_get_for_member
 
@@ -30,9 +31,10 @@ def workspace_search_view(request: AuthenticatedHttpRequest, workspace_id: int) 
 @require_GET
 def message_in_context_view(request: AuthenticatedHttpRequest, message_id: int) -> HttpResponse:
     """The message with the messages just before and after it, marked, for members only (404
-    alike otherwise): the thread page opens at its newest messages, which may not include it."""
+    alike otherwise): the thread page opens at its newest messages, which may not include it.
+    Each as everyone is shown it (an answer being written at its text so far)."""
     message = (
-        Message.objects.select_related("thread__workspace")
+        Message.objects.select_related("thread__workspace", "author", "assistant", "generation")
         .filter(pk=message_id, deleted_at__isnull=True)
         .first()
     )
@@ -42,15 +44,16 @@ def message_in_context_view(request: AuthenticatedHttpRequest, message_id: int) 
     ):
         raise Http404("No such message.")
     thread_messages = Message.objects.filter(thread_id=message.thread_id).select_related(
-        "author", "assistant"
+        "author", "assistant", "generation"
     )
     before = list(thread_messages.filter(id__lt=message.pk).order_by("-id")[:MESSAGES_AROUND])
     after = list(thread_messages.filter(id__gt=message.pk).order_by("id")[:MESSAGES_AROUND])
+    workspace = message.thread.workspace
     context = {
-        "workspace": message.thread.workspace,
+        "workspace": workspace,
         "thread": message.thread,
-        "found": message,
-        "messages": [*reversed(before), message, *after],
+        "found_id": message.pk,
+        "messages": messages_read([*reversed(before), message, *after], workspace_id=workspace.pk),
         "query": request.GET.get("q", "")[:MAX_QUERY_LENGTH],
     }
     return render(request, "search/message.html", context)

@@ -12,11 +12,11 @@ from django.urls import reverse
 
 from assistant.answers import inference_request
 from chat.answering import answer_brief
-from chat.events import message_data
+from chat.message_read import MessageRead
 from chat.models import Assistant, Generation, Message
-from chat.rendering import message_from_data, message_html
+from chat.rendering import message_html
 from chat.replies import reply_retry
-from chat.selectors import mentions_resolve, mentions_unknown_hint
+from chat.selectors import mentions_resolve, mentions_unknown_hint, message_read
 from chat.services import assistant_create, assistant_update, message_create
 from config.asgi import application
 from harness.ws_client import session_cookie
@@ -180,7 +180,7 @@ def test_an_assistant_reads_the_others_answers_under_their_names(team, scribe):
 def test_an_answer_shows_its_assistants_name_handle_and_colour_live(team, scribe):
     reply = assistant_reply(thread=team.thread, asker=team.owner, assistant=scribe)
 
-    html = message_html(message_from_data(message_data(reply), thread_id=team.thread.pk))
+    html = message_html(MessageRead.from_data(message_read(reply).to_data()))
 
     assert '<strong class="speaker">Scribe</strong>' in html
     assert "@scribe" in html
@@ -446,4 +446,4 @@ def test_polling_clients_see_which_assistant_wrote_an_answer(client, team, scrib
     data = client.get(reverse("message-status", args=[reply.pk])).json()
 
     assert data["author"] == "Scribe"
-    assert data["assistant"] == "scribe"
+    assert data["assistant"] == {"id": scribe.pk, "handle": "scribe", "colour": scribe.colour}

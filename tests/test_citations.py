@@ -157,7 +157,7 @@ def test_an_answer_reads_the_files_passage_and_lists_it_as_its_source(
     assert sources[0]["title"] == "widget-spec.md"
     assert reply.generation.system_prompt, "recorded as before"
 
-    shown = {m.pk: m for m in message_page(thread=team.thread).messages}[reply.pk]
+    shown = {m.id: m for m in message_page(thread=team.thread).messages}[reply.pk]
     html = message_html(shown)
     assert f'id="message-{reply.pk}-source-1"' in html
     assert "widget-spec.md" in html

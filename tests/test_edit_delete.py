@@ -51,7 +51,7 @@ def test_deleting_leaves_a_tombstone_for_everyone_and_the_model_no_longer_reads_
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(reverse("message-delete", args=[message.pk]))
     assert response.status_code == 200
-    assert response.json()["deleted"] is True
+    assert response.json()["deleted_at"] is not None
     message.refresh_from_db()
     assert message.body == ""
     assert broadcasts.changed == [message]

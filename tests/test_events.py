@@ -10,24 +10,25 @@ from chat.events import (
     Frame,
     MessageAdded,
     MessageChanged,
-    MessageData,
     ThreadActive,
     ThreadReadChanged,
     ThreadSettingsChanged,
     event_from_wire,
-    message_data,
 )
+from chat.message_read import MessageData, MessageRead
 from chat.models import Message
-from chat.rendering import ThreadRenderer, message_from_data, message_html
+from chat.rendering import ThreadRenderer, message_html
+from chat.selectors import message_read
 from chat.streaming_state import live_text_set
 from harness.ws_client import FRAME_PATTERN
 
-from .factories import MessageFactory
+from .factories import MessageFactory, assistant_reply
 
 pytestmark = pytest.mark.services
 
 MESSAGE: MessageData = {
     "id": 2,
+    "thread_id": 1,
     "role": "assistant",
     "author_id": None,
     "author": "assistant",
@@ -50,6 +51,7 @@ MESSAGE: MessageData = {
     },
     "sources": [],
     "created_at": "2026-12-02T15:00:00+00:00",
+    "finished_at": "2026-12-02T15:00:02+00:00",
     "edited_at": None,
     "deleted_at": None,
     "mentions": [],
@@ -99,6 +101,20 @@ def _frame(seq: int, delta: str, message_id: int = 7) -> dict:
     return Frame(thread_id=1, message_id=message_id, seq=seq, delta=delta).to_wire()
 
 
+def _started(message_id: int = 7) -> dict:
+    """The answer's move to streaming, which its worker publishes before its first frame."""
+    streaming: MessageData = {
+        **MESSAGE,
+        "id": message_id,
+        "status": "streaming",
+        "body": "",
+        "last_seq": 0,
+        "statistics": None,
+        "finished_at": None,
+    }
+    return MessageChanged(thread_id=1, message_id=message_id, message=streaming).to_wire()
+
+
 def _shown(prepared: dict | None) -> tuple[int, str]:
     assert prepared is not None
     match = FRAME_PATTERN.search(prepared["html"])
@@ -109,6 +125,7 @@ def _shown(prepared: dict | None) -> tuple[int, str]:
 
 async def test_the_edge_renders_each_frame_with_the_whole_text_so_far():
     renderer = ThreadRenderer()
+    await renderer.prepare(_started())
 
     await renderer.prepare(_frame(1, "Nova"))
     seq, body = _shown(await renderer.prepare(_frame(2, " and *Orbit*")))
@@ -119,6 +136,7 @@ async def test_the_edge_renders_each_frame_with_the_whole_text_so_far():
 
 async def test_a_frame_seen_already_is_not_shown_again():
     renderer = ThreadRenderer()
+    await renderer.prepare(_started())
     await renderer.prepare(_frame(1, "Nova"))
     await renderer.prepare(_frame(2, " Orbit"))
 
@@ -126,21 +144,26 @@ async def test_a_frame_seen_already_is_not_shown_again():
     assert await renderer.prepare(_frame(1, "Nova")) is None
 
 
-async def test_a_process_that_missed_frames_takes_the_whole_text_from_the_cache():
+@pytest.mark.django_db(transaction=True)
+async def test_a_process_that_missed_frames_reads_the_whole_text_so_far(team):
     renderer = ThreadRenderer()
-    await sync_to_async(live_text_set)(reply_id=8, seq=5, text="one two three four five")
+    reply = await sync_to_async(assistant_reply)(
+        thread=team.thread, asker=team.member, status=Message.Status.STREAMING
+    )
+    await sync_to_async(live_text_set)(reply_id=reply.pk, seq=5, text="one two three four five")
 
-    seq, body = _shown(await renderer.prepare(_frame(5, " five", message_id=8)))
+    seq, body = _shown(await renderer.prepare(_frame(5, " five", message_id=reply.pk)))
 
     assert seq == 5
     assert "one two three four five" in body
-    seq, body = _shown(await renderer.prepare(_frame(6, " six", message_id=8)))
+    seq, body = _shown(await renderer.prepare(_frame(6, " six", message_id=reply.pk)))
     assert "one two three four five six" in body
 
 
 async def test_hostile_text_in_frames_is_rendered_inert():
     renderer = ThreadRenderer()
     hostile = '<script>steal()</script><div id="transcript" hx-get="/x" onclick="y()">'
+    await renderer.prepare(_started())
 
     prepared = await renderer.prepare(_frame(1, hostile))
 
@@ -151,11 +174,12 @@ async def test_hostile_text_in_frames_is_rendered_inert():
 
 async def test_a_status_event_is_rendered_from_its_data_with_the_newest_streamed_text():
     renderer = ThreadRenderer()
+    await renderer.prepare(_started(message_id=2))
     await renderer.prepare(_frame(1, "Nova", message_id=2))
     await renderer.prepare(_frame(2, " and Orbit", message_id=2))
     streaming = MESSAGE.copy()
     streaming["status"], streaming["body"], streaming["last_seq"] = "streaming", "Nova", 1
-    streaming["statistics"] = None
+    streaming["statistics"], streaming["finished_at"] = None, None
     changed = MessageChanged(thread_id=1, message_id=2, message=streaming).to_wire()
 
     prepared = await renderer.prepare(changed)  # no database: this test has none
@@ -181,10 +205,11 @@ async def test_an_ended_answer_shows_its_figures_and_its_saved_text():
 @pytest.mark.django_db
 def test_an_event_describes_the_message_as_the_page_shows_it(team):
     question = MessageFactory.create(thread=team.thread, author=team.member, body="*Ship* it?")
-    data = message_data(question)
-    added = MessageAdded(thread_id=team.thread.pk, message_id=question.pk, message=data)
+    shown = message_read(question)
+    added = MessageAdded(thread_id=team.thread.pk, message_id=question.pk, message=shown.to_data())
+    wire = json.loads(json.dumps(added.to_wire()))
 
-    from_event = message_html(message_from_data(added.message, thread_id=team.thread.pk))
-    from_database = message_html(Message.objects.get(pk=question.pk))
+    from_event = message_html(MessageRead.from_data(wire["message"]))
+    from_database = message_html(message_read(Message.objects.get(pk=question.pk)))
 
     assert from_event == from_database

@@ -14,6 +14,7 @@ from websockets import ClientConnection
 
 from chat.models import Message
 from chat.rendering import message_body_html
+from chat.selectors import message_read
 from chat.services import GENERATE_REPLY_TASK, message_create
 from config.celery import app as celery_app
 from harness.live_stack import TEST_LOG_DIR, LiveStack, worker_start
@@ -211,7 +212,7 @@ async def test_a_client_whose_socket_drops_mid_answer_catches_up_with_no_holes_o
 
 
 def _rendered_body(message: Message) -> str:
-    body = BODY_PATTERN.search(message_body_html(message))
+    body = BODY_PATTERN.search(message_body_html(message_read(message)))
     assert body is not None
     return body[3]
 

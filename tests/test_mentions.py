@@ -2,12 +2,12 @@ from html.parser import HTMLParser
 
 import pytest
 
-from chat.events import message_data
 from chat.markdown import markdown_to_html
 from chat.mentions import PersonMention, mentioned_handles, mentions_linked
+from chat.message_read import MessageRead
 from chat.models import Message
-from chat.rendering import message_from_data, message_html
-from chat.selectors import mentions_resolve, message_page
+from chat.rendering import message_html
+from chat.selectors import mentions_resolve, message_page, message_read
 from chat.services import message_create
 from workspace.models import Membership
 
@@ -85,21 +85,21 @@ def elements_of(html: str) -> list[tuple[str, list[tuple[str, str | None]]]]:
 def test_a_message_links_the_workspaces_members_it_mentions(team, broadcasts, sent_tasks):
     message = message_create(thread=team.thread, author=team.owner, body="@bob and @mallory, look")
 
-    event = message_data(Message.objects.get(pk=message.pk))  # as the socket renders it
-    html = message_html(message_from_data(event, thread_id=team.thread.pk))
+    event = message_read(Message.objects.get(pk=message.pk)).to_data()  # as the socket has it
+    html = message_html(MessageRead.from_data(event))
     assert f'<a class="mention" href="/people/{team.member.pk}/">@bob</a>' in html
     assert "@mallory" in html
     assert f"/people/{team.outsider.pk}/" not in html
     page = message_page(thread=team.thread)
-    assert page.messages[0].pk == message.pk
-    assert page.messages[0].mentioned == [{"id": team.member.pk, "username": "bob"}]
+    assert page.messages[0].id == message.pk
+    assert page.messages[0].mentions == [{"id": team.member.pk, "username": "bob"}]
 
 
 def test_someone_who_left_is_no_longer_linked(team, broadcasts, sent_tasks):
     message_create(thread=team.thread, author=team.owner, body="@bob, look")
     Membership.objects.filter(user=team.member).delete()
 
-    assert message_page(thread=team.thread).messages[0].mentioned == []
+    assert message_page(thread=team.thread).messages[0].mentions == []
 
 
 def test_the_person_page_a_mention_links_to_is_for_people_who_share_a_workspace(client, team):

@@ -138,7 +138,7 @@ def test_a_place_in_the_queue_counts_only_the_same_models_answers_in_the_same_wo
     mine = assistant_reply(thread=team.thread, asker=team.member)
     scribes = assistant_reply(thread=team.thread, asker=team.member, assistant=scribe)
 
-    shown = {m.pk: m for m in message_page(thread=team.thread).messages}
+    shown = {m.id: m for m in message_page(thread=team.thread).messages}
 
     assert shown[mine.pk].queue_ahead == 2
     assert shown[scribes.pk].queue_ahead == 1

@@ -19,7 +19,7 @@ def test_a_queued_reply_shows_how_many_replies_in_any_thread_are_ahead_of_it(tea
     assistant_reply(thread=team.thread, asker=team.member, status=Message.Status.QUEUED)
     last = assistant_reply(thread=team.thread, asker=team.owner, status=Message.Status.QUEUED)
 
-    shown = {m.pk: m for m in message_page(thread=team.thread).messages}
+    shown = {m.id: m for m in message_page(thread=team.thread).messages}
 
     assert shown[last.pk].queue_ahead == 2
     queued = [m for m in shown.values() if m.status == "queued"]

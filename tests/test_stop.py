@@ -71,7 +71,7 @@ def test_members_poll_a_replys_status_and_outsiders_get_404(client, team):
     client.force_login(team.member)
     data = client.get(url).json()
     assert data["status"] == "streaming"
-    assert data["text"] == "So far"
+    assert data["body"] == "So far"
     assert data["model"] == "m"
     assert data["author"] == "assistant"
     assert client.get(reverse("message-status", args=[999_999])).status_code == 404
