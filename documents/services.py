@@ -28,9 +28,7 @@ def document_create(*, workspace: Workspace, title: str, created_by: User) -> Do
 def document_rename(*, document: Document, title: str) -> None:
     document.title = title.strip()
     document.save(update_fields=["title"])
-    transaction.on_commit(
-        lambda: events.document_publish(document.pk, events.RENAMED, title=document.title)
-    )
+    events.document_publish(document.pk, events.Renamed(title=document.title))
 
 
 def document_delete(*, document: Document, deleted_by: User) -> None:
@@ -42,7 +40,7 @@ def document_delete(*, document: Document, deleted_by: User) -> None:
     for write in document.writes.filter(status__in=DocumentWrite.ACTIVE_STATUSES):
         write_stop(write=write, by=deleted_by)
     by = deleted_by.get_full_name() or deleted_by.get_username()
-    transaction.on_commit(lambda: events.document_publish(document.pk, events.DELETED, by=by))
+    events.document_publish(document.pk, events.Deleted(by=by))
 
 
 def document_restore(*, document: Document) -> None:
@@ -64,11 +62,7 @@ def document_update_append(
         DocumentUpdate.objects.create(
             document_id=document_id, data=update, size=len(update), author=author
         )
-        transaction.on_commit(
-            lambda: events.document_publish(
-                document_id, events.UPDATE, update=update, sender=sender
-            )
-        )
+        events.document_publish(document_id, events.Updated(update=update, sender=sender))
 
 
 def document_update_check(*, document_id: int, update: bytes, pending_bytes: int = 0) -> None:

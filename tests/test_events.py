@@ -6,21 +6,21 @@ import pytest
 from asgiref.sync import sync_to_async
 
 from chat.events import (
-    EVENT_TYPES,
     Frame,
     MessageAdded,
     MessageChanged,
     MessageData,
     ThreadActive,
+    ThreadEvent,
     ThreadReadChanged,
     ThreadSettingsChanged,
-    event_from_wire,
     message_data,
 )
 from chat.models import Message
 from chat.rendering import ThreadRenderer, message_from_data, message_html
 from chat.streaming_state import live_text_set
 from harness.ws_client import FRAME_PATTERN
+from realtime.contract import event_parse, event_types
 
 from .factories import MessageFactory
 
@@ -81,8 +81,9 @@ EXAMPLES = [
 ]
 
 
-def test_every_event_type_has_an_example_here():
-    assert {type(event) for event in EXAMPLES} == set(EVENT_TYPES.values())
+def test_every_thread_event_type_has_an_example_here():
+    thread_types = {cls for cls in event_types().values() if issubclass(cls, ThreadEvent)}
+    assert {type(event) for event in EXAMPLES} == thread_types
 
 
 @pytest.mark.parametrize("event", EXAMPLES, ids=lambda event: event.type)
@@ -90,7 +91,7 @@ def test_every_event_round_trips_through_json_as_a_non_browser_client_reads_it(e
     wire = json.loads(json.dumps(event.to_wire()))
 
     assert wire["type"] == event.type
-    assert event_from_wire({**wire, "topic": "thread.1"}) == event
+    assert event_parse({**wire, "topic": "thread.1"}) == event
 
 
 def _frame(seq: int, delta: str, message_id: int = 7) -> dict:
