@@ -7,7 +7,6 @@ worker's step that does so. What arrives must read back as its type's model, fie
 A type registered without a site here fails, and so does a site for a type that is gone.
 """
 
-import asyncio
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -42,7 +41,6 @@ from llm.model import models_unload
 from notifications.services import notifications_for_mention, notifications_mark_all_read
 from realtime.contract import event_parse, event_types
 from realtime.events import Person
-from realtime.fanout import Event, fanout
 from realtime.presence import presence_board, typing_announce
 from realtime.topics import (
     completion_topic,
@@ -58,35 +56,9 @@ from workspace.models import Membership
 from workspace.services import membership_role_set
 
 from .conftest import Team
+from .topic_follower import TopicFollower
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-WAIT_S = 10
-
-
-class Follower:
-    """A member of a topic in this process's fan-out, handed its events as published."""
-
-    def __init__(self) -> None:
-        self.topics: list[str] = []
-        self._events: asyncio.Queue[Event] = asyncio.Queue()
-
-    async def deliver(self, event: Event) -> None:
-        self._events.put_nowait(event)
-
-    async def follow(self, topic: str) -> None:
-        await fanout().join_stream(topic, self)
-        self.topics.append(topic)
-
-    async def next_of(self, event_type: str) -> Event:
-        async with asyncio.timeout(WAIT_S):
-            while (event := await self._events.get())["type"] != event_type:
-                pass
-        return event
-
-    async def leave(self) -> None:
-        for topic in self.topics:
-            await fanout().leave(topic, self)
 
 
 @dataclass
@@ -359,7 +331,7 @@ async def test_an_event_published_at_its_site_matches_its_schema(
     document = await db(document_create)(
         workspace=team.workspace, title="Launch plan", created_by=team.owner
     )
-    follower = Follower()
+    follower = TopicFollower()
     try:
         await SITES[event_type](World(team=team, document=document, follow=follower.follow))
         event = await follower.next_of(event_type)
