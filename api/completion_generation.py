@@ -19,11 +19,11 @@ from llm.inference import ModelPrompt
 from llm.model import LoadedModel
 
 from .completion_jobs import (
-    CHUNK,
-    DONE,
-    ERROR,
-    STARTED,
+    CompletionChunk,
+    CompletionDone,
+    CompletionError,
     CompletionRequest,
+    CompletionStarted,
     completion_publish,
     completion_request_take,
 )
@@ -67,7 +67,7 @@ class ChatCompletion:
             )
         if not job_start(self.job):
             return None
-        completion_publish(self.job.pk, STARTED, prompt_tokens=len(tokens))
+        completion_publish(self.job.pk, CompletionStarted(prompt_tokens=len(tokens)))
         return ModelPrompt(
             tokens=tokens,
             max_tokens=request.max_tokens or model.n_ctx - len(tokens),
@@ -79,7 +79,8 @@ class ChatCompletion:
     def frame(self, frame: Frame) -> Callable[[], None]:
         if frame.persist:  # the heartbeat, and the check that the job still runs
             job_progress(self.job, seq=frame.seq)
-        return lambda: completion_publish(self.job.pk, CHUNK, seq=frame.seq, delta=frame.delta)
+        chunk = CompletionChunk(seq=frame.seq, delta=frame.delta)
+        return lambda: completion_publish(self.job.pk, chunk)
 
     def stop_requested(self) -> str | None:
         return job_stop_requested(self.job.pk)
@@ -90,13 +91,12 @@ class ChatCompletion:
         cancelled = self.job.status == ModelJob.Status.STOPPED
         if cancelled:
             logger.info("Completion %s cancelled: its client left", self.job.pk)
-        completion_publish(
-            self.job.pk,
-            DONE,
+        done = CompletionDone(
             finish_reason="cancelled" if cancelled else result.finish_reason,
             prompt_tokens=result.prompt_tokens,
             completion_tokens=result.completion_tokens,
         )
+        completion_publish(self.job.pk, done)
 
     def fail(self, *, text: str, seq: int, error: Exception) -> None:
         """The client is told why in OpenAI's terms; what broke inside stays in the log."""
@@ -108,7 +108,7 @@ class ChatCompletion:
         else:
             status, code, message = 500, "generation_failed", type(error).__name__
         job_end(self.job, status=ModelJob.Status.FAILED, error=str(error)[:500], last_seq=seq)
-        completion_publish(self.job.pk, ERROR, status=status, code=code, message=message)
+        completion_publish(self.job.pk, CompletionError(status=status, code=code, message=message))
 
     def leave(self) -> None:
         pass

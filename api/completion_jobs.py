@@ -25,7 +25,6 @@ completion.error       ``status`` (400, 503...), ``code``, ``message``: nothing 
 
 import logging
 from dataclasses import asdict, dataclass, field
-from typing import Any
 
 from django.contrib.auth.models import User
 from django.core.cache import cache
@@ -34,6 +33,7 @@ from jobs.kinds import JobKind
 from jobs.models import ModelJob
 from jobs.services import job_create
 from llm.routing import COMPLETE_CHAT_TASK
+from realtime.contract import EventModel
 from realtime.publish import publish
 from realtime.topics import completion_topic
 
@@ -42,10 +42,30 @@ logger = logging.getLogger(__name__)
 COMPLETION_KIND = "completion"
 JOB_TTL_S = 3600
 
-STARTED = "completion.started"
-CHUNK = "completion.chunk"
-DONE = "completion.done"
-ERROR = "completion.error"
+
+class CompletionStarted(EventModel):
+    type = "completion.started"
+    prompt_tokens: int
+
+
+class CompletionChunk(EventModel):
+    type = "completion.chunk"
+    seq: int
+    delta: str
+
+
+class CompletionDone(EventModel):
+    type = "completion.done"
+    finish_reason: str
+    prompt_tokens: int
+    completion_tokens: int
+
+
+class CompletionError(EventModel):
+    type = "completion.error"
+    status: int
+    code: str
+    message: str
 
 
 @dataclass(frozen=True)
@@ -81,8 +101,8 @@ def completion_request_take(job_id: int) -> CompletionRequest | None:
     return CompletionRequest(**data) if data else None
 
 
-def completion_publish(job_id: int, event_type: str, **fields: Any) -> None:
-    publish(completion_topic(str(job_id)), {"type": event_type, **fields})
+def completion_publish(job_id: int, event: EventModel) -> None:
+    publish(completion_topic(str(job_id)), event)
 
 
 def _completion_ended_here(job: ModelJob) -> None:
@@ -91,10 +111,11 @@ def _completion_ended_here(job: ModelJob) -> None:
     if job.status == ModelJob.Status.INTERRUPTED:
         completion_publish(
             job.pk,
-            ERROR,
-            status=503,
-            code="worker_lost",
-            message="The model worker stopped responding; try again.",
+            CompletionError(
+                status=503,
+                code="worker_lost",
+                message="The model worker stopped responding; try again.",
+            ),
         )
 
 

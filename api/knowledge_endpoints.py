@@ -10,7 +10,7 @@ from ninja import File, Router, Schema, Status
 from ninja.files import UploadedFile
 from pydantic import Field
 
-from knowledge.events import source_data
+from knowledge.events import SourceData, source_data
 from knowledge.selectors import source_access_get, source_list
 from knowledge.services import source_add_file, source_add_url
 from search.selectors import Hit, workspace_search
@@ -46,14 +46,14 @@ class SearchOut(Schema):
 
 
 @router.get("/workspaces/{workspace_id}/sources", response=list[dict[str, Any]], tags=["sources"])
-def workspace_source_list(request: HttpRequest, workspace_id: int) -> list[dict[str, Any]]:
+def workspace_source_list(request: HttpRequest, workspace_id: int) -> list[SourceData]:
     """The workspace's sources with their status (queued, reading, ready, failed…)."""
     workspace = workspace_for(request, workspace_id)
     return [source_data(source) for source in source_list(workspace=workspace)]
 
 
 @router.get("/sources/{source_id}", response=dict[str, Any], tags=["sources"])
-def source_status(request: HttpRequest, source_id: int) -> dict[str, Any]:
+def source_status(request: HttpRequest, source_id: int) -> SourceData:
     """A source as it stands: its status, progress and, if it failed, why."""
     access = source_access_get(user=user_of(request), source_id=source_id)
     workspace_scope_check(request, access.source.workspace_id, what="source")

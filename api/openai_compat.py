@@ -23,11 +23,11 @@ from ninja import NinjaAPI, Router, Schema
 from pydantic import ConfigDict, Field, field_validator
 
 from api.completion_jobs import (
-    CHUNK,
-    DONE,
-    ERROR,
-    STARTED,
+    CompletionChunk,
+    CompletionDone,
+    CompletionError,
     CompletionRequest,
+    CompletionStarted,
     completion_job_create,
 )
 from chat.models import Assistant
@@ -314,10 +314,10 @@ class Completion:
     async def accepted(self) -> None:
         """Wait for the worker to take the prompt; raise its refusal as the API's error."""
         event = await self._next()
-        if event["type"] == ERROR:
+        if event["type"] == CompletionError.type:
             self.ended = True
             raise ApiError(event["status"], event["code"], event["message"])
-        assert event["type"] == STARTED, event
+        assert event["type"] == CompletionStarted.type, event
         self.prompt_tokens = event["prompt_tokens"]
 
     async def abandon(self) -> None:
@@ -336,16 +336,16 @@ class Completion:
     async def events(self) -> AsyncIterator[dict[str, Any]]:
         while not self.ended:
             event = await self._next()
-            if event["type"] in (DONE, ERROR):
+            if event["type"] in (CompletionDone.type, CompletionError.type):
                 self.ended = True
             yield event
 
     async def whole(self) -> dict[str, Any]:
         text, done = "", None
         async for event in self.events():
-            if event["type"] == CHUNK:
+            if event["type"] == CompletionChunk.type:
                 text += event["delta"]
-            elif event["type"] == ERROR:
+            elif event["type"] == CompletionError.type:
                 raise ApiError(event["status"], event["code"], event["message"])
             else:
                 done = event
@@ -379,9 +379,11 @@ class Completion:
         try:
             yield self._chunk({"role": "assistant", "content": ""})
             async for event in self.events():
-                if event["type"] == CHUNK:
+                if event["type"] == CompletionChunk.type:
                     yield self._chunk({"content": event["delta"]})
-                elif event["type"] == ERROR:  # the official client raises APIError on it
+                elif (
+                    event["type"] == CompletionError.type
+                ):  # the official client raises APIError on it
                     yield _data(error_body(event["status"], event["code"], event["message"]))
                     return
                 else:

@@ -28,7 +28,6 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from channels.layers import get_channel_layer
 from django.contrib.auth.models import User
 from django.http import HttpRequest, StreamingHttpResponse
 from ninja import Header, Router
@@ -40,6 +39,7 @@ from chat.replies import reply_stop
 from chat.selectors import message_read_by_id
 from chat.services import answerers_of
 from realtime.channel_layer import RECONNECTED
+from realtime.fanout import Fanout, fanout
 from realtime.topics import thread_topic
 
 from .access import message_for, thread_for
@@ -65,43 +65,34 @@ FAILED_STATUSES = {"interrupted", "failed"}
 
 
 class TopicListener:
-    """One stream's own subscription to a topic on the channel layer.
+    """One stream's place among a topic's members in this process's fan-out.
 
-    Not the process's ``Fanout``: a topic's fan-out prepares events for browser sockets
-    (HTML), and a stream wants the events themselves. One task receives from the layer into
-    a queue of this stream's own, so that waiting with a timeout never cancels the layer's
-    receive (which would drop the channel).
+    The fan-out hands it each event as published (``Fanout.join_stream``), not as prepared
+    for browser sockets (HTML), into a queue of the stream's own, which the stream reads at
+    its client's pace.
     """
 
     def __init__(self, topic: str, *, max_events: int | None = None) -> None:
         self.topic = topic
-        self._layer = get_channel_layer()
         self._events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._max_events = max_events or MAX_WAITING_EVENTS
-        self._channel: str | None = None
-        self._pump: asyncio.Task[None] | None = None
-        self._closed = False
+        self._fanout: Fanout | None = None
 
     async def open(self) -> "TopicListener":
         """When this returns, every later event of the topic is received."""
-        assert self._layer is not None
-        self._channel = await self._layer.new_channel()
-        await self._layer.group_add(self.topic, self._channel)
-        self._pump = asyncio.create_task(self._receive(self._channel))
+        self._fanout = fanout()
+        await self._fanout.join_stream(self.topic, self)
         return self
 
-    async def _receive(self, channel: str) -> None:
-        assert self._layer is not None
-        while True:
-            event = await self._layer.receive(channel)
-            if self._events.qsize() >= self._max_events:
-                # A client reading very slowly: rather than hold a busy topic's events without
-                # end, drop them and have the reader catch up from the record, as after a
-                # lost connection.
-                while not self._events.empty():
-                    self._events.get_nowait()
-                event = {"type": RECONNECTED}
-            self._events.put_nowait(event)
+    async def deliver(self, event: dict[str, Any]) -> None:
+        if self._events.qsize() >= self._max_events:
+            # A client reading very slowly: rather than hold a busy topic's events without
+            # end, drop them and have the reader catch up from the record, as after a lost
+            # connection.
+            while not self._events.empty():
+                self._events.get_nowait()
+            event = {"type": RECONNECTED}
+        self._events.put_nowait(event)
 
     async def next(self, timeout: float) -> dict[str, Any] | None:
         """The next event, or None after ``timeout`` seconds without one."""
@@ -112,16 +103,10 @@ class TopicListener:
 
     async def close(self) -> None:
         """Leave the topic (again: a no-op)."""
-        if self._closed:
-            return
-        self._closed = True
-        if self._pump is not None:
-            self._pump.cancel()
-            with contextlib.suppress(BaseException):
-                await self._pump
-        if self._channel is not None and self._layer is not None:
+        joined, self._fanout = self._fanout, None
+        if joined is not None:
             with contextlib.suppress(Exception):
-                await self._layer.group_discard(self.topic, self._channel)
+                await joined.leave(self.topic, self)
 
 
 def sse(event: str, data: dict[str, Any], *, event_id: str | None = None) -> bytes:

@@ -7,13 +7,11 @@ thread), and its topic is the catch-up's own, so no other socket is ever sent a 
 from typing import Any
 
 from channels.db import database_sync_to_async
-from django.http import Http404
 
 from realtime.consumers import MemberSocket
 from realtime.fanout import Event
 from realtime.topics import catch_up_topic
 
-from .events import FRAME, STATUS
 from .models import CatchUp
 from .rendering import catch_up_body_html, catch_up_panel_html
 from .selectors import catch_up_get_for_requester
@@ -22,26 +20,23 @@ from .selectors import catch_up_get_for_requester
 class CatchUpConsumer(MemberSocket):
     catch_up: CatchUp
 
-    def authorize(self, user: Any) -> bool:
-        try:
-            self.catch_up = catch_up_get_for_requester(
-                user=user, catch_up_id=self.scope["url_route"]["kwargs"]["catch_up_id"]
-            )
-        except Http404:
-            return False
-        return True
+    def object_get(self, user: Any) -> None:
+        self.catch_up = catch_up_get_for_requester(
+            user=user, catch_up_id=self.scope["url_route"]["kwargs"]["catch_up_id"]
+        )
 
     async def joined(self) -> None:
         await self.follow(catch_up_topic(self.catch_up.pk))
         # Joined first, read second: whatever happens after the read arrives as an event.
         await self._panel_send()
 
-    async def topic_event(self, event: Event) -> None:
-        if event["type"] == FRAME and event["seq"] > self.catch_up.last_seq:
+    async def catch_up_frame(self, event: Event) -> None:
+        if event["seq"] > self.catch_up.last_seq:
             self.catch_up.body, self.catch_up.last_seq = event["text"], event["seq"]
             await self.send(text_data=catch_up_body_html(self.catch_up, oob=True))
-        elif event["type"] == STATUS:
-            await self._panel_send()
+
+    async def catch_up_status(self, event: Event) -> None:
+        await self._panel_send()
 
     async def _panel_send(self) -> None:
         html = await database_sync_to_async(self._panel_read)()

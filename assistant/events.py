@@ -14,19 +14,28 @@ catch_up.status     ``catch_up_id``: it started, ended or moved up its queue; th
 No HTML travels: the socket renders each event (``assistant.rendering``).
 """
 
+from realtime.contract import EventModel
 from realtime.publish import publish
 from realtime.topics import catch_up_topic
 
-FRAME = "catch_up.frame"
-STATUS = "catch_up.status"
+
+class CatchUpEvent(EventModel):
+    catch_up_id: int
+
+
+class CatchUpFrame(CatchUpEvent):
+    type = "catch_up.frame"
+    seq: int
+    text: str
+
+
+class CatchUpStatus(CatchUpEvent):
+    type = "catch_up.status"
 
 
 def catch_up_frame_publish(catch_up_id: int, *, seq: int, text: str) -> None:
-    publish(
-        catch_up_topic(catch_up_id),
-        {"type": FRAME, "catch_up_id": catch_up_id, "seq": seq, "text": text},
-    )
+    publish(catch_up_topic(catch_up_id), CatchUpFrame(catch_up_id=catch_up_id, seq=seq, text=text))
 
 
 def catch_up_status_publish(catch_up_id: int) -> None:
-    publish(catch_up_topic(catch_up_id), {"type": STATUS, "catch_up_id": catch_up_id})
+    publish(catch_up_topic(catch_up_id), CatchUpStatus(catch_up_id=catch_up_id))

@@ -12,26 +12,17 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.http import Http404
 from django.template.loader import render_to_string
 
 from realtime.consumers import MemberSocket
+from realtime.events import Person
 from realtime.fanout import Event
-from realtime.presence import (
-    PRESENCE_TYPING,
-    RENEW_EVERY_S,
-    Person,
-    presence_board,
-    typing_announce,
-)
+from realtime.presence import RENEW_EVERY_S, presence_board, typing_announce
 from realtime.topics import thread_topic, workspace_topic
-from workspace.models import Workspace
-from workspace.selectors import workspace_get_for_member
+from workspace.consumers import WorkspaceSocket
 
-from .events import ThreadActive, ThreadReadChanged
 from .models import Thread
 from .rendering import (
-    NAVIGATION_RELOAD,
     ThreadRenderer,
     navigation_catch_up,
     navigation_prepare,
@@ -86,22 +77,19 @@ class NavigationFollower(MemberSocket):
         self._unread = view.unread
         await self.send(text_data=view.html)
 
-    async def navigation_event(self, event: Event) -> bool:
-        """Show a workspace or reading event in the sidebar; False for any other event."""
-        kind = event["type"]
-        if self._navigation_workspace_id is None:
-            return kind in (NAVIGATION_RELOAD, ThreadActive.type, ThreadReadChanged.type)
-        if kind == NAVIGATION_RELOAD:
-            await self._navigation_send()
-        elif kind == ThreadActive.type:
-            count = self._unread_count_add(event)
-            await self.send(text_data=event["html"] + unread_html(**count))
-        elif kind == ThreadReadChanged.type:
-            if event["workspace_id"] == self._navigation_workspace_id:
-                await self._unread_recount(event["thread_id"], event["last_read_message_id"])
-        else:
-            return False
-        return True
+    async def chat_thread(self, event: Event) -> None:
+        """A thread became active: it moves to the top, with this person's unread count."""
+        count = self._unread_count_add(event)
+        await self.send(text_data=event["html"] + unread_html(**count))
+
+    async def chat_read(self, event: Event) -> None:
+        """This person read a thread further, on this page or another."""
+        if event["workspace_id"] == self._navigation_workspace_id:
+            await self._unread_recount(event["thread_id"], event["last_read_message_id"])
+
+    async def chat_navigation_reload(self, event: Event) -> None:
+        """After a lost Redis connection: the list as it now stands."""
+        await self._navigation_send()
 
     def _unread_count_add(self, event: Event) -> dict[str, int]:
         """Another person's message is one more unread, unless counted when the list was read."""
@@ -123,26 +111,12 @@ class NavigationFollower(MemberSocket):
         await self.send(text_data=unread_html(thread_id=thread_id, count=counted.count))
 
 
-class WorkspaceConsumer(NavigationFollower):
+class WorkspaceConsumer(WorkspaceSocket, NavigationFollower):
     """The sidebar's own socket, on the pages of a workspace that have none that brings it
     the workspace's events (all but a thread's)."""
 
-    workspace: Workspace
-
-    def authorize(self, user: Any) -> bool:
-        try:
-            self.workspace = workspace_get_for_member(
-                user=user, workspace_id=self.scope["url_route"]["kwargs"]["workspace_id"]
-            )
-        except Http404:
-            return False
-        return True
-
     async def joined(self) -> None:
         await self.navigation_follow(self.workspace.pk)
-
-    async def topic_event(self, event: Event) -> None:
-        await self.navigation_event(event)
 
 
 class ThreadConsumer(NavigationFollower):
@@ -151,14 +125,10 @@ class ThreadConsumer(NavigationFollower):
 
     thread: Thread
 
-    def authorize(self, user: Any) -> bool:
-        try:
-            self.thread = thread_get_for_member(
-                user=user, thread_id=self.scope["url_route"]["kwargs"]["thread_id"]
-            )
-        except Http404:
-            return False
-        return True
+    def object_get(self, user: Any) -> None:
+        self.thread = thread_get_for_member(
+            user=user, thread_id=self.scope["url_route"]["kwargs"]["thread_id"]
+        )
 
     async def joined(self) -> None:
         topic = thread_topic(self.thread.pk)
@@ -199,13 +169,17 @@ class ThreadConsumer(NavigationFollower):
                 await presence_board().leave(thread_topic(self.thread.pk), self._presence_id)
         await super().disconnect(code)
 
-    async def topic_event(self, event: Event) -> None:
-        if await self.navigation_event(event) or "html" not in event:
-            return
-        person = getattr(self, "_person", None)  # set once the socket is listed
-        if event["type"] == PRESENCE_TYPING and person and event["person"]["id"] == person["id"]:
-            return  # people know when they are typing
+    async def _html_send(self, event: Event) -> None:
         await self.send(text_data=event["html"])
+
+    # The thread's events, each as this process's fan-out rendered it for all its sockets.
+    chat_message = chat_status = chat_frame = chat_settings = _html_send
+    chat_transcript = presence_changed = _html_send
+
+    async def presence_typing(self, event: Event) -> None:
+        person = getattr(self, "_person", None)  # set once the socket is listed
+        if person is None or event["person"]["id"] != person["id"]:  # people know they type
+            await self.send(text_data=event["html"])
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         """Post a message. Frames are JSON with a ``body`` string, as htmx's ws-send makes them.

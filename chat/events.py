@@ -3,8 +3,8 @@
 Events are structured data, not HTML: whoever changes a thread (a web process, the model
 worker) publishes one small event to the thread's topic (``thread.<id>``, ``realtime.topics``),
 and each web process turns it into HTML once for all its sockets of the thread
-(``chat.rendering``). The same events, as JSON (``to_wire``/``event_from_wire``), serve clients
-that are not browsers.
+(``chat.rendering``). The same events, as JSON (``to_wire``/``event_parse``), serve clients
+that are not browsers. Each is a ``realtime.contract`` model, validated when it is made.
 
 ===============  ==================================================================
 event type       meaning and payload (every event: ``type``, ``topic``,
@@ -49,12 +49,11 @@ all its sockets of a thread when its Redis connection came back after a loss
 away is missed.
 """
 
-import dataclasses
-from dataclasses import dataclass
-from typing import Any, ClassVar, TypedDict
+from typing import TypedDict
 
 from django.conf import settings
 
+from realtime.contract import EventModel
 from realtime.publish import publish
 from realtime.topics import thread_topic, user_topic, workspace_topic
 
@@ -78,51 +77,39 @@ class ThreadSettingsData(TypedDict):
     changed_by: str  # "" until a member changes them
 
 
-@dataclass(frozen=True, kw_only=True)
-class ThreadEvent:
-    type: ClassVar[str]
+class ThreadEvent(EventModel):
     thread_id: int
 
-    def to_wire(self) -> dict[str, Any]:
-        """The event as JSON-ready data, with its ``type``."""
-        return {"type": self.type, **dataclasses.asdict(self)}
 
-
-@dataclass(frozen=True, kw_only=True)
 class MessageEvent(ThreadEvent):
     message_id: int
 
 
-@dataclass(frozen=True, kw_only=True)
 class MessageAdded(MessageEvent):
-    type: ClassVar[str] = "chat.message"
+    type = "chat.message"
     message: MessageData
 
 
-@dataclass(frozen=True, kw_only=True)
 class MessageChanged(MessageEvent):
-    type: ClassVar[str] = "chat.status"
+    type = "chat.status"
     message: MessageData
 
 
-@dataclass(frozen=True, kw_only=True)
 class Frame(MessageEvent):
-    type: ClassVar[str] = "chat.frame"
+    type = "chat.frame"
     seq: int
     delta: str
 
 
-@dataclass(frozen=True, kw_only=True)
 class ThreadSettingsChanged(ThreadEvent):
-    type: ClassVar[str] = "chat.settings"
+    type = "chat.settings"
     settings: ThreadSettingsData
 
 
-@dataclass(frozen=True, kw_only=True)
 class ThreadActive(ThreadEvent):
     """Published to the workspace's topic, not the thread's: the sidebars follow it."""
 
-    type: ClassVar[str] = "chat.thread"
+    type = "chat.thread"
     workspace_id: int
     title: str
     last_activity_at: str  # ISO 8601
@@ -130,34 +117,13 @@ class ThreadActive(ThreadEvent):
     author_id: int | None
 
 
-@dataclass(frozen=True, kw_only=True)
 class ThreadReadChanged(ThreadEvent):
     """Published to the reader's own topic: their other pages update their unread counts."""
 
-    type: ClassVar[str] = "chat.read"
+    type = "chat.read"
     workspace_id: int
     user_id: int
     last_read_message_id: int
-
-
-EVENT_TYPES: dict[str, type[ThreadEvent]] = {
-    cls.type: cls
-    for cls in (
-        MessageAdded,
-        MessageChanged,
-        Frame,
-        ThreadSettingsChanged,
-        ThreadActive,
-        ThreadReadChanged,
-    )
-}
-
-
-def event_from_wire(data: dict[str, Any]) -> ThreadEvent:
-    """The event a published dict carries (extra keys, such as ``topic``, are ignored)."""
-    cls = EVENT_TYPES[data["type"]]
-    names = {field.name for field in dataclasses.fields(cls)}
-    return cls(**{key: value for key, value in data.items() if key in names})
 
 
 def broadcast_message_created(message: Message) -> None:
@@ -221,7 +187,7 @@ def broadcast_thread_active(thread: Thread, *, message: Message | None = None) -
         message_id=message.pk if message else None,
         author_id=message.author_id if message else None,
     )
-    publish(workspace_topic(thread.workspace_id), event.to_wire())
+    publish(workspace_topic(thread.workspace_id), event)
 
 
 def broadcast_thread_read(read: ThreadRead, *, workspace_id: int) -> None:
@@ -232,8 +198,8 @@ def broadcast_thread_read(read: ThreadRead, *, workspace_id: int) -> None:
         user_id=read.user_id,
         last_read_message_id=read.last_read_message_id,
     )
-    publish(user_topic(read.user_id), event.to_wire())
+    publish(user_topic(read.user_id), event)
 
 
 def _publish(event: ThreadEvent) -> None:
-    publish(thread_topic(event.thread_id), event.to_wire())
+    publish(thread_topic(event.thread_id), event)

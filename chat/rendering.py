@@ -20,8 +20,9 @@ from channels.db import database_sync_to_async
 from django.contrib.auth.models import User
 from django.template.loader import render_to_string
 
+from realtime.contract import event_parse
+from realtime.events import Person, PresenceChanged, PresenceTyping
 from realtime.fanout import Event
-from realtime.presence import PRESENCE_CHANGED, PRESENCE_TYPING, Person
 from workspace.models import Workspace
 
 from .events import (
@@ -32,7 +33,6 @@ from .events import (
     ThreadActive,
     ThreadSettingsChanged,
     ThreadSettingsData,
-    event_from_wire,
 )
 from .message_read import MessageRead
 from .models import Message, Thread
@@ -151,7 +151,7 @@ async def navigation_prepare(event: Event) -> Event | None:
         return event
     if event["type"] != ThreadActive.type:
         return None
-    active = event_from_wire(event)
+    active = event_parse(event)
     assert isinstance(active, ThreadActive)
     item = render_to_string(
         "chat/_nav_thread.html", {"thread": {"id": active.thread_id, "title": active.title}}
@@ -168,11 +168,11 @@ class ThreadRenderer:
 
     async def prepare(self, event: Event) -> Event | None:
         """The event with its ``html``; None when there is nothing new to show."""
-        if event["type"] == PRESENCE_CHANGED:
+        if event["type"] == PresenceChanged.type:
             return {**event, "html": presence_html(event["people"], oob=True)}
-        if event["type"] == PRESENCE_TYPING:
+        if event["type"] == PresenceTyping.type:
             return {**event, "html": self._typing_html(event["person"])}
-        parsed = event_from_wire(event)
+        parsed = event_parse(event)
         if isinstance(parsed, Frame):
             html = await self._frame_html(parsed)
         elif isinstance(parsed, MessageAdded | MessageChanged):

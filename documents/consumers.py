@@ -16,11 +16,11 @@ from typing import Any
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.http import Http404
 from pycrdt import get_state
 from redis.exceptions import RedisError
 
 from realtime.consumers import CLOSE_NOT_FOUND, MemberSocket
+from realtime.contract import EventModel
 from realtime.fanout import Event
 from realtime.publish import publish_async
 from realtime.topics import document_topic
@@ -75,13 +75,17 @@ async def _document_catch_up(topic: str) -> Event:
     }
 
 
+# What each relayed event becomes for the editors: its frame, made once in this process.
+_FRAMES = {
+    events.Updated.type: lambda event: protocol.sync_update(event["update"]),
+    events.PresenceSaid.type: lambda event: protocol.awareness(event["presence"]),
+}
+
+
 async def _frame_once(event: Event) -> Event:
     """Turn a topic event into the frame every editor in this process is sent, once."""
-    if event["type"] == events.UPDATE:
-        return {**event, "frame": protocol.sync_update(event["update"])}
-    if event["type"] == events.PRESENCE:
-        return {**event, "frame": protocol.awareness(event["presence"])}
-    return event
+    frame = _FRAMES.get(event["type"])
+    return event if frame is None else {**event, "frame": frame(event)}
 
 
 class DocumentConsumer(MemberSocket):
@@ -90,14 +94,10 @@ class DocumentConsumer(MemberSocket):
     access: DocumentAccess
     _could_edit: bool  # what the editor was last told it may do
 
-    def authorize(self, user: Any) -> bool:
-        try:
-            self.access = document_access_get(
-                user=user, document_id=self.scope["url_route"]["kwargs"]["document_id"]
-            )
-        except Http404:
-            return False
-        return True
+    def object_get(self, user: Any) -> None:
+        self.access = document_access_get(
+            user=user, document_id=self.scope["url_route"]["kwargs"]["document_id"]
+        )
 
     async def access_rechecked(self) -> None:
         """Made viewer (or member again) while editing: the editor follows at once, turning
@@ -133,28 +133,33 @@ class DocumentConsumer(MemberSocket):
         await pending_updates().flush()  # the state read next holds every change published
         state = await database_sync_to_async(document_state_get)(document_id=document_id)
         await self.send(bytes_data=protocol.sync_step1(get_state(state)))
-        await self._publish(events.PRESENCE_QUERY)
+        await self._publish(events.PresenceAsked(sender=self._sender))
         for write in await database_sync_to_async(write_list_active)(document_id=document_id):
             await self.send(text_data=json.dumps({"type": "write", **write}))
 
-    async def topic_event(self, event: Event) -> None:
-        kind = event["type"]
-        if kind == RESYNC:
-            for frame in event["frames"]:
-                await self.send(bytes_data=frame)
-        elif event.get("sender") == self._sender:
-            return
-        elif kind in (events.UPDATE, events.PRESENCE):
+    async def document_resync(self, event: Event) -> None:
+        for frame in event["frames"]:
+            await self.send(bytes_data=frame)
+
+    async def document_update(self, event: Event) -> None:
+        if event["sender"] != self._sender:
             await self.send(bytes_data=event["frame"])
-        elif kind == events.PRESENCE_QUERY:
+
+    document_presence = document_update
+
+    async def document_presence_query(self, event: Event) -> None:
+        if event["sender"] != self._sender:
             await self.send(bytes_data=protocol.QUERY_AWARENESS)
-        elif kind == events.WRITE:
-            await self.send(text_data=json.dumps({"type": "write", **event["write"]}))
-        elif kind == events.RENAMED:
-            await self.send(text_data=json.dumps({"type": "renamed", "title": event["title"]}))
-        elif kind == events.DELETED:
-            await self._notice("deleted", DELETED.format(by=event["by"]))
-            await self.close_with(CLOSE_NOT_FOUND)
+
+    async def document_write(self, event: Event) -> None:
+        await self.send(text_data=json.dumps({"type": "write", **event["write"]}))
+
+    async def document_renamed(self, event: Event) -> None:
+        await self.send(text_data=json.dumps({"type": "renamed", "title": event["title"]}))
+
+    async def document_deleted(self, event: Event) -> None:
+        await self._notice("deleted", DELETED.format(by=event["by"]))
+        await self.close_with(CLOSE_NOT_FOUND)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         """One y-websocket message. Every bad one gets a notice and the socket stays open,
@@ -204,7 +209,7 @@ class DocumentConsumer(MemberSocket):
         if message.kind == protocol.Kind.AWARENESS:
             entries = await database_sync_to_async(self._presence_read)(message.payload)
             if presence := await self._presence_own(entries):
-                await self._publish(events.PRESENCE, presence=presence)
+                await self._publish(events.PresenceSaid(presence=presence, sender=self._sender))
             return []
         if message.kind == protocol.Kind.SYNC_STEP1:
             await pending_updates().flush()  # the answer holds every change published
@@ -221,7 +226,7 @@ class DocumentConsumer(MemberSocket):
         ):
             await self._refusal_tell()
             return
-        await self._publish(events.UPDATE, update=update)
+        await self._publish(events.Updated(update=update, sender=self._sender))
         pending.add(document_id, update, self._user_id)
 
     def _update_allowed(self, update: bytes, pending_bytes: int) -> bool:
@@ -293,7 +298,8 @@ class DocumentConsumer(MemberSocket):
         await pending_updates().flush()
         if (client_id := await self._client_let_go()) is not None:
             gone = protocol.Presence(client_id, self._presence_clock + 1, None)
-            await self._publish(events.PRESENCE, presence=protocol.awareness_write([gone]))
+            presence = protocol.awareness_write([gone])
+            await self._publish(events.PresenceSaid(presence=presence, sender=self._sender))
         await super().disconnect(code)
 
     async def _client_let_go(self) -> int | None:
@@ -306,10 +312,10 @@ class DocumentConsumer(MemberSocket):
             logger.warning("Could not free a Yjs client of document %s", self.access.document.pk)
             return None
 
-    async def _publish(self, event_type: str, **fields: Any) -> None:
-        """An event of this socket's to the document's other editors, from daphne's loop."""
-        topic = document_topic(self.access.document.pk)
-        await publish_async(topic, {"type": event_type, "sender": self._sender, **fields})
+    async def _publish(self, event: EventModel) -> None:
+        """An event of this socket's to the document's other editors, from daphne's loop,
+        at once: an editor's keystroke reaches the others before the log keeps it."""
+        await publish_async(document_topic(self.access.document.pk), event)
 
     async def _notice(self, kind: str, message: str) -> None:
         await self.send(text_data=json.dumps({"type": kind, "message": message}))

@@ -1,11 +1,24 @@
 """The document topic's events: what one editor's socket tells the others, on every replica.
 
-Published with ``realtime.publish`` to ``realtime.topics.document_topic``; ``sender`` names
-the socket an event came from, which does not get it back.
+=======================  =========================================================
+event type               meaning and payload
+=======================  =========================================================
+document.update          ``update``: a Yjs update (bytes), kept or about to be
+document.presence        ``presence``: an awareness update (bytes), re-stamped
+document.presence_query  a socket joined: everyone, say who you are
+document.renamed         ``title``
+document.deleted         ``by``: who deleted it; open editors close
+document.write           ``write``: the assistant's write as editors show it
+                         (``WriteData``)
+=======================  =========================================================
+
+Published to ``realtime.topics.document_topic``; ``sender`` names the socket an event came
+from, which does not get it back (``SERVER`` for changes the server makes).
 """
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypedDict
 
+from realtime.contract import EventModel
 from realtime.publish import publish
 from realtime.topics import document_topic
 
@@ -14,24 +27,59 @@ if TYPE_CHECKING:
 
     from .models import DocumentWrite
 
-UPDATE = "document.update"  # update: a Yjs update (bytes)
-PRESENCE = "document.presence"  # presence: an awareness update (bytes), already re-stamped
-PRESENCE_QUERY = "document.presence_query"  # a socket joined: everyone, say who you are
-RENAMED = "document.renamed"  # title
-DELETED = "document.deleted"  # by: who deleted it
-WRITE = "document.write"  # write: the assistant's write as editors show it (see write_data)
-
-SERVER = "server"  # the sender of changes the server makes (restoring a version)
+SERVER = "server"  # the sender of changes the server makes (restoring a version, the assistant)
 
 
-def document_publish(document_id: int, event_type: str, **fields: Any) -> None:
-    publish(document_topic(document_id), {"type": event_type, **fields})
-
-
-def write_data(write: "DocumentWrite", *, ahead: int | None = None) -> dict[str, Any]:
+class WriteData(TypedDict):
     """A write as editors show it: who asked for what, how it stands, who stopped it, and
-    while queued how many of the workspace's requests to the model are served first
-    (``ahead``)."""
+    while queued how many of the workspace's requests to the model are served first."""
+
+    id: int
+    status: str
+    instruction: str
+    by: str
+    stopped_by: str
+    error: str
+    ahead: int | None
+
+
+class Updated(EventModel):
+    type = "document.update"
+    sender: str
+    update: bytes
+
+
+class PresenceSaid(EventModel):
+    type = "document.presence"
+    sender: str
+    presence: bytes
+
+
+class PresenceAsked(EventModel):
+    type = "document.presence_query"
+    sender: str
+
+
+class Renamed(EventModel):
+    type = "document.renamed"
+    title: str
+
+
+class Deleted(EventModel):
+    type = "document.deleted"
+    by: str
+
+
+class WriteChanged(EventModel):
+    type = "document.write"
+    write: WriteData
+
+
+def document_publish(document_id: int, event: EventModel) -> None:
+    publish(document_topic(document_id), event)
+
+
+def write_data(write: "DocumentWrite", *, ahead: int | None = None) -> WriteData:
     return {
         "id": write.pk,
         "status": write.status,
@@ -48,4 +96,4 @@ def _name(person: "User | None") -> str:
 
 
 def write_publish(write: "DocumentWrite", *, ahead: int | None = None) -> None:
-    document_publish(write.document_id, WRITE, write=write_data(write, ahead=ahead))
+    document_publish(write.document_id, WriteChanged(write=write_data(write, ahead=ahead)))

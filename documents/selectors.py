@@ -2,7 +2,6 @@
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
@@ -96,7 +95,7 @@ def version_get(*, document: Document, version_id: int) -> DocumentVersion:
         raise Http404("No such version.") from exc
 
 
-def write_list_active(*, document_id: int) -> list[dict[str, Any]]:
+def write_list_active(*, document_id: int) -> list[events.WriteData]:
     """The assistant's writes into the document that are queued or being written."""
     writes = DocumentWrite.objects.filter(
         document_id=document_id, status__in=DocumentWrite.ACTIVE_STATUSES

@@ -28,9 +28,7 @@ def document_create(*, workspace: Workspace, title: str, created_by: User) -> Do
 def document_rename(*, document: Document, title: str) -> None:
     document.title = title.strip()
     document.save(update_fields=["title"])
-    transaction.on_commit(
-        lambda: events.document_publish(document.pk, events.RENAMED, title=document.title)
-    )
+    events.document_publish(document.pk, events.Renamed(title=document.title))
 
 
 def document_delete(*, document: Document, deleted_by: User) -> None:
@@ -42,7 +40,7 @@ def document_delete(*, document: Document, deleted_by: User) -> None:
     for write in document.writes.filter(status__in=DocumentWrite.ACTIVE_STATUSES):
         write_stop(write=write, by=deleted_by)
     by = deleted_by.get_full_name() or deleted_by.get_username()
-    transaction.on_commit(lambda: events.document_publish(document.pk, events.DELETED, by=by))
+    events.document_publish(document.pk, events.Deleted(by=by))
 
 
 def document_restore(*, document: Document) -> None:
@@ -62,11 +60,7 @@ def document_update_append(
     with transaction.atomic():
         document_update_check(document_id=document_id, update=update)
         document_updates_keep([(document_id, update, author.pk if author else None)])
-        transaction.on_commit(
-            lambda: events.document_publish(
-                document_id, events.UPDATE, update=update, sender=sender
-            )
-        )
+        events.document_publish(document_id, events.Updated(update=update, sender=sender))
 
 
 def document_rewrite(*, document_id: int, text: str, author: User | None) -> None:

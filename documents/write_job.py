@@ -150,11 +150,9 @@ class DocumentWriting:
         assert self.author is not None
         self._presence_clock += 1
         entry = protocol.Presence(self.author.client_id, self._presence_clock, state)
+        presence = protocol.awareness_write([entry])
         events.document_publish(
-            self.write.document_id,
-            events.PRESENCE,
-            presence=protocol.awareness_write([entry]),
-            sender=events.SERVER,
+            self.write.document_id, events.PresenceSaid(presence=presence, sender=events.SERVER)
         )
 
     def _requester(self) -> str:

@@ -1,16 +1,12 @@
 """The sources socket: members with the sources page open see every source change live."""
 
-from typing import Any
-
 from channels.db import database_sync_to_async
-from django.http import Http404
 from django.template.loader import render_to_string
 
-from realtime.consumers import MemberSocket
 from realtime.fanout import Event
 from realtime.topics import sources_topic
+from workspace.consumers import WorkspaceSocket
 from workspace.models import Workspace
-from workspace.selectors import workspace_get_for_member
 
 from . import events
 from .selectors import source_list
@@ -32,33 +28,24 @@ async def _catch_up(topic: str) -> Event:
     return {"type": HTML, "html": await database_sync_to_async(sources_body_html)(workspace_id)}
 
 
+# Each event as its row shows it, rendered once for all of the topic's sockets from its data.
+_HTML = {
+    events.SourceChanged.type: lambda event: render_to_string(
+        "knowledge/_source_event.html", {"source": event["source"]}
+    ),
+    events.SourceRemoved.type: lambda event: (
+        f'<tr id="source-{int(event["id"])}" hx-swap-oob="delete"></tr>'
+    ),
+}
+
+
 async def _prepare(event: Event) -> Event | None:
-    """Render an event once for all of the topic's sockets, from its own data."""
-    html: str
-    if event["type"] == events.SOURCE:
-        html = render_to_string("knowledge/_source_event.html", {"source": event["source"]})
-    elif event["type"] == events.REMOVED:
-        html = f'<tr id="source-{int(event["id"])}" hx-swap-oob="delete"></tr>'
-    elif event["type"] == HTML:
-        return event
-    else:
-        return None
-    return {"type": HTML, "html": html}
+    render = _HTML.get(event["type"])
+    return None if render is None else {"type": HTML, "html": render(event)}
 
 
-class SourcesConsumer(MemberSocket):
+class SourcesConsumer(WorkspaceSocket):
     """One member's sources page of one workspace."""
-
-    workspace: Workspace
-
-    def authorize(self, user: Any) -> bool:
-        try:
-            self.workspace = workspace_get_for_member(
-                user=user, workspace_id=self.scope["url_route"]["kwargs"]["workspace_id"]
-            )
-        except Http404:
-            return False
-        return True
 
     async def joined(self) -> None:
         await self.follow(sources_topic(self.workspace.pk), catch_up=_catch_up, prepare=_prepare)
@@ -66,6 +53,5 @@ class SourcesConsumer(MemberSocket):
         html = await database_sync_to_async(sources_body_html)(self.workspace.pk)
         await self.send(text_data=html)
 
-    async def topic_event(self, event: Event) -> None:
-        if event["type"] == HTML:
-            await self.send(text_data=event["html"])
+    async def sources_html(self, event: Event) -> None:
+        await self.send(text_data=event["html"])

@@ -12,19 +12,51 @@ Published with ``realtime.publish`` to ``realtime.topics.sources_topic``; the pa
 everything the row shows, so no event reads the database on its way to the sockets.
 """
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypedDict
 
+from realtime.contract import EventModel
 from realtime.publish import publish
 from realtime.topics import sources_topic
 
 if TYPE_CHECKING:
     from .models import Source
 
-SOURCE = "knowledge.source"
-REMOVED = "knowledge.removed"
+
+class SourceData(TypedDict):
+    id: int
+    workspace_id: int
+    kind: str
+    kind_label: str
+    title: str
+    url: str
+    status: str
+    status_label: str
+    active: bool
+    error: str
+    refused: bool
+    notes: str
+    size: int
+    pages: int | None
+    rows: int | None
+    chunks: int
+    done: int
+    of: int
+    unit: str  # what ``done`` and ``of`` count: passages, pages or rows
+    added_by: str
+    created_at: str  # ISO 8601, or "" before it is saved
 
 
-def source_data(source: "Source") -> dict[str, Any]:
+class SourceChanged(EventModel):
+    type = "knowledge.source"
+    source: SourceData
+
+
+class SourceRemoved(EventModel):
+    type = "knowledge.removed"
+    id: int
+
+
+def source_data(source: "Source") -> SourceData:
     """A source as its row shows it (also what the page renders over HTTP)."""
     person = source.added_by
     return {
@@ -63,8 +95,8 @@ def _progress_unit(source: "Source") -> str:
 
 
 def source_publish(source: "Source") -> None:
-    publish(sources_topic(source.workspace_id), {"type": SOURCE, "source": source_data(source)})
+    publish(sources_topic(source.workspace_id), SourceChanged(source=source_data(source)))
 
 
 def source_removed_publish(*, workspace_id: int, source_id: int) -> None:
-    publish(sources_topic(workspace_id), {"type": REMOVED, "id": source_id})
+    publish(sources_topic(workspace_id), SourceRemoved(id=source_id))

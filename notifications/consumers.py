@@ -8,7 +8,7 @@ from realtime.consumers import MemberSocket
 from realtime.fanout import Event
 from realtime.topics import inbox_topic
 
-from .events import UNREAD
+from .events import UnreadChanged
 from .rendering import inbox_prepare, unread_html
 from .selectors import notification_unread_count
 
@@ -16,8 +16,8 @@ from .selectors import notification_unread_count
 class InboxConsumer(MemberSocket):
     """One page's inbox socket. Sends only; whatever the client sends is ignored."""
 
-    def authorize(self, user: Any) -> bool:
-        return True  # anyone logged in follows their own inbox, and only theirs
+    def object_get(self, user: Any) -> None:
+        """Anyone logged in follows their own inbox, and only theirs."""
 
     async def joined(self) -> None:
         await self.follow(
@@ -34,11 +34,14 @@ class InboxConsumer(MemberSocket):
     async def _unread_now(self, topic: str) -> Event:
         """After a lost Redis connection: the count as it now stands."""
         count = await self._unread_count()
-        return {"type": UNREAD, "topic": topic, "unread": count, "html": unread_html(count)}
+        event = {**UnreadChanged(unread=count).to_wire(), "topic": topic}
+        return {**event, "html": unread_html(count)}
 
-    async def topic_event(self, event: Event) -> None:
-        if "html" in event:
-            await self.send(text_data=event["html"])
+    async def _html_send(self, event: Event) -> None:
+        await self.send(text_data=event["html"])
+
+    # As ``rendering.inbox_prepare`` made them, once for all the person's sockets.
+    inbox_notification = inbox_unread = _html_send
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         return

@@ -19,13 +19,11 @@ Only this module publishes them, and only after the change has committed.
 
 from typing import TypedDict
 
+from realtime.contract import EventModel
 from realtime.publish import publish
 from realtime.topics import inbox_topic
 
 from .models import Notification
-
-NOTIFICATION = "inbox.notification"
-UNREAD = "inbox.unread"
 
 
 class NotificationData(TypedDict):
@@ -35,6 +33,17 @@ class NotificationData(TypedDict):
     url: str  # a path on this site
     workspace: str  # its name
     created_at: str  # ISO 8601
+
+
+class NotificationAdded(EventModel):
+    type = "inbox.notification"
+    notification: NotificationData
+    unread: int
+
+
+class UnreadChanged(EventModel):
+    type = "inbox.unread"
+    unread: int
 
 
 def notification_data(notification: Notification) -> NotificationData:
@@ -49,11 +58,9 @@ def notification_data(notification: Notification) -> NotificationData:
 
 
 def notification_publish(notification: Notification, *, unread: int) -> None:
-    publish(
-        inbox_topic(notification.recipient_id),
-        {"type": NOTIFICATION, "notification": notification_data(notification), "unread": unread},
-    )
+    event = NotificationAdded(notification=notification_data(notification), unread=unread)
+    publish(inbox_topic(notification.recipient_id), event)
 
 
 def unread_publish(person_id: int, *, unread: int) -> None:
-    publish(inbox_topic(person_id), {"type": UNREAD, "unread": unread})
+    publish(inbox_topic(person_id), UnreadChanged(unread=unread))

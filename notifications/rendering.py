@@ -10,7 +10,7 @@ from django.template.loader import render_to_string
 
 from realtime.fanout import Event
 
-from .events import NOTIFICATION, UNREAD, NotificationData
+from .events import NotificationAdded, NotificationData, UnreadChanged
 from .models import Notification
 
 
@@ -34,12 +34,16 @@ def notification_alert_html(data: NotificationData) -> str:
     )
 
 
+# Each event as the page shows it: the bell's count, and a new notification's alert.
+_HTML = {
+    NotificationAdded.type: lambda event: (
+        unread_html(event["unread"]) + notification_alert_html(event["notification"])
+    ),
+    UnreadChanged.type: lambda event: unread_html(event["unread"]),
+}
+
+
 async def inbox_prepare(event: Event) -> Event | None:
     """The fan-out's ``prepare`` for an inbox topic: the event with its ``html``."""
-    if event["type"] == NOTIFICATION:
-        html = unread_html(event["unread"]) + notification_alert_html(event["notification"])
-    elif event["type"] == UNREAD:
-        html = unread_html(event["unread"])
-    else:
-        return event  # account.changed and the like: the socket's own business
-    return {**event, "html": html}
+    render = _HTML.get(event["type"])
+    return event if render is None else {**event, "html": render(event)}

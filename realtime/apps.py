@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils.module_loading import autodiscover_modules
 
 
 class RealtimeConfig(AppConfig):
@@ -7,3 +8,6 @@ class RealtimeConfig(AppConfig):
 
     def ready(self) -> None:
         from . import signals  # noqa: F401 - connects the account receivers
+
+        # Every app's events module: each event type is registered in every process.
+        autodiscover_modules("events")

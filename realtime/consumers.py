@@ -4,15 +4,21 @@ A socket is authorised when it connects, and again whenever something could have
 access: on each frame it receives from the client, and when the person's user topic says their
 account changed (logout, password change, deactivation, removal from a workspace), which reaches
 the socket on whichever web replica holds it.
+
+Events reach a socket as Channels hands messages to a consumer: by their type, to the method
+of that name with dots made underscores (``chat.message`` to ``chat_message``). A socket
+ignores the types it has no method for.
 """
 
 from typing import Any
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.http import Http404
 
 from .access import session_user_get
-from .events import ACCOUNT_CHANGED, session_digest
+from .events import AccountChanged, session_digest
 from .fanout import CatchUp, Event, Prepare, fanout
 from .topics import user_topic
 
@@ -23,16 +29,16 @@ CLOSE_NOT_FOUND = 4404  # unknown object or not a member: the same answer, as ov
 
 async def _recheck_after_reconnect(topic: str) -> Event:
     """An account event may have been lost while Redis was away: check again to be sure."""
-    return {"type": ACCOUNT_CHANGED, "topic": topic}
+    return {"type": AccountChanged.type, "topic": topic}
 
 
 class MemberSocket(AsyncWebsocketConsumer):
     """A logged-in member's socket on one object of a workspace (a thread, a document...).
 
-    Subclasses say who may see the object (``authorize``), which topics to follow once
-    authorised (``joined``) and what to do with their events (``topic_event``). Events reach the
-    socket through this process's ``Fanout``, which calls ``deliver``: the socket needs no
-    channel of its own.
+    Subclasses say who may see the object (``object_get``), which topics to follow once
+    authorised (``joined``) and what to do with their events: one method per event type.
+    Events reach the socket through this process's ``Fanout``, which calls ``deliver``: the
+    socket needs no channel of its own.
     """
 
     channel_layer_alias = None  # no layer: no channel, no subscription, no task per socket
@@ -41,13 +47,19 @@ class MemberSocket(AsyncWebsocketConsumer):
 
     def authorize(self, user: Any) -> bool:
         """Whether ``user`` may follow this socket's object; runs in a database thread."""
+        try:
+            self.object_get(user)
+        except Http404:
+            return False
+        return True
+
+    def object_get(self, user: Any) -> None:
+        """Find the socket's object as ``user`` may see it and keep it, or raise Http404 (an
+        unknown object and one of a workspace they are not a member of alike)."""
         raise NotImplementedError
 
     async def joined(self) -> None:
         """Follow the object's topics and send the client what it needs to start."""
-
-    async def topic_event(self, event: Event) -> None:
-        """An event of one of the object's topics."""
 
     async def connect(self) -> None:
         await self.accept()
@@ -79,9 +91,14 @@ class MemberSocket(AsyncWebsocketConsumer):
         """An event of a followed topic (called by ``Fanout``)."""
         if self._closing:
             return
-        if event["type"] != ACCOUNT_CHANGED:
-            await self.topic_event(event)
-        elif self._session_key and event.get("ended_session") == session_digest(self._session_key):
+        handler = getattr(self, get_handler_name(event), None)
+        if handler is not None:
+            await handler(event)
+
+    async def account_changed(self, event: Event) -> None:
+        """Check access again; close if it ended (at once for a session logged out)."""
+        ended = event.get("ended_session")
+        if self._session_key and ended == session_digest(self._session_key):
             await self.close_with(CLOSE_NOT_AUTHENTICATED)
         elif code := await database_sync_to_async(self.access_denied)():
             await self.close_with(code)

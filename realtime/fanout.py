@@ -12,11 +12,16 @@ Pub/Sub keeps nothing for a process whose Redis connection was down. When the co
 back (``layer.reconnected``), each topic's ``catch_up`` makes the event that brings its sockets
 up to date again (a thread's whole transcript; for an account, "check your access again"),
 once per topic, not once per socket.
+
+Streams (Server-Sent Events, ``/v1`` completions) follow topics here too (``join_stream``):
+they are handed each event as published, not as prepared for sockets, and after a lost
+connection ``layer.reconnected`` itself, from which they catch up on their own.
 """
 
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from channels.layers import get_channel_layer
@@ -35,14 +40,22 @@ class Member(Protocol):
     async def deliver(self, event: Event) -> None: ...
 
 
+@dataclass
+class _Followed:
+    """One topic this process follows: its local members, and how its sockets are served."""
+
+    sockets: set[Member] = field(default_factory=set)
+    streams: set[Member] = field(default_factory=set)
+    catch_up: CatchUp | None = None
+    prepare: Prepare | None = None
+
+
 class Fanout:
     """The local members of each topic, and the one task that hands events to them."""
 
     def __init__(self) -> None:
         self._layer = get_channel_layer()
-        self._members: dict[str, set[Member]] = {}
-        self._catch_ups: dict[str, CatchUp] = {}
-        self._prepares: dict[str, Prepare] = {}
+        self._topics: dict[str, _Followed] = {}
         self._channel: str | None = None
         self._receiving: asyncio.Task[None] | None = None  # held: the loop keeps tasks weakly
         # Joins and leaves one at a time: a member who joins while the process is still
@@ -57,32 +70,44 @@ class Fanout:
         catch_up: CatchUp | None = None,
         prepare: Prepare | None = None,
     ) -> None:
-        """Add ``member``; when this returns, every later event of the topic reaches it.
+        """Add the socket ``member``; when this returns, every later event of the topic
+        reaches it.
 
-        The first member of a topic brings its ``catch_up`` and ``prepare`` (which turns each
+        The first socket of a topic brings its ``catch_up`` and ``prepare`` (which turns each
         published event into what the topic's sockets are given, or None to give nothing);
-        they hold for the topic until its last member leaves.
+        they hold for the topic until its last socket leaves.
         """
         async with self._changing:
-            if topic not in self._members:
-                await self._layer.group_add(topic, await self._name())  # may raise: no trace
-                self._members[topic] = set()
-                if catch_up is not None:
-                    self._catch_ups[topic] = catch_up
-                if prepare is not None:
-                    self._prepares[topic] = prepare
-            self._members[topic].add(member)
+            followed = await self._followed(topic)
+            if not followed.sockets:
+                followed.catch_up, followed.prepare = catch_up, prepare
+            followed.sockets.add(member)
+
+    async def join_stream(self, topic: str, member: Member) -> None:
+        """Add ``member``, which is given each event of the topic as it was published (a
+        stream to a script, say), not as the topic's sockets are shown it; after a lost
+        Redis connection it is given ``layer.reconnected`` and catches up by itself."""
+        async with self._changing:
+            (await self._followed(topic)).streams.add(member)
+
+    async def _followed(self, topic: str) -> _Followed:
+        followed = self._topics.get(topic)
+        if followed is None:
+            await self._layer.group_add(topic, await self._name())  # may raise: no trace
+            followed = self._topics[topic] = _Followed()
+        return followed
 
     async def leave(self, topic: str, member: Member) -> None:
         async with self._changing:
-            members = self._members.get(topic)
-            if members is None:
+            followed = self._topics.get(topic)
+            if followed is None:
                 return
-            members.discard(member)
-            if not members:
-                del self._members[topic]
-                self._catch_ups.pop(topic, None)
-                self._prepares.pop(topic, None)
+            followed.sockets.discard(member)
+            followed.streams.discard(member)
+            if not followed.sockets:
+                followed.catch_up = followed.prepare = None
+            if not followed.sockets and not followed.streams:
+                del self._topics[topic]
                 await self._layer.group_discard(topic, await self._name())
 
     async def _name(self) -> str:
@@ -96,37 +121,41 @@ class Fanout:
             event: Event = await self._layer.receive(channel)
             if event.get("type") == RECONNECTED:
                 await self._catch_up_all()
-            elif "topic" in event:
-                prepared = await self._prepare(event["topic"], event)
-                if prepared is not None:
-                    await self._deliver(event["topic"], prepared)
+            elif (followed := self._topics.get(event.get("topic", ""))) is not None:
+                await self._deliver(followed.streams, event)
+                if followed.sockets and (prepared := await self._prepare(followed, event)):
+                    await self._deliver(followed.sockets, prepared)
 
-    async def _prepare(self, topic: str, event: Event) -> Event | None:
-        prepare = self._prepares.get(topic)
-        if prepare is None:
+    async def _prepare(self, followed: _Followed, event: Event) -> Event | None:
+        if followed.prepare is None:
             return event
         try:
-            return await prepare(event)
+            return await followed.prepare(event)
         except Exception:  # one event that cannot be shown must not stop the others
-            logger.exception("Could not prepare %s of %s", event.get("type"), topic)
+            logger.exception("Could not prepare %s of %s", event.get("type"), event.get("topic"))
             return None
 
     async def _catch_up_all(self) -> None:
-        for topic, catch_up in list(self._catch_ups.items()):
+        for topic, followed in list(self._topics.items()):
+            await self._deliver(followed.streams, {"type": RECONNECTED, "topic": topic})
+            if followed.catch_up is None:
+                continue
             try:
-                event = await catch_up(topic)
+                event = await followed.catch_up(topic)
             except Exception:
                 logger.exception("Could not catch up the sockets of %s", topic)
                 continue
             if event is not None:
-                await self._deliver(topic, event)
+                await self._deliver(followed.sockets, event)
 
-    async def _deliver(self, topic: str, event: Event) -> None:
-        for member in list(self._members.get(topic, ())):
+    async def _deliver(self, members: set[Member], event: Event) -> None:
+        for member in list(members):
             try:
                 await member.deliver(event)
             except Exception:  # one broken socket must not cost the others their event
-                logger.exception("Could not deliver %s to a socket of %s", event.get("type"), topic)
+                logger.exception(
+                    "Could not deliver %s to a member of %s", event.get("type"), event.get("topic")
+                )
 
 
 # This event loop's fan-out (daphne runs one loop; each async test has its own).

@@ -3,9 +3,10 @@
 Each open socket is a field of one Redis hash per topic (``presence:<topic>``), holding its
 person and when the entry expires; sockets renew their entry while they are open, so a replica
 that dies takes its people out within ``PRESENCE_TTL_S``. When someone comes or goes, the
-process that saw it publishes the topic's list of people (``presence.changed``), at most once
-per ``ANNOUNCE_DELAY_S`` per topic: a page that a hundred people open at once announces a few
-lists, not a hundred. A person with two tabs open is listed once.
+process that saw it publishes the topic's list of people (``presence.changed``, in
+``realtime.events``), at most once per ``ANNOUNCE_DELAY_S`` per topic: a page that a hundred
+people open at once announces a few lists, not a hundred. A person with two tabs open is
+listed once.
 
 Typing is not stored: a socket's "I am typing" is published as ``presence.typing`` and shown
 for a few seconds.
@@ -15,26 +16,19 @@ import asyncio
 import json
 import logging
 import time
-from typing import TypedDict
 
 import redis.asyncio as redis
 from django.conf import settings
 
+from .events import Person, PresenceChanged, PresenceTyping
 from .loops import PerLoop
 from .publish import publish_async
 
 logger = logging.getLogger(__name__)
 
-PRESENCE_CHANGED = "presence.changed"  # people: list[Person], sorted by name
-PRESENCE_TYPING = "presence.typing"  # person: Person
 PRESENCE_TTL_S = 60
 RENEW_EVERY_S = 25
 ANNOUNCE_DELAY_S = 0.2
-
-
-class Person(TypedDict):
-    id: int
-    name: str
 
 
 def _key(topic: str) -> str:
@@ -90,9 +84,7 @@ class PresenceBoard:
         await asyncio.sleep(ANNOUNCE_DELAY_S)
         self._announcing.discard(topic)
         try:
-            await publish_async(
-                topic, {"type": PRESENCE_CHANGED, "people": await self.people(topic)}
-            )
+            await publish_async(topic, PresenceChanged(people=await self.people(topic)))
         except Exception:  # presence is a courtesy: never let it break the socket
             logger.warning("Could not announce who is in %s", topic, exc_info=True)
 
@@ -101,4 +93,4 @@ presence_board = PerLoop(PresenceBoard)
 
 
 async def typing_announce(topic: str, person: Person) -> None:
-    await publish_async(topic, {"type": PRESENCE_TYPING, "person": person})
+    await publish_async(topic, PresenceTyping(person=person))

@@ -1,5 +1,12 @@
 """Publishing an event to a topic: the only caller of ``group_send`` in the project.
 
+Events are ``realtime.contract`` models, validated as they are made. ``publish`` called inside
+a transaction sends the event once it commits (and never if it rolls back), so no client
+hears of a change it cannot read yet; outside one it sends at once. ``publish_async`` always
+sends at once: a socket relays what its client sent (a Yjs update, presence) before the
+update log keeps it, which is what lets editors see each other's keystrokes without waiting
+for a write (``documents.update_log``).
+
 One bridge from synchronous code (services, the model worker) to the channel layer. In a web
 process the events go out on daphne's own event loop, which holds the process's Redis
 connections (``bind_web_loop``); elsewhere, such as in the Celery worker, on one long-lived loop
@@ -16,6 +23,9 @@ import threading
 from typing import Any
 
 from channels.layers import get_channel_layer
+from django.db import connection, transaction
+
+from .contract import EventModel
 
 logger = logging.getLogger(__name__)
 
@@ -75,11 +85,20 @@ def _run(coroutine: Any) -> None:
         _sender.run(coroutine)
 
 
-def publish(topic: str, event: dict[str, Any]) -> None:
-    """Send ``event`` (a dict with a ``type``) to everyone following ``topic``."""
+def publish(topic: str, event: EventModel) -> None:
+    """Send ``event`` to everyone following ``topic``: once the transaction commits, if one
+    is open; else now."""
+    wire = {**event.to_wire(), "topic": topic}
+    # Read without opening a connection: a thread that never used the database has none.
+    if connection.in_atomic_block:
+        transaction.on_commit(lambda: _send(topic, wire))
+    else:
+        _send(topic, wire)
+
+
+def _send(topic: str, event: dict[str, Any]) -> None:
     channel_layer = get_channel_layer()
     assert channel_layer is not None, "CHANNEL_LAYERS must be configured"
-    event = {**event, "topic": topic}
     for attempt in range(SEND_ATTEMPTS):
         try:
             _run(channel_layer.group_send(topic, event))
@@ -90,14 +109,15 @@ def publish(topic: str, event: dict[str, Any]) -> None:
                 logger.warning("Could not publish %s to %s", event["type"], topic, exc_info=True)
 
 
-async def publish_async(topic: str, event: dict[str, Any]) -> None:
-    """``publish`` from async code on the loop that runs it (a socket's own events)."""
+async def publish_async(topic: str, event: EventModel) -> None:
+    """``publish`` now, from async code on the loop that runs it: a socket's own events,
+    which no transaction holds back."""
     channel_layer = get_channel_layer()
     assert channel_layer is not None, "CHANNEL_LAYERS must be configured"
     try:
-        await channel_layer.group_send(topic, {**event, "topic": topic})
+        await channel_layer.group_send(topic, {**event.to_wire(), "topic": topic})
     except Exception:
-        logger.warning("Could not publish %s to %s", event["type"], topic, exc_info=True)
+        logger.warning("Could not publish %s to %s", event.type, topic, exc_info=True)
 
 
 class WebLoopBinding:

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from api.services import api_token_create
 from api.streaming import KEEPALIVE_S, TopicListener
+from chat.events import Frame
 from chat.models import Generation, Message
 from chat.replies import reply_fail, reply_finish
 from chat.streaming_state import live_text_set
@@ -390,7 +391,8 @@ async def test_a_listener_that_falls_behind_drops_its_events_for_a_catch_up():
     listener = await TopicListener("thread.999999", max_events=3).open()
     try:
         for seq in range(1, 11):
-            await sync_to_async(publish)("thread.999999", {"type": "chat.frame", "seq": seq})
+            frame = Frame(thread_id=999999, message_id=1, seq=seq, delta="x")
+            await sync_to_async(publish)("thread.999999", frame)
         await asyncio.sleep(0.2)
         received = []
         while (event := await listener.next(0.2)) is not None:

@@ -193,7 +193,7 @@ def test_reading_and_replacing_a_documents_text_converges_with_open_editors(
     monkeypatch.setattr(
         document_events,
         "document_publish",
-        lambda document_id, kind, **fields: published.append((kind, fields)),
+        lambda document_id, event: published.append(event),
     )
 
     read = api.get(f"/api/documents/{document.pk}").json()
@@ -205,10 +205,10 @@ def test_reading_and_replacing_a_documents_text_converges_with_open_editors(
         )
     assert response.status_code == 200
     assert response.json()["text"] == "Intro\nPlan B\nOutro\n"
-    [(kind, fields)] = published
-    assert kind == document_events.UPDATE
+    [event] = published
+    assert isinstance(event, document_events.Updated)
     # alice's editor applies the change it was sent; the server gets her typing: both agree.
-    alice.apply_update(fields["update"])
+    alice.apply_update(event.update)
     document_update_append(
         document_id=document.pk, update=alice_change, author=team.owner, sender="alice"
     )

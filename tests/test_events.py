@@ -6,14 +6,13 @@ import pytest
 from asgiref.sync import sync_to_async
 
 from chat.events import (
-    EVENT_TYPES,
     Frame,
     MessageAdded,
     MessageChanged,
     ThreadActive,
+    ThreadEvent,
     ThreadReadChanged,
     ThreadSettingsChanged,
-    event_from_wire,
 )
 from chat.message_read import MessageData, MessageRead
 from chat.models import Message
@@ -21,6 +20,7 @@ from chat.rendering import ThreadRenderer, message_html
 from chat.selectors import message_read
 from chat.streaming_state import live_text_set
 from harness.ws_client import FRAME_PATTERN
+from realtime.contract import event_parse, event_types
 
 from .factories import MessageFactory, assistant_reply
 
@@ -85,8 +85,9 @@ EXAMPLES = [
 ]
 
 
-def test_every_event_type_has_an_example_here():
-    assert {type(event) for event in EXAMPLES} == set(EVENT_TYPES.values())
+def test_every_thread_event_type_has_an_example_here():
+    thread_types = {cls for cls in event_types().values() if issubclass(cls, ThreadEvent)}
+    assert {type(event) for event in EXAMPLES} == thread_types
 
 
 @pytest.mark.parametrize("event", EXAMPLES, ids=lambda event: event.type)
@@ -94,7 +95,7 @@ def test_every_event_round_trips_through_json_as_a_non_browser_client_reads_it(e
     wire = json.loads(json.dumps(event.to_wire()))
 
     assert wire["type"] == event.type
-    assert event_from_wire({**wire, "topic": "thread.1"}) == event
+    assert event_parse({**wire, "topic": "thread.1"}) == event
 
 
 def _frame(seq: int, delta: str, message_id: int = 7) -> dict:

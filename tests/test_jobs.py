@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import pytest
 import redis
+from channels.db import database_sync_to_async
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.urls import reverse
@@ -30,6 +31,7 @@ from jobs.services import (
     job_stop_requested,
     jobs_sweep,
 )
+from realtime.topics import thread_topic
 from tests.factories import (
     AssistantFactory,
     LanguageModelFactory,
@@ -38,6 +40,7 @@ from tests.factories import (
     answer_streaming,
     assistant_reply,
 )
+from tests.topic_follower import TopicFollower
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db]
 
@@ -63,7 +66,7 @@ def test_the_limit_per_person_counts_answers_writes_and_completions_together(
 
     with pytest.raises(ValidationError, match="already have 3 requests waiting"):
         _asked(team, team.member)
-    with pytest.raises(ValidationError, match="answers, document writes and API completions"):
+    with pytest.raises(ValidationError, match="answers, catch-ups, document writes and API completions"):
         write_request(document=document, by=team.member, instruction="more")
     with pytest.raises(JobLimitReached):
         job_create(kind="completion", requested_by=team.member)
@@ -204,3 +207,39 @@ def test_every_door_answers_a_stop_of_an_ended_answer_alike(client, team, sent_t
     MembershipFactory.create(user=team.outsider)  # a member elsewhere stops nothing here
     client.force_login(team.outsider)
     assert client.post(reverse("message-stop", args=[answer.pk])).status_code == 404
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_queue_moving_up_is_shown_only_in_its_own_workspace_and_model(team):
+    """When a job leaves its queue, the answers queued behind it on the same model in the same
+    workspace are shown their new places; answers of another workspace or model hear nothing."""
+    ahead, behind, elsewhere, other_model = await database_sync_to_async(_four_queued)(team)
+    follower = TopicFollower()
+    for answer in (behind, elsewhere, other_model):
+        await follower.follow(thread_topic(answer.thread_id))
+
+    await database_sync_to_async(reply_stop)(reply=ahead, by=team.owner)
+
+    moved = await follower.next_of("chat.status", message_id=behind.pk)
+    assert moved["message"]["queue_ahead"] == 0
+    for answer in (elsewhere, other_model):  # a marker after the stop: nothing came before it
+        marker = await database_sync_to_async(message_create)(
+            thread=answer.thread, author=answer.requested_by, body="marker"
+        )
+        before = await follower.until("chat.message", message_id=marker.pk)
+        assert not [event for event in before if event.get("message_id") == answer.pk]
+    await follower.leave()
+
+
+def _four_queued(team) -> tuple[Message, Message, Message, Message]:
+    """An answer queued on the default model in the team's workspace; behind it, one on the
+    same model and workspace, one of another workspace, one on another model."""
+    ahead = assistant_reply(thread=team.thread, asker=team.member)
+    same_queue = ThreadFactory.create(workspace=team.workspace)
+    behind = assistant_reply(thread=same_queue, asker=team.member)
+    another_workspace = ThreadFactory.create()
+    MembershipFactory.create(workspace=another_workspace.workspace, user=team.outsider)
+    elsewhere = assistant_reply(thread=another_workspace, asker=team.outsider)
+    scribe = AssistantFactory.create(workspace=team.workspace, model=LanguageModelFactory())
+    other_model = assistant_reply(thread=team.thread, asker=team.member, assistant=scribe)
+    return ahead, behind, elsewhere, other_model

@@ -41,7 +41,7 @@ pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 def published(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     """The source rows announced to the sources page, in order (instead of publishing)."""
     sent: list[dict[str, Any]] = []
-    monkeypatch.setattr(events, "source_publish", lambda s: sent.append(events.source_data(s)))
+    monkeypatch.setattr(events, "source_publish", lambda s: sent.append({**events.source_data(s)}))
     monkeypatch.setattr(
         events,
         "source_removed_publish",

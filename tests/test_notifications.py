@@ -39,9 +39,11 @@ FIGURES = {
 
 @pytest.fixture
 def published(monkeypatch) -> list[tuple[str, dict[str, object]]]:
-    """The inbox events published, as (topic, event), instead of sending them."""
+    """The inbox events published, as (topic, event as sent), instead of sending them."""
     sent: list[tuple[str, dict[str, object]]] = []
-    monkeypatch.setattr(events, "publish", lambda topic, event: sent.append((topic, event)))
+    monkeypatch.setattr(
+        events, "publish", lambda topic, event: sent.append((topic, event.to_wire()))
+    )
     return sent
 
 
