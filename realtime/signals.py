@@ -11,7 +11,6 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.signals import user_logged_out
-from django.db import transaction
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 from django.http import HttpRequest
@@ -36,5 +35,4 @@ def _account_saved(
 ) -> None:
     if created or (update_fields is not None and set(update_fields) <= _HARMLESS_UPDATES):
         return
-    user_id = instance.pk
-    transaction.on_commit(lambda: account_changed(user_id))
+    account_changed(instance.pk)  # published after the change commits

@@ -66,7 +66,9 @@ def test_the_limit_per_person_counts_answers_writes_and_completions_together(
 
     with pytest.raises(ValidationError, match="already have 3 requests waiting"):
         _asked(team, team.member)
-    with pytest.raises(ValidationError, match="answers, catch-ups, document writes and API completions"):
+    with pytest.raises(
+        ValidationError, match="answers, catch-ups, document writes and API completions"
+    ):
         write_request(document=document, by=team.member, instruction="more")
     with pytest.raises(JobLimitReached):
         job_create(kind="completion", requested_by=team.member)
