@@ -14,7 +14,9 @@ the cache, where the worker leaves it before publishing each frame).
 """
 
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from channels.db import database_sync_to_async
 from django.contrib.auth.models import User
@@ -165,26 +167,31 @@ class ThreadRenderer:
     def __init__(self) -> None:
         self._streaming: dict[int, MessageRead] = {}  # streaming answers, as last shown
         self._typing: dict[int, tuple[str, float]] = {}  # person: (name, when they said so)
+        # Each event type the thread's page shows, and what renders it.
+        self._renderers: dict[str, Callable[[Any], Awaitable[str | None]]] = {
+            PresenceChanged.type: self._presence_html,
+            PresenceTyping.type: self._typing_html,
+            Frame.type: self._frame_html,
+            MessageAdded.type: self._message_html,
+            MessageChanged.type: self._message_html,
+            ThreadSettingsChanged.type: self._settings_html,
+        }
 
     async def prepare(self, event: Event) -> Event | None:
         """The event with its ``html``; None when there is nothing new to show."""
-        if event["type"] == PresenceChanged.type:
-            return {**event, "html": presence_html(event["people"], oob=True)}
-        if event["type"] == PresenceTyping.type:
-            return {**event, "html": self._typing_html(event["person"])}
-        parsed = event_parse(event)
-        if isinstance(parsed, Frame):
-            html = await self._frame_html(parsed)
-        elif isinstance(parsed, MessageAdded | MessageChanged):
-            html = self._message_html(parsed)
-        elif isinstance(parsed, ThreadSettingsChanged):
-            html = thread_settings_html(parsed.settings, oob="outerHTML")
-        else:
-            return None
+        render = self._renderers.get(event["type"])
+        html = None if render is None else await render(event_parse(event))
         return None if html is None else {**event, "html": html}
 
-    def _typing_html(self, person: Person) -> str:
+    async def _presence_html(self, event: PresenceChanged) -> str:
+        return presence_html(event.people, oob=True)
+
+    async def _settings_html(self, event: ThreadSettingsChanged) -> str:
+        return thread_settings_html(event.settings, oob="outerHTML")
+
+    async def _typing_html(self, event: PresenceTyping) -> str:
         """Who is typing: everyone who said so in the last TYPING_SHOWN_S seconds."""
+        person = event.person
         now = time.monotonic()
         self._typing[person["id"]] = (person["name"], now)
         for person_id, (_, said_at) in list(self._typing.items()):
@@ -207,7 +214,7 @@ class ThreadRenderer:
         self._shown_keep(shown)
         return message_body_html(shown, oob="outerHTML", seq=shown.last_seq, delta=frame.delta)
 
-    def _message_html(self, event: MessageAdded | MessageChanged) -> str:
+    async def _message_html(self, event: MessageAdded | MessageChanged) -> str:
         message = MessageRead.from_data(event.message)
         shown = self._streaming.get(message.id)
         if shown is not None and message.status == Message.Status.STREAMING:

@@ -50,6 +50,14 @@ async def _join(communicator: WebsocketCommunicator) -> str:
     return transcript
 
 
+async def _until_present(communicator: WebsocketCommunicator, *names: str) -> None:
+    """Read until the socket is told that exactly ``names`` have the thread open: each join is
+    announced to everyone, and the announcements may arrive after the joiner's transcript."""
+    shown = "".join(f"<li>{name}</li>" for name in names)
+    while f">{shown}</ul>" not in await communicator.receive_from(timeout=5):
+        pass
+
+
 def _receiver(communicator: WebsocketCommunicator) -> Callable[[], Awaitable[str]]:
     return lambda: communicator.receive_from(timeout=5)
 
@@ -88,6 +96,8 @@ async def test_a_posted_message_reaches_every_member_escaped_and_clears_only_the
     bob = _socket(team.thread.pk, ORIGIN, cookies["bob"])
     await _join(alice)
     await _join(bob)
+    await _until_present(alice, "alice", "bob")
+    await _until_present(bob, "alice", "bob")
 
     await alice.send_to(text_data=json.dumps({"body": "<b hx-get='/admin/'>Ship</b> *it*"}))
 

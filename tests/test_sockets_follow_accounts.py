@@ -32,8 +32,11 @@ def two_replicas(live_stack: LiveStack) -> Iterator[tuple[LiveStack, LiveStack]]
 
 
 async def _live(socket: websockets.ClientConnection) -> websockets.ClientConnection:
-    """Wait for the transcript: from then on the socket follows its topics."""
-    assert 'id="transcript"' in await asyncio.wait_for(socket.recv(), CLOSE_TIMEOUT_S)
+    """Wait for the transcript: from then on the socket follows its topics. (Who has the
+    thread open may come first: the socket follows the thread before it reads the transcript.)"""
+    async with asyncio.timeout(CLOSE_TIMEOUT_S):
+        while 'id="transcript"' not in (frame := await socket.recv()):
+            assert 'id="thread-presence"' in frame
     return socket
 
 
