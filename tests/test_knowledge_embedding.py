@@ -12,6 +12,7 @@ from knowledge.embedding import (
     StaticEmbedder,
     embedder_get,
     embedding_model_name,
+    vector_margin,
 )
 from knowledge.models import Chunk
 from knowledge.selectors import retrieve
@@ -70,6 +71,15 @@ def test_an_unknown_embedder_is_refused_with_the_choices(
 
     with pytest.raises(ImproperlyConfigured, match='"static" or "e5"'):
         embedding_model_name()
+
+
+def test_the_vector_margin_is_the_embedders_own_unless_one_is_set(settings: object) -> None:
+    settings.KNOWLEDGE_VECTOR_MARGIN = None  # type: ignore[attr-defined]
+    assert vector_margin() == StaticEmbedder.margin
+    settings.KNOWLEDGE_EMBEDDER = "e5"  # type: ignore[attr-defined]
+    assert vector_margin() == E5Embedder.margin
+    settings.KNOWLEDGE_VECTOR_MARGIN = 0.2  # type: ignore[attr-defined]
+    assert vector_margin() == 0.2
 
 
 @pytest.mark.django_db(transaction=True)

@@ -358,7 +358,8 @@ KNOWLEDGE_EMBEDDING_THREADS = env.int("KNOWLEDGE_EMBEDDING_THREADS", default=1)
 # PostgreSQL's text-search configuration for passages (SQLite uses FTS5's porter stemmer).
 KNOWLEDGE_SEARCH_CONFIG = env.str("KNOWLEDGE_SEARCH_CONFIG", default="english")
 # Retrieval: vector matches this much less similar (cosine) than the nearest are left out.
-KNOWLEDGE_VECTOR_MARGIN = env.float("KNOWLEDGE_VECTOR_MARGIN", default=0.06)
+# Unset: the embedder's own margin (cosines spread differently from one model to another).
+KNOWLEDGE_VECTOR_MARGIN = env.float("KNOWLEDGE_VECTOR_MARGIN", default=None)
 # A source queued or being read that shows no sign of life for this long is queued again.
 KNOWLEDGE_STALE_AFTER_S = env.int("KNOWLEDGE_STALE_AFTER_S", default=900)
 
