@@ -27,10 +27,11 @@ def _priority_lower() -> None:
     """Once per worker process: run only when a core would otherwise be idle.
 
     A niceness alone is not enough on 2 cores: by the scheduler's weights a nice-10 process
-    still gets about a tenth of the CPU from a model that wants both cores, and llama.cpp's
-    threads spin while one of them waits, so every slice taken from one thread slows them all. Linux's ``SCHED_IDLE`` class runs only in
-    time that normal processes leave over (the parser's child process inherits it); where it is
-    missing, the lowest niceness is the next best.
+    still gets about a tenth of a core from a model that wants both, and llama.cpp's threads
+    spin while one of them waits, so every slice taken from one thread slows them all.
+    Linux's ``SCHED_IDLE`` class runs only in time that normal processes leave over (the
+    parser's child process inherits it); where it is missing, the lowest niceness is the next
+    best.
     """
     global _lowered  # noqa: PLW0603 - a per-process fact
     if _lowered:
