@@ -8,6 +8,7 @@ first-token time and speed while a large file is indexed (``bench/README.md`` me
 
 import os
 from datetime import timedelta
+from pathlib import Path
 
 from celery import shared_task
 from django.conf import settings
@@ -20,6 +21,7 @@ from .services import (
 )
 
 INGEST_NICENESS = 19
+AUTOGROUP = Path("/proc/self/autogroup")  # its group's niceness (Linux with autogroups)
 _lowered = False
 
 
@@ -31,7 +33,9 @@ def _priority_lower() -> None:
     spin while one of them waits, so every slice taken from one thread slows them all.
     Linux's ``SCHED_IDLE`` class runs only in time that normal processes leave over (the
     parser's child process inherits it); where it is missing, the lowest niceness is the next
-    best.
+    best. Both only rank processes of one autogroup, though: Linux gives each session a group
+    that shares the CPU equally with the others, and ``make run`` (honcho) starts each process
+    in a session of its own. A worker that leads its session lowers its whole group too.
     """
     global _lowered  # noqa: PLW0603 - a per-process fact
     if _lowered:
@@ -42,6 +46,8 @@ def _priority_lower() -> None:
         os.nice(INGEST_NICENESS - current)
     if hasattr(os, "SCHED_IDLE"):
         os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    if os.getsid(0) == os.getpid() and AUTOGROUP.exists():
+        AUTOGROUP.write_text(str(INGEST_NICENESS))
 
 
 @shared_task(name="knowledge.ingest", ignore_result=True)
