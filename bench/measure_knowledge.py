@@ -1,13 +1,23 @@
-"""Knowledge: ingestion speed, retrieval at scale on both databases, recall@5, what retrieval
-adds to an answer's first token, and chat latency while a large PDF is being read.
+"""Knowledge: ingestion speed, the embedders side by side, retrieval at scale on both databases,
+recall@5, what retrieval adds to an answer's first token, and answers and chat while a large PDF
+is being read.
 
-- Ingestion: a generated PDF read, cut, embedded and indexed in the bench process
-  (``knowledge.services.source_ingest``, what the ingest worker runs): pages/s and passages/s.
+- Ingestion: a generated document of each kind (plain text, Markdown, HTML, a PDF with a text
+  layer) read, cut, embedded and indexed in the bench process (``source_ingest``, what the
+  ingest worker runs): passages/s for each, the slowest kind's as the figure, and pages/s.
+- Embedders: each built-in embedder's speed on the same passages, timed in turns so that both
+  see the same machine, and its recall@5 on both labelled sets.
 - Retrieval at scale: ``bench.knowledge_scale`` in a process per database (the bench's SQLite
   file, and PostgreSQL when ``BENCH_POSTGRES_URL`` or the local server answers).
-- Recall@5 on ``bench.knowledge_corpus``: fused, full-text alone, vectors alone.
+- Recall@5 on ``bench.knowledge_corpus`` (25 questions, labelled by heading) and on
+  ``bench.knowledge_corpus_varied`` (58 questions over eight documents of four kinds, labelled
+  by a phrase of the answering passage, asked of a workspace holding both corpora): fused,
+  full-text alone, vectors alone.
 - TTFT overhead: an answer's first token with its passages (retrieval and the longer prompt)
   minus without, on the default model in this process, nothing kept between runs.
+- Answers during ingestion: the default model's time to first token (p95) and tokens/s in
+  this process, nothing kept between answers, on an idle machine and then while an ``ingest``
+  worker (its own process, at its own priority) reads a 300-page PDF.
 - Chat latency during ingestion: the chat measurement while an ``ingest`` worker reads a
   300-page PDF, beside the same measurement just before with nothing being read.
 """
@@ -18,6 +28,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -27,44 +38,55 @@ from assistant.grounding import passages_for, sources_block
 from chat.answering import KnowledgeScope
 from harness.live_stack import processes_stop, worker_start
 from harness.pdf import pdf_make
-from knowledge.models import Source
+from knowledge.chunking import locator_label
+from knowledge.embedding import EMBEDDERS, embedder_get, embedding_model_name
+from knowledge.models import Chunk, Source
 from knowledge.search import query_embed, text_search, vector_search
 from knowledge.selectors import retrieve
 from knowledge.services import source_add_file, source_ingest
+from llm.inference import InferenceRequest, infer
 from llm.kept_states import KeptStates
 from llm.prompt import Turn
 from workspace.models import Workspace
 
-from . import measure_chat
+from . import knowledge_corpus, knowledge_corpus_varied, measure_chat
 from .context import Bench
-from .knowledge_corpus import DOCUMENTS, LABELLED
 from .stack import LOG_DIR
-from .stats import r
+from .stats import percentile, r
 
 SCALE_DB = "roundtable_bench_knowledge"
+ANSWER_QUESTION = "What should a team write in a short weekly status update?"
+ANSWER_TOKENS = 64
 LINES_PER_PAGE = 40
+PASSAGES_PER_PDF_PAGE = 4  # a page of _pdf is about 3,700 characters
 
 
 def measure(bench: Bench) -> dict[str, Any]:
     smoke = bench.config.smoke
-    bench.progress("12. knowledge: ingestion, retrieval at scale, recall, TTFT, chat")
-    ingestion = measure_ingestion(bench, pages=5 if smoke else 40)
+    bench.progress("12. knowledge: ingestion, embedders, retrieval at scale, recall, TTFT, chat")
+    ingestion = measure_ingestion(bench, passages=30 if smoke else 400)
     bench.progress(f"   ingestion: {ingestion}")
-    corpus = _corpus(bench)
-    recall = measure_recall(corpus)
-    bench.progress(f"   recall@5: {recall}")
+    embedders = measure_embedders(bench, passages=8 if smoke else 32)
+    bench.progress(f"   embedders: {embedders}")
+    corpus = _corpus(bench, _labelled_documents())
+    recall = next(row["recall_at_5"] for row in embedders if row["name"] == embedding_model_name())
     overhead = measure_ttft_overhead(bench, corpus, reps=2 if smoke else 5)
     bench.progress(f"   retrieval TTFT overhead: {overhead}")
     sizes = [1000] if smoke else [10_000, 100_000]
     scale = measure_scale(sizes)
     bench.progress(f"   retrieval at scale: {scale}")
-    during = measure_chat_during_ingestion(bench, pages=30 if smoke else 300)
+    pages = 30 if smoke else 300
+    answers = measure_answers_during_ingestion(bench, pages=pages, reps=3 if smoke else 12)
+    bench.progress(f"   answers during ingestion: {answers}")
+    during = measure_chat_during_ingestion(bench, pages=pages)
     bench.progress(f"   chat during ingestion: {during}")
     return {
         "ingestion": ingestion,
+        "embedders": embedders,
         "retrieval_ms": scale,
         "recall_at_5": recall,
         "retrieval_ttft_overhead_ms": overhead,
+        "answers_during_ingestion": answers,
         "chat_latency_during_ingestion_ms": during,
     }
 
@@ -80,65 +102,168 @@ def _pdf(pages: int) -> bytes:
     ])  # fmt: skip
 
 
-def measure_ingestion(bench: Bench, *, pages: int) -> dict[str, Any]:
-    workspace = Workspace.objects.create(name="Ingestion")
-    source = source_add_file(
-        workspace=workspace,
-        added_by=bench.world.members[0],
-        name="report.pdf",
-        content_type="application/pdf",
-        data=_pdf(pages),
+def _paragraph(n: int) -> str:
+    """About 500 characters of prose that differs from one paragraph to the next."""
+    return (
+        f"Item {n} of the plan: the team in region {n % 9} reviewed supplier {n * 7 % 101} and "
+        f"found that deliveries took {n % 12 + 2} days on average, against a target of five. "
+        f"Costs rose by {n % 17} percent over the quarter, mostly from freight and storage, and "
+        f"the warehouse in district {n % 23} ran out of packaging twice. The next review, on "
+        f"day {n % 28 + 1}, will decide whether order {n * 13} moves to the second supplier and "
+        f"whether the safety stock of part {n * 31 % 997} should double before the winter peak."
     )
-    started = time.perf_counter()
-    source_ingest(source_id=source.pk, generation=source.generation)
-    elapsed = time.perf_counter() - started
-    source.refresh_from_db()
+
+
+def _documents(passages: int) -> dict[str, tuple[str, bytes]]:
+    """A document of each kind with about ``passages`` passages: (media type, bytes)."""
+    paragraphs = [_paragraph(n) for n in range(2 * passages)]  # two fill a passage
+    sections = [paragraphs[i : i + 2] for i in range(0, len(paragraphs), 2)]
+    markdown = "".join(
+        f"## Section {i}\n\n" + "\n\n".join(pair) + "\n\n" for i, pair in enumerate(sections)
+    )
+    html = "".join(
+        f"<h2>Section {i}</h2>" + "".join(f"<p>{p}</p>" for p in pair)
+        for i, pair in enumerate(sections)
+    )
+    pages = -(-passages // PASSAGES_PER_PDF_PAGE)
     return {
-        "pages": source.pages,
-        "chunks": source.chunk_count,
-        "seconds": r(elapsed, 2),
-        "pages_per_s": r((source.pages or 0) / elapsed, 2),
-        "chunks_per_s": r(source.chunk_count / elapsed, 2),
-        "embedding_threads": settings.KNOWLEDGE_EMBEDDING_THREADS,
-        "status": source.status,
+        "report.txt": ("text/plain", "\n\n".join(paragraphs).encode()),
+        "report.md": ("text/markdown", markdown.encode()),
+        "report.html": ("text/html", f"<html><body><main>{html}</main></body></html>".encode()),
+        "report.pdf": ("application/pdf", _pdf(pages)),
     }
 
 
-def _corpus(bench: Bench) -> Workspace:
-    workspace = Workspace.objects.create(name="Labelled corpus")
-    for name, text in DOCUMENTS.items():
+def measure_ingestion(bench: Bench, *, passages: int) -> dict[str, Any]:
+    """Each kind read, cut, embedded and indexed as the ingest worker does it, one at a time."""
+    workspace = Workspace.objects.create(name="Ingestion")
+    by_kind: dict[str, dict[str, Any]] = {}
+    for name, (content_type, data) in _documents(passages).items():
         source = source_add_file(
             workspace=workspace,
             added_by=bench.world.members[0],
             name=name,
-            content_type="text/markdown",
-            data=text.encode(),
+            content_type=content_type,
+            data=data,
+        )
+        started = time.perf_counter()
+        source_ingest(source_id=source.pk, generation=source.generation)
+        elapsed = time.perf_counter() - started
+        source.refresh_from_db()
+        assert source.status == Source.Status.READY, (name, source.error)
+        kind = by_kind[name.rsplit(".", 1)[1]] = {
+            "passages": source.chunk_count,
+            "seconds": r(elapsed, 2),
+            "passages_per_s": r(source.chunk_count / elapsed, 1),
+        }
+        if source.pages:
+            kind |= {"pages": source.pages, "pages_per_s": r(source.pages / elapsed, 1)}
+    slowest = min(kind["passages_per_s"] for kind in by_kind.values())
+    return {
+        "passages_per_s": slowest,
+        "chunks_per_s": slowest,
+        "pages_per_s": by_kind["pdf"]["pages_per_s"],
+        "embedder": embedding_model_name(),
+        "by_kind": by_kind,
+        "load_average": r(os.getloadavg()[0], 2),
+    }
+
+
+def measure_embedders(bench: Bench, *, passages: int) -> list[dict[str, Any]]:
+    """Each built-in embedder: passages/s on the same passages, the embedders timed in turns
+    (twice each, the faster kept) so that both see the same machine; recall@5 on both sets."""
+    from django.conf import settings
+
+    configured = settings.KNOWLEDGE_EMBEDDER
+    texts = [_paragraph(n) + " " + _paragraph(n + 1) for n in range(passages)]
+    rows = []
+    try:
+        timings: dict[str, list[float]] = {name: [] for name in EMBEDDERS}
+        for _ in range(2):
+            for name in EMBEDDERS:
+                settings.KNOWLEDGE_EMBEDDER = name
+                embedder_get.cache_clear()
+                embedder = embedder_get()
+                embedder.passages(texts[:2])  # loaded and warm
+                started = time.perf_counter()
+                embedder.passages(texts)
+                timings[name].append(time.perf_counter() - started)
+        for name in EMBEDDERS:
+            settings.KNOWLEDGE_EMBEDDER = name
+            embedder_get.cache_clear()
+            rows.append({
+                "name": embedding_model_name(),
+                "dimension": embedder_get().dimension,
+                "passages_per_s": r(passages / min(timings[name]), 1),
+                "recall_at_5": measure_recall(bench),
+            })  # fmt: skip
+    finally:
+        settings.KNOWLEDGE_EMBEDDER = configured
+        embedder_get.cache_clear()
+    return rows
+
+
+def _corpus(bench: Bench, documents: dict[str, tuple[str, bytes]]) -> Workspace:
+    workspace = Workspace.objects.create(name="Labelled corpus")
+    for name, (content_type, data) in documents.items():
+        source = source_add_file(
+            workspace=workspace,
+            added_by=bench.world.members[0],
+            name=name,
+            content_type=content_type,
+            data=data,
         )
         source_ingest(source_id=source.pk, generation=source.generation)
         assert Source.objects.get(pk=source.pk).status == Source.Status.READY
     return workspace
 
 
-def measure_recall(workspace: Workspace) -> dict[str, Any]:
-    """Share of the labelled questions whose passage is among the first five found."""
-    from knowledge.chunking import locator_label
-    from knowledge.models import Chunk
-
-    heading_of = {
-        chunk.pk: locator_label(chunk.locator)
-        for chunk in Chunk.objects.filter(workspace=workspace)
+def _labelled_documents() -> dict[str, tuple[str, bytes]]:
+    return {
+        name: ("text/markdown", text.encode()) for name, text in knowledge_corpus.DOCUMENTS.items()
     }
+
+
+def measure_recall(bench: Bench) -> dict[str, Any]:
+    """Recall@5 of the configured embedder on the 25 questions labelled by heading, and (under
+    ``varied``) on the 58 labelled by phrase, asked of both corpora together."""
+    small = _labelled_documents()
+    labelled = _recall(
+        _corpus(bench, small),
+        knowledge_corpus.LABELLED,
+        lambda chunk, heading: locator_label(chunk.locator) == heading,
+    )
+    varied = {
+        name: (content_type, knowledge_corpus_varied.document_bytes(content))
+        for name, (content_type, content) in knowledge_corpus_varied.DOCUMENTS.items()
+    }
+    return labelled | {
+        "varied": _recall(
+            _corpus(bench, small | varied),
+            knowledge_corpus_varied.LABELLED,
+            lambda chunk, phrase: phrase in " ".join(chunk.text.split()),
+        )
+    }
+
+
+def _recall(
+    workspace: Workspace, labelled: dict[str, str], answers: Callable[[Chunk, str], bool]
+) -> dict[str, Any]:
+    """Share of the labelled questions with a passage that ``answers`` them among the first
+    five found: fused, full-text alone, vectors alone."""
+    chunks = Chunk.objects.filter(workspace=workspace).in_bulk()
     hits = {"fused": 0, "bm25": 0, "vector": 0}
-    for question, heading in LABELLED.items():
+    for question, label in labelled.items():
         fused = [p.chunk_id for p in retrieve(workspace=workspace, query=question, k=5)]
         bm25 = text_search(workspace_id=workspace.pk, query=question, limit=5)
         vector = vector_search(
             workspace_id=workspace.pk, query_vector=query_embed(question), limit=5
         )
         for name, found in (("fused", fused), ("bm25", bm25), ("vector", vector)):
-            hits[name] += any(heading_of.get(chunk_id) == heading for chunk_id in found)
-    return {name: r(count / len(LABELLED), 3) for name, count in hits.items()} | {
-        "questions": len(LABELLED)
+            hits[name] += any(answers(chunks[chunk_id], label) for chunk_id in found)
+    return {name: r(count / len(labelled), 3) for name, count in hits.items()} | {
+        "questions": len(labelled),
+        "passages": len(chunks),
     }
 
 
@@ -199,6 +324,73 @@ def _postgres_database() -> str | None:
     except psycopg.OperationalError:
         return None
     return urlunsplit(parts._replace(path=f"/{SCALE_DB}"))
+
+
+def _answer(bench: Bench) -> tuple[float, float]:
+    """One answer of the default model in this process, its prompt read from scratch: its time
+    to first token (ms) and tokens/s."""
+    bench.model.engine.kept_states = KeptStates(capacity_bytes=0)
+    result = infer(
+        bench.model,
+        InferenceRequest(
+            system=settings.LLM_SYSTEM_PROMPT,
+            turns=[Turn(speaker="alice", text=ANSWER_QUESTION)],
+            assistant_name="a",
+            max_tokens=ANSWER_TOKENS,
+            temperature=0.0,
+            repeat_penalty=1.0,
+        ),
+        on_piece=lambda piece: None,
+        should_stop=lambda: False,
+    )
+    return result.time_to_first_token_ms or float("nan"), result.tokens_per_second or 0.0
+
+
+def _answers_summary(answers: list[tuple[float, float]]) -> tuple[float | None, float | None]:
+    return (
+        r(percentile([ttft for ttft, _ in answers], 95)),
+        r(statistics.median(rate for _, rate in answers), 1),
+    )
+
+
+def measure_answers_during_ingestion(bench: Bench, *, pages: int, reps: int) -> dict[str, Any]:
+    """TTFT p95 and tokens/s of answers on an idle machine, then while an ingest worker reads a
+    ``pages``-page PDF; only answers that ended while the PDF was still being read count."""
+    _answer(bench)  # warm
+    idle = [_answer(bench) for _ in range(reps)]
+    ingest = worker_start(bench.stack.env, queue="ingest", name="worker-ingest", log_dir=LOG_DIR)
+    try:
+        source = source_add_file(
+            workspace=Workspace.objects.create(name="Large PDF, answers"),
+            added_by=bench.world.members[0],
+            name="large.pdf",
+            content_type="application/pdf",
+            data=_pdf(pages),
+        )
+        while Source.objects.get(pk=source.pk).status == Source.Status.QUEUED:
+            time.sleep(0.1)
+        during = []
+        for _ in range(reps):
+            answer = _answer(bench)
+            if Source.objects.get(pk=source.pk).status not in Source.ACTIVE_STATUSES:
+                break
+            during.append(answer)
+        source.refresh_from_db()
+    finally:
+        processes_stop([ingest])
+    ttft_idle, rate_idle = _answers_summary(idle)
+    ttft, rate = _answers_summary(during) if during else (None, None)
+    return {
+        "ttft_ms_p95": ttft,
+        "ttft_ms_p95_idle": ttft_idle,
+        "tokens_per_s": rate,
+        "tokens_per_s_idle": rate_idle,
+        "answers": len(during),
+        "answers_idle": len(idle),
+        "pages": pages,
+        "pdf_status": source.status,
+        "pdf_passages": source.chunk_count,
+    }
 
 
 def measure_chat_during_ingestion(bench: Bench, *, pages: int) -> dict[str, Any]:

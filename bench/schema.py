@@ -70,8 +70,20 @@ _FIELDS: dict[str, dict[str, Check] | Check] = {
         "llama_cpp_server": lambda v: isinstance(v, dict) and _number(v.get("ttft_ms_p50")),
     },
     "sse_efficiency": _number,
-    "ingestion": {"pages_per_s": _number, "chunks_per_s": _number},
-    "recall_at_5": {"fused": _number, "bm25": _number, "vector": _number},
+    "ingestion": {"passages_per_s": _number, "pages_per_s": _number, "chunks_per_s": _number},
+    "embedders": lambda v: isinstance(v, list) and all(_number(e["passages_per_s"]) for e in v),
+    "recall_at_5": {
+        "fused": _number,
+        "bm25": _number,
+        "vector": _number,
+        "varied": lambda v: isinstance(v, dict) and _number(v.get("fused")),
+    },
+    "answers_during_ingestion": {
+        "ttft_ms_p95": _number,
+        "ttft_ms_p95_idle": _number,
+        "tokens_per_s": _number,
+        "tokens_per_s_idle": _number,
+    },
     "chat_latency_during_ingestion_ms": {"p99": _number, "p99_without": _number},
     "retrieval_ttft_overhead_ms": {"p50": _number},
     "reconnect_catch_up": {

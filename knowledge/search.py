@@ -14,8 +14,8 @@ real vector store would replace (docs/architecture.md, "Knowledge").
 The two rankings are fused with reciprocal rank fusion (each list gives 1 / (60 + rank)), which
 needs no score calibration between BM25 and cosine. Vector search ranks *every* passage, so in
 a small workspace a passage that shares one incidental word with the question would outrank
-the one the question is about; only passages within KNOWLEDGE_VECTOR_MARGIN of the nearest
-take part, and ties go to the vector ranking.
+the one the question is about; only passages within a margin of the nearest
+(``embedding.vector_margin``) take part, and ties go to the vector ranking.
 """
 
 import logging

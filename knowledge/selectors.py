@@ -5,7 +5,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import QuerySet
 from django.http import Http404
@@ -14,7 +13,7 @@ from workspace.models import Workspace
 from workspace.selectors import membership_get
 
 from .chunking import locator_label
-from .embedding import embedding_model_name
+from .embedding import embedding_model_name, vector_margin
 from .models import Chunk, Source
 from .search import query_embed, rank_fuse, text_search, vector_cache, vector_search
 
@@ -86,7 +85,7 @@ def retrieve(
         query_vector=embedding.result(),
         limit=candidates,
         source_ids=sources,
-        margin=settings.KNOWLEDGE_VECTOR_MARGIN,
+        margin=vector_margin(),
         vectors=vectors,
     )
     fused = rank_fuse(by_vector, by_text)[:k]

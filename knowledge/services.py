@@ -36,7 +36,9 @@ from .parsing import Parsed, ParseError, kind_detect, parse_isolated
 logger = logging.getLogger(__name__)
 
 INGEST_TASK = "knowledge.ingest"
-EMBED_BATCH = 8
+# Passages embedded in one call: large enough that the per-call cost vanishes (the static
+# embedder does a batch in one gather), small enough that progress and cancelling stay prompt.
+EMBED_BATCH = 64
 PROGRESS_EVERY_S = 0.5  # at most this often a progress step is saved and announced
 FAILED_UNEXPECTEDLY = "Something went wrong while reading it: try Re-index."
 

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from knowledge.embedding import BundledEmbedder, embedder_get, embedding_model_name
+from knowledge.embedding import StaticEmbedder, embedder_get, embedding_model_name
 from knowledge.models import Chunk
 from knowledge.services import chunks_reembed, source_add_file, source_ingest
 from llm.model import BUNDLED_FILE, bundled_model_path
@@ -56,5 +56,5 @@ def test_a_configured_gguf_embeds_the_passages_and_a_change_back_re_embeds_them(
     embedder_get.cache_clear()
     assert chunks_reembed() == len(chunks)
     assert set(Chunk.objects.values_list("embedding_model", "dimension")) == {
-        (BundledEmbedder.name, 384)
+        (StaticEmbedder.name, StaticEmbedder.dimension)
     }

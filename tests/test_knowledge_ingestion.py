@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from documents.models import Document
 from knowledge import events, services
-from knowledge.embedding import BundledEmbedder, embedder_get
+from knowledge.embedding import StaticEmbedder, embedder_get
 from knowledge.models import Chunk, Source
 from knowledge.services import (
     chunks_reembed,
@@ -88,9 +88,11 @@ def test_an_uploaded_pdf_is_queued_then_indexed_page_by_page(
     assert all("page" in locator for locator in located.values())
     power = next(chunk for chunk in chunks if "42 milliwatts" in chunk.text)
     assert power.locator["page"][0] <= 2 <= power.locator["page"][1]
-    assert {(c.embedding_model, c.dimension) for c in chunks} == {(BundledEmbedder.name, 384)}
+    assert {(c.embedding_model, c.dimension) for c in chunks} == {
+        (StaticEmbedder.name, StaticEmbedder.dimension)
+    }
     vector = np.frombuffer(bytes(power.embedding or b""), dtype=np.float32)
-    assert vector.shape == (384,)
+    assert vector.shape == (StaticEmbedder.dimension,)
     assert abs(float(np.linalg.norm(vector)) - 1) < 1e-3
     statuses = [row["status"] for row in published]
     assert statuses[:2] == ["queued", "reading"]
@@ -338,7 +340,7 @@ def test_passages_of_another_embedding_model_are_embedded_again(
 
     assert chunks_reembed() == 3
     assert set(source.chunks.values_list("embedding_model", "dimension")) == {
-        (BundledEmbedder.name, 384)
+        (StaticEmbedder.name, StaticEmbedder.dimension)
     }
     assert chunks_reembed() == 0
 
@@ -431,7 +433,9 @@ def test_progress_counts_pages_or_rows_while_reading_then_passages(
 ) -> None:
     monkeypatch.setattr(services, "PROGRESS_EVERY_S", 0)  # every step announced
     embedder = embedder_get()  # the figures are the subject here, not the vectors
-    monkeypatch.setattr(embedder, "passages", lambda texts: np.ones((len(texts), 384), "f4"))
+    monkeypatch.setattr(
+        embedder, "passages", lambda texts: np.ones((len(texts), embedder.dimension), "f4")
+    )
     rows = "name,city\n" + "".join(f"person {n},Paris\n" for n in range(2500))
     _ingest(_upload(team, "people.csv", rows.encode()))
     reading = [row for row in published if row["status"] == "reading" and row["of"]]
