@@ -54,8 +54,9 @@ class NavigationFollower(MemberSocket):
     the top of it as they become active, with its person's unread counts.
 
     The counts are read when the socket starts following, then kept here: a message of
-    another person adds one (the event says which), and the person's reading a thread (on any
-    page of theirs: ``chat.read`` on their own topic) counts that thread again.
+    another person adds one (the event says which); an answer that ended, and the person's
+    reading a thread (on any page of theirs: ``chat.read`` on their own topic), count that
+    thread again.
     """
 
     _navigation_workspace_id: int | None = None
@@ -79,13 +80,19 @@ class NavigationFollower(MemberSocket):
 
     async def chat_thread(self, event: Event) -> None:
         """A thread became active: it moves to the top, with this person's unread count."""
-        count = self._unread_count_add(event)
+        if _answer_ended(event):
+            count = await self._unread_counted(event["thread_id"], read_up_to=None)
+        else:
+            count = self._unread_count_add(event)
         await self.send(text_data=event["html"] + unread_html(**count))
 
     async def chat_read(self, event: Event) -> None:
         """This person read a thread further, on this page or another."""
         if event["workspace_id"] == self._navigation_workspace_id:
-            await self._unread_recount(event["thread_id"], event["last_read_message_id"])
+            count = await self._unread_counted(
+                event["thread_id"], read_up_to=event["last_read_message_id"]
+            )
+            await self.send(text_data=unread_html(**count))
 
     async def chat_navigation_reload(self, event: Event) -> None:
         """After a lost Redis connection: the list as it now stands."""
@@ -103,12 +110,20 @@ class NavigationFollower(MemberSocket):
             self._unread[thread_id] = known
         return {"thread_id": thread_id, "count": known.count}
 
-    async def _unread_recount(self, thread_id: int, read_up_to: int) -> None:
+    async def _unread_counted(self, thread_id: int, *, read_up_to: int | None) -> dict[str, int]:
+        """Count the thread's unread messages again (``read_up_to`` None: from the person's
+        stored mark)."""
         counted = await database_sync_to_async(thread_unread_count)(
             thread_id=thread_id, reader=self.scope["user"], read_up_to=read_up_to
         )
         self._unread[thread_id] = counted
-        await self.send(text_data=unread_html(thread_id=thread_id, count=counted.count))
+        return {"thread_id": thread_id, "count": counted.count}
+
+
+def _answer_ended(event: Event) -> bool:
+    """A ``chat.thread`` event for an answer that ended: whether it was counted when the
+    list was read depends on when it ended, not on its number, so it is counted again."""
+    return event["message_id"] is not None and event["author_id"] is None
 
 
 class WorkspaceConsumer(WorkspaceSocket, NavigationFollower):

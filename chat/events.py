@@ -25,10 +25,11 @@ One event goes to the workspace's topic (``workspace.<id>``) instead, for every 
 page of the workspace open, whose sidebar lists its threads by last activity:
 
 ===============  ==================================================================
-chat.thread      a thread was started, or a person posted in it, so it moves to the
-                 top: ``workspace_id``, ``title``, ``last_activity_at``, and the
-                 message that made it active (``message_id`` and ``author_id``; None
-                 for a thread just started)
+chat.thread      a thread was started, a person posted in it, or an answer in it
+                 ended, so it moves to the top: ``workspace_id``, ``title``,
+                 ``last_activity_at``, and the message that made it active
+                 (``message_id`` and ``author_id``; both None for a thread just
+                 started, ``author_id`` None for an answer)
 ===============  ==================================================================
 
 And one to a person's own topic (``user.<id>``), for every page they have open anywhere:
@@ -178,7 +179,8 @@ def broadcast_thread_settings_changed(thread: Thread, *, by: str) -> None:
 
 
 def broadcast_thread_active(thread: Thread, *, message: Message | None = None) -> None:
-    """The thread was started (no ``message``) or a person posted ``message`` in it."""
+    """The thread was started (no ``message``), a person posted ``message`` in it, or the
+    answer ``message`` ended."""
     event = ThreadActive(
         thread_id=thread.pk,
         workspace_id=thread.workspace_id,

@@ -30,7 +30,12 @@ from .answering import AnswerBrief
 from .citations import AnswerSource, sources_mark_cited
 from .models import Generation, Message, Thread
 from .selectors import message_read, reply_queue_ahead
-from .services import ANSWER_KIND, GENERATE_REPLY_TASK, assistant_reply_queue
+from .services import (
+    ANSWER_KIND,
+    GENERATE_REPLY_TASK,
+    assistant_reply_queue,
+    thread_activity_record,
+)
 from .streaming_state import live_text_set, streaming_state_clear
 
 
@@ -188,8 +193,10 @@ _STATUS_OF_JOB = {
 
 def _reply_follow(reply: Message, job: ModelJob, **fields: object) -> None:
     """In the transaction that ended ``job``: its reply ends the same way (with ``fields``),
-    at a new revision of its thread (which clients catch up from); everyone is told on commit."""
+    at a new revision of its thread (which clients catch up from); everyone is told on commit.
+    Its ending is the thread's activity: there is something new to read."""
     fields.setdefault("stop_reason", job.stop_reason)
+    thread_activity_record(thread=reply.thread, message=reply, at=job.finished_at or timezone.now())
     Message.objects.filter(pk=reply.pk).update(
         status=_STATUS_OF_JOB[ModelJob.Status(job.status)],
         error=job.error,

@@ -44,7 +44,7 @@ def thread_list_with_unread(
         "last_read_message_id"
     )[:1]
     unread = (
-        _others_messages(reader)
+        Message.objects.filter(_unread_by(reader))
         .filter(thread=OuterRef("pk"), pk__gt=Coalesce(Subquery(read_up_to), 0))
         .order_by()
         .values("thread")
@@ -63,16 +63,20 @@ class UnreadCount:
     newest_message_id: int  # the newest message of the thread when counted (0: none)
 
 
-def thread_unread_count(*, thread_id: int, reader: User, read_up_to: int) -> UnreadCount:
-    """How many messages of other people in the thread ``reader`` has not read, having read
-    up to message ``read_up_to`` (one query)."""
+def thread_unread_count(
+    *, thread_id: int, reader: User, read_up_to: int | None = None
+) -> UnreadCount:
+    """How many messages in the thread ``reader`` has not read, having read up to message
+    ``read_up_to`` (None: as far as their stored mark says) (one query)."""
+    mark = ThreadRead.objects.filter(user=reader, thread_id=thread_id)
+    up_to: int | Coalesce = (
+        read_up_to
+        if read_up_to is not None
+        else Coalesce(Subquery(mark.values("last_read_message_id")[:1]), 0)
+    )
     figures = Message.objects.filter(thread_id=thread_id).aggregate(
         newest=Max("pk"),
-        count=Count(
-            "pk",
-            filter=Q(role=Message.Role.USER, deleted_at__isnull=True, pk__gt=read_up_to)
-            & ~Q(author=reader),
-        ),
+        count=Count("pk", filter=_unread_by(reader) & Q(pk__gt=up_to)),
     )
     return UnreadCount(count=figures["count"], newest_message_id=figures["newest"] or 0)
 
@@ -83,10 +87,14 @@ def thread_read_up_to(*, thread: Thread, reader: User) -> int:
     return read.last_read_message_id if read else 0
 
 
-def _others_messages(reader: User) -> QuerySet[Message]:
-    """What counts as unread: people's messages, not deleted, not the reader's own."""
-    return Message.objects.filter(role=Message.Role.USER, deleted_at__isnull=True).exclude(
-        author=reader
+def _unread_by(reader: User) -> Q:
+    """What counts as unread: people's messages and ended answers (done, stopped, failed:
+    an answer is news when there is something to read, not while it is being written), not
+    deleted, not the reader's own."""
+    return (
+        Q(deleted_at__isnull=True)
+        & ~Q(status__in=Message.ACTIVE_STATUSES)
+        & (Q(author__isnull=True) | ~Q(author=reader))
     )
 
 

@@ -1,5 +1,7 @@
 """Writes to threads and messages. Each commits, then broadcasts (and enqueues) on commit."""
 
+from datetime import datetime
+
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -112,17 +114,24 @@ def message_create(*, thread: Thread, author: User, body: str) -> Message:
         body=body,
         revision=Thread.objects.revision_take(thread.pk),
     )
-    thread.last_activity_at = message.created_at
-    Thread.objects.filter(pk=thread.pk).update(last_activity_at=thread.last_activity_at)
     mentions = mentions_resolve(workspace=thread.workspace, body=body)
     message.mentioned = mentions.people
     transaction.on_commit(lambda: events.broadcast_message_created(message))
-    transaction.on_commit(lambda: events.broadcast_thread_active(thread, message=message))
+    thread_activity_record(thread=thread, message=message, at=message.created_at)
     mentioned = [person["id"] for person in mentions.people if person["id"] != author.pk]
     signals.message_posted.send(sender=Message, message=message, mentioned=mentioned)
     for assistant in answerers_of(thread=thread, body=body, mentions=mentions):
         assistant_reply_queue(prompt=message, requested_by=author, assistant=assistant)
     return message
+
+
+def thread_activity_record(*, thread: Thread, message: Message, at: datetime) -> None:
+    """In the transaction that added ``message`` (a person's) or ended it (an answer): the
+    thread moves to the top of its workspace's sidebars, where the message counts as unread
+    for the members who have not read it (``selectors.thread_list_with_unread``)."""
+    thread.last_activity_at = at
+    Thread.objects.filter(pk=thread.pk).update(last_activity_at=at)
+    transaction.on_commit(lambda: events.broadcast_thread_active(thread, message=message))
 
 
 @transaction.atomic
@@ -205,6 +214,8 @@ def assistant_reply_queue(
     transaction.on_commit(lambda: events.broadcast_message_created(reply))
     if job is not None:
         job_enqueue(job)
+    else:  # ended at once, as an answer that ran would end
+        thread_activity_record(thread=prompt.thread, message=reply, at=timezone.now())
     return reply
 
 

@@ -58,12 +58,12 @@ def thread_detail_view(request: AuthenticatedHttpRequest, thread_id: int) -> Htt
 
 
 def _first_unread_id(messages: list[MessageRead], read_up_to: int, *, reader: User) -> int | None:
-    """Where the "new messages" line goes: before the first message of another person's
-    that the reader has not read."""
+    """Where the "new messages" line goes: before the first message the reader has not
+    read, of another person's or an ended answer (``selectors.thread_unread_count``)."""
     for message in messages:
         if (
             message.id > read_up_to
-            and not message.is_assistant
+            and not message.is_active
             and message.author_id != reader.pk
             and message.deleted_at is None
         ):

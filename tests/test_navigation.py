@@ -11,13 +11,14 @@ from django.template import Context, Template
 from django.utils import timezone
 
 from chat.models import Thread
+from chat.replies import reply_stop
 from chat.services import message_create, thread_create
 from config.asgi import application
 from documents.services import document_create
 from harness.ws_client import session_cookie
 from realtime.consumers import CLOSE_NOT_FOUND
 
-from .factories import MembershipFactory, MessageFactory, ThreadFactory
+from .factories import MembershipFactory, MessageFactory, ThreadFactory, assistant_reply
 
 HOST = (b"host", b"localhost")
 ORIGIN = (b"origin", b"http://localhost")
@@ -100,6 +101,18 @@ def test_posting_makes_the_thread_the_most_recently_active(team):
 
     team.thread.refresh_from_db()
     assert team.thread.last_activity_at == message.created_at
+
+
+@pytest.mark.django_db
+def test_an_answer_that_ends_makes_the_thread_the_most_recently_active(team):
+    reply = assistant_reply(thread=team.thread, asker=team.owner)
+    _active(team.thread, minutes_ago=60)
+
+    reply_stop(reply=reply, by=team.member)
+
+    team.thread.refresh_from_db()
+    reply.refresh_from_db()
+    assert team.thread.last_activity_at == reply.finished_at
 
 
 @pytest.fixture

@@ -10,12 +10,13 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from chat.models import ThreadRead
+from chat.replies import reply_stop
 from chat.selectors import thread_list_with_unread
 from chat.services import message_create, thread_read_mark
 from config.asgi import application
 from harness.ws_client import session_cookie
 
-from .factories import AssistantMessageFactory, MessageFactory, ThreadFactory
+from .factories import MessageFactory, ThreadFactory, assistant_reply
 
 pytestmark = pytest.mark.services
 
@@ -33,7 +34,6 @@ def test_other_peoples_messages_after_the_last_one_read_are_unread(team):
     first = MessageFactory.create(thread=team.thread, author=team.member, body="One")
     MessageFactory.create(thread=team.thread, author=team.member, body="Two")
     MessageFactory.create(thread=team.thread, author=team.owner, body="Mine")
-    AssistantMessageFactory.create(thread=team.thread, status="done", body="An answer")
     MessageFactory.create(
         thread=team.thread, author=team.member, body="", deleted_at=timezone.now()
     )
@@ -42,6 +42,18 @@ def test_other_peoples_messages_after_the_last_one_read_are_unread(team):
     thread_read_mark(thread=team.thread, reader=team.owner, message_id=first.pk)
     assert _unread(team, team.owner) == {"Release planning": 1}
     assert _unread(team, team.member) == {"Release planning": 1}  # alice's, never read
+
+
+@pytest.mark.django_db
+def test_an_answer_is_unread_once_it_has_ended_not_while_it_is_written(team):
+    reply = assistant_reply(thread=team.thread, asker=team.owner)
+    assert _unread(team, team.owner) == {"Release planning": 0}  # queued: nothing to read
+    assert _unread(team, team.member) == {"Release planning": 1}  # alice's question
+
+    reply_stop(reply=reply, by=team.member)
+
+    assert _unread(team, team.owner) == {"Release planning": 1}  # asked for, and ended
+    assert _unread(team, team.member) == {"Release planning": 2}
 
 
 @pytest.mark.django_db
@@ -156,3 +168,26 @@ async def test_counts_rise_live_as_others_post_and_fall_when_read_elsewhere(team
     await socket.disconnect()
 
     assert read_elsewhere.startswith(f'<span class="unread" {badge.format(0)}')
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_an_answer_that_ends_counts_live_though_it_was_queued_when_the_list_was_read(
+    team, cookies
+):
+    reply = await database_sync_to_async(assistant_reply)(thread=team.thread, asker=team.owner)
+    socket = WebsocketCommunicator(
+        application,
+        f"/ws/workspaces/{team.workspace.pk}/",
+        headers=[HOST, ORIGIN, cookies["alice"]],
+    )
+    assert (await socket.connect())[0]
+    listed = await socket.receive_from(timeout=5)
+    badge = f'data-unread-for="{team.thread.pk}" data-count="{{}}"'
+
+    await database_sync_to_async(reply_stop)(reply=reply, by=team.member)
+    ended = await socket.receive_from(timeout=5)
+    await socket.disconnect()
+
+    assert badge.format(0) in listed
+    assert ended.startswith('<div hx-swap-oob="afterbegin:#nav-threads">')
+    assert badge.format(1) in ended

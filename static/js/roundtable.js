@@ -314,8 +314,8 @@
   });
 
   // Unread messages. The thread page tells the server how far it was read (the newest message
-  // shown) when it loads, when messages arrive, and when the tab comes back into view: never
-  // while the tab is hidden. The server keeps it and updates the counts on all the person's
+  // shown, up to any answer still being written) when it loads, when messages arrive, and
+  // when the tab comes back into view: never while the tab is hidden. The server keeps it and updates the counts on all the person's
   // pages; the tab's title starts with their total in the sidebar (the open thread's left out
   // while it is in view).
   var readReport = null;
@@ -324,7 +324,7 @@
     clearTimeout(readReport);
     readReport = setTimeout(function () {
       var thread = document.querySelector("[data-read-url]");
-      var newest = newestShownId();
+      var newest = newestReadableId();
       if (!thread || document.hidden) return;
       if (newest <= Math.max(readReported, Number(thread.dataset.readUpTo || 0))) return;
       readReported = newest;
@@ -334,6 +334,18 @@
         thread.dataset.readUpTo = Math.max(newest, Number(thread.dataset.readUpTo || 0));
       });
     }, 200);
+  }
+  // Read up to the message before the first answer still being written: that answer is
+  // unread until it has ended, even for someone who watched it begin and left.
+  function newestReadableId() {
+    var newest = 0;
+    var articles = document.querySelectorAll("#transcript > article.message");
+    for (var i = 0; i < articles.length; i++) {
+      var status = articles[i].dataset.status;
+      if (status === "queued" || status === "streaming") break;
+      newest = messageNumber(articles[i]);
+    }
+    return newest;
   }
   var plainTitle = document.title;
   function unreadTitle() {
