@@ -230,10 +230,17 @@ def _switched_off_reason(assistant: Assistant | None) -> str:
     )
 
 
+@transaction.atomic
 def message_edit(*, message: Message, by: User, body: str) -> Message:
-    """The author changes their message; everyone sees the new text, marked as edited."""
+    """The author changes their message; everyone sees the new text, marked as edited. The
+    members it mentions now and did not before are told, as if newly mentioned."""
     _authored_check(message, by)
+    workspace = message.thread.workspace
+    before = {p["id"] for p in mentions_resolve(workspace=workspace, body=message.body).people}
     message.body = message_body_clean(body)
+    now = mentions_resolve(workspace=workspace, body=message.body).people
+    newly = [person["id"] for person in now if person["id"] not in before | {by.pk}]
+    signals.message_edited.send(sender=Message, message=message, newly_mentioned=newly)
     message.mentioned = None  # read again from the new text when it is shown
     message.edited_at = timezone.now()
     message.revision = Thread.objects.revision_take(message.thread_id)

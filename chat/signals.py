@@ -9,6 +9,9 @@ signal              sent with
 ==================  ==========================================================================
 message_posted      ``message``: a person's new message; ``mentioned``: the ids of the
                     workspace's members its text mentions (``selectors.mentions_resolve``)
+message_edited      ``message``: a person's message, as its author just changed it;
+                    ``newly_mentioned``: the ids of the members it mentions now and did
+                    not before (never its author)
 answer_ended        ``answer``: an assistant's answer; ``job``: its model job, just ended
                     (``status`` done, stopped, failed or interrupted; ``stopped_by_id``)
 ==================  ==========================================================================
@@ -17,4 +20,5 @@ answer_ended        ``answer``: an assistant's answer; ``job``: its model job, j
 from django.dispatch import Signal
 
 message_posted = Signal()
+message_edited = Signal()
 answer_ended = Signal()

@@ -12,7 +12,7 @@ from django.db.models.signals import post_delete
 from django.dispatch import receiver
 
 from chat.models import Message
-from chat.signals import answer_ended, message_posted
+from chat.signals import answer_ended, message_edited, message_posted
 from documents.models import DocumentWrite
 from documents.signals import write_ended
 from jobs.models import ModelJob
@@ -23,6 +23,17 @@ from . import services
 
 @receiver(message_posted)
 def _message_posted(sender: Any, message: Message, mentioned: list[int], **kwargs: Any) -> None:
+    _mentioned(message, mentioned)
+
+
+@receiver(message_edited)
+def _message_edited(
+    sender: Any, message: Message, newly_mentioned: list[int], **kwargs: Any
+) -> None:
+    _mentioned(message, newly_mentioned)
+
+
+def _mentioned(message: Message, mentioned: list[int]) -> None:
     if mentioned:
         message_id = message.pk
         transaction.on_commit(

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from chat.models import Message
 from chat.replies import reply_fail, reply_finish, reply_stop
-from chat.services import message_create
+from chat.services import message_create, message_edit
 from config.asgi import application
 from documents.services import document_create
 from documents.writes import write_finish, write_request, write_start
@@ -107,6 +107,32 @@ def test_people_who_chose_nothing_are_not_notified(team, after_commit, published
 
     assert inbox_of(team.member) == []
     assert published == []
+
+
+def test_an_edit_that_newly_mentions_a_member_notifies_them_once(team, after_commit):
+    message = after_commit(message_create, thread=team.thread, author=team.owner, body="Hello")
+
+    after_commit(message_edit, message=message, by=team.owner, body="Hello @bob, look")
+    after_commit(message_edit, message=message, by=team.owner, body="Hello @bob, look again")
+
+    assert inbox_of(team.member) == ["alice mentioned you in Release planning: “Hello @bob, look”"]
+
+
+def test_an_edit_notifies_only_members_it_newly_mentions_never_its_author(team, after_commit):
+    carol = MembershipFactory.create(
+        user=UserFactory.create(username="carol"), workspace=team.workspace
+    ).user
+    message = after_commit(message_create, thread=team.thread, author=team.owner, body="@bob hi")
+
+    after_commit(
+        message_edit, message=message, by=team.owner, body="@bob @carol @alice @mallory hi"
+    )
+
+    assert len(inbox_of(team.member)) == 1  # from the message as posted
+    assert inbox_of(carol) == [
+        "alice mentioned you in Release planning: “@bob @carol @alice @mallory hi”"
+    ]
+    assert inbox_of(team.owner) == inbox_of(team.outsider) == []
 
 
 # --- Answers ----------------------------------------------------------------------------
