@@ -30,9 +30,12 @@ def thread_start(
 def threads_panel_context(
     request: AuthenticatedHttpRequest, workspace: Workspace, *, thread_form: ThreadForm
 ) -> dict[str, Any]:
-    """What the threads and assistants panels show."""
+    """What the threads and assistants panels show. The sidebar lists the same threads
+    (``sidebar_threads``): one query reads them and their unread counts for both."""
+    threads = thread_list_with_unread(workspace=workspace, reader=request.user)
     return {
-        "threads": thread_list_with_unread(workspace=workspace, reader=request.user),
+        "threads": threads,
+        "sidebar_threads": threads,
         "thread_form": thread_form,
         "assistants": assistant_list(workspace=workspace),
         "default_assistant": settings.ASSISTANT_NAME,

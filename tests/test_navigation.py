@@ -7,12 +7,14 @@ from datetime import timedelta
 import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
+from django.db import connection
 from django.template import Context, Template
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from chat.models import Thread
 from chat.replies import reply_stop
-from chat.services import message_create, thread_create
+from chat.services import message_create, thread_create, thread_read_mark
 from config.asgi import application
 from documents.services import document_create
 from harness.ws_client import session_cookie
@@ -81,6 +83,42 @@ def test_the_sidebar_costs_the_same_few_queries_however_many_threads(
         html = template.render(context)
 
     assert len(_nav_titles(html)) == 41
+
+
+def _threads_half_read(team, count: int) -> None:
+    """``count`` threads of bob's, each with one message alice has read and one she has not."""
+    for number in range(count):
+        thread = ThreadFactory.create(workspace=team.workspace, title=f"Thread {number}")
+        read = MessageFactory.create(thread=thread, author=team.member)
+        MessageFactory.create(thread=thread, author=team.member)
+        thread_read_mark(thread=thread, reader=team.owner, message_id=read.pk)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("page", "reads_of_unread_state"),
+    [("workspace", 1), ("thread", 2)],  # the thread's: also where its "New messages" line goes
+)
+def test_a_page_reads_unread_state_in_one_query_however_many_threads(
+    client, team, django_assert_max_num_queries, page, reads_of_unread_state
+):
+    path = f"/w/{team.workspace.pk}/" if page == "workspace" else f"/t/{team.thread.pk}/"
+    client.force_login(team.owner)
+    _threads_half_read(team, 2)
+    client.get(path)  # the session and caches as a person's next page finds them
+    with CaptureQueriesContext(connection) as few:
+        client.get(path)
+    queries_with_few_threads = len(few)  # read now: the context is a window on a shared log
+    _threads_half_read(team, 60)
+    client.get(path)
+
+    with django_assert_max_num_queries(queries_with_few_threads) as many:
+        assert client.get(path).status_code == 200
+
+    unread_state = [q["sql"] for q in many.captured_queries if "chat_threadread" in q["sql"]]
+    counts = [sql for sql in unread_state if "COUNT(" in sql]
+    assert len(unread_state) == reads_of_unread_state
+    assert len(counts) == 1  # every thread's unread count, for the sidebar (and the list)
 
 
 @pytest.mark.django_db

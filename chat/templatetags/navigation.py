@@ -3,7 +3,8 @@
 Their workspaces, and in the current one its threads (the most recently active first, each
 with how many messages they have not read) and its documents, the current place marked. Three
 queries whatever the numbers: the workspaces, the threads with their unread counts, the
-documents (``documents_nav``).
+documents (``documents_nav``); on a page that lists the threads already (the workspace page's
+``sidebar_threads``), that list is the sidebar's, read once.
 """
 
 from typing import Any
@@ -27,14 +28,17 @@ def sidebar(context: template.Context, *, live_with_page: bool = False) -> dict[
     # Only a workspace the person is a member of (an invitation's page names another one).
     workspace = next((each for each in workspaces if shown and each.pk == shown.pk), None)
     thread, document = context.get("thread"), context.get("document")
-    return {
-        "workspaces": workspaces,
-        "workspace": workspace,
-        "threads": (
+    threads = context.get("sidebar_threads")  # the page's own list of them, if it has one
+    if threads is None:
+        threads = (
             thread_list_with_unread(workspace=workspace, reader=user).only("pk", "title")
             if workspace
             else []
-        ),
+        )
+    return {
+        "workspaces": workspaces,
+        "workspace": workspace,
+        "threads": threads,
         "current_thread_id": getattr(thread, "pk", None),
         "current_document_id": getattr(document, "pk", None),
         "own_socket": workspace is not None and not live_with_page,
