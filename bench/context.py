@@ -46,6 +46,9 @@ class Config:
     document_typists: int = 5
     engine_askers: tuple[int, ...] = (1, 2, 4, 8)  # people asking at the same moment
     engine_tokens: int = 128  # each answer's tokens (the limit's too)
+    navigation_threads: int = 200  # in the sidebar of the pages opened
+    navigation_people: int = 50
+    navigation_opens: int = 20
 
     @classmethod
     def for_run(cls, *, smoke: bool) -> "Config":
@@ -79,6 +82,9 @@ class Config:
             document_opens=2,
             document_typists=2,
             engine_tokens=16,
+            navigation_threads=20,
+            navigation_people=5,
+            navigation_opens=2,
         )
 
 

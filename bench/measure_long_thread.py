@@ -11,26 +11,17 @@ of what it is sent, next to those of a connect without ``since`` (the newest pag
 
 import statistics
 import time
-import urllib.request
 from typing import Any
 
 from django.contrib.auth.models import User
-from playwright.sync_api import sync_playwright
 from websockets.sync.client import connect
 
 from chat.models import Message, Thread
 from chat.services import message_create
-from harness.browser import CHROMIUM_ARGS, CHROMIUM_PATH
 
 from .context import Bench
+from .page_timing import first_paints_ms, server_times_ms
 from .stats import r
-
-FIRST_PAINT_JS = """() => new Promise((resolve) => {
-  const found = () => performance.getEntriesByName("first-contentful-paint")[0];
-  if (found()) return resolve(found().startTime);
-  new PerformanceObserver(() => found() && resolve(found().startTime))
-    .observe({type: "paint", buffered: true});
-})"""
 
 
 def long_thread_create(bench: Bench, *, messages: int) -> Thread:
@@ -57,45 +48,19 @@ def long_thread_create(bench: Bench, *, messages: int) -> Thread:
 def measure_open(bench: Bench, thread: Thread, *, runs: int) -> dict[str, Any]:
     """First contentful paint of the thread page, in ms, over ``runs`` fresh loads; beside it,
     that of the login page (what the browser itself costs here) and the server's part."""
-    origin = bench.stack.origin(0)
-    name, value = bench.world.cookies[1].split("=", 1)
+    origin, cookie = bench.stack.origin(0), bench.world.cookies[1]
     thread_url, login_url = f"{origin}/t/{thread.pk}/", f"{origin}/login/"
-    paints: dict[str, list[float]] = {thread_url: [], login_url: []}
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM_PATH, args=CHROMIUM_ARGS)
-        try:
-            for _ in range(runs + 1):  # the first load warms the server's template caches
-                for url, found in paints.items():
-                    context = browser.new_context()
-                    context.add_cookies([{"name": name, "value": value, "url": origin}])
-                    page = context.new_page()
-                    page.goto(url, wait_until="commit")
-                    found.append(float(page.evaluate(FIRST_PAINT_JS)))
-                    context.close()
-        finally:
-            browser.close()
+    paints = first_paints_ms(origin=origin, cookie=cookie, urls=[thread_url, login_url], runs=runs)
     return {
-        **_percentiles(paints[thread_url][1:]),
-        "login_page_p50": r(statistics.median(paints[login_url][1:])),
-        "server_p50": r(_server_ms(thread_url, cookie=bench.world.cookies[1], runs=runs)),
+        **_percentiles(paints[thread_url]),
+        "login_page_p50": r(statistics.median(paints[login_url])),
+        "server_p50": r(statistics.median(server_times_ms(thread_url, cookie=cookie, runs=runs))),
     }
 
 
 def _percentiles(values: list[float]) -> dict[str, float | None]:
     ordered = sorted(values)
     return {"p50": r(statistics.median(ordered)), "p95": r(ordered[round(0.95 * len(ordered)) - 1])}
-
-
-def _server_ms(url: str, *, cookie: str, runs: int) -> float:
-    """Median time for the whole thread page over HTTP: the server's share of opening it."""
-    took = []
-    for _ in range(runs):
-        request = urllib.request.Request(url, headers={"Cookie": cookie})  # noqa: S310 - http://127.0.0.1
-        started = time.monotonic()
-        with urllib.request.urlopen(request) as response:  # noqa: S310 - the bench's own daphne
-            response.read()
-        took.append((time.monotonic() - started) * 1000)
-    return statistics.median(took)
 
 
 def _first_fragment(bench: Bench, thread: Thread, query: str) -> tuple[int, float]:

@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--plots", type=Path, help="where the PNGs go (default: next to --out)")
     parser.add_argument(
         "--only",
-        choices=["documents", "models", "api", "knowledge", "engine", "ttft"],
+        choices=["documents", "models", "api", "knowledge", "engine", "ttft", "navigation"],
         help="run one section and update its figures in --out, keeping the others",
     )
     args = parser.parse_args(argv)
@@ -79,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
                 results["details"]["engine"] = measured.pop("engine_details")
             if "ttft_section" in measured:
                 results["details"]["ttft_section"] = measured.pop("ttft_section")
+            if "navigation_details" in measured:
+                results["details"]["navigation"] = measured.pop("navigation_details")
             results.update(measured)
         else:
             results = _run(smoke=args.smoke, env=env)
@@ -104,6 +106,7 @@ def _run(*, smoke: bool, env: environment.BenchEnvironment) -> dict[str, Any]:
         measure_knowledge,
         measure_long_thread,
         measure_models,
+        measure_navigation,
         measure_polling,
     )
     from .context import Bench, Config
@@ -151,12 +154,13 @@ def _run(*, smoke: bool, env: environment.BenchEnvironment) -> dict[str, Any]:
         bench.progress(f"   p50 {chat['p50']} ms, p99 {chat['p99']} ms at {chat['members']}")
         bench.progress(f"8. a thread of {config.long_thread_messages} messages: open, reconnect")
         long_thread = measure_long_thread.measure(bench)
-        documents, models, api, engine, knowledge = (
+        documents, models, api, engine, knowledge, navigation = (
             measure_documents.measure(bench),
             measure_models.measure(bench),
             measure_api.measure(bench),
             measure_engine.measure(bench),
             measure_knowledge.measure(bench),
+            measure_navigation.measure(bench),
         )
     finally:
         pool.shutdown()
@@ -182,6 +186,7 @@ def _run(*, smoke: bool, env: environment.BenchEnvironment) -> dict[str, Any]:
         "db_writes_per_generation": writes,
         "stop_latency_ms": stop,
         **long_thread,
+        "navigation_ms": navigation["navigation_ms"],
         "document_edit_propagation_ms": documents["document_edit_propagation_ms"],
         "document_open_ms": documents["document_open_ms"],
         "assistant_document_efficiency": documents["assistant_document_efficiency"],
@@ -207,6 +212,7 @@ def _run(*, smoke: bool, env: environment.BenchEnvironment) -> dict[str, Any]:
             "memory": fanout["memory"],
             "assistant_document": documents["assistant_document"],
             "engine": engine["engine_details"],
+            "navigation": navigation["navigation_details"],
         },
     }
 
@@ -223,6 +229,7 @@ def _run_section(section: str, *, smoke: bool) -> dict[str, Any]:
         measure_engine,
         measure_knowledge,
         measure_models,
+        measure_navigation,
     )
     from .context import Bench, Config
     from .reference import models_free, reference_model
@@ -250,6 +257,7 @@ def _run_section(section: str, *, smoke: bool) -> dict[str, Any]:
             "knowledge": measure_knowledge.measure,
             "engine": measure_engine.measure,
             "ttft": measure_efficiency.measure_ttft,
+            "navigation": measure_navigation.measure,
         }[section]
         measured = measure(bench)
     finally:
@@ -269,6 +277,7 @@ def _run_section(section: str, *, smoke: bool) -> dict[str, Any]:
         "knowledge": "ingestion",
         "engine": "engine_details",  # "engine" itself keeps its exact shape
         "ttft": "ttft_section",
+        "navigation": "navigation_details",
     }
     measured[where[section]].update(ran)
     return measured

@@ -50,6 +50,12 @@ _FIELDS: dict[str, dict[str, Check] | Check] = {
     "memory_per_connection_kib": _number,
     "db_writes_per_generation": {"writes": _int, "generation_s": _number},
     "long_thread_open_ms": {"messages": _int, "p50": _number, "p95": _number},
+    "navigation_ms": {
+        "threads": _int,
+        "server_p95": _number,
+        "first_paint_p95": _number,
+        "queries": _int,
+    },
     "document_open_ms": {
         "updates": _int,
         "before_compaction": _number,

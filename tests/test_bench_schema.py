@@ -39,6 +39,12 @@ def _valid() -> dict:
         "db_writes_per_generation": {"writes": 12, "generation_s": 11.2},
         "stop_latency_ms": None,
         "long_thread_open_ms": {"messages": 5000, "p50": 120.0, "p95": 180.0},
+        "navigation_ms": {
+            "threads": 200,
+            "server_p95": 60.0,
+            "first_paint_p95": 150.0,
+            "queries": 12,
+        },
         "document_edit_propagation_ms": [
             {"editors": 20, "replicas": 2, "p50": 9.0, "p99": 31.0, "converged": True}
         ],
@@ -118,6 +124,7 @@ def test_stop_latency_may_be_measured():
     [
         (lambda r: r.pop("efficiency"), "efficiency: missing"),
         (lambda r: r.pop("long_thread_open_ms"), "long_thread_open_ms: missing"),
+        (lambda r: r["navigation_ms"].pop("queries"), "navigation_ms.queries: missing"),
         (lambda r: r["reconnect_catch_up"].update(bytes_sent=1.5), "reconnect_catch_up.bytes_sent"),
         (lambda r: r["efficiency"].pop("long_thread"), "efficiency.long_thread: missing"),
         (lambda r: r["ttft_overhead_ms"].update(p95="fast"), "ttft_overhead_ms.p95"),
