@@ -5,8 +5,9 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from chat.replies import reply_stop
 from chat.services import message_create
-from tests.factories import ThreadFactory
+from tests.factories import ThreadFactory, assistant_reply
 
 from .test_thread_in_browser import open_thread, send
 
@@ -58,3 +59,18 @@ def test_a_thread_in_view_stays_read_while_messages_arrive(live_stack, team, log
     alice.reload()
     expect(alice.locator("#connection")).to_have_attribute("data-state", "live")
     expect(alice.locator("#unread-divider")).to_have_count(0)
+
+
+def test_an_answer_seen_queued_is_unread_once_it_has_ended(live_stack, team, logged_in_page):
+    reply = assistant_reply(thread=team.thread, asker=team.owner)
+    alice = logged_in_page(team.owner)
+    open_thread(alice, team.thread.pk)
+    read = alice.locator("[data-read-url]")
+    expect(read).to_have_attribute("data-read-up-to", str(reply.in_reply_to_id))
+
+    alice.goto(f"/w/{team.workspace.pk}/")
+    expect(alice.locator("#nav-threads[data-live]")).to_be_attached()
+    reply_stop(reply=reply, by=team.member)
+
+    expect(alice.locator(f"#sidebar [data-unread-for='{team.thread.pk}']")).to_have_text("1 unread")
+    expect(alice).to_have_title(re.compile(r"^\(1\) "))
