@@ -111,7 +111,9 @@ def measure(bench: Bench) -> dict[str, Any]:
             "login_page_first_paint_p95": r(percentile(paints[login_url], 95)),
             **{
                 name: {
+                    "server_p50": r(percentile(server[name], 50)),
                     "server_p95": r(server_p95[name]),
+                    "first_paint_p50": r(percentile(paints[urls[name]], 50)),
                     "first_paint_p95": r(paint_p95[name]),
                     "queries": queries[name],
                 }
