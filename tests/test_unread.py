@@ -9,14 +9,20 @@ from channels.testing import WebsocketCommunicator
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from chat.models import ThreadRead
+from chat.models import Message, ThreadRead
 from chat.replies import reply_stop
 from chat.selectors import thread_list_with_unread
 from chat.services import message_create, thread_read_mark
 from config.asgi import application
 from harness.ws_client import session_cookie
 
-from .factories import MessageFactory, ThreadFactory, assistant_reply
+from .factories import (
+    AssistantFactory,
+    LanguageModelFactory,
+    MessageFactory,
+    ThreadFactory,
+    assistant_reply,
+)
 
 pytestmark = pytest.mark.services
 
@@ -54,6 +60,22 @@ def test_an_answer_is_unread_once_it_has_ended_not_while_it_is_written(team):
 
     assert _unread(team, team.owner) == {"Release planning": 1}  # asked for, and ended
     assert _unread(team, team.member) == {"Release planning": 2}
+
+
+@pytest.mark.django_db
+def test_an_answer_that_fails_at_once_is_activity_and_unread_at_once(team):
+    AssistantFactory.create(
+        workspace=team.workspace,
+        handle="scribe",
+        model=LanguageModelFactory.create(name="Off", enabled=False),
+    )
+
+    message_create(thread=team.thread, author=team.owner, body="@scribe hi")
+
+    failed = Message.objects.get(role=Message.Role.ASSISTANT, status=Message.Status.FAILED)
+    team.thread.refresh_from_db()
+    assert team.thread.last_activity_at >= failed.finished_at  # it moved the thread up too
+    assert _unread(team, team.owner) == {"Release planning": 1}  # its failure, saying why
 
 
 @pytest.mark.django_db
