@@ -28,7 +28,8 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -353,15 +354,14 @@ def _answers_summary(answers: list[tuple[float, float]]) -> tuple[float | None, 
     )
 
 
-def measure_answers_during_ingestion(bench: Bench, *, pages: int, reps: int) -> dict[str, Any]:
-    """TTFT p95 and tokens/s of answers on an idle machine, then while an ingest worker reads a
-    ``pages``-page PDF; only answers that ended while the PDF was still being read count."""
-    _answer(bench)  # warm
-    idle = [_answer(bench) for _ in range(reps)]
+@contextmanager
+def _pdf_being_read(bench: Bench, *, pages: int, workspace_name: str) -> Iterator[Source]:
+    """A ``pages``-page PDF being read by an ingest worker of its own (stopped afterwards);
+    yields once the worker has taken it."""
     ingest = worker_start(bench.stack.env, queue="ingest", name="worker-ingest", log_dir=LOG_DIR)
     try:
         source = source_add_file(
-            workspace=Workspace.objects.create(name="Large PDF, answers"),
+            workspace=Workspace.objects.create(name=workspace_name),
             added_by=bench.world.members[0],
             name="large.pdf",
             content_type="application/pdf",
@@ -369,6 +369,17 @@ def measure_answers_during_ingestion(bench: Bench, *, pages: int, reps: int) -> 
         )
         while Source.objects.get(pk=source.pk).status == Source.Status.QUEUED:
             time.sleep(0.1)
+        yield source
+    finally:
+        processes_stop([ingest])
+
+
+def measure_answers_during_ingestion(bench: Bench, *, pages: int, reps: int) -> dict[str, Any]:
+    """TTFT p95 and tokens/s of answers on an idle machine, then while an ingest worker reads a
+    ``pages``-page PDF; only answers that ended while the PDF was still being read count."""
+    _answer(bench)  # warm
+    idle = [_answer(bench) for _ in range(reps)]
+    with _pdf_being_read(bench, pages=pages, workspace_name="Large PDF, answers") as source:
         during = []
         for _ in range(reps):
             answer = _answer(bench)
@@ -376,8 +387,6 @@ def measure_answers_during_ingestion(bench: Bench, *, pages: int, reps: int) -> 
                 break
             during.append(answer)
         source.refresh_from_db()
-    finally:
-        processes_stop([ingest])
     ttft_idle, rate_idle = _answers_summary(idle)
     ttft, rate = _answers_summary(during) if during else (None, None)
     return {
@@ -396,22 +405,10 @@ def measure_answers_during_ingestion(bench: Bench, *, pages: int, reps: int) -> 
 def measure_chat_during_ingestion(bench: Bench, *, pages: int) -> dict[str, Any]:
     """Chat latency p99 with nothing being read, then while an ingest worker reads a PDF."""
     without = measure_chat.measure(bench)
-    ingest = worker_start(bench.stack.env, queue="ingest", name="worker-ingest", log_dir=LOG_DIR)
-    try:
-        source = source_add_file(
-            workspace=Workspace.objects.create(name="Large PDF"),
-            added_by=bench.world.members[0],
-            name="large.pdf",
-            content_type="application/pdf",
-            data=_pdf(pages),
-        )
-        while Source.objects.get(pk=source.pk).status == Source.Status.QUEUED:
-            time.sleep(0.1)
+    with _pdf_being_read(bench, pages=pages, workspace_name="Large PDF") as source:
         during = measure_chat.measure(bench)
         source.refresh_from_db()
         still_reading = source.status in Source.ACTIVE_STATUSES
-    finally:
-        processes_stop([ingest])
     return {
         "p99": during["p99"],
         "p99_without": without["p99"],
