@@ -93,8 +93,8 @@ def test_the_answer_is_written_at_most_once_a_second_plus_start_and_end(team, se
     # Each save of the answer is its job's too (start, heartbeats, end).
     job_writes = [sql for sql in updates if sql.startswith('UPDATE "jobs_modeljob"')]
     assert len(job_writes) == len(writes)
-    # Besides: the thread's revision when it ends, and the run's figures.
-    assert len(updates) - len(writes) - len(job_writes) == 2
+    # Besides, when it ends: the thread's revision, its last activity, and the run's figures.
+    assert len(updates) - len(writes) - len(job_writes) == 3
     reply.refresh_from_db()
     assert (reply.generation.completion_tokens or 0) > 50, (
         "a long answer, so that many frames were sent"
