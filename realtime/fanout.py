@@ -19,6 +19,7 @@ connection ``layer.reconnected`` itself, from which they catch up on their own.
 """
 
 import asyncio
+import contextvars
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -113,7 +114,12 @@ class Fanout:
     async def _name(self) -> str:
         if self._channel is None:
             self._channel = await self._layer.new_channel()
-            self._receiving = asyncio.create_task(self._receive(self._channel))
+            # A context of its own: the task outlives whoever first joined, and must not keep
+            # what their context held (asgiref's executor of a request or socket long gone,
+            # which database_sync_to_async in a socket's handler would then try to use).
+            self._receiving = asyncio.create_task(
+                self._receive(self._channel), context=contextvars.Context()
+            )
         return self._channel
 
     async def _receive(self, channel: str) -> None:
