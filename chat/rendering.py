@@ -211,6 +211,8 @@ class ThreadRenderer:
             if found is None:
                 return None
             shown = found
+            if found.last_seq == frame.seq - 1:  # read just before this frame was kept
+                shown = found.with_newest_text(frame.seq, found.body + frame.delta)
         self._shown_keep(shown)
         return message_body_html(shown, oob="outerHTML", seq=shown.last_seq, delta=frame.delta)
 

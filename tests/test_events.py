@@ -161,6 +161,21 @@ async def test_a_process_that_missed_frames_reads_the_whole_text_so_far(team):
     assert "one two three four five six" in body
 
 
+@pytest.mark.django_db(transaction=True)
+async def test_a_first_frame_read_before_it_was_kept_is_shown_with_its_own_number(team):
+    """The process hears frame 1 of an answer whose streaming event it missed, and reads the
+    answer before the worker has kept that frame anywhere: the frame adds to what it read."""
+    renderer = ThreadRenderer()
+    reply = await sync_to_async(assistant_reply)(
+        thread=team.thread, asker=team.member, status=Message.Status.STREAMING
+    )
+
+    seq, body = _shown(await renderer.prepare(_frame(1, "Nova", message_id=reply.pk)))
+    assert (seq, "Nova" in body) == (1, True)
+    seq, body = _shown(await renderer.prepare(_frame(2, " Orbit", message_id=reply.pk)))
+    assert (seq, "Nova Orbit" in body) == (2, True)
+
+
 async def test_hostile_text_in_frames_is_rendered_inert():
     renderer = ThreadRenderer()
     hostile = '<script>steal()</script><div id="transcript" hx-get="/x" onclick="y()">'
