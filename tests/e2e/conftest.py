@@ -53,6 +53,11 @@ def browser(live_stack: LiveStack) -> Iterator[Browser]:
             os.environ[ALLOW_ASYNC_UNSAFE] = previous
 
 
+# What a page must show, it may take as long to show as an action may take to happen (the
+# browser contexts' default below): CI runs both tiers at once on two cores, and a live stack
+# on each, so a page can be slower than Playwright's 5 s assertion default while being right.
+expect.set_options(timeout=15_000)
+
 LogIn = Callable[[object], Page]
 
 
