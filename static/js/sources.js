@@ -20,6 +20,17 @@
     if (empty) empty.remove();
   });
 
+  // The whole list has come over the socket (on connect): from now on every change arrives
+  // live, and the list will not be replaced under a form being filled in (tests wait for it).
+  document.addEventListener("htmx:oobAfterSwap", function (event) {
+    var target = event.detail.target;
+    if (target && target.id === "sources-body") {
+      // The swapped-out element is detached: look the page up afresh.
+      var page = document.querySelector(".sources");
+      if (page) page.setAttribute("data-live", "");
+    }
+  });
+
   // A refused address's new one comes back as a 400 with the reason when it is refused too:
   // show it in the row's form (htmx swaps no error response by itself).
   document.addEventListener("htmx:beforeSwap", function (event) {

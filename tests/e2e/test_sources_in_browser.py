@@ -32,6 +32,7 @@ def test_a_member_uploads_a_file_asks_about_it_and_opens_the_cited_passage(
     try:
         bob = logged_in_page(team.member)
         bob.goto(f"/w/{team.workspace.pk}/sources/")
+        expect(bob.locator(".sources[data-live]")).to_be_attached()
         upload = tmp_path / "widget-spec.md"
         upload.write_text(SPEC)
         bob.get_by_label("File").set_input_files(upload)
@@ -62,6 +63,7 @@ def test_a_row_that_went_from_queued_to_ready_live_is_removed_after_its_confirma
 ):
     bob = logged_in_page(team.member)
     bob.goto(f"/w/{team.workspace.pk}/sources/")
+    expect(bob.locator(".sources[data-live]")).to_be_attached()
     upload = tmp_path / "widget-spec.md"
     upload.write_text(SPEC)
     bob.get_by_label("File").set_input_files(upload)
@@ -100,6 +102,7 @@ def test_a_refused_address_is_edited_in_its_row_and_a_bad_new_one_says_why(
     )  # fmt: skip
     bob = logged_in_page(team.member)
     bob.goto(f"/w/{team.workspace.pk}/sources/")
+    expect(bob.locator(".sources[data-live]")).to_be_attached()  # the list came over the socket
     row = bob.locator(f"#source-{source.pk}")
     expect(row).to_contain_text("loopback address")
     expect(row.get_by_role("button", name="Re-index")).to_have_count(0)
