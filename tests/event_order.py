@@ -10,6 +10,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 
 from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import User
 from django.db import transaction
 
@@ -36,3 +37,12 @@ async def received_before_marker(
         while f'id="message-{marker.pk}"' not in (html := await receive()):
             before.append(html)
     return before
+
+
+async def event_next(communicator: WebsocketCommunicator, timeout: float = 5) -> str:
+    """The next frame on a thread socket that is not the list of who has the thread open:
+    that list is announced a moment after each join, so it may come before or after the
+    event a test waits for."""
+    while 'id="thread-presence"' in (html := await communicator.receive_from(timeout=timeout)):
+        pass
+    return html

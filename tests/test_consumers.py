@@ -14,7 +14,7 @@ from config.asgi import application
 from harness.ws_client import Received, session_cookie
 from realtime.consumers import CLOSE_NOT_AUTHENTICATED, CLOSE_NOT_FOUND
 
-from .event_order import received_before_marker
+from .event_order import event_next, received_before_marker
 from .factories import AssistantMessageFactory, MessageFactory, assistant_reply, frame_send
 from .model_worker import WAIT_S, fake_answer, in_background, joined, reply_generate
 
@@ -59,7 +59,7 @@ async def _until_present(communicator: WebsocketCommunicator, *names: str) -> No
 
 
 def _receiver(communicator: WebsocketCommunicator) -> Callable[[], Awaitable[str]]:
-    return lambda: communicator.receive_from(timeout=5)
+    return lambda: event_next(communicator)
 
 
 async def _closed_with(communicator: WebsocketCommunicator) -> int:
@@ -101,8 +101,8 @@ async def test_a_posted_message_reaches_every_member_escaped_and_clears_only_the
 
     await alice.send_to(text_data=json.dumps({"body": "<b hx-get='/admin/'>Ship</b> *it*"}))
 
-    for_alice = [await alice.receive_from(timeout=5), await alice.receive_from(timeout=5)]
-    for_bob = await bob.receive_from(timeout=5)
+    for_alice = [await event_next(alice), await event_next(alice)]
+    for_bob = await event_next(bob)
     assert any('id="composer-body"' in html for html in for_alice)
     assert not any('id="composer-body"' in html for html in [for_bob])
     assert 'hx-swap-oob="beforeend:#transcript"' in for_bob
@@ -135,7 +135,7 @@ async def test_bad_frames_get_a_clear_error_for_the_sender_only_and_save_nothing
 
     await alice.send_to(text_data=frame)
 
-    reply = await alice.receive_from(timeout=5)
+    reply = await event_next(alice)
     assert 'id="composer-error"' in reply
     assert error in reply
     assert 'id="composer-body"' not in reply, "the sender's text stays in the composer"
@@ -154,7 +154,7 @@ async def test_hostile_model_output_is_rendered_inert_in_frames(team, cookies):
     hostile = '<script>steal()</script><div id="transcript" hx-get="/x" onclick="y()">'
     await database_sync_to_async(frame_send)(reply, text=hostile, seq=1, delta=hostile)
 
-    frame = await bob.receive_from(timeout=5)
+    frame = await event_next(bob)
     assert f'id="message-{reply.pk}-body"' in frame
     assert 'data-seq="1"' in frame
     assert "<script" not in frame
@@ -212,7 +212,7 @@ async def test_an_answer_reaches_members_in_numbered_frames_then_its_final_statu
     received = Received()
     async with asyncio.timeout(WAIT_S):
         while not received.saw_status(reply.pk, "done"):
-            received.html.append(await bob.receive_from(timeout=WAIT_S))
+            received.html.append(await event_next(bob, timeout=WAIT_S))
     await asyncio.to_thread(joined, answering)
 
     await database_sync_to_async(reply.refresh_from_db)()

@@ -12,6 +12,8 @@ from config.asgi import application
 from harness.ws_client import session_cookie
 from realtime.consumers import CLOSE_NOT_AUTHENTICATED
 
+from .event_order import event_next
+
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
 HOST = "127.0.0.1:8000"
@@ -78,7 +80,7 @@ async def _member_socket(team, cookie: str) -> WebsocketCommunicator:
 
 async def _send_and_read(socket: WebsocketCommunicator, text_data: str) -> str:
     await socket.send_to(text_data=text_data)
-    return await socket.receive_from(timeout=5)
+    return await event_next(socket)
 
 
 @pytest.mark.parametrize(

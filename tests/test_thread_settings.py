@@ -15,6 +15,7 @@ from chat.services import message_create, thread_settings_update
 from config.asgi import application
 from harness.ws_client import session_cookie
 
+from .event_order import event_next
 from .factories import AssistantFactory, assistant_reply
 from .model_worker import reply_generate
 
@@ -185,7 +186,7 @@ async def test_every_member_sees_the_settings_change_live(team, scribe):
         team.thread, team.owner, answers_unaddressed=True, answerer=scribe, max_tokens_override=50
     )
 
-    shown = await bob.receive_from(timeout=5)
+    shown = await event_next(bob)
     assert 'id="thread-settings-summary"' in shown
     assert 'hx-swap-oob="outerHTML"' in shown
     assert "answered by <strong>@scribe</strong>" in shown
