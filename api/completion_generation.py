@@ -77,10 +77,11 @@ class ChatCompletion:
         )
 
     def frame(self, frame: Frame) -> Callable[[], None]:
-        if frame.persist:  # the heartbeat, and the check that the job still runs
-            job_progress(self.job, seq=frame.seq)
         chunk = CompletionChunk(seq=frame.seq, delta=frame.delta)
         return lambda: completion_publish(self.job.pk, chunk)
+
+    def save(self, frame: Frame) -> None:
+        job_progress(self.job, seq=frame.seq)
 
     def stop_requested(self) -> str | None:
         return job_stop_requested(self.job.pk)

@@ -16,6 +16,7 @@ from chat.replies import (
     reply_finish,
     reply_frame_send,
     reply_progress_record,
+    reply_progress_save,
     reply_start,
 )
 from jobs.runner import Frame, Outcome, failure_reason, model_job_run
@@ -85,13 +86,9 @@ class Answer:
         return prompt
 
     def frame(self, frame: Frame) -> Callable[[], None]:
-        # Saved here, in order and in the decoding thread's transaction (the save is the
-        # heartbeat and the check that this attempt still owns the reply).
         if frame.seq == 1:
             self.steps.lap("model_first_token")
-        snapshot = reply_progress_record(
-            reply=self.reply, text=frame.text, seq=frame.seq, persist=frame.persist
-        )
+        snapshot = reply_progress_record(reply=self.reply, text=frame.text, seq=frame.seq)
 
         def send() -> None:
             reply_frame_send(frame=snapshot, delta=frame.delta)
@@ -99,6 +96,9 @@ class Answer:
                 self.steps.lap("first_frame")
 
         return send
+
+    def save(self, frame: Frame) -> None:
+        reply_progress_save(reply=self.reply)
 
     def stop_requested(self) -> str | None:
         return job_stop_requested(self.reply.job_id)

@@ -103,9 +103,10 @@ class CatchUpWriting:
         )
 
     def frame(self, frame: Frame) -> Callable[[], None]:
-        if frame.persist:  # the heartbeat, and the check that the job still runs
-            catch_up_progress(catch_up=self.catch_up, text=frame.text, seq=frame.seq)
         return lambda: catch_up_frame_publish(self.catch_up.pk, seq=frame.seq, text=frame.text)
+
+    def save(self, frame: Frame) -> None:
+        catch_up_progress(catch_up=self.catch_up, text=frame.text, seq=frame.seq)
 
     def stop_requested(self) -> str | None:
         return job_stop_requested(self.catch_up.job_id)

@@ -87,23 +87,23 @@ def reply_start(
     return True
 
 
-def reply_progress_record(*, reply: Message, text: str, seq: int, persist: bool) -> Message:
-    """Note that frame ``seq`` holds ``text``; when ``persist``, save it (a reload shows it).
-
-    Saving doubles as the job's heartbeat, and checks that the attempt still owns the reply
-    (raises JobEnded if not). Returns a copy of the reply as of this frame, for
-    ``reply_frame_send``, which the worker runs on another thread while ``reply`` goes on
-    changing.
-    """
+def reply_progress_record(*, reply: Message, text: str, seq: int) -> Message:
+    """Note that frame ``seq`` holds ``text``. Returns a copy of the reply as of this frame,
+    for ``reply_frame_send``, which the worker runs on another thread while ``reply`` goes on
+    changing."""
     reply.body = text
     reply.last_seq = seq
-    if persist:
-        with transaction.atomic():
-            job_progress(_job_of(reply), seq=seq)
-            Message.objects.filter(pk=reply.pk).update(
-                body=text, last_seq=seq, updated_at=timezone.now()
-            )
     return copy.copy(reply)
+
+
+def reply_progress_save(*, reply: Message) -> None:
+    """Save the reply's newest frame (a reload shows it). Saving doubles as the job's
+    heartbeat, and checks that the attempt still owns the reply (raises JobEnded if not)."""
+    with transaction.atomic():
+        job_progress(_job_of(reply), seq=reply.last_seq)
+        Message.objects.filter(pk=reply.pk).update(
+            body=reply.body, last_seq=reply.last_seq, updated_at=timezone.now()
+        )
 
 
 def reply_frame_send(*, frame: Message, delta: str) -> None:

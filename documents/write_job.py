@@ -95,9 +95,10 @@ class DocumentWriting:
     def frame(self, frame: Frame) -> Callable[[], None]:
         assert self.author is not None
         update, cursor = self.author.write(frame.delta), self._cursor()
-        if frame.persist:  # the heartbeat, and the check that the write still runs
-            write_progress(write=self.write, written=frame.text, seq=frame.seq)
         return lambda: self._send(update, cursor)
+
+    def save(self, frame: Frame) -> None:
+        write_progress(write=self.write, written=frame.text, seq=frame.seq)
 
     def stop_requested(self) -> str | None:
         if self.refused is not None:  # the document took no more: the write ends

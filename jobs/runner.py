@@ -11,11 +11,14 @@ not a copy.
 """
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Protocol
 
 from django.conf import settings
+from django.db import InterfaceError, OperationalError, connection
 
 from llm.inference import InferenceResult, ModelPrompt, PromptTooLong, decode
 from llm.model import LoadedModel, model_load, model_spec_from_settings
@@ -38,13 +41,11 @@ class JobRefused(Exception):
 
 @dataclass(frozen=True)
 class Frame:
-    """A frame of a job's text: its number, what it adds, the whole text so far, and whether
-    it is due to be saved (about once a second)."""
+    """A frame of a job's text: its number, what it adds, and the whole text so far."""
 
     seq: int
     delta: str
     text: str
-    persist: bool
 
 
 @dataclass(frozen=True)
@@ -80,8 +81,12 @@ class JobAdapter(Protocol):
         cannot run."""
 
     def frame(self, frame: Frame) -> Callable[[], None]:
-        """Take a frame on the decoding thread (record it); return its sending, which runs
+        """Take a frame on the decoding thread (in memory); return its sending, which runs
         at once for the first frame and on the sender thread, in order, for later ones."""
+
+    def save(self, frame: Frame) -> None:
+        """Save how far the job got (about once a second, on the decoding thread, before
+        ``frame`` is sent): the job's heartbeat. Raises JobEnded if it was ended elsewhere."""
 
     def stop_requested(self) -> str | None:
         """Why the job is to stop, if it is (polled between tokens): its lifecycle's stop
@@ -116,7 +121,10 @@ def model_job_run(kind: JobAdapter) -> None:
     sending = BackgroundCalls(name=f"{kind.name}-frames")
 
     def sink(*, seq: int, delta: str, text: str, persist: bool) -> None:
-        send = kind.frame(Frame(seq=seq, delta=delta, text=text, persist=persist))
+        frame = Frame(seq=seq, delta=delta, text=text)
+        send = kind.frame(frame)
+        if persist:
+            _save_unless_database_away(kind, frame)
         if seq == 1:  # handing it over would cost time to first token
             send()
         else:
@@ -127,7 +135,10 @@ def model_job_run(kind: JobAdapter) -> None:
         frame_interval=kind.frame_interval,
         persist_interval=settings.LLM_PERSIST_INTERVAL_S,
     )
-    stop = ThrottledPoll(check=kind.stop_requested, interval=settings.LLM_STOP_POLL_S)
+    stop = ThrottledPoll(
+        check=lambda: _stop_requested_unless_database_away(kind),
+        interval=settings.LLM_STOP_POLL_S,
+    )
     try:
         result = decode(
             model,
@@ -139,17 +150,61 @@ def model_job_run(kind: JobAdapter) -> None:
         pacer.finish()
         sending.close()  # every frame leaves before the end
         stopped_by = stop.answer if result.stopped else None
-        kind.end(Outcome(text=pacer.text, seq=pacer.seq, stopped_by=stopped_by, result=result))
+        outcome = Outcome(text=pacer.text, seq=pacer.seq, stopped_by=stopped_by, result=result)
+        _once_database_is_back(partial(kind.end, outcome), name=kind.name)
     except JobEnded:
         logger.warning("%s was ended elsewhere; this attempt stops", kind.name)
     except Exception as exc:
         logger.exception("%s failed", kind.name)
         pacer.finish()
         sending.close()
-        kind.fail(text=pacer.text, seq=pacer.seq, error=exc)
+        failing = partial(kind.fail, text=pacer.text, seq=pacer.seq, error=exc)
+        _once_database_is_back(failing, name=kind.name)
     finally:
         sending.close()
         kind.leave()
+
+
+# A database outage as the decoding thread meets it: a server restarting or unreachable
+# (OperationalError), or a connection it cut (InterfaceError).
+DATABASE_AWAY = (OperationalError, InterfaceError)
+
+
+def _save_unless_database_away(kind: JobAdapter, frame: Frame) -> None:
+    """Save the frame; while the database is away, go on without (the frames still reach
+    everyone through Redis, and the next save is tried about a second later)."""
+    try:
+        kind.save(frame)
+    except DATABASE_AWAY as exc:
+        logger.warning("%s went on without saving frame %s: %s", kind.name, frame.seq, exc)
+        connection.close()  # a cut connection is never reused: the next save connects anew
+
+
+def _stop_requested_unless_database_away(kind: JobAdapter) -> str | None:
+    """The kind's stop check; no stop is known while the database is away."""
+    try:
+        return kind.stop_requested()
+    except DATABASE_AWAY:
+        connection.close()
+        return None
+
+
+def _once_database_is_back(end: Callable[[], None], *, name: str) -> None:
+    """End the job, waiting out a database outage: the end is what keeps the job's whole
+    text. After ``REPLY_STALE_AFTER_S`` the sweep ends the job instead, as interrupted."""
+    deadline = time.monotonic() + settings.REPLY_STALE_AFTER_S
+    pause = 0.1
+    while True:
+        try:
+            end()
+            return
+        except DATABASE_AWAY as exc:
+            connection.close()
+            if time.monotonic() >= deadline:
+                raise
+            logger.warning("%s waits for the database to end: %s", name, exc)
+            time.sleep(pause)
+            pause = min(pause * 2, 2.0)
 
 
 def failure_reason(error: Exception) -> str:

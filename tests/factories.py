@@ -254,7 +254,7 @@ def answer_streaming(reply_id: int) -> Message:
 
 def frame_send(reply: Message, *, text: str, seq: int, delta: str) -> None:
     """Frame ``seq`` of a streaming reply, recorded and sent as the worker does (not saved)."""
-    frame = reply_progress_record(reply=reply, text=text, seq=seq, persist=False)
+    frame = reply_progress_record(reply=reply, text=text, seq=seq)
     reply_frame_send(frame=frame, delta=delta)
 
 

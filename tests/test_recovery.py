@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from chat.answering import reply_history
 from chat.models import Message
-from chat.replies import reply_progress_record, reply_retry
+from chat.replies import reply_progress_record, reply_progress_save, reply_retry
 from chat.services import message_delete
 from jobs.models import ModelJob
 from jobs.services import JobEnded, jobs_sweep
@@ -76,7 +76,7 @@ def test_a_lost_attempt_that_comes_back_cannot_write_into_the_ended_reply(team):
     reply_interrupt_stale(silent_for=timedelta(seconds=30))
 
     with pytest.raises(JobEnded):
-        reply_progress_record(reply=reply, text="Nova, late", seq=2, persist=True)
+        reply_progress_save(reply=reply_progress_record(reply=reply, text="Nova, late", seq=2))
 
     reply.refresh_from_db()
     assert reply.body == "Nova"
