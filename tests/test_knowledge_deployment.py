@@ -1,4 +1,5 @@
-"""Ingestion runs on its own queue, in its own worker, wherever the app is started."""
+"""Ingestion runs on its own queue, in its own worker, wherever the app is started, reading
+several sources at once (a pool of threads: KNOWLEDGE_INGEST_CONCURRENCY)."""
 
 import shlex
 from pathlib import Path
@@ -32,6 +33,12 @@ def test_compose_runs_an_ingest_worker_on_that_queue_from_the_app_image() -> Non
     assert "-B" not in argv
     assert ingest.get("image") == service("web").get("image")
     assert set(ingest["depends_on"]) == {"migrate", "redis"}
+    _reads_several_sources_at_once(argv)
+
+
+def _reads_several_sources_at_once(argv: list[str]) -> None:
+    assert option_value(argv, "-P", "--pool") == "threads"
+    assert option_value(argv, "-c", "--concurrency") == "${KNOWLEDGE_INGEST_CONCURRENCY:-4}"
 
 
 def test_the_procfile_runs_an_ingest_worker_and_make_run_starts_it() -> None:
@@ -42,6 +49,7 @@ def test_the_procfile_runs_an_ingest_worker_and_make_run_starts_it() -> None:
     assert worker[:2] == ["celery", "-A"]
     assert option_value(worker, "-Q", "--queues") == _ingest_queue()
     assert "embedded_redis --wait" in lines["ingest"]
+    _reads_several_sources_at_once(worker)
     run = next(
         line for line in (BASE_DIR / "Makefile").read_text().splitlines() if "honcho" in line
     )

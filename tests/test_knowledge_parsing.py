@@ -1,6 +1,8 @@
 """Reading files into located passages, in a limited child process, with clear refusals."""
 
 import itertools
+import os
+from pathlib import Path
 
 import pytest
 
@@ -8,6 +10,7 @@ from knowledge.chunking import chunks_make, locator_label
 from knowledge.parsing import ParseError, kind_detect, parse_isolated
 
 from .knowledge_samples import CSV_LATIN1, MARKDOWN, SPEC_PAGES, pdf_encrypt, pdf_make
+from .model_worker import until
 
 
 def test_a_pdf_is_read_page_by_page_with_progress() -> None:
@@ -77,6 +80,49 @@ def test_a_progress_callback_that_raises_stops_the_child() -> None:
 
     with pytest.raises(Cancelled):
         parse_isolated(pdf_make(SPEC_PAGES), kind="pdf", name="spec.pdf", progress=cancel)
+
+
+def _parser_states() -> list[str]:
+    """The scheduling state (R, S, T for stopped...) of each parser child of this process."""
+    states = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            cmdline = (stat.parent / "cmdline").read_bytes()
+        except OSError:
+            continue  # ended meanwhile
+        if int(fields[1]) == os.getpid() and b"parse_worker" in cmdline:
+            states.append(fields[0])
+    return states
+
+
+def test_the_child_is_stopped_while_the_parse_waits_for_answers() -> None:
+    class AnswerAfterPageOne:
+        def __init__(self) -> None:
+            self.waited_at: list[int] = []
+            self.stopped_while_waiting = False
+
+        def busy(self) -> bool:
+            return not self.waited_at
+
+        def wait(self) -> None:
+            self.waited_at.append(len(seen))
+            until(lambda: _parser_states() == ["T"], what="the parser stopped")
+            self.stopped_while_waiting = True
+
+    seen: list[tuple[int, int]] = []
+    pause = AnswerAfterPageOne()
+    parsed = parse_isolated(
+        pdf_make(SPEC_PAGES * 50),  # long enough to be still reading after its first page
+        kind="pdf",
+        name="long.pdf",
+        progress=lambda *p: seen.append(p),
+        pause=pause,
+    )
+    assert pause.waited_at == [1]  # after the first page
+    assert pause.stopped_while_waiting
+    assert parsed.pages == 150  # and it went on where it was
+    assert seen == [(n, 150) for n in range(1, 151)]
 
 
 def test_a_csv_in_an_odd_encoding_and_delimiter_is_read_row_by_row() -> None:
