@@ -5,7 +5,7 @@ worker and the model share memory bandwidth and caches, and an answer read at th
 priority beside a PDF being parsed still lost a third of its speed and doubled its first-token
 time. So between steps (a batch of passages embedded, a page parsed, a source begun) the
 ingest worker asks whether any model job is running or just queued (``jobs.selectors``, one
-indexed lookup, at most every CHECK_EVERY_S) and, while one is, waits, polling every POLL_S.
+indexed lookup per step) and, while one is, waits, polling every POLL_S.
 A queued job counts so that ingestion has stepped aside before the answer's prompt is read.
 
 The rules against starving, both ``KNOWLEDGE_YIELD_MAX_WAIT_S`` long: a wait lasts at most
@@ -24,7 +24,6 @@ from django.utils import timezone
 
 from jobs.selectors import jobs_any_active
 
-CHECK_EVERY_S = 0.1  # at most this often a step asks whether the models are busy
 POLL_S = 0.25  # while waiting: how soon ingestion resumes, and notices a cancel
 
 
@@ -41,19 +40,12 @@ class AnswersFirst:
     ) -> None:
         self._waiting = waiting
         self._still_wanted = still_wanted
-        self._idle_at = float("-inf")  # when the models were last seen idle
 
     def busy(self) -> bool:
-        """Whether a model job is queued or running now (asked at most every CHECK_EVERY_S:
-        an idle answer is trusted for that long)."""
-        if not settings.KNOWLEDGE_YIELD_TO_MODEL_JOBS:
-            return False
-        if time.monotonic() - self._idle_at < CHECK_EVERY_S:
-            return False
-        if _models_busy():
-            return True
-        self._idle_at = time.monotonic()
-        return False
+        """Whether a model job is running or was just queued (asked before every step: a
+        step is a page or a batch, tens of milliseconds or more, and the lookup a fraction of
+        one; an answer that starts between two steps waits at most one step)."""
+        return settings.KNOWLEDGE_YIELD_TO_MODEL_JOBS and _models_busy()
 
     def wait(self) -> None:
         """Wait until no model job is queued or running, or KNOWLEDGE_YIELD_MAX_WAIT_S has
@@ -65,7 +57,6 @@ class AnswersFirst:
                 time.sleep(POLL_S)
                 self._still_wanted()
                 if not _models_busy():
-                    self._idle_at = time.monotonic()
                     return
         finally:
             self._waiting(False)
