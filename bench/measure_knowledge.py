@@ -40,7 +40,7 @@ from django.conf import settings
 from api.completion_jobs import COMPLETION_KIND
 from assistant.grounding import passages_for, sources_block
 from chat.answering import KnowledgeScope
-from harness.live_stack import processes_stop, worker_start
+from harness.live_stack import ingest_worker_start, processes_stop
 from harness.pdf import pdf_make
 from jobs.models import ModelJob
 from jobs.services import job_create, job_end, job_start
@@ -380,7 +380,7 @@ def _answers_summary(answers: list[tuple[float, float]]) -> tuple[float | None, 
 def _pdf_being_read(bench: Bench, *, pages: int, workspace_name: str) -> Iterator[Source]:
     """A ``pages``-page PDF being read by an ingest worker of its own (stopped afterwards);
     yields once the worker has taken it."""
-    ingest = worker_start(bench.stack.env, queue="ingest", name="worker-ingest", log_dir=LOG_DIR)
+    ingest = ingest_worker_start(bench.stack.env, log_dir=LOG_DIR)
     try:
         source = source_add_file(
             workspace=Workspace.objects.create(name=workspace_name),
