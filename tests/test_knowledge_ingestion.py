@@ -39,7 +39,7 @@ from knowledge.services import (
 
 from .conftest import Team
 from .factories import assistant_reply
-from .knowledge_samples import CSV_LATIN1, MARKDOWN, SPEC_PAGES, pdf_make
+from .knowledge_samples import CSV_LATIN1, MARKDOWN, SPEC_PAGES, parser_states, pdf_make
 from .model_worker import in_background, in_threads, joined, reply_generate, until
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
@@ -572,6 +572,29 @@ def test_a_source_waiting_for_answers_is_cancelled_at_once(
     assert not row.waiting_for_answers
     source_reindex(source=row)
     assert published[-1]["waiting"] is False  # queued again, not shown as waiting
+
+
+def test_a_source_cancelled_while_its_parse_waits_for_answers_stops_and_leaves_no_parser(
+    team: Team, sent_tasks: list, published: list, settings: Any
+) -> None:
+    settings.KNOWLEDGE_YIELD_MAX_WAIT_S = 1  # the wait before reading ends, then each page waits
+    job = job_create(kind="answer", requested_by=team.owner, workspace_id=team.workspace.pk)
+    ModelJob.objects.filter(pk=job.pk).update(status=ModelJob.Status.RUNNING)
+    source = _upload(team, "long.pdf", pdf_make(SPEC_PAGES * 50))
+    ingesting = _ingest_in_background(source)
+
+    def paused_mid_parse() -> bool:
+        row = _row(source)
+        return row.status == "reading" and row.progress_done > 0 and row.waiting_for_answers
+
+    until(paused_mid_parse, what="the parse paused between two pages")
+    until(lambda: parser_states() == ["T"], what="the parser stopped meanwhile")
+    cancelled_at = time.monotonic()
+    assert source_cancel(source=_row(source), by=team.owner)
+    joined(ingesting)
+    assert time.monotonic() - cancelled_at < 5
+    assert _row(source).status == "failed"
+    assert parser_states() == []  # killed, not left stopped
 
 
 # --- Several sources at once --------------------------------------------------------------

@@ -1,15 +1,20 @@
 """Reading files into located passages, in a limited child process, with clear refusals."""
 
 import itertools
-import os
-from pathlib import Path
 
 import pytest
 
 from knowledge.chunking import chunks_make, locator_label
 from knowledge.parsing import ParseError, kind_detect, parse_isolated
 
-from .knowledge_samples import CSV_LATIN1, MARKDOWN, SPEC_PAGES, pdf_encrypt, pdf_make
+from .knowledge_samples import (
+    CSV_LATIN1,
+    MARKDOWN,
+    SPEC_PAGES,
+    parser_states,
+    pdf_encrypt,
+    pdf_make,
+)
 from .model_worker import until
 
 
@@ -82,20 +87,6 @@ def test_a_progress_callback_that_raises_stops_the_child() -> None:
         parse_isolated(pdf_make(SPEC_PAGES), kind="pdf", name="spec.pdf", progress=cancel)
 
 
-def _parser_states() -> list[str]:
-    """The scheduling state (R, S, T for stopped...) of each parser child of this process."""
-    states = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            cmdline = (stat.parent / "cmdline").read_bytes()
-        except OSError:
-            continue  # ended meanwhile
-        if int(fields[1]) == os.getpid() and b"parse_worker" in cmdline:
-            states.append(fields[0])
-    return states
-
-
 def test_the_child_is_stopped_while_the_parse_waits_for_answers() -> None:
     class AnswerAfterPageOne:
         def __init__(self) -> None:
@@ -107,7 +98,7 @@ def test_the_child_is_stopped_while_the_parse_waits_for_answers() -> None:
 
         def wait(self) -> None:
             self.waited_at.append(len(seen))
-            until(lambda: _parser_states() == ["T"], what="the parser stopped")
+            until(lambda: parser_states() == ["T"], what="the parser stopped")
             self.stopped_while_waiting = True
 
     seen: list[tuple[int, int]] = []
