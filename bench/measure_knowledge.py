@@ -17,7 +17,9 @@ is being read.
   minus without, on the default model in this process, nothing kept between runs.
 - Answers during ingestion: the default model's time to first token (p95) and tokens/s in
   this process, nothing kept between answers, on an idle machine and then while an ``ingest``
-  worker (its own process, at its own priority) reads a 300-page PDF.
+  worker (its own process, at its own priority) reads a 300-page PDF. Each answer is recorded
+  as the running model job it would be, as every real answer is: the ingest worker steps aside
+  while one runs (``knowledge.answers_first``, on by default).
 - Chat latency during ingestion: the chat measurement while an ``ingest`` worker reads a
   300-page PDF, beside the same measurement just before with nothing being read.
 """
@@ -35,17 +37,20 @@ from urllib.parse import urlsplit, urlunsplit
 
 from django.conf import settings
 
+from api.completion_jobs import COMPLETION_KIND
 from assistant.grounding import passages_for, sources_block
 from chat.answering import KnowledgeScope
-from harness.live_stack import processes_stop, worker_start
+from harness.live_stack import ingest_worker_start, processes_stop
 from harness.pdf import pdf_make
+from jobs.models import ModelJob
+from jobs.services import job_create, job_end, job_start
 from knowledge.chunking import locator_label
 from knowledge.embedding import EMBEDDERS, embedder_get, embedding_model_name
 from knowledge.models import Chunk, Source
 from knowledge.search import query_embed, text_search, vector_search
 from knowledge.selectors import retrieve
 from knowledge.services import source_add_file, source_ingest
-from llm.inference import InferenceRequest, infer
+from llm.inference import InferenceRequest, InferenceResult, infer
 from llm.kept_states import KeptStates
 from llm.prompt import Turn
 from workspace.models import Workspace
@@ -327,11 +332,29 @@ def _postgres_database() -> str | None:
     return urlunsplit(parts._replace(path=f"/{SCALE_DB}"))
 
 
+@contextmanager
+def _running_as_a_model_job() -> Iterator[None]:
+    """What runs inside, recorded as a model job (an API completion's: no workspace), running
+    then done, as the worker records a real one."""
+    job = job_create(kind=COMPLETION_KIND, requested_by=None)
+    job_start(job)
+    try:
+        yield
+    finally:
+        job_end(job, status=ModelJob.Status.DONE)
+
+
 def _answer(bench: Bench) -> tuple[float, float]:
-    """One answer of the default model in this process, its prompt read from scratch: its time
-    to first token (ms) and tokens/s."""
+    """One answer of the default model in this process, its prompt read from scratch, as a
+    model job: its time to first token (ms) and tokens/s."""
     bench.model.engine.kept_states = KeptStates(capacity_bytes=0)
-    result = infer(
+    with _running_as_a_model_job():
+        result = _infer_once(bench)
+    return result.time_to_first_token_ms or float("nan"), result.tokens_per_second or 0.0
+
+
+def _infer_once(bench: Bench) -> InferenceResult:
+    return infer(
         bench.model,
         InferenceRequest(
             system=settings.LLM_SYSTEM_PROMPT,
@@ -344,7 +367,6 @@ def _answer(bench: Bench) -> tuple[float, float]:
         on_piece=lambda piece: None,
         should_stop=lambda: False,
     )
-    return result.time_to_first_token_ms or float("nan"), result.tokens_per_second or 0.0
 
 
 def _answers_summary(answers: list[tuple[float, float]]) -> tuple[float | None, float | None]:
@@ -358,7 +380,7 @@ def _answers_summary(answers: list[tuple[float, float]]) -> tuple[float | None, 
 def _pdf_being_read(bench: Bench, *, pages: int, workspace_name: str) -> Iterator[Source]:
     """A ``pages``-page PDF being read by an ingest worker of its own (stopped afterwards);
     yields once the worker has taken it."""
-    ingest = worker_start(bench.stack.env, queue="ingest", name="worker-ingest", log_dir=LOG_DIR)
+    ingest = ingest_worker_start(bench.stack.env, log_dir=LOG_DIR)
     try:
         source = source_add_file(
             workspace=Workspace.objects.create(name=workspace_name),

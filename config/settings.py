@@ -368,6 +368,14 @@ KNOWLEDGE_SEARCH_CONFIG = env.str("KNOWLEDGE_SEARCH_CONFIG", default="english")
 KNOWLEDGE_VECTOR_MARGIN = env.float("KNOWLEDGE_VECTOR_MARGIN", default=None)
 # A source queued or being read that shows no sign of life for this long is queued again.
 KNOWLEDGE_STALE_AFTER_S = env.int("KNOWLEDGE_STALE_AFTER_S", default=900)
+# Sources the ingest worker reads at once, a thread each (``manage.py ingest_worker``).
+KNOWLEDGE_INGEST_CONCURRENCY = env.int("KNOWLEDGE_INGEST_CONCURRENCY", default=4)
+# Answers first: ingestion pauses between steps while any model job is queued or running on
+# this installation (right where the models share the machine's CPU; turn it off where they
+# run elsewhere, on GPUs). A pause lasts at most the second figure, then one step proceeds:
+# answers nonstop slow ingestion down, never stop it.
+KNOWLEDGE_YIELD_TO_MODEL_JOBS = env.bool("KNOWLEDGE_YIELD_TO_MODEL_JOBS", default=True)
+KNOWLEDGE_YIELD_MAX_WAIT_S = env.float("KNOWLEDGE_YIELD_MAX_WAIT_S", default=30.0)
 
 # --- API (scripts, tools, OpenAI clients) --------------------------------------------------
 # Requests one person may make per window, all their tokens together (Redis counts).

@@ -1,4 +1,5 @@
-"""The real stack as processes: daphne and Celery model workers, on this process's DB and Redis.
+"""The real stack as processes: daphne, Celery model workers and the ingest worker, on this
+process's DB and Redis.
 
 The live and browser tests (``tests/conftest.py``'s ``live_stack``) and the benchmark
 (``bench/stack.py``) start the same commands, wait for them and stop them the same way, so the
@@ -23,6 +24,7 @@ from django.conf import settings
 from django.db import connection
 
 from config.celery import app as celery_app
+from knowledge.workers import ingest_worker_args
 from llm.routing import DEFAULT_QUEUE
 from llm.workers import worker_args
 
@@ -109,6 +111,16 @@ def worker_start(
     env = {**env, "LLM_WORKER_QUEUE": queue}
     return _process_start(
         name, worker_args(queue, log_level="info"), env, log_dir, ready=lambda log: "ready." in log
+    )
+
+
+def ingest_worker_start(
+    env: dict[str, str], *, name: str = "worker-ingest", log_dir: Path = TEST_LOG_DIR
+) -> subprocess.Popen[bytes]:
+    """Start the ingest worker (as ``manage.py ingest_worker`` does) and wait until it is
+    ready for tasks."""
+    return _process_start(
+        name, ingest_worker_args(log_level="info"), env, log_dir, ready=lambda log: "ready." in log
     )
 
 

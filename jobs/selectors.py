@@ -1,6 +1,7 @@
-"""Reading model jobs: places in their model's queue."""
+"""Reading model jobs: places in their model's queue, and whether the models are busy."""
 
 from bisect import bisect_left
+from datetime import datetime
 
 from django.db.models import Q, QuerySet
 
@@ -16,6 +17,18 @@ def job_list_active_for_queue(
     return ModelJob.objects.filter(
         same_queue, status__in=ModelJob.ACTIVE_STATUSES, model_id=model_id
     )
+
+
+def jobs_any_active(*, queued_since: datetime) -> bool:
+    """Whether any model job of this installation is running, or was queued since
+    ``queued_since`` and has not started, whatever its model, workspace or kind: what
+    background work that shares the machine (ingestion) waits for. A job queued earlier and
+    still not started is not about to start (its model's worker is away): it is not waited
+    for. One lookup on the index that leads with ``status``."""
+    return ModelJob.objects.filter(
+        Q(status=ModelJob.Status.RUNNING)
+        | Q(status=ModelJob.Status.QUEUED, created_at__gte=queued_since)
+    ).exists()
 
 
 def job_places(jobs: list[ModelJob]) -> dict[int, int]:

@@ -42,6 +42,7 @@ class SourceData(TypedDict):
     done: int
     of: int
     unit: str  # what ``done`` and ``of`` count: passages, pages or rows
+    waiting: bool  # paused while the models answer (``answers_first``)
     added_by: str
     created_at: str  # ISO 8601, or "" before it is saved
 
@@ -79,6 +80,7 @@ def source_data(source: "Source") -> SourceData:
         "done": source.progress_done,
         "of": source.progress_total,
         "unit": _progress_unit(source),
+        "waiting": source.is_active and source.waiting_for_answers,
         "added_by": (person.get_full_name() or person.get_username()) if person else "",
         "created_at": source.created_at.isoformat() if source.created_at else "",
     }

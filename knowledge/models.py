@@ -59,6 +59,10 @@ class Source(models.Model):
     chunk_count = models.PositiveIntegerField(default=0)
     progress_done = models.PositiveIntegerField(default=0)
     progress_total = models.PositiveIntegerField(default=0)
+    waiting_for_answers = models.BooleanField(
+        default=False,
+        help_text="Paused while the models answer (KNOWLEDGE_YIELD_TO_MODEL_JOBS).",
+    )
     generation = models.PositiveIntegerField(
         default=0, help_text="Bumped by each re-index or cancel: older runs stop."
     )

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from django.conf import settings
 
@@ -58,6 +58,14 @@ _BINARY_SIGNATURES = {
 
 WORKER = Path(__file__).resolve().with_name("parse_worker.py")
 Progress = Callable[[int, int], None]  # done, of
+
+
+class Pause(Protocol):
+    """Something the parse steps aside for between pages (``answers_first.AnswersFirst``)."""
+
+    def busy(self) -> bool: ...
+
+    def wait(self) -> None: ...
 
 
 class ParseError(Exception):
@@ -123,11 +131,14 @@ def parse_isolated(
     name: str,
     charset: str | None = None,
     progress: Progress | None = None,
+    pause: Pause | None = None,
 ) -> Parsed:
     """Parse ``data`` as ``kind`` in a limited child process; ParseError says what went wrong.
 
     ``progress(done, of)`` is called as pages (or rows) are read; if it raises, the child is
-    killed and the exception propagates (that is how a cancel stops a long parse).
+    killed and the exception propagates (that is how a cancel stops a long parse). After each
+    page, while ``pause`` is busy, the child is stopped (SIGSTOP) for as long as
+    ``pause.wait()`` takes; that time does not count against the parse's time limit.
     """
     if kind not in KINDS:
         raise ParseError(f"“{name}” is of a kind that cannot be read ({kind}).")
@@ -152,7 +163,9 @@ def parse_isolated(
     )
     try:
         _send(child, data, name)
-        return _parsed_from(child, kind=kind, name=name, timeout_s=timeout_s, progress=progress)
+        return _parsed_from(
+            child, kind=kind, name=name, timeout_s=timeout_s, progress=progress, pause=pause
+        )
     finally:
         if child.poll() is None:
             os.killpg(child.pid, signal.SIGKILL)
@@ -178,6 +191,7 @@ def _parsed_from(
     name: str,
     timeout_s: float,
     progress: Progress | None,
+    pause: Pause | None,
 ) -> Parsed:
     assert child.stdout is not None
     deadline = time.monotonic() + timeout_s
@@ -203,6 +217,8 @@ def _parsed_from(
                 if "progress" in message:
                     if progress is not None:
                         progress(int(message["progress"]), int(message["of"]))
+                    if pause is not None and pause.busy():
+                        deadline += _stopped_while(child, pause.wait)
                 elif "error" in message:
                     raise ParseError(message["error"])
                 elif "result" in message:
@@ -213,6 +229,18 @@ def _parsed_from(
     raise ParseError(
         f"“{name}” could not be read within the parser's limits (it may be damaged or too complex)."
     )
+
+
+def _stopped_while(child: subprocess.Popen[bytes], wait: Callable[[], None]) -> float:
+    """Run ``wait`` with the child's process group stopped; how long it took. A stopped
+    child uses no CPU (its CPU-time limit is untouched) and resumes where it was."""
+    started = time.monotonic()
+    os.killpg(child.pid, signal.SIGSTOP)
+    try:
+        wait()
+    finally:
+        os.killpg(child.pid, signal.SIGCONT)
+    return time.monotonic() - started
 
 
 def _parsed(kind: str, result: dict[str, Any]) -> Parsed:

@@ -27,6 +27,7 @@ from documents.models import Document
 from workspace.models import Workspace
 
 from . import events
+from .answers_first import AnswersFirst
 from .chunking import Piece, chunks_make
 from .embedding import embedder_get, embedding_model_name, vector_bytes
 from .fetching import FetchError, FetchRefused, url_check, url_fetch
@@ -168,6 +169,7 @@ def source_url_change(*, source: Source, url: str) -> None:
     with transaction.atomic():
         Source.objects.filter(pk=source.pk).update(
             generation=F("generation") + 1,
+            waiting_for_answers=False,
             url=url,
             title=url[:300],
             status=Source.Status.QUEUED,
@@ -195,6 +197,7 @@ def source_reindex(*, source: Source) -> None:
     with transaction.atomic():
         Source.objects.filter(pk=source.pk).update(
             generation=F("generation") + 1,
+            waiting_for_answers=False,
             status=Source.Status.QUEUED,
             error="",
             refused=False,
@@ -211,6 +214,7 @@ def source_cancel(*, source: Source, by: User) -> bool:
     with transaction.atomic():
         cancelled = Source.objects.filter(pk=source.pk, status__in=Source.ACTIVE_STATUSES).update(
             generation=F("generation") + 1,
+            waiting_for_answers=False,
             status=Source.Status.FAILED,
             error=f"Cancelled by {_person(by)}.",
         )
@@ -229,19 +233,36 @@ def source_cancel(*, source: Source, by: User) -> bool:
 
 class _Run:
     """One ingestion of one generation of a source: progress steps, saved and announced at
-    most every PROGRESS_EVERY_S, each also checking that the run is still wanted."""
+    most every PROGRESS_EVERY_S, each also checking that the run is still wanted; and its
+    pauses while the models answer (``answers_first``), shown on its row."""
 
     def __init__(self, source: Source) -> None:
         self.source = source
         self.generation = source.generation
         self._last = 0.0
+        self.answers_first = AnswersFirst(waiting=self.waiting, still_wanted=self.still_wanted)
+
+    def _current(self) -> QuerySet[Source]:
+        return Source.objects.filter(pk=self.source.pk, generation=self.generation)
+
+    def still_wanted(self) -> None:
+        """Raise Cancelled if the source was cancelled, re-indexed or removed."""
+        if not self._current().exists():
+            raise Cancelled
+
+    def waiting(self, waiting: bool) -> None:
+        """The row says whether the run is waiting for answers to finish (a sign of life too:
+        a long wait is not a lost task)."""
+        if self._current().update(waiting_for_answers=waiting, heartbeat_at=timezone.now()):
+            self.source.waiting_for_answers = waiting
+            events.source_publish(self.source)
 
     def step(self, status: str, done: int, of: int, *, force: bool = False) -> None:
         now = time.monotonic()
         if not force and now - self._last < PROGRESS_EVERY_S and done < of:
             return
         self._last = now
-        updated = Source.objects.filter(pk=self.source.pk, generation=self.generation).update(
+        updated = self._current().update(
             status=status, progress_done=done, progress_total=of, heartbeat_at=timezone.now()
         )
         if not updated:
@@ -266,6 +287,7 @@ def source_ingest(*, source_id: int, generation: int) -> None:
         return
     run = _Run(source)
     try:
+        run.answers_first.step()  # before anything is read: an answer may be starting
         run.step(Source.Status.READING, 0, 0, force=True)
         parsed = _source_read(source, run)
         pieces = chunks_make(
@@ -296,7 +318,12 @@ def _source_read(source: Source, run: _Run) -> Parsed:
         kind = kind_detect(fetched.body, name=name, content_type=fetched.content_type)
         source.size = len(fetched.body)
         parsed = parse_isolated(
-            fetched.body, kind=kind, name=name, charset=fetched.charset, progress=progress
+            fetched.body,
+            kind=kind,
+            name=name,
+            charset=fetched.charset,
+            progress=progress,
+            pause=run.answers_first,
         )
         if parsed.title:
             source.title = parsed.title[:300]
@@ -310,10 +337,18 @@ def _source_read(source: Source, run: _Run) -> Parsed:
         source.size = len(text)
         if not document.text.strip():
             return Parsed(kind="markdown", segments=[])
-        return parse_isolated(text, kind="markdown", name=document.title, progress=progress)
+        return parse_isolated(
+            text,
+            kind="markdown",
+            name=document.title,
+            progress=progress,
+            pause=run.answers_first,
+        )
     data = bytes(Source.objects.filter(pk=source.pk).values_list("data", flat=True).get())
     kind = kind_detect(data, name=source.file_name, content_type=source.content_type)
-    return parse_isolated(data, kind=kind, name=source.file_name, progress=progress)
+    return parse_isolated(
+        data, kind=kind, name=source.file_name, progress=progress, pause=run.answers_first
+    )
 
 
 def _chunks_embed(source: Source, pieces: list[Piece], run: _Run) -> list[Chunk]:
@@ -321,6 +356,7 @@ def _chunks_embed(source: Source, pieces: list[Piece], run: _Run) -> list[Chunk]
     chunks: list[Chunk] = []
     run.step(Source.Status.INDEXING, 0, len(pieces), force=True)
     for start in range(0, len(pieces), EMBED_BATCH):
+        run.answers_first.step()
         batch = pieces[start : start + EMBED_BATCH]
         vectors = embedder.passages([piece.text for piece in batch])
         for offset, (piece, vector) in enumerate(zip(batch, vectors, strict=True)):
@@ -464,8 +500,10 @@ def chunks_reembed(*, budget_s: float = 30.0, now: Callable[[], float] = time.mo
     none), a batch at a time for at most ``budget_s``. Returns how many were re-embedded."""
     model = embedding_model_name()
     deadline = now() + budget_s
+    answers_first = AnswersFirst()
     done = 0
     while now() < deadline:
+        answers_first.step()
         batch = list(
             Chunk.objects.filter(source__status=Source.Status.READY)
             .exclude(embedding_model=model)

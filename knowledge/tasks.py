@@ -1,12 +1,15 @@
 """Ingestion tasks, on the ``ingest`` queue (``CELERY_TASK_ROUTES``: ``knowledge.*``).
 
 The ingest worker is its own process, never the model worker: reading a 300-page PDF or
-embedding thousands of passages must not hold up answers. On a machine it shares with a model
-it takes only the CPU time nothing else wants (``_priority_lower``), so answers keep their
-first-token time and speed while a large file is indexed (``bench/README.md`` measures both).
+embedding thousands of passages must not hold up answers. It runs a pool of threads, each
+reading one source (a slow server holds up only its own source), and steps aside while the
+models answer (``answers_first``); on a machine it shares with a model it also takes only the
+CPU time nothing else wants (``_priority_lower``), so answers keep their first-token time and
+speed while a large file is indexed (``bench/README.md`` measures both).
 """
 
 import os
+import threading
 from datetime import timedelta
 from pathlib import Path
 
@@ -22,11 +25,11 @@ from .services import (
 
 INGEST_NICENESS = 19
 AUTOGROUP = Path("/proc/self/autogroup")  # its group's niceness (Linux with autogroups)
-_lowered = False
+_lowered = threading.local()
 
 
 def _priority_lower() -> None:
-    """Once per worker process: run only when a core would otherwise be idle.
+    """Once per worker thread: run only when a core would otherwise be idle.
 
     A niceness alone is not enough on 2 cores: by the scheduler's weights a nice-10 process
     still gets about a tenth of a core from a model that wants both, and llama.cpp's threads
@@ -36,11 +39,13 @@ def _priority_lower() -> None:
     best. Both only rank processes of one autogroup, though: Linux gives each session a group
     that shares the CPU equally with the others, and ``make run`` (honcho) starts each process
     in a session of its own. A worker that leads its session lowers its whole group too.
+
+    On Linux a niceness and a scheduling class belong to a thread, not to its process: each of
+    the pool's threads lowers itself (the parser's child inherits its thread's).
     """
-    global _lowered  # noqa: PLW0603 - a per-process fact
-    if _lowered:
+    if getattr(_lowered, "done", False):
         return
-    _lowered = True
+    _lowered.done = True
     current = os.getpriority(os.PRIO_PROCESS, 0)
     if current < INGEST_NICENESS:
         os.nice(INGEST_NICENESS - current)

@@ -1,10 +1,34 @@
-"""Sample files the knowledge tests generate: PDFs with known text on known pages, and more."""
+"""Sample files the knowledge tests generate: PDFs with known text on known pages, and more;
+and a look at the parser's child processes."""
 
 import io
+import os
+from pathlib import Path
 
 from harness.pdf import pdf_make
 
-__all__ = ["CSV_LATIN1", "MARKDOWN", "SPEC_PAGES", "pdf_encrypt", "pdf_make"]
+__all__ = [
+    "CSV_LATIN1",
+    "MARKDOWN",
+    "SPEC_PAGES",
+    "parser_states",
+    "pdf_encrypt",
+    "pdf_make",
+]
+
+
+def parser_states() -> list[str]:
+    """The scheduling state (R, S, T for stopped...) of each parser child of this process."""
+    states = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            cmdline = (stat.parent / "cmdline").read_bytes()
+        except OSError:
+            continue  # ended meanwhile
+        if int(fields[1]) == os.getpid() and b"parse_worker" in cmdline:
+            states.append(fields[0])
+    return states
 
 
 def pdf_encrypt(data: bytes, password: str = "s3cret") -> bytes:

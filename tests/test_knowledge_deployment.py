@@ -1,7 +1,14 @@
-"""Ingestion runs on its own queue, in its own worker, wherever the app is started."""
+"""Ingestion runs on its own queue, in its own worker, wherever the app is started, reading
+several sources at once (a pool of KNOWLEDGE_INGEST_CONCURRENCY threads)."""
 
+import os
 import shlex
-from pathlib import Path
+import sys
+
+import pytest
+from django.core.management import call_command
+
+from knowledge.workers import ingest_worker_args
 
 from .test_deployment_files import (
     BASE_DIR,
@@ -22,26 +29,37 @@ def test_knowledge_tasks_go_to_a_queue_no_model_worker_or_housekeeping_consumes(
     assert _ingest_queue() not in {queues["llm.*"]["queue"], queues["chat.*"]["queue"]}
 
 
-def test_compose_runs_an_ingest_worker_on_that_queue_from_the_app_image() -> None:
-    ingest = service("ingest")
-    argv = command_of(ingest)
-    assert Path(argv[0]).name == "celery"
-    assert option_value(argv, "-A", "--app") == "config"
+def test_the_ingest_worker_reads_that_queue_with_a_pool_of_threads(settings: object) -> None:
+    settings.KNOWLEDGE_INGEST_CONCURRENCY = 6  # type: ignore[attr-defined]
+    argv = ingest_worker_args()
+    assert argv[:3] == ["celery", "-A", "config"]
     assert option_value(argv, "-Q", "--queues") == _ingest_queue()
+    assert option_value(argv, "-P", "--pool") == "threads"
+    assert option_value(argv, "-c", "--concurrency") == "6"
     assert "--beat" not in argv
     assert "-B" not in argv
+
+
+def test_manage_py_ingest_worker_becomes_that_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    became: list[list[str]] = []
+    monkeypatch.setattr(os, "execv", lambda path, argv: became.append(argv))
+    call_command("ingest_worker", "--loglevel", "info")
+    assert became == [[sys.executable, "-m", *ingest_worker_args(log_level="info")]]
+
+
+def test_compose_runs_the_ingest_worker_from_the_app_image() -> None:
+    ingest = service("ingest")
+    assert command_of(ingest)[:3] == ["python", "manage.py", "ingest_worker"]
     assert ingest.get("image") == service("web").get("image")
     assert set(ingest["depends_on"]) == {"migrate", "redis"}
 
 
-def test_the_procfile_runs_an_ingest_worker_and_make_run_starts_it() -> None:
+def test_the_procfile_runs_the_ingest_worker_and_make_run_starts_it() -> None:
     lines = dict(
         line.split(":", 1) for line in (BASE_DIR / "Procfile").read_text().splitlines() if line
     )
-    worker = shlex.split(lines["ingest"].split("&&")[-1])
-    assert worker[:2] == ["celery", "-A"]
-    assert option_value(worker, "-Q", "--queues") == _ingest_queue()
     assert "embedded_redis --wait" in lines["ingest"]
+    assert shlex.split(lines["ingest"].split("&&")[-1]) == ["python", "manage.py", "ingest_worker"]
     run = next(
         line for line in (BASE_DIR / "Makefile").read_text().splitlines() if "honcho" in line
     )

@@ -1,10 +1,14 @@
-"""Ingestion: a source is queued, read, cut, embedded and indexed, with progress and a cancel.
+"""Ingestion: a source is queued, read, cut, embedded and indexed, with progress and a cancel;
+it steps aside while the models answer, and several sources are read at once.
 
 The task's body (``source_ingest``) runs here in the test process, with the bundled embedding
-model; the Celery task is recorded by ``sent_tasks`` instead of being sent.
+model; the Celery task is recorded by ``sent_tasks`` instead of being sent. Sources read at
+once run it on threads of their own, as the ingest worker's pool does.
 """
 
+import os
 import threading
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -16,7 +20,9 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from documents.models import Document
-from knowledge import events, services
+from jobs.models import ModelJob
+from jobs.services import job_create, job_stop
+from knowledge import events, services, tasks
 from knowledge.embedding import StaticEmbedder, embedder_get
 from knowledge.models import Chunk, Source
 from knowledge.services import (
@@ -32,7 +38,9 @@ from knowledge.services import (
 )
 
 from .conftest import Team
-from .knowledge_samples import CSV_LATIN1, MARKDOWN, SPEC_PAGES, pdf_make
+from .factories import assistant_reply
+from .knowledge_samples import CSV_LATIN1, MARKDOWN, SPEC_PAGES, parser_states, pdf_make
+from .model_worker import in_background, in_threads, joined, reply_generate, until
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
@@ -157,6 +165,9 @@ class _Pages(BaseHTTPRequestHandler):
         pass
 
     def do_GET(self) -> None:
+        if self.path == "/trickle":
+            self._trickle()
+            return
         if self.path == "/spec.pdf":
             body, kind = pdf_make(SPEC_PAGES), "application/pdf"
         elif self.path == "/news":
@@ -174,6 +185,19 @@ class _Pages(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
+
+    def _trickle(self) -> None:
+        """A page that never ends, a few bytes at a time: no single read ever times out."""
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.end_headers()
+        for _ in range(600):  # a minute if nobody hangs up
+            try:
+                self.wfile.write(b"slow ")
+                self.wfile.flush()
+            except OSError:
+                return
+            time.sleep(0.1)
 
 
 @pytest.fixture
@@ -445,3 +469,173 @@ def test_progress_counts_pages_or_rows_while_reading_then_passages(
     published.clear()
     _ingest(_upload(team, "spec.pdf", pdf_make(SPEC_PAGES)))
     assert {row["unit"] for row in published if row["status"] == "reading"} == {"pages"}
+
+
+# --- Answers first ------------------------------------------------------------------------
+
+
+def _ingest_in_background(source: Source) -> threading.Thread:
+    """The source read on a thread of its own, as one of the ingest worker's pool."""
+    return in_background(lambda: source_ingest(source_id=source.pk, generation=source.generation))
+
+
+def _row(source: Source) -> Source:
+    return Source.objects.get(pk=source.pk)
+
+
+def _job_status(job: ModelJob) -> str:
+    return ModelJob.objects.values_list("status", flat=True).get(pk=job.pk)
+
+
+def _shown_waiting(published: list[dict[str, Any]]) -> bool:
+    return bool(published) and published[-1]["waiting"] is True
+
+
+@pytest.mark.usefixtures("fake_model")
+def test_ingestion_waits_while_an_answer_is_queued_or_running_and_goes_on_once_it_ends(
+    team: Team, sent_tasks: list, published: list, settings: Any
+) -> None:
+    settings.LLM_FAKE_ANSWER_TOKENS = 100_000  # the stand-in answers until it is stopped
+    reply = assistant_reply(thread=team.thread, asker=team.owner)
+    job = ModelJob.objects.get(answer__pk=reply.pk)
+    source = _upload(team, "spec.pdf", pdf_make(SPEC_PAGES))
+
+    ingesting = _ingest_in_background(source)
+    until(lambda: _shown_waiting(published), what="the row showing it waits for the answer")
+
+    answering = in_background(lambda: reply_generate(reply_id=reply.pk))
+    until(lambda: _job_status(job) == "running", what="the answer running")
+    row = _row(source)
+    assert (row.status, row.waiting_for_answers, row.chunk_count) == ("queued", True, 0)
+
+    assert job_stop(job, by=team.owner, reason="enough")
+    joined(answering)
+    joined(ingesting)
+    row = _row(source)
+    assert (row.status, row.waiting_for_answers) == ("ready", False)
+    assert row.chunk_count
+    assert _job_status(job) == "stopped"
+    assert published[-1]["waiting"] is False
+
+
+def test_ingestion_does_not_wait_when_models_run_elsewhere(
+    team: Team, sent_tasks: list, published: list, settings: Any
+) -> None:
+    settings.KNOWLEDGE_YIELD_TO_MODEL_JOBS = False
+    job_create(kind="answer", requested_by=team.owner, workspace_id=team.workspace.pk)
+    source = _ingest(_upload(team, "handbook.md", MARKDOWN.encode()))
+    assert source.status == Source.Status.READY
+    assert not any(row["waiting"] for row in published)
+
+
+def test_answers_nonstop_slow_ingestion_down_but_never_stop_it(
+    team: Team, sent_tasks: list, published: list, settings: Any
+) -> None:
+    """A job that keeps running: each wait ends after KNOWLEDGE_YIELD_MAX_WAIT_S and one step
+    proceeds, until the source is indexed."""
+    settings.KNOWLEDGE_YIELD_MAX_WAIT_S = 0.3
+    job = job_create(kind="answer", requested_by=team.owner, workspace_id=team.workspace.pk)
+    ModelJob.objects.filter(pk=job.pk).update(status=ModelJob.Status.RUNNING)
+    source = _ingest(_upload(team, "spec.pdf", pdf_make(SPEC_PAGES)))
+    assert source.status == Source.Status.READY
+    assert not source.waiting_for_answers
+    waits = [n for n, row in enumerate(published) if row["waiting"]]
+    assert len(waits) >= 2  # before reading, and between its steps
+    assert published[-1]["status"] == "ready"
+
+
+def test_a_job_queued_long_ago_that_never_started_is_not_waited_for(
+    team: Team, sent_tasks: list, published: list
+) -> None:
+    """Its model's worker is away: waiting for it would only hold ingestion up."""
+    job = job_create(kind="answer", requested_by=team.owner, workspace_id=team.workspace.pk)
+    ModelJob.objects.filter(pk=job.pk).update(created_at=timezone.now() - timedelta(minutes=5))
+    source = _ingest(_upload(team, "handbook.md", MARKDOWN.encode()))
+    assert source.status == Source.Status.READY
+    assert not any(row["waiting"] for row in published)
+
+
+def test_a_source_waiting_for_answers_is_cancelled_at_once(
+    team: Team, sent_tasks: list, published: list
+) -> None:
+    job_create(kind="answer", requested_by=team.owner, workspace_id=team.workspace.pk)
+    source = _upload(team, "spec.pdf", pdf_make(SPEC_PAGES))
+    ingesting = _ingest_in_background(source)
+    until(lambda: _shown_waiting(published), what="the row showing it waits for the answer")
+
+    cancelled_at = time.monotonic()
+    assert source_cancel(source=_row(source), by=team.owner)
+    joined(ingesting)
+    assert time.monotonic() - cancelled_at < 5  # not at the end of the wait (30 s)
+    row = _row(source)
+    assert (row.status, row.error, row.chunk_count) == ("failed", "Cancelled by alice.", 0)
+    assert not row.waiting_for_answers
+    source_reindex(source=row)
+    assert published[-1]["waiting"] is False  # queued again, not shown as waiting
+
+
+def test_a_source_cancelled_while_its_parse_waits_for_answers_stops_and_leaves_no_parser(
+    team: Team, sent_tasks: list, published: list, settings: Any
+) -> None:
+    settings.KNOWLEDGE_YIELD_MAX_WAIT_S = 1  # the wait before reading ends, then each page waits
+    job = job_create(kind="answer", requested_by=team.owner, workspace_id=team.workspace.pk)
+    ModelJob.objects.filter(pk=job.pk).update(status=ModelJob.Status.RUNNING)
+    source = _upload(team, "long.pdf", pdf_make(SPEC_PAGES * 50))
+    ingesting = _ingest_in_background(source)
+
+    def paused_mid_parse() -> bool:
+        row = _row(source)
+        return row.status == "reading" and row.progress_done > 0 and row.waiting_for_answers
+
+    until(paused_mid_parse, what="the parse paused between two pages")
+    until(lambda: parser_states() == ["T"], what="the parser stopped meanwhile")
+    cancelled_at = time.monotonic()
+    assert source_cancel(source=_row(source), by=team.owner)
+    joined(ingesting)
+    assert time.monotonic() - cancelled_at < 5
+    assert _row(source).status == "failed"
+    assert parser_states() == []  # killed, not left stopped
+
+
+# --- Several sources at once --------------------------------------------------------------
+
+
+def test_a_trickling_server_fails_its_source_at_the_time_limit_while_another_is_read(
+    team: Team, sent_tasks: list, published: list, web_pages: str, settings: Any
+) -> None:
+    settings.KNOWLEDGE_FETCH_TIMEOUT_S = 5
+    slow = source_add_url(workspace=team.workspace, added_by=team.owner, url=f"{web_pages}/trickle")
+    behind = _upload(team, "handbook.md", MARKDOWN.encode())
+    embedder_get()  # loaded before the clock starts
+
+    started = time.monotonic()
+    fetching = _ingest_in_background(slow)
+    until(lambda: _row(slow).status == "reading", what="the slow page being fetched")
+    reading_behind = _ingest_in_background(behind)
+    until(lambda: _row(behind).status == "ready", what="the source behind it read")
+    assert _row(slow).status == "reading"  # still trickling in
+    joined(reading_behind)
+    joined(fetching)
+    elapsed = time.monotonic() - started
+
+    row = _row(slow)
+    assert (row.status, row.error) == ("failed", "Fetching took longer than 5 s: stopped.")
+    assert 5 <= elapsed < 5 + 3
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="Linux's idle scheduling class")
+def test_every_thread_of_the_ingest_pool_runs_at_the_lowest_priority(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A niceness and a scheduling class are a thread's on Linux: each of the pool's threads
+    must lower itself, not only the first."""
+    monkeypatch.setattr(tasks, "AUTOGROUP", tmp_path / "autogroup")  # not this test run's group
+    priorities: list[tuple[int, int]] = []
+
+    def a_task_on_a_pool_thread() -> None:
+        tasks.ingest(source_id=0, generation=0)  # no such source: nothing to read
+        priorities.append((os.sched_getscheduler(0), os.getpriority(os.PRIO_PROCESS, 0)))
+
+    in_threads(a_task_on_a_pool_thread, a_task_on_a_pool_thread)
+    assert priorities == [(os.SCHED_IDLE, tasks.INGEST_NICENESS)] * 2
+    assert os.sched_getscheduler(0) != os.SCHED_IDLE  # the thread that started them is as it was

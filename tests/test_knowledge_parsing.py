@@ -7,7 +7,15 @@ import pytest
 from knowledge.chunking import chunks_make, locator_label
 from knowledge.parsing import ParseError, kind_detect, parse_isolated
 
-from .knowledge_samples import CSV_LATIN1, MARKDOWN, SPEC_PAGES, pdf_encrypt, pdf_make
+from .knowledge_samples import (
+    CSV_LATIN1,
+    MARKDOWN,
+    SPEC_PAGES,
+    parser_states,
+    pdf_encrypt,
+    pdf_make,
+)
+from .model_worker import until
 
 
 def test_a_pdf_is_read_page_by_page_with_progress() -> None:
@@ -77,6 +85,35 @@ def test_a_progress_callback_that_raises_stops_the_child() -> None:
 
     with pytest.raises(Cancelled):
         parse_isolated(pdf_make(SPEC_PAGES), kind="pdf", name="spec.pdf", progress=cancel)
+
+
+def test_the_child_is_stopped_while_the_parse_waits_for_answers() -> None:
+    class AnswerAfterPageOne:
+        def __init__(self) -> None:
+            self.waited_at: list[int] = []
+            self.stopped_while_waiting = False
+
+        def busy(self) -> bool:
+            return not self.waited_at
+
+        def wait(self) -> None:
+            self.waited_at.append(len(seen))
+            until(lambda: parser_states() == ["T"], what="the parser stopped")
+            self.stopped_while_waiting = True
+
+    seen: list[tuple[int, int]] = []
+    pause = AnswerAfterPageOne()
+    parsed = parse_isolated(
+        pdf_make(SPEC_PAGES * 50),  # long enough to be still reading after its first page
+        kind="pdf",
+        name="long.pdf",
+        progress=lambda *p: seen.append(p),
+        pause=pause,
+    )
+    assert pause.waited_at == [1]  # after the first page
+    assert pause.stopped_while_waiting
+    assert parsed.pages == 150  # and it went on where it was
+    assert seen == [(n, 150) for n in range(1, 151)]
 
 
 def test_a_csv_in_an_odd_encoding_and_delimiter_is_read_row_by_row() -> None:

@@ -4,7 +4,7 @@ import pytest
 from playwright.sync_api import Dialog, expect
 
 from chat.models import Thread
-from harness.live_stack import processes_stop, worker_start
+from harness.live_stack import ingest_worker_start, processes_stop
 from knowledge.models import Source
 
 from .test_thread_in_browser import open_thread, send
@@ -28,7 +28,7 @@ def test_a_member_uploads_a_file_asks_about_it_and_opens_the_cited_passage(
     live_stack, team, logged_in_page, tmp_path
 ):
     Thread.objects.filter(pk=team.thread.pk).update(max_tokens_override=40)
-    ingest = worker_start(live_stack.env, queue="ingest", name="worker-ingest")
+    ingest = ingest_worker_start(live_stack.env)
     try:
         bob = logged_in_page(team.member)
         bob.goto(f"/w/{team.workspace.pk}/sources/")
@@ -71,7 +71,7 @@ def test_a_row_that_went_from_queued_to_ready_live_is_removed_after_its_confirma
     row = bob.locator("tr.source", has_text="widget-spec.md")
     expect(row).to_have_attribute("data-status", "queued")  # no ingest worker yet
 
-    ingest = worker_start(live_stack.env, queue="ingest", name="worker-ingest")
+    ingest = ingest_worker_start(live_stack.env)
     try:
         expect(row).to_have_attribute("data-status", "ready", timeout=60_000)
     finally:
