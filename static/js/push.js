@@ -18,7 +18,7 @@
       headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
       body: JSON.stringify(body),
     }).then(function (response) {
-      return response.json().then(function (answer) {
+      return response.json().catch(function () { return {}; }).then(function (answer) {
         if (!response.ok) throw new Error(answer.error || "The server refused it.");
         return answer.workspaces;
       });
