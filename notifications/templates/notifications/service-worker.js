@@ -1,12 +1,12 @@
 {% load static %}// Roundtable's service worker: it shows the notifications pushed to this device and opens
 // where each happened when it is clicked. Registered by the inbox page's "Turn on" button
-// (static/js/notifications.js); served from /service-worker.js so that it covers every page.
+// (static/js/push.js); served from /service-worker.js so that it covers every page.
 "use strict";
 
 self.addEventListener("push", function (event) {
   var data = event.data ? event.data.json() : {};
   event.waitUntil(
-    clients.matchAll({ type: "window" }).then(function (windows) {
+    clients.matchAll({ type: "window", includeUncontrolled: true }).then(function (windows) {
       // A page of ours in front already shows it in the bell.
       if (windows.some(function (page) { return page.focused; })) return;
       return self.registration.showNotification(data.title || "Roundtable", {
@@ -24,7 +24,7 @@ self.addEventListener("notificationclick", function (event) {
   var url = new URL(event.notification.data.url, self.location.origin);
   if (url.origin !== self.location.origin) url = new URL("/", self.location.origin);
   event.waitUntil(
-    clients.matchAll({ type: "window" }).then(function (windows) {
+    clients.matchAll({ type: "window", includeUncontrolled: true }).then(function (windows) {
       var open = windows.find(function (page) { return page.url === url.href; });
       return open ? open.focus() : clients.openWindow(url.href);
     })
