@@ -10,13 +10,13 @@ from django.http import HttpResponse, JsonResponse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from chat.models import Thread
-from chat.selectors import thread_get_for_member, thread_read_up_to
+from chat.selectors import thread_get_for_member, thread_read_up_to, thread_unread_count
 from workspace.http import AuthenticatedHttpRequest
 
 from .catch_ups import catch_up_dismiss, catch_up_request, catch_up_stop
 from .models import CatchUp
 from .rendering import catch_up_panel_html
-from .selectors import catch_up_get_for_requester, catch_up_latest, missed_messages
+from .selectors import catch_up_get_for_requester, catch_up_latest
 
 
 @login_required
@@ -72,6 +72,9 @@ def _panel(
 ) -> HttpResponse:
     missed = 0
     if catch_up is None:
-        missed = len(missed_messages(thread=thread, reader=request.user, after=after))
+        # What others wrote since ``after``, counted as unread is everywhere (the sidebar, the
+        # divider): the person's own messages are part of the summary's context, not news.
+        unread = thread_unread_count(thread_id=thread.pk, reader=request.user, read_up_to=after)
+        missed = unread.count
     html = catch_up_panel_html(thread=thread, catch_up=catch_up, missed=missed, after=after)
     return HttpResponse(html)

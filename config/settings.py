@@ -145,6 +145,7 @@ TASK_QUEUES = {
     "chat.*": {"queue": "housekeeping"},
     "jobs.*": {"queue": "housekeeping"},
     "documents.*": {"queue": "housekeeping"},
+    "notifications.*": {"queue": "housekeeping"},
     # Reading and indexing sources: their own worker, never the model's.
     "knowledge.*": {"queue": "ingest"},
 }
@@ -338,6 +339,19 @@ DOCUMENT_RESTORE_DAYS = env.int("DOCUMENT_RESTORE_DAYS", default=30)
 # Invitation links let new people create an account; turned off, they only let existing
 # accounts join and the admin creates accounts.
 SIGNUP_ENABLED = env.bool("SIGNUP_ENABLED", default=True)
+
+# --- Push notifications (Web Push to the devices people turn it on in) ---------------------
+# The installation's VAPID key (notifications/vapid.py): PEM, or base64url as py-vapid writes
+# it. Empty: the file below, which `manage.py bootstrap` creates once. Machines that share no
+# disk (several web replicas and workers) need the same key: set it here on each.
+VAPID_PRIVATE_KEY = env.str("VAPID_PRIVATE_KEY", default="")
+VAPID_PRIVATE_KEY_FILE = Path(
+    env.str("VAPID_PRIVATE_KEY_FILE", default=str(VAR_DIR / "vapid-private-key.pem"))
+)
+# Who push services may contact about our pushes: a mailto: or https: URL of the operator.
+VAPID_SUBJECT = env.str("VAPID_SUBJECT", default="mailto:admin@example.com")
+# Tests only, never from the environment: lets pushes reach the tests' own local endpoint.
+PUSH_ALLOW_LOOPBACK = False
 
 # --- Knowledge (sources the assistant may cite) --------------------------------------------
 # An uploaded file or fetched page larger than this is refused with a clear error.

@@ -27,11 +27,14 @@ from config.celery import app as celery_app
 from knowledge.workers import ingest_worker_args
 from llm.routing import DEFAULT_QUEUE
 from llm.workers import worker_args
+from notifications.vapid import vapid_key_new
 
 # Where the servers' logs go; `make test` gives each pytest-xdist worker a folder of its own.
 TEST_LOG_DIR = Path(os.environ.get("TEST_LOG_DIR") or settings.VAR_DIR / "test-logs")
 START_TIMEOUT_S = 90
 STOP_TIMEOUT_S = 15
+# Push notifications need a VAPID key: the servers get one of this run's, never var/'s.
+VAPID_KEY = os.environ.get("VAPID_PRIVATE_KEY") or vapid_key_new()
 
 
 # daphne closes a socket whose message passes 1 MiB without a word: let messages up to the
@@ -69,6 +72,7 @@ def server_env() -> dict[str, str]:
         "REDIS_URL": settings.REDIS_URL,
         "DJANGO_SETTINGS_MODULE": "config.settings",
         "PYTHONUNBUFFERED": "1",
+        "VAPID_PRIVATE_KEY": VAPID_KEY,
     }
 
 

@@ -1,4 +1,5 @@
-"""Where notifications come from: chat's and documents' signals, and memberships ending.
+"""Where notifications come from: chat's and documents' signals, and memberships ending; and
+what ends a browser's pushes: signing out of it.
 
 Each signal is sent inside the transaction that makes its change; the receivers only take
 ids from it and make the notifications once it has committed (``robust``: a notification that
@@ -7,9 +8,11 @@ fails is logged, and never fails the write that caused it, nor the other on-comm
 
 from typing import Any
 
+from django.contrib.auth.signals import user_logged_out
 from django.db import transaction
 from django.db.models.signals import post_delete
 from django.dispatch import receiver
+from django.http import HttpRequest
 
 from chat.models import Message
 from chat.signals import answer_ended, message_edited, message_posted
@@ -67,3 +70,11 @@ def _membership_ended(sender: Any, instance: Membership, **kwargs: Any) -> None:
         ),
         robust=True,
     )
+
+
+@receiver(user_logged_out)
+def _signed_out(sender: Any, request: HttpRequest, user: Any, **kwargs: Any) -> None:
+    # Sent before the session is flushed, so its key still names the browser signing out.
+    session_key = request.session.session_key
+    if user is not None and session_key:
+        services.push_subscriptions_signed_out(person_id=user.pk, session_key=session_key)

@@ -4,7 +4,7 @@ from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import QuerySet
 from django.http import Http404
 
-from .models import Notification, NotificationSettings
+from .models import Notification, NotificationSettings, PushSubscription
 
 INBOX_SHOWN = 50
 
@@ -48,11 +48,22 @@ def notification_recipients(*, person_ids: list[int], workspace_id: int, kind: s
         .select_related("notification_settings")
         .order_by("pk")
     )
-    return [m.pk for m in members if _settings_of(m).wants(kind)]
+    return [m.pk for m in members if notification_settings_of(m).wants(kind)]
 
 
-def _settings_of(person: User) -> NotificationSettings:
+def notification_settings_of(person: User) -> NotificationSettings:
+    """The settings of a person loaded with ``select_related("notification_settings")``."""
     try:
         return person.notification_settings
     except NotificationSettings.DoesNotExist:
         return NotificationSettings(person=person)
+
+
+def push_subscribed_workspaces(*, person: User, endpoint: str) -> list[int]:
+    """The workspaces whose notifications the person has pushed to the browser at
+    ``endpoint``: only their own subscriptions, in workspaces they are in."""
+    return sorted(
+        PushSubscription.objects.filter(
+            person=person, endpoint=endpoint, workspace__memberships__user=person
+        ).values_list("workspace_id", flat=True)
+    )

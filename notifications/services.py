@@ -6,8 +6,13 @@ cannot be made never undoes the message, answer or write it was about.
 
 Only members of the workspace are notified, and only of what their settings ask for
 (``selectors.notification_recipients``, checked at the moment of notifying).
+
+A notification is also pushed to each device its person turned push on in for its workspace
+(``PushSubscription``): by the ``notifications.push`` task, on the housekeeping queue, sent
+after the notification has committed, never from the request that caused it.
 """
 
+from celery import current_app as celery_app
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
@@ -17,12 +22,19 @@ from django.utils import timezone
 from chat.models import Message
 from documents.models import DocumentWrite
 from jobs.models import ModelJob
+from workspace.models import Workspace
 
 from . import events
-from .models import Notification, NotificationSettings
-from .selectors import notification_recipients, notification_unread_count
+from .models import Notification, NotificationSettings, PushSubscription
+from .push import Delivery, SubscriptionInfo, push_payload, push_send
+from .selectors import (
+    notification_recipients,
+    notification_settings_of,
+    notification_unread_count,
+)
 
 EXCERPT_LENGTH = 120
+PUSH_TASK = "notifications.push"
 
 
 def notifications_for_mention(*, message_id: int, person_ids: list[int]) -> list[Notification]:
@@ -134,12 +146,75 @@ def notification_settings_set(*, person: User, level: str) -> NotificationSettin
 def notifications_workspace_left(*, person_id: int, workspace_id: int) -> int:
     """The person is no longer in the workspace: its notifications go (none are made for
     them any more, as only members are notified). How many were deleted."""
+    PushSubscription.objects.filter(person_id=person_id, workspace_id=workspace_id).delete()
     deleted, _ = Notification.objects.filter(
         recipient_id=person_id, workspace_id=workspace_id
     ).delete()
     if deleted:
         _unread_changed(person_id)
     return deleted
+
+
+def push_subscription_save(
+    *, person: User, workspace: Workspace, info: SubscriptionInfo, session_key: str, device: str
+) -> PushSubscription:
+    """Push the person's notifications from ``workspace`` to the browser that gave ``info``
+    (the caller checked they are a member), until they sign out of ``session_key``. A browser is
+    one person's: whoever turned push on in it before gets nothing more there."""
+    fields = {
+        "p256dh": info.p256dh,
+        "auth": info.auth,
+        "device": device[: PushSubscription._meta.get_field("device").max_length],
+        "session": PushSubscription.session_digest(session_key),
+    }
+    with transaction.atomic():
+        PushSubscription.objects.filter(endpoint=info.endpoint).exclude(person=person).delete()
+        subscription, _ = PushSubscription.objects.update_or_create(
+            person=person, workspace=workspace, endpoint=info.endpoint, defaults=fields
+        )
+    return subscription
+
+
+def push_subscription_remove(*, person: User, workspace: Workspace, endpoint: str) -> int:
+    """Push nothing more from ``workspace`` to that browser; how many were removed (0 or 1)."""
+    deleted, _ = PushSubscription.objects.filter(
+        person=person, workspace=workspace, endpoint=endpoint
+    ).delete()
+    return deleted
+
+
+def push_subscriptions_signed_out(*, person_id: int, session_key: str) -> int:
+    """The person signed out of a browser: what they turned on in that session pushes no more
+    there (the next person at that computer would see it). How many were removed."""
+    deleted, _ = PushSubscription.objects.filter(
+        person_id=person_id, session=PushSubscription.session_digest(session_key)
+    ).delete()
+    return deleted
+
+
+def notification_push(*, notification_id: int) -> dict[Delivery, int]:
+    """Push a notification to each device its person turned push on in for its workspace,
+    unless it was read meanwhile or their settings no longer want it. A device whose push
+    service says it is gone is forgotten. How many deliveries ended each way."""
+    outcomes = dict.fromkeys(Delivery, 0)
+    notification = (
+        Notification.objects.select_related("workspace", "recipient__notification_settings")
+        .filter(pk=notification_id, read_at__isnull=True)
+        .first()
+    )
+    if notification is None:
+        return outcomes
+    if not notification_settings_of(notification.recipient).wants(notification.kind):
+        return outcomes
+    payload = push_payload(notification)
+    for subscription in PushSubscription.objects.filter(
+        person_id=notification.recipient_id, workspace_id=notification.workspace_id
+    ):
+        outcome = push_send(subscription, payload)
+        outcomes[outcome] += 1
+        if outcome is Delivery.GONE:
+            subscription.delete()
+    return outcomes
 
 
 def _notify(
@@ -161,6 +236,7 @@ def _notify(
             )
             for person_id in recipients
         ]
+        transaction.on_commit(lambda: _pushes_enqueue(made, workspace_id=workspace_id), robust=True)
         transaction.on_commit(lambda: _published(made))
     return made
 
@@ -170,6 +246,18 @@ def _published(made: list[Notification]) -> None:
         recipient = User(pk=notification.recipient_id)
         unread = notification_unread_count(person=recipient)
         events.notification_publish(notification, unread=unread)
+
+
+def _pushes_enqueue(made: list[Notification], *, workspace_id: int) -> None:
+    """One push task per notification whose person has a device subscribed for the workspace."""
+    subscribed = set(
+        PushSubscription.objects.filter(
+            workspace_id=workspace_id, person_id__in=[n.recipient_id for n in made]
+        ).values_list("person_id", flat=True)
+    )
+    for notification in made:
+        if notification.recipient_id in subscribed:
+            celery_app.send_task(PUSH_TASK, args=[notification.pk])
 
 
 def _unread_changed(person_id: int) -> None:

@@ -12,4 +12,8 @@ urlpatterns = [
     path(
         "inbox/<int:notification_id>/read/", views.notification_read_view, name="notification-read"
     ),
+    # At the site's root, so that its scope is every page.
+    path("service-worker.js", views.service_worker_view, name="service-worker"),
+    path("push/", views.push_status_view, name="push-status"),
+    path("w/<int:workspace_id>/push/", views.push_subscription_view, name="push-subscription"),
 ]

@@ -1,28 +1,39 @@
-"""The inbox: a person's notifications, marking them read, and what to be notified of.
+"""The inbox: a person's notifications, marking them read, what to be notified of, and the
+devices they are pushed to.
 
 Everything here is the logged-in person's own: another person's notification is 404, as an
-unknown one is.
+unknown one is; push is turned on only for a workspace the person is a member of (404 alike).
 """
 
+import json
+
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_POST
+from django.template.loader import render_to_string
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from workspace.http import AuthenticatedHttpRequest
+from workspace.selectors import workspace_get_for_member, workspace_list_for_user
 
 from .forms import NotificationSettingsForm
+from .push import endpoint_check, subscription_info_parse
 from .selectors import (
     INBOX_SHOWN,
     notification_get_for_recipient,
     notification_list,
     notification_settings_get,
+    push_subscribed_workspaces,
 )
 from .services import (
     notification_mark_read,
     notification_settings_set,
     notifications_mark_all_read,
+    push_subscription_remove,
+    push_subscription_save,
 )
+from .vapid import vapid_public_key
 
 
 @login_required
@@ -81,5 +92,70 @@ def _inbox(
         level = notification_settings_get(person=request.user).level
         settings_form = NotificationSettingsForm(initial={"level": level})
     notifications = notification_list(person=request.user)[:INBOX_SHOWN]
-    context = {"notifications": notifications, "settings_form": settings_form}
+    context = {
+        "notifications": notifications,
+        "settings_form": settings_form,
+        "workspaces": workspace_list_for_user(user=request.user).order_by("name"),
+        "vapid_public_key": vapid_public_key(),
+    }
     return render(request, "notifications/inbox.html", context, status=status)
+
+
+@require_GET
+def service_worker_view(request: HttpRequest) -> HttpResponse:
+    """The service worker that shows pushed notifications. Served from the site's root: a
+    worker controls at most the folder it is served from, and it must cover every page."""
+    script = render_to_string("notifications/service-worker.js")
+    response = HttpResponse(script, content_type="text/javascript; charset=utf-8")
+    response["Cache-Control"] = "no-cache"  # a new version reaches browsers at once
+    return response
+
+
+@login_required
+@require_POST
+def push_status_view(request: AuthenticatedHttpRequest) -> JsonResponse:
+    """Which workspaces push to this browser (``{"endpoint": ...}``: its subscription's), so
+    the inbox shows each as on or off. A POST: the endpoint stays out of access logs."""
+    try:
+        endpoint = endpoint_check(_json_of(request).get("endpoint"))
+    except ValidationError as exc:
+        return JsonResponse({"error": " ".join(exc.messages)}, status=400)
+    workspaces = push_subscribed_workspaces(person=request.user, endpoint=endpoint)
+    return JsonResponse({"workspaces": workspaces})
+
+
+@login_required
+@require_http_methods(["POST", "DELETE"])
+def push_subscription_view(request: AuthenticatedHttpRequest, workspace_id: int) -> JsonResponse:
+    """POST the browser's push subscription (``PushSubscription.toJSON()``) to have this
+    workspace's notifications pushed to it; DELETE (``{"endpoint": ...}``) to stop. Answers
+    which workspaces now push to that browser."""
+    workspace = workspace_get_for_member(user=request.user, workspace_id=workspace_id)
+    try:
+        if request.method == "POST":
+            info = subscription_info_parse(request.body)
+            push_subscription_save(
+                person=request.user,
+                workspace=workspace,
+                info=info,
+                session_key=request.session.session_key or "",
+                device=request.headers.get("User-Agent", ""),
+            )
+            endpoint = info.endpoint
+        else:
+            endpoint = endpoint_check(_json_of(request).get("endpoint"))
+            push_subscription_remove(person=request.user, workspace=workspace, endpoint=endpoint)
+    except ValidationError as exc:
+        return JsonResponse({"error": " ".join(exc.messages)}, status=400)
+    workspaces = push_subscribed_workspaces(person=request.user, endpoint=endpoint)
+    return JsonResponse({"workspaces": workspaces}, status=201 if request.method == "POST" else 200)
+
+
+def _json_of(request: HttpRequest) -> dict[str, object]:
+    try:
+        data = json.loads(request.body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValidationError("Send JSON.") from exc
+    if not isinstance(data, dict):
+        raise ValidationError("Send a JSON object.")
+    return data

@@ -142,6 +142,18 @@ def test_there_is_nothing_to_catch_up_on_after_only_ones_own_messages(team):
     assert not CatchUp.objects.exists()
 
 
+def test_the_offer_counts_only_what_others_wrote_since_the_person_last_read(team, missed):
+    after, _ = missed  # since alice read: bob wrote twice
+    for body in ("Back now", "Reading up"):
+        MessageFactory.create(thread=team.thread, author=team.owner, body=body)
+    alice = Client()
+    alice.force_login(team.owner)
+
+    offered = alice.get(f"/t/{team.thread.pk}/catch-up/", {"after": after}).content.decode()
+
+    assert "2 messages since you last read" in offered
+
+
 def test_a_person_who_left_before_it_ran_is_refused(team, missed):
     catch_up = catch_up_request(thread=team.thread, by=team.member, after=0)
     team.workspace.memberships.filter(user=team.member).delete()

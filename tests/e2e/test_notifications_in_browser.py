@@ -1,11 +1,15 @@
-"""Mentions and the inbox in a real browser, with two people: alice mentions bob."""
+"""Mentions and the inbox in a real browser, with two people: alice mentions bob; and turning
+push on for a workspace in the browser."""
 
+import base64
+import os
 from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import Page, expect
 
 from chat.models import Message
+from notifications.models import PushSubscription
 from tests.e2e.conftest import LogIn
 
 pytestmark = [pytest.mark.browser, pytest.mark.live, pytest.mark.django_db(transaction=True)]
@@ -114,3 +118,66 @@ def test_a_visible_tab_shows_no_browser_notification(live_stack, team, log_in):
     expect(bob.locator("#inbox-unread")).to_have_text("1")
     expect(bob.locator("#inbox-list .notification")).to_have_count(1)
     assert bob.evaluate("window.__shown") == []
+
+
+# The push service, stubbed at the browser's boundary only (headless Chromium reaches none):
+# pushManager hands out a subscription to a push service's URL with well-formed keys, and keeps
+# it across pages (in localStorage) as the browser would. The service worker is the real one.
+STUB_PUSH_SERVICE_JS = """
+(() => {
+  const subscription = (json) => json && {
+    endpoint: json.endpoint,
+    toJSON: () => json,
+    unsubscribe: () => { localStorage.removeItem("stub-push"); return Promise.resolve(true); },
+  };
+  PushManager.prototype.subscribe = function (options) {
+    const json = {endpoint: "https://push.example.com/bobs-laptop", expirationTime: null,
+                  keys: {p256dh: "%(p256dh)s", auth: "%(auth)s"}};
+    localStorage.setItem("stub-push", JSON.stringify(json));
+    localStorage.setItem("stub-push-server-key", String(options.applicationServerKey.length));
+    return Promise.resolve(subscription(json));
+  };
+  PushManager.prototype.getSubscription = function () {
+    return Promise.resolve(subscription(JSON.parse(localStorage.getItem("stub-push"))));
+  };
+})();
+"""
+
+
+def b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def test_push_is_turned_on_by_a_click_with_the_real_service_worker_and_off_again(
+    live_stack, team, log_in
+):
+    bob = log_in(team.member)
+    bob.context.grant_permissions(["notifications"], origin=live_stack.http_url)
+    keys = {"p256dh": b64(b"\x04" + os.urandom(64)), "auth": b64(os.urandom(16))}
+    bob.context.add_init_script(STUB_PUSH_SERVICE_JS % keys)
+    bob.goto("/inbox/")
+    toggle = bob.locator(f'.push-toggle[data-workspace="{team.workspace.pk}"]')
+    expect(toggle).to_have_text("Turn on")
+    expect(toggle).to_be_enabled()
+    registered = (
+        "() => navigator.serviceWorker.getRegistration('/').then((r) => r ? r.scope : null)"
+    )
+    assert bob.evaluate(registered) is None  # nothing registers or subscribes on load
+
+    toggle.click()
+
+    expect(toggle).to_have_text("Turn off")
+    expect(toggle).to_have_attribute("aria-pressed", "true")
+    assert bob.evaluate(registered) == live_stack.http_url + "/"  # the whole site
+    assert bob.evaluate("localStorage.getItem('stub-push-server-key')") == "65"
+    subscription = PushSubscription.objects.get()
+    assert (subscription.person, subscription.workspace) == (team.member, team.workspace)
+    assert (subscription.p256dh, subscription.auth) == (keys["p256dh"], keys["auth"])
+
+    bob.reload()  # the page reads what is on for this browser
+    expect(toggle).to_have_text("Turn off")
+    toggle.click()
+
+    expect(toggle).to_have_text("Turn on")
+    assert not PushSubscription.objects.exists()
+    assert bob.evaluate("localStorage.getItem('stub-push')") is None  # the browser let go too

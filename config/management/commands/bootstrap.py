@@ -6,13 +6,15 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
 from chat.services import thread_create
+from notifications.vapid import vapid_key_ensure
 from workspace.models import Workspace
 from workspace.services import workspace_create
 
 
 class Command(BaseCommand):
     help = (
-        "Create a first admin account and a demo workspace and thread if none exist. "
+        "Create a first admin account, a demo workspace and thread if none exist, and the "
+        "installation's VAPID key for push notifications unless one is configured. "
         "`make run` prints the address and the login later, once every process is ready "
         "(`manage.py announce_when_ready`)."
     )
@@ -35,3 +37,6 @@ class Command(BaseCommand):
             workspace = workspace_create(name="Demo", owner=admin)
             thread_create(workspace=workspace, title="Welcome", created_by=admin)
             self.stdout.write("Created the demo workspace “Demo” with the thread “Welcome”.")
+        made = vapid_key_ensure()
+        if made is not None:
+            self.stdout.write(f"Created this installation's key for push notifications in {made}.")
