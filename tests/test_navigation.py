@@ -20,7 +20,13 @@ from documents.services import document_create
 from harness.ws_client import session_cookie
 from realtime.consumers import CLOSE_NOT_FOUND
 
-from .factories import MembershipFactory, MessageFactory, ThreadFactory, assistant_reply
+from .factories import (
+    MembershipFactory,
+    MessageFactory,
+    NotificationFactory,
+    ThreadFactory,
+    assistant_reply,
+)
 
 HOST = (b"host", b"localhost")
 ORIGIN = (b"origin", b"http://localhost")
@@ -202,3 +208,16 @@ async def test_only_members_follow_a_workspace(team, cookies):
     await socket.disconnect()
 
     assert output == {"type": "websocket.close", "code": CLOSE_NOT_FOUND}
+
+
+@pytest.mark.django_db
+def test_the_inbox_bell_counts_its_unread_notifications_once_a_page(client, team):
+    NotificationFactory.create(recipient=team.owner, workspace=team.workspace)
+    client.force_login(team.owner)
+
+    with CaptureQueriesContext(connection) as page:
+        response = client.get(f"/w/{team.workspace.pk}/")
+
+    counts = [q["sql"] for q in page.captured_queries if "notifications_notification" in q["sql"]]
+    assert len(counts) == 1
+    assert 'data-count="1"' in response.content.decode()
