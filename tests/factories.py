@@ -267,6 +267,18 @@ def embed_stored_unchecked(document: Document) -> None:
     DocumentUpdate.objects.create(document=document, data=doc.get_update(before), size=1)
 
 
+def map_entries_stored_unchecked(document: Document) -> None:
+    """A map entry under the text's name and a second top-level type, written straight into
+    the document's log, as the socket let editors do before it refused anything but text."""
+    state = document_state_get(document_id=document.pk)
+    doc: pycrdt.Doc = pycrdt.Doc()
+    doc.apply_update(state)
+    before = doc.get_state()
+    doc.get(TEXT_NAME, type=pycrdt.Map)["title"] = "hidden beside the text"
+    doc.get("notes", type=pycrdt.Array).append("hidden at the top level")
+    DocumentUpdate.objects.create(document=document, data=doc.get_update(before), size=1)
+
+
 def table_rebuilt_on_sqlite(table: str) -> None:
     """What Django's altering ``table`` does on SQLite (a new table, copied, renamed): the old
     table's triggers are gone, the full-text indexes' among them."""

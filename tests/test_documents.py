@@ -24,7 +24,7 @@ from documents.services import (
     version_restore,
 )
 from harness.document_client import text_insert
-from tests.factories import embed_stored_unchecked
+from tests.factories import embed_stored_unchecked, map_entries_stored_unchecked
 from workspace.models import Membership
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db]
@@ -294,6 +294,26 @@ def test_restoring_a_version_cleans_out_embeds_kept_from_before(document, team):
     text = doc_from(document_state_get(document_id=document.pk)).get(TEXT_NAME, type=Text)
     assert str(text) == "Intro\nPlan A\nOutro\n"
     assert text.diff() == [("Intro\nPlan A\nOutro\n", None)]  # nothing but text
+
+
+def test_restoring_a_version_cleans_out_map_entries_and_other_types_kept_from_before(
+    document, team
+):
+    Editor(document).type(0, "Intro\nPlan A\n")
+    version = version_create(document=document, name="Plan A", created_by=team.owner)
+    Editor(document).type(0, "Draft\n")
+    map_entries_stored_unchecked(document)
+
+    version_restore(version=version, restored_by=team.owner)
+
+    state = document_state_get(document_id=document.pk)
+    assert str(doc_from(state).get(TEXT_NAME, type=Text)) == "Intro\nPlan A\n"
+    as_map: Doc = Doc()
+    as_array: Doc = Doc()
+    as_map.apply_update(state)
+    as_array.apply_update(state)
+    assert dict(as_map.get(TEXT_NAME, type=Map)) == {}
+    assert list(as_array.get("notes", type=Array)) == []
 
 
 # --- History --------------------------------------------------------------------------------
