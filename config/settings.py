@@ -380,6 +380,9 @@ KNOWLEDGE_SEARCH_CONFIG = env.str("KNOWLEDGE_SEARCH_CONFIG", default="english")
 # Retrieval: vector matches this much less similar (cosine) than the nearest are left out.
 # Unset: the embedder's own margin (cosines spread differently from one model to another).
 KNOWLEDGE_VECTOR_MARGIN = env.float("KNOWLEDGE_VECTOR_MARGIN", default=None)
+# Least cosine with the question for a passage to be given to the model; None: the
+# embedder's own (knowledge.embedding.relevance).
+KNOWLEDGE_RELEVANCE_THRESHOLD = env.float("KNOWLEDGE_RELEVANCE_THRESHOLD", default=None)
 # A source queued or being read that shows no sign of life for this long is queued again.
 KNOWLEDGE_STALE_AFTER_S = env.int("KNOWLEDGE_STALE_AFTER_S", default=900)
 # Sources the ingest worker reads at once, a thread each (``manage.py ingest_worker``).
