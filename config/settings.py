@@ -364,6 +364,10 @@ KNOWLEDGE_FETCH_ALLOW_LOOPBACK = False
 # Parsing runs in a child process with these limits; larger files are refused, saying why.
 KNOWLEDGE_PARSE_TIMEOUT_S = env.float("KNOWLEDGE_PARSE_TIMEOUT_S", default=120.0)
 KNOWLEDGE_PARSE_MEMORY_MB = env.int("KNOWLEDGE_PARSE_MEMORY_MB", default=1024)
+# The whole read of one source (fetch, parse, embedding; not its waits for answers) is stopped
+# after this long, with the reason on its row. The static embedder reads the largest file
+# allowed in a few minutes; e5, at 1-2 passages a second, may need more.
+KNOWLEDGE_SOURCE_TIMEOUT_S = env.float("KNOWLEDGE_SOURCE_TIMEOUT_S", default=1800.0)
 KNOWLEDGE_MAX_PAGES = env.int("KNOWLEDGE_MAX_PAGES", default=1000)
 KNOWLEDGE_MAX_CHARACTERS = env.int("KNOWLEDGE_MAX_CHARACTERS", default=5_000_000)
 # Passages are cut at about this many characters, overlapping by the second figure.
