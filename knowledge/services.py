@@ -240,12 +240,13 @@ class _Run:
     most every PROGRESS_EVERY_S, each also checking that the run is still wanted and within
     its time; and its pauses while the models answer (``answers_first``), shown on its row."""
 
-    def __init__(self, source: Source) -> None:
+    def __init__(self, source: Source, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.source = source
         self.generation = source.generation
         self._last = 0.0
         self.answers_first = AnswersFirst(waiting=self.waiting, still_wanted=self.still_wanted)
-        self._started = time.monotonic()
+        self._clock = clock
+        self._started = clock()
         self._waited = 0.0  # waiting for answers: not the source's time
         self._waiting_since: float | None = None
 
@@ -254,7 +255,7 @@ class _Run:
         not its waits for answers) longer than KNOWLEDGE_SOURCE_TIMEOUT_S: checked at every
         step, so a file of many pages or passages is stopped between two of them."""
         limit = settings.KNOWLEDGE_SOURCE_TIMEOUT_S
-        if time.monotonic() - self._started - self._waited > limit:
+        if self._clock() - self._started - self._waited > limit:
             advice = " Split it into smaller files." if self.source.kind == Source.Kind.FILE else ""
             raise TookTooLong(
                 f"Reading it took longer than {limit:g} s, the limit for one source: stopped."
@@ -272,7 +273,7 @@ class _Run:
     def waiting(self, waiting: bool) -> None:
         """The row says whether the run is waiting for answers to finish (a sign of life too:
         a long wait is not a lost task)."""
-        now = time.monotonic()
+        now = self._clock()
         if waiting:
             self._waiting_since = now
         elif self._waiting_since is not None:

@@ -328,6 +328,22 @@ def test_a_source_whose_whole_read_outlasts_its_limit_fails_saying_so_and_keeps_
     assert published[-1]["error"] == source.error
 
 
+def test_the_time_a_run_waits_for_answers_does_not_count_against_its_limit(
+    team: Team, sent_tasks: list, published: list, settings: Any
+) -> None:
+    settings.KNOWLEDGE_SOURCE_TIMEOUT_S = 10.0
+    now = [0.0]
+    run = services._Run(_upload(team, "handbook.md", MARKDOWN.encode()), clock=lambda: now[0])
+    now[0] = 6.0
+    run.waiting(True)
+    now[0] = 106.0  # a hundred seconds of answers
+    run.waiting(False)
+    run.within_time()  # 6 s of work
+    now[0] = 110.5
+    with pytest.raises(services.TookTooLong):
+        run.within_time()  # 10.5 s of work
+
+
 def test_running_the_same_ingestion_twice_changes_nothing(
     team: Team, sent_tasks: list, published: list
 ) -> None:
