@@ -84,6 +84,13 @@ _FIELDS: dict[str, dict[str, Check] | Check] = {
         "vector": _number,
         "varied": lambda v: isinstance(v, dict) and _number(v.get("fused")),
     },
+    "source_relevance": {
+        "precision": _number,
+        "recall": _number,
+        "prompt_tokens_added_p50": _number,
+        "off_topic_with_passages": _int,
+        "unfiltered": lambda v: isinstance(v, dict) and _number(v.get("recall")),
+    },
     "answers_during_ingestion": {
         "ttft_ms_p95": _number,
         "ttft_ms_p95_idle": _number,

@@ -367,6 +367,10 @@ KNOWLEDGE_FETCH_ALLOW_LOOPBACK = False
 # Parsing runs in a child process with these limits; larger files are refused, saying why.
 KNOWLEDGE_PARSE_TIMEOUT_S = env.float("KNOWLEDGE_PARSE_TIMEOUT_S", default=120.0)
 KNOWLEDGE_PARSE_MEMORY_MB = env.int("KNOWLEDGE_PARSE_MEMORY_MB", default=1024)
+# The whole read of one source (fetch, parse, embedding; not its waits for answers) is stopped
+# after this long, with the reason on its row. The static embedder reads the largest file
+# allowed in a few minutes; e5, at 1-2 passages a second, may need more.
+KNOWLEDGE_SOURCE_TIMEOUT_S = env.float("KNOWLEDGE_SOURCE_TIMEOUT_S", default=1800.0)
 KNOWLEDGE_MAX_PAGES = env.int("KNOWLEDGE_MAX_PAGES", default=1000)
 KNOWLEDGE_MAX_CHARACTERS = env.int("KNOWLEDGE_MAX_CHARACTERS", default=5_000_000)
 # Passages are cut at about this many characters, overlapping by the second figure.
@@ -383,6 +387,9 @@ KNOWLEDGE_SEARCH_CONFIG = env.str("KNOWLEDGE_SEARCH_CONFIG", default="english")
 # Retrieval: vector matches this much less similar (cosine) than the nearest are left out.
 # Unset: the embedder's own margin (cosines spread differently from one model to another).
 KNOWLEDGE_VECTOR_MARGIN = env.float("KNOWLEDGE_VECTOR_MARGIN", default=None)
+# Least cosine with the question for a passage to be given to the model; None: the
+# embedder's own (knowledge.embedding.relevance).
+KNOWLEDGE_RELEVANCE_THRESHOLD = env.float("KNOWLEDGE_RELEVANCE_THRESHOLD", default=None)
 # A source queued or being read that shows no sign of life for this long is queued again.
 KNOWLEDGE_STALE_AFTER_S = env.int("KNOWLEDGE_STALE_AFTER_S", default=900)
 # Sources the ingest worker reads at once, a thread each (``manage.py ingest_worker``).

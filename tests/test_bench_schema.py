@@ -80,6 +80,13 @@ def _valid() -> dict:
             "vector": 0.9,
             "varied": {"fused": 0.95, "bm25": 0.7, "vector": 0.9},
         },
+        "source_relevance": {
+            "precision": 0.6,
+            "recall": 0.77,
+            "prompt_tokens_added_p50": 113,
+            "off_topic_with_passages": 0,
+            "unfiltered": {"precision": 0.24, "recall": 0.96},
+        },
         "answers_during_ingestion": {
             "ttft_ms_p95": 110.0,
             "ttft_ms_p95_idle": 100.0,

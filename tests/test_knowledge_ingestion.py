@@ -300,6 +300,50 @@ def test_reindexing_replaces_the_passages_and_a_stale_run_does_nothing(
     assert sent_tasks[-1] == ("knowledge.ingest", [source.pk, source.generation])
 
 
+def test_a_source_whose_whole_read_outlasts_its_limit_fails_saying_so_and_keeps_its_index(
+    team: Team, sent_tasks: list, published: list, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Parsing and embedding, each well within its own limits, together past the source's."""
+    source = _ingest(_upload(team, "spec.pdf", pdf_make(SPEC_PAGES)))
+    indexed = set(source.chunks.values_list("id", flat=True))
+    settings.KNOWLEDGE_SOURCE_TIMEOUT_S = 1.0
+    embedder = embedder_get()
+    real = embedder.passages
+
+    def embed_slowly(texts: list[str]) -> np.ndarray:
+        began = time.monotonic()
+        until(lambda: time.monotonic() - began > 1.0, what="the source's time limit passing")
+        return real(texts)
+
+    monkeypatch.setattr(embedder, "passages", embed_slowly)
+    source_reindex(source=source)
+    source = _ingest(source)
+
+    assert source.status == Source.Status.FAILED
+    assert source.error == (
+        "Reading it took longer than 1 s, the limit for one source: stopped. "
+        "Split it into smaller files. The previous index is still used."
+    )
+    assert set(source.chunks.values_list("id", flat=True)) == indexed
+    assert published[-1]["error"] == source.error
+
+
+def test_the_time_a_run_waits_for_answers_does_not_count_against_its_limit(
+    team: Team, sent_tasks: list, published: list, settings: Any
+) -> None:
+    settings.KNOWLEDGE_SOURCE_TIMEOUT_S = 10.0
+    now = [0.0]
+    run = services._Run(_upload(team, "handbook.md", MARKDOWN.encode()), clock=lambda: now[0])
+    now[0] = 6.0
+    run.waiting(True)
+    now[0] = 106.0  # a hundred seconds of answers
+    run.waiting(False)
+    run.within_time()  # 6 s of work
+    now[0] = 110.5
+    with pytest.raises(services.TookTooLong):
+        run.within_time()  # 10.5 s of work
+
+
 def test_running_the_same_ingestion_twice_changes_nothing(
     team: Team, sent_tasks: list, published: list
 ) -> None:
