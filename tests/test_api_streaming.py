@@ -21,6 +21,7 @@ from chat.streaming_state import live_text_set
 from jobs.services import job_stop_requested
 from realtime.channel_layer import RECONNECTED
 from realtime.publish import publish
+from realtime.topics import thread_topic
 from tests.factories import MessageFactory, answer_streaming, assistant_reply, frame_send
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
@@ -83,7 +84,9 @@ class Events:
                 pass
 
         reader = asyncio.ensure_future(read_on())
-        await asyncio.sleep(0.05)
+        # One turn of the loop, no time: the reader runs until the stream waits for its
+        # next event (nothing stands between them that would hand the turn on).
+        await asyncio.sleep(0)
         reader.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await reader
@@ -117,6 +120,15 @@ def finished(reply: Message, text: str, seq: int) -> None:
             "tokens_per_second": 50.0,
         },
     )
+
+
+async def delivered(witness: TopicListener, seq: int) -> None:
+    """Wait until this process's fan-out has handed frame ``seq`` to the streams of the
+    witness's topic. It hands each event to all of them in turn, none of which pauses, before
+    it takes the next: once the witness has the frame, every stream of the topic has it."""
+    async with asyncio.timeout(READ_TIMEOUT_S):
+        while (event := await witness.next(READ_TIMEOUT_S)) is None or event.get("seq") != seq:
+            pass
 
 
 def text_of(events: list[tuple[str, str | None, dict]]) -> str:
@@ -376,11 +388,13 @@ async def test_a_very_slow_reader_catches_up_from_the_record_instead_of_piling_u
         thread=team.thread, asker=team.member, status=Message.Status.STREAMING
     )
     events = Events(await async_client.get(f"/api/messages/{reply.pk}/stream", headers=bearer))
+    witness = await TopicListener(thread_topic(team.thread.pk), max_events=100).open()
     text = await frames_sent(reply, ["a"])
     assert (await events.next())[2]["text"] == "a"
     reply.body = text
     text = await frames_sent(reply, list("bcdefghij"), first_seq=2)  # unread meanwhile
-    await asyncio.sleep(0.3)
+    await delivered(witness, 10)
+    await witness.close()
     await finished(reply, text, 10)
     received = await events.until_end()
     assert "a" + text_of(received) == "abcdefghij"
@@ -389,11 +403,12 @@ async def test_a_very_slow_reader_catches_up_from_the_record_instead_of_piling_u
 
 async def test_a_listener_that_falls_behind_drops_its_events_for_a_catch_up():
     listener = await TopicListener("thread.999999", max_events=3).open()
+    witness = await TopicListener("thread.999999").open()
     try:
         for seq in range(1, 11):
             frame = Frame(thread_id=999999, message_id=1, seq=seq, delta="x")
             await sync_to_async(publish)("thread.999999", frame)
-        await asyncio.sleep(0.2)
+        await delivered(witness, 10)
         received = []
         while (event := await listener.next(0.2)) is not None:
             received.append(event)
@@ -401,3 +416,4 @@ async def test_a_listener_that_falls_behind_drops_its_events_for_a_catch_up():
         assert {"type": RECONNECTED} in received  # read the record again, then go on
     finally:
         await listener.close()
+        await witness.close()
