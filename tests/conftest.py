@@ -15,7 +15,7 @@ import gc
 import os
 import sys
 import types
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -176,6 +176,20 @@ class Broadcasts:
 def broadcasts(published: Published) -> Broadcasts:
     """The messages published as added or changed."""
     return Broadcasts(published)
+
+
+@pytest.fixture
+def after_commit(
+    django_capture_on_commit_callbacks: Any, sent_tasks: list[Any], published: Published
+) -> Callable[..., Any]:
+    """Run a change as it runs in production: its on-commit work included (its tasks
+    recorded by ``sent_tasks``, its events by ``published``)."""
+
+    def run(change: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        with django_capture_on_commit_callbacks(execute=True):
+            return change(*args, **kwargs)
+
+    return run
 
 
 @pytest.fixture

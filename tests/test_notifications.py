@@ -46,17 +46,6 @@ def inbox_events(published: Published) -> list[tuple[str, dict[str, object]]]:
     ]
 
 
-@pytest.fixture
-def after_commit(django_capture_on_commit_callbacks, sent_tasks, broadcasts):
-    """Run a change as it runs in production: its on-commit work (notifications) included."""
-
-    def run(change, *args, **kwargs):
-        with django_capture_on_commit_callbacks(execute=True):
-            return change(*args, **kwargs)
-
-    return run
-
-
 def inbox_of(person) -> list[str]:
     return list(Notification.objects.filter(recipient=person).values_list("text", flat=True))
 
