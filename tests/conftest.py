@@ -15,15 +15,18 @@ import gc
 import os
 import sys
 import types
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 import redis
+from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.contrib.auth.models import User
+from django.core.cache import cache
+from django.db import connections
 
 from chat.events import MessageAdded, MessageChanged
 from chat.message_read import MessageData
@@ -190,6 +193,20 @@ def after_commit(
             return change(*args, **kwargs)
 
     return run
+
+
+@pytest.fixture
+def fresh_cache() -> None:
+    """The cache emptied before the test (streaming answers' text, stop flags, rate counters)."""
+    cache.clear()
+
+
+@pytest.fixture
+async def database_threads_closed() -> AsyncIterator[None]:
+    """Close the connection the async views' database thread opened, so the test database
+    can be dropped at the end (PostgreSQL refuses while a session is open)."""
+    yield
+    await sync_to_async(connections.close_all)()
 
 
 @pytest.fixture

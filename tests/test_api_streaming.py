@@ -8,8 +8,6 @@ from collections.abc import AsyncIterator
 
 import pytest
 from asgiref.sync import sync_to_async
-from django.core.cache import cache
-from django.db import connections
 from django.utils import timezone
 
 from api.services import api_token_create
@@ -24,22 +22,13 @@ from realtime.publish import publish
 from realtime.topics import thread_topic
 from tests.factories import MessageFactory, answer_streaming, assistant_reply, frame_send
 
-pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.services,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("fresh_cache", "database_threads_closed"),
+]
 
 READ_TIMEOUT_S = 10
-
-
-@pytest.fixture(autouse=True)
-def fresh_cache() -> None:
-    cache.clear()
-
-
-@pytest.fixture(autouse=True)
-async def database_threads_closed() -> AsyncIterator[None]:
-    """Close the connection the async views' database thread opened, so the test database
-    can be dropped at the end (PostgreSQL refuses while a session is open)."""
-    yield
-    await sync_to_async(connections.close_all)()
 
 
 @pytest.fixture
