@@ -14,13 +14,19 @@ from api.services import api_token_create
 from api.streaming import KEEPALIVE_S, TopicListener
 from chat.events import Frame
 from chat.models import Generation, Message
-from chat.replies import reply_fail, reply_finish
+from chat.replies import reply_fail
 from chat.streaming_state import live_text_set
 from jobs.services import job_stop_requested
 from realtime.channel_layer import RECONNECTED
 from realtime.publish import publish
 from realtime.topics import thread_topic
-from tests.factories import MessageFactory, answer_streaming, assistant_reply, frame_send
+from tests.factories import (
+    MessageFactory,
+    answer_finish,
+    answer_streaming,
+    assistant_reply,
+    frame_send,
+)
 
 pytestmark = [
     pytest.mark.services,
@@ -97,18 +103,7 @@ def frames_sent(reply: Message, pieces: list[str], *, first_seq: int = 1) -> str
 
 @sync_to_async
 def finished(reply: Message, text: str, seq: int) -> None:
-    reply_finish(
-        reply=reply,
-        text=text,
-        seq=seq,
-        finish_reason="stop",
-        figures={
-            "prompt_tokens": 12,
-            "completion_tokens": 3,
-            "time_to_first_token_ms": 20.0,
-            "tokens_per_second": 50.0,
-        },
-    )
+    answer_finish(reply, text=text, seq=seq)
 
 
 async def delivered(witness: TopicListener, seq: int) -> None:
