@@ -16,7 +16,7 @@ from django.db import models
 from django.utils import timezone
 
 from chat.models import Assistant, Message, Thread
-from chat.replies import reply_frame_send, reply_progress_record
+from chat.replies import reply_finish, reply_frame_send, reply_progress_record
 from chat.services import ANSWER_KIND
 from documents.crdt import TEXT_NAME, doc_from
 from documents.models import Document, DocumentUpdate
@@ -256,6 +256,23 @@ def frame_send(reply: Message, *, text: str, seq: int, delta: str) -> None:
     """Frame ``seq`` of a streaming reply, recorded and sent as the worker does (not saved)."""
     frame = reply_progress_record(reply=reply, text=text, seq=seq)
     reply_frame_send(frame=frame, delta=delta)
+
+
+def answer_finish(reply: Message, *, text: str, seq: int) -> None:
+    """The streaming ``reply`` ends as the worker ends it: ``text`` after ``seq`` frames, one
+    token a frame."""
+    reply_finish(
+        reply=reply,
+        text=text,
+        seq=seq,
+        finish_reason="stop",
+        figures={
+            "prompt_tokens": 12,
+            "completion_tokens": seq,
+            "time_to_first_token_ms": 20.0,
+            "tokens_per_second": 50.0,
+        },
+    )
 
 
 def embed_stored_unchecked(document: Document) -> None:

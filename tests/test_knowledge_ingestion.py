@@ -9,10 +9,10 @@ once run it on threads of their own, as the ingest worker's pool does.
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 import pytest
@@ -41,21 +41,40 @@ from .conftest import Team
 from .factories import assistant_reply
 from .knowledge_samples import CSV_LATIN1, MARKDOWN, SPEC_PAGES, parser_states, pdf_make
 from .model_worker import in_background, in_threads, joined, reply_generate, until
+from .published import Published
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture
-def published(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
-    """The source rows announced to the sources page, in order (instead of publishing)."""
-    sent: list[dict[str, Any]] = []
-    monkeypatch.setattr(events, "source_publish", lambda s: sent.append({**events.source_data(s)}))
-    monkeypatch.setattr(
-        events,
-        "source_removed_publish",
-        lambda *, workspace_id, source_id: sent.append({"removed": source_id}),
-    )
-    return sent
+class SourceRows(Sequence[dict[str, Any]]):
+    """The source rows announced to the sources page, in order, as published (a removal as
+    ``{"removed": id}``)."""
+
+    def __init__(self, published: Published) -> None:
+        self._published = published
+
+    def _rows(self) -> list[dict[str, Any]]:
+        return [
+            dict(event["source"])
+            if event["type"] == events.SourceChanged.type
+            else {"removed": event["id"]}
+            for event in self._published.of(events.SourceChanged, events.SourceRemoved)
+        ]
+
+    @overload
+    def __getitem__(self, index: int) -> dict[str, Any]: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[dict[str, Any]]: ...
+    def __getitem__(self, index: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+        return self._rows()[index]
+
+    def __len__(self) -> int:
+        return len(self._rows())
+
+
+@pytest.fixture(name="published")
+def source_rows(published: Published) -> SourceRows:
+    return SourceRows(published)
 
 
 def _ingest(source: Source) -> Source:
@@ -510,9 +529,9 @@ def test_progress_counts_pages_or_rows_while_reading_then_passages(
     assert reading
     assert {row["unit"] for row in reading} == {"rows"}
     assert {row["unit"] for row in published if row["status"] == "indexing"} == {"passages"}
-    published.clear()
+    before = len(published)
     _ingest(_upload(team, "spec.pdf", pdf_make(SPEC_PAGES)))
-    assert {row["unit"] for row in published if row["status"] == "reading"} == {"pages"}
+    assert {row["unit"] for row in published[before:] if row["status"] == "reading"} == {"pages"}
 
 
 # --- Answers first ------------------------------------------------------------------------
