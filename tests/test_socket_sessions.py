@@ -36,7 +36,7 @@ async def test_a_socket_knows_its_persons_session_and_user(team) -> None:
     assert seen["scope"]["session"].session_key == cookie.split("=", 1)[1]
 
 
-async def test_a_socket_without_a_session_is_anonymous(team) -> None:
+async def test_a_socket_without_a_session_is_anonymous() -> None:
     seen, _, _ = await _opened("sessionid=nosuchsession")
 
     assert seen["user"] is None
