@@ -20,7 +20,8 @@ class Config:
     history_turns: int = 20  # a long thread: about 1,350 prompt tokens
     followup_tokens: int = 1500  # the thread a follow-up is asked in, read cold and warm
     fanout_clients: tuple[int, ...] = (1, 50, 200, 500)
-    fanout_replica_clients: tuple[int, ...] = (1, 50, 200, 500)
+    # 2,000 on two: what a second replica does for the audience one daphne could not keep up with
+    fanout_replica_clients: tuple[int, ...] = (1, 50, 200, 500, 2000)
     fanout_frames: int = 50
     fanout_rate_hz: float = 25.0  # LLM_FRAME_INTERVAL_S = 0.04: the most frames a reply sends
     # The same audiences at LLM_FRAME_INTERVAL_S = 0.1: what a larger frame interval buys.
