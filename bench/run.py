@@ -55,6 +55,10 @@ def wait_for_quiet_machine(*, timeout_s: float) -> list[str]:
     return busy
 
 
+# What --only runs: one section of the whole run, alone.
+SECTIONS = ["documents", "models", "api", "knowledge", "engine", "ttft", "navigation", "fanout"]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="tiny N, few runs, short answers")
@@ -62,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--plots", type=Path, help="where the PNGs go (default: next to --out)")
     parser.add_argument(
         "--only",
-        choices=["documents", "models", "api", "knowledge", "engine", "ttft", "navigation"],
+        choices=SECTIONS,
         help="run one section and update its figures in --out, keeping the others",
     )
     args = parser.parse_args(argv)
@@ -72,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.only:
             results = json.loads(args.out.read_text())
-            measured = _run_section(args.only, smoke=args.smoke)
+            measured = _run_section(args.only, smoke=args.smoke, previous=results)
             if "assistant_document" in measured:
                 results["details"]["assistant_document"] = measured.pop("assistant_document")
             if "engine_details" in measured:
@@ -81,6 +85,10 @@ def main(argv: list[str] | None = None) -> int:
                 results["details"]["ttft_section"] = measured.pop("ttft_section")
             if "navigation_details" in measured:
                 results["details"]["navigation"] = measured.pop("navigation_details")
+            if "fanout_section" in measured:
+                results["details"]["memory"] = measured.pop("fanout_section")
+                per_token = measured.pop("per_token_fanout")
+                results["baselines"]["per_token_sends"]["fanout"] = per_token
             results.update(measured)
         else:
             results = _run(smoke=args.smoke, env=env)
@@ -217,8 +225,10 @@ def _run(*, smoke: bool, env: environment.BenchEnvironment) -> dict[str, Any]:
     }
 
 
-def _run_section(section: str, *, smoke: bool) -> dict[str, Any]:
-    """One section alone (``--only documents``, ``--only engine``...), with when it ran."""
+def _run_section(section: str, *, smoke: bool, previous: dict[str, Any]) -> dict[str, Any]:
+    """One section alone (``--only documents``, ``--only engine``...), with when it ran;
+    ``previous``: the results it updates (the fan-out's per-token baseline streams at the
+    plain model's rate they hold)."""
     import django
 
     django.setup()
@@ -258,6 +268,7 @@ def _run_section(section: str, *, smoke: bool) -> dict[str, Any]:
             "engine": measure_engine.measure,
             "ttft": measure_efficiency.measure_ttft,
             "navigation": measure_navigation.measure,
+            "fanout": lambda bench: _fanout_section(bench, previous),
         }[section]
         measured = measure(bench)
     finally:
@@ -278,9 +289,29 @@ def _run_section(section: str, *, smoke: bool) -> dict[str, Any]:
         "engine": "engine_details",  # "engine" itself keeps its exact shape
         "ttft": "ttft_section",
         "navigation": "navigation_details",
+        "fanout": "fanout_section",
     }
     measured[where[section]].update(ran)
     return measured
+
+
+def _fanout_section(bench: "Bench", previous: dict[str, Any]) -> dict[str, Any]:
+    """The fan-out figures alone, in the shape the whole run gives them."""
+    from . import measure_fanout
+
+    long_plain = max(
+        run["plain_tokens_per_s"]
+        for run in previous["details"]["generation_runs"]
+        if run["label"] == "long answer"
+    )
+    fanout = measure_fanout.measure(bench, per_token_rate_hz=long_plain)
+    return {
+        "fanout": fanout["fanout"],
+        "fanout_slower_frames": fanout["slower_frames_fanout"],
+        "memory_per_connection_kib": fanout["memory"]["per_connection_kib"],
+        "per_token_fanout": fanout["per_token_fanout"],
+        "fanout_section": fanout["memory"],
+    }
 
 
 def _one_model_thread(bench: "Bench") -> dict[str, Any]:
