@@ -136,6 +136,25 @@ def engine(results: dict[str, Any], path: Path) -> None:
     _save(fig, path)
 
 
+def soak(results: dict[str, Any], path: Path) -> None:
+    samples = results["details"]["soak"]["samples"]
+    fig, ax = plt.subplots(figsize=(8, 4))
+    minutes = [s["t_s"] / 60 for s in samples]
+    for name in samples[0]["rss_mib"]:
+        ax.plot(minutes, [_none_to_nan(s["rss_mib"].get(name)) for s in samples], label=name)
+    sockets = ax.twinx()
+    sockets.fill_between(minutes, [s["sockets"] for s in samples], color="grey", alpha=0.15,
+                         step="post", label="open sockets")  # fmt: skip
+    sockets.set_ylabel("open sockets (grey)")
+    ax.set_xlabel("minutes since the soak began (the first wave is the warm-up)")
+    ax.set_ylabel("RSS (MiB)")
+    ax.set_yscale("log")
+    ok = "all back within 10 %" if results["soak"]["ok"] else "NOT all back within 10 %"
+    ax.set_title(f"Soak: memory of each process, every 10 s ({ok})")
+    ax.legend(fontsize="small", loc="upper left")
+    _save(fig, path)
+
+
 def _save(fig: Any, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=100)
@@ -150,12 +169,20 @@ ALL = {
     "latency.png": latency,
     "engine.png": engine,
 }
+# Drawn when their section has run: the soak runs on its own (`--only soak`).
+WHEN_MEASURED = {"soak.png": ("soak", soak)}
 
 
 def draw_all(results: dict[str, Any], directory: Path) -> list[Path]:
     directory.mkdir(parents=True, exist_ok=True)
+    drawers = dict(ALL)
+    drawers |= {
+        name: draw
+        for name, (section, draw) in WHEN_MEASURED.items()
+        if section in results.get("details", {})
+    }
     written = []
-    for name, draw in ALL.items():
+    for name, draw in drawers.items():
         draw(results, directory / name)
         written.append(directory / name)
     return written

@@ -62,17 +62,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--plots", type=Path, help="where the PNGs go (default: next to --out)")
     parser.add_argument(
         "--only",
-        choices=["documents", "models", "api", "knowledge", "engine", "ttft", "navigation"],
+        choices=["documents", "models", "api", "knowledge", "engine", "ttft", "navigation", "soak"],
         help="run one section and update its figures in --out, keeping the others",
+    )
+    parser.add_argument(
+        "--soak-minutes",
+        type=float,
+        help="how long the soak's waves go on, after its warm-up wave (default 10; 1 with --smoke)",
     )
     args = parser.parse_args(argv)
     raise_open_files_limit()
-    busy = wait_for_quiet_machine(timeout_s=30 if args.smoke else QUIET_WAIT_S)
+    # The soak measures memory, not speed: other model processes only slow it down.
+    quick = args.smoke or args.only == "soak"
+    busy = wait_for_quiet_machine(timeout_s=30 if quick else QUIET_WAIT_S)
     env = environment.prepare(max_tokens=SMOKE_MAX_TOKENS if args.smoke else None)
     try:
         if args.only:
             results = json.loads(args.out.read_text())
-            measured = _run_section(args.only, smoke=args.smoke)
+            measured = _run_section(args.only, smoke=args.smoke, soak_minutes=args.soak_minutes)
             if "assistant_document" in measured:
                 results["details"]["assistant_document"] = measured.pop("assistant_document")
             if "engine_details" in measured:
@@ -81,6 +88,8 @@ def main(argv: list[str] | None = None) -> int:
                 results["details"]["ttft_section"] = measured.pop("ttft_section")
             if "navigation_details" in measured:
                 results["details"]["navigation"] = measured.pop("navigation_details")
+            if "soak_details" in measured:
+                results["details"]["soak"] = measured.pop("soak_details")
             results.update(measured)
         else:
             results = _run(smoke=args.smoke, env=env)
@@ -217,8 +226,10 @@ def _run(*, smoke: bool, env: environment.BenchEnvironment) -> dict[str, Any]:
     }
 
 
-def _run_section(section: str, *, smoke: bool) -> dict[str, Any]:
+def _run_section(section: str, *, smoke: bool, soak_minutes: float | None) -> dict[str, Any]:
     """One section alone (``--only documents``, ``--only engine``...), with when it ran."""
+    import dataclasses
+
     import django
 
     django.setup()
@@ -230,6 +241,7 @@ def _run_section(section: str, *, smoke: bool) -> dict[str, Any]:
         measure_knowledge,
         measure_models,
         measure_navigation,
+        measure_soak,
     )
     from .context import Bench, Config
     from .reference import models_free, reference_model
@@ -237,9 +249,16 @@ def _run_section(section: str, *, smoke: bool) -> dict[str, Any]:
     from .world import world_create
 
     config = Config.for_run(smoke=smoke)
+    if soak_minutes is not None:
+        config = dataclasses.replace(config, soak_minutes=soak_minutes)
     load_before = os.getloadavg()
     world = world_create(
-        members=max(max(config.document_editors) + 1, config.chat_members, *config.engine_askers)
+        members=max(
+            max(config.document_editors) + 1,
+            config.chat_members,
+            *config.engine_askers,
+            config.soak_sockets,
+        )
     )
     stack = BenchStack(web_processes=2)
     bench = Bench(
@@ -258,6 +277,7 @@ def _run_section(section: str, *, smoke: bool) -> dict[str, Any]:
             "engine": measure_engine.measure,
             "ttft": measure_efficiency.measure_ttft,
             "navigation": measure_navigation.measure,
+            "soak": measure_soak.measure,
         }[section]
         measured = measure(bench)
     finally:
@@ -278,6 +298,7 @@ def _run_section(section: str, *, smoke: bool) -> dict[str, Any]:
         "engine": "engine_details",  # "engine" itself keeps its exact shape
         "ttft": "ttft_section",
         "navigation": "navigation_details",
+        "soak": "soak_details",
     }
     measured[where[section]].update(ran)
     return measured
