@@ -136,6 +136,8 @@ CACHES = {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": REDIS_KEY_PREFIX,
+        # One pool per process: Django makes a cache object per request and socket.
+        "OPTIONS": {"pool_class": "config.cache_pool.SharedConnectionPool"},
     }
 }
 
