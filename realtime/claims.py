@@ -9,9 +9,8 @@ still holds it. A replica that dies without letting go loses its claims when the
 """
 
 from django.conf import settings
-from redis.asyncio import Redis
 
-from .loops import PerLoop
+from .loops import PerLoop, loop_redis
 
 CLAIM_TTL_S = 600
 
@@ -41,7 +40,7 @@ class ClaimBoard:
     """This event loop's client for claims (one Redis connection pool per loop)."""
 
     def __init__(self) -> None:
-        self._redis = Redis.from_url(settings.REDIS_URL, decode_responses=True)
+        self._redis = loop_redis(decode_responses=True)
         self._take = self._redis.register_script(_TAKE)
         self._let_go = self._redis.register_script(_LET_GO)
 
