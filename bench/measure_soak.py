@@ -19,10 +19,11 @@ no group left at the end means no member was kept.
 
 The first wave is a warm-up and is not counted: it fills what is filled once (connection pools,
 caches, the model's kept states, lazy imports). "start" is measured once its people have left,
-"end" once the last wave's people have left; each after waiting (up to SETTLE_TIMEOUT_S) until
-no topic is followed and every key that expires by design (presence, rate-limit windows) has.
-The soak is ``ok`` when no group is left and no figure at the end is more than 10 % above its
-start.
+"end" once the last wave's people have left; each QUIET_S after the last socket closed, then
+once (within SETTLE_TIMEOUT_S) the daphnes hold no client connection, no topic is followed and
+every key that expires by design (presence, rate-limit windows) has. The soak is ``ok`` when
+every socket of every wave connected, no group is left and no figure at the end is more than
+10 % above its start.
 """
 
 import asyncio
@@ -321,6 +322,7 @@ def _wave(
         "wave": n,
         "sockets_open": opened["open"] + editors.most_connected,
         "sockets_failed": opened["failed"],
+        "connect_errors": opened["errors"],  # the first few
         "posted": posted,
         "typed": editors.typed,
         "editor_errors": editors.errors[:3],
@@ -407,6 +409,12 @@ def measure(bench: Bench) -> dict[str, Any]:
         f"wave {w['wave']}: answers or indexing did not end"
         for w in waves
         if not w["ended_in_time"]
+    ]
+    problems += [
+        f"wave {w['wave']}: {w['sockets_failed']} sockets did not connect, editors failed "
+        f"{w['editor_errors']} ({w['connect_errors']})"
+        for w in waves
+        if w["sockets_failed"] or w["editor_errors"]
     ]
     answers = dict(
         Message.objects.filter(thread__in=threads, role=Message.Role.ASSISTANT)
