@@ -69,6 +69,15 @@ class RedisServer:
         return redis.Redis(host=address.hostname or "127.0.0.1", port=address.port or 6379)
 
 
+def redis_clients() -> int:
+    """How many connections the Redis server has open, from every process (this one's too)."""
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    try:
+        return int(client.info("clients")["connected_clients"])
+    finally:
+        client.close()
+
+
 def topic_followers(topic: str) -> int:
     """How many processes follow ``topic`` on the channel layer (Redis Pub/Sub: each process
     subscribes once to a group's channel, while at least one of its own channels is in it)."""

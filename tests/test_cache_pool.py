@@ -9,24 +9,19 @@ collector freed the object.
 import asyncio
 import contextvars
 
-import redis
+import pytest
 from asgiref.sync import sync_to_async
-from django.conf import settings
 from django.core.cache import cache
+
+from .redis_control import redis_clients
+
+pytestmark = pytest.mark.services
 
 SOCKETS = 20
 
 
-def _clients() -> int:
-    client = redis.Redis.from_url(settings.REDIS_URL)
-    try:
-        return int(client.info("clients")["connected_clients"])
-    finally:
-        client.close()
-
-
 async def test_open_sockets_that_each_used_the_cache_share_its_connections():
-    before = _clients()
+    before = redis_clients()
     all_posted, leave = asyncio.Barrier(SOCKETS + 1), asyncio.Event()
 
     async def socket_that_posts(n: int) -> None:  # a task of its own, as each socket is
@@ -40,7 +35,7 @@ async def test_open_sockets_that_each_used_the_cache_share_its_connections():
         for n in range(SOCKETS)
     ]
     await all_posted.wait()
-    opened = _clients() - before
+    opened = redis_clients() - before
     leave.set()
     await asyncio.gather(*sockets)
 
