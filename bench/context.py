@@ -50,6 +50,14 @@ class Config:
     navigation_threads: int = 200  # in the sidebar of the pages opened
     navigation_people: int = 50
     navigation_opens: int = 20
+    # The soak (``--only soak``): waves of people until ``soak_minutes`` have passed.
+    soak_minutes: float = 10.0  # --soak-minutes
+    soak_sockets: int = 200  # open at once in each wave: on threads, and editors of documents
+    soak_threads: int = 10
+    soak_documents: int = 10  # each edited by two people, one on each replica
+    soak_wave_s: float = 45.0  # how long each wave stays
+    soak_posts_per_s: float = 1.0  # messages posted by the wave, all threads together
+    soak_mentions: int = 2  # answers asked for in each wave
 
     @classmethod
     def for_run(cls, *, smoke: bool) -> "Config":
@@ -86,6 +94,12 @@ class Config:
             navigation_threads=20,
             navigation_people=5,
             navigation_opens=2,
+            soak_minutes=1.0,
+            soak_sockets=24,
+            soak_threads=2,
+            soak_documents=2,
+            soak_wave_s=15.0,
+            soak_mentions=1,
         )
 
 

@@ -56,7 +56,9 @@ def wait_for_quiet_machine(*, timeout_s: float) -> list[str]:
 
 
 # What --only runs: one section of the whole run, alone.
-SECTIONS = ["documents", "models", "api", "knowledge", "engine", "ttft", "navigation", "fanout"]
+SECTIONS = [
+    "documents", "models", "api", "knowledge", "engine", "ttft", "navigation", "fanout", "soak",
+]  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -69,14 +71,23 @@ def main(argv: list[str] | None = None) -> int:
         choices=SECTIONS,
         help="run one section and update its figures in --out, keeping the others",
     )
+    parser.add_argument(
+        "--soak-minutes",
+        type=float,
+        help="how long the soak's waves go on, after its warm-up wave (default 10; 1 with --smoke)",
+    )
     args = parser.parse_args(argv)
     raise_open_files_limit()
-    busy = wait_for_quiet_machine(timeout_s=30 if args.smoke else QUIET_WAIT_S)
+    # The soak measures memory, not speed: other model processes only slow it down.
+    quick = args.smoke or args.only == "soak"
+    busy = wait_for_quiet_machine(timeout_s=30 if quick else QUIET_WAIT_S)
     env = environment.prepare(max_tokens=SMOKE_MAX_TOKENS if args.smoke else None)
     try:
         if args.only:
             results = json.loads(args.out.read_text())
-            measured = _run_section(args.only, smoke=args.smoke, previous=results)
+            measured = _run_section(
+                args.only, smoke=args.smoke, previous=results, soak_minutes=args.soak_minutes
+            )
             if "assistant_document" in measured:
                 results["details"]["assistant_document"] = measured.pop("assistant_document")
             if "engine_details" in measured:
@@ -89,6 +100,8 @@ def main(argv: list[str] | None = None) -> int:
                 results["details"]["memory"] = measured.pop("fanout_section")
                 per_token = measured.pop("per_token_fanout")
                 results["baselines"]["per_token_sends"]["fanout"] = per_token
+            if "soak_details" in measured:
+                results["details"]["soak"] = measured.pop("soak_details")
             results.update(measured)
         else:
             results = _run(smoke=args.smoke, env=env)
@@ -225,10 +238,14 @@ def _run(*, smoke: bool, env: environment.BenchEnvironment) -> dict[str, Any]:
     }
 
 
-def _run_section(section: str, *, smoke: bool, previous: dict[str, Any]) -> dict[str, Any]:
+def _run_section(
+    section: str, *, smoke: bool, previous: dict[str, Any], soak_minutes: float | None
+) -> dict[str, Any]:
     """One section alone (``--only documents``, ``--only engine``...), with when it ran;
     ``previous``: the results it updates (the fan-out's per-token baseline streams at the
     plain model's rate they hold)."""
+    import dataclasses
+
     import django
 
     django.setup()
@@ -240,6 +257,7 @@ def _run_section(section: str, *, smoke: bool, previous: dict[str, Any]) -> dict
         measure_knowledge,
         measure_models,
         measure_navigation,
+        measure_soak,
     )
     from .context import Bench, Config
     from .reference import models_free, reference_model
@@ -247,9 +265,16 @@ def _run_section(section: str, *, smoke: bool, previous: dict[str, Any]) -> dict
     from .world import world_create
 
     config = Config.for_run(smoke=smoke)
+    if soak_minutes is not None:
+        config = dataclasses.replace(config, soak_minutes=soak_minutes)
     load_before = os.getloadavg()
     world = world_create(
-        members=max(max(config.document_editors) + 1, config.chat_members, *config.engine_askers)
+        members=max(
+            max(config.document_editors) + 1,
+            config.chat_members,
+            *config.engine_askers,
+            config.soak_sockets,
+        )
     )
     stack = BenchStack(web_processes=2)
     bench = Bench(
@@ -269,6 +294,7 @@ def _run_section(section: str, *, smoke: bool, previous: dict[str, Any]) -> dict
             "ttft": measure_efficiency.measure_ttft,
             "navigation": measure_navigation.measure,
             "fanout": lambda bench: _fanout_section(bench, previous),
+            "soak": measure_soak.measure,
         }[section]
         measured = measure(bench)
     finally:
@@ -290,6 +316,7 @@ def _run_section(section: str, *, smoke: bool, previous: dict[str, Any]) -> dict
         "ttft": "ttft_section",
         "navigation": "navigation_details",
         "fanout": "fanout_section",
+        "soak": "soak_details",
     }
     measured[where[section]].update(ran)
     return measured

@@ -115,6 +115,27 @@ _FANOUT: dict[str, Check] = {
     "all_in_order": lambda v: isinstance(v, bool),
 }
 _PERCENTILES: dict[str, Check] = {"p50": _number, "p95": _number}
+
+
+def _per_process(value: Any) -> bool:
+    """``{"start": {process: number}, "end": {...}}`` for the same processes."""
+    return (
+        isinstance(value, dict)
+        and set(value) == {"start", "end"}
+        and all(isinstance(v, dict) and v and all(map(_number, v.values())) for v in value.values())
+        and set(value["start"]) == set(value["end"])
+    )
+
+
+_SOAK: dict[str, Check] = {
+    "minutes": _number,
+    "sockets_peak": _int,
+    "rss_mib": _per_process,
+    "redis_keys": lambda v: isinstance(v, dict) and _int(v.get("start")) and _int(v.get("end")),
+    "fds": _per_process,
+    "groups_left": _int,
+    "ok": lambda v: isinstance(v, bool),
+}
 ENGINE_ASKERS = ("1", "2", "4", "8")
 _ENGINE_OURS: dict[str, Check] = {
     "tokens_per_s": _number,
@@ -211,6 +232,8 @@ def problems(results: Any) -> list[str]:
     found += _check_points(results, "document_edit_propagation_ms", _PROPAGATION)
     found += _check_points(results, "retrieval_ms", _RETRIEVAL)
     found += _check_engine(results)
+    if "soak" in results:  # written by its own run (`--only soak`), after the others
+        found += _check_dict(results["soak"], _SOAK, "soak")
     if "stop_latency_ms" not in results:
         found.append("stop_latency_ms: missing (null when there is no stop)")
     elif results["stop_latency_ms"] is not None:

@@ -121,6 +121,10 @@ CHANNEL_LAYERS = {
         # Redis Pub/Sub: one publish per event, whatever the number of members (see the module).
         "BACKEND": "realtime.channel_layer.ResyncingPubSubChannelLayer",
         # Pub/Sub channel names are shared by all databases of a server, unlike keys.
+        # No `group_expiry`, on purpose: it is the list-based layer's option (a member dropped
+        # silently a day after it joined), which this layer accepts and ignores. Here a group
+        # is the process's subscription, held while its Redis connection lives and renewed on
+        # a reconnect, so a socket open for days keeps its events (tests/test_group_expiry.py).
         "CONFIG": {
             "hosts": [REDIS_URL],
             "prefix": f"{REDIS_KEY_PREFIX}:{redis_database(REDIS_URL)}:",
@@ -135,6 +139,8 @@ CACHES = {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": REDIS_KEY_PREFIX,
+        # One pool per process: Django makes a cache object per request and socket.
+        "OPTIONS": {"pool_class": "config.cache_pool.SharedConnectionPool"},
     }
 }
 

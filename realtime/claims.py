@@ -12,10 +12,9 @@ from functools import cache
 
 import redis
 from django.conf import settings
-from redis.asyncio import Redis
 from redis.commands.core import Script
 
-from .loops import PerLoop
+from .loops import PerLoop, loop_redis
 
 CLAIM_TTL_S = 600
 
@@ -50,7 +49,7 @@ class ClaimBoard:
     """This event loop's client for claims (one Redis connection pool per loop)."""
 
     def __init__(self) -> None:
-        self._redis = Redis.from_url(settings.REDIS_URL, decode_responses=True)
+        self._redis = loop_redis(decode_responses=True)
         self._take = self._redis.register_script(_TAKE)
         self._let_go = self._redis.register_script(_LET_GO)
 
