@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--soak-minutes",
         type=float,
-        help="how long the soak's waves go on, after its warm-up wave (default 10; 1 with --smoke)",
+        help="minutes of the soak's waves after its warm-up wave (10; 0.25 with --smoke)",
     )
     args = parser.parse_args(argv)
     raise_open_files_limit()
