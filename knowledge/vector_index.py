@@ -34,6 +34,8 @@ import numpy as np
 from django.conf import settings
 from django.db import connection
 
+from workspace.models import Workspace
+
 from .embedding import vector_from
 from .models import Chunk
 
@@ -198,12 +200,17 @@ def _ivf(index: faiss.Index) -> faiss.IndexIVF:
 
 def index_path(workspace_id: int, model: str) -> Path:
     """Where the index of the workspace's vectors of ``model`` is kept: in a folder of this
-    database's own (two databases' workspace 1 are different workspaces)."""
+    database's own, under a name with the workspace's creation time, so that a database made
+    anew under the same name (its workspace 1 another workspace, its ids the same numbers)
+    never finds an index of the old one's."""
     database = connection.settings_dict
     where = f"{connection.vendor}:{database['HOST']}:{database['PORT']}:{database['NAME']}"
     folder = hashlib.sha256(where.encode()).hexdigest()[:16]
+    workspace = Workspace.objects.filter(pk=workspace_id)
+    created = workspace.values_list("created_at", flat=True).first()
+    born = int(created.timestamp() * 1_000_000) if created else 0
     name = hashlib.sha256(model.encode()).hexdigest()[:16]
-    return Path(settings.KNOWLEDGE_VECTOR_INDEX_DIR) / folder / f"{workspace_id}-{name}.npz"
+    return Path(settings.KNOWLEDGE_VECTOR_INDEX_DIR) / folder / f"{workspace_id}-{born}-{name}.npz"
 
 
 def index_current(
@@ -225,7 +232,7 @@ def index_current(
     ):
         found, vectors = _vectors_read(ids, dimension=dimension)
         for other in path.parent.glob(f"{workspace_id}-*.npz"):
-            other.unlink(missing_ok=True)  # another model's too: its vectors were re-embedded
+            other.unlink(missing_ok=True)  # of another model (re-embedded) or workspace
         index = VectorIndex.build(
             ids=ids[found], source_ids=source_ids[found], vectors=vectors, version=version
         )

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from django.utils import timezone
 
 from knowledge.embedding import embedding_model_name
 from knowledge.models import Chunk, Source
@@ -154,6 +155,25 @@ def test_a_missing_or_unreadable_index_is_rebuilt(
     menu = corpus["menu"].chunks.first()
     vector_cache.clear()
     assert _found_by_own_vector(team.workspace, menu)
+
+
+def test_an_index_of_a_database_made_anew_under_the_same_name_is_not_used(
+    indexed: None, team: Team, corpus: dict
+) -> None:
+    _held(team.workspace)
+    # The database made anew: its workspace of the same id is another one, born at another
+    # time, with other passages under the same ids.
+    rng = np.random.default_rng(5)
+    for chunk in Chunk.objects.filter(workspace=team.workspace):
+        vector = rng.standard_normal(chunk.dimension).astype(np.float32)
+        chunk.embedding = (vector / np.linalg.norm(vector)).tobytes()
+        chunk.save(update_fields=["embedding"])
+    Workspace.objects.filter(pk=team.workspace.pk).update(created_at=timezone.now())
+    passages_changed(workspace_id=team.workspace.pk)
+
+    vector_cache.clear()
+    chunks = Chunk.objects.filter(workspace=team.workspace)
+    assert all(_found_by_own_vector(team.workspace, chunk) for chunk in chunks)
 
 
 def test_a_small_workspace_is_searched_exactly(team: Team, corpus: dict) -> None:
