@@ -128,6 +128,15 @@ class VectorIndex:
             kept = ~np.isin(self.ids, ids)
             self.ids, self.source_ids = self.ids[kept], self.source_ids[kept]
 
+    def sources_follow(self, source_ids: np.ndarray) -> bool:
+        """Take ``source_ids`` as the sources of ``ids`` (a passage can be moved to another
+        source: an address changed); whether any had changed."""
+        if np.array_equal(source_ids, self.source_ids):
+            return False
+        with self._lock:
+            self.source_ids = source_ids
+        return True
+
     def search(
         self, query: np.ndarray, limit: int, *, source_ids: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
@@ -237,11 +246,15 @@ def index_current(
             ids=ids[found], source_ids=source_ids[found], vectors=vectors, version=version
         )
     else:
-        index.remove(np.setdiff1d(index.ids, ids, assume_unique=True))
+        removed = np.setdiff1d(index.ids, ids, assume_unique=True)
+        index.remove(removed)
         added = np.isin(ids, index.ids, invert=True)
         found, vectors = _vectors_read(ids[added], dimension=dimension)
         index.add(ids[added][found], source_ids[added][found], vectors)
         index.version = version
+        moved = index.sources_follow(source_ids[np.isin(ids, index.ids)])
+        if not (len(removed) or found.any() or moved):
+            return index  # as saved: nothing to write
     index.save(path)
     return index
 

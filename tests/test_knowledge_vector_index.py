@@ -135,6 +135,23 @@ def test_the_index_follows_a_change_of_embedding_model(
     assert all(_found_by_own_vector(team.workspace, chunk) for chunk in spec.chunks.all())
 
 
+def test_a_passage_moved_to_another_source_is_searched_as_that_source_s(
+    indexed: None, team: Team, corpus: dict
+) -> None:
+    _held(team.workspace)
+    menu, spec = corpus["menu"], corpus["spec"]
+    moved = menu.chunks.first()
+    Chunk.objects.filter(pk=moved.pk).update(source=spec, ordinal=99)  # as an address change can
+    passages_changed(workspace_id=team.workspace.pk)
+
+    query = np.frombuffer(bytes(moved.embedding or b""), dtype=np.float32)
+    for source, found in ((spec, True), (menu, False)):
+        nearest = vector_search(
+            workspace_id=team.workspace.pk, query_vector=query, limit=3, source_ids=[source.pk]
+        )
+        assert (moved.pk in nearest) is found
+
+
 @pytest.mark.parametrize("damage", ["deleted", "garbled"])
 def test_a_missing_or_unreadable_index_is_rebuilt(
     indexed: None, team: Team, corpus: dict, damage: str
