@@ -244,7 +244,8 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     # Login throttling notes every login at INFO; its failures and lockouts are warnings.
-    "loggers": {"axes": {"level": "WARNING"}},
+    # faiss's loader notes at INFO each instruction set it tries before the one it loads.
+    "loggers": {"axes": {"level": "WARNING"}, "faiss.loader": {"level": "WARNING"}},
 }
 
 # --- Chat and the assistant ---------------------------------------------------------------
