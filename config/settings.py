@@ -253,7 +253,8 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     # Login throttling notes every login at INFO; its failures and lockouts are warnings.
-    "loggers": {"axes": {"level": "WARNING"}},
+    # faiss's loader notes at INFO each instruction set it tries before the one it loads.
+    "loggers": {"axes": {"level": "WARNING"}, "faiss.loader": {"level": "WARNING"}},
 }
 
 # --- Chat and the assistant ---------------------------------------------------------------
@@ -414,8 +415,16 @@ API_RATE_WINDOW_S = env.int("API_RATE_WINDOW_S", default=60)
 # A larger request body is refused (413) before it is read as JSON.
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=1024 * 1024)
 # Full-text search ranks at most about this many passages: the query's rarest words are used
-# until they match this many (common words weigh next to nothing in BM25 but cost the most).
-KNOWLEDGE_FTS_MAX_MATCHES = env.int("KNOWLEDGE_FTS_MAX_MATCHES", default=5000)
+# until they match this many (common words weigh next to nothing in BM25 but cost the most;
+# ranking is about 10 µs a passage on PostgreSQL, which reads each one's row).
+KNOWLEDGE_FTS_MAX_MATCHES = env.int("KNOWLEDGE_FTS_MAX_MATCHES", default=2000)
+# A workspace with at least this many passages (of the current embedding model) is searched
+# through an approximate nearest-neighbour index kept in KNOWLEDGE_VECTOR_INDEX_DIR (a folder
+# per database) and updated as its passages change; a smaller one exactly, in memory.
+KNOWLEDGE_VECTOR_INDEX_FROM = env.int("KNOWLEDGE_VECTOR_INDEX_FROM", default=20_000)
+KNOWLEDGE_VECTOR_INDEX_DIR = Path(
+    env.str("KNOWLEDGE_VECTOR_INDEX_DIR", default=str(VAR_DIR / "vector-index"))
+)
 
 # --- Backups ------------------------------------------------------------------------------
 # Where `manage.py backup` writes its archives unless told otherwise (--output).

@@ -6,10 +6,11 @@ on ``to_tsvector(config, text)``, ranked by ``ts_rank_cd``). User input never re
 as syntax: it is reduced to words, each quoted for FTS5 (``fts5_string``) and joined with
 ``or`` for ``websearch_to_tsquery``, so ``foo AND (`` is a search for "foo" and "and".
 
-Vector search is brute force with numpy over one workspace's vectors of the current model,
-kept per process and reloaded when the workspace's passages change (``PassagesVersion``).
-That is milliseconds at tens of thousands of chunks; ``vector_search`` is the one function a
-real vector store would replace (docs/architecture.md, "Knowledge").
+Vector search is over one workspace's vectors of the current model, kept per process and
+brought up to date when the workspace's passages change (``PassagesVersion``): exact, with
+numpy, below KNOWLEDGE_VECTOR_INDEX_FROM passages (milliseconds at tens of thousands);
+approximate above, with an index kept on disk and updated as passages come and go
+(``vector_index``).
 
 The two rankings are fused with reciprocal rank fusion (each list gives 1 / (60 + rank)), which
 needs no score calibration between BM25 and cosine. Vector search ranks *every* passage, so in
@@ -18,6 +19,7 @@ the one the question is about; only passages within a margin of the nearest
 (``embedding.vector_margin``) take part, and ties go to the vector ranking.
 """
 
+import json
 import logging
 import re
 import threading
@@ -33,6 +35,7 @@ from django.db import connection
 
 from .embedding import embedder_get, embedding_model_name, vector_from
 from .models import Chunk, PassagesVersion
+from .vector_index import VectorIndex, index_current
 
 logger = logging.getLogger(__name__)
 
@@ -91,11 +94,41 @@ def _search_config() -> str:
     return config
 
 
+def _matches_estimated(cursor: Any, word: str) -> int:
+    """About how many passages contain ``word`` (all workspaces, as BM25's statistics are),
+    counted up to just over KNOWLEDGE_FTS_MAX_MATCHES: beyond, the number makes no difference.
+
+    SQLite counts in FTS5's own index. PostgreSQL would have to visit every matching row to
+    count (tens of milliseconds for a common word at 100,000 passages), so its planner's
+    estimate is taken instead: exact enough for common words (ANALYZE's statistics of the
+    indexed lexemes, kept current by autovacuum), and the ranking query bounds what a wrong
+    one can cost (``text_search``).
+    """
+    if connection.vendor == "postgresql":
+        config = _search_config()
+        cursor.execute(f"SELECT numnode(plainto_tsquery('{config}', %s))", [word])
+        if not cursor.fetchone()[0]:
+            return 0  # a stop word: nothing to match
+        cursor.execute(
+            f"EXPLAIN (FORMAT JSON) SELECT 1 FROM knowledge_chunk "  # noqa: S608 - no user text
+            f"WHERE search_vector @@ plainto_tsquery('{config}', %s)",
+            [word],
+        )
+        plan = cursor.fetchone()[0]
+        plan = json.loads(plan) if isinstance(plan, str) else plan
+        return int(plan[0]["Plan"]["Plan Rows"])
+    cursor.execute(
+        "SELECT count(*) FROM (SELECT 1 FROM knowledge_chunk_fts "
+        "WHERE knowledge_chunk_fts MATCH %s LIMIT %s)",
+        [fts5_string(word), settings.KNOWLEDGE_FTS_MAX_MATCHES + 1],
+    )
+    return int(cursor.fetchone()[0])
+
+
 class _Frequencies:
-    """How many passages contain each word (all workspaces, as BM25's statistics are). Common
-    words' counts are kept for FREQUENCY_TTL_S per process: they change slowly, and counting
-    them is what would cost; rarer words are counted each time, so a passage just added is
-    found at once by its rare words."""
+    """How many passages contain each word (``_matches_estimated``), kept for FREQUENCY_TTL_S
+    per process: they change slowly. A word found nowhere is asked again each time, so a
+    passage just added is found at once by its rare words."""
 
     def __init__(self, size: int = 10_000) -> None:
         self._size = size
@@ -108,20 +141,8 @@ class _Frequencies:
             cached = self._counts.get(key)
         if cached is not None and now - cached[0] < FREQUENCY_TTL_S:
             return cached[1]
-        if connection.vendor == "postgresql":
-            config = _search_config()
-            cursor.execute(
-                f"SELECT count(*) FROM knowledge_chunk "  # noqa: S608 - no user text inlined
-                f"WHERE search_vector @@ plainto_tsquery('{config}', %s)",
-                [word],
-            )
-        else:
-            cursor.execute(
-                "SELECT count(*) FROM knowledge_chunk_fts WHERE knowledge_chunk_fts MATCH %s",
-                [fts5_string(word)],
-            )
-        count = int(cursor.fetchone()[0])
-        if count < settings.KNOWLEDGE_FTS_MAX_MATCHES // 10:
+        count = _matches_estimated(cursor, word)
+        if count == 0:
             return count  # quick to count again, and a new passage may have it any moment
         with self._lock:
             if len(self._counts) >= self._size:
@@ -179,13 +200,16 @@ def text_search(
             return []
         if connection.vendor == "postgresql":
             config = _search_config()  # the stored vectors' (migration 0004)
-            params = [" or ".join(words), workspace_id, *(sources or []), limit]
+            # The words' counts are estimates here: no more than the budget is ranked, a
+            # bound on what a wrong estimate can cost (the matches beyond left unranked).
+            budget = settings.KNOWLEDGE_FTS_MAX_MATCHES
+            params = [" or ".join(words), workspace_id, *(sources or []), budget, limit]
             cursor.execute(
-                f"SELECT c.id FROM knowledge_chunk c, "  # noqa: S608 - no user text inlined
-                f"websearch_to_tsquery('{config}', %s) q "
+                f"SELECT m.id FROM (SELECT c.id, c.search_vector, q.query "  # noqa: S608 - no user text inlined
+                f"FROM knowledge_chunk c, websearch_to_tsquery('{config}', %s) q(query) "
                 f"WHERE c.workspace_id = %s{source_filter} "
-                f"AND c.search_vector @@ q "
-                f"ORDER BY ts_rank_cd(c.search_vector, q) DESC, c.id "
+                f"AND c.search_vector @@ q.query LIMIT %s) m "
+                f"ORDER BY ts_rank_cd(m.search_vector, m.query) DESC, m.id "
                 f"LIMIT %s",
                 params,
             )
@@ -204,10 +228,18 @@ def text_search(
 
 @dataclass
 class WorkspaceVectors:
+    """A workspace's vectors of one model: the matrix itself, or (a large workspace) its
+    approximate index (``vector_index``)."""
+
     version: int  # the workspace's PassagesVersion when these were read
     ids: np.ndarray
     source_ids: np.ndarray
     matrix: np.ndarray
+    index: VectorIndex | None = None
+
+    @property
+    def dimension(self) -> int:
+        return self.index.dimension if self.index is not None else self.matrix.shape[1]
 
     def similarities(self, chunk_ids: list[int], query_vector: np.ndarray) -> dict[int, float]:
         """The cosine of each of ``chunk_ids`` with ``query_vector``, for those that have a
@@ -241,6 +273,7 @@ class VectorCache:
         self._size = size
         self._entries: OrderedDict[tuple[int, str], WorkspaceVectors] = OrderedDict()
         self._lock = threading.Lock()
+        self._indexing = threading.Lock()
 
     def get(self, workspace_id: int, model: str) -> WorkspaceVectors:
         key = (workspace_id, model)
@@ -250,13 +283,40 @@ class VectorCache:
         if entry is not None and entry.version == version:
             return self._touched(key, entry)
         chunks = Chunk.objects.filter(workspace_id=workspace_id, embedding_model=model)
-        entry = self._load(chunks, version=version)
+        if chunks.count() >= settings.KNOWLEDGE_VECTOR_INDEX_FROM:
+            entry = self._indexed(key, version=version, previous=entry)
+        else:
+            entry = self.exact(chunks, version=version)
         with self._lock:
             self._entries[key] = entry
             self._entries.move_to_end(key)
             while len(self._entries) > self._size:
                 self._entries.popitem(last=False)
         return entry
+
+    def _indexed(
+        self, key: tuple[int, str], *, version: int, previous: WorkspaceVectors | None
+    ) -> WorkspaceVectors:
+        """The workspace's approximate index brought to ``version``, one thread at a time (the
+        first does the work; the others find it done)."""
+        with self._indexing:
+            with self._lock:
+                entry = self._entries.get(key, previous)
+            if entry is not None and entry.version == version:
+                return entry
+            index = index_current(
+                workspace_id=key[0],
+                model=key[1],
+                version=version,
+                index=entry.index if entry is not None else None,
+            )
+        return WorkspaceVectors(
+            version=version,
+            ids=index.ids,
+            source_ids=index.source_ids,
+            matrix=np.zeros((0, index.dimension), dtype=np.float32),
+            index=index,
+        )
 
     def _touched(self, key: tuple[int, str], entry: WorkspaceVectors) -> WorkspaceVectors:
         with self._lock:
@@ -265,7 +325,8 @@ class VectorCache:
         return entry
 
     @staticmethod
-    def _load(chunks: Any, *, version: int) -> WorkspaceVectors:
+    def exact(chunks: Any, *, version: int) -> WorkspaceVectors:
+        """``chunks``' vectors as one matrix, for exact search."""
         rows = list(chunks.order_by("id").values_list("id", "source_id", "embedding", "dimension"))
         dimension = rows[0][3] if rows else 0
         rows = [row for row in rows if row[2] is not None and row[3] == dimension]
@@ -303,20 +364,37 @@ def vector_search(
     similar than the nearest. ``vectors``: the workspace's, when the caller has them already."""
     if vectors is None:
         vectors = vector_cache.get(workspace_id, embedding_model_name())
-    if not len(vectors.ids) or vectors.matrix.shape[1] != query_vector.shape[0]:
+    if not len(vectors.ids) or vectors.dimension != query_vector.shape[0]:
         return []
+    allowed = np.fromiter(source_ids, dtype=np.int64) if source_ids is not None else None
+    if vectors.index is not None:
+        ids, scores = vectors.index.search(query_vector, limit, source_ids=allowed)
+    else:
+        ids, scores = _nearest(vectors, query_vector, limit, source_ids=allowed)
+    if not len(ids):
+        return []
+    if margin is not None:
+        ids = ids[scores >= scores[0] - margin]
+    return [int(i) for i in ids]
+
+
+def _nearest(
+    vectors: WorkspaceVectors,
+    query_vector: np.ndarray,
+    limit: int,
+    *,
+    source_ids: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exact search: the ids of the ``limit`` nearest vectors and their scores, best first."""
     scores = vectors.matrix @ query_vector
     if source_ids is not None:
-        allowed = np.isin(vectors.source_ids, np.fromiter(source_ids, dtype=np.int64))
-        scores = np.where(allowed, scores, -np.inf)
+        scores = np.where(np.isin(vectors.source_ids, source_ids), scores, -np.inf)
     count = min(limit, int(np.isfinite(scores).sum()))
     if count <= 0:
-        return []
+        return vectors.ids[:0], scores[:0]
     best = np.argpartition(-scores, count - 1)[:count]
     best = best[np.argsort(-scores[best], kind="stable")]
-    if margin is not None:
-        best = best[scores[best] >= scores[best[0]] - margin]
-    return [int(i) for i in vectors.ids[best]]
+    return vectors.ids[best], scores[best]
 
 
 def rank_fuse(*rankings: list[int], k: int = RRF_K) -> list[tuple[int, float]]:

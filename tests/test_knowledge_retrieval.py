@@ -317,8 +317,10 @@ def test_full_text_search_leaves_out_words_too_common_to_rank_cheaply(
     settings.KNOWLEDGE_FTS_MAX_MATCHES = 2  # type: ignore[attr-defined]
     word_frequencies.clear()
     with connection.cursor() as cursor:
-        # "the" is in three passages, over the budget by itself; "battery" in one; "okapi" none.
-        assert selective_words(cursor, ["the", "battery", "okapi"]) == ["battery"]
+        # "the" is in three passages, over the budget by itself; "battery" in one; "okapi" none
+        # (kept or not: PostgreSQL's estimate of a word is never 0, and it costs nothing).
+        assert selective_words(cursor, ["the", "battery", "okapi"])[0] == "battery"
+        assert "the" not in selective_words(cursor, ["the", "battery", "okapi"])
         assert selective_words(cursor, ["the"]) == []
         settings.KNOWLEDGE_FTS_MAX_MATCHES = 1  # type: ignore[attr-defined]
         # the rarest first, ties in the question's order, until the budget is spent
