@@ -35,7 +35,7 @@ from django.db import connection
 
 from .embedding import embedder_get, embedding_model_name, vector_from
 from .models import Chunk, PassagesVersion
-from .vector_index import VectorIndex, index_current
+from .vector_index import VectorIndex, index_current, vectors_read
 
 logger = logging.getLogger(__name__)
 
@@ -243,14 +243,20 @@ class WorkspaceVectors:
 
     def similarities(self, chunk_ids: list[int], query_vector: np.ndarray) -> dict[int, float]:
         """The cosine of each of ``chunk_ids`` with ``query_vector``, for those that have a
-        vector here (a passage not yet embedded by the current model has none)."""
-        if not len(self.ids) or not chunk_ids or self.matrix.shape[1] != query_vector.shape[0]:
+        vector here (a passage not yet embedded by the current model has none). The index
+        keeps its vectors to 8 bits: these few are read whole from their passages."""
+        if not len(self.ids) or not chunk_ids or self.dimension != query_vector.shape[0]:
             return {}
         wanted = np.asarray(chunk_ids, dtype=np.int64)
         rows = np.minimum(np.searchsorted(self.ids, wanted), len(self.ids) - 1)  # ids ascend
         present = self.ids[rows] == wanted
-        scores = self.matrix[rows[present]] @ query_vector
-        return dict(zip(wanted[present].tolist(), scores.tolist(), strict=True))
+        if self.index is None:
+            ids, vectors = wanted[present], self.matrix[rows[present]]
+        else:
+            read, vectors = vectors_read(wanted[present], dimension=self.dimension)
+            ids = wanted[present][read]
+        scores = vectors @ query_vector
+        return dict(zip(ids.tolist(), scores.tolist(), strict=True))
 
 
 def passages_version(workspace_id: int) -> int:

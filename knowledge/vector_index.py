@@ -239,7 +239,7 @@ def index_current(
         or index.dimension != dimension
         or len(ids) > REBUILD_GROWTH * index.trained_on
     ):
-        found, vectors = _vectors_read(ids, dimension=dimension)
+        found, vectors = vectors_read(ids, dimension=dimension)
         for other in path.parent.glob(f"{workspace_id}-*.npz"):
             other.unlink(missing_ok=True)  # of another model (re-embedded) or workspace
         index = VectorIndex.build(
@@ -249,7 +249,7 @@ def index_current(
         removed = np.setdiff1d(index.ids, ids, assume_unique=True)
         index.remove(removed)
         added = np.isin(ids, index.ids, invert=True)
-        found, vectors = _vectors_read(ids[added], dimension=dimension)
+        found, vectors = vectors_read(ids[added], dimension=dimension)
         index.add(ids[added][found], source_ids[added][found], vectors)
         index.version = version
         moved = index.sources_follow(source_ids[np.isin(ids, index.ids)])
@@ -259,7 +259,7 @@ def index_current(
     return index
 
 
-def _vectors_read(ids: np.ndarray, *, dimension: int) -> tuple[np.ndarray, np.ndarray]:
+def vectors_read(ids: np.ndarray, *, dimension: int) -> tuple[np.ndarray, np.ndarray]:
     """Which of chunks ``ids`` still exist, and their vectors in that order, read a batch at
     a time (a chunk deleted since its id was read is left out: the next search adds its
     workspace's new version anyway)."""
