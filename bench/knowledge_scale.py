@@ -208,7 +208,7 @@ def measure_index(size: int, *, dimension: int) -> dict[str, object]:
     update_ms = (time.perf_counter() - started) * 1000
     return {
         "chunks": size,
-        "database": "none: generated vectors in memory (full text: the rows above)",
+        "database": "none",  # generated vectors in memory; full text: the rows above
         "vector_search": "approximate",
         "dimension": dimension,
         "p50": r(percentile(timings, 50), 2),

@@ -144,7 +144,7 @@ _ENGINE_OURS: dict[str, Check] = {
 }
 _RETRIEVAL: dict[str, Check] = {
     "chunks": _int,
-    "database": lambda v: v in ("sqlite", "postgresql"),
+    "database": lambda v: v in ("sqlite", "postgresql", "none"),  # none: the vector index alone
     "p50": _number,
     "p95": _number,
 }
