@@ -5,29 +5,38 @@ the server restarts; the worker's own code is not touched. Only PostgreSQL can g
 SQLite file cannot), so these run in the second tier.
 """
 
+import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
+from html import unescape
 
 import psycopg
 import pytest
+from channels.db import database_sync_to_async
 from django.db import connection
 from psycopg import sql
 
+from chat.consumers import DATABASE_AWAY
 from chat.models import Message
 from chat.streaming_state import live_text_get_many
+from harness.ws_client import ClientView, send_message, thread_socket
 
-from .factories import assistant_reply
+from .factories import LONG_ANSWER_PROMPT, assistant_reply
 from .model_worker import fake_answer, in_background, joined, reply_generate, until
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
 ANSWER_WORDS = 150
+TIMEOUT_S = 120
+ENDED = ("done", "interrupted")
 
 
 @pytest.fixture
-def postgresql() -> None:
+def postgresql() -> Iterator[None]:
     if connection.vendor != "postgresql":
         pytest.skip("only a database server can go away and come back")
+    yield
+    connection.close()  # the test's own, cut by the outage if it was opened before
 
 
 @contextmanager
@@ -88,3 +97,53 @@ def test_an_answer_goes_on_through_a_database_outage_and_ends_done_with_all_its_
     assert reply.status == Message.Status.DONE
     assert reply.body == fake_answer(ANSWER_WORDS)
     assert reply.last_seq == ANSWER_WORDS
+
+
+async def test_pages_stay_live_through_a_database_outage_a_post_meanwhile_is_refused_clearly_and_all_recovers(
+    postgresql, live_stack, team
+):
+    """The answer streams on (frames go through Redis), a post gets a clear error and keeps
+    its text; once the database is back the answer ends, the post goes, and daphne and the
+    worker serve a new socket without a restart."""
+    view = ClientView()
+    async with thread_socket(live_stack, team.thread.pk, team.owner) as alice:
+        await _read_until(alice, view, lambda html: 'data-state="live"' in html)
+        await send_message(alice, LONG_ANSWER_PROMPT)
+        await _read_until(alice, view, lambda html: any(m.seq >= 2 for m in view.messages.values()))
+        reply_id = max(view.messages)
+        away = database_away()
+        await asyncio.to_thread(away.__enter__)
+        try:
+            away_at = view.messages[reply_id].seq
+            await send_message(alice, "posted while the database was away")
+            refused = await _read_until(alice, view, lambda html: 'id="composer-error"' in html)
+            await _read_until(alice, view, lambda html: view.messages[reply_id].seq > away_at + 5)
+        finally:
+            await asyncio.to_thread(away.__exit__, None, None, None)
+        assert DATABASE_AWAY in unescape(refused)
+        assert 'id="composer-body"' not in refused, "the text stays in the composer"
+        await _read_until(alice, view, lambda html: view.messages[reply_id].status in ENDED)
+        await send_message(alice, "posted once the database was back")
+        posted = await _read_until(alice, view, lambda html: 'id="composer-body"' in html)
+        assert "posted once the database was back" not in posted, "the composer is emptied"
+
+    reply = await database_sync_to_async(Message.objects.get)(pk=reply_id)
+    assert reply.status in ENDED
+    bodies = await database_sync_to_async(
+        lambda: list(Message.objects.filter(author=team.owner).values_list("body", flat=True))
+    )()
+    assert bodies.count("posted once the database was back") == 1
+    assert "posted while the database was away" not in bodies
+    async with thread_socket(live_stack, team.thread.pk, team.member) as bob:
+        await _read_until(bob, ClientView(), lambda html: 'data-state="live"' in html)
+
+
+async def _read_until(socket, view: ClientView, condition) -> str:
+    """Apply what the socket sends to ``view`` until ``condition(html)`` holds for a frame;
+    return that frame."""
+    async with asyncio.timeout(TIMEOUT_S):
+        while True:
+            html = await socket.recv(decode=True)
+            view.apply(html)
+            if condition(html):
+                return html
