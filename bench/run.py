@@ -62,7 +62,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--plots", type=Path, help="where the PNGs go (default: next to --out)")
     parser.add_argument(
         "--only",
-        choices=["documents", "models", "api", "knowledge", "engine", "ttft", "navigation"],
+        choices=[
+            "documents",
+            "models",
+            "api",
+            "knowledge",
+            "engine",
+            "ttft",
+            "navigation",
+            "outages",
+        ],
         help="run one section and update its figures in --out, keeping the others",
     )
     args = parser.parse_args(argv)
@@ -72,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.only:
             results = json.loads(args.out.read_text())
-            measured = _run_section(args.only, smoke=args.smoke)
+            measured = _run_section(args.only, smoke=args.smoke, env=env)
             if "assistant_document" in measured:
                 results["details"]["assistant_document"] = measured.pop("assistant_document")
             if "engine_details" in measured:
@@ -81,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
                 results["details"]["ttft_section"] = measured.pop("ttft_section")
             if "navigation_details" in measured:
                 results["details"]["navigation"] = measured.pop("navigation_details")
+            if "outages_details" in measured:
+                results["details"]["outages"] = measured.pop("outages_details")
             results.update(measured)
         else:
             results = _run(smoke=args.smoke, env=env)
@@ -107,6 +118,7 @@ def _run(*, smoke: bool, env: environment.BenchEnvironment) -> dict[str, Any]:
         measure_long_thread,
         measure_models,
         measure_navigation,
+        measure_outages,
         measure_polling,
     )
     from .context import Bench, Config
@@ -162,6 +174,7 @@ def _run(*, smoke: bool, env: environment.BenchEnvironment) -> dict[str, Any]:
             measure_knowledge.measure(bench),
             measure_navigation.measure(bench),
         )
+        outages = measure_outages.measure(bench, env)
     finally:
         pool.shutdown()
         stack.close()
@@ -187,6 +200,7 @@ def _run(*, smoke: bool, env: environment.BenchEnvironment) -> dict[str, Any]:
         "stop_latency_ms": stop,
         **long_thread,
         "navigation_ms": navigation["navigation_ms"],
+        "outages": outages["outages"],
         "document_edit_propagation_ms": documents["document_edit_propagation_ms"],
         "document_open_ms": documents["document_open_ms"],
         "assistant_document_efficiency": documents["assistant_document_efficiency"],
@@ -213,11 +227,12 @@ def _run(*, smoke: bool, env: environment.BenchEnvironment) -> dict[str, Any]:
             "assistant_document": documents["assistant_document"],
             "engine": engine["engine_details"],
             "navigation": navigation["navigation_details"],
+            "outages": outages["outages_details"],
         },
     }
 
 
-def _run_section(section: str, *, smoke: bool) -> dict[str, Any]:
+def _run_section(section: str, *, smoke: bool, env: environment.BenchEnvironment) -> dict[str, Any]:
     """One section alone (``--only documents``, ``--only engine``...), with when it ran."""
     import django
 
@@ -230,6 +245,7 @@ def _run_section(section: str, *, smoke: bool) -> dict[str, Any]:
         measure_knowledge,
         measure_models,
         measure_navigation,
+        measure_outages,
     )
     from .context import Bench, Config
     from .reference import models_free, reference_model
@@ -258,6 +274,7 @@ def _run_section(section: str, *, smoke: bool) -> dict[str, Any]:
             "engine": measure_engine.measure,
             "ttft": measure_efficiency.measure_ttft,
             "navigation": measure_navigation.measure,
+            "outages": lambda bench: measure_outages.measure(bench, env),
         }[section]
         measured = measure(bench)
     finally:
@@ -278,6 +295,7 @@ def _run_section(section: str, *, smoke: bool) -> dict[str, Any]:
         "engine": "engine_details",  # "engine" itself keeps its exact shape
         "ttft": "ttft_section",
         "navigation": "navigation_details",
+        "outages": "outages_details",
     }
     measured[where[section]].update(ran)
     return measured

@@ -108,6 +108,20 @@ _FANOUT: dict[str, Check] = {
     "all_in_order": lambda v: isinstance(v, bool),
 }
 _PERCENTILES: dict[str, Check] = {"p50": _number, "p95": _number}
+OUTAGES = ("redis_10s", "postgres_10s")
+_OUTAGE: dict[str, Check] = {
+    "pages": _int,
+    "outage_s": _number,
+    "told_reconnecting": _int,
+    "live_again_s": _number,
+    "answer_ended": lambda v: v in ("done", "interrupted", "failed", "stopped"),
+    "answer_shown_s": _number,
+    "typed": _int,
+    "lost": _int,
+    "duplicates": _int,
+    "served_after": lambda v: v is None or isinstance(v, str),
+    "processes_restarted": _int,
+}
 ENGINE_ASKERS = ("1", "2", "4", "8")
 _ENGINE_OURS: dict[str, Check] = {
     "tokens_per_s": _number,
@@ -193,6 +207,19 @@ def _check_points(results: dict[str, Any], key: str, fields: dict[str, Check]) -
     return found
 
 
+def _check_outages(results: dict[str, Any]) -> list[str]:
+    """``outages`` (when measured): each outage measured, or skipped with the reason."""
+    if "outages" not in results:
+        return []
+    outages = results["outages"]
+    found = _check_exactly(outages, dict.fromkeys(OUTAGES, _is_dict), "outages")
+    for name in OUTAGES:
+        outage = outages.get(name) if isinstance(outages, dict) else None
+        if isinstance(outage, dict) and not isinstance(outage.get("skipped"), str):
+            found += _check_exactly(outage, _OUTAGE, f"outages.{name}")
+    return found
+
+
 def problems(results: Any) -> list[str]:
     """Everything wrong with the shape of ``results``; empty when it is valid."""
     if not isinstance(results, dict):
@@ -204,6 +231,7 @@ def problems(results: Any) -> list[str]:
     found += _check_points(results, "document_edit_propagation_ms", _PROPAGATION)
     found += _check_points(results, "retrieval_ms", _RETRIEVAL)
     found += _check_engine(results)
+    found += _check_outages(results)
     if "stop_latency_ms" not in results:
         found.append("stop_latency_ms: missing (null when there is no stop)")
     elif results["stop_latency_ms"] is not None:

@@ -1,24 +1,22 @@
 """PostgreSQL goes away while an answer streams, then comes back.
 
-The outage is real: the database refuses new connections and every open one is cut, as when
-the server restarts; the worker's own code is not touched. Only PostgreSQL can go away (a
-SQLite file cannot), so these run in the second tier.
+The outage is real (``harness.outages.database_away``): the database refuses new connections
+and every open one is cut, as when the server restarts; the worker's own code is not touched.
+Only PostgreSQL can go away (a SQLite file cannot), so these run in the second tier.
 """
 
 import asyncio
 from collections.abc import Iterator
-from contextlib import contextmanager
 from html import unescape
 
-import psycopg
 import pytest
 from channels.db import database_sync_to_async
 from django.db import connection
-from psycopg import sql
 
 from chat.consumers import DATABASE_AWAY
 from chat.models import Message
 from chat.streaming_state import live_text_get_many
+from harness.outages import database_away
 from harness.ws_client import ClientView, send_message, thread_socket
 
 from .factories import LONG_ANSWER_PROMPT, assistant_reply
@@ -27,7 +25,7 @@ from .model_worker import fake_answer, in_background, joined, reply_generate, un
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
 ANSWER_WORDS = 150
-TIMEOUT_S = 120
+TIMEOUT_S = 300  # a whole answer of LLM_MAX_TOKENS on a loaded 2-core machine, and more
 ENDED = ("done", "interrupted")
 
 
@@ -37,32 +35,6 @@ def postgresql() -> Iterator[None]:
         pytest.skip("only a database server can go away and come back")
     yield
     connection.close()  # the test's own, cut by the outage if it was opened before
-
-
-@contextmanager
-def database_away() -> Iterator[None]:
-    """The test database refuses connections and drops the open ones until the block ends."""
-    db = connection.settings_dict
-    name = sql.Identifier(db["NAME"])
-    with psycopg.connect(
-        host=db["HOST"] or "localhost",
-        port=db["PORT"] or 5432,
-        user=db["USER"],
-        password=db["PASSWORD"] or None,
-        dbname="postgres",
-        autocommit=True,
-    ) as admin:
-        admin.execute(sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS false").format(name))
-        try:
-            admin.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                " WHERE datname = %s AND pid <> pg_backend_pid()",
-                [db["NAME"]],
-            )
-            yield
-        finally:
-            admin.execute(sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS true").format(name))
-    connection.close()  # this thread's connection was cut too
 
 
 def _streamed_seq(reply_id: int) -> int:
