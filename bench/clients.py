@@ -31,6 +31,7 @@ _PING = re.compile(r"chatping-(\d+)-")
 _BADGE = re.compile(r'<span id="connection" [^>]*data-state="(\w+)"')
 _TRANSCRIPT = '<div id="transcript"'
 _COMPOSER_RESET = 'id="composer-body"'  # the server took the message: the box is emptied
+_COMPOSER_ERROR = 'id="composer-error"'  # alone: the server refused it, saying why
 _PAGE_BODY = r'id="message-{id}-body"[^>]*data-seq="(\d+)"'
 _PAGE_STATUS = r'id="message-{id}" class="[^"]*" data-status="(\w+)"'
 ENDED = ("done", "failed", "stopped")
@@ -80,6 +81,7 @@ class _Socket:
     live: bool = False  # the page's badge says "live"
     typed: str | None = None  # in the composer: not yet taken by the server
     held: bool = False  # typed while not live: sent once the badge says "live"
+    refused: bool = False  # the server said why it did not take it: its person sends it again
 
     async def read(self) -> None:
         try:
@@ -96,6 +98,8 @@ class _Socket:
                             await self.send_typed()
                 if _COMPOSER_RESET in html:
                     self.typed = None
+                elif _COMPOSER_ERROR in html:
+                    self.refused = True
         except websockets.ConnectionClosed:
             pass
 
@@ -193,12 +197,13 @@ class _Child:
         return len(self.sockets)
 
     async def send_kept(self) -> int:
-        """Each page whose composer still holds its message (refused: the server said why)
-        sends it again, as a person would; how many still held one."""
-        kept = [sock for sock in self.sockets if sock.typed is not None]
-        for sock in kept:
-            await sock.send_typed()
-        return len(kept)
+        """Each page whose message the server refused sends it again, as its person would;
+        how many composers still hold a message."""
+        for sock in self.sockets:
+            if sock.refused and sock.typed is not None:
+                sock.refused = False
+                await sock.send_typed()
+        return sum(sock.typed is not None for sock in self.sockets)
 
     async def chat(self, schedule: Sequence[tuple[int, float, str]]) -> list[float]:
         """Send ``(socket index, monotonic time, body)`` each at its time; the send times."""

@@ -32,7 +32,7 @@ from .stats import r
 
 PAGES = 20
 OUTAGE_S = 10.0
-WAIT_S = 180.0
+WAIT_S = 600.0  # an answer of up to LLM_MAX_TOKENS, on a loaded machine
 ENDED = ("done", "interrupted", "failed", "stopped")
 QUESTION = "@assistant write a detailed essay of at least 500 words about release planning."
 AFTER_QUESTION = "@assistant say hello in five words."
@@ -76,7 +76,7 @@ def _outage(bench: Bench, name: str, away: AbstractContextManager[None]) -> dict
     urls = [stack.ws_url(replica, thread.pk) for replica in range(len(stack.ports))]
     opened = pool.connect(urls, world.cookies[:PAGES], PAGES)
     assert opened["open"] == PAGES, opened
-    _until(lambda: _all_live(pool.events(kinds=("badge",))), "every page is live")
+    _until(lambda: "" if _all_live(pool.events(kinds=("badge",))) else "a page is not live")
     assert stack.worker is not None
     processes = [*stack.webs, stack.worker]
 
@@ -94,16 +94,21 @@ def _outage(bench: Bench, name: str, away: AbstractContextManager[None]) -> dict
     back_at = time.monotonic()
     bench.progress(f"   {name} back")
 
-    def caught_up() -> bool:
+    def caught_up() -> str:
+        """What is still missing ("" when nothing is)."""
         kept = sum(pool.call_all("send_kept"))  # a refused message: its person sends it again
         events = pool.events(kinds=("badge", "status"))
-        return (
-            not kept
-            and _all_live(events)
-            and all(_shown_ended(page, reply_id) is not None for page in events)
-        )
+        live = sum(_all_live([page]) for page in events)
+        shown = sum(_shown_ended(page, reply_id) is not None for page in events)
+        if kept or live < PAGES or shown < PAGES:
+            status, seq = Message.objects.values_list("status", "last_seq").get(pk=reply_id)
+            return (
+                f"{kept} composers hold a message, {live} pages live, {shown} show the answer "
+                f"ended (it is {status} at frame {seq})"
+            )
+        return ""
 
-    _until(caught_up, "every page live, the answer ended and every message taken", every_s=0.5)
+    _until(caught_up, every_s=0.5)
     events = pool.events(kinds=("badge", "status"))
     reply = Message.objects.get(pk=reply_id)
     stored = list(
@@ -174,9 +179,10 @@ def _shown_ended(page: list[Any], reply_id: int) -> float | None:
     )
 
 
-def _until(condition: Callable[[], bool], what: str, *, every_s: float = 0.2) -> None:
+def _until(missing: Callable[[], str], *, every_s: float = 0.2) -> None:
+    """Wait until ``missing()`` says nothing is; fail after WAIT_S saying what still was."""
     deadline = time.monotonic() + WAIT_S
-    while not condition():
+    while still := missing():
         if time.monotonic() > deadline:
-            raise TimeoutError(f"{what}: not within {WAIT_S:.0f} s")
+            raise TimeoutError(f"after {WAIT_S:.0f} s: {still}")
         time.sleep(every_s)
