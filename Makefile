@@ -106,12 +106,16 @@ test-services: $(VENV)/.installed-dev node_modules/.installed $(EDITOR_BUNDLE) v
 	@$(BIN)/pytest -m "services and not model or full_stack"
 
 # Issue #4: the whole stack under load on this machine; writes bench/results.json and bench/*.png.
+# Then the soak, on a fresh stack: waves of people for 10 minutes (--soak-minutes), and whether
+# memory, files and Redis come back once everyone has left.
 bench: $(VENV)/.installed-dev node_modules/.installed $(EDITOR_BUNDLE) var/static
 	@$(BIN)/python -m bench.run
+	@$(BIN)/python -m bench.run --only soak
 
 # CI's short version: every figure, tiny sizes, then the results file's shape is checked.
 bench-smoke: $(VENV)/.installed-dev node_modules/.installed $(EDITOR_BUNDLE) var/static
 	@$(BIN)/python -m bench.run --smoke --out var/bench-smoke.json
+	@$(BIN)/python -m bench.run --only soak --smoke --out var/bench-smoke.json
 	@$(BIN)/python -m bench.schema var/bench-smoke.json
 
 lint: $(VENV)/.installed-dev

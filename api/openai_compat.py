@@ -17,13 +17,13 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from asgiref.sync import sync_to_async
+from channels.consumer import get_handler_name
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from ninja import NinjaAPI, Router, Schema
 from pydantic import ConfigDict, Field, field_validator
 
 from api.completion_jobs import (
-    CompletionChunk,
     CompletionDone,
     CompletionError,
     CompletionRequest,
@@ -302,6 +302,7 @@ class Completion:
         self.prompt_tokens = 0
         self.ended = False
         self.stop_asked = False
+        self.include_usage = False
 
     async def _next(self) -> dict[str, Any]:
         """The job's next event. Before it starts it may wait its turn as long as the queue
@@ -341,15 +342,10 @@ class Completion:
             yield event
 
     async def whole(self) -> dict[str, Any]:
-        text, done = "", None
-        async for event in self.events():
-            if event["type"] == CompletionChunk.type:
-                text += event["delta"]
-            elif event["type"] == CompletionError.type:
-                raise ApiError(event["status"], event["code"], event["message"])
-            else:
-                done = event
-        assert done is not None
+        *chunks, done = [event async for event in self.events()]  # the last one ends it
+        if done["type"] == CompletionError.type:
+            raise ApiError(done["status"], done["code"], done["message"])
+        text = "".join(chunk["delta"] for chunk in chunks)
         return {
             "id": self.id,
             "object": "chat.completion",
@@ -376,31 +372,37 @@ class Completion:
         return _data(chunk)
 
     async def sse(self, *, include_usage: bool) -> AsyncIterator[bytes]:
+        self.include_usage = include_usage
         try:
             yield self._chunk({"role": "assistant", "content": ""})
             async for event in self.events():
-                if event["type"] == CompletionChunk.type:
-                    yield self._chunk({"content": event["delta"]})
-                elif (
-                    event["type"] == CompletionError.type
-                ):  # the official client raises APIError on it
-                    yield _data(error_body(event["status"], event["code"], event["message"]))
-                    return
-                else:
-                    yield self._chunk({}, finish_reason=event["finish_reason"])
-                    if include_usage:
-                        usage = {
-                            "id": self.id,
-                            "object": "chat.completion.chunk",
-                            "created": self.created,
-                            "model": self.asked.model_name,
-                            "choices": [],
-                            "usage": _usage(event),
-                        }
-                        yield _data(usage)
-            yield b"data: [DONE]\n\n"
+                # By type, as Channels hands events to a consumer: completion.chunk to
+                # completion_chunk.
+                yield getattr(self, get_handler_name(event))(event)
         finally:
             await self.abandon()
+
+    def completion_chunk(self, event: dict[str, Any]) -> bytes:
+        return self._chunk({"content": event["delta"]})
+
+    def completion_done(self, event: dict[str, Any]) -> bytes:
+        """The finish reason, the usage if the client asked for it, and the end."""
+        ending = self._chunk({}, finish_reason=event["finish_reason"])
+        if self.include_usage:
+            usage = {
+                "id": self.id,
+                "object": "chat.completion.chunk",
+                "created": self.created,
+                "model": self.asked.model_name,
+                "choices": [],
+                "usage": _usage(event),
+            }
+            ending += _data(usage)
+        return ending + b"data: [DONE]\n\n"
+
+    def completion_error(self, event: dict[str, Any]) -> bytes:
+        """The error in OpenAI's shape (the official client raises APIError on it); no end."""
+        return _data(error_body(event["status"], event["code"], event["message"]))
 
 
 async def _job_stop(job: ModelJob) -> None:

@@ -28,11 +28,11 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
 from asgiref.sync import sync_to_async
+from channels.consumer import get_handler_name
 from django.contrib.auth.models import User
 from django.http import HttpRequest, StreamingHttpResponse
 from ninja import Header, Router
 
-from chat.events import Frame, MessageAdded, MessageChanged
 from chat.message_read import MessageData
 from chat.models import Message
 from chat.replies import reply_stop
@@ -154,18 +154,22 @@ class AnswerStream:
     async def events(self, *, first: bytes | None = None) -> AsyncIterator[bytes]:
         if first is not None:
             yield first
-        async for piece in self._from_read(await sync_to_async(_answer_read)(self.reply_id)):
+        async for piece in self._read_again():
             yield piece
         while not self.ended:
             event = await self.listener.next(KEEPALIVE_S)
             if event is None:
                 yield b": keepalive\n\n"
                 continue
-            async for piece in self._on_event(event):
-                yield piece
+            # By type, as Channels hands events to a consumer: chat.frame to chat_frame.
+            handler = getattr(self, get_handler_name(event), None)
+            if handler is not None:
+                async for piece in handler(event):
+                    yield piece
 
-    async def _from_read(self, data: MessageData) -> AsyncIterator[bytes]:
+    async def _read_again(self) -> AsyncIterator[bytes]:
         """Catch up from the answer as read: its text after what the client has; its end."""
+        data = await sync_to_async(_answer_read)(self.reply_id)
         if data["last_seq"] >= self.seq:
             self.seq, self.known = data["last_seq"], len(data["body"])
         async for piece in self._text(data["body"]):
@@ -194,35 +198,35 @@ class AnswerStream:
             return sources + sse("error", {"error": error, "message": data}, event_id=event_id)
         return sources + sse("done", {"message": data}, event_id=event_id)
 
-    async def _on_event(self, event: dict[str, Any]) -> AsyncIterator[bytes]:
-        kind = event.get("type")
-        if kind == RECONNECTED:  # events may have been lost meanwhile: read again
-            async for piece in self._from_read(await sync_to_async(_answer_read)(self.reply_id)):
+    async def layer_reconnected(self, event: dict[str, Any]) -> AsyncIterator[bytes]:
+        """Events may have been lost while Redis was away: read the answer again."""
+        async for piece in self._read_again():
+            yield piece
+
+    async def chat_frame(self, event: dict[str, Any]) -> AsyncIterator[bytes]:
+        seq, delta = int(event["seq"]), str(event["delta"])
+        if event["message_id"] != self.reply_id or seq <= self.seq:
+            return
+        if seq != self.seq + 1:  # a frame went missing: the cache has the whole text
+            async for piece in self._read_again():
                 yield piece
             return
-        if event.get("message_id") != self.reply_id:
+        before, self.seq, self.known = self.known, seq, self.known + len(delta)
+        if self.known > self.sent:
+            added, self.sent = delta[max(0, self.sent - before) :], self.known
+            yield self._chunk(added)
+
+    async def chat_status(self, event: dict[str, Any]) -> AsyncIterator[bytes]:
+        """The answer as it now stands: once it has ended, its last text and its end."""
+        data: MessageData = event["message"]
+        if event["message_id"] != self.reply_id or data["status"] not in ENDED_STATUSES:
             return
-        if kind == Frame.type:
-            seq, delta = int(event["seq"]), str(event["delta"])
-            if seq <= self.seq:
-                return
-            if seq != self.seq + 1:  # a frame went missing: the cache has the whole text
-                async for piece in self._from_read(
-                    await sync_to_async(_answer_read)(self.reply_id)
-                ):
-                    yield piece
-                return
-            before, self.seq, self.known = self.known, seq, self.known + len(delta)
-            if self.known > self.sent:
-                added, self.sent = delta[max(0, self.sent - before) :], self.known
-                yield self._chunk(added)
-        elif kind in (MessageAdded.type, MessageChanged.type):
-            data: MessageData = event["message"]
-            if data["status"] in ENDED_STATUSES:
-                self.seq = max(self.seq, data["last_seq"])
-                async for piece in self._text(data["body"]):
-                    yield piece
-                yield self._end(data)
+        self.seq = max(self.seq, data["last_seq"])
+        async for piece in self._text(data["body"]):
+            yield piece
+        yield self._end(data)
+
+    chat_message = chat_status  # the answer as first announced: read alike
 
 
 def answer_response(

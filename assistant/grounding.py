@@ -1,10 +1,11 @@
 """Grounding an answer in the workspace's knowledge: the passages it reads, numbered.
 
 The worker retrieves passages for the question (``knowledge.selectors.retrieve``, within
-what the thread allows), keeps the best that fit a budget of the context window beside the
-thread, numbers them from 1 after the question (not in the system prompt: the start of the
-prompt stays the same from turn to turn, so a follow-up reuses the evaluated thread,
-``llm.kept_states``), and records them on the answer
+what the thread allows), keeps those relevant to it (``passages_relevant``: a question about
+something else gets none, and its prompt no sources block at all), then the best of them that
+fit a budget of the context window beside the thread, numbers them from 1 after the question
+(not in the system prompt: the start of the prompt stays the same from turn to turn, so a
+follow-up reuses the evaluated thread, ``llm.kept_states``), and records them on the answer
 (``chat.citations.AnswerSource``), so the server can map the answer's ``[n]`` back to them.
 """
 
@@ -16,7 +17,7 @@ from django.urls import reverse
 
 from chat.answering import KnowledgeScope
 from chat.citations import AnswerSource
-from knowledge.selectors import Passage, retrieve
+from knowledge.selectors import Passage, passages_relevant, retrieve
 from workspace.models import Workspace
 
 logger = logging.getLogger(__name__)
@@ -34,9 +35,10 @@ class ContextWindow(Protocol):
 
 
 def passages_for(scope: KnowledgeScope, model: ContextWindow) -> list[Passage]:
-    """The best passages for the question that fit together in the knowledge budget: at most
-    ``KNOWLEDGE_CONTEXT_TOKENS`` and a third of the model's context (the rest is the thread's
-    and the answer's). A failed retrieval answers without sources rather than not at all."""
+    """The best passages relevant to the question that fit together in the knowledge budget:
+    at most ``KNOWLEDGE_CONTEXT_TOKENS`` and a third of the model's context (the rest is the
+    thread's and the answer's). A failed retrieval answers without sources rather than not at
+    all."""
     if not scope.used:
         return []
     try:
@@ -49,9 +51,15 @@ def passages_for(scope: KnowledgeScope, model: ContextWindow) -> list[Passage]:
     except Exception:
         logger.exception("Retrieval failed; answering without the workspace's sources")
         return []
+    return passages_in_budget(passages_relevant(found), model)
+
+
+def passages_in_budget(passages: list[Passage], model: ContextWindow) -> list[Passage]:
+    """Those of ``passages``, in order, that fit the knowledge budget together (one too long
+    leaves room for a shorter one after it)."""
     budget = min(settings.KNOWLEDGE_CONTEXT_TOKENS, model.n_ctx // 3)
     kept: list[Passage] = []
-    for passage in found:
+    for passage in passages:
         cost = model.token_count(sources_block([*kept, passage]))
         if cost <= budget:
             kept.append(passage)

@@ -20,7 +20,8 @@ class Config:
     history_turns: int = 20  # a long thread: about 1,350 prompt tokens
     followup_tokens: int = 1500  # the thread a follow-up is asked in, read cold and warm
     fanout_clients: tuple[int, ...] = (1, 50, 200, 500)
-    fanout_replica_clients: tuple[int, ...] = (1, 50, 200, 500)
+    # 2,000 on two: what a second replica does for the audience one daphne could not keep up with
+    fanout_replica_clients: tuple[int, ...] = (1, 50, 200, 500, 2000)
     fanout_frames: int = 50
     fanout_rate_hz: float = 25.0  # LLM_FRAME_INTERVAL_S = 0.04: the most frames a reply sends
     # The same audiences at LLM_FRAME_INTERVAL_S = 0.1: what a larger frame interval buys.
@@ -49,6 +50,14 @@ class Config:
     navigation_threads: int = 200  # in the sidebar of the pages opened
     navigation_people: int = 50
     navigation_opens: int = 20
+    # The soak (``--only soak``): waves of people until ``soak_minutes`` have passed.
+    soak_minutes: float = 10.0  # --soak-minutes
+    soak_sockets: int = 200  # open at once in each wave: on threads, and editors of documents
+    soak_threads: int = 10
+    soak_documents: int = 10  # each edited by two people, one on each replica
+    soak_wave_s: float = 45.0  # how long each wave stays
+    soak_posts_per_s: float = 1.0  # messages posted by the wave, all threads together
+    soak_mentions: int = 2  # answers asked for in each wave
 
     @classmethod
     def for_run(cls, *, smoke: bool) -> "Config":
@@ -85,6 +94,12 @@ class Config:
             navigation_threads=20,
             navigation_people=5,
             navigation_opens=2,
+            soak_minutes=0.25,  # one wave after the warm-up: CI runs it
+            soak_sockets=24,
+            soak_threads=2,
+            soak_documents=2,
+            soak_wave_s=15.0,
+            soak_mentions=1,
         )
 
 

@@ -37,7 +37,6 @@ from documents.services import document_compact, document_create
 from documents.writes import write_request
 from documents.writing import CoAuthor, write_brief
 from harness.document_client import DocumentPeer, document_peer
-from harness.live_stack import WebStack
 from llm.prompt import Turn
 
 from .context import Bench
@@ -49,12 +48,6 @@ _typing = random.Random(4)  # noqa: S311 - where people type, not secrets
 # A long write (the tiny model counts until LLM_MAX_TOKENS, as in the long-answer figure), so
 # that the rate is taken over many frames and people type all along.
 WRITE_REQUEST = "Write the numbers from 1 to 1000 in words, one per line: one, two, three, ..."
-
-
-def _replica(bench: Bench, index: int) -> WebStack:
-    return WebStack(
-        host="127.0.0.1", port=bench.stack.ports[index % len(bench.stack.ports)], env={}
-    )
 
 
 def _writer(update: bytes) -> int:
@@ -156,7 +149,10 @@ class _editors:
         peers = []
         for i in range(self.count):
             context = document_peer(
-                _replica(self.bench, i), self.document.pk, world.members[i], cookie=world.cookies[i]
+                self.bench.stack.web_stack(i),
+                self.document.pk,
+                world.members[i],
+                cookie=world.cookies[i],
             )
             peers.append(await context.__aenter__())
             self._contexts.append(context)
@@ -192,7 +188,7 @@ async def _open_ms(bench: Bench, document: Document, *, runs: int) -> list[float
     for i in range(runs):
         started = time.perf_counter()
         async with document_peer(
-            _replica(bench, i), document.pk, world.asker, cookie=world.cookies[0]
+            bench.stack.web_stack(i), document.pk, world.asker, cookie=world.cookies[0]
         ):
             times.append(time.perf_counter() - started)
     return times

@@ -82,7 +82,8 @@ def stream(
         * len(bench.pool),
     )
     wall_s = time.monotonic() - started
-    cpu = [(_cpu(p) - before) / wall_s for p, before in zip(watched, cpu_before, strict=True)]
+    cpu_s = [_cpu(p) - before for p, before in zip(watched, cpu_before, strict=True)]
+    cpu = [seconds / wall_s for seconds in cpu_s]
     sockets = bench.pool.events(kinds=["frame"])
     bench.pool.call_all("clear")
     delays: list[float] = []
@@ -107,6 +108,8 @@ def stream(
         "rate_hz": r(rate_hz),
         "achieved_rate_hz": r(frames / send_s if send_s else 0.0),
         "cpu_daphne": [r(c, 2) for c in cpu[:n_web]],
+        # What each frame written to a socket costs daphne: readers per core = 1 / (rate x this).
+        "daphne_cpu_us_per_delivery": r(sum(cpu_s[:n_web]) / received * 1e6 if received else 0.0),
         "cpu_clients": [r(c, 2) for c in cpu[n_web:]],
     }
 
@@ -223,5 +226,6 @@ def _line(point: dict[str, Any]) -> str:
         f"fan-out {point['clients']} clients x {point['replicas']} daphne at "
         f"{point['rate_hz']} Hz: p50 {point['p50_ms']} ms, p99 {point['p99_ms']} ms, "
         f"max {point['max_ms']} ms, in order: {point['all_in_order']} "
-        f"(daphne CPU {point['cpu_daphne']}, clients CPU {point['cpu_clients']})"
+        f"(daphne CPU {point['cpu_daphne']}, {point['daphne_cpu_us_per_delivery']} us per "
+        f"delivery; clients CPU {point['cpu_clients']})"
     )

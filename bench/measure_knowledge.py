@@ -1,6 +1,6 @@
 """Knowledge: ingestion speed, the embedders side by side, retrieval at scale on both databases,
-recall@5, what retrieval adds to an answer's first token, and answers and chat while a large PDF
-is being read.
+recall@5, which passages answers are given, what retrieval adds to an answer's first token, and
+answers and chat while a large PDF is being read.
 
 - Ingestion: a generated document of each kind (plain text, Markdown, HTML, a PDF with a text
   layer) read, cut, embedded and indexed in the bench process (``source_ingest``, what the
@@ -13,6 +13,10 @@ is being read.
   ``bench.knowledge_corpus_varied`` (58 questions over eight documents of four kinds, labelled
   by a phrase of the answering passage, asked of a workspace holding both corpora): fused,
   full-text alone, vectors alone.
+- Source relevance (``bench.source_relevance``, also alone: ``python -m bench.relevance_alone``):
+  of the passages an answer would be given on both labelled sets, the share that answer the
+  question (precision), the questions given their answer (recall) and the tokens the sources
+  block adds; and that questions about something else are given none.
 - TTFT overhead: an answer's first token with its passages (retrieval and the longer prompt)
   minus without, on the default model in this process, nothing kept between runs.
 - Answers during ingestion: the default model's time to first token (p95) and tokens/s in
@@ -44,7 +48,6 @@ from harness.live_stack import ingest_worker_start, processes_stop
 from harness.pdf import pdf_make
 from jobs.models import ModelJob
 from jobs.services import job_create, job_end, job_start
-from knowledge.chunking import locator_label
 from knowledge.embedding import EMBEDDERS, embedder_get, embedding_model_name
 from knowledge.models import Chunk, Source
 from knowledge.search import query_embed, text_search, vector_search
@@ -55,8 +58,16 @@ from llm.kept_states import KeptStates
 from llm.prompt import Turn
 from workspace.models import Workspace
 
-from . import knowledge_corpus, knowledge_corpus_varied, measure_chat
+from . import knowledge_corpus, knowledge_corpus_varied, measure_chat, source_relevance
 from .context import Bench
+from .source_relevance import (
+    Labelled,
+    answers_by_heading,
+    answers_by_phrase,
+    corpus_make,
+    labelled_documents,
+    varied_documents,
+)
 from .stack import LOG_DIR
 from .stats import percentile, r
 
@@ -74,8 +85,14 @@ def measure(bench: Bench) -> dict[str, Any]:
     bench.progress(f"   ingestion: {ingestion}")
     embedders = measure_embedders(bench, passages=8 if smoke else 32)
     bench.progress(f"   embedders: {embedders}")
-    corpus = _corpus(bench, _labelled_documents())
+    corpus = _corpus(bench, labelled_documents())
     recall = next(row["recall_at_5"] for row in embedders if row["name"] == embedding_model_name())
+    relevance = source_relevance.measure(
+        small=corpus,
+        both=_corpus(bench, labelled_documents() | varied_documents()),
+        model=bench.model,
+    )
+    bench.progress(f"   source relevance: {relevance}")
     overhead = measure_ttft_overhead(bench, corpus, reps=2 if smoke else 5)
     bench.progress(f"   retrieval TTFT overhead: {overhead}")
     sizes = [1000] if smoke else [10_000, 100_000]
@@ -91,6 +108,7 @@ def measure(bench: Bench) -> dict[str, Any]:
         "embedders": embedders,
         "retrieval_ms": scale,
         "recall_at_5": recall,
+        "source_relevance": relevance,
         "retrieval_ttft_overhead_ms": overhead,
         "answers_during_ingestion": answers,
         "chat_latency_during_ingestion_ms": during,
@@ -210,50 +228,25 @@ def measure_embedders(bench: Bench, *, passages: int) -> list[dict[str, Any]]:
 
 
 def _corpus(bench: Bench, documents: dict[str, tuple[str, bytes]]) -> Workspace:
-    workspace = Workspace.objects.create(name="Labelled corpus")
-    for name, (content_type, data) in documents.items():
-        source = source_add_file(
-            workspace=workspace,
-            added_by=bench.world.members[0],
-            name=name,
-            content_type=content_type,
-            data=data,
-        )
-        source_ingest(source_id=source.pk, generation=source.generation)
-        assert Source.objects.get(pk=source.pk).status == Source.Status.READY
-    return workspace
-
-
-def _labelled_documents() -> dict[str, tuple[str, bytes]]:
-    return {
-        name: ("text/markdown", text.encode()) for name, text in knowledge_corpus.DOCUMENTS.items()
-    }
+    return corpus_make(documents, added_by=bench.world.members[0])
 
 
 def measure_recall(bench: Bench) -> dict[str, Any]:
     """Recall@5 of the configured embedder on the 25 questions labelled by heading, and (under
     ``varied``) on the 58 labelled by phrase, asked of both corpora together."""
-    small = _labelled_documents()
-    labelled = _recall(
-        _corpus(bench, small),
-        knowledge_corpus.LABELLED,
-        lambda chunk, heading: locator_label(chunk.locator) == heading,
-    )
-    varied = {
-        name: (content_type, knowledge_corpus_varied.document_bytes(content))
-        for name, (content_type, content) in knowledge_corpus_varied.DOCUMENTS.items()
-    }
+    small = labelled_documents()
+    labelled = _recall(_corpus(bench, small), knowledge_corpus.LABELLED, answers_by_heading)
     return labelled | {
         "varied": _recall(
-            _corpus(bench, small | varied),
+            _corpus(bench, small | varied_documents()),
             knowledge_corpus_varied.LABELLED,
-            lambda chunk, phrase: phrase in " ".join(chunk.text.split()),
+            answers_by_phrase,
         )
     }
 
 
 def _recall(
-    workspace: Workspace, labelled: dict[str, str], answers: Callable[[Chunk, str], bool]
+    workspace: Workspace, labelled: dict[str, str], answers: Callable[[Labelled, str], bool]
 ) -> dict[str, Any]:
     """Share of the labelled questions with a passage that ``answers`` them among the first
     five found: fused, full-text alone, vectors alone."""

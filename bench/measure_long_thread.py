@@ -50,7 +50,9 @@ def measure_open(bench: Bench, thread: Thread, *, runs: int) -> dict[str, Any]:
     that of the login page (what the browser itself costs here) and the server's part."""
     origin, cookie = bench.stack.origin(0), bench.world.cookies[1]
     thread_url, login_url = f"{origin}/t/{thread.pk}/", f"{origin}/login/"
-    paints = first_paints_ms(origin=origin, cookie=cookie, urls=[thread_url, login_url], runs=runs)
+    paints = first_paints_ms(
+        origin=origin, cookie=cookie, urls=[thread_url, login_url], runs=runs, same_tab=False
+    )
     return {
         **_percentiles(paints[thread_url]),
         "login_page_p50": r(statistics.median(paints[login_url])),

@@ -4,8 +4,10 @@ A workspace of ``navigation_threads`` threads and ``navigation_people`` members,
 with a few messages of several people, every other one read by the reader up to its first:
 every sidebar entry has an unread count to show. For each page: the server's time (the whole
 page over HTTP from the bench's daphne) and the first contentful paint (headless Chromium,
-from the start of navigation; beside them the login page's, what the browser itself costs
-here), p95 over ``navigation_opens`` loads; and the queries the page makes (Django's test
+from the start of navigation, the pages opened one after another in one tab as a person
+following the sidebar's links does; beside them each page as a first visit in a fresh
+browser context, and the login page's, what the browser itself costs here), p95 over
+``navigation_opens`` loads; and the queries the page makes (Django's test
 client in the bench process), which do not grow with the threads: the sidebar's unread counts
 are one query, not one per thread.
 """
@@ -90,8 +92,10 @@ def measure(bench: Bench) -> dict[str, Any]:
     urls = {name: origin + path for name, path in paths.items()}
     runs = config.navigation_opens
     login_url = f"{origin}/login/"  # what the browser itself costs here, beside them
-    paints = first_paints_ms(
-        origin=origin, cookie=cookie, urls=[*urls.values(), login_url], runs=runs
+    pages = [*urls.values(), login_url]
+    paints = first_paints_ms(origin=origin, cookie=cookie, urls=pages, runs=runs, same_tab=True)
+    first_visits = first_paints_ms(
+        origin=origin, cookie=cookie, urls=pages, runs=runs, same_tab=False
     )
     reader = bench.world.members[1]
     server = {name: server_times_ms(url, cookie=cookie, runs=runs) for name, url in urls.items()}
@@ -109,12 +113,15 @@ def measure(bench: Bench) -> dict[str, Any]:
             "people": config.navigation_people,
             "opens": runs,
             "login_page_first_paint_p95": r(percentile(paints[login_url], 95)),
+            "login_page_first_visit_paint_p95": r(percentile(first_visits[login_url], 95)),
             **{
                 name: {
                     "server_p50": r(percentile(server[name], 50)),
                     "server_p95": r(server_p95[name]),
                     "first_paint_p50": r(percentile(paints[urls[name]], 50)),
                     "first_paint_p95": r(paint_p95[name]),
+                    "first_visit_paint_p50": r(percentile(first_visits[urls[name]], 50)),
+                    "first_visit_paint_p95": r(percentile(first_visits[urls[name]], 95)),
                     "queries": queries[name],
                 }
                 for name in paths

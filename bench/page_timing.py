@@ -16,26 +16,34 @@ FIRST_PAINT_JS = """() => new Promise((resolve) => {
 
 
 def first_paints_ms(
-    *, origin: str, cookie: str, urls: list[str], runs: int
+    *, origin: str, cookie: str, urls: list[str], runs: int, same_tab: bool
 ) -> dict[str, list[float]]:
     """Headless Chromium, logged in with ``cookie`` (``name=value``), loads each of ``urls``
-    ``runs`` times in a fresh context; for each, the times from the start of navigation to
-    the first contentful paint. A first load of each, which warms the server's template
+    ``runs`` times; for each, the times from the start of navigation to the first contentful
+    paint. ``same_tab``: every load follows the one before in one tab, as a person moving
+    between pages by their links does (the static files cached as the server allows, the
+    tab's renderer running); otherwise each load is a first visit, in a fresh context (a new
+    renderer, nothing cached). A first load of each, which warms the server's template
     caches, is left out."""
     name, value = cookie.split("=", 1)
     paints: dict[str, list[float]] = {url: [] for url in urls}
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM_PATH, args=CHROMIUM_ARGS)
+        context = browser.new_context()
+        context.add_cookies([{"name": name, "value": value, "url": origin}])
+        page = context.new_page()
         try:
             for _ in range(runs + 1):
                 for url, found in paints.items():
-                    context = browser.new_context()
-                    context.add_cookies([{"name": name, "value": value, "url": origin}])
-                    page = context.new_page()
+                    if not same_tab:
+                        context.close()
+                        context = browser.new_context()
+                        context.add_cookies([{"name": name, "value": value, "url": origin}])
+                        page = context.new_page()
                     page.goto(url, wait_until="commit")
                     found.append(float(page.evaluate(FIRST_PAINT_JS)))
-                    context.close()
         finally:
+            context.close()
             browser.close()
     return {url: found[1:] for url, found in paints.items()}
 

@@ -136,6 +136,27 @@ def engine(results: dict[str, Any], path: Path) -> None:
     _save(fig, path)
 
 
+def soak(results: dict[str, Any], path: Path) -> None:
+    soak, samples = results["soak"], results["details"]["soak"]["samples"]
+    start = soak["rss_mib"]["start"]
+    fig, ax = plt.subplots(figsize=(8, 4))
+    minutes = [s["t_s"] / 60 for s in samples]
+    for name, mib in start.items():
+        share = [100 * _none_to_nan(s["rss_mib"].get(name)) / mib for s in samples]
+        ax.plot(minutes, share, label=f"{name} (start {mib:g} MiB)")
+    ax.axhline(110, color="red", linestyle="--", label="start + 10 %")
+    sockets = ax.twinx()
+    sockets.fill_between(minutes, [s["sockets"] for s in samples], color="grey", alpha=0.15,
+                         step="post")  # fmt: skip
+    sockets.set_ylabel("open sockets (grey)")
+    ax.set_xlabel("minutes since the soak began (the first wave is the warm-up)")
+    ax.set_ylabel("RSS, % of its start")
+    ok = "all back within 10 %" if soak["ok"] else "NOT all back within 10 %"
+    ax.set_title(f"Soak: memory of each process, every 10 s ({ok})")
+    ax.legend(fontsize="small", loc="lower right")
+    _save(fig, path)
+
+
 def _save(fig: Any, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=100)
@@ -150,12 +171,20 @@ ALL = {
     "latency.png": latency,
     "engine.png": engine,
 }
+# Drawn when their section has run: the soak runs on its own (`--only soak`).
+WHEN_MEASURED = {"soak.png": ("soak", soak)}
 
 
 def draw_all(results: dict[str, Any], directory: Path) -> list[Path]:
     directory.mkdir(parents=True, exist_ok=True)
+    drawers = dict(ALL)
+    drawers |= {
+        name: draw
+        for name, (section, draw) in WHEN_MEASURED.items()
+        if section in results.get("details", {})
+    }
     written = []
-    for name, draw in ALL.items():
+    for name, draw in drawers.items():
         draw(results, directory / name)
         written.append(directory / name)
     return written

@@ -56,7 +56,7 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     ]  # fmt: skip
     rows += _document_rows(results) + _model_rows(results) + _api_rows(results)
     rows += _engine_rows(results)
-    rows += _knowledge_rows(results)
+    rows += _knowledge_rows(results) + _soak_rows(results)
     return [{"what": w, "target": t, "value": v, "met": m} for w, t, v, m in rows]
 
 
@@ -192,6 +192,18 @@ def _knowledge_rows(results: dict[str, Any]) -> list[tuple[str, str, Any, bool |
          results["retrieval_ttft_overhead_ms"]["p50"], None),
     ]  # fmt: skip
     return rows
+
+
+def _soak_rows(results: dict[str, Any]) -> list[tuple[str, str, Any, bool | None]]:
+    if "soak" not in results:
+        return []
+    soak = results["soak"]
+    return [
+        (f"soak, {soak['minutes']} min, {soak['sockets_peak']} sockets: after everyone left, "
+         "memory, files and Redis within 10 % of the start", "true", soak["ok"], soak["ok"]),
+        ("soak: topics still followed after everyone left", "0", soak["groups_left"],
+         soak["groups_left"] == 0),
+    ]  # fmt: skip
 
 
 def _ge(value: float | None, limit: float) -> bool:

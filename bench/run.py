@@ -55,6 +55,13 @@ def wait_for_quiet_machine(*, timeout_s: float) -> list[str]:
     return busy
 
 
+# What --only runs: one section of the whole run, alone.
+SECTIONS = [
+    "documents", "models", "api", "knowledge", "engine", "ttft", "navigation", "fanout", "soak",
+    "outages",
+]  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="tiny N, few runs, short answers")
@@ -62,26 +69,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--plots", type=Path, help="where the PNGs go (default: next to --out)")
     parser.add_argument(
         "--only",
-        choices=[
-            "documents",
-            "models",
-            "api",
-            "knowledge",
-            "engine",
-            "ttft",
-            "navigation",
-            "outages",
-        ],
+        choices=SECTIONS,
         help="run one section and update its figures in --out, keeping the others",
+    )
+    parser.add_argument(
+        "--soak-minutes",
+        type=float,
+        help="minutes of the soak's waves after its warm-up wave (10; 0.25 with --smoke)",
     )
     args = parser.parse_args(argv)
     raise_open_files_limit()
-    busy = wait_for_quiet_machine(timeout_s=30 if args.smoke else QUIET_WAIT_S)
+    # The soak measures memory, not speed: other model processes only slow it down.
+    quick = args.smoke or args.only == "soak"
+    busy = wait_for_quiet_machine(timeout_s=30 if quick else QUIET_WAIT_S)
     env = environment.prepare(max_tokens=SMOKE_MAX_TOKENS if args.smoke else None)
     try:
         if args.only:
             results = json.loads(args.out.read_text())
-            measured = _run_section(args.only, smoke=args.smoke, env=env)
+            measured = _run_section(
+                args.only,
+                smoke=args.smoke,
+                previous=results,
+                soak_minutes=args.soak_minutes,
+                env=env,
+            )
             if "assistant_document" in measured:
                 results["details"]["assistant_document"] = measured.pop("assistant_document")
             if "engine_details" in measured:
@@ -90,6 +101,12 @@ def main(argv: list[str] | None = None) -> int:
                 results["details"]["ttft_section"] = measured.pop("ttft_section")
             if "navigation_details" in measured:
                 results["details"]["navigation"] = measured.pop("navigation_details")
+            if "fanout_section" in measured:
+                results["details"]["memory"] = measured.pop("fanout_section")
+                per_token = measured.pop("per_token_fanout")
+                results["baselines"]["per_token_sends"]["fanout"] = per_token
+            if "soak_details" in measured:
+                results["details"]["soak"] = measured.pop("soak_details")
             if "outages_details" in measured:
                 results["details"]["outages"] = measured.pop("outages_details")
             results.update(measured)
@@ -232,8 +249,19 @@ def _run(*, smoke: bool, env: environment.BenchEnvironment) -> dict[str, Any]:
     }
 
 
-def _run_section(section: str, *, smoke: bool, env: environment.BenchEnvironment) -> dict[str, Any]:
-    """One section alone (``--only documents``, ``--only engine``...), with when it ran."""
+def _run_section(
+    section: str,
+    *,
+    smoke: bool,
+    previous: dict[str, Any],
+    soak_minutes: float | None,
+    env: environment.BenchEnvironment,
+) -> dict[str, Any]:
+    """One section alone (``--only documents``, ``--only engine``...), with when it ran;
+    ``previous``: the results it updates (the fan-out's per-token baseline streams at the
+    plain model's rate they hold)."""
+    import dataclasses
+
     import django
 
     django.setup()
@@ -246,6 +274,7 @@ def _run_section(section: str, *, smoke: bool, env: environment.BenchEnvironment
         measure_models,
         measure_navigation,
         measure_outages,
+        measure_soak,
     )
     from .context import Bench, Config
     from .reference import models_free, reference_model
@@ -253,9 +282,16 @@ def _run_section(section: str, *, smoke: bool, env: environment.BenchEnvironment
     from .world import world_create
 
     config = Config.for_run(smoke=smoke)
+    if soak_minutes is not None:
+        config = dataclasses.replace(config, soak_minutes=soak_minutes)
     load_before = os.getloadavg()
     world = world_create(
-        members=max(max(config.document_editors) + 1, config.chat_members, *config.engine_askers)
+        members=max(
+            max(config.document_editors) + 1,
+            config.chat_members,
+            *config.engine_askers,
+            config.soak_sockets,
+        )
     )
     stack = BenchStack(web_processes=2)
     bench = Bench(
@@ -274,6 +310,8 @@ def _run_section(section: str, *, smoke: bool, env: environment.BenchEnvironment
             "engine": measure_engine.measure,
             "ttft": measure_efficiency.measure_ttft,
             "navigation": measure_navigation.measure,
+            "fanout": lambda bench: _fanout_section(bench, previous),
+            "soak": measure_soak.measure,
             "outages": lambda bench: measure_outages.measure(bench, env),
         }[section]
         measured = measure(bench)
@@ -295,10 +333,31 @@ def _run_section(section: str, *, smoke: bool, env: environment.BenchEnvironment
         "engine": "engine_details",  # "engine" itself keeps its exact shape
         "ttft": "ttft_section",
         "navigation": "navigation_details",
+        "fanout": "fanout_section",
+        "soak": "soak_details",
         "outages": "outages_details",
     }
     measured[where[section]].update(ran)
     return measured
+
+
+def _fanout_section(bench: "Bench", previous: dict[str, Any]) -> dict[str, Any]:
+    """The fan-out figures alone, in the shape the whole run gives them."""
+    from . import measure_fanout
+
+    long_plain = max(
+        run["plain_tokens_per_s"]
+        for run in previous["details"]["generation_runs"]
+        if run["label"] == "long answer"
+    )
+    fanout = measure_fanout.measure(bench, per_token_rate_hz=long_plain)
+    return {
+        "fanout": fanout["fanout"],
+        "fanout_slower_frames": fanout["slower_frames_fanout"],
+        "memory_per_connection_kib": fanout["memory"]["per_connection_kib"],
+        "per_token_fanout": fanout["per_token_fanout"],
+        "fanout_section": fanout["memory"],
+    }
 
 
 def _one_model_thread(bench: "Bench") -> dict[str, Any]:

@@ -84,6 +84,13 @@ _FIELDS: dict[str, dict[str, Check] | Check] = {
         "vector": _number,
         "varied": lambda v: isinstance(v, dict) and _number(v.get("fused")),
     },
+    "source_relevance": {
+        "precision": _number,
+        "recall": _number,
+        "prompt_tokens_added_p50": _number,
+        "off_topic_with_passages": _int,
+        "unfiltered": lambda v: isinstance(v, dict) and _number(v.get("recall")),
+    },
     "answers_during_ingestion": {
         "ttft_ms_p95": _number,
         "ttft_ms_p95_idle": _number,
@@ -121,6 +128,27 @@ _OUTAGE: dict[str, Check] = {
     "duplicates": _int,
     "served_after": lambda v: v is None or isinstance(v, str),
     "processes_restarted": _int,
+}
+
+
+def _per_process(value: Any) -> bool:
+    """``{"start": {process: number}, "end": {...}}`` for the same processes."""
+    return (
+        isinstance(value, dict)
+        and set(value) == {"start", "end"}
+        and all(isinstance(v, dict) and v and all(map(_number, v.values())) for v in value.values())
+        and set(value["start"]) == set(value["end"])
+    )
+
+
+_SOAK: dict[str, Check] = {
+    "minutes": _number,
+    "sockets_peak": _int,
+    "rss_mib": _per_process,
+    "redis_keys": lambda v: isinstance(v, dict) and _int(v.get("start")) and _int(v.get("end")),
+    "fds": _per_process,
+    "groups_left": _int,
+    "ok": lambda v: isinstance(v, bool),
 }
 ENGINE_ASKERS = ("1", "2", "4", "8")
 _ENGINE_OURS: dict[str, Check] = {
@@ -231,6 +259,8 @@ def problems(results: Any) -> list[str]:
     found += _check_points(results, "document_edit_propagation_ms", _PROPAGATION)
     found += _check_points(results, "retrieval_ms", _RETRIEVAL)
     found += _check_engine(results)
+    if "soak" in results:  # written by its own run (`--only soak`), after the others
+        found += _check_dict(results["soak"], _SOAK, "soak")
     found += _check_outages(results)
     if "stop_latency_ms" not in results:
         found.append("stop_latency_ms: missing (null when there is no stop)")

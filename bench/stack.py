@@ -11,6 +11,7 @@ import psutil
 from django.conf import settings
 
 from harness.live_stack import (
+    WebStack,
     llm_queue_purge,
     processes_stop,
     server_env,
@@ -39,6 +40,10 @@ class BenchStack:
 
     def ws_url(self, replica: int, thread_id: int) -> str:
         return f"ws://127.0.0.1:{self.ports[replica]}/ws/threads/{thread_id}/"
+
+    def web_stack(self, replica: int) -> WebStack:
+        """Replica ``replica`` (counted round the replicas), as the harness's clients take it."""
+        return WebStack(host="127.0.0.1", port=self.ports[replica % len(self.ports)], env=self.env)
 
     def origin(self, replica: int = 0) -> str:
         return f"http://127.0.0.1:{self.ports[replica]}"

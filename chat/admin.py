@@ -3,7 +3,7 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
-from .models import Assistant, Generation, Message, Thread
+from .models import ASSISTANT_FIELDS, Assistant, Generation, Message, Thread
 from .services import assistant_handle_free_check
 
 
@@ -12,17 +12,7 @@ class AssistantAdminForm(forms.ModelForm):
 
     class Meta:
         model = Assistant
-        fields = [
-            "workspace",
-            "handle",
-            "display_name",
-            "colour",
-            "model",
-            "system_prompt",
-            "temperature",
-            "max_tokens",
-            "created_by",
-        ]
+        fields = ["workspace", *ASSISTANT_FIELDS, "created_by"]
 
     def clean(self) -> dict[str, object]:
         data = super().clean() or {}

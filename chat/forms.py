@@ -4,7 +4,7 @@ from typing import Any, TypedDict, cast
 from django import forms
 from django.conf import settings
 
-from .models import Assistant, Thread
+from .models import ASSISTANT_FIELDS, Assistant, Thread
 from .selectors import thread_source_choices
 
 # How the "who answers" choice names the default assistant (assistants go by their id).
@@ -21,15 +21,7 @@ class AssistantForm(forms.ModelForm):
 
     class Meta:
         model = Assistant
-        fields = [
-            "handle",
-            "display_name",
-            "colour",
-            "model",
-            "system_prompt",
-            "temperature",
-            "max_tokens",
-        ]
+        fields = ASSISTANT_FIELDS
         widgets = {
             "colour": forms.TextInput(attrs={"type": "color"}),
             "system_prompt": forms.Textarea(attrs={"rows": 4}),

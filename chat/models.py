@@ -15,6 +15,19 @@ HANDLE_PATTERN = r"[a-z][a-z0-9_-]*"
 HANDLE_MAX_LENGTH = 30
 
 
+# What a member sets of an assistant (its form, its services, the admin beside its workspace
+# and creator).
+ASSISTANT_FIELDS = (
+    "handle",
+    "display_name",
+    "colour",
+    "model",
+    "system_prompt",
+    "temperature",
+    "max_tokens",
+)
+
+
 class Assistant(models.Model):
     """A participant of a workspace that answers when mentioned by its handle (``@scribe``).
 

@@ -47,6 +47,7 @@ from .selectors import (
     message_read_by_id,
     thread_list_with_unread,
 )
+from .templatetags.navigation import unread_badge
 
 # How long "... is typing" stays after the last keystroke the page reported (the page's CSS
 # hides it after as long, unless a newer report replaces it).
@@ -137,8 +138,7 @@ def navigation_view(*, workspace_id: int, reader: User) -> NavigationView:
 
 def unread_html(*, thread_id: int, count: int) -> str:
     """A thread's unread count, replacing it wherever the page shows it (sidebar, list)."""
-    context = {"thread_id": thread_id, "count": count, "oob": True}
-    return render_to_string("chat/_unread.html", context)
+    return unread_badge(thread_id, count, oob=True)
 
 
 async def navigation_catch_up(topic: str) -> Event:

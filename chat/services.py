@@ -14,7 +14,7 @@ from workspace.rate_limit import rate_limit_wait
 
 from . import events, signals
 from .mentions import default_handle
-from .models import Assistant, Message, Thread, ThreadRead
+from .models import ASSISTANT_FIELDS, Assistant, Message, Thread, ThreadRead
 from .selectors import Mentions, mentions_resolve, thread_source_choices
 
 # An answer is a model job of this kind; its task is enqueued by name: chat never imports llm.
@@ -266,17 +266,6 @@ def _authored_check(message: Message, by: User) -> None:
         raise PermissionDenied("Only its author can change a message.")
     if message.deleted_at is not None:
         raise ValidationError("That message was deleted.")
-
-
-ASSISTANT_FIELDS = (
-    "handle",
-    "display_name",
-    "colour",
-    "model",
-    "system_prompt",
-    "temperature",
-    "max_tokens",
-)
 
 
 @transaction.atomic

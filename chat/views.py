@@ -15,6 +15,7 @@ from .events import thread_settings_data
 from .forms import AssistantForm, ThreadSettingsForm
 from .mentions import trailing_mention
 from .message_read import MessageRead
+from .models import ASSISTANT_FIELDS
 from .rendering import message_html
 from .replies import reply_retry, reply_stop
 from .selectors import (
@@ -27,7 +28,6 @@ from .selectors import (
     thread_read_up_to,
 )
 from .services import (
-    ASSISTANT_FIELDS,
     assistant_create,
     assistant_update,
     message_delete,

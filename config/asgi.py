@@ -8,8 +8,7 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 django_asgi_app = get_asgi_application()
 
-from channels.auth import AuthMiddlewareStack  # noqa: E402 - needs Django set up
-from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402 - needs Django set up
 
 from assistant.routing import websocket_urlpatterns as catch_up_sockets  # noqa: E402
 from chat.routing import websocket_urlpatterns as chat_sockets  # noqa: E402
@@ -18,13 +17,14 @@ from knowledge.routing import websocket_urlpatterns as source_sockets  # noqa: E
 from notifications.routing import websocket_urlpatterns as inbox_sockets  # noqa: E402
 from realtime.origin import OriginValidator  # noqa: E402
 from realtime.publish import WebLoopBinding  # noqa: E402
+from realtime.sessions import socket_auth_stack  # noqa: E402
 
 application = WebLoopBinding(
     ProtocolTypeRouter(
         {
             "http": django_asgi_app,
             "websocket": OriginValidator(
-                AuthMiddlewareStack(
+                socket_auth_stack(
                     URLRouter(
                         chat_sockets
                         + catch_up_sockets

@@ -92,9 +92,12 @@ DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{SQLITE_PATH}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Daphne and the worker write from separate processes: WAL lets readers run beside a
     # writer, IMMEDIATE avoids lock upgrades failing mid-transaction, and the test database
-    # is a file so that the live-stack tests' subprocesses see it too.
+    # is a file so that the live-stack tests' subprocesses see it too. In WAL mode, NORMAL
+    # syncs the log at checkpoints, not at every commit (a commit took 1-11 ms of fsync here,
+    # several of them before an answer's first token); the database stays consistent, and
+    # only a power cut or an OS crash can lose the last moments' commits.
     DATABASES["default"]["OPTIONS"] = {
-        "init_command": "PRAGMA journal_mode=WAL;",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
     }
@@ -118,6 +121,10 @@ CHANNEL_LAYERS = {
         # Redis Pub/Sub: one publish per event, whatever the number of members (see the module).
         "BACKEND": "realtime.channel_layer.ResyncingPubSubChannelLayer",
         # Pub/Sub channel names are shared by all databases of a server, unlike keys.
+        # No `group_expiry`, on purpose: it is the list-based layer's option (a member dropped
+        # silently a day after it joined), which this layer accepts and ignores. Here a group
+        # is the process's subscription, held while its Redis connection lives and renewed on
+        # a reconnect, so a socket open for days keeps its events (tests/test_group_expiry.py).
         "CONFIG": {
             "hosts": [REDIS_URL],
             "prefix": f"{REDIS_KEY_PREFIX}:{redis_database(REDIS_URL)}:",
@@ -132,6 +139,8 @@ CACHES = {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": REDIS_KEY_PREFIX,
+        # One pool per process: Django makes a cache object per request and socket.
+        "OPTIONS": {"pool_class": "config.cache_pool.SharedConnectionPool"},
     }
 }
 
@@ -364,6 +373,10 @@ KNOWLEDGE_FETCH_ALLOW_LOOPBACK = False
 # Parsing runs in a child process with these limits; larger files are refused, saying why.
 KNOWLEDGE_PARSE_TIMEOUT_S = env.float("KNOWLEDGE_PARSE_TIMEOUT_S", default=120.0)
 KNOWLEDGE_PARSE_MEMORY_MB = env.int("KNOWLEDGE_PARSE_MEMORY_MB", default=1024)
+# The whole read of one source (fetch, parse, embedding; not its waits for answers) is stopped
+# after this long, with the reason on its row. The static embedder reads the largest file
+# allowed in a few minutes; e5, at 1-2 passages a second, may need more.
+KNOWLEDGE_SOURCE_TIMEOUT_S = env.float("KNOWLEDGE_SOURCE_TIMEOUT_S", default=1800.0)
 KNOWLEDGE_MAX_PAGES = env.int("KNOWLEDGE_MAX_PAGES", default=1000)
 KNOWLEDGE_MAX_CHARACTERS = env.int("KNOWLEDGE_MAX_CHARACTERS", default=5_000_000)
 # Passages are cut at about this many characters, overlapping by the second figure.
@@ -380,6 +393,9 @@ KNOWLEDGE_SEARCH_CONFIG = env.str("KNOWLEDGE_SEARCH_CONFIG", default="english")
 # Retrieval: vector matches this much less similar (cosine) than the nearest are left out.
 # Unset: the embedder's own margin (cosines spread differently from one model to another).
 KNOWLEDGE_VECTOR_MARGIN = env.float("KNOWLEDGE_VECTOR_MARGIN", default=None)
+# Least cosine with the question for a passage to be given to the model; None: the
+# embedder's own (knowledge.embedding.relevance).
+KNOWLEDGE_RELEVANCE_THRESHOLD = env.float("KNOWLEDGE_RELEVANCE_THRESHOLD", default=None)
 # A source queued or being read that shows no sign of life for this long is queued again.
 KNOWLEDGE_STALE_AFTER_S = env.int("KNOWLEDGE_STALE_AFTER_S", default=900)
 # Sources the ingest worker reads at once, a thread each (``manage.py ingest_worker``).

@@ -10,7 +10,7 @@ embeds out: offsets are computed from the text only once it holds nothing else.
 
 from difflib import SequenceMatcher
 
-from pycrdt import Doc, Text
+from pycrdt import Array, Doc, Map, Text
 
 from .protocol import ProtocolError
 from .update_shape import update_plain_text_check
@@ -68,11 +68,14 @@ def text_replace_update(state: bytes, target: str) -> bytes:
     """The update that turns the text of ``state`` into ``target`` by edits (restoring a version).
 
     Line by line: unchanged lines keep their CRDT items (and so everyone's cursors and
-    concurrent edits around them); changed runs of lines are deleted and inserted. Embeds that
-    editors put in before they were refused go too: the result is text alone.
+    concurrent edits around them); changed runs of lines are deleted and inserted. What editors
+    put in before anything but text was refused goes too (embeds, ``strays_removal``): the
+    result is text alone.
     """
     doc = doc_from(state)
     before = doc.get_state()
+    for removal in strays_removal(state):
+        doc.apply_update(removal)
     text = doc.get(TEXT_NAME, type=Text)
     with doc.transaction():
         embeds_remove(text)
@@ -104,3 +107,31 @@ def embeds_remove(text: Text) -> None:
             at += 1
     for at in reversed(embeds):  # from the end: offsets stay valid
         del text[at : at + 1]
+
+
+def strays_removal(state: bytes) -> list[bytes]:
+    """Updates that delete what editors could put into a document before anything but text
+    was refused, and ``str(text)`` never shows: map entries under the text's name, and
+    whatever is under any other top-level name.
+
+    A root's type is only fixed when it is read, so a document read afresh can read each
+    root as a map (to delete its entries) or as an array (to delete its items, whatever they
+    hold); the text's own items are left alone.
+    """
+    roots: Doc = Doc()
+    roots.apply_update(state)
+    others = [name for name in roots.keys() if name != TEXT_NAME]  # noqa: SIM118 - a Doc, not a dict
+    clearings = [(TEXT_NAME, Map)] + [(name, kind) for name in others for kind in (Map, Array)]
+    return [removal for name, kind in clearings if (removal := _cleared(state, name, kind))]
+
+
+def _cleared(state: bytes, name: str, kind: type[Map] | type[Array]) -> bytes | None:
+    doc: Doc = Doc()
+    doc.apply_update(state)
+    shared = doc.get(name, type=kind)
+    if not len(shared):
+        return None
+    before = doc.get_state()
+    with doc.transaction():
+        shared.clear()
+    return doc.get_update(before)

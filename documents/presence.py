@@ -2,8 +2,11 @@
 at the Yjs client their editor speaks for, and that client alone."""
 
 import time
+from contextlib import suppress
 
-from realtime.claims import claim_board
+from redis.exceptions import RedisError
+
+from realtime.claims import claim_board, server_claim_let_go, server_claim_take
 
 # Distinct on a white page and under white text (cursor labels), in a stable order.
 PALETTE = (
@@ -59,4 +62,36 @@ class EditorClient:
         return self.client_id if still_held else None
 
     def _name(self, client_id: int) -> str:
-        return f"document.{self._document_id}.yjs-client.{client_id}"
+        return client_claim_name(self._document_id, client_id)
+
+
+def client_claim_name(document_id: int, client_id: int) -> str:
+    return f"document.{document_id}.yjs-client.{client_id}"
+
+
+class AssistantClient:
+    """The Yjs client the assistant writes a document as, held for it like an editor's (the
+    worker is no socket): no member's editor can name it to move or hide the assistant's
+    cursor."""
+
+    def __init__(self, *, document_id: int, client_id: int, write_id: int) -> None:
+        self._name = client_claim_name(document_id, client_id)
+        self._holder_id = f"write-{write_id}"
+        self._renew_at = 0.0
+
+    def hold(self) -> bool:
+        """Claim the client, or renew the claim now and then; False if an editor holds it
+        or Redis is away (the next frame tries again)."""
+        if time.monotonic() < self._renew_at:
+            return True
+        try:
+            held = server_claim_take(self._name, holder_id=self._holder_id)
+        except RedisError:
+            return False
+        self._renew_at = time.monotonic() + CLAIM_RENEW_EVERY_S if held else 0.0
+        return held
+
+    def let_go(self) -> None:
+        """Free the client (it expires by itself if Redis is away now)."""
+        with suppress(RedisError):
+            server_claim_let_go(self._name, holder_id=self._holder_id)

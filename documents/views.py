@@ -1,8 +1,6 @@
 """Document pages. The content is edited over the document socket; these views do the rest."""
 
 import json
-from collections.abc import Callable
-from functools import wraps
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
@@ -13,7 +11,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from chat.markdown import markdown_to_html
 from chat.selectors import thread_get_for_member
-from workspace.http import AuthenticatedHttpRequest
+from workspace.http import AuthenticatedHttpRequest, editors_only_of
 from workspace.selectors import ViewersCannot, membership_editor_check, workspace_get_for_member
 
 from .forms import DocumentTitleForm, VersionForm
@@ -40,22 +38,7 @@ DRAFT_INSTRUCTION = (
     "Draft a document from the conversation: a title line, then the decisions made, the open "
     "questions, and the next steps with who does them."
 )
-DocumentView = Callable[..., HttpResponse]
-
-
-def editors_only(view: DocumentView) -> DocumentView:
-    """404 for non-members and unknown documents, 403 saying why for viewers."""
-
-    @wraps(view)
-    def checked(
-        request: AuthenticatedHttpRequest, document_id: int, **kwargs: object
-    ) -> HttpResponse:
-        access = document_access_get(user=request.user, document_id=document_id)
-        if not access.can_edit:
-            raise ViewersCannot(WHAT)
-        return view(request, access, **kwargs)
-
-    return checked
+editors_only = editors_only_of(document_access_get, id_kwarg="document_id", what=WHAT)
 
 
 @login_required

@@ -19,6 +19,7 @@ from llm.prompt import Turn
 
 from . import events, protocol
 from .models import DocumentWrite
+from .presence import AssistantClient
 from .selectors import document_state_get
 from .services import document_update_append
 from .writes import write_fail, write_finish, write_progress, write_start
@@ -55,6 +56,7 @@ class DocumentWriting:
         self.author: CoAuthor | None = None
         self.refused: str | None = None  # why the document took no more (it is full, say)
         self._presence_clock = 0
+        self._client: AssistantClient | None = None  # the assistant's cursor, once held
 
     def begin(self, model: LoadedModel, *, model_name: str) -> ModelPrompt | None:
         write, document = self.write, self.write.document
@@ -69,6 +71,9 @@ class DocumentWriting:
             raise JobRefused(f"The write could not begin ({exc}).") from exc
         if not write_start(write=write):
             return None
+        self._client = AssistantClient(
+            document_id=document.pk, client_id=self.author.client_id, write_id=write.pk
+        )
         if (update := self.author.opening_update()) is not None:
             self._append(update)
         self._present({"user": self._identity(), "cursor": self._cursor()})
@@ -119,6 +124,8 @@ class DocumentWriting:
     def leave(self) -> None:
         if self._presence_clock:  # it was shown: it leaves
             self._present(None)
+        if self._client is not None:
+            self._client.let_go()
 
     def _send(self, update: bytes, cursor: dict[str, object]) -> None:
         if self.refused is not None:
@@ -148,7 +155,12 @@ class DocumentWriting:
         return {"name": settings.ASSISTANT_NAME, "color": ASSISTANT_COLOUR}
 
     def _present(self, state: dict[str, object] | None) -> None:
+        """Show the assistant's cursor (``state``), or that it left (None), while its client
+        is held for it."""
         assert self.author is not None
+        assert self._client is not None
+        if state is not None and not self._client.hold():
+            return
         self._presence_clock += 1
         entry = protocol.Presence(self.author.client_id, self._presence_clock, state)
         presence = protocol.awareness_write([entry])

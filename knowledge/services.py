@@ -48,6 +48,10 @@ class Cancelled(Exception):
     """The source was cancelled, re-indexed or removed while this run was reading it."""
 
 
+class TookTooLong(Exception):
+    """The run worked longer than KNOWLEDGE_SOURCE_TIMEOUT_S on its source."""
+
+
 def _person(user: User | None) -> str:
     return (user.get_full_name() or user.get_username()) if user else "someone"
 
@@ -233,14 +237,30 @@ def source_cancel(*, source: Source, by: User) -> bool:
 
 class _Run:
     """One ingestion of one generation of a source: progress steps, saved and announced at
-    most every PROGRESS_EVERY_S, each also checking that the run is still wanted; and its
-    pauses while the models answer (``answers_first``), shown on its row."""
+    most every PROGRESS_EVERY_S, each also checking that the run is still wanted and within
+    its time; and its pauses while the models answer (``answers_first``), shown on its row."""
 
-    def __init__(self, source: Source) -> None:
+    def __init__(self, source: Source, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.source = source
         self.generation = source.generation
         self._last = 0.0
         self.answers_first = AnswersFirst(waiting=self.waiting, still_wanted=self.still_wanted)
+        self._clock = clock
+        self._started = clock()
+        self._waited = 0.0  # waiting for answers: not the source's time
+        self._waiting_since: float | None = None
+
+    def within_time(self) -> None:
+        """Raise TookTooLong once the run has worked on its source (fetch, parse, embedding;
+        not its waits for answers) longer than KNOWLEDGE_SOURCE_TIMEOUT_S: checked at every
+        step, so a file of many pages or passages is stopped between two of them."""
+        limit = settings.KNOWLEDGE_SOURCE_TIMEOUT_S
+        if self._clock() - self._started - self._waited > limit:
+            advice = " Split it into smaller files." if self.source.kind == Source.Kind.FILE else ""
+            raise TookTooLong(
+                f"Reading it took longer than {limit:g} s, the limit for one source: stopped."
+                + advice
+            )
 
     def _current(self) -> QuerySet[Source]:
         return Source.objects.filter(pk=self.source.pk, generation=self.generation)
@@ -253,11 +273,18 @@ class _Run:
     def waiting(self, waiting: bool) -> None:
         """The row says whether the run is waiting for answers to finish (a sign of life too:
         a long wait is not a lost task)."""
+        now = self._clock()
+        if waiting:
+            self._waiting_since = now
+        elif self._waiting_since is not None:
+            self._waited += now - self._waiting_since
+            self._waiting_since = None
         if self._current().update(waiting_for_answers=waiting, heartbeat_at=timezone.now()):
             self.source.waiting_for_answers = waiting
             events.source_publish(self.source)
 
     def step(self, status: str, done: int, of: int, *, force: bool = False) -> None:
+        self.within_time()
         now = time.monotonic()
         if not force and now - self._last < PROGRESS_EVERY_S and done < of:
             return
@@ -301,7 +328,7 @@ def source_ingest(*, source_id: int, generation: int) -> None:
         logger.info("Ingestion of source %s (generation %s) stopped", source_id, generation)
     except FetchRefused as exc:
         _source_fail(source, generation, str(exc), refused=True)
-    except (FetchError, ParseError) as exc:
+    except (FetchError, ParseError, TookTooLong) as exc:
         _source_fail(source, generation, str(exc))
     except Exception:
         logger.exception("Ingestion of source %s failed", source_id)

@@ -5,9 +5,6 @@ Rows change live over the sources socket (``knowledge.consumers``); these views 
 things and redirect back (or answer 204 to htmx, whose page the event updates).
 """
 
-from collections.abc import Callable
-from functools import wraps
-
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -16,10 +13,9 @@ from django.shortcuts import redirect, render
 from django.utils.html import format_html
 from django.views.decorators.http import require_GET, require_POST
 
-from workspace.http import AuthenticatedHttpRequest
+from workspace.http import AuthenticatedHttpRequest, editors_only_of
 from workspace.models import Workspace
 from workspace.selectors import (
-    ViewersCannot,
     membership_can_edit,
     membership_editor_check,
     workspace_get_for_member,
@@ -38,7 +34,6 @@ from .services import (
 
 MULTIPART_OVERHEAD = 64 * 1024  # the form's other fields and boundaries, generously
 WHAT = "the sources"  # what viewers are told they cannot change
-SourceView = Callable[..., HttpResponse]
 
 
 def _page(
@@ -66,17 +61,7 @@ def _editable_workspace(request: AuthenticatedHttpRequest, workspace_id: int) ->
     return workspace
 
 
-def editors_only(view: SourceView) -> SourceView:
-    """404 for non-members and unknown sources, 403 saying why for viewers."""
-
-    @wraps(view)
-    def checked(request: AuthenticatedHttpRequest, source_id: int) -> HttpResponse:
-        access = source_access_get(user=request.user, source_id=source_id)
-        if not access.can_edit:
-            raise ViewersCannot(WHAT)
-        return view(request, access)
-
-    return checked
+editors_only = editors_only_of(source_access_get, id_kwarg="source_id", what=WHAT)
 
 
 @login_required

@@ -64,20 +64,17 @@ def notification_for_answer_end(*, answer_id: int) -> list[Notification]:
     answer = (
         Message.objects.select_related("thread", "job", "assistant").filter(pk=answer_id).first()
     )
-    if answer is None or answer.job is None or answer.requested_by_id is None:
+    if answer is None or answer.requested_by_id is None:
         return []
-    job = answer.job
-    if job.status == ModelJob.Status.STOPPED and job.stopped_by_id == answer.requested_by_id:
+    if (ended := _ended_for_asker(answer.job, answer.requested_by_id)) is None:
         return []
     who, where = answer.speaker_name, answer.thread.title
     text = {
         ModelJob.Status.DONE: f"{who} answered you in {where}",
-        ModelJob.Status.STOPPED: f"{who}’s answer to you in {where} was {job.stop_reason}",
+        ModelJob.Status.STOPPED: f"{who}’s answer to you in {where} was {ended.stop_reason}",
         ModelJob.Status.FAILED: f"{who} could not answer you in {where}",
         ModelJob.Status.INTERRUPTED: f"{who}’s answer to you in {where} was interrupted",
-    }.get(ModelJob.Status(job.status))
-    if text is None:  # still active: nothing ended
-        return []
+    }[ModelJob.Status(ended.status)]
     return _notify(
         person_ids=[answer.requested_by_id],
         kind=Notification.Kind.ANSWER,
@@ -85,6 +82,16 @@ def notification_for_answer_end(*, answer_id: int) -> list[Notification]:
         target_url=_message_url(answer),
         text=text,
     )
+
+
+def _ended_for_asker(job: ModelJob | None, asker_id: int) -> ModelJob | None:
+    """``job`` if it has ended and whoever asked for it is to be told: not when they
+    stopped it themselves."""
+    if job is None or job.is_active:
+        return None
+    if job.status == ModelJob.Status.STOPPED and job.stopped_by_id == asker_id:
+        return None
+    return job
 
 
 def notification_for_write_end(*, write_id: int) -> list[Notification]:
@@ -95,10 +102,9 @@ def notification_for_write_end(*, write_id: int) -> list[Notification]:
         .filter(pk=write_id)
         .first()
     )
-    if write is None or write.job is None or write.requested_by_id is None:
+    if write is None or write.requested_by_id is None:
         return []
-    job = write.job
-    if job.status == ModelJob.Status.STOPPED and job.stopped_by_id == write.requested_by_id:
+    if (ended := _ended_for_asker(write.job, write.requested_by_id)) is None:
         return []
     who, where = settings.ASSISTANT_NAME, write.document.title
     stopper = write.stopped_by.get_username() if write.stopped_by else "someone"
@@ -107,9 +113,7 @@ def notification_for_write_end(*, write_id: int) -> list[Notification]:
         ModelJob.Status.STOPPED: f"{who}’s writing in {where} was stopped by {stopper}",
         ModelJob.Status.FAILED: f"{who} could not write in {where}",
         ModelJob.Status.INTERRUPTED: f"{who}’s writing in {where} was interrupted",
-    }.get(ModelJob.Status(job.status))
-    if text is None:
-        return []
+    }[ModelJob.Status(ended.status)]
     return _notify(
         person_ids=[write.requested_by_id],
         kind=Notification.Kind.DOCUMENT_WRITE,

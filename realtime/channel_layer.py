@@ -13,11 +13,13 @@ sent what they may have missed (see ``realtime.fanout.Fanout``).
 
 from typing import Any
 
+import redis
 from channels_redis.pubsub import (
     RedisPubSubChannelLayer,
     RedisPubSubLoopLayer,
     RedisSingleShardConnection,
 )
+from django.conf import settings
 
 RECONNECTED = "layer.reconnected"
 
@@ -51,3 +53,23 @@ class ResyncingPubSubChannelLayer(RedisPubSubChannelLayer):
         if not all(isinstance(shard, _ResyncingShard) for shard in layer._shards):
             layer._shards = [_ResyncingShard(shard.host, layer) for shard in layer._shards]
         return layer
+
+
+def group_channel(topic: str) -> str:
+    """The Redis Pub/Sub channel of ``topic``'s group, as channels-redis names it."""
+    prefix = settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"]  # type: ignore[index]
+    return f"{prefix}__group__{topic}"
+
+
+def groups_followed(client: redis.Redis) -> dict[str, int]:
+    """Each topic that some process follows on the server of ``client``, and how many processes
+    follow it (a process subscribes once to a group's channel while any of its sockets is in
+    it)."""
+    channels = client.pubsub_channels(group_channel("*"))
+    if not channels:
+        return {}
+    start = len(group_channel(""))
+    return {
+        (name.decode() if isinstance(name, bytes) else name)[start:]: int(count)
+        for name, count in client.pubsub_numsub(*channels)
+    }

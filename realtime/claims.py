@@ -8,10 +8,13 @@ has not yet noticed that the old socket is gone. Letting go deletes the key only
 still holds it. A replica that dies without letting go loses its claims when they expire.
 """
 
-from django.conf import settings
-from redis.asyncio import Redis
+from functools import cache
 
-from .loops import PerLoop
+import redis
+from django.conf import settings
+from redis.commands.core import Script
+
+from .loops import PerLoop, loop_redis
 
 CLAIM_TTL_S = 600
 
@@ -33,15 +36,20 @@ return 0
 """
 
 
-def claim_holder(person_id: int, socket_id: str) -> str:
+def claim_holder(person_id: int | str, socket_id: str) -> str:
     return f"{person_id}:{socket_id}"
+
+
+# The holder of what the server itself shows (the assistant writing in a document): no
+# person's id, so no socket counts as the same person and takes it over.
+SERVER = "server"
 
 
 class ClaimBoard:
     """This event loop's client for claims (one Redis connection pool per loop)."""
 
     def __init__(self) -> None:
-        self._redis = Redis.from_url(settings.REDIS_URL, decode_responses=True)
+        self._redis = loop_redis(decode_responses=True)
         self._take = self._redis.register_script(_TAKE)
         self._let_go = self._redis.register_script(_LET_GO)
 
@@ -63,3 +71,23 @@ def _key(name: str) -> str:
 
 
 claim_board = PerLoop(ClaimBoard)
+
+
+@cache
+def _server_scripts() -> tuple[Script, Script]:
+    """The claim scripts on a synchronous client, for workers (one per process)."""
+    client = redis.Redis.from_url(settings.REDIS_URL, decode_responses=True)
+    return client.register_script(_TAKE), client.register_script(_LET_GO)
+
+
+def server_claim_take(name: str, *, holder_id: str) -> bool:
+    """From a worker (synchronous): hold ``name`` for the server's own ``holder_id`` (or
+    renew the hold); False if a socket holds it already."""
+    take, _let_go = _server_scripts()
+    holder = claim_holder(SERVER, holder_id)
+    return bool(take(keys=[_key(name)], args=[holder, f"{holder}:", CLAIM_TTL_S]))
+
+
+def server_claim_let_go(name: str, *, holder_id: str) -> None:
+    _take, let_go = _server_scripts()
+    let_go(keys=[_key(name)], args=[claim_holder(SERVER, holder_id)])

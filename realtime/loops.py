@@ -3,6 +3,15 @@
 import asyncio
 import weakref
 from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from redis.asyncio import BlockingConnectionPool, Redis
+
+# Connections a loop's Redis client (presence, claims) holds at most: a burst of sockets coming
+# or going waits its turn for one instead of opening more, which its pool would keep for good.
+REDIS_CONNECTIONS_PER_LOOP = 8
+REDIS_WAIT_S = 10  # for a free connection, before the command fails as if Redis were away
 
 
 class PerLoop[T]:
@@ -23,3 +32,16 @@ class PerLoop[T]:
         if loop not in self._instances:
             self._instances[loop] = self._factory()
         return self._instances[loop]
+
+
+def loop_redis(**options: Any) -> Redis:
+    """A client of the shared Redis for one event loop, holding at most
+    REDIS_CONNECTIONS_PER_LOOP connections (``options``: the connections', such as
+    ``decode_responses``)."""
+    pool = BlockingConnectionPool.from_url(
+        settings.REDIS_URL,
+        max_connections=REDIS_CONNECTIONS_PER_LOOP,
+        timeout=REDIS_WAIT_S,
+        **options,
+    )
+    return Redis(connection_pool=pool)

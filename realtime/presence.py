@@ -17,11 +17,10 @@ import json
 import logging
 import time
 
-import redis.asyncio as redis
 from django.conf import settings
 
 from .events import Person, PresenceChanged, PresenceTyping
-from .loops import PerLoop
+from .loops import PerLoop, loop_redis
 from .publish import publish_async
 
 logger = logging.getLogger(__name__)
@@ -39,7 +38,7 @@ class PresenceBoard:
     """This event loop's view of presence: one Redis client, one pending announce per topic."""
 
     def __init__(self) -> None:
-        self._redis = redis.Redis.from_url(settings.REDIS_URL)
+        self._redis = loop_redis()
         self._announcing: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()  # held: the loop keeps tasks weakly
 

@@ -15,17 +15,22 @@ import gc
 import os
 import sys
 import types
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 import redis
+from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
 from django.conf import settings
 from django.contrib.auth.models import User
+from django.core.cache import cache
+from django.db import connections
 
-from chat import events
-from chat.models import Message, Thread
+from chat.events import MessageAdded, MessageChanged
+from chat.message_read import MessageData
+from chat.models import Thread
 from config.celery import app as celery_app
 from config.embedded_redis import is_running, start
 from harness.live_stack import LiveStack, WebStack, live_stack_running, web_stack_running
@@ -33,6 +38,7 @@ from llm.model import LoadedModel, model_load, model_spec_from_settings, models_
 from workspace.models import Membership, Workspace
 
 from .factories import MembershipFactory, ThreadFactory, UserFactory
+from .published import Published, RecordingLayer
 from .redis_control import RedisServer
 
 MODEL_FIXTURES = frozenset({"live_stack", "loaded_model"})
@@ -144,21 +150,63 @@ def team(db: None) -> Team:
     return Team(membership.workspace, thread, alice, bob, mallory)
 
 
+@pytest.fixture
+def published(settings: Any) -> Published:
+    """Every event published while the test runs, kept by a recording channel layer instead
+    of sent to Redis: inside a transaction, only once it commits, as in production."""
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "tests.published.RecordingLayer"}}
+    layer = get_channel_layer()
+    assert isinstance(layer, RecordingLayer)
+    return Published(layer)
+
+
 @dataclass
 class Broadcasts:
-    """The messages the services broadcast to their threads, by event."""
+    """The messages published to their threads, as the events carry them (``MessageData``)."""
 
-    created: list[Message] = field(default_factory=list)
-    changed: list[Message] = field(default_factory=list)
+    published: Published
+
+    @property
+    def created(self) -> list[MessageData]:
+        return [event["message"] for event in self.published.of(MessageAdded)]
+
+    @property
+    def changed(self) -> list[MessageData]:
+        return [event["message"] for event in self.published.of(MessageChanged)]
 
 
 @pytest.fixture
-def broadcasts(monkeypatch: pytest.MonkeyPatch) -> Broadcasts:
-    """Record the messages broadcast as created or changed, instead of sending them."""
-    sent = Broadcasts()
-    monkeypatch.setattr(events, "broadcast_message_created", sent.created.append)
-    monkeypatch.setattr(events, "broadcast_message_changed", sent.changed.append)
-    return sent
+def broadcasts(published: Published) -> Broadcasts:
+    """The messages published as added or changed."""
+    return Broadcasts(published)
+
+
+@pytest.fixture
+def after_commit(
+    django_capture_on_commit_callbacks: Any, sent_tasks: list[Any], published: Published
+) -> Callable[..., Any]:
+    """Run a change as it runs in production: its on-commit work included (its tasks
+    recorded by ``sent_tasks``, its events by ``published``)."""
+
+    def run(change: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        with django_capture_on_commit_callbacks(execute=True):
+            return change(*args, **kwargs)
+
+    return run
+
+
+@pytest.fixture
+def fresh_cache() -> None:
+    """The cache emptied before the test (streaming answers' text, stop flags, rate counters)."""
+    cache.clear()
+
+
+@pytest.fixture
+async def database_threads_closed() -> AsyncIterator[None]:
+    """Close the connection the async views' database thread opened, so the test database
+    can be dropped at the end (PostgreSQL refuses while a session is open)."""
+    yield
+    await sync_to_async(connections.close_all)()
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from django.db import models
 from django.utils import timezone
 
 from chat.models import Assistant, Message, Thread
-from chat.replies import reply_frame_send, reply_progress_record
+from chat.replies import reply_finish, reply_frame_send, reply_progress_record
 from chat.services import ANSWER_KIND
 from documents.crdt import TEXT_NAME, doc_from
 from documents.models import Document, DocumentUpdate
@@ -258,12 +258,41 @@ def frame_send(reply: Message, *, text: str, seq: int, delta: str) -> None:
     reply_frame_send(frame=frame, delta=delta)
 
 
+def answer_finish(reply: Message, *, text: str, seq: int) -> None:
+    """The streaming ``reply`` ends as the worker ends it: ``text`` after ``seq`` frames, one
+    token a frame."""
+    reply_finish(
+        reply=reply,
+        text=text,
+        seq=seq,
+        finish_reason="stop",
+        figures={
+            "prompt_tokens": 12,
+            "completion_tokens": seq,
+            "time_to_first_token_ms": 20.0,
+            "tokens_per_second": 50.0,
+        },
+    )
+
+
 def embed_stored_unchecked(document: Document) -> None:
     """An embed at the start of the document's text, written straight into its log, as the
     socket let editors do before it refused anything but text."""
     doc = doc_from(document_state_get(document_id=document.pk))
     before = doc.get_state()
     doc.get(TEXT_NAME, type=pycrdt.Text).insert_embed(0, {"image": "x.png"})
+    DocumentUpdate.objects.create(document=document, data=doc.get_update(before), size=1)
+
+
+def map_entries_stored_unchecked(document: Document) -> None:
+    """A map entry under the text's name and a second top-level type, written straight into
+    the document's log, as the socket let editors do before it refused anything but text."""
+    state = document_state_get(document_id=document.pk)
+    doc: pycrdt.Doc = pycrdt.Doc()
+    doc.apply_update(state)
+    before = doc.get_state()
+    doc.get(TEXT_NAME, type=pycrdt.Map)["title"] = "hidden beside the text"
+    doc.get("notes", type=pycrdt.Array).append("hidden at the top level")
     DocumentUpdate.objects.create(document=document, data=doc.get_update(before), size=1)
 
 

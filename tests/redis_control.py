@@ -17,6 +17,7 @@ import redis
 from django.conf import settings
 
 from config.embedded_redis import start
+from realtime.channel_layer import group_channel
 
 MACHINE_REDIS_FLAGS = [
     "--daemonize", "yes", "--bind", "127.0.0.1", "-::1", "--save", "", "--appendonly", "no",
@@ -68,13 +69,21 @@ class RedisServer:
         return redis.Redis(host=address.hostname or "127.0.0.1", port=address.port or 6379)
 
 
+def redis_clients() -> int:
+    """How many connections the Redis server has open, from every process (this one's too)."""
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    try:
+        return int(client.info("clients")["connected_clients"])
+    finally:
+        client.close()
+
+
 def topic_followers(topic: str) -> int:
     """How many processes follow ``topic`` on the channel layer (Redis Pub/Sub: each process
     subscribes once to a group's channel, while at least one of its own channels is in it)."""
-    prefix: str = settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"]  # type: ignore[index]
     client = redis.Redis.from_url(settings.REDIS_URL)
     try:
-        [(_, followers)] = client.pubsub_numsub(f"{prefix}__group__{topic}")
+        [(_, followers)] = client.pubsub_numsub(group_channel(topic))
     finally:
         client.close()
     return int(followers)

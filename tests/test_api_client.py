@@ -17,9 +17,14 @@ from django.utils import timezone
 
 from api.services import api_token_create
 from chat.models import Generation, Message
-from chat.replies import reply_finish
 from realtime.topics import thread_topic
-from tests.factories import AssistantFactory, answer_streaming, assistant_reply, frame_send
+from tests.factories import (
+    AssistantFactory,
+    answer_finish,
+    answer_streaming,
+    assistant_reply,
+    frame_send,
+)
 from tests.redis_control import topic_followed_wait
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
@@ -103,18 +108,7 @@ def answer_in_background(
             text += piece
             frame_send(reply, text=text, seq=seq, delta=piece)
             time.sleep(0.05)
-        reply_finish(
-            reply=reply,
-            text=text,
-            seq=len(pieces),
-            finish_reason="stop",
-            figures={
-                "prompt_tokens": 9,
-                "completion_tokens": len(pieces),
-                "time_to_first_token_ms": 10.0,
-                "tokens_per_second": 40.0,
-            },
-        )
+        answer_finish(reply, text=text, seq=len(pieces))
 
     worker = threading.Thread(target=work, daemon=True)
     worker.start()

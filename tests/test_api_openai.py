@@ -8,7 +8,7 @@ import contextlib
 import json
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -16,7 +16,6 @@ from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
-from django.core.cache import cache
 from django.core.handlers.asgi import ASGIHandler
 from django.db import connections
 
@@ -35,17 +34,8 @@ from tests.model_worker import completion_generate, in_background, joined, stand
 READ_TIMEOUT_S = 10
 
 
-@pytest.fixture(autouse=True)
-def fresh_cache() -> None:
-    cache.clear()
-
-
-@pytest.fixture(autouse=True)
-async def database_threads_closed() -> AsyncIterator[None]:
-    """Close the connection the async views' database thread opened, so the test database
-    can be dropped at the end (PostgreSQL refuses while a session is open)."""
-    yield
-    await sync_to_async(connections.close_all)()
+# A clean cache, and the async views' database connections closed after each test.
+pytestmark = pytest.mark.usefixtures("fresh_cache", "database_threads_closed")
 
 
 ANSWER = " w1 w2 w3 w4"  # the stand-in's whole answer here (fake_answer(4))

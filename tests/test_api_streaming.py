@@ -8,37 +8,33 @@ from collections.abc import AsyncIterator
 
 import pytest
 from asgiref.sync import sync_to_async
-from django.core.cache import cache
-from django.db import connections
 from django.utils import timezone
 
 from api.services import api_token_create
 from api.streaming import KEEPALIVE_S, TopicListener
 from chat.events import Frame
 from chat.models import Generation, Message
-from chat.replies import reply_fail, reply_finish
+from chat.replies import reply_fail
 from chat.streaming_state import live_text_set
 from jobs.services import job_stop_requested
 from realtime.channel_layer import RECONNECTED
 from realtime.publish import publish
-from tests.factories import MessageFactory, answer_streaming, assistant_reply, frame_send
+from realtime.topics import thread_topic
+from tests.factories import (
+    MessageFactory,
+    answer_finish,
+    answer_streaming,
+    assistant_reply,
+    frame_send,
+)
 
-pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.services,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("fresh_cache", "database_threads_closed"),
+]
 
 READ_TIMEOUT_S = 10
-
-
-@pytest.fixture(autouse=True)
-def fresh_cache() -> None:
-    cache.clear()
-
-
-@pytest.fixture(autouse=True)
-async def database_threads_closed() -> AsyncIterator[None]:
-    """Close the connection the async views' database thread opened, so the test database
-    can be dropped at the end (PostgreSQL refuses while a session is open)."""
-    yield
-    await sync_to_async(connections.close_all)()
 
 
 @pytest.fixture
@@ -83,7 +79,9 @@ class Events:
                 pass
 
         reader = asyncio.ensure_future(read_on())
-        await asyncio.sleep(0.05)
+        # One turn of the loop, no time: the reader runs until the stream waits for its
+        # next event (nothing stands between them that would hand the turn on).
+        await asyncio.sleep(0)
         reader.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await reader
@@ -105,18 +103,16 @@ def frames_sent(reply: Message, pieces: list[str], *, first_seq: int = 1) -> str
 
 @sync_to_async
 def finished(reply: Message, text: str, seq: int) -> None:
-    reply_finish(
-        reply=reply,
-        text=text,
-        seq=seq,
-        finish_reason="stop",
-        figures={
-            "prompt_tokens": 12,
-            "completion_tokens": 3,
-            "time_to_first_token_ms": 20.0,
-            "tokens_per_second": 50.0,
-        },
-    )
+    answer_finish(reply, text=text, seq=seq)
+
+
+async def delivered(witness: TopicListener, seq: int) -> None:
+    """Wait until this process's fan-out has handed frame ``seq`` to the streams of the
+    witness's topic. It hands each event to all of them in turn, none of which pauses, before
+    it takes the next: once the witness has the frame, every stream of the topic has it."""
+    async with asyncio.timeout(READ_TIMEOUT_S):
+        while (event := await witness.next(READ_TIMEOUT_S)) is None or event.get("seq") != seq:
+            pass
 
 
 def text_of(events: list[tuple[str, str | None, dict]]) -> str:
@@ -376,11 +372,13 @@ async def test_a_very_slow_reader_catches_up_from_the_record_instead_of_piling_u
         thread=team.thread, asker=team.member, status=Message.Status.STREAMING
     )
     events = Events(await async_client.get(f"/api/messages/{reply.pk}/stream", headers=bearer))
+    witness = await TopicListener(thread_topic(team.thread.pk), max_events=100).open()
     text = await frames_sent(reply, ["a"])
     assert (await events.next())[2]["text"] == "a"
     reply.body = text
     text = await frames_sent(reply, list("bcdefghij"), first_seq=2)  # unread meanwhile
-    await asyncio.sleep(0.3)
+    await delivered(witness, 10)
+    await witness.close()
     await finished(reply, text, 10)
     received = await events.until_end()
     assert "a" + text_of(received) == "abcdefghij"
@@ -389,11 +387,12 @@ async def test_a_very_slow_reader_catches_up_from_the_record_instead_of_piling_u
 
 async def test_a_listener_that_falls_behind_drops_its_events_for_a_catch_up():
     listener = await TopicListener("thread.999999", max_events=3).open()
+    witness = await TopicListener("thread.999999").open()
     try:
         for seq in range(1, 11):
             frame = Frame(thread_id=999999, message_id=1, seq=seq, delta="x")
             await sync_to_async(publish)("thread.999999", frame)
-        await asyncio.sleep(0.2)
+        await delivered(witness, 10)
         received = []
         while (event := await listener.next(0.2)) is not None:
             received.append(event)
@@ -401,3 +400,4 @@ async def test_a_listener_that_falls_behind_drops_its_events_for_a_catch_up():
         assert {"type": RECONNECTED} in received  # read the record again, then go on
     finally:
         await listener.close()
+        await witness.close()

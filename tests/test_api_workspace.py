@@ -12,6 +12,7 @@ from documents.crdt import TEXT_NAME, doc_from
 from documents.selectors import document_state_get, document_text_get
 from documents.services import document_create, document_update_append
 from harness.document_client import text_insert
+from realtime.topics import document_topic
 from tests.factories import MessageFactory, assistant_reply, embed_stored_unchecked
 from workspace.models import Membership
 
@@ -173,7 +174,7 @@ def test_a_persons_message_cannot_be_stopped(api, team):
 
 
 def test_reading_and_replacing_a_documents_text_converges_with_open_editors(
-    api, team, monkeypatch, django_capture_on_commit_callbacks
+    api, team, published, django_capture_on_commit_callbacks
 ):
     document = document_create(workspace=team.workspace, title="Plan", created_by=team.owner)
     base = doc_from()
@@ -189,12 +190,6 @@ def test_reading_and_replacing_a_documents_text_converges_with_open_editors(
     before_typing = alice.get_state()
     text_insert(alice_text, 0, "Hello! ")
     alice_change = alice.get_update(before_typing)
-    published = []
-    monkeypatch.setattr(
-        document_events,
-        "document_publish",
-        lambda document_id, event: published.append(event),
-    )
 
     read = api.get(f"/api/documents/{document.pk}").json()
     assert read["text"] == "Intro\nPlan A\nOutro\n"
@@ -205,10 +200,10 @@ def test_reading_and_replacing_a_documents_text_converges_with_open_editors(
         )
     assert response.status_code == 200
     assert response.json()["text"] == "Intro\nPlan B\nOutro\n"
-    [event] = published
-    assert isinstance(event, document_events.Updated)
+    [event] = published.of(document_events.Updated)
+    assert event["topic"] == document_topic(document.pk)
     # alice's editor applies the change it was sent; the server gets her typing: both agree.
-    alice.apply_update(event.update)
+    alice.apply_update(event["update"])
     document_update_append(
         document_id=document.pk, update=alice_change, author=team.owner, sender="alice"
     )

@@ -80,6 +80,13 @@ def _valid() -> dict:
             "vector": 0.9,
             "varied": {"fused": 0.95, "bm25": 0.7, "vector": 0.9},
         },
+        "source_relevance": {
+            "precision": 0.6,
+            "recall": 0.77,
+            "prompt_tokens_added_p50": 113,
+            "off_topic_with_passages": 0,
+            "unfiltered": {"precision": 0.24, "recall": 0.96},
+        },
         "answers_during_ingestion": {
             "ttft_ms_p95": 110.0,
             "ttft_ms_p95_idle": 100.0,
@@ -105,12 +112,30 @@ def _valid() -> dict:
             },
         },
         "baselines": {"per_token_sends": {"efficiency": {}}, "polling_250ms": {"requests": 9}},
+        "soak": {
+            "minutes": 10.2,
+            "sockets_peak": 200,
+            "rss_mib": {
+                "start": {"daphne-0": 120.5, "redis": 12.0},
+                "end": {"daphne-0": 124.0, "redis": 12.1},
+            },
+            "redis_keys": {"start": 12, "end": 12},
+            "fds": {"start": {"daphne-0": 30, "redis": 40}, "end": {"daphne-0": 30, "redis": 40}},
+            "groups_left": 0,
+            "ok": True,
+        },
     }
 
 
 def test_a_complete_results_dict_is_valid():
     assert schema.problems(_valid()) == []
     schema.check(_valid())
+
+
+def test_results_from_before_the_soak_ran_are_valid():
+    results = _valid()
+    results.pop("soak")
+    assert schema.problems(results) == []
 
 
 def test_stop_latency_may_be_measured():
@@ -148,6 +173,11 @@ def test_stop_latency_may_be_measured():
         (lambda r: r["engine"]["ours"]["2"].pop("ttft_ms_max"), "engine.ours.2.ttft_ms_max"),
         (lambda r: r["engine"]["ours"]["1"].update(tokens_per_s=None), "engine.ours.1.tokens"),
         (lambda r: r["engine"].update(details={}), "engine.details: unexpected key"),
+        (lambda r: r["soak"].pop("ok"), "soak.ok: missing"),
+        (lambda r: r["soak"].update(groups_left=0.5), "soak.groups_left"),
+        (lambda r: r["soak"]["rss_mib"]["end"].pop("redis"), "soak.rss_mib"),
+        (lambda r: r["soak"]["fds"].update(peak={}), "soak.fds"),
+        (lambda r: r["soak"]["redis_keys"].pop("end"), "soak.redis_keys"),
     ],
 )
 def test_each_problem_is_reported(change, expected):

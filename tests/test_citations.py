@@ -19,7 +19,7 @@ from knowledge.services import source_add_file, source_ingest
 from llm.routing import DEFAULT_QUEUE
 
 from .factories import WorkspaceFactory, assistant_reply
-from .model_worker import reply_generate
+from .model_worker import reply_generate, stand_in
 
 SPEC = """# Widget specification
 
@@ -186,6 +186,41 @@ def test_in_a_workspace_without_sources_an_answer_never_embeds_its_question(
     assert reply.status == Message.Status.DONE, reply.error
     assert reply.generation.sources == []
     assert not [r for r in caplog.records if "Retrieval failed" in r.getMessage()]
+
+
+def _prompt_of(question: str) -> str:
+    """The prompt the stand-in model read for ``question`` (the text that has both)."""
+    _, vocabulary = stand_in()
+    return next(text for text in vocabulary.read if question in text and "You are" in text)
+
+
+@pytest.mark.django_db
+def test_a_question_with_nothing_relevant_gets_a_prompt_without_sources_and_lists_none(
+    team, sent_tasks, fake_model
+):
+    """Real retrieval, the stand-in model: the widget's specification has a passage nearest to
+    any question, but a question about code is given none of it."""
+    _source(team)
+    on_topic, off_topic = "what voltage does the widget use?", "write a python function"
+    asked = {
+        question: assistant_reply(
+            thread=team.thread, asker=team.member, question=f"@assistant {question}"
+        )
+        for question in (on_topic, off_topic)
+    }
+    for reply in asked.values():
+        reply_generate(reply_id=reply.pk)
+        reply.refresh_from_db()
+        assert reply.status == Message.Status.DONE, reply.error
+
+    assert "Sources from the team's workspace" in _prompt_of(on_topic)
+    assert asked[on_topic].generation.sources[0]["title"] == "widget-spec.md"
+    assert "Sources from the team's workspace" not in _prompt_of(off_topic)
+    assert "cite" not in _prompt_of(off_topic)
+    assert asked[off_topic].generation.sources == []
+    shown = {m.id: m for m in message_page(thread=team.thread).messages}
+    assert 'aria-label="Sources"' in message_html(shown[asked[on_topic].pk])
+    assert 'aria-label="Sources"' not in message_html(shown[asked[off_topic].pk])
 
 
 @pytest.mark.django_db

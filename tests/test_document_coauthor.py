@@ -5,6 +5,7 @@ import pytest
 from channels.db import database_sync_to_async
 from django.conf import settings
 
+from documents import protocol
 from documents.models import Document, DocumentWrite
 from documents.selectors import document_text_get
 from documents.services import document_create
@@ -28,17 +29,25 @@ def _write_status(peer: DocumentPeer, write_id: int) -> str | None:
     return statuses[-1] if statuses else None
 
 
-def _assistant_present(peer: DocumentPeer) -> bool:
-    return any(
-        state and state.get("user", {}).get("name") == settings.ASSISTANT_NAME
-        for state in peer.presence.values()
+def _assistant_client(peer: DocumentPeer) -> int | None:
+    """The Yjs client the peer sees the assistant's cursor at, if it sees it."""
+    return next(
+        (
+            client_id
+            for client_id, state in peer.presence.items()
+            if state and state.get("user", {}).get("name") == settings.ASSISTANT_NAME
+        ),
+        None,
     )
 
 
 async def test_the_assistant_writes_live_and_a_person_typing_elsewhere_keeps_their_text(
     team, document, live_stack: LiveStack
 ):
-    async with document_peer(live_stack, document.pk, team.member) as bob:
+    async with (
+        document_peer(live_stack, document.pk, team.member) as bob,
+        document_peer(live_stack, document.pk, team.owner) as alice,
+    ):
         bob.insert(0, HEADING)
         await bob.send()
         await bob.resync()
@@ -49,7 +58,14 @@ async def test_the_assistant_writes_live_and_a_person_typing_elsewhere_keeps_the
         )
 
         await bob.receive_until(lambda: len(bob.content) > len(HEADING), MODEL_TIMEOUT_S)
-        assert _assistant_present(bob)  # its cursor, named, while it writes
+        assistant = _assistant_client(bob)  # its cursor, named, while it writes
+        assert assistant is not None
+        # No member's editor can speak for the assistant's client, to move or hide its cursor.
+        forged = protocol.Presence(assistant, 10_000, None)
+        await alice.socket.send(protocol.awareness(protocol.awareness_write([forged])))
+        await alice.receive_until(lambda: any(n["type"] == "error" for n in alice.notices))
+        refusal = next(n for n in alice.notices if n["type"] == "error")
+        assert "already uses your editor's id" in refusal["message"]
         bob.insert(0, "DRAFT ")  # bob keeps typing, elsewhere, while the assistant writes
         await bob.send()
         await bob.receive_until(lambda: _write_status(bob, write.pk) == "done", MODEL_TIMEOUT_S)

@@ -18,7 +18,6 @@ from documents.writing import CoAuthor, write_brief
 from harness.document_client import text_insert
 from jobs.models import ModelJob
 from jobs.services import job_stop_requested, jobs_sweep
-from realtime.contract import EventModel
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db]
 
@@ -148,16 +147,14 @@ def test_any_editor_stops_a_write_queued_or_being_written(document, team):
 
 
 def test_editors_are_told_who_stopped_a_write(
-    document, team, monkeypatch, django_capture_on_commit_callbacks
+    document, team, published, django_capture_on_commit_callbacks
 ):
-    published: list[EventModel] = []
-    monkeypatch.setattr(events, "publish", lambda topic, event: published.append(event))
     write = write_request(document=document, by=team.member, instruction="one")
 
     with django_capture_on_commit_callbacks(execute=True):
         write_stop(write=write, by=team.owner)
 
-    told = [event.write for event in published if isinstance(event, events.WriteChanged)]
+    told = [event["write"] for event in published.of(events.WriteChanged)]
     assert (told[-1]["status"], told[-1]["by"], told[-1]["stopped_by"]) == (
         "stopped",
         "bob",

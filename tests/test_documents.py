@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import pytest
+from channels.db import database_sync_to_async
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
@@ -11,7 +12,7 @@ from pycrdt import Array, Doc, Map, Text
 from documents import protocol
 from documents.crdt import TEXT_NAME, MalformedUpdate, doc_from, text_of
 from documents.models import Document, DocumentUpdate, DocumentVersion
-from documents.presence import EditorClient
+from documents.presence import AssistantClient, EditorClient
 from documents.selectors import document_state_get, document_text_get
 from documents.services import (
     document_compact,
@@ -23,7 +24,7 @@ from documents.services import (
     version_restore,
 )
 from harness.document_client import text_insert
-from tests.factories import embed_stored_unchecked
+from tests.factories import embed_stored_unchecked, map_entries_stored_unchecked
 from workspace.models import Membership
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db]
@@ -107,6 +108,21 @@ async def test_a_client_id_is_one_persons_and_their_reconnected_socket_takes_it_
     assert await alice_new.let_go() == 42
     assert await bob.speaks_for(42)  # free once she has left
     assert await bob.let_go() == 42
+
+
+async def test_the_assistants_client_is_held_for_it_while_it_writes(document):
+    """No member's editor can name the client the assistant writes as, to move or hide its
+    cursor; once the write has ended, the id is free."""
+    assistant = AssistantClient(document_id=document.pk, client_id=77, write_id=5)
+    bob = EditorClient(document_id=document.pk, person_id=2, socket_id="bob")
+
+    assert await database_sync_to_async(assistant.hold)()
+    assert not await bob.speaks_for(77)
+    await database_sync_to_async(assistant.let_go)()
+    assert await bob.speaks_for(77)
+    assert not await database_sync_to_async(
+        AssistantClient(document_id=document.pk, client_id=77, write_id=6).hold
+    )()  # nor does a write take an editor's client
 
 
 # --- Storage: the log, compaction, limits ---------------------------------------------------
@@ -278,6 +294,26 @@ def test_restoring_a_version_cleans_out_embeds_kept_from_before(document, team):
     text = doc_from(document_state_get(document_id=document.pk)).get(TEXT_NAME, type=Text)
     assert str(text) == "Intro\nPlan A\nOutro\n"
     assert text.diff() == [("Intro\nPlan A\nOutro\n", None)]  # nothing but text
+
+
+def test_restoring_a_version_cleans_out_map_entries_and_other_types_kept_from_before(
+    document, team
+):
+    Editor(document).type(0, "Intro\nPlan A\n")
+    version = version_create(document=document, name="Plan A", created_by=team.owner)
+    Editor(document).type(0, "Draft\n")
+    map_entries_stored_unchecked(document)
+
+    version_restore(version=version, restored_by=team.owner)
+
+    state = document_state_get(document_id=document.pk)
+    assert str(doc_from(state).get(TEXT_NAME, type=Text)) == "Intro\nPlan A\n"
+    as_map: Doc = Doc()
+    as_array: Doc = Doc()
+    as_map.apply_update(state)
+    as_array.apply_update(state)
+    assert dict(as_map.get(TEXT_NAME, type=Map)) == {}
+    assert list(as_array.get("notes", type=Array)) == []
 
 
 # --- History --------------------------------------------------------------------------------

@@ -9,9 +9,11 @@ from django.core.exceptions import ImproperlyConfigured
 
 from knowledge.embedding import (
     E5Embedder,
+    Relevance,
     StaticEmbedder,
     embedder_get,
     embedding_model_name,
+    relevance,
     vector_margin,
 )
 from knowledge.models import Chunk
@@ -80,6 +82,21 @@ def test_the_vector_margin_is_the_embedders_own_unless_one_is_set(settings: obje
     assert vector_margin() == E5Embedder.margin
     settings.KNOWLEDGE_VECTOR_MARGIN = 0.2  # type: ignore[attr-defined]
     assert vector_margin() == 0.2
+
+
+def test_the_relevance_threshold_is_the_embedders_own_unless_one_is_set(settings: object) -> None:
+    settings.KNOWLEDGE_RELEVANCE_THRESHOLD = None  # type: ignore[attr-defined]
+    static, e5 = StaticEmbedder, E5Embedder
+    assert relevance() == Relevance(
+        static.relevance, static.relevance - static.word_match_allowance
+    )
+    settings.KNOWLEDGE_EMBEDDER = "e5"  # type: ignore[attr-defined]
+    assert relevance() == Relevance(e5.relevance, e5.relevance - e5.word_match_allowance)
+    settings.KNOWLEDGE_EMBEDDING_MODEL_PATH = "/models/any.gguf"  # type: ignore[attr-defined]
+    assert relevance().similarity == -1.0, "an unknown model's scale: every passage counts"
+    settings.KNOWLEDGE_EMBEDDING_MODEL_PATH = ""  # type: ignore[attr-defined]
+    settings.KNOWLEDGE_RELEVANCE_THRESHOLD = 0.9  # type: ignore[attr-defined]
+    assert relevance() == Relevance(0.9, 0.9 - e5.word_match_allowance)
 
 
 @pytest.mark.django_db(transaction=True)

@@ -9,10 +9,10 @@ once run it on threads of their own, as the ingest worker's pool does.
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 import pytest
@@ -41,21 +41,40 @@ from .conftest import Team
 from .factories import assistant_reply
 from .knowledge_samples import CSV_LATIN1, MARKDOWN, SPEC_PAGES, parser_states, pdf_make
 from .model_worker import in_background, in_threads, joined, reply_generate, until
+from .published import Published
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture
-def published(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
-    """The source rows announced to the sources page, in order (instead of publishing)."""
-    sent: list[dict[str, Any]] = []
-    monkeypatch.setattr(events, "source_publish", lambda s: sent.append({**events.source_data(s)}))
-    monkeypatch.setattr(
-        events,
-        "source_removed_publish",
-        lambda *, workspace_id, source_id: sent.append({"removed": source_id}),
-    )
-    return sent
+class SourceRows(Sequence[dict[str, Any]]):
+    """The source rows announced to the sources page, in order, as published (a removal as
+    ``{"removed": id}``)."""
+
+    def __init__(self, published: Published) -> None:
+        self._published = published
+
+    def _rows(self) -> list[dict[str, Any]]:
+        return [
+            dict(event["source"])
+            if event["type"] == events.SourceChanged.type
+            else {"removed": event["id"]}
+            for event in self._published.of(events.SourceChanged, events.SourceRemoved)
+        ]
+
+    @overload
+    def __getitem__(self, index: int) -> dict[str, Any]: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[dict[str, Any]]: ...
+    def __getitem__(self, index: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+        return self._rows()[index]
+
+    def __len__(self) -> int:
+        return len(self._rows())
+
+
+@pytest.fixture(name="published")
+def source_rows(published: Published) -> SourceRows:
+    return SourceRows(published)
 
 
 def _ingest(source: Source) -> Source:
@@ -300,6 +319,50 @@ def test_reindexing_replaces_the_passages_and_a_stale_run_does_nothing(
     assert sent_tasks[-1] == ("knowledge.ingest", [source.pk, source.generation])
 
 
+def test_a_source_whose_whole_read_outlasts_its_limit_fails_saying_so_and_keeps_its_index(
+    team: Team, sent_tasks: list, published: list, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Parsing and embedding, each well within its own limits, together past the source's."""
+    source = _ingest(_upload(team, "spec.pdf", pdf_make(SPEC_PAGES)))
+    indexed = set(source.chunks.values_list("id", flat=True))
+    settings.KNOWLEDGE_SOURCE_TIMEOUT_S = 1.0
+    embedder = embedder_get()
+    real = embedder.passages
+
+    def embed_slowly(texts: list[str]) -> np.ndarray:
+        began = time.monotonic()
+        until(lambda: time.monotonic() - began > 1.0, what="the source's time limit passing")
+        return real(texts)
+
+    monkeypatch.setattr(embedder, "passages", embed_slowly)
+    source_reindex(source=source)
+    source = _ingest(source)
+
+    assert source.status == Source.Status.FAILED
+    assert source.error == (
+        "Reading it took longer than 1 s, the limit for one source: stopped. "
+        "Split it into smaller files. The previous index is still used."
+    )
+    assert set(source.chunks.values_list("id", flat=True)) == indexed
+    assert published[-1]["error"] == source.error
+
+
+def test_the_time_a_run_waits_for_answers_does_not_count_against_its_limit(
+    team: Team, sent_tasks: list, published: list, settings: Any
+) -> None:
+    settings.KNOWLEDGE_SOURCE_TIMEOUT_S = 10.0
+    now = [0.0]
+    run = services._Run(_upload(team, "handbook.md", MARKDOWN.encode()), clock=lambda: now[0])
+    now[0] = 6.0
+    run.waiting(True)
+    now[0] = 106.0  # a hundred seconds of answers
+    run.waiting(False)
+    run.within_time()  # 6 s of work
+    now[0] = 110.5
+    with pytest.raises(services.TookTooLong):
+        run.within_time()  # 10.5 s of work
+
+
 def test_running_the_same_ingestion_twice_changes_nothing(
     team: Team, sent_tasks: list, published: list
 ) -> None:
@@ -466,9 +529,9 @@ def test_progress_counts_pages_or_rows_while_reading_then_passages(
     assert reading
     assert {row["unit"] for row in reading} == {"rows"}
     assert {row["unit"] for row in published if row["status"] == "indexing"} == {"passages"}
-    published.clear()
+    before = len(published)
     _ingest(_upload(team, "spec.pdf", pdf_make(SPEC_PAGES)))
-    assert {row["unit"] for row in published if row["status"] == "reading"} == {"pages"}
+    assert {row["unit"] for row in published[before:] if row["status"] == "reading"} == {"pages"}
 
 
 # --- Answers first ------------------------------------------------------------------------

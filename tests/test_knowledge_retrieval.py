@@ -13,7 +13,7 @@ from django.contrib.auth.models import User
 from knowledge.embedding import embedder_get
 from knowledge.models import Chunk, Source
 from knowledge.search import fts5_any, query_words, rank_fuse, text_search, vector_search
-from knowledge.selectors import retrieve
+from knowledge.selectors import Passage, passages_relevant, retrieve
 from knowledge.services import source_add_file, source_ingest
 from workspace.models import Workspace
 
@@ -129,6 +129,48 @@ def test_each_labelled_question_finds_its_passage_first(team: Team, corpus: dict
         if not found or found[0] != heading:
             misses[question] = found[:3]
     assert misses == {}
+
+
+OFF_TOPIC = (
+    "write a python function that reverses a list",
+    "what is the capital of Australia",
+    "how do black holes form",
+    "thanks, that's all for now",
+)
+
+
+def test_a_question_about_something_else_finds_passages_but_none_relevant(
+    team: Team, corpus: dict, settings
+) -> None:
+    for question in OFF_TOPIC:
+        found = retrieve(workspace=team.workspace, query=question, k=6)
+        assert found, "retrieval always finds the nearest passages"
+        assert passages_relevant(found) == [], question
+    for question in ("which day is there crumble for dessert", "XK-4471", "soup"):
+        relevant = passages_relevant(retrieve(workspace=team.workspace, query=question, k=6))
+        assert LABELLED[question] in [p.locator.get("heading") for p in relevant], question
+
+    settings.KNOWLEDGE_RELEVANCE_THRESHOLD = -1.0  # every passage relevant
+    found = retrieve(workspace=team.workspace, query=OFF_TOPIC[0], k=6)
+    assert passages_relevant(found) == found
+
+
+def _scored(similarity: float | None, text_rank: int | None) -> Passage:
+    return Passage(
+        chunk_id=1, source_id=1, source_title="t", source_kind="file", url="", locator={},
+        locator_label="", text="", score=0.0, similarity=similarity, text_rank=text_rank,
+    )  # fmt: skip
+
+
+def test_a_passage_among_the_best_word_matches_needs_less_similarity(settings) -> None:
+    settings.KNOWLEDGE_RELEVANCE_THRESHOLD = 0.3  # the static embedder's allowance: 0.07
+    kept = passages_relevant([
+        _scored(0.3, None), _scored(0.25, 1), _scored(0.25, 2),
+        _scored(0.25, 3), _scored(0.2, 1), _scored(None, 1), _scored(None, None),
+    ])  # fmt: skip
+    assert [(p.similarity, p.text_rank) for p in kept] == [
+        (0.3, None), (0.25, 1), (0.25, 2), (None, 1),
+    ], "a passage not embedded yet is judged by its words"  # fmt: skip
 
 
 def test_a_passage_says_where_it_comes_from(team: Team, corpus: dict) -> None:

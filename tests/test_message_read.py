@@ -13,11 +13,10 @@ from django.urls import reverse
 
 from api.services import api_token_create
 from chat.models import Message
-from chat.replies import reply_finish
 from config.asgi import application
 from harness.ws_client import session_cookie
 
-from .factories import assistant_reply, frame_send
+from .factories import answer_finish, assistant_reply, frame_send
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -94,7 +93,7 @@ async def test_server_sent_events_start_from_the_newest_text(async_client, answe
         first = _sse_data(await asyncio.wait_for(anext(chunks), READ_TIMEOUT_S))
         assert first == {"message_id": answer.pk, "seq": 3, "text": NEWEST}
 
-        await sync_to_async(_finished)(answer, text=f"{NEWEST}.", seq=4)
+        await sync_to_async(answer_finish)(answer, text=f"{NEWEST}.", seq=4)
         rest = [_sse_data(chunk) async for chunk in chunks]
         assert rest[0]["text"] == "."
         assert rest[-1]["message"]["body"] == f"{NEWEST}."
@@ -106,18 +105,3 @@ def _sse_data(chunk: bytes) -> dict:
     """The data of the last Server-Sent Event in ``chunk``."""
     events = [event for event in chunk.decode().split("\n\n") if event.strip()]
     return json.loads(events[-1].rsplit("data: ", 1)[1])
-
-
-def _finished(reply: Message, *, text: str, seq: int) -> None:
-    reply_finish(
-        reply=reply,
-        text=text,
-        seq=seq,
-        finish_reason="stop",
-        figures={
-            "prompt_tokens": 12,
-            "completion_tokens": 4,
-            "time_to_first_token_ms": 20.0,
-            "tokens_per_second": 50.0,
-        },
-    )

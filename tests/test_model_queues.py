@@ -145,7 +145,7 @@ def test_a_place_in_the_queue_counts_only_the_same_models_answers_in_the_same_wo
 
 
 def test_a_queued_write_shows_its_place_and_moves_up_when_an_answer_ahead_ends(
-    team, sent_tasks, monkeypatch, django_capture_on_commit_callbacks
+    team, sent_tasks, published, django_capture_on_commit_callbacks
 ):
     from chat import replies
     from documents.models import Document
@@ -154,22 +154,18 @@ def test_a_queued_write_shows_its_place_and_moves_up_when_an_answer_ahead_ends(
         workspace=team.workspace, title="Plan", created_by=team.owner
     )
     answer = assistant_reply(thread=team.thread, asker=team.owner)
-    published: list[dict[str, object]] = []
-    monkeypatch.setattr(
-        writes.events,
-        "write_publish",
-        lambda write, ahead=None: published.append({"id": write.pk, "ahead": ahead}),
-    )
     with django_capture_on_commit_callbacks(execute=True):
         write = writes.write_request(document=document, by=team.member, instruction="continue")
 
-    assert published[-1] == {"id": write.pk, "ahead": 1}
+    told = published.of(writes.events.WriteChanged)
+    assert (told[-1]["write"]["id"], told[-1]["write"]["ahead"]) == (write.pk, 1)
     assert write_list_active(document_id=document.pk)[0]["ahead"] == 1
 
     with django_capture_on_commit_callbacks(execute=True):
         replies.reply_stop(reply=answer, by=team.owner)
 
-    assert published[-1] == {"id": write.pk, "ahead": 0}
+    told = published.of(writes.events.WriteChanged)
+    assert (told[-1]["write"]["id"], told[-1]["write"]["ahead"]) == (write.pk, 0)
 
 
 def test_workers_start_for_the_default_model_and_each_enabled_model_that_fits(settings, tmp_path):

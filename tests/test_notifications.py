@@ -18,7 +18,7 @@ from documents.writes import write_finish, write_request, write_start
 from harness.ws_client import session_cookie
 from jobs.models import ModelJob
 from jobs.services import jobs_sweep
-from notifications import events
+from notifications.events import NotificationAdded, UnreadChanged
 from notifications.models import Notification
 from notifications.selectors import notification_settings_get
 from notifications.services import notification_settings_set
@@ -26,6 +26,7 @@ from realtime.topics import inbox_topic
 from workspace.services import membership_remove
 
 from .factories import MembershipFactory, UserFactory, answer_streaming, assistant_reply
+from .published import Published
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db]
 
@@ -37,25 +38,12 @@ FIGURES = {
 }
 
 
-@pytest.fixture
-def published(monkeypatch) -> list[tuple[str, dict[str, object]]]:
-    """The inbox events published, as (topic, event as sent), instead of sending them."""
-    sent: list[tuple[str, dict[str, object]]] = []
-    monkeypatch.setattr(
-        events, "publish", lambda topic, event: sent.append((topic, event.to_wire()))
-    )
-    return sent
-
-
-@pytest.fixture
-def after_commit(django_capture_on_commit_callbacks, sent_tasks, broadcasts):
-    """Run a change as it runs in production: its on-commit work (notifications) included."""
-
-    def run(change, *args, **kwargs):
-        with django_capture_on_commit_callbacks(execute=True):
-            return change(*args, **kwargs)
-
-    return run
+def inbox_events(published: Published) -> list[tuple[str, dict[str, object]]]:
+    """The inbox events published, as (topic, the event without its topic)."""
+    return [
+        (event["topic"], {key: value for key, value in event.items() if key != "topic"})
+        for event in published.of(NotificationAdded, UnreadChanged)
+    ]
 
 
 def inbox_of(person) -> list[str]:
@@ -78,9 +66,9 @@ def test_a_mentioned_member_is_notified_with_a_link_to_the_message(team, after_c
     assert notification.target_url == f"/t/{team.thread.pk}/#message-{message.pk}"
     assert notification.workspace == team.workspace
     assert notification.read_at is None
-    assert [(topic, event["type"], event["unread"]) for topic, event in published] == [
-        (inbox_topic(team.member.pk), "inbox.notification", 1)
-    ]
+    assert [
+        (topic, event["type"], event["unread"]) for topic, event in inbox_events(published)
+    ] == [(inbox_topic(team.member.pk), "inbox.notification", 1)]
 
 
 def test_the_author_and_people_outside_the_workspace_are_never_notified(
@@ -89,7 +77,7 @@ def test_the_author_and_people_outside_the_workspace_are_never_notified(
     after_commit(message_create, thread=team.thread, author=team.owner, body="@alice @mallory look")
 
     assert Notification.objects.count() == 0
-    assert published == []
+    assert inbox_events(published) == []
 
 
 def test_people_who_chose_mentions_only_are_notified_of_mentions(team, after_commit):
@@ -106,7 +94,7 @@ def test_people_who_chose_nothing_are_not_notified(team, after_commit, published
     after_commit(message_create, thread=team.thread, author=team.owner, body="@bob look")
 
     assert inbox_of(team.member) == []
-    assert published == []
+    assert inbox_events(published) == []
 
 
 def test_an_edit_that_newly_mentions_a_member_notifies_them_once(team, after_commit):
@@ -253,7 +241,10 @@ def test_leaving_a_workspace_ends_its_notifications_and_the_bell_follows(
     after_commit(membership_remove, workspace=team.workspace, user=team.member, by=team.member)
 
     assert inbox_of(team.member) == ["elsewhere"]
-    assert published[-1] == (inbox_topic(team.member.pk), {"type": "inbox.unread", "unread": 1})
+    assert inbox_events(published)[-1] == (
+        inbox_topic(team.member.pk),
+        {"type": "inbox.unread", "unread": 1},
+    )
 
 
 # --- The inbox pages --------------------------------------------------------------------
@@ -336,7 +327,7 @@ def test_marking_one_or_all_read_updates_the_bell_on_my_other_pages(
         client.post(reverse("inbox-read-all"))
 
     assert Notification.objects.filter(read_at__isnull=True).count() == 0
-    assert [event["unread"] for _, event in published] == [1, 0]
+    assert [event["unread"] for _, event in inbox_events(published)] == [1, 0]
 
 
 def test_a_person_chooses_what_to_be_notified_of(client, team):

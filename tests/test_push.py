@@ -180,17 +180,6 @@ def bobs_phone(team, push_service, vapid_key) -> Browser:
     return phone
 
 
-@pytest.fixture
-def after_commit(django_capture_on_commit_callbacks, sent_tasks, broadcasts):
-    """Run a change as in production: its on-commit work included, its tasks recorded."""
-
-    def run(change, *args, **kwargs):
-        with django_capture_on_commit_callbacks(execute=True):
-            return change(*args, **kwargs)
-
-    return run
-
-
 def pushes_sent(sent_tasks) -> list[int]:
     return [args[0] for name, args in sent_tasks if name == PUSH_TASK]
 

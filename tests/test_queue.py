@@ -35,8 +35,8 @@ def test_when_a_reply_ends_the_queue_moves_for_everyone(
     with django_capture_on_commit_callbacks(execute=True):
         replies.reply_stop(reply=first, by=team.member)
 
-    assert [m.pk for m in broadcasts.changed] == [first.pk, second.pk]
-    assert broadcasts.changed[1].queue_ahead == 0
+    assert [m["id"] for m in broadcasts.changed] == [first.pk, second.pk]
+    assert broadcasts.changed[1]["queue_ahead"] == 0
 
 
 def test_the_queue_position_is_shown_on_the_page(client, team):

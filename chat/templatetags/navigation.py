@@ -10,6 +10,8 @@ documents (``documents_nav``); on a page that lists the threads already (the wor
 from typing import Any
 
 from django import template
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
 from workspace.selectors import workspace_list_for_user
 
@@ -36,6 +38,7 @@ def sidebar(context: template.Context, *, live_with_page: bool = False) -> dict[
             else []
         )
     return {
+        "user": user,
         "workspaces": workspaces,
         "workspace": workspace,
         "threads": threads,
@@ -43,3 +46,21 @@ def sidebar(context: template.Context, *, live_with_page: bool = False) -> dict[
         "current_document_id": getattr(document, "pk", None),
         "own_socket": workspace is not None and not live_with_page,
     }
+
+
+@register.simple_tag
+def unread_badge(thread_id: int, count: int | None, *, oob: bool = False) -> SafeString:
+    """A thread's unread count wherever a page lists the thread (the sidebar, the workspace
+    page), one element per thread that the live count replaces (``oob``). A tag, not an
+    included template: a page with a few hundred threads shows it a few hundred times."""
+    swap = (
+        format_html(" hx-swap-oob=\"outerHTML:[data-unread-for='{}']\"", thread_id) if oob else ""
+    )
+    shown = format_html('{}<span class="visually-hidden"> unread</span>', count) if count else ""
+    return format_html(
+        '<span class="unread" data-unread-for="{}" data-count="{}"{}>{}</span>',
+        thread_id,
+        count or 0,
+        swap,
+        shown,
+    )

@@ -146,29 +146,66 @@ function start(host) {
     statusSet(ui, "closed", "Not connected: changes made here are not saved.");
   }
 
+  // The server's notices, each to the handler of its type (as its sockets take events).
+  const noticeHandlers = new Map([
+    [
+      "error",
+      (notice) => {
+        showError(ui, notice.message);
+        passingError = true;
+      },
+    ],
+    [
+      "read_only",
+      (notice) => {
+        if (!readOnly) readOnlySet(notice.message); // a viewer's page says so already
+      },
+    ],
+    [
+      "editable",
+      (notice) => {
+        if (readOnly && !ended) editableSet(notice.message);
+      },
+    ],
+    [
+      "deleted",
+      (notice) => {
+        end(notice.message);
+        provider.disconnect();
+      },
+    ],
+    [
+      "renamed",
+      (notice) => {
+        if (!ui.title) return;
+        const before = ui.title.textContent;
+        ui.title.textContent = notice.title;
+        if (document.title.startsWith(before)) {
+          document.title = notice.title + document.title.slice(before.length); // the tab too
+        }
+      },
+    ],
+    ["write", (notice) => writes.show(notice)],
+    // The server cannot reach the others for now (its Redis is away), then can again.
+    [
+      "away",
+      (notice) => {
+        othersAway = notice.message;
+        statusShow();
+      },
+    ],
+    [
+      "back",
+      () => {
+        othersAway = "";
+        statusShow();
+      },
+    ],
+  ]);
+
   function onNotice(notice) {
-    if (notice.type === "error") {
-      showError(ui, notice.message);
-      passingError = true;
-    } else if (notice.type === "read_only") {
-      if (!readOnly) readOnlySet(notice.message); // a viewer's page says so already
-    } else if (notice.type === "editable") {
-      if (readOnly && !ended) editableSet(notice.message);
-    } else if (notice.type === "deleted") {
-      end(notice.message);
-      provider.disconnect();
-    } else if (notice.type === "renamed" && ui.title) {
-      const before = ui.title.textContent;
-      ui.title.textContent = notice.title;
-      if (document.title.startsWith(before)) {
-        document.title = notice.title + document.title.slice(before.length); // the tab too
-      }
-    } else if (notice.type === "write") {
-      writes.show(notice);
-    } else if (notice.type === "away" || notice.type === "back") {
-      othersAway = notice.type === "away" ? notice.message : "";
-      statusShow();
-    }
+    const handler = noticeHandlers.get(notice.type);
+    if (handler) handler(notice);
   }
 
   // --- Connection and "saved" -------------------------------------------------------------

@@ -159,6 +159,20 @@ def test_a_viewer_sees_the_text_but_cannot_change_it(live_stack, team, document,
     )
 
     viewer = log_in(victor)
+    to_server: list[WebSocketRoute] = []
+    from_server: list[bytes | str] = []
+
+    def through(page_side: WebSocketRoute) -> None:
+        server_side = page_side.connect_to_server()
+        to_server.append(server_side)
+
+        def relay(frame: bytes | str) -> None:
+            from_server.append(frame)
+            page_side.send(frame)
+
+        server_side.on_message(relay)
+
+    viewer.route_web_socket("**/ws/documents/**", through)
     open_document(viewer, document.pk)
 
     assert editor_text(viewer) == "The plan, agreed."
@@ -172,7 +186,19 @@ def test_a_viewer_sees_the_text_but_cannot_change_it(live_stack, team, document,
     assert editor_text(viewer) == "The plan, agreed."
     expect(viewer.locator("#document-ask")).to_be_hidden()  # nor can they ask the assistant
     expect(alice.locator("#document-presence")).to_contain_text("victor")
-    time.sleep(0.5)  # anything the viewer's editor sent would be stored by now
+    # The server handles a socket's frames in order, and answers a state vector only once
+    # every change it took is stored: once it answers one sent on the viewer's socket after
+    # the typing, whatever the viewer's editor sent has been stored or refused.
+    answers_before = len(from_server)
+    to_server[-1].send(SYNC_STEP1 + b"\x01\x00")  # an empty state vector
+    eventually(
+        viewer,
+        lambda: any(
+            isinstance(frame, bytes) and frame.startswith(SYNC_STEP2)
+            for frame in from_server[answers_before:]
+        ),
+        lambda: "the server did not answer the state vector",
+    )
     assert document_text_get(document_id=document.pk) == "The plan, agreed."
     assert editor_text(alice) == "The plan, agreed."
 

@@ -60,7 +60,10 @@ def log_in(page: Page, username: str) -> None:
 
 @pytest.fixture
 def objects(team) -> dict[str, int]:
-    """A workspace with something on every page, long words and code included."""
+    """A workspace with something on every page, long words and code included; its owner is
+    staff, whose top bar has the most links."""
+    team.owner.is_staff = True
+    team.owner.save(update_fields=["is_staff"])
     MessageFactory.create(thread=team.thread, author=team.owner, body=f"Release notes: {LONG_WORD}")
     MessageFactory.create(thread=team.thread, author=team.member, body=CODE)
     AssistantMessageFactory.create(
@@ -111,6 +114,8 @@ def test_on_a_phone_the_menu_button_opens_the_sidebar_and_it_fits(live_stack, te
     phone.get_by_role("button", name="Menu").click()
 
     expect(sidebar.get_by_role("link", name="Release planning")).to_be_visible()
+    expect(sidebar.get_by_role("link", name="API tokens")).to_be_visible()  # not in the top bar
+    expect(sidebar.get_by_role("link", name="Admin")).to_be_visible()
     expect(phone.get_by_role("button", name="Menu")).to_have_attribute("aria-expanded", "true")
     assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     phone.get_by_role("button", name="Menu").click()
