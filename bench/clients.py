@@ -28,12 +28,17 @@ _ARTICLE = re.compile(
     r'<article id="message-(\d+)" class="message (\w+) [^"]*" data-status="(\w+)"'
 )
 _PING = re.compile(r"chatping-(\d+)-")
+_BADGE = re.compile(r'<span id="connection" [^>]*data-state="(\w+)"')
+_TRANSCRIPT = '<div id="transcript"'
+_COMPOSER_RESET = 'id="composer-body"'  # the server took the message: the box is emptied
+_COMPOSER_ERROR = 'id="composer-error"'  # alone: the server refused it, saying why
 _PAGE_BODY = r'id="message-{id}-body"[^>]*data-seq="(\d+)"'
 _PAGE_STATUS = r'id="message-{id}" class="[^"]*" data-status="(\w+)"'
 ENDED = ("done", "failed", "stopped")
 
 # Event tuples: (time, kind, a, b)
 #   ("frame", message_id, seq) · ("status", message_id, "role:status") · ("ping", token, 0)
+#   ("badge", 0, "live" | "reconnecting"): the page's connection badge
 Event = tuple[float, str, int, Any]
 
 
@@ -57,20 +62,52 @@ def parse(html: str, now: float) -> Event | None:
     return None
 
 
+def page_events(html: str, now: float) -> list[Event]:
+    """What a page shows beyond ``parse``: its connection badge, and every message of a
+    transcript (sent on joining and after Redis was away)."""
+    found: list[Event] = []
+    if badge := _BADGE.search(html):
+        found.append((now, "badge", 0, badge[1]))
+    if html.startswith(_TRANSCRIPT):
+        found += [(now, "status", int(a[1]), f"{a[2]}:{a[3]}") for a in _ARTICLE.finditer(html)]
+    return found
+
+
 @dataclass
 class _Socket:
     ws: Any
     events: list[Event] = field(default_factory=list)
     task: asyncio.Task[None] | None = None
+    live: bool = False  # the page's badge says "live"
+    typed: str | None = None  # in the composer: not yet taken by the server
+    held: bool = False  # typed while not live: sent once the badge says "live"
+    refused: bool = False  # the server said why it did not take it: its person sends it again
 
     async def read(self) -> None:
         try:
-            async for html in self.ws:
-                event = parse(html if isinstance(html, str) else html.decode(), time.monotonic())
+            async for data in self.ws:
+                html, now = data if isinstance(data, str) else data.decode(), time.monotonic()
+                event = parse(html, now)
                 if event is not None:
                     self.events.append(event)
+                for shown in page_events(html, now):
+                    self.events.append(shown)
+                    if shown[1] == "badge":
+                        self.live = shown[3] == "live"
+                        if self.live and self.held:  # as the page does once live again
+                            await self.send_typed()
+                if _COMPOSER_RESET in html:
+                    self.typed = None
+                elif _COMPOSER_ERROR in html:
+                    self.refused = True
         except websockets.ConnectionClosed:
             pass
+
+    async def send_typed(self) -> None:
+        """Send what the composer holds if the page is live; else it is held there."""
+        self.held = self.typed is not None and not self.live
+        if self.typed is not None and self.live:
+            await self.ws.send(_frame(self.typed))
 
 
 class _Child:
@@ -150,6 +187,23 @@ class _Child:
         sent_at = time.monotonic()
         await self.sockets[index].ws.send(_frame(body))
         return sent_at
+
+    async def type_all(self, prefix: str) -> int:
+        """Each page types a message and presses Enter; a page that is not live keeps it (see
+        ``_Socket.send_typed``). Returns how many were typed."""
+        for i, sock in enumerate(self.sockets):
+            sock.typed = f"{prefix}-{i}"
+            await sock.send_typed()
+        return len(self.sockets)
+
+    async def send_kept(self) -> int:
+        """Each page whose message the server refused sends it again, as its person would;
+        how many composers still hold a message."""
+        for sock in self.sockets:
+            if sock.refused and sock.typed is not None:
+                sock.refused = False
+                await sock.send_typed()
+        return sum(sock.typed is not None for sock in self.sockets)
 
     async def chat(self, schedule: Sequence[tuple[int, float, str]]) -> list[float]:
         """Send ``(socket index, monotonic time, body)`` each at its time; the send times."""

@@ -39,8 +39,21 @@ class BenchEnvironment:
 
     def close(self) -> None:
         if self.redis_process is not None:
-            self.redis_process.terminate()
-            self.redis_process.wait(timeout=10)
+            self.redis_stop()
+
+    def redis_stop(self) -> None:
+        """Stop the bench's own (embedded) Redis, losing all it held, as a crash would. A
+        server named by REDIS_URL is never stopped: others may use it."""
+        if self.redis_process is None:
+            raise RuntimeError("only the bench's embedded Redis can be stopped")
+        self.redis_process.terminate()
+        self.redis_process.wait(timeout=10)
+
+    def redis_start(self) -> None:
+        """Start the embedded Redis again at the same socket (after ``redis_stop``)."""
+        from config.embedded_redis import start
+
+        self.redis_process = start(REDIS_SOCKET)
 
 
 def prepare(*, max_tokens: int | None = None) -> BenchEnvironment:

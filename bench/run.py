@@ -58,6 +58,7 @@ def wait_for_quiet_machine(*, timeout_s: float) -> list[str]:
 # What --only runs: one section of the whole run, alone.
 SECTIONS = [
     "documents", "models", "api", "knowledge", "engine", "ttft", "navigation", "fanout", "soak",
+    "outages",
 ]  # fmt: skip
 
 
@@ -86,7 +87,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.only:
             results = json.loads(args.out.read_text())
             measured = _run_section(
-                args.only, smoke=args.smoke, previous=results, soak_minutes=args.soak_minutes
+                args.only,
+                smoke=args.smoke,
+                previous=results,
+                soak_minutes=args.soak_minutes,
+                env=env,
             )
             if "assistant_document" in measured:
                 results["details"]["assistant_document"] = measured.pop("assistant_document")
@@ -102,6 +107,8 @@ def main(argv: list[str] | None = None) -> int:
                 results["baselines"]["per_token_sends"]["fanout"] = per_token
             if "soak_details" in measured:
                 results["details"]["soak"] = measured.pop("soak_details")
+            if "outages_details" in measured:
+                results["details"]["outages"] = measured.pop("outages_details")
             results.update(measured)
         else:
             results = _run(smoke=args.smoke, env=env)
@@ -128,6 +135,7 @@ def _run(*, smoke: bool, env: environment.BenchEnvironment) -> dict[str, Any]:
         measure_long_thread,
         measure_models,
         measure_navigation,
+        measure_outages,
         measure_polling,
     )
     from .context import Bench, Config
@@ -183,6 +191,7 @@ def _run(*, smoke: bool, env: environment.BenchEnvironment) -> dict[str, Any]:
             measure_knowledge.measure(bench),
             measure_navigation.measure(bench),
         )
+        outages = measure_outages.measure(bench, env)
     finally:
         pool.shutdown()
         stack.close()
@@ -208,6 +217,7 @@ def _run(*, smoke: bool, env: environment.BenchEnvironment) -> dict[str, Any]:
         "stop_latency_ms": stop,
         **long_thread,
         "navigation_ms": navigation["navigation_ms"],
+        "outages": outages["outages"],
         "document_edit_propagation_ms": documents["document_edit_propagation_ms"],
         "document_open_ms": documents["document_open_ms"],
         "assistant_document_efficiency": documents["assistant_document_efficiency"],
@@ -234,12 +244,18 @@ def _run(*, smoke: bool, env: environment.BenchEnvironment) -> dict[str, Any]:
             "assistant_document": documents["assistant_document"],
             "engine": engine["engine_details"],
             "navigation": navigation["navigation_details"],
+            "outages": outages["outages_details"],
         },
     }
 
 
 def _run_section(
-    section: str, *, smoke: bool, previous: dict[str, Any], soak_minutes: float | None
+    section: str,
+    *,
+    smoke: bool,
+    previous: dict[str, Any],
+    soak_minutes: float | None,
+    env: environment.BenchEnvironment,
 ) -> dict[str, Any]:
     """One section alone (``--only documents``, ``--only engine``...), with when it ran;
     ``previous``: the results it updates (the fan-out's per-token baseline streams at the
@@ -257,6 +273,7 @@ def _run_section(
         measure_knowledge,
         measure_models,
         measure_navigation,
+        measure_outages,
         measure_soak,
     )
     from .context import Bench, Config
@@ -295,6 +312,7 @@ def _run_section(
             "navigation": measure_navigation.measure,
             "fanout": lambda bench: _fanout_section(bench, previous),
             "soak": measure_soak.measure,
+            "outages": lambda bench: measure_outages.measure(bench, env),
         }[section]
         measured = measure(bench)
     finally:
@@ -317,6 +335,7 @@ def _run_section(
         "navigation": "navigation_details",
         "fanout": "fanout_section",
         "soak": "soak_details",
+        "outages": "outages_details",
     }
     measured[where[section]].update(ran)
     return measured

@@ -115,6 +115,20 @@ _FANOUT: dict[str, Check] = {
     "all_in_order": lambda v: isinstance(v, bool),
 }
 _PERCENTILES: dict[str, Check] = {"p50": _number, "p95": _number}
+OUTAGES = ("redis_10s", "postgres_10s")
+_OUTAGE: dict[str, Check] = {
+    "pages": _int,
+    "outage_s": _number,
+    "told_reconnecting": _int,
+    "live_again_s": _number,
+    "answer_ended": lambda v: v in ("done", "interrupted", "failed", "stopped"),
+    "answer_shown_s": _number,
+    "typed": _int,
+    "lost": _int,
+    "duplicates": _int,
+    "served_after": lambda v: v is None or isinstance(v, str),
+    "processes_restarted": _int,
+}
 
 
 def _per_process(value: Any) -> bool:
@@ -221,6 +235,19 @@ def _check_points(results: dict[str, Any], key: str, fields: dict[str, Check]) -
     return found
 
 
+def _check_outages(results: dict[str, Any]) -> list[str]:
+    """``outages`` (when measured): each outage measured, or skipped with the reason."""
+    if "outages" not in results:
+        return []
+    outages = results["outages"]
+    found = _check_exactly(outages, dict.fromkeys(OUTAGES, _is_dict), "outages")
+    for name in OUTAGES:
+        outage = outages.get(name) if isinstance(outages, dict) else None
+        if isinstance(outage, dict) and not isinstance(outage.get("skipped"), str):
+            found += _check_exactly(outage, _OUTAGE, f"outages.{name}")
+    return found
+
+
 def problems(results: Any) -> list[str]:
     """Everything wrong with the shape of ``results``; empty when it is valid."""
     if not isinstance(results, dict):
@@ -234,6 +261,7 @@ def problems(results: Any) -> list[str]:
     found += _check_engine(results)
     if "soak" in results:  # written by its own run (`--only soak`), after the others
         found += _check_dict(results["soak"], _SOAK, "soak")
+    found += _check_outages(results)
     if "stop_latency_ms" not in results:
         found.append("stop_latency_ms: missing (null when there is no stop)")
     elif results["stop_latency_ms"] is not None:

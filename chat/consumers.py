@@ -12,11 +12,12 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.db import InterfaceError, OperationalError
 from django.template.loader import render_to_string
 
 from realtime.consumers import MemberSocket
 from realtime.events import Person
-from realtime.fanout import Event
+from realtime.fanout import Event, fanout
 from realtime.presence import RENEW_EVERY_S, presence_board, typing_announce
 from realtime.topics import thread_topic, workspace_topic
 from workspace.consumers import WorkspaceSocket
@@ -46,6 +47,10 @@ logger = logging.getLogger(__name__)
 # A frame is a JSON object around one message: anything much larger is no message of ours.
 FRAME_OVERHEAD = 1024
 MALFORMED = "That message could not be read (malformed frame)."
+DATABASE_AWAY = (
+    "The server cannot reach its database just now, so your message was not sent. It is kept "
+    "here: send it again in a moment."
+)
 TYPING_EVERY_S = 2  # "typing" is shown for a few seconds: saying it more often adds nothing
 
 
@@ -154,7 +159,8 @@ class ThreadConsumer(NavigationFollower):
             html = await database_sync_to_async(thread_transcript_html)(self.thread.pk)
         else:
             html = await database_sync_to_async(thread_catch_up_html)(self.thread.pk, since=since)
-        await self.send(text_data=html)
+        # The badge with it: frames the page sends from now on wait until this method returns.
+        await self.send(text_data=html + _connection_html(live=not fanout().away))
         await self._presence_enter(topic)
         if _flag_from_query(self.scope["query_string"], "nav"):
             await self.navigation_follow(self.thread.workspace_id)
@@ -191,6 +197,12 @@ class ThreadConsumer(NavigationFollower):
     chat_message = chat_status = chat_frame = chat_settings = _html_send
     chat_transcript = presence_changed = _html_send
 
+    async def realtime_away(self, event: Event) -> None:
+        await self.send(text_data=_connection_html(live=False))
+
+    async def realtime_back(self, event: Event) -> None:
+        await self.send(text_data=_connection_html(live=True))
+
     async def presence_typing(self, event: Event) -> None:
         person = getattr(self, "_person", None)  # set once the socket is listed
         if person is None or event["person"]["id"] != person["id"]:  # people know they type
@@ -211,6 +223,10 @@ class ThreadConsumer(NavigationFollower):
             outcome = await database_sync_to_async(self._message_post)(_body_of(frame))
         except ValidationError as exc:
             await self._send_composer_error(" ".join(exc.messages))
+            return
+        except (OperationalError, InterfaceError):  # PostgreSQL away, or its connection cut
+            logger.warning("Could not post to thread %s: database away", self.thread.pk)
+            await self._send_composer_error(DATABASE_AWAY)
             return
         except Exception:
             logger.exception("Could not post a message to thread %s", self.thread.pk)
@@ -247,6 +263,13 @@ class ThreadConsumer(NavigationFollower):
     async def _send_composer_error(self, error: str) -> None:
         html = render_to_string("chat/_composer_error.html", {"error": error, "oob": True})
         await self.send(text_data=html)
+
+
+def _connection_html(*, live: bool) -> str:
+    """The page's connection badge. "live" is the server's word, said once the socket follows
+    the thread and Redis is there: the page sends the messages it held only then."""
+    state = "live" if live else "reconnecting"
+    return render_to_string("chat/_connection.html", {"state": state, "oob": True})
 
 
 def _composer_reset_html(*, thread_id: int, hint: str) -> str:

@@ -21,7 +21,7 @@ from redis.exceptions import RedisError
 
 from realtime.consumers import CLOSE_NOT_FOUND, MemberSocket
 from realtime.contract import EventModel
-from realtime.fanout import Event
+from realtime.fanout import Event, fanout
 from realtime.publish import publish_async
 from realtime.topics import document_topic
 
@@ -50,6 +50,7 @@ PRESENCE_REFUSED = (
     "Another person's editor on this document already uses your editor's id, so the others do "
     "not see where you are. Your changes are saved as usual; reload the page to get a new id."
 )
+OTHERS_AWAY = "Reconnecting: your edits are kept, and reach the others when the connection is back."
 DELETED = (
     "{by} deleted this document; it can be restored from the workspace page. Changes made "
     "here from now on are not saved."
@@ -136,6 +137,16 @@ class DocumentConsumer(MemberSocket):
         await self._publish(events.PresenceAsked(sender=self._sender))
         for write in await database_sync_to_async(write_list_active)(document_id=document_id):
             await self.send(text_data=json.dumps({"type": "write", **write}))
+        if fanout().away:
+            await self.realtime_away({})
+
+    async def realtime_away(self, event: Event) -> None:
+        """Redis is away: this editor's changes are kept, but the others' cannot arrive."""
+        await self._notice("away", OTHERS_AWAY)
+
+    async def realtime_back(self, event: Event) -> None:
+        """Redis is back, and the editor was sent the whole state (``document.resync``)."""
+        await self._notice("back", "")
 
     async def document_resync(self, event: Event) -> None:
         for frame in event["frames"]:

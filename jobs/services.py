@@ -10,7 +10,7 @@ which its worker reads between tokens (``job_stop_requested``), whichever replic
 
 import logging
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from celery import current_app as celery_app
 from django.conf import settings
@@ -21,6 +21,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from kombu.exceptions import OperationalError as BrokerUnavailable
 
 from llm.routing import JOB_MODEL_HEADER
 
@@ -33,6 +34,8 @@ logger = logging.getLogger(__name__)
 Status = ModelJob.Status
 STOP_TTL_S = 24 * 3600
 INTERRUPTED_REASON = "interrupted: the model worker stopped responding"
+# heartbeat_at of a queued job whose task never reached the broker: the sweep sends it first.
+NEVER_SENT = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 class JobLimitReached(ValidationError):
@@ -86,10 +89,17 @@ def job_enqueue(job: ModelJob) -> None:
 
 
 def _send(job: ModelJob) -> None:
+    """Put the job's task on its model's queue. With the broker (Redis) away, the job stays
+    queued, marked as never sent: the first sweep once the broker is back sends it (the
+    request that made it, a question posted, say, has succeeded meanwhile)."""
     kind = job_kind(job.kind)
-    celery_app.send_task(
-        kind.task, args=kind.task_args(job), headers={JOB_MODEL_HEADER: job.model_id}
-    )
+    try:
+        celery_app.send_task(
+            kind.task, args=kind.task_args(job), headers={JOB_MODEL_HEADER: job.model_id}
+        )
+    except BrokerUnavailable:
+        logger.warning("Could not send %s: the broker is away; the sweep sends it", job)
+        ModelJob.objects.filter(pk=job.pk, status=Status.QUEUED).update(heartbeat_at=NEVER_SENT)
 
 
 def job_move(job: ModelJob, *, model_id: int | None) -> None:

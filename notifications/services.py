@@ -12,12 +12,15 @@ A notification is also pushed to each device its person turned push on in for it
 after the notification has committed, never from the request that caused it.
 """
 
+import logging
+
 from celery import current_app as celery_app
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
+from kombu.exceptions import OperationalError as BrokerUnavailable
 
 from chat.models import Message
 from documents.models import DocumentWrite
@@ -32,6 +35,8 @@ from .selectors import (
     notification_settings_of,
     notification_unread_count,
 )
+
+logger = logging.getLogger(__name__)
 
 EXCERPT_LENGTH = 120
 PUSH_TASK = "notifications.push"
@@ -261,7 +266,10 @@ def _pushes_enqueue(made: list[Notification], *, workspace_id: int) -> None:
     )
     for notification in made:
         if notification.recipient_id in subscribed:
-            celery_app.send_task(PUSH_TASK, args=[notification.pk])
+            try:
+                celery_app.send_task(PUSH_TASK, args=[notification.pk])
+            except BrokerUnavailable:  # the notification is kept; only the push is lost
+                logger.warning("Push for %s not sent: the broker is away", notification)
 
 
 def _unread_changed(person_id: int) -> None:

@@ -13,6 +13,11 @@ back (``layer.reconnected``), each topic's ``catch_up`` makes the event that bri
 up to date again (a thread's whole transcript; for an account, "check your access again"),
 once per topic, not once per socket.
 
+While Redis is away, sockets stay open but hear nothing, so they are told (``realtime.away``)
+and told again when events flow once more (``realtime.back``, after the catch-up): a page says
+"reconnecting", not "live", meanwhile. The process knows by sending itself a heartbeat every
+``HEARTBEAT_EVERY_S``: a send that fails means away, the next heartbeat heard means back.
+
 Streams (Server-Sent Events, ``/v1`` completions) follow topics here too (``join_stream``):
 they are handed each event as published, not as prepared for sockets, and after a lost
 connection ``layer.reconnected`` itself, from which they catch up on their own.
@@ -33,6 +38,13 @@ from .loops import PerLoop
 logger = logging.getLogger(__name__)
 
 Event = dict[str, Any]
+
+# Made here, for this process's sockets (never published).
+AWAY = "realtime.away"  # Redis is away: events published meanwhile may not reach the socket
+BACK = "realtime.back"  # events flow again, and every topic was caught up
+HEARTBEAT = "realtime.heartbeat"  # sent to this process's own channel, to hear Redis is there
+HEARTBEAT_EVERY_S = 1.0
+HEARTBEAT_TIMEOUT_S = 2.0  # a send that takes longer counts as failed (a lost network)
 CatchUp = Callable[[str], Awaitable[Event | None]]
 Prepare = Callable[[Event], Awaitable[Event | None]]
 
@@ -59,6 +71,9 @@ class Fanout:
         self._topics: dict[str, _Followed] = {}
         self._channel: str | None = None
         self._receiving: asyncio.Task[None] | None = None  # held: the loop keeps tasks weakly
+        self._watching: asyncio.Task[None] | None = None
+        self.away = False  # Redis is away: the sockets were told (AWAY)
+        self._caught_up = True  # since Redis went away, the topics were caught up
         # Joins and leaves one at a time: a member who joins while the process is still
         # joining the group must not return before the process is in it.
         self._changing = asyncio.Lock()
@@ -120,13 +135,20 @@ class Fanout:
             self._receiving = asyncio.create_task(
                 self._receive(self._channel), context=contextvars.Context()
             )
+            self._watching = asyncio.create_task(
+                self._watch(self._channel), context=contextvars.Context()
+            )
         return self._channel
 
     async def _receive(self, channel: str) -> None:
         while True:
             event: Event = await self._layer.receive(channel)
-            if event.get("type") == RECONNECTED:
+            kind = event.get("type")
+            if kind == RECONNECTED:
                 await self._catch_up_all()
+            elif kind == HEARTBEAT:
+                if self.away:
+                    await self._back()
             elif (followed := self._topics.get(event.get("topic", ""))) is not None:
                 await self._deliver(followed.streams, event)
                 if followed.sockets and (prepared := await self._prepare(followed, event)):
@@ -141,7 +163,35 @@ class Fanout:
             logger.exception("Could not prepare %s of %s", event.get("type"), event.get("topic"))
             return None
 
+    async def _watch(self, channel: str) -> None:
+        """Send the process's channel a heartbeat every HEARTBEAT_EVERY_S; tell the sockets
+        when one cannot be sent (``_receive`` hears the next one that arrives)."""
+        while True:
+            await asyncio.sleep(HEARTBEAT_EVERY_S)
+            try:
+                async with asyncio.timeout(HEARTBEAT_TIMEOUT_S):
+                    await self._layer.send(channel, {"type": HEARTBEAT})
+            except Exception:
+                if not self.away:
+                    logger.warning("Redis is away: the sockets of this process are told")
+                    self.away, self._caught_up = True, False
+                    await self._deliver(self._all_sockets(), {"type": AWAY})
+
+    async def _back(self) -> None:
+        """A heartbeat arrived after Redis was away: catch up every topic (unless the
+        reconnect did), then tell the sockets that events flow again."""
+        if not self._caught_up:
+            await self._catch_up_all()
+        self.away = False
+        logger.warning("Redis is back: the sockets of this process are told")
+        await self._deliver(self._all_sockets(), {"type": BACK})
+
+    def _all_sockets(self) -> set[Member]:
+        """Every local socket once, whatever number of topics it follows."""
+        return set().union(*(followed.sockets for followed in self._topics.values()))
+
     async def _catch_up_all(self) -> None:
+        self._caught_up = True
         for topic, followed in list(self._topics.items()):
             await self._deliver(followed.streams, {"type": RECONNECTED, "topic": topic})
             if followed.catch_up is None:

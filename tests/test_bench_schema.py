@@ -189,6 +189,34 @@ def test_each_problem_is_reported(change, expected):
         schema.check(results)
 
 
+OUTAGE = {
+    "pages": 20,
+    "outage_s": 10.0,
+    "told_reconnecting": 20,
+    "live_again_s": 0.9,
+    "answer_ended": "done",
+    "answer_shown_s": 12.0,
+    "typed": 20,
+    "lost": 0,
+    "duplicates": 0,
+    "served_after": "done",
+    "processes_restarted": 0,
+}
+
+
+def test_outages_are_checked_when_measured_and_one_may_be_skipped_with_its_reason():
+    results = _valid()
+    results["outages"] = {"redis_10s": dict(OUTAGE), "postgres_10s": {"skipped": "SQLite"}}
+    assert schema.problems(results) == []
+
+    results["outages"]["redis_10s"].pop("lost")
+    results["outages"]["postgres_10s"] = {**OUTAGE, "answer_ended": "streaming"}
+    assert schema.problems(results) == [
+        "outages.redis_10s.lost: missing",
+        "outages.postgres_10s.answer_ended: unexpected value 'streaming'",
+    ]
+
+
 def test_not_a_dict_is_invalid():
     assert schema.problems([]) == ["results: expected an object"]
 

@@ -6,8 +6,8 @@ import pytest
 from channels.layers import get_channel_layer
 
 from realtime.channel_layer import RECONNECTED
-from realtime.fanout import Fanout
-from realtime.topics import thread_topic
+from realtime.fanout import AWAY, BACK, Fanout
+from realtime.topics import thread_topic, user_topic
 
 pytestmark = pytest.mark.services
 
@@ -136,3 +136,31 @@ async def test_each_event_is_prepared_once_for_all_the_local_sockets_of_its_topi
 
     await _until(lambda: all(s.received == ["FRAME ONE"] for s in sockets))
     assert prepared == ["frame one"]
+
+
+async def test_sockets_are_told_once_when_redis_goes_away_and_when_it_is_back_after_a_catch_up(
+    redis_server,
+):
+    fanout = Fanout()
+    told: list[str] = []
+
+    class Page:
+        async def deliver(self, event: dict) -> None:
+            told.append(event["type"])
+
+    async def transcript(topic: str) -> dict:
+        return {"type": "chat.transcript", "html": f"transcript of {topic}"}
+
+    page = Page()
+    await fanout.join(thread_topic(11), page, catch_up=transcript)
+    await fanout.join(user_topic(11), page)  # a second topic: still told once
+    await asyncio.to_thread(redis_server.stop)
+    try:
+        await _until(lambda: told == [AWAY], timeout=10)
+        assert fanout.away
+    finally:
+        await asyncio.to_thread(redis_server.start)
+
+    await _until(lambda: told[-1:] == [BACK], timeout=15)
+    assert told == [AWAY, "chat.transcript", BACK]
+    assert not fanout.away

@@ -15,6 +15,7 @@ from chat.models import Message
 from chat.replies import reply_stop
 from chat.selectors import reply_queue_ahead
 from chat.services import message_create
+from config.celery import app as celery_app
 from documents.models import DocumentWrite
 from documents.selectors import write_queue_ahead
 from documents.services import document_create
@@ -245,3 +246,23 @@ def _four_queued(team) -> tuple[Message, Message, Message, Message]:
     scribe = AssistantFactory.create(workspace=team.workspace, model=LanguageModelFactory())
     other_model = assistant_reply(thread=team.thread, asker=team.member, assistant=scribe)
     return ahead, behind, elsewhere, other_model
+
+
+@pytest.mark.django_db(transaction=True)  # the task is sent when the question commits
+def test_a_question_posted_while_the_broker_is_away_is_kept_and_the_next_sweep_sends_its_answer(
+    team, redis_server, monkeypatch
+):
+    redis_server.stop()
+    try:
+        answer = _asked(team, team.member)  # posting succeeds: nothing to post again
+    finally:
+        redis_server.start()
+    assert answer.status == Message.Status.QUEUED
+    sent: list[tuple[str, list[object]]] = []
+    monkeypatch.setattr(celery_app, "send_task", lambda name, args, **_: sent.append((name, args)))
+
+    # Long before REPLY_REQUEUE_AFTER_S: its task never reached the broker.
+    _, requeued = jobs_sweep(silent_for=timedelta(seconds=30), waiting_for=timedelta(seconds=300))
+
+    assert requeued == [answer.job_id]
+    assert sent == [("llm.generate_reply", [answer.pk])]

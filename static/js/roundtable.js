@@ -145,10 +145,10 @@
   function pageSocket(event) {
     return !(event.target.closest && event.target.closest("[data-side-socket]"));
   }
+  // "live" is the server's word (the badge it sends once the socket follows the thread, and
+  // again when its Redis is back after being away): an open socket is not enough.
   document.addEventListener("htmx:wsOpen", function (event) {
-    if (!pageSocket(event)) return;
-    retries = 0;
-    showConnection("live", "live");
+    if (pageSocket(event)) retries = 0;
   });
   document.addEventListener("htmx:wsClose", function (event) {
     var code = event.detail.event.code;
@@ -164,9 +164,40 @@
     }
   });
 
+  // A message sent while the page is not live (its socket closed, or the server's Redis away)
+  // stays in the composer, which says so, and is sent once the server says "live" again:
+  // once, with whatever the box holds then. Typing signals are not held: they would be stale.
+  var HELD = "Not connected: your message is kept here and sent when the connection is back.";
+  function pageLive() {
+    var badge = document.getElementById("connection");
+    return !badge || badge.dataset.state === "live";
+  }
+  document.addEventListener("htmx:wsConfigSend", function (event) {
+    var form = event.target;
+    if (pageLive() || (form.id !== "composer" && form.id !== "typing-signal")) return;
+    event.preventDefault();
+    var error = document.getElementById("composer-error");
+    if (form.id === "composer" && error) {
+      form.dataset.held = "true";
+      error.textContent = HELD;
+    }
+  });
+  document.addEventListener("htmx:oobAfterSwap", function (event) {
+    var composer = document.getElementById("composer");
+    if (event.detail.target.id !== "connection" || !pageLive() || !composer) return;
+    if (composer.dataset.held !== "true") return;
+    delete composer.dataset.held;
+    var error = document.getElementById("composer-error");
+    if (error && error.textContent === HELD) error.textContent = "";
+    composer.requestSubmit();
+  });
+
   // A button's request refused (e.g. Retry over the waiting-questions limit): show why where
   // the composer shows its errors; an edit refused (empty, too long), in its editor.
+  // (Not the page's report of how far it was read, which no person asked for: the next one
+  // tells the server as much.)
   document.addEventListener("htmx:responseError", function (event) {
+    if (event.detail.elt.matches && event.detail.elt.matches("[data-read-url]")) return;
     var editor = event.detail.elt.closest && event.detail.elt.closest(".message-edit");
     var error = editor ? editor.querySelector(".error") : document.getElementById("composer-error");
     if (!error) return;

@@ -59,6 +59,7 @@ function start(host) {
   let passingError = false; // an error notice shown until the server confirms it has everything
   let attempted = false; // a connection was made or tried: not connected now means offline
   let readOnly = data.readOnly === "true";
+  let othersAway = ""; // the server cannot reach the others for now: what it said, else ""
 
   const { serverUrl, room } = socketAddress(data.socketPath || "");
   const provider = new WebsocketProvider(serverUrl, room, ydoc, {
@@ -185,6 +186,21 @@ function start(host) {
       },
     ],
     ["write", (notice) => writes.show(notice)],
+    // The server cannot reach the others for now (its Redis is away), then can again.
+    [
+      "away",
+      (notice) => {
+        othersAway = notice.message;
+        statusShow();
+      },
+    ],
+    [
+      "back",
+      () => {
+        othersAway = "";
+        statusShow();
+      },
+    ],
   ]);
 
   function onNotice(notice) {
@@ -240,6 +256,8 @@ function start(host) {
       }
     } else if (!provider.synced) {
       statusSet(ui, "connecting", "Connecting…");
+    } else if (othersAway) {
+      statusSet(ui, "offline", othersAway);
     } else if (readOnly) {
       statusSet(ui, "saved", "Connected · read only");
     } else if (serverHasOwn >= ownClock()) {
@@ -258,6 +276,7 @@ function start(host) {
   provider.on("sync", statusShow);
   provider.on("connection-close", (event) => {
     attempted = true;
+    othersAway = ""; // the next socket says so again if it still is
     if (ended || !event) return statusShow();
     if (event.code === CLOSE_SIGNED_OUT) {
       end("You are signed out. Log in again (in another tab, to keep this text) to go on editing.");

@@ -85,6 +85,28 @@ def logged_in_page(browser: Browser, live_stack: LiveStack) -> Iterator[LogIn]:
         context.close()
 
 
+@pytest.fixture
+def log_in(logged_in_page: LogIn) -> Iterator[LogIn]:
+    """``logged_in_page``, then a check that no page broke the CSP or threw an uncaught error.
+
+    Chromium logs each CSP violation (an inline style attribute, say) as a console error.
+    """
+    problems: list[str] = []
+
+    def log_in_watched(user: object) -> Page:
+        page = logged_in_page(user)
+        page.on("console", lambda message: problems.append(message.text))
+        page.on("pageerror", lambda error: problems.append(f"uncaught: {error}"))
+        return page
+
+    yield log_in_watched
+    assert not [
+        problem
+        for problem in problems
+        if "Content Security Policy" in problem or problem.startswith("uncaught")
+    ]
+
+
 # The clipboard, stubbed in the page only: what the page copies is kept in window.__copied.
 STUB_CLIPBOARD_JS = """() => {
   window.__copied = [];

@@ -1,7 +1,7 @@
 """A shared document in real browsers: co-editing across replicas, viewers, the preview, the CSP."""
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from itertools import zip_longest
 from pathlib import Path
 
@@ -20,7 +20,6 @@ from documents.services import (
     version_restore,
 )
 from harness.live_stack import LiveStack
-from tests.e2e.conftest import LogIn
 from tests.factories import MembershipFactory, MessageFactory, UserFactory
 from workspace.models import Membership
 from workspace.services import membership_remove, membership_role_set
@@ -57,28 +56,6 @@ def editor_bundle_built() -> None:
 @pytest.fixture
 def document(team) -> Document:
     return document_create(workspace=team.workspace, title="Launch plan", created_by=team.owner)
-
-
-@pytest.fixture
-def log_in(logged_in_page: LogIn) -> Iterator[LogIn]:
-    """``logged_in_page``, then a check that no page broke the CSP or threw an uncaught error.
-
-    Chromium logs each CSP violation (an inline style attribute, say) as a console error.
-    """
-    problems: list[str] = []
-
-    def log_in_watched(user: object) -> Page:
-        page = logged_in_page(user)
-        page.on("console", lambda message: problems.append(message.text))
-        page.on("pageerror", lambda error: problems.append(f"uncaught: {error}"))
-        return page
-
-    yield log_in_watched
-    assert not [
-        problem
-        for problem in problems
-        if "Content Security Policy" in problem or problem.startswith("uncaught")
-    ]
 
 
 def open_document(page: Page, document_id: int, *, base_url: str = "") -> None:
@@ -651,3 +628,41 @@ def test_made_viewer_and_member_again_while_the_page_is_open_the_page_follows_at
         lambda: f"the server has {document_text_get(document_id=document.pk)!r}",
     )
     expect(bob.locator("#document-status")).to_have_attribute("data-state", "saved")
+
+
+def test_edits_made_while_redis_is_away_merge_when_it_is_back(
+    live_stack: LiveStack, team, document, log_in, redis_server
+):
+    alice, bob = log_in(team.owner), log_in(team.member)
+    open_document(alice, document.pk)
+    open_document(bob, document.pk)
+
+    redis_server.stop()
+    try:
+        for page in (alice, bob):
+            status = page.locator("#document-status")
+            expect(status).to_have_attribute("data-state", "offline")
+            expect(status).to_contain_text("Reconnecting: your edits are kept")
+        type_at_end(alice, "Alice wrote this while away. ")
+        type_at_end(bob, "Bob wrote this while away too. ")
+    finally:
+        redis_server.start()
+
+    def merged() -> bool:
+        stored = document_text_get(document_id=document.pk)
+        return (
+            "Alice wrote this while away. " in stored
+            and "Bob wrote this while away too. " in stored
+            and editor_text(alice) == editor_text(bob) == stored
+        )
+
+    eventually(
+        alice,
+        merged,
+        lambda: (
+            f"alice sees {editor_text(alice)!r}, bob sees {editor_text(bob)!r}, "
+            f"the server has {document_text_get(document_id=document.pk)!r}"
+        ),
+    )
+    for page in (alice, bob):
+        expect(page.locator("#document-status")).to_have_attribute("data-state", "saved")

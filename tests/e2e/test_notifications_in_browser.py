@@ -3,14 +3,12 @@ push on for a workspace in the browser."""
 
 import base64
 import os
-from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import Page, expect
 
 from chat.models import Message
 from notifications.models import PushSubscription
-from tests.e2e.conftest import LogIn
 
 pytestmark = [pytest.mark.browser, pytest.mark.live, pytest.mark.django_db(transaction=True)]
 
@@ -31,25 +29,6 @@ HIDDEN_TAB_WITH_NOTIFICATIONS_JS = """() => {
   window.Notification = StubNotification;
   Object.defineProperty(document, "visibilityState", {configurable: true, get: () => "hidden"});
 }"""
-
-
-@pytest.fixture
-def log_in(logged_in_page: LogIn) -> Iterator[LogIn]:
-    """``logged_in_page``, failing the test if a page broke the CSP or threw an error."""
-    problems: list[str] = []
-
-    def watched(user: object) -> Page:
-        page = logged_in_page(user)
-        page.on("console", lambda message: problems.append(message.text))
-        page.on("pageerror", lambda error: problems.append(f"uncaught: {error}"))
-        return page
-
-    yield watched
-    assert not [
-        problem
-        for problem in problems
-        if "Content Security Policy" in problem or problem.startswith("uncaught")
-    ]
 
 
 def bell_live(page: Page) -> None:

@@ -427,3 +427,34 @@ def test_a_code_block_is_highlighted_and_its_copy_button_copies_the_code(
     block.get_by_role("button", name="Copy").click()
     expect(block.get_by_role("button")).to_have_text("Copied")
     assert bob.evaluate("window.__copied") == [code]
+
+
+HELD = "Not connected: your message is kept here and sent when the connection is back."
+
+
+def test_a_message_sent_while_redis_is_away_stays_in_the_composer_and_is_sent_once_when_back(
+    live_stack, team, log_in, redis_server
+):
+    alice, bob = log_in(team.owner), log_in(team.member)
+    open_thread(alice, team.thread.pk)
+    open_thread(bob, team.thread.pk)
+    typed = "Typed while the server could not reach Redis"
+    badge = alice.locator("#connection")
+
+    redis_server.stop()
+    try:
+        expect(badge).to_have_attribute("data-state", "reconnecting")
+        expect(badge).to_have_text("reconnecting…")
+        send(alice, typed)
+        alice.locator("#composer-body").press("Enter")  # impatient: a second Enter
+        expect(alice.locator("#composer-error")).to_have_text(HELD)
+        expect(alice.locator("#composer-body")).to_have_value(typed)
+        assert not Message.objects.filter(body=typed).exists()
+    finally:
+        redis_server.start()
+
+    expect(badge).to_have_attribute("data-state", "live")
+    expect(alice.locator("#composer-body")).to_have_value("")  # the server took it
+    expect(alice.locator("#composer-error")).to_have_text("")
+    expect(bob.locator("#transcript .message.user .body")).to_have_text(typed)
+    assert Message.objects.filter(body=typed).count() == 1
