@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--soak-minutes",
         type=float,
-        help="minutes of the soak's waves after its warm-up wave (10; 0.25 with --smoke)",
+        help="minutes of waves after the soak's warm-up (10; 0 with --smoke: the warm-up alone)",
     )
     args = parser.parse_args(argv)
     raise_open_files_limit()

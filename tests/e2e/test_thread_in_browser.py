@@ -16,6 +16,7 @@ from tests.factories import LONG_ANSWER_PROMPT, MessageFactory
 pytestmark = [pytest.mark.browser, pytest.mark.live, pytest.mark.django_db(transaction=True)]
 
 ANSWER_TIMEOUT_MS = 120_000
+MARKUP_CLOSED_MAX = 4  # characters of Markdown markup one frame can close (a ``**`` pair)
 SCREENSHOT = Path(settings.BASE_DIR) / "var" / "screenshots" / "thread.png"
 
 # Records every distinct (data-seq, text length) an assistant body shows, as the page swaps it.
@@ -107,7 +108,10 @@ def test_a_member_watches_the_answer_stream_in_and_sees_the_saved_text_after_rel
     lengths = [frame["length"] for frame in frames]
     assert len(set(seqs)) >= 3, f"bob saw too few updates of the answer: {frames}"
     assert all(a < b for a, b in pairwise(seqs)), f"frames out of order: {frames}"
-    assert lengths == sorted(lengths), f"the answer shrank while streaming: {lengths}"
+    # Rendered Markdown can lose a character or two as the text grows ("*word" becomes an
+    # emphasised "word" once its closing star arrives), never more: a lost or older frame would.
+    shrank = [(a, b) for a, b in pairwise(lengths) if b < a - MARKUP_CLOSED_MAX]
+    assert not shrank, f"the answer shrank while streaming: {lengths}"
     assert len(set(lengths)) >= 3, f"the answer did not grow over several updates: {lengths}"
     assert seqs[-1] == reply.last_seq
 
