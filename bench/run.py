@@ -61,6 +61,17 @@ SECTIONS = [
     "outages",
 ]  # fmt: skip
 
+# What a section alone returns beside its figures, and where it goes under "details".
+SECTION_DETAILS = {
+    "assistant_document": "assistant_document",
+    "engine_details": "engine",
+    "ttft_section": "ttft_section",
+    "navigation_details": "navigation",
+    "fanout_section": "memory",
+    "soak_details": "soak",
+    "outages_details": "outages",
+}
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -93,22 +104,12 @@ def main(argv: list[str] | None = None) -> int:
                 soak_minutes=args.soak_minutes,
                 env=env,
             )
-            if "assistant_document" in measured:
-                results["details"]["assistant_document"] = measured.pop("assistant_document")
-            if "engine_details" in measured:
-                results["details"]["engine"] = measured.pop("engine_details")
-            if "ttft_section" in measured:
-                results["details"]["ttft_section"] = measured.pop("ttft_section")
-            if "navigation_details" in measured:
-                results["details"]["navigation"] = measured.pop("navigation_details")
-            if "fanout_section" in measured:
-                results["details"]["memory"] = measured.pop("fanout_section")
+            for key, detail in SECTION_DETAILS.items():
+                if key in measured:
+                    results["details"][detail] = measured.pop(key)
+            if "per_token_fanout" in measured:
                 per_token = measured.pop("per_token_fanout")
                 results["baselines"]["per_token_sends"]["fanout"] = per_token
-            if "soak_details" in measured:
-                results["details"]["soak"] = measured.pop("soak_details")
-            if "outages_details" in measured:
-                results["details"]["outages"] = measured.pop("outages_details")
             results.update(measured)
         else:
             results = _run(smoke=args.smoke, env=env)
