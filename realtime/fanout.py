@@ -44,7 +44,8 @@ AWAY = "realtime.away"  # Redis is away: events published meanwhile may not reac
 BACK = "realtime.back"  # events flow again, and every topic was caught up
 HEARTBEAT = "realtime.heartbeat"  # sent to this process's own channel, to hear Redis is there
 HEARTBEAT_EVERY_S = 1.0
-HEARTBEAT_TIMEOUT_S = 2.0  # a send that takes longer counts as failed (a lost network)
+HEARTBEAT_TIMEOUT_S = 5.0  # a send that takes longer counts as failed (a lost network);
+# long enough that a busy process or Redis (a loaded laptop, a CI machine) is not taken for one
 CatchUp = Callable[[str], Awaitable[Event | None]]
 Prepare = Callable[[Event], Awaitable[Event | None]]
 

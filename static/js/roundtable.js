@@ -89,6 +89,11 @@
     if (!incoming || !shown || !("seq" in incoming.dataset) || !("seq" in shown.dataset)) return;
     if (Number(incoming.dataset.seq) < Number(shown.dataset.seq)) event.detail.shouldSwap = false;
   });
+  document.addEventListener("htmx:oobBeforeSwap", function (event) {
+    if (event.detail.shouldSwap !== false && event.detail.fragment) {
+      carryEditors(event.detail.target, event.detail.fragment);
+    }
+  });
 
   // A socket follows the thread before it is sent what it lacks, so a message posted in between
   // arrives twice: show it once. An article for a message older than the newest shown, and not
@@ -99,12 +104,41 @@
     fragment.querySelectorAll(":scope > article.message").forEach(function (article) {
       var shown = document.getElementById(article.id);
       if (shown && shown.closest("#transcript")) {
+        carryEditors(shown, article);
         shown.replaceWith(article);
+        restoreFocus();
       } else if (messageNumber(article) < newest) {
         article.remove();
       }
     });
   }
+
+  // A message being edited here can arrive again meanwhile (changed, sent twice around a
+  // reconnect, or within the whole transcript after Redis was away): its new version keeps the
+  // open editor, with what was typed in it, unless it can no longer be edited (deleted) or
+  // the editor is saving (the new version is what it saved).
+  var focused = null;
+  function carryEditors(shown, incoming) {
+    if (!shown.querySelectorAll) return;
+    shown.querySelectorAll(".message-edit:not(.htmx-request)").forEach(function (form) {
+      var id = form.closest("article").id;
+      var next = incoming.id === id ? incoming : incoming.querySelector("#" + CSS.escape(id));
+      var body = next && next.querySelector("#" + CSS.escape(id + "-body"));
+      if (!body || !next.querySelector("[data-edit]") || next.querySelector(".message-edit")) return;
+      var active = document.activeElement;
+      if (form.contains(active)) {
+        focused = { element: active, start: active.selectionStart, end: active.selectionEnd };
+      }
+      body.after(form);
+    });
+  }
+  function restoreFocus() {
+    if (!focused || !focused.element.isConnected) return;
+    focused.element.focus();
+    if (focused.start != null) focused.element.setSelectionRange(focused.start, focused.end);
+    focused = null;
+  }
+  document.addEventListener("htmx:oobAfterSwap", restoreFocus);
 
   function messageNumber(article) {
     return Number(article.id.replace("message-", ""));

@@ -415,6 +415,28 @@ def test_an_edit_the_server_refuses_says_why_in_the_editor_and_keeps_the_text(
     assert Message.objects.get(thread=team.thread).body == "Ship on Friday"
 
 
+def test_an_open_editor_keeps_what_was_typed_when_the_transcript_is_sent_again(
+    live_stack, team, alice_and_bob, redis_server
+):
+    alice, bob = alice_and_bob
+    send(bob, "Ship on Friday")
+    editor = start_editing(bob, "Ship on Friday")
+    editor.fill("Ship on Monday")
+    badge = bob.locator("#connection")
+
+    redis_server.stop()  # when it is back, each page is sent its whole transcript again
+    try:
+        expect(badge).to_have_attribute("data-state", "reconnecting")
+    finally:
+        redis_server.start()
+    expect(badge).to_have_attribute("data-state", "live")
+
+    expect(editor).to_have_value("Ship on Monday")
+    expect(editor).to_be_focused()
+    editor.press("Enter")
+    expect(alice.locator("#transcript .message.user .body")).to_have_text("Ship on Monday")
+
+
 def test_a_code_block_is_highlighted_and_its_copy_button_copies_the_code(
     live_stack, team, alice_and_bob
 ):
