@@ -47,7 +47,7 @@ from .selectors import (
     message_read_by_id,
     thread_list_with_unread,
 )
-from .templatetags.navigation import unread_badge
+from .templatetags.navigation import nav_thread, unread_badge
 
 # How long "... is typing" stays after the last keystroke the page reported (the page's CSS
 # hides it after as long, unless a newer report replaces it).
@@ -155,9 +155,7 @@ async def navigation_prepare(event: Event) -> Event | None:
         return None
     active = event_parse(event)
     assert isinstance(active, ThreadActive)
-    item = render_to_string(
-        "chat/_nav_thread.html", {"thread": {"id": active.thread_id, "title": active.title}}
-    )
+    item = nav_thread(active.thread_id, active.title)
     return {**event, "html": f'<div hx-swap-oob="afterbegin:#nav-threads">{item}</div>'}
 
 

@@ -13,6 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from chat.models import Thread
+from chat.panels import THREADS_PER_PAGE
 from chat.replies import reply_stop
 from chat.services import message_create, thread_create, thread_read_mark
 from config.asgi import application
@@ -89,6 +90,33 @@ def test_the_sidebar_costs_the_same_few_queries_however_many_threads(
         html = template.render(context)
 
     assert len(_nav_titles(html)) == 41
+
+
+@pytest.mark.django_db
+def test_the_workspace_page_lists_its_threads_a_page_at_a_time_and_the_sidebar_all_of_them(
+    client, team
+):
+    for number in range(THREADS_PER_PAGE):  # with the team's own, one more than a page
+        _active(ThreadFactory.create(workspace=team.workspace, title=f"Thread {number}"), number)
+    _active(team.thread, minutes_ago=THREADS_PER_PAGE)
+    client.force_login(team.owner)
+    path = f"/w/{team.workspace.pk}/"
+
+    first = client.get(path).content.decode()
+    second = client.get(path, {"page": 2}).content.decode()
+
+    assert len(_nav_titles(first)) == THREADS_PER_PAGE + 1
+    assert _listed_titles(first) == [f"Thread {n}" for n in range(THREADS_PER_PAGE)]
+    assert 'href="?page=2">Older' in first
+    assert f"1–{THREADS_PER_PAGE} of {THREADS_PER_PAGE + 1}" in first
+    assert _listed_titles(second) == ["Release planning"]
+    assert 'href="?page=1">' in second
+    assert _listed_titles(client.get(path, {"page": "nonsense"}).content.decode())[0] == "Thread 0"
+
+
+def _listed_titles(html: str) -> list[str]:
+    threads = html.split('<ul class="threads">', 1)[1].split("</ul>", 1)[0]
+    return re.findall(r'<a href="/t/\d+/">([^<]*)</a>', threads)
 
 
 def _threads_half_read(team, count: int) -> None:

@@ -10,8 +10,9 @@ documents (``documents_nav``); on a page that lists the threads already (the wor
 from typing import Any
 
 from django import template
+from django.urls import reverse
 from django.utils.html import format_html
-from django.utils.safestring import SafeString
+from django.utils.safestring import SafeString, mark_safe
 
 from workspace.selectors import workspace_list_for_user
 
@@ -63,4 +64,21 @@ def unread_badge(thread_id: int, count: int | None, *, oob: bool = False) -> Saf
         count or 0,
         swap,
         shown,
+    )
+
+
+@register.simple_tag
+def nav_thread(
+    thread_id: int, title: str, unread: int | None = None, *, current_thread_id: int | None = None
+) -> SafeString:
+    """One thread in the sidebar, marked when it is the page's own. A tag, not an included
+    template: the sidebar lists every thread of the workspace on every page."""
+    current = mark_safe(' aria-current="page"') if thread_id == current_thread_id else ""
+    return format_html(
+        '<li id="nav-thread-{}"><a href="{}"{}><span class="nav-title">{}</span>{}</a></li>',
+        thread_id,
+        reverse("thread-detail", args=[thread_id]),
+        current,
+        title,
+        unread_badge(thread_id, unread),
     )
