@@ -99,7 +99,7 @@ class ChatCompletion:
         )
         completion_publish(self.job.pk, done)
 
-    def fail(self, *, text: str, seq: int, error: Exception) -> None:
+    def fail(self, *, text: str, seq: int, error: BaseException) -> None:
         """The client is told why in OpenAI's terms; what broke inside stays in the log."""
         if isinstance(error, ContextExceeded):
             status, code, message = 400, "context_length_exceeded", str(error)

@@ -115,7 +115,7 @@ class Answer:
             },
         )
 
-    def fail(self, *, text: str, seq: int, error: Exception) -> None:
+    def fail(self, *, text: str, seq: int, error: BaseException) -> None:
         reply_fail(reply=self.reply, text=text, seq=seq, reason=failure_reason(error))
 
     def leave(self) -> None:

@@ -116,7 +116,7 @@ class CatchUpWriting:
             catch_up=self.catch_up, text=outcome.text, seq=outcome.seq, figures=outcome.figures()
         )
 
-    def fail(self, *, text: str, seq: int, error: Exception) -> None:
+    def fail(self, *, text: str, seq: int, error: BaseException) -> None:
         catch_up_fail(catch_up=self.catch_up, text=text, seq=seq, reason=failure_reason(error))
 
     def leave(self) -> None:

@@ -9,10 +9,11 @@ embeds out: offsets are computed from the text only once it holds nothing else.
 """
 
 from difflib import SequenceMatcher
+from typing import Any
 
-from pycrdt import Array, Doc, Map, Text
+from pycrdt import Array, Doc, Map, StickyIndex, Text
 
-from .protocol import ProtocolError
+from .protocol import ProtocolError, deletion_update
 from .update_shape import update_plain_text_check
 
 # The shared text's name in every editor's Y.Doc (static/src/document-editor.js).
@@ -44,6 +45,30 @@ def state_merge(*updates: bytes) -> bytes:
 
 def text_of(doc: Doc) -> str:
     return str(doc.get(TEXT_NAME, type=Text))
+
+
+def position_offset(doc: Doc, position: dict[str, Any]) -> int:
+    """Where a relative position (Yjs's JSON form, checked) is in ``doc``'s text, in UTF-8
+    bytes as pycrdt counts.
+
+    pycrdt 0.14's ``StickyIndex`` adds UTF-8 bytes to UTF-16 units past a character outside
+    ASCII, so the character a position names is found by deleting it in a copy of the document
+    and seeing which one went. With no item, the position is the text's end (``assoc`` 0 or
+    more) or its start, as Yjs reads it.
+    """
+    content = text_of(doc)
+    item, before_item = position.get("item"), position.get("assoc", 0) >= 0
+    if item is None:
+        return len(content.encode()) if before_item else 0
+    copy = doc_from(doc.get_update())
+    copy.apply_update(deletion_update(item["client"], item["clock"]))
+    left = text_of(copy)
+    if left == content:  # deleted already: where pycrdt puts it, on a character's boundary
+        offset = StickyIndex.from_json(position, doc.get(TEXT_NAME, type=Text)).get_index()
+        return len(content.encode()[:offset].decode(errors="ignore").encode())
+    pairs = enumerate(zip(content, left, strict=False))
+    index = next((i for i, (was, now) in pairs if was != now), len(left))
+    return len(content[: index if before_item else index + 1].encode())
 
 
 def update_check(update: bytes) -> None:

@@ -94,6 +94,12 @@ def _var_uint(value: int) -> bytes:
     return bytes(out)
 
 
+def deletion_update(client: int, clock: int) -> bytes:
+    """A Yjs update (v1) that deletes one item, ``(client, clock)``, and adds nothing."""
+    no_structs, one = _var_uint(0), _var_uint(1)
+    return no_structs + one + _var_uint(client) + one + _var_uint(clock) + one
+
+
 def _var_bytes(data: bytes) -> bytes:
     return _var_uint(len(data)) + data
 

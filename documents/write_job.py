@@ -118,7 +118,7 @@ class DocumentWriting:
             write=self.write, written=outcome.text, seq=outcome.seq, figures=outcome.figures()
         )
 
-    def fail(self, *, text: str, seq: int, error: Exception) -> None:
+    def fail(self, *, text: str, seq: int, error: BaseException) -> None:
         write_fail(write=self.write, written=text, reason=failure_reason(error))
 
     def leave(self) -> None:

@@ -5,17 +5,22 @@ inserts each piece of text after the previous one, as Yjs edits: each becomes an
 every editor merges like a person's typing, so people can keep writing elsewhere (or even at
 the same spot) and nothing anyone writes is lost. Positions are Yjs relative positions, which
 follow the text they point at whatever was typed before them meanwhile.
+
+pycrdt 0.14's sticky indexes mix UTF-8 bytes (pycrdt's text offsets) and UTF-16 units (Yjs's
+clocks): past a character outside ASCII they name the wrong item, or none, and pycrdt panics.
+So a position is read through ``crdt.position_offset``, and the assistant's cursor is made by
+hand: after the last character it wrote, whose clock its own Yjs client knows.
 """
 
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from pycrdt import Assoc, StickyIndex, Text
+from pycrdt import Text
 
 from chat.models import Thread
 
-from .crdt import TEXT_NAME, doc_from
+from .crdt import TEXT_NAME, doc_from, position_offset
 from .protocol import state_vector_read
 
 # How much of the document around the cursor the model reads (characters, each side).
@@ -55,6 +60,11 @@ class CoAuthor:
         content = str(self.text)
         start = self._offset(anchor, default=len(content.encode()))
         end = self._offset(head, default=start) if anchor is not None else start
+        # The cursor until something is written: where the write begins (by default the end).
+        self._start_position = (anchor if start <= end else head) or {
+            "tname": TEXT_NAME,
+            "assoc": 0,
+        }
         start, end = min(start, end), max(start, end)
         encoded = content.encode()
         self.before = encoded[:start].decode(errors="ignore")
@@ -63,7 +73,7 @@ class CoAuthor:
         self._start_state = self.doc.get_state()
         if end > start:
             del self.text[start:end]
-        self._cursor = self.text.sticky_index(start, Assoc.BEFORE)
+        self._at = start  # where the next piece goes: this doc changes by these writes alone
 
     def _offset(self, position: dict[str, Any] | None, *, default: int) -> int:
         if position is None:
@@ -73,7 +83,7 @@ class CoAuthor:
             known = state_vector_read(self.doc.get_state())
             if item["clock"] >= known.get(item["client"], 0):
                 raise ValueError("That position is in text the server has not seen.")
-        return StickyIndex.from_json(position, self.text).get_index()
+        return position_offset(self.doc, position)
 
     def opening_update(self) -> bytes | None:
         """The selection's deletion, if there was one: the first change of the write."""
@@ -82,9 +92,8 @@ class CoAuthor:
     def write(self, piece: str) -> bytes:
         """Insert ``piece`` after what was written so far; the update that does it."""
         state = self.doc.get_state()
-        at = self._cursor.get_index()
-        self.text.insert(at, piece)
-        self._cursor = self.text.sticky_index(at + len(piece.encode()), Assoc.BEFORE)
+        self.text.insert(self._at, piece)
+        self._at += len(piece.encode())
         return self.doc.get_update(state)
 
     @property
@@ -92,8 +101,12 @@ class CoAuthor:
         return int(self.doc.client_id)
 
     def cursor_json(self) -> dict[str, Any]:
-        """Where the assistant's cursor is, as editors read a remote cursor."""
-        return dict(self._cursor.to_json())
+        """Where the assistant's cursor is, as editors read a remote cursor: a relative
+        position after the last character it wrote (Yjs's JSON form)."""
+        written = state_vector_read(self.doc.get_state()).get(self.client_id, 0)
+        if not written:
+            return dict(self._start_position)
+        return {"item": {"client": self.client_id, "clock": written - 1}, "assoc": -1}
 
 
 def thread_transcript_text(*, thread: Thread, limit: int = 50) -> str:

@@ -95,7 +95,7 @@ class JobAdapter(Protocol):
     def end(self, outcome: Outcome) -> None:
         """The model is done: end the job as done, or stopped by ``outcome.stopped_by``."""
 
-    def fail(self, *, text: str, seq: int, error: Exception) -> None:
+    def fail(self, *, text: str, seq: int, error: BaseException) -> None:
         """End the job as failed because of ``error``, keeping ``text``
         (``failure_reason`` words it)."""
 
@@ -154,7 +154,11 @@ def model_job_run(kind: JobAdapter) -> None:
         _once_database_is_back(partial(kind.end, outcome), name=kind.name)
     except JobEnded:
         logger.warning("%s was ended elsewhere; this attempt stops", kind.name)
-    except Exception as exc:
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    # Also a native library's panic (pyo3's PanicException: pycrdt's, llama-cpp's tokenizer),
+    # which is a BaseException: the job must still end, as failed, its text so far kept.
+    except BaseException as exc:
         logger.exception("%s failed", kind.name)
         pacer.finish()
         sending.close()
@@ -207,7 +211,7 @@ def _once_database_is_back(end: Callable[[], None], *, name: str) -> None:
             pause = min(pause * 2, 2.0)
 
 
-def failure_reason(error: Exception) -> str:
+def failure_reason(error: BaseException) -> str:
     """Why a job failed, for the people who see it: our own refusals as they are worded,
     anything else by its type and message."""
     if isinstance(error, ModelUnavailable | JobRefused | PromptTooLong):

@@ -10,7 +10,7 @@ from django.utils import timezone
 from pycrdt import Assoc, Doc, Text
 
 from documents import events
-from documents.crdt import TEXT_NAME, doc_from, text_of
+from documents.crdt import TEXT_NAME, doc_from, position_offset, text_of
 from documents.models import Document, DocumentWrite
 from documents.services import document_create
 from documents.writes import write_request, write_start, write_stop
@@ -28,8 +28,10 @@ def _person_typing(state: bytes) -> tuple[Doc, Text]:
 
 
 def _relative(text: Text, index: int, assoc: int = -1) -> dict[str, object]:
-    """A position as the browser's editor sends it (``Y.relativePositionToJSON``)."""
-    json = dict(text.sticky_index(len(str(text)[:index].encode()), Assoc(assoc)).to_json())
+    """A position as the browser's editor sends it (``Y.relativePositionToJSON``), at a
+    character index (a relative position counts UTF-16 code units, as Yjs does)."""
+    units = len(str(text)[:index].encode("utf-16-le")) // 2
+    json = dict(text.sticky_index(units, Assoc(assoc)).to_json())
     return {"type": None, "tname": None, "item": None, "assoc": assoc, **json}
 
 
@@ -58,6 +60,66 @@ def test_the_assistant_writes_at_its_cursor_while_a_person_types_elsewhere():
     assert str(person_text) == "DRAFT: Title\n\nWe ship on Friday. End of plan.\nSigned, bob"
     server = doc_from(start, person.get_update())
     assert text_of(server) == str(person_text)
+
+
+# Positions as Yjs makes them, by hand: pycrdt's own (``sticky_index``) are wrong past a
+# character beyond ASCII. Each character's item is (client, its first UTF-16 unit's clock).
+WRITER, PERSON = 1, 2
+
+
+def _written_by(client: int, text: str) -> tuple[bytes, list[dict[str, int]]]:
+    """The state of a document ``client`` typed ``text`` into, and each character's item."""
+    doc: Doc = Doc(client_id=client)
+    doc.get(TEXT_NAME, type=Text).insert(0, text)
+    clocks = [len(text[:i].encode("utf-16-le")) // 2 for i in range(len(text))]
+    return doc.get_update(), [{"client": client, "clock": clock} for clock in clocks]
+
+
+def _at(items: list[dict[str, int]], index: int, assoc: int = 0) -> dict[str, object]:
+    """``Y.createRelativePositionFromTypeIndex(text, index, assoc)``, as JSON."""
+    if assoc < 0:
+        return (
+            {"item": items[index - 1], "assoc": assoc}
+            if index
+            else {"tname": TEXT_NAME, "assoc": assoc}
+        )
+    return (
+        {"item": items[index], "assoc": assoc}
+        if index < len(items)
+        else {"tname": TEXT_NAME, "assoc": assoc}
+    )
+
+
+def test_the_assistant_writes_text_beyond_ascii_where_its_cursor_is_and_says_where_it_is():
+    before = "Café ☕ — 📄 plan: "
+    start, items = _written_by(WRITER, f"{before}end.")
+    person, person_text = _person_typing(start)
+    author = CoAuthor(start, anchor=_at(items, len(before)), head=None)
+    pieces = ("Ship – on ", "Friday 🚀", ", né ", "")
+
+    for piece in pieces:
+        person.apply_update(author.write(piece))
+        text_insert(person_text, 0, "¡")  # someone types before the cursor meanwhile
+
+    written = "".join(pieces)
+    shown = str(person_text)
+    assert shown == "¡" * len(pieces) + f"{before}{written}end."
+    cursor = position_offset(person, author.cursor_json())
+    assert shown.encode()[:cursor].decode().endswith(written)
+
+
+@pytest.mark.parametrize("assoc", [0, -1])
+def test_a_relative_position_is_read_at_its_character_past_characters_beyond_ascii(assoc):
+    start, written = _written_by(WRITER, "a📄b")
+    doc: Doc = Doc(client_id=PERSON)
+    doc.apply_update(start)
+    doc.get(TEXT_NAME, type=Text).insert(0, "Café — ")  # a second block, before the first
+    items = _written_by(PERSON, "Café — ")[1] + written
+    content = text_of(doc)
+
+    for index in range(len(content) + 1):
+        offset = position_offset(doc, _at(items, index, assoc))
+        assert content.encode()[:offset].decode() == content[:index], index
 
 
 def test_rewriting_a_selection_replaces_it_and_keeps_the_rest():

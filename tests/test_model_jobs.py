@@ -7,6 +7,7 @@ import pytest
 from chat.models import Message
 from chat.replies import reply_stop
 from chat.streaming_state import live_text_get_many
+from documents.crdt import doc_from, text_of
 from documents.models import DocumentWrite
 from documents.writes import write_request
 
@@ -94,6 +95,22 @@ def test_a_document_write_and_an_answer_run_on_the_one_engine_at_once(team, sent
     assert write.written == fake_answer(40)
     assert reply.status == Message.Status.DONE
     assert max(stand_in()[0].decodes) >= 2
+
+
+def test_a_write_into_text_beyond_ascii_ends_done_with_every_word_in_place(team, sent_tasks):
+    from documents.selectors import document_state_get
+    from documents.services import document_create, document_rewrite
+
+    document = document_create(workspace=team.workspace, title="Plan", created_by=team.owner)
+    document_rewrite(document_id=document.pk, text="Café — 📄 plan: ", author=team.owner)
+    write = write_request(document=document, by=team.member, instruction="Go on.")
+
+    document_write_generate(write_id=write.pk)
+
+    write.refresh_from_db()
+    assert write.status == DocumentWrite.Status.DONE
+    state = document_state_get(document_id=document.pk)
+    assert text_of(doc_from(state)) == "Café — 📄 plan: " + fake_answer(40)
 
 
 def test_a_prompt_longer_than_an_answers_context_fails_the_answer_saying_so(team, settings):
