@@ -50,6 +50,7 @@ class Config:
     navigation_threads: int = 200  # in the sidebar of the pages opened
     navigation_people: int = 50
     navigation_opens: int = 20
+    outage_s: float = 10.0  # how long Redis, then PostgreSQL, stays away
     # The soak (``--only soak``): waves of people until ``soak_minutes`` have passed.
     soak_minutes: float = 10.0  # --soak-minutes
     soak_sockets: int = 200  # open at once in each wave: on threads, and editors of documents
@@ -58,6 +59,7 @@ class Config:
     soak_wave_s: float = 45.0  # how long each wave stays
     soak_posts_per_s: float = 1.0  # messages posted by the wave, all threads together
     soak_mentions: int = 2  # answers asked for in each wave
+    soak_quiet_s: float = 10.0  # after everyone left, before start and end: what closes lazily
 
     @classmethod
     def for_run(cls, *, smoke: bool) -> "Config":
@@ -94,12 +96,14 @@ class Config:
             navigation_threads=20,
             navigation_people=5,
             navigation_opens=2,
+            outage_s=4.0,  # still seconds longer than a page takes to say "reconnecting"
             soak_minutes=0,  # the warm-up wave alone: CI runs it to check the soak works
             soak_sockets=24,
             soak_threads=2,
             soak_documents=2,
-            soak_wave_s=15.0,
+            soak_wave_s=8.0,
             soak_mentions=1,
+            soak_quiet_s=3.0,
         )
 
 

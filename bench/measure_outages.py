@@ -1,4 +1,5 @@
-"""Outages: Redis, then PostgreSQL, away for ``OUTAGE_S`` while pages are open, answers stream.
+"""Outages: Redis, then PostgreSQL, away for ``outage_s`` (10 s) while pages are open and
+answers stream.
 
 ``PAGES`` thread pages (sockets read as the page reads them, across both daphne replicas) are
 live when the asker's question starts streaming; the service is then stopped. Halfway through,
@@ -31,7 +32,6 @@ from .environment import BenchEnvironment
 from .stats import r
 
 PAGES = 20
-OUTAGE_S = 10.0
 WAIT_S = 600.0  # an answer of up to LLM_MAX_TOKENS, on a loaded machine
 ENDED = ("done", "interrupted", "failed", "stopped")
 QUESTION = "@assistant write a detailed essay of at least 500 words about release planning."
@@ -83,14 +83,15 @@ def _outage(bench: Bench, name: str, away: AbstractContextManager[None]) -> dict
     pool.call(0, "send", index=0, body=QUESTION)  # child 0's first page: the asker's
     reply_id = pool.call(0, "wait_reply", index=0, min_frames=3, timeout=WAIT_S)
     assert reply_id is not None, "the answer did not start"
-    bench.progress(f"   {name} away for {OUTAGE_S:.0f} s, answer {reply_id} streaming")
+    outage_s = bench.config.outage_s
+    bench.progress(f"   {name} away for {outage_s:.0f} s, answer {reply_id} streaming")
     with away:
-        time.sleep(OUTAGE_S / 2)  # the outage itself lasts OUTAGE_S: that is the scenario
+        time.sleep(outage_s / 2)  # the outage itself lasts outage_s: that is the scenario
         prefix = f"outage-{name}"
         typed = sum(
             pool.call_all("type_all", [{"prefix": f"{prefix}-{c}"} for c in range(len(pool))])
         )
-        time.sleep(OUTAGE_S / 2)
+        time.sleep(outage_s / 2)
     back_at = time.monotonic()
     bench.progress(f"   {name} back")
 
@@ -122,7 +123,7 @@ def _outage(bench: Bench, name: str, away: AbstractContextManager[None]) -> dict
     shown_at = [_shown_ended(page, reply_id) or back_at for page in events]
     return {
         "pages": PAGES,
-        "outage_s": OUTAGE_S,
+        "outage_s": outage_s,
         "told_reconnecting": len(left),
         "live_again_s": r(max(_live_again(page) for page in left) - back_at) if left else 0.0,
         "answer_ended": reply.status,

@@ -19,11 +19,11 @@ no group left at the end means no member was kept.
 
 The first wave is a warm-up and is not counted: it fills what is filled once (connection pools,
 caches, the model's kept states, lazy imports). "start" is measured once its people have left,
-"end" once the last wave's people have left; each QUIET_S after the last socket closed, then
-once (within SETTLE_TIMEOUT_S) the daphnes hold no client connection, no topic is followed and
-every key that expires by design (presence, rate-limit windows) has. The soak is ``ok`` when
-every socket of every wave connected, no group is left and no figure at the end is more than
-10 % above its start.
+"end" once the last wave's people have left; each ``soak_quiet_s`` (10 s) after the last socket
+closed, then once (within SETTLE_TIMEOUT_S) the daphnes hold no client connection, no topic is
+followed and every key that expires by design (presence, rate-limit windows) has. The soak is
+``ok`` when every socket of every wave connected, no group is left and no figure at the end is
+more than 10 % above its start.
 """
 
 import asyncio
@@ -56,7 +56,6 @@ from .stats import r
 MIB = 1024 * 1024
 TOLERANCE = 0.10  # each figure at the end may be at most this much above its start
 SAMPLE_EVERY_S = 10
-QUIET_S = 10  # after everyone left, before start and end alike: what closes lazily closes
 SETTLE_TIMEOUT_S = 90  # presence entries live 60 s after a replica dies; rate windows 10 s
 WAVE_END_TIMEOUT_S = 300  # for the wave's answers to end and its source to be indexed
 EDITORS_PER_DOCUMENT = 2  # one on each replica
@@ -116,11 +115,11 @@ class _Recorder:
             "largest_group": max(groups.values(), default=0),
         }
 
-    def settle(self) -> float | None:
-        """Wait QUIET_S, then until the web processes hold no client's connection, no topic is
+    def settle(self, quiet_s: float) -> float | None:
+        """Wait ``quiet_s``, then until the web processes hold no client's connection, no topic is
         followed and no key is left to expire; how long it took."""
         began = time.monotonic()
-        time.sleep(QUIET_S)
+        time.sleep(quiet_s)
         while time.monotonic() - began < SETTLE_TIMEOUT_S:
             expiring = self.client.info("keyspace").get(f"db{_database(self.client)}", {})
             if (
@@ -385,7 +384,7 @@ def measure(bench: Bench) -> dict[str, Any]:
         recorder.start()
         warm_up = _wave(bench, recorder, threads, documents, 0)
         bench.progress(f"   warm-up wave: {warm_up}")
-        settled_start = recorder.settle()
+        settled_start = recorder.settle(config.soak_quiet_s)
         start = recorder.snapshot() | recorder.inventory()
         began = time.monotonic()
         waves: list[dict[str, Any]] = []
@@ -395,7 +394,7 @@ def measure(bench: Bench) -> dict[str, Any]:
                 f"   wave {waves[-1]}; {recorder.samples[-1] if recorder.samples else ''}"
             )
         minutes = (time.monotonic() - began) / 60
-        settled_end = recorder.settle()
+        settled_end = recorder.settle(config.soak_quiet_s)
         end = recorder.snapshot() | recorder.inventory()
     finally:
         recorder.stop()
