@@ -103,6 +103,10 @@ class JobAdapter(Protocol):
         """Whatever happened: let go of what the job held (presence, say)."""
 
 
+# What ends the process, not the job: let through, where any other BaseException fails the job.
+PROCESS_EXITS = (KeyboardInterrupt, SystemExit)
+
+
 def model_job_run(kind: JobAdapter) -> None:
     """Run ``kind``'s job on its model, from start to its end."""
     try:
@@ -112,7 +116,9 @@ def model_job_run(kind: JobAdapter) -> None:
         logger.warning("%s: %s", kind.name, exc)
         kind.fail(text="", seq=0, error=exc)
         return
-    except Exception as exc:
+    except PROCESS_EXITS:
+        raise
+    except BaseException as exc:  # a native panic too (see below)
         logger.exception("%s could not begin", kind.name)
         kind.fail(text="", seq=0, error=exc)
         return
@@ -154,7 +160,7 @@ def model_job_run(kind: JobAdapter) -> None:
         _once_database_is_back(partial(kind.end, outcome), name=kind.name)
     except JobEnded:
         logger.warning("%s was ended elsewhere; this attempt stops", kind.name)
-    except (KeyboardInterrupt, SystemExit):
+    except PROCESS_EXITS:
         raise
     # Also a native library's panic (pyo3's PanicException: pycrdt's, llama-cpp's tokenizer),
     # which is a BaseException: the job must still end, as failed, its text so far kept.
