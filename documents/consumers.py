@@ -191,7 +191,9 @@ class DocumentConsumer(MemberSocket):
             await self._notice("error", " ".join(exc.messages))
             if exc.code in CHANGE_REFUSED_CODES:
                 # The editor's later changes build on this one: none could be kept. It ends,
-                # with the reason, keeping the text for the person to copy.
+                # with the reason, keeping the text for the person to copy; what it sent
+                # before is in the log by then, so a reload shows it.
+                await pending_updates().flush()
                 await self.close_with(CLOSE_CHANGE_REFUSED)
             return
         except (protocol.ProtocolError, MalformedUpdate) as exc:
