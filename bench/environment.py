@@ -56,13 +56,15 @@ class BenchEnvironment:
         self.redis_process = start(REDIS_SOCKET)
 
 
-def prepare(*, max_tokens: int | None = None) -> BenchEnvironment:
+def prepare(*, max_tokens: int | None = None, model_threads: int | None = None) -> BenchEnvironment:
     """Point this process (and the servers it starts) at the bench database and Redis."""
     os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
     os.environ["CHANNELS_PREFIX"] = "roundtable-bench"
     os.environ.update(MODEL_ENV)
     if max_tokens is not None:
         os.environ["LLM_MAX_TOKENS"] = str(max_tokens)
+    if model_threads is not None:
+        os.environ["LLM_N_THREADS"] = str(model_threads)
     database = _prepare_database()
     redis_url, process = _prepare_redis()
     os.environ["REDIS_URL"] = redis_url

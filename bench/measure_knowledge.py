@@ -9,7 +9,7 @@ answers and chat while a large PDF is being read.
   see the same machine, and its recall@5 on both labelled sets.
 - Retrieval at scale: ``bench.knowledge_scale`` in a process per database (the bench's SQLite
   file, and PostgreSQL when ``BENCH_POSTGRES_URL`` or the local server answers), then its
-  approximate vector index alone at 1,000,000 generated vectors (30,000 in the smoke run; 1 to
+  approximate vector index alone at 1,000,000 generated vectors (5,000 in the smoke run; 1 to
   2 minutes on two busy cores, most of it making the vectors and exact search's answers).
 - Recall@5 on ``bench.knowledge_corpus`` (25 questions, labelled by heading) and on
   ``bench.knowledge_corpus_varied`` (58 questions over eight documents of four kinds, labelled
@@ -98,7 +98,7 @@ def measure(bench: Bench) -> dict[str, Any]:
     overhead = measure_ttft_overhead(bench, corpus, reps=2 if smoke else 5)
     bench.progress(f"   retrieval TTFT overhead: {overhead}")
     sizes = [1000] if smoke else [10_000, 100_000]
-    scale = measure_scale(sizes, index_alone=30_000 if smoke else 1_000_000)
+    scale = measure_scale(sizes, index_alone=5_000 if smoke else 1_000_000)
     bench.progress(f"   retrieval at scale: {scale}")
     pages = 30 if smoke else 300
     answers = measure_answers_during_ingestion(bench, pages=pages, reps=3 if smoke else 12)
