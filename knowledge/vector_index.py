@@ -212,14 +212,24 @@ def index_path(workspace_id: int, model: str) -> Path:
     database's own, under a name with the workspace's creation time, so that a database made
     anew under the same name (its workspace 1 another workspace, its ids the same numbers)
     never finds an index of the old one's."""
-    database = connection.settings_dict
-    where = f"{connection.vendor}:{database['HOST']}:{database['PORT']}:{database['NAME']}"
-    folder = hashlib.sha256(where.encode()).hexdigest()[:16]
     workspace = Workspace.objects.filter(pk=workspace_id)
     created = workspace.values_list("created_at", flat=True).first()
     born = int(created.timestamp() * 1_000_000) if created else 0
     name = hashlib.sha256(model.encode()).hexdigest()[:16]
-    return Path(settings.KNOWLEDGE_VECTOR_INDEX_DIR) / folder / f"{workspace_id}-{born}-{name}.npz"
+    return _database_folder() / f"{workspace_id}-{born}-{name}.npz"
+
+
+def indexes_remove(workspace_id: int) -> None:
+    """Remove every index kept of the workspace's vectors (a deleted workspace leaves none)."""
+    for path in _database_folder().glob(f"{workspace_id}-*.npz"):
+        path.unlink(missing_ok=True)
+
+
+def _database_folder() -> Path:
+    database = connection.settings_dict
+    where = f"{connection.vendor}:{database['HOST']}:{database['PORT']}:{database['NAME']}"
+    folder = hashlib.sha256(where.encode()).hexdigest()[:16]
+    return Path(settings.KNOWLEDGE_VECTOR_INDEX_DIR) / folder
 
 
 def index_current(

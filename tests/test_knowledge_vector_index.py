@@ -18,6 +18,7 @@ from workspace.models import Workspace
 
 from . import test_knowledge_retrieval as retrieval
 from .conftest import Team
+from .factories import WorkspaceFactory
 from .test_knowledge_retrieval import _add
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
@@ -191,6 +192,22 @@ def test_an_index_of_a_database_made_anew_under_the_same_name_is_not_used(
     vector_cache.clear()
     chunks = Chunk.objects.filter(workspace=team.workspace)
     assert all(_found_by_own_vector(team.workspace, chunk) for chunk in chunks)
+
+
+def test_a_deleted_workspace_leaves_no_index_behind(
+    indexed: None, team: Team, corpus: dict
+) -> None:
+    other = WorkspaceFactory.create()
+    _add(other, "zoo.md", "# Zoo\n\nThe giraffes are fed at noon.", team.owner)
+    kept = [index_path(w.pk, embedding_model_name()) for w in (team.workspace, other)]
+    for workspace in (team.workspace, other):
+        _held(workspace)
+    assert all(path.exists() for path in kept)
+
+    team.workspace.delete()  # as staff do in the admin
+
+    assert not kept[0].exists()
+    assert kept[1].exists()  # another workspace's index stays
 
 
 def test_a_small_workspace_is_searched_exactly(team: Team, corpus: dict) -> None:
