@@ -22,7 +22,6 @@ from urllib.parse import urlsplit
 import requests
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from pywebpush import WebPushException, webpush
 from requests_hardened import Config, HTTPSession
 from requests_hardened.ip_filter import InvalidIPAddress
 
@@ -120,6 +119,10 @@ class Delivery(enum.Enum):
 def push_send(subscription: PushSubscription, payload: dict[str, str]) -> Delivery:
     """Encrypt ``payload`` for the device and post it to its push service, signed with our
     VAPID key."""
+    # Imported here: it brings aiohttp and more, a quarter of a second at the start of every
+    # process, and only the housekeeping worker sends pushes.
+    from pywebpush import WebPushException, webpush
+
     signer = vapid_signer()
     if signer is None:
         logger.warning("No VAPID key is set up: push notifications are not sent")
