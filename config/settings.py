@@ -134,13 +134,22 @@ CHANNEL_LAYERS = {
 
 # Short-lived shared state, such as a member's request to stop a generation: every web replica
 # and worker sees the same Redis.
+# A Redis that stops answering (hung, or cut off without a reset) fails a cache call after this
+# long instead of holding a request or a worker's thread for good; one that is down fails at
+# once. Each caller goes on without the cache (a stop is read from the database, say). Stated
+# here, not left to redis-py, whose default was "never" before version 6.
+REDIS_SOCKET_TIMEOUT_S = env.float("REDIS_SOCKET_TIMEOUT_S", default=5.0)
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": REDIS_KEY_PREFIX,
-        # One pool per process: Django makes a cache object per request and socket.
-        "OPTIONS": {"pool_class": "config.cache_pool.SharedConnectionPool"},
+        "OPTIONS": {
+            # One pool per process: Django makes a cache object per request and socket.
+            "pool_class": "config.cache_pool.SharedConnectionPool",
+            "socket_timeout": REDIS_SOCKET_TIMEOUT_S,
+            "socket_connect_timeout": REDIS_SOCKET_TIMEOUT_S,
+        },
     }
 }
 

@@ -1,6 +1,11 @@
 """One lifecycle for every kind of model work: the per-person limit, queue places, stop, the
 sweep, and ending once, the same for answers, document writes and completions."""
 
+import contextlib
+import signal
+import socket
+import threading
+from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -156,6 +161,69 @@ def test_a_stop_reaches_the_worker_through_the_database_when_the_cache_is_away(
     with pytest.raises(redis.ConnectionError):
         cache.get(f"job-stop:{answer.job_id}")
     assert job_stop_requested(answer.job_id) == "stopped by alice"
+
+
+def test_a_stop_reaches_the_worker_through_the_database_while_the_caches_redis_hangs(
+    team, settings, sent_tasks
+):
+    """A Redis that accepts connections and never answers: a cache call gives up after the
+    socket timeout (REDIS_SOCKET_TIMEOUT_S), and the stop and its reading go on through the
+    database."""
+    answer = answer_streaming(_asked(team, team.member).pk)
+    configured = settings.CACHES["default"]
+    with _silent_server() as address, _fails_if_it_hangs(within_s=30):
+        settings.CACHES = {"default": {**configured, "LOCATION": f"redis://{address}/0"}}
+        with pytest.raises(redis.TimeoutError):
+            cache.get(f"job-stop:{answer.job_id}")
+
+        shorter = {"socket_timeout": 0.3, "socket_connect_timeout": 0.3}  # each call waits
+        settings.CACHES = {
+            "default": {
+                **configured,
+                "LOCATION": f"redis://{address}/0",
+                "OPTIONS": {**configured["OPTIONS"], **shorter},
+            }
+        }
+        assert reply_stop(reply=answer, by=team.owner)
+        assert job_stop_requested(answer.job_id) == "stopped by alice"
+
+
+@contextlib.contextmanager
+def _silent_server() -> Iterator[str]:
+    """A TCP server that accepts connections and never answers; its ``host:port``."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    accepted: list[socket.socket] = []
+
+    def accept() -> None:
+        with contextlib.suppress(OSError):  # closed at the end
+            while True:
+                accepted.append(listener.accept()[0])
+
+    threading.Thread(target=accept, daemon=True).start()
+    try:
+        host, port = listener.getsockname()
+        yield f"{host}:{port}"
+    finally:
+        listener.close()
+        for connection in accepted:
+            connection.close()
+
+
+@contextlib.contextmanager
+def _fails_if_it_hangs(*, within_s: int) -> Iterator[None]:
+    """Fail the block if it is still running after ``within_s`` (a hang would otherwise last
+    as long as the run)."""
+
+    def hung(*_: object) -> None:
+        raise AssertionError(f"still waiting after {within_s} s")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(within_s)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def test_a_job_ends_once_whoever_ends_it_first(team, sent_tasks):
