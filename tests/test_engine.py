@@ -249,6 +249,8 @@ def test_prompts_joining_together_each_get_a_slice_per_step(
     answering.stop()
     "".join(pieces)
 
-    reading_steps = backend.decodes[decodes_before:]
+    # The steps that read prompts: more than the streaming answer's one token (it goes on
+    # alone, a token a step, until the stop above reaches it).
+    reading_steps = [rows for rows in backend.decodes[decodes_before:] if rows > 1]
     assert max(reading_steps) <= 3 * 16 + 1, "a slice per prompt, and the streaming token"
     assert len(reading_steps) < 120 // 16, "fewer steps than one slice a step would take"
