@@ -137,7 +137,8 @@ CHANNEL_LAYERS = {
 # A Redis that stops answering (hung, or cut off without a reset) fails a cache call after this
 # long instead of holding a request or a worker's thread for good; one that is down fails at
 # once. Each caller goes on without the cache (a stop is read from the database, say). Stated
-# here, not left to redis-py, whose default was "never" before version 6.
+# here rather than left to redis-py's default (5 s in redis-py 8), which has changed between
+# releases.
 REDIS_SOCKET_TIMEOUT_S = env.float("REDIS_SOCKET_TIMEOUT_S", default=5.0)
 CACHES = {
     "default": {

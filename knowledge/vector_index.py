@@ -220,7 +220,8 @@ def index_path(workspace_id: int, model: str) -> Path:
 
 
 def indexes_remove(workspace_id: int) -> None:
-    """Remove every index kept of the workspace's vectors (a deleted workspace leaves none)."""
+    """Remove every index kept of the workspace's vectors, of any model (before a rebuild,
+    and when the workspace is deleted)."""
     for path in _database_folder().glob(f"{workspace_id}-*.npz"):
         path.unlink(missing_ok=True)
 
@@ -250,8 +251,7 @@ def index_current(
         or len(ids) > REBUILD_GROWTH * index.trained_on
     ):
         found, vectors = vectors_read(ids, dimension=dimension)
-        for other in path.parent.glob(f"{workspace_id}-*.npz"):
-            other.unlink(missing_ok=True)  # of another model (re-embedded) or workspace
+        indexes_remove(workspace_id)  # of another model (re-embedded) or workspace
         index = VectorIndex.build(
             ids=ids[found], source_ids=source_ids[found], vectors=vectors, version=version
         )
