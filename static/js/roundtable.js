@@ -60,12 +60,23 @@
     if (transcript && stickToBottom) transcript.scrollTop = transcript.scrollHeight;
   });
   // The composer is replaced by an empty one when a message is posted: the new one keeps the
-  // height the person gave the old one (set through the CSSOM, which the CSP allows).
+  // height the person gave the old one (set through the CSSOM, which the CSP allows). The
+  // empty one can arrive after the posted message itself (the server sends it once the post
+  // is done, the message goes out as soon as it is saved): whoever started on the next
+  // message meanwhile keeps it, so the composer is emptied only while it holds what was sent.
   var composerHeight = "";
+  var composerSent = null;
+  document.addEventListener("htmx:wsBeforeSend", function (event) {
+    if (event.target.id === "composer") composerSent = JSON.parse(event.detail.message).body;
+  });
   document.addEventListener("htmx:oobBeforeSwap", function (event) {
-    if (event.detail.target && event.detail.target.id === "composer-body") {
-      composerHeight = event.detail.target.style.height;
+    var target = event.detail.target;
+    if (!target || target.id !== "composer-body") return;
+    if (composerSent !== null && target.value !== composerSent) {
+      event.detail.shouldSwap = false;
+      return;
     }
+    composerHeight = target.style.height;
   });
   document.addEventListener("htmx:oobAfterSwap", function (event) {
     var composer = document.getElementById("composer-body");

@@ -185,6 +185,38 @@ def test_an_oversize_message_is_refused_with_an_error_and_the_text_is_kept(
     assert Message.objects.get(thread=team.thread).body == "x" * limit
 
 
+# The emptied composer the server sends once a post is done, arriving now: the posted message
+# itself goes out as soon as it is saved, so a quick typist can be on the next one already.
+EMPTIED_COMPOSER_ARRIVES_JS = """() => {
+  const emptied = document.getElementById("composer-body").cloneNode();
+  emptied.setAttribute("hx-swap-oob", "true");
+  htmx.swap(document.body, emptied.outerHTML, {swapStyle: "none"});
+}"""
+
+
+def test_what_is_typed_right_after_sending_is_kept_when_the_composer_is_emptied(
+    live_stack, team, logged_in_page
+):
+    alice = logged_in_page(team.owner)
+    open_thread(alice, team.thread.pk)
+    composer = alice.locator("#composer-body")
+    send(alice, "Shall we ship on Friday?")
+    expect(alice.locator("#transcript .message.user .body")).to_have_text(
+        ["Shall we ship on Friday?"]
+    )
+    expect(composer).to_have_value("")
+
+    composer.fill("Or wait for the fixes?")
+    alice.evaluate(EMPTIED_COMPOSER_ARRIVES_JS)  # late, for the message before
+
+    expect(composer).to_have_value("Or wait for the fixes?")
+    composer.press("Enter")
+    expect(alice.locator("#transcript .message.user .body")).to_have_text(
+        ["Shall we ship on Friday?", "Or wait for the fixes?"]
+    )
+    expect(composer).to_have_value("")
+
+
 def test_someone_outside_the_workspace_gets_not_found_for_the_thread(
     live_stack, team, logged_in_page
 ):
