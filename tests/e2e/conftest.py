@@ -5,11 +5,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from django.conf import settings
+from django.shortcuts import resolve_url
+from django.test import Client
 from playwright.sync_api import Browser, Page, ViewportSize, expect, sync_playwright
 
 from harness.browser import CHROMIUM_ARGS, CHROMIUM_PATH
 from harness.live_stack import LiveStack
-from tests.factories import PASSWORD
 
 VIEWPORT: ViewportSize = {"width": 1280, "height": 900}
 ALLOW_ASYNC_UNSAFE = "DJANGO_ALLOW_ASYNC_UNSAFE"
@@ -63,26 +65,39 @@ LogIn = Callable[[object], Page]
 
 @pytest.fixture
 def logged_in_page(browser: Browser, live_stack: LiveStack) -> Iterator[LogIn]:
-    """``logged_in_page(user)``: a page in a fresh browser context, logged in through the form."""
+    """``logged_in_page(user)``: a page in a fresh browser context, logged in, on the page a
+    login lands on.
+
+    The session is made here, as Django's test client makes one, and handed to the browser as
+    its cookie: a login through the form costs a second of the browser worker's time (the
+    password's hash is slow on purpose), and a hundred tests log in. The form itself has its
+    own test (``test_workspace_in_browser.py``).
+    """
     contexts = []
 
     def log_in(user: object) -> Page:
-        username = user.get_username()  # type: ignore[attr-defined]
         context = browser.new_context(base_url=live_stack.http_url, viewport=VIEWPORT)
         context.set_default_timeout(15_000)
         contexts.append(context)
+        session = session_key_of_login(user)
+        name, url = settings.SESSION_COOKIE_NAME, live_stack.http_url
+        context.add_cookies([{"name": name, "value": session, "url": url, "httpOnly": True}])
         page = context.new_page()
-        page.goto(live_stack.http_url + "/login/")
-        page.fill("input[name=username]", username)
-        page.fill("input[name=password]", PASSWORD)
-        with page.expect_navigation():
-            page.get_by_role("button", name="Log in").click()
-        expect(page.locator(".topbar .who")).to_have_text(username)
+        page.goto(resolve_url(settings.LOGIN_REDIRECT_URL))
+        expect(page.locator(".topbar .who")).to_have_text(user.get_username())  # type: ignore[attr-defined]
         return page
 
     yield log_in
     for context in contexts:
         context.close()
+
+
+def session_key_of_login(user: object) -> str:
+    """The key of a new session of ``user``, as the login form would have made it (its
+    backend, ModelBackend, included)."""
+    client = Client()
+    client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")  # type: ignore[arg-type]
+    return client.cookies[settings.SESSION_COOKIE_NAME].value
 
 
 @pytest.fixture
