@@ -40,10 +40,21 @@ def test_private_pages_and_json_are_never_stored(client, team):
         assert "private" in response.headers["Cache-Control"]
 
 
+@pytest.fixture
+def cheap_password_hashes(settings, team):
+    """The logins here are about lockouts, not hashes: a cheap hasher for them, instead of the
+    real one that takes a third of a CPU second per password on purpose."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    for person in (team.owner, team.member):
+        person.set_password(PASSWORD)
+        person.save(update_fields=["password"])
+
+
 def _log_in(client, username: str, password: str):
     return client.post(reverse("login"), {"username": username, "password": password})
 
 
+@pytest.mark.usefixtures("cheap_password_hashes")
 def test_repeated_wrong_passwords_lock_the_login_out_even_with_the_right_one(
     client, team, settings
 ):
@@ -58,6 +69,7 @@ def test_repeated_wrong_passwords_lock_the_login_out_even_with_the_right_one(
     assert "_auth_user_id" not in client.session
 
 
+@pytest.mark.usefixtures("cheap_password_hashes")
 def test_a_lockout_is_for_that_username_only(client, team, settings):
     for _ in range(settings.AXES_FAILURE_LIMIT):
         _log_in(client, "bob", "wrong")
