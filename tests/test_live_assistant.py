@@ -233,6 +233,9 @@ async def test_a_worker_killed_mid_answer_leaves_an_interrupted_reply_with_its_t
 ):
     client = Client()
     await database_sync_to_async(client.force_login)(team.member)
+    # Long enough to be killed at its third frame, short enough that the retry ends soon.
+    team.thread.max_tokens_override = 64
+    await database_sync_to_async(team.thread.save)(update_fields=["max_tokens_override"])
 
     async def kill_worker_then_sweep(reply_id: int) -> None:
         await asyncio.to_thread(live_stack.kill_worker)
