@@ -124,7 +124,9 @@ def main(argv: list[str] | None = None) -> int:
             results["machine"]["other_model_processes_at_start"] = busy
     finally:
         env.close()
-    default_plots = BENCH_DIR if args.out.parent == BENCH_DIR else args.out.with_suffix("")
+    default_plots = (
+        BENCH_DIR if args.out.resolve().parent == BENCH_DIR else args.out.with_suffix("")
+    )
     return _write(results, args.out, args.plots or default_plots)
 
 
