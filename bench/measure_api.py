@@ -36,7 +36,7 @@ ANSWER_TOKENS = 160
 
 def measure(bench: Bench) -> dict[str, Any]:
     bench.progress("11. API: /v1 beside llama_cpp.server, and SSE efficiency")
-    rounds = 2 if bench.config.smoke else 5
+    rounds = 1 if bench.config.smoke else 5
     token = api_token_create(user=bench.world.members[0], name="bench")[1]
     if bench.stack.worker is None:
         bench.stack.start_worker()
