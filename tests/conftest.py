@@ -127,7 +127,10 @@ def postgresql_emptied_by_delete() -> Iterator[None]:
     makes new files for every table and index (a quarter of a second here), then creates the
     content types and permissions again, which it has just removed (another tenth): tier 2
     runs some 300 such tests. A test leaves a few rows, which DELETE removes at once; Django's
-    foreign keys on PostgreSQL are deferrable, so the order of the tables does not matter.
+    foreign keys on PostgreSQL are deferrable, so the order of the tables does not matter. The
+    tables are locked first, as TRUNCATE locks them: a server of the live stack may still be
+    writing the test's last changes (a document's pending updates), and a row it committed
+    between the DELETE and the COMMIT would fail the foreign keys' check at the COMMIT.
     """
     if connection.vendor != "postgresql":
         yield
@@ -142,9 +145,14 @@ def postgresql_emptied_by_delete() -> Iterator[None]:
         reset_sequences: bool = False,
         allow_cascade: bool = False,
     ) -> list[str]:
-        emptied = [table for table in tables if table not in KEPT_BETWEEN_TESTS]
-        statements = [f"DELETE FROM {ops.quote_name(table)};" for table in emptied]
-        return ["SET CONSTRAINTS ALL DEFERRED;", *statements] if statements else []
+        emptied = [ops.quote_name(table) for table in tables if table not in KEPT_BETWEEN_TESTS]
+        if not emptied:
+            return []
+        return [
+            "SET CONSTRAINTS ALL DEFERRED;",
+            f"LOCK TABLE {', '.join(emptied)} IN ACCESS EXCLUSIVE MODE;",
+            *(f"DELETE FROM {table};" for table in emptied),
+        ]
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(DatabaseOperations, "sql_flush", sql_flush)
