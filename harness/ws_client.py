@@ -25,11 +25,16 @@ FRAME_PATTERN = re.compile(
 )
 
 
-def session_cookie(user: object) -> str:
-    """A ``Cookie`` header value that logs ``user`` in (a session made in this process)."""
+def session_key(user: object) -> str:
+    """The key of a new session that logs ``user`` in (made in this process)."""
     client = Client()
     client.force_login(user)  # type: ignore[arg-type]
-    return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
+    return client.cookies[settings.SESSION_COOKIE_NAME].value
+
+
+def session_cookie(user: object) -> str:
+    """A ``Cookie`` header value that logs ``user`` in (a session made in this process)."""
+    return f"{settings.SESSION_COOKIE_NAME}={session_key(user)}"
 
 
 @asynccontextmanager

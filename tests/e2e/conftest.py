@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.shortcuts import resolve_url
-from django.test import Client
 from playwright.sync_api import Browser, Page, ViewportSize, expect, sync_playwright
 
 from harness.browser import CHROMIUM_ARGS, CHROMIUM_PATH
 from harness.live_stack import LiveStack
+from harness.ws_client import session_key
 
 VIEWPORT: ViewportSize = {"width": 1280, "height": 900}
 ALLOW_ASYNC_UNSAFE = "DJANGO_ALLOW_ASYNC_UNSAFE"
@@ -68,8 +68,8 @@ def logged_in_page(browser: Browser, live_stack: LiveStack) -> Iterator[LogIn]:
     """``logged_in_page(user)``: a page in a fresh browser context, logged in, on the page a
     login lands on.
 
-    The session is made here, as Django's test client makes one, and handed to the browser as
-    its cookie: a login through the form costs a second of the browser worker's time (the
+    The session is made here, as the socket tests make theirs (``harness.ws_client``), and
+    handed to the browser as its cookie: a login through the form costs a second of the browser worker's time (the
     password's hash is slow on purpose), and a hundred tests log in. The form itself has its
     own test (``test_workspace_in_browser.py``).
     """
@@ -79,7 +79,7 @@ def logged_in_page(browser: Browser, live_stack: LiveStack) -> Iterator[LogIn]:
         context = browser.new_context(base_url=live_stack.http_url, viewport=VIEWPORT)
         context.set_default_timeout(15_000)
         contexts.append(context)
-        session = session_key_of_login(user)
+        session = session_key(user)
         name, url = settings.SESSION_COOKIE_NAME, live_stack.http_url
         context.add_cookies([{"name": name, "value": session, "url": url, "httpOnly": True}])
         page = context.new_page()
@@ -90,14 +90,6 @@ def logged_in_page(browser: Browser, live_stack: LiveStack) -> Iterator[LogIn]:
     yield log_in
     for context in contexts:
         context.close()
-
-
-def session_key_of_login(user: object) -> str:
-    """The key of a new session of ``user``, as the login form would have made it (its
-    backend, ModelBackend, included)."""
-    client = Client()
-    client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")  # type: ignore[arg-type]
-    return client.cookies[settings.SESSION_COOKIE_NAME].value
 
 
 @pytest.fixture
