@@ -172,18 +172,13 @@ def test_a_stop_reaches_the_worker_through_the_database_while_the_caches_redis_h
     answer = answer_streaming(_asked(team, team.member).pk)
     configured = settings.CACHES["default"]
     with _silent_server() as address, _fails_if_it_hangs(within_s=30):
-        settings.CACHES = {"default": {**configured, "LOCATION": f"redis://{address}/0"}}
+        silent = {**configured, "LOCATION": f"redis://{address}/0"}
+        settings.CACHES = {"default": silent}
         with pytest.raises(redis.TimeoutError):
             cache.get(f"job-stop:{answer.job_id}")
 
         shorter = {"socket_timeout": 0.3, "socket_connect_timeout": 0.3}  # each call waits
-        settings.CACHES = {
-            "default": {
-                **configured,
-                "LOCATION": f"redis://{address}/0",
-                "OPTIONS": {**configured["OPTIONS"], **shorter},
-            }
-        }
+        settings.CACHES = {"default": {**silent, "OPTIONS": {**silent["OPTIONS"], **shorter}}}
         assert reply_stop(reply=answer, by=team.owner)
         assert job_stop_requested(answer.job_id) == "stopped by alice"
 
