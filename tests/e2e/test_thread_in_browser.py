@@ -334,6 +334,7 @@ def test_the_thread_works_under_the_content_security_policy_without_a_violation(
     # A composer made taller by dragging its corner carries a style attribute, which the
     # composer that replaces it on each send must not be given by copying it (htmx settling).
     composer = alice.locator("#composer-body")
+    expect(composer).to_have_value("")  # the emptied composer is in: not swapped mid-drag
     box = composer.bounding_box()
     assert box is not None
     alice.mouse.move(box["x"] + box["width"] - 3, box["y"] + box["height"] - 3)
