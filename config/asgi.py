@@ -19,6 +19,8 @@ from realtime.origin import OriginValidator  # noqa: E402
 from realtime.publish import WebLoopBinding  # noqa: E402
 from realtime.sessions import socket_auth_stack  # noqa: E402
 
+from .stacks import stacks_on_signal  # noqa: E402
+
 application = WebLoopBinding(
     ProtocolTypeRouter(
         {
@@ -54,3 +56,4 @@ def _garbage_collector_tune() -> None:
 
 
 _garbage_collector_tune()
+stacks_on_signal()

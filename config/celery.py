@@ -3,9 +3,17 @@
 import os
 
 from celery import Celery
+from celery.signals import worker_init
+
+from .stacks import stacks_on_signal
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("roundtable")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@worker_init.connect
+def _stacks_on_signal(**_: object) -> None:
+    stacks_on_signal()

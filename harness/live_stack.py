@@ -24,6 +24,7 @@ from django.conf import settings
 from django.db import connection
 
 from config.celery import app as celery_app
+from config.stacks import STACKS_SIGNAL
 from knowledge.workers import ingest_worker_args
 from llm.routing import DEFAULT_QUEUE
 from llm.workers import worker_args
@@ -35,6 +36,12 @@ START_TIMEOUT_S = 90
 STOP_TIMEOUT_S = 15
 # Push notifications need a VAPID key: the servers get one of this run's, never var/'s.
 VAPID_KEY = os.environ.get("VAPID_PRIVATE_KEY") or vapid_key_new()
+
+
+# Each server this process started, and its log: what a failed test reports (``servers_report``).
+_started: list[tuple[subprocess.Popen[bytes], Path]] = []
+STACKS_WAIT_S = 1.0  # for the servers to write their threads' stacks to their logs
+REPORT_LOG_LINES = 60
 
 
 # daphne closes a socket whose message passes 1 MiB without a word: let messages up to the
@@ -154,6 +161,7 @@ def _process_start(
         process = subprocess.Popen(
             [sys.executable, "-m", *args], env=env, stdout=out, stderr=subprocess.STDOUT
         )
+    _started.append((process, log))
     deadline = time.monotonic() + START_TIMEOUT_S
     while not ready(log.read_text()):
         if process.poll() is not None or time.monotonic() > deadline:
@@ -161,6 +169,21 @@ def _process_start(
             raise RuntimeError(f"{process.args!r} did not start; its log:\n{log.read_text()}")
         time.sleep(0.1)
     return process
+
+
+def servers_report() -> str:
+    """What each server still running is doing: its threads' stacks (``config.stacks``) and
+    the end of its log, for the report of a test that failed while they ran."""
+    _started[:] = [(process, log) for process, log in _started if process.poll() is None]
+    for process, _log in _started:
+        process.send_signal(STACKS_SIGNAL)
+    if _started:
+        time.sleep(STACKS_WAIT_S)
+    return "\n\n".join(
+        f"--- {log.name} (pid {process.pid}), its last {REPORT_LOG_LINES} lines:\n"
+        + "\n".join(log.read_text(errors="replace").splitlines()[-REPORT_LOG_LINES:])
+        for process, log in _started
+    )
 
 
 def _free_port() -> int:

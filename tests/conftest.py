@@ -33,7 +33,13 @@ from chat.message_read import MessageData
 from chat.models import Thread
 from config.celery import app as celery_app
 from config.embedded_redis import is_running, start
-from harness.live_stack import LiveStack, WebStack, live_stack_running, web_stack_running
+from harness.live_stack import (
+    LiveStack,
+    WebStack,
+    live_stack_running,
+    servers_report,
+    web_stack_running,
+)
 from llm.model import LoadedModel, model_load, model_spec_from_settings, models_unload
 from workspace.models import Membership, Workspace
 
@@ -63,6 +69,16 @@ def pytest_collection_finish(session: pytest.Session) -> None:
             "llama_cpp was imported while the tests were collected: import it where a model "
             "is loaded (as llm/model.py does), so that the fast tier runs without it."
         )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """A test that failed while servers ran reports what each was doing (a flaky test in CI
+    shows where a server was stuck, not only that the test waited in vain)."""
+    report = yield
+    if report.failed and call.when == "call" and (servers := servers_report()):
+        report.sections.append(("servers: threads and the end of their logs", servers))
+    return report
 
 
 class _LlamaCppOffLimits(types.ModuleType):
