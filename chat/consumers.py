@@ -139,6 +139,19 @@ class WorkspaceConsumer(WorkspaceSocket, NavigationFollower):
         await self.navigation_follow(self.workspace.pk)
 
 
+async def _presence_renew(topic: str, presence_id: str, person: Person) -> None:
+    """Keep a socket listed among the thread's viewers until cancelled.
+
+    It is given what it renews, not the socket: once cancelled, the task holds its error, whose
+    traceback holds this frame, and a frame holding the socket that holds the task would make
+    a cycle, which keeps every socket that left until a full collection (rare in daphne).
+    """
+    while True:
+        await asyncio.sleep(RENEW_EVERY_S)
+        with contextlib.suppress(Exception):  # a missed renewal is retried next time
+            await presence_board().renew(topic, presence_id, person)
+
+
 class ThreadConsumer(NavigationFollower):
     """One member's socket on one thread; with ``?nav=1`` (the thread page's), it keeps the
     page's sidebar current too."""
@@ -175,13 +188,9 @@ class ThreadConsumer(NavigationFollower):
             await presence_board().enter(topic, self._presence_id, self._person)
         except Exception:  # presence is a courtesy: the thread works without it
             logger.warning("Could not list %s in %s", self._person["name"], topic, exc_info=True)
-        self._presence_renewal = asyncio.get_running_loop().create_task(self._presence_renew(topic))
-
-    async def _presence_renew(self, topic: str) -> None:
-        while True:
-            await asyncio.sleep(RENEW_EVERY_S)
-            with contextlib.suppress(Exception):  # a missed renewal is retried next time
-                await presence_board().renew(topic, self._presence_id, self._person)
+        self._presence_renewal = asyncio.get_running_loop().create_task(
+            _presence_renew(topic, self._presence_id, self._person)
+        )
 
     async def disconnect(self, code: int) -> None:
         if hasattr(self, "_presence_renewal"):

@@ -10,6 +10,7 @@ of that name with dots made underscores (``chat.message`` to ``chat_message``). 
 ignores the types it has no method for.
 """
 
+import asyncio
 from typing import Any
 
 from channels.consumer import get_handler_name
@@ -25,6 +26,11 @@ from .topics import user_topic
 # Close codes a client can act on (4000-4999 are for applications).
 CLOSE_NOT_AUTHENTICATED = 4401  # no session, or it ended: log in again
 CLOSE_NOT_FOUND = 4404  # unknown object or not a member: the same answer, as over HTTP
+CLOSE_GONE = 1006  # the connection was lost without a close frame (RFC 6455)
+
+
+# Leavings that outlive their socket's cancelled task (asyncio keeps tasks weakly).
+_leaving: set[asyncio.Task[None]] = set()
 
 
 async def _recheck_after_reconnect(topic: str) -> Event:
@@ -42,8 +48,28 @@ class MemberSocket(AsyncWebsocketConsumer):
     """
 
     channel_layer_alias = None  # no layer: no channel, no subscription, no task per socket
-    _topics: list[str]
     _closing = False
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._topics: list[str] = []
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        """Serve the socket; if the server cancels it, still leave as a disconnect does.
+
+        daphne cancels a socket whose handling has not ended ``application_close_timeout``
+        (10 s) after its client went: a server too busy to finish a connect in time, say. The
+        socket would otherwise stay in its topics and keep renewing its presence for good.
+        Leaving twice is harmless, so a disconnect cut short is simply done again.
+        """
+        try:
+            await super().__call__(scope, receive, send)
+        except asyncio.CancelledError:
+            leaving = asyncio.create_task(self.disconnect(CLOSE_GONE))
+            _leaving.add(leaving)
+            leaving.add_done_callback(_leaving.discard)
+            await asyncio.shield(leaving)  # cancelled again (daphne retries): it goes on
+            raise
 
     def authorize(self, user: Any) -> bool:
         """Whether ``user`` may follow this socket's object; runs in a database thread."""
@@ -64,7 +90,6 @@ class MemberSocket(AsyncWebsocketConsumer):
     async def connect(self) -> None:
         await self.accept()
         user = self.scope["user"]
-        self._topics = []
         if not user.is_authenticated:
             await self.close_with(CLOSE_NOT_AUTHENTICATED)
             return
@@ -84,8 +109,9 @@ class MemberSocket(AsyncWebsocketConsumer):
         self._topics.append(topic)
 
     async def disconnect(self, code: int) -> None:
-        for topic in self._topics:
-            await fanout().leave(topic, self)
+        while self._topics:  # each forgotten once left: a leave cut short is done again
+            await fanout().leave(self._topics[-1], self)
+            self._topics.pop()
 
     async def deliver(self, event: Event) -> None:
         """An event of a followed topic (called by ``Fanout``)."""

@@ -124,8 +124,10 @@ class Fanout:
             if not followed.sockets:
                 followed.catch_up = followed.prepare = None
             if not followed.sockets and not followed.streams:
-                del self._topics[topic]
+                # Forgotten once out of the group: a leave cut short here (its socket's task
+                # cancelled) is finished by the next one.
                 await self._layer.group_discard(topic, await self._name())
+                del self._topics[topic]
 
     async def _name(self) -> str:
         if self._channel is None:

@@ -1,19 +1,24 @@
 """The thread socket, through the real ASGI stack (origin check, sessions) and real Redis."""
 
 import asyncio
+import gc
 import json
 from collections.abc import Awaitable, Callable
 from weakref import WeakKeyDictionary
 
 import pytest
+import redis
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 
+from chat.consumers import ThreadConsumer
 from chat.models import Message
 from config.asgi import application
 from harness.ws_client import Received, session_cookie
+from realtime.channel_layer import groups_followed
 from realtime.consumers import CLOSE_NOT_AUTHENTICATED, CLOSE_NOT_FOUND
+from realtime.topics import thread_topic
 
 from .event_order import event_next, received_before_marker
 from .factories import AssistantMessageFactory, MessageFactory, assistant_reply, frame_send
@@ -173,6 +178,44 @@ async def test_hostile_model_output_is_rendered_inert_in_frames(team, cookies):
     assert '<div id="transcript"' not in frame
     assert "&lt;script&gt;steal()&lt;/script&gt;" in frame
     await bob.disconnect()
+
+
+async def test_a_socket_the_server_gave_up_on_leaves_the_thread_and_its_viewers_all_the_same(
+    team, cookies
+):
+    """daphne cancels a socket's handling that has not ended 10 s after its client went (a
+    server too busy to finish in time): the socket leaves as a disconnect would have."""
+    bob = _socket(team.thread.pk, ORIGIN, cookies["bob"])
+    await _join(bob)
+    alice = _socket(team.thread.pk, ORIGIN, cookies["alice"])
+    await _join(alice)
+    await _until_present(bob, "alice", "bob")
+
+    alice.future.cancel()  # as daphne's application checker does
+
+    await _until_present(bob, "bob")
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    assert thread_topic(team.thread.pk) in await asyncio.to_thread(groups_followed, client)
+    await bob.disconnect()
+    async with asyncio.timeout(WAIT_S):  # every topic of theirs let go, the thread's too
+        while await asyncio.to_thread(groups_followed, client):
+            await asyncio.sleep(0.05)
+
+
+async def test_a_socket_that_left_is_freed_at_once_not_at_the_next_full_collection(team, cookies):
+    """daphne collects garbage rarely (config/asgi.py): a socket kept alive by a reference
+    cycle after it left would hold its memory long after, wave after wave of visitors."""
+    gc.collect()
+    gc.disable()
+    try:
+        bob = _socket(team.thread.pk, ORIGIN, cookies["bob"])
+        await _join(bob)
+        await _until_present(bob, "bob")
+        await bob.disconnect()
+        del bob
+        assert not [o for o in gc.get_objects() if isinstance(o, ThreadConsumer)]
+    finally:
+        gc.enable()
 
 
 async def test_a_member_removed_while_connected_can_no_longer_post(team, cookies):
