@@ -5,6 +5,7 @@ import os
 from celery import Celery
 from celery.signals import worker_init
 
+from .allocator import large_blocks_unmapped_when_freed
 from .stacks import stacks_on_signal
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -15,5 +16,6 @@ app.autodiscover_tasks()
 
 
 @worker_init.connect
-def _stacks_on_signal(**_: object) -> None:
+def _worker_process_set_up(**_: object) -> None:
     stacks_on_signal()
+    large_blocks_unmapped_when_freed()
