@@ -59,7 +59,9 @@ class Config:
     soak_wave_s: float = 45.0  # how long each wave stays
     soak_posts_per_s: float = 1.0  # messages posted by the wave, all threads together
     soak_mentions: int = 2  # answers asked for in each wave
-    soak_quiet_s: float = 10.0  # after everyone left, before start and end: what closes lazily
+    # After everyone left, before start and end: what closes lazily, and daphne's collection of
+    # the closed sockets' memory (COLLECT_AFTER_CLOSE_S, realtime/collector.py) has run.
+    soak_quiet_s: float = 35.0
 
     @classmethod
     def for_run(cls, *, smoke: bool) -> "Config":

@@ -19,11 +19,12 @@ no group left at the end means no member was kept.
 
 The first wave is a warm-up and is not counted: it fills what is filled once (connection pools,
 caches, the model's kept states, lazy imports). "start" is measured once its people have left,
-"end" once the last wave's people have left; each ``soak_quiet_s`` (10 s) after the last socket
-closed, then once (within SETTLE_TIMEOUT_S) the daphnes hold no client connection, no topic is
-followed and every key that expires by design (presence, rate-limit windows) has. The soak is
-``ok`` when every socket of every wave connected, no group is left and no figure at the end is
-more than 10 % above its start.
+"end" once the last wave's people have left; each ``soak_quiet_s`` (35 s: daphne frees the
+closed sockets' memory 30 s after they close) after the last socket closed, then once (within
+SETTLE_TIMEOUT_S) the daphnes hold no client connection, no topic is followed and every key
+that expires by design (presence, rate-limit windows) has. The soak is ``ok`` when every
+socket of every wave connected, no group is left and no figure at the end is more than 10 %
+above its start.
 """
 
 import asyncio

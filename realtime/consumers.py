@@ -19,6 +19,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.http import Http404
 
 from .access import session_user_get
+from .collector import closed_sockets_collector
 from .events import AccountChanged, session_digest
 from .fanout import CatchUp, Event, Prepare, fanout
 from .topics import user_topic
@@ -112,6 +113,7 @@ class MemberSocket(AsyncWebsocketConsumer):
         while self._topics:  # each forgotten once left: a leave cut short is done again
             await fanout().leave(self._topics[-1], self)
             self._topics.pop()
+        closed_sockets_collector().socket_closed()
 
     async def deliver(self, event: Event) -> None:
         """An event of a followed topic (called by ``Fanout``)."""
