@@ -60,7 +60,7 @@ class Config:
     soak_posts_per_s: float = 1.0  # messages posted by the wave, all threads together
     soak_mentions: int = 2  # answers asked for in each wave
     # After everyone left, before start and end: what closes lazily, and daphne's collection of
-    # the closed sockets' memory (COLLECT_AFTER_CLOSE_S, realtime/collector.py) has run.
+    # the closed sockets' memory (TIDY_AFTER_CLOSE_S, realtime/tidying.py) has run.
     soak_quiet_s: float = 35.0
 
     @classmethod

@@ -19,9 +19,9 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.http import Http404
 
 from .access import session_user_get
-from .collector import closed_sockets_collector
 from .events import AccountChanged, session_digest
 from .fanout import CatchUp, Event, Prepare, fanout
+from .tidying import closed_sockets_tidier
 from .topics import user_topic
 
 # Close codes a client can act on (4000-4999 are for applications).
@@ -113,7 +113,7 @@ class MemberSocket(AsyncWebsocketConsumer):
         while self._topics:  # each forgotten once left: a leave cut short is done again
             await fanout().leave(self._topics[-1], self)
             self._topics.pop()
-        closed_sockets_collector().socket_closed()
+        closed_sockets_tidier().socket_closed()
 
     async def deliver(self, event: Event) -> None:
         """An event of a followed topic (called by ``Fanout``)."""

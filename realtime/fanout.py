@@ -79,6 +79,11 @@ class Fanout:
         # joining the group must not return before the process is in it.
         self._changing = asyncio.Lock()
 
+    @property
+    def following(self) -> bool:
+        """Whether any socket or stream of this process follows a topic."""
+        return bool(self._topics)
+
     async def join(
         self,
         topic: str,

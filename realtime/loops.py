@@ -44,4 +44,14 @@ def loop_redis(**options: Any) -> Redis:
         timeout=REDIS_WAIT_S,
         **options,
     )
+    _loop_pools().append(pool)
     return Redis(connection_pool=pool)
+
+
+async def loop_redis_idle_disconnect() -> None:
+    """Close the connections this loop's clients hold idle; a later command opens one again."""
+    for pool in _loop_pools():
+        await pool.disconnect(inuse_connections=False)
+
+
+_loop_pools: PerLoop[list[BlockingConnectionPool]] = PerLoop(list)

@@ -48,6 +48,7 @@ from .published import Published, RecordingLayer
 from .redis_control import RedisServer
 
 MODEL_FIXTURES = frozenset({"live_stack", "loaded_model"})
+STACK_FIXTURES = frozenset({"live_stack", "web_stack"})  # tests that run servers
 XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER")  # "gw0", "gw1"... under pytest-xdist
 
 
@@ -76,7 +77,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     """A test that failed while servers ran reports what each was doing (a flaky test in CI
     shows where a server was stuck, not only that the test waited in vain)."""
     report = yield
-    if report.failed and call.when == "call" and (servers := servers_report()):
+    on_servers = STACK_FIXTURES & set(getattr(item, "fixturenames", ()))
+    if report.failed and call.when == "call" and on_servers and (servers := servers_report()):
         report.sections.append(("servers: threads and the end of their logs", servers))
     return report
 

@@ -73,14 +73,14 @@ class RedisServer:
 def redis_clients() -> int:
     """How many connections this process has open to the Redis server.
 
-    On a server reached over TCP (the machine's, which other processes of the run use and
-    whose connections come and go meanwhile), those whose address is one of this process's
-    sockets; on the suite's own embedded server (a unix socket, whose clients all show the
-    same address), every connection it has."""
+    Other processes of the run (the live stack's servers) use the same server, and their
+    connections come and go meanwhile. Over TCP: the server's clients whose address is one of
+    this process's sockets. On the suite's own embedded server (a unix socket, whose clients
+    all show the same address): this process's unix sockets, which only Redis's clients are."""
+    if urlparse(settings.REDIS_URL).scheme == "unix":
+        return len(psutil.Process().net_connections(kind="unix"))
     client = redis.Redis.from_url(settings.REDIS_URL)
     try:
-        if urlparse(settings.REDIS_URL).scheme == "unix":
-            return int(client.info("clients")["connected_clients"]) - 1  # not this query's
         listed = {entry["addr"] for entry in client.client_list()}
         own = {
             f"{socket.laddr.ip}:{socket.laddr.port}"
