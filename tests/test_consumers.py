@@ -18,7 +18,7 @@ from config.asgi import application
 from harness.ws_client import Received, session_cookie
 from realtime.channel_layer import groups_followed
 from realtime.consumers import CLOSE_NOT_AUTHENTICATED, CLOSE_NOT_FOUND
-from realtime.topics import thread_topic
+from realtime.topics import thread_topic, user_topic
 
 from .event_order import event_next, received_before_marker
 from .factories import AssistantMessageFactory, MessageFactory, assistant_reply, frame_send
@@ -195,11 +195,16 @@ async def test_a_socket_the_server_gave_up_on_leaves_the_thread_and_its_viewers_
 
     await _until_present(bob, "bob")
     client = redis.Redis.from_url(settings.REDIS_URL)
-    assert thread_topic(team.thread.pk) in await asyncio.to_thread(groups_followed, client)
+    theirs = {thread_topic(team.thread.pk), user_topic(team.owner.pk), user_topic(team.member.pk)}
+
+    async def until_followed(topics: set[str]) -> None:
+        async with asyncio.timeout(WAIT_S):
+            while theirs & set(await asyncio.to_thread(groups_followed, client)) != topics:
+                await asyncio.sleep(0.05)
+
+    await until_followed({thread_topic(team.thread.pk), user_topic(team.member.pk)})  # bob's
     await bob.disconnect()
-    async with asyncio.timeout(WAIT_S):  # every topic of theirs let go, the thread's too
-        while await asyncio.to_thread(groups_followed, client):
-            await asyncio.sleep(0.05)
+    await until_followed(set())
 
 
 async def test_a_socket_that_left_is_freed_at_once_not_at_the_next_full_collection(team, cookies):
