@@ -12,7 +12,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -35,6 +35,7 @@ from jobs.models import ModelJob
 from jobs.services import JobLimitReached, job_enqueue, job_stop
 from llm.model import model_spec_from_settings
 from llm.models import LanguageModel
+from realtime.loops import task_kept
 from realtime.topics import completion_topic
 from workspace.selectors import workspace_list_for_user
 
@@ -238,18 +239,6 @@ def _job_create(request: CompletionRequest, *, user: Any) -> ModelJob:
         ) from None
 
 
-# Tasks that must finish although their caller may not wait for them (the loop holds tasks
-# only weakly).
-_running: set["asyncio.Task[Any]"] = set()
-
-
-def _background(work: Coroutine[Any, Any, Any]) -> "asyncio.Task[Any]":
-    task = asyncio.ensure_future(work)
-    _running.add(task)
-    task.add_done_callback(_running.discard)
-    return task
-
-
 @router.post(
     "/chat/completions",
     response={200: None},
@@ -328,7 +317,7 @@ class Completion:
         It runs from the stream's end and again from the response's close, and may be
         cancelled midway (a client that hangs up as the stream ends): the stop still runs."""
         try:
-            await asyncio.shield(_background(self.listener.close()))
+            await asyncio.shield(task_kept(self.listener.close()))
         finally:
             if not self.ended and not self.stop_asked:
                 self.stop_asked = True
@@ -408,7 +397,7 @@ class Completion:
 async def _job_stop(job: ModelJob) -> None:
     """Stop the job of a client that left; runs to its end even if the caller is cancelled."""
     stopping = sync_to_async(job_stop)(job, by=None, reason="its client left")
-    await asyncio.shield(_background(stopping))
+    await asyncio.shield(task_kept(stopping))
 
 
 def _usage(done: dict[str, Any]) -> dict[str, int]:

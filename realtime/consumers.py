@@ -21,6 +21,7 @@ from django.http import Http404
 from .access import session_user_get
 from .events import AccountChanged, session_digest
 from .fanout import CatchUp, Event, Prepare, fanout
+from .loops import task_kept
 from .tidying import closed_sockets_tidier
 from .topics import user_topic
 
@@ -28,10 +29,6 @@ from .topics import user_topic
 CLOSE_NOT_AUTHENTICATED = 4401  # no session, or it ended: log in again
 CLOSE_NOT_FOUND = 4404  # unknown object or not a member: the same answer, as over HTTP
 CLOSE_GONE = 1006  # the connection was lost without a close frame (RFC 6455)
-
-
-# Leavings that outlive their socket's cancelled task (asyncio keeps tasks weakly).
-_leaving: set[asyncio.Task[None]] = set()
 
 
 async def _recheck_after_reconnect(topic: str) -> Event:
@@ -66,10 +63,8 @@ class MemberSocket(AsyncWebsocketConsumer):
         try:
             await super().__call__(scope, receive, send)
         except asyncio.CancelledError:
-            leaving = asyncio.create_task(self.disconnect(CLOSE_GONE))
-            _leaving.add(leaving)
-            leaving.add_done_callback(_leaving.discard)
-            await asyncio.shield(leaving)  # cancelled again (daphne retries): it goes on
+            # Its own task, which outlives this one: cancelled again (daphne retries), it goes on.
+            await asyncio.shield(task_kept(self.disconnect(CLOSE_GONE)))
             raise
 
     def authorize(self, user: Any) -> bool:

@@ -2,7 +2,7 @@
 
 import asyncio
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from django.conf import settings
@@ -12,6 +12,18 @@ from redis.asyncio import BlockingConnectionPool, Redis
 # or going waits its turn for one instead of opening more, which its pool would keep for good.
 REDIS_CONNECTIONS_PER_LOOP = 8
 REDIS_WAIT_S = 10  # for a free connection, before the command fails as if Redis were away
+
+
+# Tasks run to their end although no one waits for them (the loop holds tasks only weakly).
+_kept: set[asyncio.Task[Any]] = set()
+
+
+def task_kept[T](work: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
+    """Run ``work`` as a task of the running loop, held until it ends."""
+    task = asyncio.get_running_loop().create_task(work)
+    _kept.add(task)
+    task.add_done_callback(_kept.discard)
+    return task
 
 
 class PerLoop[T]:

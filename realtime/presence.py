@@ -20,7 +20,7 @@ import time
 from django.conf import settings
 
 from .events import Person, PresenceChanged, PresenceTyping
-from .loops import PerLoop, loop_redis
+from .loops import PerLoop, loop_redis, task_kept
 from .publish import publish_async
 
 logger = logging.getLogger(__name__)
@@ -40,7 +40,6 @@ class PresenceBoard:
     def __init__(self) -> None:
         self._redis = loop_redis()
         self._announcing: set[str] = set()
-        self._tasks: set[asyncio.Task[None]] = set()  # held: the loop keeps tasks weakly
 
     async def enter(self, topic: str, socket_id: str, person: Person) -> None:
         await self.renew(topic, socket_id, person)
@@ -75,9 +74,7 @@ class PresenceBoard:
         if topic in self._announcing:
             return  # the pending announce will read the list as it is then
         self._announcing.add(topic)
-        task = asyncio.get_running_loop().create_task(self._announce_after_delay(topic))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task_kept(self._announce_after_delay(topic))
 
     async def _announce_after_delay(self, topic: str) -> None:
         await asyncio.sleep(ANNOUNCE_DELAY_S)
