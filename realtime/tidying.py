@@ -16,9 +16,12 @@ process nobody is connected to needs none.
 
 import asyncio
 import gc
+import logging
 
 from .fanout import fanout
 from .loops import PerLoop, loop_redis_idle_disconnect
+
+logger = logging.getLogger(__name__)
 
 TIDY_AFTER_CLOSE_S = 30.0
 
@@ -35,10 +38,13 @@ class ClosedSocketsTidier:
 
     async def _tidy(self) -> None:
         await asyncio.sleep(TIDY_AFTER_CLOSE_S)
+        self._tidying = None  # a socket closing from now on is tidied after by the next one
         gc.collect()
         if not fanout().following:
-            await loop_redis_idle_disconnect()
-        self._tidying = None
+            try:
+                await loop_redis_idle_disconnect()
+            except Exception:  # Redis away: its connections are gone already
+                logger.warning("Could not close the idle Redis connections", exc_info=True)
 
 
 closed_sockets_tidier = PerLoop(ClosedSocketsTidier)

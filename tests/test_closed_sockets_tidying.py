@@ -90,3 +90,18 @@ async def test_once_no_socket_is_left_the_idle_redis_connections_are_closed(full
     await _tidied()
 
     assert descriptors() == before
+
+
+async def test_a_tidying_that_could_not_reach_redis_does_not_stop_the_next(
+    full_collections, monkeypatch
+):
+    async def redis_away() -> None:
+        raise ConnectionError("Redis is away")
+
+    monkeypatch.setattr(tidying, "loop_redis_idle_disconnect", redis_away)
+    closed_sockets_tidier().socket_closed()
+    await asyncio.sleep(0.3)
+    closed_sockets_tidier().socket_closed()
+    await asyncio.sleep(0.3)
+
+    assert len(full_collections) == 2
