@@ -69,9 +69,9 @@ def logged_in_page(browser: Browser, live_stack: LiveStack) -> Iterator[LogIn]:
     login lands on.
 
     The session is made here, as the socket tests make theirs (``harness.ws_client``), and
-    handed to the browser as its cookie: a login through the form costs a second of the browser worker's time (the
-    password's hash is slow on purpose), and a hundred tests log in. The form itself has its
-    own test (``test_workspace_in_browser.py``).
+    handed to the browser as its cookie: a login through the form costs a second of the
+    browser worker's time (the password's hash is slow on purpose), and a hundred tests log
+    in. The form itself has its own test (``test_workspace_in_browser.py``).
     """
     contexts = []
 
